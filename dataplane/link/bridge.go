@@ -1,0 +1,208 @@
+package link
+
+import (
+	"fmt"
+	"time"
+
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// DefaultAgeing is the Linux bridge's default FDB ageing time (300 s).
+const DefaultAgeing = 300 * time.Second
+
+// FDBEntry is one forwarding database entry of a bridge.
+type FDBEntry struct {
+	MAC packet.MAC
+	// Port is where the MAC lives; nil means the bridge device itself.
+	Port *Device
+	// Local entries are the bridge's and its ports' own addresses.
+	Local bool
+	// Static entries never age.
+	Static  bool
+	Updated time.Duration
+}
+
+// String prints the entry as `bridge fdb show` does.
+func (e *FDBEntry) String(b *Bridge) string {
+	dev := b.Dev.Name
+	if e.Port != nil {
+		dev = e.Port.Name
+	}
+	s := fmt.Sprintf("%s dev %s master %s", e.MAC, dev, b.Dev.Name)
+	if e.Local {
+		s += " permanent"
+	} else if e.Static {
+		s += " static"
+	}
+	return s
+}
+
+// Bridge is a Linux bridge (cni0, docker0): ports learn source MACs,
+// frames go to the port their destination was learned on, unknown and
+// broadcast destinations are flooded, frames for the bridge's own address
+// go up to the namespace's stack through the bridge device.
+type Bridge struct {
+	// Dev is the bridge device as the namespace sees it.
+	Dev *Device
+	// Ageing is the FDB ageing time.
+	Ageing time.Duration
+
+	ports []*Device
+	fdb   map[packet.MAC]*FDBEntry
+}
+
+// NewBridge creates a bridge device named name in namespace ns.
+func NewBridge(env *Env, ns, name string, mtu int, mac packet.MAC) *Bridge {
+	b := &Bridge{Ageing: DefaultAgeing, fdb: make(map[packet.MAC]*FDBEntry)}
+	b.Dev = NewDevice(env, ns, name, "bridge", Ether, mtu, mac, b)
+	b.fdb[mac] = &FDBEntry{MAC: mac, Local: true, Static: true}
+	return b
+}
+
+// AddPort enslaves dev (ip link set dev master BRIDGE).
+func (b *Bridge) AddPort(dev *Device) {
+	dev.Master = b
+	dev.SetReceiver(b)
+	b.ports = append(b.ports, dev)
+	b.fdb[dev.MAC] = &FDBEntry{MAC: dev.MAC, Port: dev, Local: true, Static: true}
+}
+
+// Ports returns the enslaved devices.
+func (b *Bridge) Ports() []*Device { return b.ports }
+
+// FDB returns the entries (for `bridge fdb show`-style dumps).
+func (b *Bridge) FDB() map[packet.MAC]*FDBEntry { return b.fdb }
+
+func (b *Bridge) lookup(m packet.MAC, now time.Duration) *FDBEntry {
+	e := b.fdb[m]
+	if e == nil || (!e.Static && now-e.Updated > b.Ageing) {
+		return nil
+	}
+	return e
+}
+
+// Receive handles a frame arriving on an enslaved port (br_handle_frame).
+func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
+	env := b.Dev.env
+	eth := packet.Ethernet(pkt.Bytes())
+	if len(eth) < packet.EthHeaderLen {
+		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonNotForHost, "runt frame")
+		return
+	}
+	src, dst := eth.Src(), eth.Dst()
+	now := env.Now()
+	if !src.IsMulticast() {
+		if e := b.fdb[src]; e == nil {
+			b.fdb[src] = &FDBEntry{MAC: src, Port: in, Updated: now}
+			if env.Tracing() {
+				env.Hop(pkt, trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB,
+					Lookup: "learn " + src.String(), Change: "learned " + b.fdb[src].String(b)})
+			}
+		} else if !e.Local {
+			e.Port, e.Updated = in, now
+		}
+	}
+	if dst.IsMulticast() {
+		if env.Tracing() {
+			env.Hop(pkt, trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB,
+				Lookup: "fdb " + dst.String(), Match: "broadcast: flood to all ports and up to " + b.Dev.Name})
+		}
+		b.flood(in, pkt, true)
+		return
+	}
+	e := b.lookup(dst, now)
+	if env.Tracing() {
+		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
+		if e != nil {
+			h.Match = e.String(b)
+		} else {
+			h.Match = "no entry: flood"
+		}
+		env.Hop(pkt, h)
+	}
+	switch {
+	case e == nil:
+		b.flood(in, pkt, false)
+	case e.Local:
+		b.up(pkt)
+	case e.Port == in && !in.Hairpin:
+		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
+			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
+	default:
+		e.Port.Transmit(pkt)
+	}
+}
+
+// up passes a frame to the namespace through the bridge device.
+func (b *Bridge) up(pkt *packet.Buffer) {
+	d := b.Dev
+	if !d.up {
+		d.env.Drop(pkt, d.NS, d.Name, trace.ReasonLinkDown, d.Name+" is down")
+		return
+	}
+	d.Stats.RxPackets++
+	d.Stats.RxBytes += uint64(pkt.Len())
+	if d.env.Capture != nil {
+		d.env.Capture.Capture(d, In, pkt)
+	}
+	if d.rx == nil {
+		pkt.Free()
+		return
+	}
+	d.rx.Receive(d, pkt)
+}
+
+// flood sends copies to every port but in (nil: from the bridge device
+// itself), and up to the stack when local is set.
+func (b *Bridge) flood(in *Device, pkt *packet.Buffer, local bool) {
+	pool := b.Dev.env.Pool
+	var last *Device
+	for _, p := range b.ports {
+		if p == in || !p.up {
+			continue
+		}
+		if last != nil {
+			last.Transmit(pool.Clone(pkt))
+		}
+		last = p
+	}
+	if local && in != nil {
+		if last != nil {
+			last.Transmit(pool.Clone(pkt))
+		}
+		b.up(pkt)
+		return
+	}
+	if last != nil {
+		last.Transmit(pkt)
+		return
+	}
+	pkt.Free()
+}
+
+// Xmit is the bridge device transmitting a frame from the namespace
+// (br_dev_xmit): forwarded by FDB, flooded when unknown.
+func (b *Bridge) Xmit(_ *Device, pkt *packet.Buffer) {
+	env := b.Dev.env
+	dst := packet.Ethernet(pkt.Bytes()).Dst()
+	if dst.IsMulticast() {
+		b.flood(nil, pkt, false)
+		return
+	}
+	e := b.lookup(dst, env.Now())
+	if env.Tracing() {
+		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
+		if e != nil {
+			h.Match = e.String(b)
+		} else {
+			h.Match = "no entry: flood"
+		}
+		env.Hop(pkt, h)
+	}
+	if e == nil || e.Port == nil {
+		b.flood(nil, pkt, false)
+		return
+	}
+	e.Port.Transmit(pkt)
+}

@@ -1,0 +1,184 @@
+package link
+
+import (
+	"fmt"
+	"net/netip"
+
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// VXLAN device design notes (how Linux's vxlan driver behaves with the
+// settings flannel uses, and what netsim copies):
+//
+//   - flannel creates "flannel.<VNI>" with `local <node IP>`, `dstport
+//     8472`, `nolearning`, no remote/group: every destination comes from
+//     static FDB entries (`bridge fdb append <VTEP MAC> dev flannel.1 dst
+//     <node IP>`). An inner frame whose destination MAC has no entry (and
+//     there is no all-zeros default entry) is dropped.
+//   - vxlan_xmit_one: outer IPv4 from `local` to the FDB dst, TTL from the
+//     route (64), TOS 0 with the inner ECN bits, DF clear (df unset), IP ID
+//     from the IP ID generator; outer UDP source port from the inner flow
+//     hash mapped into the local port range 32768–60999
+//     (udp_flow_src_port), destination port 8472; UDP checksum 0 (flannel
+//     does not set udpcsum); VXLAN header flags 0x08 (I) and the VNI.
+//   - The encapsulated packet is then routed and sent by the namespace as
+//     a locally generated packet (OUTPUT and POSTROUTING hooks, eth0's
+//     neighbour), which is what the trace shows.
+//   - On receive, the driver's UDP socket checks the I flag and VNI, strips
+//     outer IPv4+UDP+VXLAN (36 bytes), and the inner frame enters the
+//     namespace through the VXLAN device.
+//   - The kernel seeds its flow hash at boot; netsim uses a fixed hash so
+//     source ports are the same in every run.
+
+// IPOutput is the namespace a tunnel sends encapsulated packets through.
+type IPOutput interface {
+	LocalOut(pkt *packet.Buffer)
+	NextIPID() uint16
+}
+
+// VXLAN is a VXLAN device.
+type VXLAN struct {
+	// Dev is the device (e.g. flannel.1), Ether, MTU underlay − 50.
+	Dev   *Device
+	VNI   uint32
+	Port  uint16
+	Local netip.Addr
+	// TTL of the outer header; 0 means the route's default (64).
+	TTL uint8
+
+	out IPOutput
+	fdb map[packet.MAC]netip.Addr
+}
+
+// Local port range used for outer source ports (ip_local_port_range).
+const (
+	vxlanPortMin = 32768
+	vxlanPortMax = 61000 // exclusive, as udp_flow_src_port adds 1 to 60999
+)
+
+// NewVXLAN creates a VXLAN device sending through out.
+func NewVXLAN(env *Env, ns, name string, vni uint32, port uint16, local netip.Addr, mtu int, mac packet.MAC, out IPOutput) *VXLAN {
+	v := &VXLAN{VNI: vni, Port: port, Local: local, out: out, fdb: make(map[packet.MAC]netip.Addr)}
+	v.Dev = NewDevice(env, ns, name, "vxlan", Ether, mtu, mac, v)
+	return v
+}
+
+// AddFDB adds a static FDB entry: frames for mac go to the VTEP at dst.
+func (v *VXLAN) AddFDB(mac packet.MAC, dst netip.Addr) { v.fdb[mac] = dst }
+
+// DelFDB removes the entry for mac.
+func (v *VXLAN) DelFDB(mac packet.MAC) { delete(v.fdb, mac) }
+
+// FDB returns the entries.
+func (v *VXLAN) FDB() map[packet.MAC]netip.Addr { return v.fdb }
+
+// FDBString prints an entry as `bridge fdb show dev flannel.1` does.
+func (v *VXLAN) FDBString(mac packet.MAC, dst netip.Addr) string {
+	return fmt.Sprintf("%s dev %s dst %s self permanent", mac, v.Dev.Name, dst)
+}
+
+// SrcPort is the outer UDP source port for an inner frame
+// (udp_flow_src_port with a fixed hash of the inner flow).
+func SrcPort(inner []byte) uint16 {
+	h := uint32(2166136261)
+	mix := func(b []byte) {
+		for _, c := range b {
+			h ^= uint32(c)
+			h *= 16777619
+		}
+	}
+	if len(inner) >= packet.EthHeaderLen+packet.IPv4HeaderLen && packet.Ethernet(inner).Type() == packet.EtherTypeIPv4 {
+		ip := packet.IPv4(inner[packet.EthHeaderLen:])
+		mix(ip[12:20])
+		mix(ip[9:10])
+		hl := ip.HeaderLen()
+		if (ip.Protocol() == packet.ProtoTCP || ip.Protocol() == packet.ProtoUDP) && !ip.IsFragment() && len(ip) >= hl+4 {
+			mix(ip[hl : hl+4])
+		}
+	} else {
+		mix(inner[:min(len(inner), 12)])
+	}
+	h ^= h << 16
+	return uint16((uint64(h)*uint64(vxlanPortMax-vxlanPortMin))>>32) + vxlanPortMin
+}
+
+// Xmit encapsulates an inner frame and sends it through the namespace.
+func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
+	env := d.env
+	inner := pkt.Bytes()
+	dstMAC := packet.Ethernet(inner).Dst()
+	remote, ok := v.fdb[dstMAC]
+	if env.Tracing() {
+		h := trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindFDB, Lookup: "fdb " + dstMAC.String() + " dev " + d.Name}
+		if ok {
+			h.Match = v.FDBString(dstMAC, remote)
+		} else {
+			h.Match = "no entry"
+		}
+		env.Hop(pkt, h)
+	}
+	if !ok {
+		env.Drop(pkt, d.NS, d.Name, trace.ReasonVXLANFDBMiss,
+			fmt.Sprintf("no FDB entry for %s on %s (bridge fdb show dev %s) and no default entry", dstMAC, d.Name, d.Name))
+		return
+	}
+	sport := SrcPort(inner)
+	tos := uint8(0)
+	if packet.Ethernet(inner).Type() == packet.EtherTypeIPv4 && len(inner) > packet.EthHeaderLen+1 {
+		tos = inner[packet.EthHeaderLen+1] & 0x03 // ip_tunnel_ecn_encap
+	}
+	innerLen := len(inner)
+	hdr := pkt.Prepend(packet.IPv4HeaderLen + packet.UDPHeaderLen + packet.VXLANHeaderLen)
+	ttl := v.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
+		TOS: tos, TotalLen: len(hdr) + innerLen, ID: v.out.NextIPID(), TTL: ttl,
+		Protocol: packet.ProtoUDP, Src: v.Local, Dst: remote,
+	})
+	u := packet.UDP(hdr[packet.IPv4HeaderLen:])
+	u.SetPorts(sport, v.Port)
+	u.SetLength(packet.UDPHeaderLen + packet.VXLANHeaderLen + innerLen)
+	u.SetChecksumField(0)
+	packet.VXLAN(hdr[packet.IPv4HeaderLen+packet.UDPHeaderLen:]).Set(v.VNI)
+	if env.Tracing() {
+		env.Hop(pkt, trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindEncap,
+			Change: fmt.Sprintf("VXLAN encap: outer %s:%d > %s:%d udp csum 0, vni %d, ttl %d (+50 bytes: IP 20, UDP 8, VXLAN 8, inner Ethernet 14)",
+				v.Local, sport, remote, v.Port, v.VNI, ttl)})
+	}
+	v.out.LocalOut(pkt)
+}
+
+// ReceiveTunnel takes a UDP packet for the VXLAN port (pkt at the outer
+// IPv4 header), checks it and hands the inner frame to the device.
+func (v *VXLAN) ReceiveTunnel(pkt *packet.Buffer) {
+	d := v.Dev
+	env := d.env
+	b := pkt.Bytes()
+	ip := packet.IPv4(b)
+	hl := ip.HeaderLen()
+	if len(b) < hl+packet.UDPHeaderLen+packet.VXLANHeaderLen+packet.EthHeaderLen {
+		env.Drop(pkt, d.NS, d.Name, trace.ReasonMalformed, "VXLAN packet too short")
+		return
+	}
+	vx := packet.VXLAN(b[hl+packet.UDPHeaderLen:])
+	if !vx.ValidFlags() {
+		env.Drop(pkt, d.NS, d.Name, trace.ReasonMalformed, "VXLAN header without the I flag")
+		return
+	}
+	if vx.VNI() != v.VNI {
+		env.Drop(pkt, d.NS, d.Name, trace.ReasonVXLANBadVNI,
+			fmt.Sprintf("VNI %d on port %d, but %s has VNI %d", vx.VNI(), v.Port, d.Name, v.VNI))
+		return
+	}
+	if env.Tracing() {
+		u := packet.UDP(b[hl:])
+		env.Hop(pkt, trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindDecap,
+			Change: fmt.Sprintf("VXLAN decap: vni %d from %s:%d, inner frame to %s (−50 bytes)", vx.VNI(), ip.Src(), u.SrcPort(), d.Name)})
+	}
+	pkt.Pull(hl + packet.UDPHeaderLen + packet.VXLANHeaderLen)
+	pkt.Scrub()
+	d.Input(pkt)
+}

@@ -1,0 +1,54 @@
+package netstack
+
+import (
+	"netsim/dataplane/link"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// Hook is a netfilter hook point.
+type Hook uint8
+
+// The IPv4 netfilter hooks, in the order a forwarded packet meets them.
+const (
+	PreRouting Hook = iota
+	LocalIn
+	Forward
+	LocalOut
+	PostRouting
+)
+
+func (h Hook) String() string {
+	return [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}[h]
+}
+
+// VerdictKind is what a hook decided.
+type VerdictKind uint8
+
+// Verdicts.
+const (
+	Accept VerdictKind = iota
+	Drop
+	// Reject drops and answers: an ICMP error (RejectCode) or a TCP reset.
+	Reject
+)
+
+// Verdict is a hook's decision; Reason and Detail say why a packet was
+// dropped or rejected.
+type Verdict struct {
+	Kind   VerdictKind
+	Reason trace.Reason
+	Detail string
+	// RejectICMPCode is the ICMP destination-unreachable code sent by a
+	// REJECT (e.g. 3 port unreachable); RejectTCPReset sends a RST instead.
+	RejectICMPCode uint8
+	RejectTCPReset bool
+}
+
+// Filter is the netfilter of a namespace. pkt starts at the IPv4 header.
+// in and out are the devices the packet came in on and goes out of (nil
+// where the hook has none). A hook may rewrite addresses and ports (NAT);
+// it keeps checksums valid.
+type Filter interface {
+	Hook(h Hook, pkt *packet.Buffer, in, out *link.Device) Verdict
+}

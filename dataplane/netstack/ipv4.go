@@ -1,0 +1,451 @@
+package netstack
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// Receive implements link.Receiver: a frame arrives on one of the
+// namespace's devices (__netif_receive_skb → ip_rcv / arp_rcv).
+func (s *Stack) Receive(dev *link.Device, pkt *packet.Buffer) {
+	ifc := s.ifaces[dev.Index]
+	pkt.InIf = dev.Index
+	if dev.Type == link.Ether {
+		b := pkt.Bytes()
+		if len(b) < packet.EthHeaderLen {
+			s.drop(pkt, dev.Name, trace.ReasonMalformed, "runt frame")
+			return
+		}
+		eth := packet.Ethernet(b)
+		if dst := eth.Dst(); dst != dev.MAC && !dst.IsMulticast() {
+			s.drop(pkt, dev.Name, trace.ReasonNotForHost,
+				fmt.Sprintf("frame for %s but %s is %s (PACKET_OTHERHOST)", dst, dev.Name, dev.MAC))
+			return
+		}
+		switch eth.Type() {
+		case packet.EtherTypeARP:
+			s.arpInput(ifc, pkt)
+			return
+		case packet.EtherTypeIPv4:
+			pkt.Pull(packet.EthHeaderLen)
+		default:
+			s.drop(pkt, dev.Name, trace.ReasonMalformed, fmt.Sprintf("EtherType %#04x not handled", eth.Type()))
+			return
+		}
+	}
+	s.ipRcv(ifc, pkt)
+}
+
+// ipRcv checks the header and runs PREROUTING and the route decision.
+func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	if !ip.Valid() {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad IPv4 header or length")
+		return
+	}
+	if !ip.ChecksumOK() {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad IPv4 header checksum")
+		return
+	}
+	if tl := ip.TotalLen(); tl < len(ip) {
+		pkt.Trim(tl)
+	}
+	if s.Filter != nil {
+		if !s.runHook(PreRouting, pkt, ifc.Dev, nil) {
+			return
+		}
+	}
+	s.routeInput(ifc, pkt)
+}
+
+// runHook runs a netfilter hook and acts on a drop or reject. It reports
+// whether the packet goes on.
+func (s *Stack) runHook(h Hook, pkt *packet.Buffer, in, out *link.Device) bool {
+	v := s.Filter.Hook(h, pkt, in, out)
+	switch v.Kind {
+	case Accept:
+		return true
+	case Reject:
+		if v.RejectTCPReset {
+			s.tcpResetFor(pkt)
+		} else {
+			s.icmpError(pkt, packet.ICMPDestUnreach, v.RejectICMPCode, 0)
+		}
+	}
+	dev := ""
+	if in != nil {
+		dev = in.Name
+	} else if out != nil {
+		dev = out.Name
+	}
+	r := v.Reason
+	if r == trace.ReasonNone {
+		r = trace.ReasonFiltered
+	}
+	s.drop(pkt, dev, r, v.Detail)
+	return false
+}
+
+func (s *Stack) isBroadcast(a netip.Addr) bool {
+	if a == limitedBroadcast {
+		return true
+	}
+	for _, i := range s.ifaces[1:] {
+		for _, ad := range i.Addrs {
+			if ad.Prefix.Bits() < 31 && a == lastAddr(ad.Prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// routeInput is ip_route_input: local delivery or forwarding.
+func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	dst := ip.Dst()
+	if s.IsLocal(dst) || s.isBroadcast(dst) {
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name,
+				Match: "local " + dst.String() + " dev " + s.localDevName(dst) + " table local proto kernel scope host src " + dst.String()})
+		}
+		s.localDeliver(ifc, pkt)
+		return
+	}
+	if !s.Forwarding {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonForwardingDisabled,
+			fmt.Sprintf("%s is not a local address and net.ipv4.ip_forward=0 in %s", dst, s.Name))
+		return
+	}
+	r := s.Routes.Lookup(dst)
+	if s.tracing() {
+		h := trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name}
+		if r != nil {
+			h.Match = r.String()
+		} else {
+			h.Match = "no route"
+		}
+		s.hop(pkt, h)
+	}
+	if r == nil {
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeNetUnreach, 0)
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonNoRoute,
+			fmt.Sprintf("no route to %s in %s's main table (ICMP net unreachable sent)", dst, s.Name))
+		return
+	}
+	if r.Type != RouteUnicast {
+		s.routeTypeDrop(pkt, ifc.Dev.Name, r)
+		return
+	}
+	s.forward(ifc, pkt, r)
+}
+
+func (s *Stack) localDevName(a netip.Addr) string {
+	if i, ok := s.local[a]; ok {
+		return i.Dev.Name
+	}
+	return "lo"
+}
+
+func (s *Stack) routeTypeDrop(pkt *packet.Buffer, dev string, r *Route) {
+	switch r.Type {
+	case RouteUnreachable:
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeHostUnreach, 0)
+	case RouteProhibit:
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeAdminProhib, 0)
+	}
+	s.drop(pkt, dev, trace.ReasonNoRoute, "route "+r.String())
+}
+
+// RouteMTU is the MTU toward dst through r: a learned path MTU, the
+// route's locked MTU, or the device MTU.
+func (s *Stack) RouteMTU(r *Route, dst netip.Addr) int {
+	mtu := r.Dev.Dev.MTU
+	if r.MTU != 0 {
+		mtu = r.MTU
+	}
+	if len(s.pmtu) > 0 {
+		if e, ok := s.pmtu[dst]; ok {
+			if s.now() < e.expires && e.mtu < mtu {
+				mtu = e.mtu
+			}
+		}
+	}
+	return mtu
+}
+
+// PMTUExpires is net.ipv4.route.mtu_expires (600 s).
+const PMTUExpires = 600 * time.Second
+
+type pmtuEntry struct {
+	mtu     int
+	expires time.Duration
+}
+
+// forward is ip_forward: TTL check, MTU/DF check, TTL decrement, FORWARD.
+func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
+	ip := packet.IPv4(pkt.Bytes())
+	if ip.TTL() <= 1 {
+		s.icmpError(pkt, packet.ICMPTimeExceeded, 0, 0)
+		s.drop(pkt, in.Dev.Name, trace.ReasonTTLExceeded,
+			fmt.Sprintf("TTL %d on arrival: cannot forward (ICMP time exceeded sent to %s)", ip.TTL(), ip.Src()))
+		return
+	}
+	mtu := s.RouteMTU(r, ip.Dst())
+	if ip.TotalLen() > mtu && ip.DF() {
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))
+		s.drop(pkt, in.Dev.Name, trace.ReasonFragNeeded,
+			fmt.Sprintf("%d-byte packet with DF set, egress %s MTU %d (ICMP fragmentation needed, mtu %d, sent to %s)",
+				ip.TotalLen(), r.Dev.Dev.Name, mtu, mtu, ip.Src()))
+		return
+	}
+	ttl := ip.TTL()
+	ip.DecTTL()
+	if s.tracing() {
+		s.hop(pkt, trace.Hop{Device: in.Dev.Name, Kind: trace.KindTTL, Change: fmt.Sprintf("ttl %d→%d", ttl, ttl-1)})
+	}
+	if s.Filter != nil {
+		if !s.runHook(Forward, pkt, in.Dev, r.Dev.Dev) {
+			return
+		}
+	}
+	s.output(pkt, r, in.Dev)
+}
+
+// output is ip_output: POSTROUTING, then fragmentation or the neighbour.
+func (s *Stack) output(pkt *packet.Buffer, r *Route, in *link.Device) {
+	if s.Filter != nil {
+		if !s.runHook(PostRouting, pkt, in, r.Dev.Dev) {
+			return
+		}
+	}
+	ip := packet.IPv4(pkt.Bytes())
+	nh := r.Gw
+	if !nh.IsValid() {
+		nh = ip.Dst()
+	}
+	mtu := s.RouteMTU(r, ip.Dst())
+	if ip.TotalLen() > mtu {
+		if ip.DF() {
+			s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))
+			s.drop(pkt, r.Dev.Dev.Name, trace.ReasonFragNeeded,
+				fmt.Sprintf("%d-byte packet with DF set, %s MTU %d", ip.TotalLen(), r.Dev.Dev.Name, mtu))
+			return
+		}
+		s.fragment(pkt, r.Dev, nh, mtu)
+		return
+	}
+	s.neighOutput(pkt, r.Dev, nh)
+}
+
+// RouteOutput is ip_route_output: the route a locally generated packet to
+// dst takes, and the source address it would get.
+func (s *Stack) RouteOutput(dst netip.Addr) (*Route, netip.Addr, bool) {
+	if s.IsLocal(dst) {
+		return s.loRoute(), dst, true
+	}
+	r := s.Routes.Lookup(dst)
+	if r == nil || r.Type != RouteUnicast {
+		return r, netip.Addr{}, false
+	}
+	return r, s.SourceFor(r), true
+}
+
+func (s *Stack) loRoute() *Route {
+	if s.lo == nil {
+		s.lo = &Route{Dst: netip.MustParsePrefix("127.0.0.0/8"), Dev: s.ifaces[1], Scope: "host", Proto: "kernel"}
+	}
+	return s.lo
+}
+
+// LocalOut sends a locally generated IPv4 packet (ip_local_out): route
+// lookup, OUTPUT (which may DNAT and force a new lookup), POSTROUTING and
+// output. pkt starts at a complete IPv4 header with a valid checksum.
+func (s *Stack) LocalOut(pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	dst := ip.Dst()
+	r := s.lookupOut(pkt, dst)
+	if r == nil {
+		return
+	}
+	if s.Filter != nil {
+		if !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
+			return
+		}
+		if nd := packet.IPv4(pkt.Bytes()).Dst(); nd != dst {
+			if r = s.lookupOut(pkt, nd); r == nil {
+				return
+			}
+		}
+	}
+	s.output(pkt, r, nil)
+}
+
+func (s *Stack) lookupOut(pkt *packet.Buffer, dst netip.Addr) *Route {
+	var r *Route
+	if s.IsLocal(dst) {
+		r = s.loRoute()
+	} else {
+		r = s.Routes.Lookup(dst)
+	}
+	if s.tracing() {
+		h := trace.Hop{Kind: trace.KindRoute, Lookup: "route get " + dst.String()}
+		if r != nil {
+			h.Match = r.String()
+			if r == s.lo {
+				h.Match = "local " + dst.String() + " dev lo table local proto kernel scope host src " + dst.String()
+			}
+		} else {
+			h.Match = "no route"
+		}
+		s.hop(pkt, h)
+	}
+	if r == nil {
+		s.drop(pkt, "", trace.ReasonNoRoute, fmt.Sprintf("no route to %s in %s's main table (connect: Network is unreachable)", dst, s.Name))
+		return nil
+	}
+	if r.Type != RouteUnicast {
+		s.drop(pkt, "", trace.ReasonNoRoute, "route "+r.String())
+		return nil
+	}
+	return r
+}
+
+// localDeliver is ip_local_deliver: reassembly, INPUT, protocol handlers.
+func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	if ip.IsFragment() {
+		pkt = s.reassemble(ifc, pkt)
+		if pkt == nil {
+			return
+		}
+		ip = packet.IPv4(pkt.Bytes())
+	}
+	if s.Filter != nil {
+		if !s.runHook(LocalIn, pkt, ifc.Dev, nil) {
+			return
+		}
+		ip = packet.IPv4(pkt.Bytes())
+	}
+	switch ip.Protocol() {
+	case packet.ProtoICMP:
+		s.icmpInput(ifc, pkt)
+	case packet.ProtoUDP:
+		s.udpInput(ifc, pkt)
+	case packet.ProtoTCP:
+		s.tcpInput(ifc, pkt)
+	default:
+		s.icmpError(pkt, packet.ICMPDestUnreach, 2, 0)
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonProtoUnreachable, fmt.Sprintf("IP protocol %d", ip.Protocol()))
+	}
+}
+
+// NewIPPacket returns a buffer with an IPv4 header filled in for a payload
+// of n bytes, which the caller writes after the header.
+func (s *Stack) NewIPPacket(src, dst netip.Addr, proto uint8, n int, df bool, ttl uint8) (*packet.Buffer, []byte) {
+	pkt := s.env.Pool.Get(packet.IPv4HeaderLen + n)
+	b := pkt.Append(packet.IPv4HeaderLen + n)
+	var flags uint16
+	if df {
+		flags = packet.FlagDF
+	}
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	packet.IPv4(b).SetHeader(packet.IPv4Fields{TotalLen: len(b), ID: s.nextIPID(), Flags: flags, TTL: ttl, Protocol: proto, Src: src, Dst: dst})
+	pkt.ID = s.env.NewID()
+	return pkt, b[packet.IPv4HeaderLen:]
+}
+
+// icmpError is icmp_send: an ICMP error about orig (which starts at its
+// IPv4 header) back to orig's source. Errors about ICMP errors, non-first
+// fragments and broadcasts are not sent.
+func (s *Stack) icmpError(orig *packet.Buffer, typ, code uint8, info uint32) {
+	oip := packet.IPv4(orig.Bytes())
+	if len(oip) < packet.IPv4HeaderLen || oip.FragOffset() != 0 || s.isBroadcast(oip.Dst()) || oip.Src().IsUnspecified() {
+		return
+	}
+	if oip.Protocol() == packet.ProtoICMP && len(oip) >= oip.HeaderLen()+1 {
+		if !isInfoType(oip[oip.HeaderLen()]) {
+			return
+		}
+	}
+	dst := oip.Src()
+	var src netip.Addr
+	if s.IsLocal(oip.Dst()) {
+		src = oip.Dst()
+	}
+	r, rsrc, ok := s.RouteOutput(dst)
+	if !ok {
+		return
+	}
+	if !src.IsValid() {
+		src = rsrc
+	}
+	// Quote as much of the original as fits in 576 bytes, as Linux does.
+	quote := min(len(oip), 576-packet.IPv4HeaderLen-packet.ICMPHeaderLen)
+	if m := s.RouteMTU(r, dst) - packet.IPv4HeaderLen - packet.ICMPHeaderLen; quote > m {
+		quote = m
+	}
+	pkt, pl := s.NewIPPacket(src, dst, packet.ProtoICMP, packet.ICMPHeaderLen+quote, false, 0)
+	ip := packet.IPv4(pkt.Bytes())
+	ip[1] = oip.TOS()&0x1e | 0xc0 // IPTOS_PREC_INTERNETCONTROL
+	ip.SetChecksum()
+	ic := packet.ICMP(pl)
+	ic[0], ic[1] = typ, code
+	ic[4], ic[5], ic[6], ic[7] = byte(info>>24), byte(info>>16), byte(info>>8), byte(info)
+	copy(pl[packet.ICMPHeaderLen:], oip[:quote])
+	ic.SetChecksum()
+	pkt.Parent, pkt.Flow = orig.ID, orig.Flow
+	if s.tracing() {
+		s.hop(pkt, trace.Hop{Kind: trace.KindICMP, Change: fmt.Sprintf("send %s from %s to %s", icmpName(typ, code, info), src, dst)})
+	}
+	s.LocalOut(pkt)
+}
+
+func isInfoType(t byte) bool {
+	return t == packet.ICMPEchoRequest || t == packet.ICMPEchoReply || t == 13 || t == 14
+}
+
+func icmpName(typ, code uint8, info uint32) string {
+	switch typ {
+	case packet.ICMPEchoReply:
+		return "ICMP echo reply"
+	case packet.ICMPEchoRequest:
+		return "ICMP echo request"
+	case packet.ICMPTimeExceeded:
+		if code == 1 {
+			return "ICMP time exceeded in fragment reassembly"
+		}
+		return "ICMP time exceeded in-transit"
+	case packet.ICMPDestUnreach:
+		switch code {
+		case packet.ICMPCodeNetUnreach:
+			return "ICMP net unreachable"
+		case packet.ICMPCodeHostUnreach:
+			return "ICMP host unreachable"
+		case 2:
+			return "ICMP protocol unreachable"
+		case packet.ICMPCodePortUnreach:
+			return "ICMP port unreachable"
+		case packet.ICMPCodeFragNeeded:
+			return fmt.Sprintf("ICMP unreachable - need to frag (mtu %d)", info&0xffff)
+		case packet.ICMPCodeAdminProhib:
+			return "ICMP host administratively prohibited"
+		}
+		return fmt.Sprintf("ICMP unreachable code %d", code)
+	}
+	return fmt.Sprintf("ICMP type %d code %d", typ, code)
+}

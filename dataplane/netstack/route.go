@@ -1,0 +1,157 @@
+package netstack
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/gaissmai/bart"
+)
+
+// RouteType is the kernel route type.
+type RouteType uint8
+
+// Route types (`ip route add TYPE ...`).
+const (
+	RouteUnicast RouteType = iota
+	RouteBlackhole
+	RouteUnreachable
+	RouteProhibit
+)
+
+// Route is one entry of the main routing table.
+type Route struct {
+	Dst    netip.Prefix
+	Gw     netip.Addr // invalid: directly connected
+	Dev    *Iface     // nil only for blackhole/unreachable/prohibit
+	Onlink bool
+	// Proto is "kernel" for connected routes, "" for static ones (boot).
+	Proto string
+	// Scope is "link" for connected routes, "" for universe.
+	Scope string
+	// Src is the preferred source address (`src`), if any.
+	Src    netip.Addr
+	Metric int
+	Type   RouteType
+	// MTU, if non-zero, overrides the device MTU for this route (`mtu lock`).
+	MTU int
+}
+
+// String prints the route as `ip route show` does, e.g.
+// "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink".
+func (r *Route) String() string {
+	var b strings.Builder
+	switch r.Type {
+	case RouteBlackhole:
+		b.WriteString("blackhole ")
+	case RouteUnreachable:
+		b.WriteString("unreachable ")
+	case RouteProhibit:
+		b.WriteString("prohibit ")
+	}
+	if r.Dst.Bits() == 0 {
+		b.WriteString("default")
+	} else {
+		b.WriteString(r.Dst.String())
+	}
+	if r.Gw.IsValid() {
+		b.WriteString(" via ")
+		b.WriteString(r.Gw.String())
+	}
+	if r.Dev != nil {
+		b.WriteString(" dev ")
+		b.WriteString(r.Dev.Dev.Name)
+	}
+	if r.Proto != "" {
+		b.WriteString(" proto ")
+		b.WriteString(r.Proto)
+	}
+	if r.Scope != "" {
+		b.WriteString(" scope ")
+		b.WriteString(r.Scope)
+	}
+	if r.Src.IsValid() {
+		b.WriteString(" src ")
+		b.WriteString(r.Src.String())
+	}
+	if r.Metric != 0 {
+		fmt.Fprintf(&b, " metric %d", r.Metric)
+	}
+	if r.MTU != 0 {
+		fmt.Fprintf(&b, " mtu lock %d", r.MTU)
+	}
+	if r.Onlink {
+		b.WriteString(" onlink")
+	}
+	if r.Dev != nil && !r.Dev.Dev.Up() {
+		b.WriteString(" linkdown")
+	}
+	return b.String()
+}
+
+// RouteTable is a longest-prefix-match table of routes (the main table).
+// Several routes may share a prefix; the lowest metric wins.
+type RouteTable struct {
+	t bart.Table[[]*Route]
+	n int
+}
+
+// Add inserts r. A route with the same prefix, metric and device is an
+// error, as `ip route add` says "File exists".
+func (t *RouteTable) Add(r *Route) error {
+	list, _ := t.t.Get(r.Dst)
+	for _, o := range list {
+		if o.Metric == r.Metric {
+			return fmt.Errorf("route %s: RTNETLINK answers: File exists (have %s)", r, o)
+		}
+	}
+	list = append(slices.Clone(list), r)
+	slices.SortStableFunc(list, func(a, b *Route) int { return a.Metric - b.Metric })
+	t.t.Insert(r.Dst, list)
+	t.n++
+	return nil
+}
+
+// Delete removes the route equal to r (by prefix, metric and device).
+func (t *RouteTable) Delete(r *Route) bool {
+	list, ok := t.t.Get(r.Dst)
+	if !ok {
+		return false
+	}
+	for i, o := range list {
+		if o == r || (o.Metric == r.Metric && o.Dev == r.Dev) {
+			list = slices.Delete(slices.Clone(list), i, i+1)
+			if len(list) == 0 {
+				t.t.Delete(r.Dst)
+			} else {
+				t.t.Insert(r.Dst, list)
+			}
+			t.n--
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the best route for dst, or nil.
+func (t *RouteTable) Lookup(dst netip.Addr) *Route {
+	list, ok := t.t.Lookup(dst)
+	if !ok {
+		return nil
+	}
+	return list[0]
+}
+
+// Len is the number of routes.
+func (t *RouteTable) Len() int { return t.n }
+
+// All returns every route sorted as `ip route show` sorts them: by
+// prefix (default first), then metric.
+func (t *RouteTable) All() []*Route {
+	var out []*Route
+	for _, list := range t.t.AllSorted4() {
+		out = append(out, list...)
+	}
+	return out
+}

@@ -1,0 +1,335 @@
+package netstack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// EventKind says what a socket saw.
+type EventKind uint8
+
+// Socket events.
+const (
+	EvEchoRequest EventKind = iota // the kernel answered an ICMP echo request
+	EvEchoReply                    // a ping socket got its echo reply
+	EvUDPRecv                      // a UDP socket received a datagram
+	EvTCPAccept                    // a listener completed a handshake
+	EvTCPData                      // a TCP connection received data
+	EvTCPEstablished               // a connecting socket completed the handshake
+	EvTCPClosed                    // a connection finished (FIN exchanged)
+	EvError                        // a socket got an error (ICMP error, RST, EMSGSIZE)
+)
+
+func (k EventKind) String() string {
+	return [...]string{"echo-request", "echo-reply", "udp-recv", "tcp-accept", "tcp-data", "tcp-established", "tcp-closed", "error"}[k]
+}
+
+// Event is what a socket reports to Stack.OnEvent.
+type Event struct {
+	Kind   EventKind
+	Flow   int32
+	Packet uint64
+	Proto  uint8
+	// Src and Dst are the addresses as the receiving socket sees them.
+	Src, Dst netip.AddrPort
+	Len      int
+	// Errors: the ICMP type/code (or 0/0 for a RST or local error), the
+	// next-hop MTU of a "fragmentation needed", who sent the error, and
+	// the errno text an application would print.
+	ICMPType, ICMPCode uint8
+	MTU                int
+	From               netip.Addr
+	Err                string
+}
+
+func (s *Stack) emit(ev Event) {
+	if s.OnEvent != nil {
+		s.OnEvent(s, ev)
+	}
+}
+
+// DFMode is a socket's IP_MTU_DISCOVER setting.
+type DFMode uint8
+
+// DF modes.
+const (
+	// DFWant is Linux's default (IP_PMTUDISC_WANT): DF set on packets that
+	// fit the path MTU, larger ones fragmented locally without DF.
+	DFWant DFMode = iota
+	// DFDo (IP_PMTUDISC_DO, ping -M do): DF always; too large is EMSGSIZE.
+	DFDo
+	// DFDont (IP_PMTUDISC_DONT, ping -M dont): DF never.
+	DFDont
+)
+
+// fillPattern writes ping's payload pattern (0x10, 0x11, ...) — any
+// deterministic bytes would do.
+func fillPattern(b []byte) {
+	for i := range b {
+		b[i] = byte(0x10 + i)
+	}
+}
+
+// prepareSend routes a datagram of l4len bytes to dst and decides DF. It
+// reports EMSGSIZE for DFDo when the datagram exceeds the route MTU.
+func (s *Stack) prepareSend(dst netip.Addr, src netip.Addr, l4len int, df DFMode, flow int32) (netip.Addr, bool, bool) {
+	r, rsrc, ok := s.RouteOutput(dst)
+	if !ok {
+		detail := fmt.Sprintf("no route to %s (connect: Network is unreachable)", dst)
+		if r != nil {
+			detail = "route " + r.String()
+		}
+		s.env.Trace.AddDrop(trace.Drop{Flow: flow, Node: s.Name, Reason: trace.ReasonNoRoute, Detail: detail})
+		s.emit(Event{Kind: EvError, Flow: flow, Err: "Network is unreachable"})
+		return netip.Addr{}, false, false
+	}
+	if !src.IsValid() {
+		src = rsrc
+	}
+	mtu := s.RouteMTU(r, dst)
+	total := packet.IPv4HeaderLen + l4len
+	switch df {
+	case DFDo:
+		if total > mtu {
+			s.env.Trace.AddDrop(trace.Drop{Flow: flow, Node: s.Name, Device: r.Dev.Dev.Name, Reason: trace.ReasonMsgTooLong,
+				Detail: fmt.Sprintf("%d-byte packet, DF forced, route %s MTU %d: sendmsg fails with EMSGSIZE (ping: local error: message too long, mtu=%d)", total, r.String(), mtu, mtu)})
+			s.emit(Event{Kind: EvError, Flow: flow, MTU: mtu, Err: fmt.Sprintf("message too long, mtu=%d", mtu)})
+			return netip.Addr{}, false, false
+		}
+		return src, true, true
+	case DFDont:
+		return src, false, true
+	}
+	return src, total <= mtu, true
+}
+
+// PingSocket is an ICMP echo client identified by its echo ID.
+type PingSocket struct {
+	ID uint16
+}
+
+// Ping sends one ICMP echo request with size payload bytes (ping -s).
+// It reports whether the request left the socket.
+func (s *Stack) Ping(dst netip.Addr, id, seq uint16, size int, df DFMode, flow int32) bool {
+	s.pings[id] = &PingSocket{ID: id}
+	src, dfBit, ok := s.prepareSend(dst, netip.Addr{}, packet.ICMPHeaderLen+size, df, flow)
+	if !ok {
+		return false
+	}
+	pkt, pl := s.NewIPPacket(src, dst, packet.ProtoICMP, packet.ICMPHeaderLen+size, dfBit, 0)
+	pkt.Flow = flow
+	ic := packet.ICMP(pl)
+	ic[0], ic[1] = packet.ICMPEchoRequest, 0
+	binary.BigEndian.PutUint16(ic[4:6], id)
+	binary.BigEndian.PutUint16(ic[6:8], seq)
+	fillPattern(pl[packet.ICMPHeaderLen:])
+	ic.SetChecksum()
+	if s.tracing() {
+		s.hop(pkt, trace.Hop{Kind: trace.KindLocal, Change: fmt.Sprintf("ping: ICMP echo request id %d seq %d, %d data bytes", id, seq, size)})
+	}
+	s.LocalOut(pkt)
+	return true
+}
+
+// icmpInput handles ICMP for local delivery (icmp_rcv).
+func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	pl := ip.Payload()
+	if len(pl) < packet.ICMPHeaderLen || packet.Checksum(pl, 0) != 0 {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad ICMP length or checksum")
+		return
+	}
+	ic := packet.ICMP(pl)
+	switch ic.Type() {
+	case packet.ICMPEchoRequest:
+		s.emit(Event{Kind: EvEchoRequest, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoICMP,
+			Src: netip.AddrPortFrom(ip.Src(), 0), Dst: netip.AddrPortFrom(ip.Dst(), 0), Len: len(pl) - packet.ICMPHeaderLen})
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver,
+				Change: fmt.Sprintf("ICMP echo request id %d seq %d from %s answered by the kernel", ic.ID(), ic.Seq(), ip.Src())})
+		}
+		src := ip.Dst()
+		if !s.IsLocal(src) { // broadcast echo: answer from the interface address
+			src, _ = ifc.Primary()
+		}
+		rep, rpl := s.NewIPPacket(src, ip.Src(), packet.ProtoICMP, len(pl), false, 0)
+		copy(rpl, pl)
+		rep.Parent, rep.Flow = pkt.ID, pkt.Flow
+		ric := packet.ICMP(rpl)
+		ric[0], ric[1] = packet.ICMPEchoReply, 0
+		ric.SetChecksum()
+		pkt.Free()
+		s.LocalOut(rep)
+	case packet.ICMPEchoReply:
+		if _, ok := s.pings[ic.ID()]; ok {
+			s.emit(Event{Kind: EvEchoReply, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoICMP,
+				Src: netip.AddrPortFrom(ip.Src(), 0), Dst: netip.AddrPortFrom(ip.Dst(), 0), Len: len(pl) - packet.ICMPHeaderLen})
+			if s.tracing() {
+				s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver,
+					Change: fmt.Sprintf("ping: %d bytes from %s: icmp_seq=%d ttl=%d", len(pl), ip.Src(), ic.Seq(), ip.TTL())})
+			}
+		}
+		pkt.Free()
+	case packet.ICMPDestUnreach, packet.ICMPTimeExceeded:
+		s.icmpErrorInput(ifc, pkt, ip, ic)
+	default:
+		pkt.Free()
+	}
+}
+
+// icmpErrorInput delivers an ICMP error to the socket that sent the quoted
+// packet, and learns a path MTU from "fragmentation needed".
+func (s *Stack) icmpErrorInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, ic packet.ICMP) {
+	q := packet.IPv4(ic[packet.ICMPHeaderLen:])
+	if len(q) < packet.IPv4HeaderLen+8 || q[0]>>4 != 4 {
+		pkt.Free()
+		return
+	}
+	hl := q.HeaderLen()
+	if len(q) < hl+8 {
+		pkt.Free()
+		return
+	}
+	mtu := 0
+	if ic.Type() == packet.ICMPDestUnreach && ic.Code() == packet.ICMPCodeFragNeeded {
+		mtu = ic.NextHopMTU()
+		if mtu >= 68 {
+			s.pmtu[q.Dst()] = pmtuEntry{mtu: mtu, expires: s.now() + PMTUExpires}
+		}
+	}
+	ev := Event{Kind: EvError, Flow: pkt.Flow, Packet: pkt.ID, Proto: q.Protocol(), ICMPType: ic.Type(), ICMPCode: ic.Code(), MTU: mtu, From: ip.Src(),
+		Err: icmpName(ic.Type(), ic.Code(), uint32(mtu))}
+	l4 := q[hl:]
+	switch q.Protocol() {
+	case packet.ProtoICMP:
+		ev.Src = netip.AddrPortFrom(q.Src(), 0)
+		ev.Dst = netip.AddrPortFrom(q.Dst(), 0)
+	case packet.ProtoUDP, packet.ProtoTCP:
+		ev.Src = netip.AddrPortFrom(q.Src(), binary.BigEndian.Uint16(l4[0:2]))
+		ev.Dst = netip.AddrPortFrom(q.Dst(), binary.BigEndian.Uint16(l4[2:4]))
+	}
+	if s.tracing() {
+		note := ""
+		if mtu != 0 {
+			note = fmt.Sprintf("; path MTU to %s cached as %d for %s", q.Dst(), mtu, PMTUExpires)
+		}
+		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver,
+			Change: fmt.Sprintf("%s from %s about %s > %s reported to the socket%s", ev.Err, ip.Src(), q.Src(), q.Dst(), note)})
+	}
+	if q.Protocol() == packet.ProtoTCP {
+		s.tcpICMPError(ev)
+	}
+	s.emit(ev)
+	pkt.Free()
+}
+
+// TunnelReceiver takes UDP-encapsulated packets for a tunnel port (the
+// VXLAN driver's UDP socket). pkt starts at the outer IPv4 header.
+type TunnelReceiver interface {
+	ReceiveTunnel(pkt *packet.Buffer)
+}
+
+// BindTunnel attaches a tunnel driver to a UDP port.
+func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) { s.tunnels[port] = t }
+
+// UDPSocket is a bound UDP socket. An echo socket sends every datagram
+// back to its sender (a UDP echo server).
+type UDPSocket struct {
+	Port uint16
+	Echo bool
+}
+
+// ListenUDP binds a UDP socket on port (all addresses).
+func (s *Stack) ListenUDP(port uint16, echo bool) *UDPSocket {
+	u := &UDPSocket{Port: port, Echo: echo}
+	s.udp[port] = u
+	return u
+}
+
+// CloseUDP unbinds the socket on port.
+func (s *Stack) CloseUDP(port uint16) { delete(s.udp, port) }
+
+// SendUDP sends one datagram of size bytes from sport to dst.
+func (s *Stack) SendUDP(sport uint16, dst netip.AddrPort, size int, df DFMode, flow int32) bool {
+	return s.sendUDP(netip.Addr{}, sport, dst, nil, size, df, flow, 0)
+}
+
+func (s *Stack) sendUDP(src netip.Addr, sport uint16, dst netip.AddrPort, data []byte, size int, df DFMode, flow int32, parent uint64) bool {
+	if data != nil {
+		size = len(data)
+	}
+	l4 := packet.UDPHeaderLen + size
+	src, dfBit, ok := s.prepareSend(dst.Addr(), src, l4, df, flow)
+	if !ok {
+		return false
+	}
+	pkt, pl := s.NewIPPacket(src, dst.Addr(), packet.ProtoUDP, l4, dfBit, 0)
+	pkt.Flow, pkt.Parent = flow, parent
+	u := packet.UDP(pl)
+	u.SetPorts(sport, dst.Port())
+	u.SetLength(l4)
+	if data != nil {
+		copy(pl[packet.UDPHeaderLen:], data)
+	} else {
+		fillPattern(pl[packet.UDPHeaderLen:])
+	}
+	packet.SetTransportChecksum(pl, src, dst.Addr(), packet.ProtoUDP)
+	if s.tracing() {
+		s.hop(pkt, trace.Hop{Kind: trace.KindLocal, Change: fmt.Sprintf("sendto %s: %d bytes from port %d", dst, size, sport)})
+	}
+	s.LocalOut(pkt)
+	return true
+}
+
+// udpInput is udp_rcv: tunnel sockets, bound sockets, or port unreachable.
+func (s *Stack) udpInput(ifc *Iface, pkt *packet.Buffer) {
+	ip := packet.IPv4(pkt.Bytes())
+	pl := ip.Payload()
+	if len(pl) < packet.UDPHeaderLen || packet.UDP(pl).Length() != len(pl) {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad UDP length")
+		return
+	}
+	u := packet.UDP(pl)
+	if !packet.TransportChecksumOK(pl, ip.Src(), ip.Dst(), packet.ProtoUDP) {
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad UDP checksum")
+		return
+	}
+	dport := u.DstPort()
+	if t, ok := s.tunnels[dport]; ok {
+		t.ReceiveTunnel(pkt)
+		return
+	}
+	sock, ok := s.udp[dport]
+	if !ok {
+		if s.isBroadcast(ip.Dst()) {
+			pkt.Free()
+			return
+		}
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodePortUnreach, 0)
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonPortUnreachable,
+			fmt.Sprintf("no socket on %s:%d/udp (ICMP port unreachable sent to %s)", ip.Dst(), dport, ip.Src()))
+		return
+	}
+	src := netip.AddrPortFrom(ip.Src(), u.SrcPort())
+	dst := netip.AddrPortFrom(ip.Dst(), dport)
+	n := len(pl) - packet.UDPHeaderLen
+	s.emit(Event{Kind: EvUDPRecv, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoUDP, Src: src, Dst: dst, Len: n})
+	if s.tracing() {
+		what := "received"
+		if sock.Echo {
+			what = "received and echoed back"
+		}
+		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver,
+			Change: fmt.Sprintf("socket %s/udp: %d bytes from %s %s", dst, n, src, what)})
+	}
+	if sock.Echo {
+		data := pl[packet.UDPHeaderLen:]
+		// The reply copies the payload out of pkt before pkt is freed.
+		s.sendUDP(ip.Dst(), dport, src, data, 0, DFWant, pkt.Flow, pkt.ID)
+	}
+	pkt.Free()
+}

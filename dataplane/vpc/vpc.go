@@ -1,0 +1,386 @@
+// Package vpc models the Alibaba Cloud VPC under a cluster: vSwitches, ENIs
+// and the vRouter with its route table; and, for on-premises comparisons, a
+// plain L2 segment.
+//
+// Model (see the README's model section):
+//   - The VPC is an L3 network. Every ARP request an ECS sends for an
+//     address in its vSwitch (the gateway, x.x.x.253, or another ENI's
+//     address) is answered by the vSwitch with the gateway MAC
+//     ee:ff:ff:ff:ff:ff, so all traffic leaves an ECS toward that MAC.
+//     ARP for an address no ENI owns gets no answer.
+//   - The vRouter forwards by destination IP with one longest-prefix match
+//     over the route table: system entries for each vSwitch CIDR (delivered
+//     to the ENI that owns the address, or dropped when none does) and
+//     custom entries (next hop an ECS instance). No match is a drop.
+//   - Delivery rewrites the Ethernet header (source ee:ff:ff:ff:ff:ff,
+//     destination the ENI's MAC); TTL is not decremented; there is no
+//     source/destination check, so an ECS may send pod-addressed packets.
+//   - One underlay crossing takes Latency (virtual time, modelled).
+package vpc
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/gaissmai/bart"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// GatewayMAC is the MAC address the vSwitch answers every ARP with.
+var GatewayMAC = packet.MAC{0xee, 0xff, 0xff, 0xff, 0xff, 0xff}
+
+// DefaultRouteQuota is the default number of custom entries per route table.
+const DefaultRouteQuota = 200
+
+// VSwitch is a subnet of the VPC in one zone.
+type VSwitch struct {
+	Name    string
+	ID      string
+	Zone    string
+	CIDR    netip.Prefix
+	Gateway netip.Addr
+}
+
+// GatewayOf returns the vSwitch gateway of a CIDR: the third-last address
+// (x.x.x.253 in a /24).
+func GatewayOf(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= uint32(1)<<(32-p.Bits()) - 1
+	v -= 2
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// ENI is an elastic network interface of an ECS instance.
+type ENI struct {
+	ID       string
+	Instance string
+	VSwitch  *VSwitch
+	MAC      packet.MAC
+	Primary  netip.Addr
+	// Secondary are extra private addresses (Terway ENI multi-IP).
+	Secondary []netip.Addr
+	// Dev is the NIC inside the instance.
+	Dev *link.Device
+}
+
+// EntryType says where a route entry came from.
+type EntryType string
+
+// Entry types.
+const (
+	System EntryType = "System"
+	Custom EntryType = "Custom"
+)
+
+// RouteEntry is one entry of the VPC route table.
+type RouteEntry struct {
+	ID          string
+	Destination netip.Prefix
+	Type        EntryType
+	// VSwitch is set for the system entry of a vSwitch CIDR.
+	VSwitch *VSwitch
+	// NextHop is the instance of a custom entry.
+	NextHop string
+	// Description says who created a custom entry (e.g. "flannel ali-vpc node-2").
+	Description string
+}
+
+// String prints the entry the way the console lists it.
+func (e *RouteEntry) String() string {
+	if e.VSwitch != nil {
+		return fmt.Sprintf("%s → local (system route of vSwitch %s)", e.Destination, e.VSwitch.Name)
+	}
+	s := fmt.Sprintf("%s → ECS instance %s (%s, custom %s)", e.Destination, e.NextHop, e.ID, e.Type)
+	if e.Description != "" {
+		s += " [" + e.Description + "]"
+	}
+	return s
+}
+
+// VPC is the network and its vRouter.
+type VPC struct {
+	Name string
+	ID   string
+	CIDR netip.Prefix
+	// Latency is the modelled one-way delay of one crossing.
+	Latency time.Duration
+	// Quota is the custom route entry quota of the route table.
+	Quota int
+	// RouteTableID names the (system) route table.
+	RouteTableID string
+
+	env       *link.Env
+	vswitches []*VSwitch
+	enis      []*ENI
+	byAddr    map[netip.Addr]*ENI
+	byDev     map[*link.Device]*ENI
+	primary   map[string]*ENI // instance → primary ENI
+	routes    bart.Table[*RouteEntry]
+	entries   []*RouteEntry
+	custom    int
+	deleted   []*RouteEntry
+}
+
+// New creates a VPC.
+func New(env *link.Env, name string, cidr netip.Prefix, latency time.Duration, quota int) *VPC {
+	if quota <= 0 {
+		quota = DefaultRouteQuota
+	}
+	return &VPC{Name: name, ID: ID("vpc", name), CIDR: cidr, Latency: latency, Quota: quota,
+		RouteTableID: ID("vtb", name), env: env,
+		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI)}
+}
+
+// ID makes a stable Alibaba-Cloud-looking resource ID: prefix-<hash>.
+func ID(prefix, name string) string {
+	h := fnv.New64a()
+	h.Write([]byte(prefix + "/" + name))
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	v := h.Sum64()
+	b := make([]byte, 20)
+	for i := range b {
+		b[i] = alphabet[v%36]
+		v /= 36
+		if v == 0 {
+			v = h.Sum64() >> uint(i%7)
+		}
+	}
+	return prefix + "-" + string(b)
+}
+
+// AddVSwitch creates a vSwitch and its system route entry.
+func (v *VPC) AddVSwitch(name, zone string, cidr netip.Prefix) (*VSwitch, error) {
+	if !v.CIDR.Contains(cidr.Addr()) || cidr.Bits() < v.CIDR.Bits() {
+		return nil, fmt.Errorf("vpc %q: vSwitch %q: %s is not inside the VPC CIDR %s", v.Name, name, cidr, v.CIDR)
+	}
+	sw := &VSwitch{Name: name, ID: ID("vsw", name), Zone: zone, CIDR: cidr, Gateway: GatewayOf(cidr)}
+	v.vswitches = append(v.vswitches, sw)
+	e := &RouteEntry{ID: ID("rte", cidr.String()), Destination: cidr, Type: System, VSwitch: sw}
+	v.routes.Insert(cidr, e)
+	v.entries = append(v.entries, e)
+	return sw, nil
+}
+
+// VSwitches returns the vSwitches.
+func (v *VPC) VSwitches() []*VSwitch { return v.vswitches }
+
+// VSwitchOf returns the vSwitch whose CIDR holds a, or nil.
+func (v *VPC) VSwitchOf(a netip.Addr) *VSwitch {
+	for _, sw := range v.vswitches {
+		if sw.CIDR.Contains(a) {
+			return sw
+		}
+	}
+	return nil
+}
+
+// Attach plugs an instance's NIC into the VPC as its primary ENI.
+func (v *VPC) Attach(instance string, sw *VSwitch, dev *link.Device, ip netip.Addr) (*ENI, error) {
+	if !sw.CIDR.Contains(ip) {
+		return nil, fmt.Errorf("vpc %q: ENI of %s: %s is outside vSwitch %s (%s)", v.Name, instance, ip, sw.Name, sw.CIDR)
+	}
+	if o, ok := v.byAddr[ip]; ok {
+		return nil, fmt.Errorf("vpc %q: ENI of %s: %s is already used by %s", v.Name, instance, ip, o.Instance)
+	}
+	e := &ENI{ID: ID("eni", instance+"/"+dev.Name), Instance: instance, VSwitch: sw, MAC: dev.MAC, Primary: ip, Dev: dev}
+	v.enis = append(v.enis, e)
+	v.byAddr[ip] = e
+	v.byDev[dev] = e
+	if _, ok := v.primary[instance]; !ok {
+		v.primary[instance] = e
+	}
+	dev.SetXmitter(attachment{v})
+	return e, nil
+}
+
+// AddSecondaryIP assigns a secondary private address to an ENI.
+func (v *VPC) AddSecondaryIP(e *ENI, ip netip.Addr) error {
+	if !e.VSwitch.CIDR.Contains(ip) {
+		return fmt.Errorf("vpc %q: %s: %s is outside vSwitch %s", v.Name, e.ID, ip, e.VSwitch.CIDR)
+	}
+	if o, ok := v.byAddr[ip]; ok {
+		return fmt.Errorf("vpc %q: %s: %s is already used by %s", v.Name, e.ID, ip, o.Instance)
+	}
+	e.Secondary = append(e.Secondary, ip)
+	v.byAddr[ip] = e
+	return nil
+}
+
+// ENIs returns all ENIs.
+func (v *VPC) ENIs() []*ENI { return v.enis }
+
+// AddRoute adds a custom route entry toward an instance. Exceeding the
+// quota is an error naming it, as the CreateRouteEntry API refuses.
+func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, error) {
+	if _, ok := v.primary[instance]; !ok {
+		return nil, fmt.Errorf("vpc %q: route entry %s: next hop %q is not an ECS instance in this VPC", v.Name, dst, instance)
+	}
+	if old, ok := v.routes.Get(dst); ok {
+		return nil, fmt.Errorf("vpc %q: route entry %s: conflicts with existing entry %s", v.Name, dst, old)
+	}
+	if v.custom >= v.Quota {
+		return nil, fmt.Errorf("vpc %q: route entry %s → %s: route table %s already has %d custom route entries, the quota (QuotaExceeded.RouteEntry; raise vpc.routeQuota if your account's quota is higher)",
+			v.Name, dst, instance, v.RouteTableID, v.Quota)
+	}
+	e := &RouteEntry{ID: ID("rte", dst.String()), Destination: dst, Type: Custom, NextHop: instance, Description: desc}
+	v.routes.Insert(dst, e)
+	v.entries = append(v.entries, e)
+	v.custom++
+	return e, nil
+}
+
+// DeleteRoute removes the custom entry for dst.
+func (v *VPC) DeleteRoute(dst netip.Prefix) (*RouteEntry, error) {
+	e, ok := v.routes.Get(dst)
+	if !ok {
+		return nil, fmt.Errorf("vpc %q: no route entry for %s in %s", v.Name, dst, v.RouteTableID)
+	}
+	if e.Type != Custom {
+		return nil, fmt.Errorf("vpc %q: %s is a system route entry and cannot be deleted", v.Name, dst)
+	}
+	v.routes.Delete(dst)
+	for i, x := range v.entries {
+		if x == e {
+			v.entries = append(v.entries[:i], v.entries[i+1:]...)
+			break
+		}
+	}
+	v.custom--
+	v.deleted = append(v.deleted, e)
+	return e, nil
+}
+
+// Routes returns the route table entries sorted by destination.
+func (v *VPC) Routes() []*RouteEntry {
+	out := append([]*RouteEntry(nil), v.entries...)
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Destination.Addr() != out[b].Destination.Addr() {
+			return out[a].Destination.Addr().Less(out[b].Destination.Addr())
+		}
+		return out[a].Destination.Bits() < out[b].Destination.Bits()
+	})
+	return out
+}
+
+// CustomRoutes is the number of custom entries.
+func (v *VPC) CustomRoutes() int { return v.custom }
+
+// attachment is the ECS side of the VPC: transmitting on the NIC enters the vRouter.
+type attachment struct{ v *VPC }
+
+func (a attachment) Xmit(d *link.Device, pkt *packet.Buffer) {
+	pkt.Scrub()
+	a.v.env.Sched.Deliver(a.v.Latency, a.v, d, pkt)
+}
+
+// Receive is the vSwitch/vRouter handling a frame from an ENI.
+func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
+	env := v.env
+	src := v.byDev[from]
+	b := pkt.Bytes()
+	if src == nil || len(b) < packet.EthHeaderLen {
+		env.Drop(pkt, "vpc", from.Name, trace.ReasonMalformed, "frame from an unknown port")
+		return
+	}
+	eth := packet.Ethernet(b)
+	switch eth.Type() {
+	case packet.EtherTypeARP:
+		v.arp(src, pkt)
+		return
+	case packet.EtherTypeIPv4:
+	default:
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonMalformed, fmt.Sprintf("EtherType %#04x is not forwarded by the VPC", eth.Type()))
+		return
+	}
+	ip := packet.IPv4(b[packet.EthHeaderLen:])
+	if !ip.Valid() {
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonMalformed, "bad IPv4 header")
+		return
+	}
+	dst := ip.Dst()
+	e, ok := v.routes.Lookup(dst)
+	var to *ENI
+	if ok && e.VSwitch != nil {
+		to = v.byAddr[dst]
+	} else if ok {
+		to = v.primary[e.NextHop]
+	}
+	if env.Tracing() {
+		h := trace.Hop{Node: "vpc", Device: src.VSwitch.Name, Kind: trace.KindVPC,
+			Lookup: fmt.Sprintf("route table %s: %s (from %s %s)", v.RouteTableID, dst, src.Instance, src.ID)}
+		if ok {
+			h.Match = e.String()
+		} else {
+			h.Match = "no entry"
+		}
+		if to != nil {
+			h.Change = fmt.Sprintf("to %s %s (%s) in vSwitch %s; eth %s > %s", to.Instance, to.ID, to.Primary, to.VSwitch.Name, GatewayMAC, to.MAC)
+		}
+		env.Hop(pkt, h)
+	}
+	if !ok {
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonVPCNoRoute, v.noRouteDetail(dst))
+		return
+	}
+	if to == nil {
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonVPCNoENI,
+			fmt.Sprintf("%s is in vSwitch %s (%s) but no ENI owns it", dst, e.VSwitch.Name, e.VSwitch.CIDR))
+		return
+	}
+	eth.Set(to.MAC, GatewayMAC, packet.EtherTypeIPv4)
+	env.Sched.Deliver(0, to.Dev, nil, pkt)
+}
+
+func (v *VPC) noRouteDetail(dst netip.Addr) string {
+	s := fmt.Sprintf("route table %s of %s has no entry for %s (system entries: vSwitch CIDRs", v.RouteTableID, v.Name, dst)
+	for _, sw := range v.vswitches {
+		s += " " + sw.CIDR.String()
+	}
+	s += fmt.Sprintf("; %d custom entries", v.custom)
+	for _, d := range v.deleted {
+		if d.Destination.Contains(dst) {
+			s += fmt.Sprintf("; the entry %s → %s (%s) was deleted", d.Destination, d.NextHop, d.ID)
+		}
+	}
+	return s + ")"
+}
+
+// arp answers ARP requests from ENIs for addresses in their vSwitch.
+func (v *VPC) arp(src *ENI, pkt *packet.Buffer) {
+	env := v.env
+	b := pkt.Bytes()
+	a := packet.ARP(b[packet.EthHeaderLen:])
+	if !a.Valid() || a.Op() != packet.ARPRequest {
+		pkt.Free()
+		return
+	}
+	tip := a.TargetIP()
+	sw := src.VSwitch
+	owner, known := v.byAddr[tip]
+	answer := sw.CIDR.Contains(tip) && (tip == sw.Gateway || (known && owner.VSwitch == sw))
+	if env.Tracing() {
+		h := trace.Hop{Node: "vpc", Device: sw.Name, Kind: trace.KindARP, Lookup: fmt.Sprintf("ARP who-has %s tell %s", tip, a.SenderIP())}
+		if answer {
+			h.Change = fmt.Sprintf("vSwitch answers %s is-at %s", tip, GatewayMAC)
+		} else {
+			h.Change = fmt.Sprintf("no ENI in vSwitch %s owns %s: no answer", sw.Name, tip)
+		}
+		env.Hop(pkt, h)
+	}
+	if !answer {
+		pkt.Free()
+		return
+	}
+	sha, sip := a.SenderMAC(), a.SenderIP()
+	packet.Ethernet(b).Set(sha, GatewayMAC, packet.EtherTypeARP)
+	a.Set(packet.ARPReply, GatewayMAC, tip, sha, sip)
+	pkt.Parent, pkt.ID = pkt.ID, env.NewID()
+	env.Sched.Deliver(v.Latency, src.Dev, nil, pkt)
+}

@@ -1,0 +1,190 @@
+package topology
+
+import "time"
+
+// The types in this file describe a scenario file as written. They are
+// decoded strictly (unknown fields are errors) and hold no runtime state:
+// Build resolves them — defaults, references, IPAM — into a running world.
+// Field names follow the YAML keys; the README's "Scenario format" section
+// documents every key.
+
+// Scenario is one scenario file.
+type Scenario struct {
+	// Name identifies the scenario in traces and captures.
+	Name string `yaml:"name"`
+	// Description is free text shown by `netsim validate`.
+	Description string `yaml:"description"`
+	// Seed seeds every random choice (ports, ISNs, endpoint picks). Default 1.
+	Seed int64 `yaml:"seed"`
+	// VPC is the underlay network.
+	VPC VPC `yaml:"vpc"`
+	// Nodes are the ECS instances that are Kubernetes nodes.
+	Nodes []Node `yaml:"nodes"`
+	// Instances are ECS instances in the VPC that are not nodes.
+	Instances []Instance `yaml:"instances"`
+	// Cluster is the Kubernetes cluster's network configuration.
+	Cluster Cluster `yaml:"cluster"`
+	// Pods are the pods to create.
+	Pods []Pod `yaml:"pods"`
+	// Failures are injected after the cluster is built, before flows run.
+	Failures []Failure `yaml:"failures"`
+	// Flows are the traffic to send, in order.
+	Flows []Flow `yaml:"flows"`
+
+	// File is the path the scenario was read from (set by the loader).
+	File string `yaml:"-"`
+}
+
+// VPC describes the Alibaba Cloud VPC (or a plain L2 segment) under the cluster.
+type VPC struct {
+	Name string `yaml:"name"`
+	// CIDR is the VPC's primary IPv4 CIDR block.
+	CIDR string `yaml:"cidr"`
+	// Underlay is "vpc" (Alibaba Cloud VPC vRouter, the default) or "l2"
+	// (one Ethernet segment, as on premises).
+	Underlay string `yaml:"underlay"`
+	// MTU of every ECS primary NIC. Default 1500.
+	MTU int `yaml:"mtu"`
+	// Latency is the modelled one-way delay of one underlay crossing.
+	// Default 50µs.
+	Latency *time.Duration `yaml:"latency"`
+	// RouteQuota is the custom route entry quota of the route table. Default 200.
+	RouteQuota int `yaml:"routeQuota"`
+	// VSwitches are the VPC's vSwitches (subnets). An l2 underlay has exactly one.
+	VSwitches []VSwitch `yaml:"vswitches"`
+	// Routes are custom route entries added to the VPC route table by hand.
+	Routes []VPCRoute `yaml:"routes"`
+}
+
+// VSwitch is one vSwitch: a subnet in one zone.
+type VSwitch struct {
+	Name string `yaml:"name"`
+	Zone string `yaml:"zone"`
+	CIDR string `yaml:"cidr"`
+}
+
+// VPCRoute is a custom route entry in the VPC route table.
+type VPCRoute struct {
+	// Destination CIDR of the entry.
+	Destination string `yaml:"destination"`
+	// NextHop names the ECS instance (node or instance) that receives the traffic.
+	NextHop string `yaml:"nextHop"`
+}
+
+// Node is an ECS instance that runs kubelet.
+type Node struct {
+	Name    string `yaml:"name"`
+	VSwitch string `yaml:"vswitch"`
+	// IP is the primary private address; allocated from the vSwitch if empty.
+	IP string `yaml:"ip"`
+	// PodCIDR is the node's pod subnet; allocated from the cluster pod CIDR if empty.
+	PodCIDR string `yaml:"podCIDR"`
+}
+
+// Instance is an ECS instance in the VPC that is not a Kubernetes node.
+type Instance struct {
+	Name    string `yaml:"name"`
+	VSwitch string `yaml:"vswitch"`
+	IP      string `yaml:"ip"`
+}
+
+// Cluster is the cluster-wide network configuration.
+type Cluster struct {
+	// PodCIDR is the cluster pod network (flannel's "Network").
+	PodCIDR string `yaml:"podCIDR"`
+	// NodeCIDRMask is the prefix length of each node's pod subnet. Default 24.
+	NodeCIDRMask int `yaml:"nodeCIDRMask"`
+	// ServiceCIDR is the Service ClusterIP range.
+	ServiceCIDR string `yaml:"serviceCIDR"`
+	// CNI selects and configures the CNI data path.
+	CNI CNI `yaml:"cni"`
+}
+
+// CNI names the CNI mode and holds the options of that mode.
+type CNI struct {
+	// Mode is a registered CNI mode name, e.g. "flannel".
+	Mode string `yaml:"mode"`
+	// Flannel holds flannel's options (mode "flannel").
+	Flannel *Flannel `yaml:"flannel"`
+}
+
+// Flannel is flannel's net-conf.json, in YAML.
+type Flannel struct {
+	// Backend is "vxlan" (default), "host-gw" or "alivpc" ("ali-vpc" accepted).
+	Backend string `yaml:"backend"`
+	// VNI of the VXLAN device. Default 1.
+	VNI *int `yaml:"vni"`
+	// Port is the VXLAN UDP destination port. Default 8472 (Linux's historic port).
+	Port *int `yaml:"port"`
+	// DirectRouting makes the vxlan backend route directly (like host-gw)
+	// to peers on the same subnet.
+	DirectRouting bool `yaml:"directRouting"`
+	// IPMasq installs flannel's masquerade rules (flanneld --ip-masq). Default true.
+	IPMasq *bool `yaml:"ipMasq"`
+	// MTU overrides the pod/flannel MTU. Default: underlay MTU minus the
+	// backend's overhead (50 for vxlan, 0 otherwise).
+	MTU int `yaml:"mtu"`
+}
+
+// Pod is one pod.
+type Pod struct {
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace"`
+	Node      string            `yaml:"node"`
+	Labels    map[string]string `yaml:"labels"`
+	// IP pins the pod address; allocated from the node's pod CIDR if empty.
+	IP string `yaml:"ip"`
+	// MTU overrides the MTU of the pod's eth0 and its host-side veth
+	// (to model a misconfigured CNI).
+	MTU int `yaml:"mtu"`
+}
+
+// Failure is one injected fault.
+type Failure struct {
+	// Type is "delete-vpc-route" or "link-down".
+	Type string `yaml:"type"`
+	// Destination selects the VPC route entry to delete (delete-vpc-route).
+	Destination string `yaml:"destination"`
+	// Node selects the node (or instance) that owns the device (link-down),
+	// or, for delete-vpc-route, the node whose pod CIDR entry is deleted.
+	Node string `yaml:"node"`
+	// Pod selects a pod instead of a node (link-down), "NAME" or "NS/NAME".
+	Pod string `yaml:"pod"`
+	// Device is the interface to set down (link-down), e.g. "eth0", "flannel.1".
+	Device string `yaml:"device"`
+}
+
+// Flow is traffic to send and, optionally, what should happen to it.
+type Flow struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	// From and To are endpoints: "pod/NAME", "pod/NS/NAME", "node/NAME",
+	// "ecs/NAME", or an IPv4 address (To only).
+	From string `yaml:"from"`
+	To   string `yaml:"to"`
+	// Protocol is "icmp" (default), "udp" or "tcp".
+	Protocol string `yaml:"protocol"`
+	// Port is the destination port (udp, tcp).
+	Port int `yaml:"port"`
+	// Size is the payload size in bytes. Default 56 (ping's default).
+	Size *int `yaml:"size"`
+	// Count is how many requests (ICMP echoes, datagrams, connections). Default 1.
+	Count int `yaml:"count"`
+	// DF sets (true) or clears (false) Don't Fragment; absent, the Linux
+	// default applies (DF set on packets that fit the route MTU, local
+	// fragmentation of larger ones).
+	DF *bool `yaml:"df"`
+	// Expect is the expected outcome.
+	Expect *Expect `yaml:"expect"`
+}
+
+// Expect is a flow's expected outcome. In YAML it is either a scalar
+// ("delivered") or a mapping with verdict, reason and seenSource.
+type Expect struct {
+	// Verdict is "delivered" or "dropped".
+	Verdict string `yaml:"verdict"`
+	// Reason is the drop reason code (dropped only), e.g. "vpc-no-route".
+	Reason string `yaml:"reason"`
+	// SeenSource is the source address the destination must see (delivered only).
+	SeenSource string `yaml:"seenSource"`
+}

@@ -1,0 +1,680 @@
+package topology
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Load reads, decodes and validates the scenario file at path. See Parse.
+func Load(path string) (*Scenario, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load scenario: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates one scenario; name is the file name used in
+// messages. Decoding is strict: an unknown key, a value of the wrong type,
+// a duplicate key, an empty file and a second YAML document are all errors.
+// Parse then applies the defaults and checks the scenario (see Validate).
+//
+// On any problem Parse returns a nil scenario and a Problems error listing
+// every problem found, sorted by line, each with its file, line, column and
+// field path.
+func Parse(name string, data []byte) (*Scenario, error) {
+	l := &loader{
+		file:  name,
+		lines: strings.Split(string(data), "\n"),
+		index: map[string]*yaml.Node{},
+		paths: map[*yaml.Node]string{},
+		keys:  map[*yaml.Node]keyMeta{},
+	}
+	s := l.load(data)
+	if len(l.probs) > 0 {
+		l.probs.Sort()
+		return nil, l.probs
+	}
+	s.File = name
+	return s, nil
+}
+
+// keyMeta describes a mapping key seen while walking the document.
+type keyMeta struct {
+	parent string   // path of the mapping holding the key
+	known  []string // the keys that mapping accepts (nil for free-form maps)
+}
+
+// loader holds the state of one Parse.
+type loader struct {
+	file  string
+	lines []string
+	probs Problems
+	root  *yaml.Node
+	// index maps a field path to the node holding its value; paths is the
+	// reverse; keys records every mapping key node.
+	index map[string]*yaml.Node
+	paths map[*yaml.Node]string
+	keys  map[*yaml.Node]keyMeta
+	// broken lists paths with structural problems: semantic problems at or
+	// under them are consequences, not news, and are not reported. "" means
+	// the whole document.
+	broken []string
+}
+
+var (
+	scenarioType = reflect.TypeFor[Scenario]()
+	expectType   = reflect.TypeFor[Expect]()
+	durationType = reflect.TypeFor[time.Duration]()
+)
+
+// load runs the three passes: parse to a node tree (syntax, empty file,
+// extra documents), walk the tree against the Go types (unknown keys, wrong
+// types, duplicates, with exact positions), then the strict yaml.v3 decode
+// and Validate.
+func (l *loader) load(data []byte) *Scenario {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			l.add(l.emptyProblem())
+		} else {
+			l.add(l.syntaxProblem(err))
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		l.add(Problem{Line: extra.Line, Column: extra.Column,
+			Msg: `a second YAML document starts here: a scenario file holds exactly one (remove this "---" or split the file)`})
+	case errors.Is(err, io.EOF):
+	default:
+		l.add(l.syntaxProblem(err))
+	}
+	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
+		l.add(l.emptyProblem())
+		return nil
+	}
+	l.root = doc.Content[0]
+	if resolveAlias(l.root).Kind != yaml.MappingNode {
+		n := resolveAlias(l.root)
+		l.add(Problem{Line: n.Line, Column: n.Column,
+			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", describeNode(n))})
+		return nil
+	}
+	l.walk(l.root, scenarioType, "")
+
+	// The strict decode. The walk has already reported what yaml.v3 would
+	// complain about, with better positions; its messages are translated
+	// and kept only when they name a line the walk said nothing about.
+	var s Scenario
+	strict := yaml.NewDecoder(bytes.NewReader(data))
+	strict.KnownFields(true)
+	if err := strict.Decode(&s); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			l.add(l.syntaxProblem(err))
+			return nil
+		}
+		for _, msg := range te.Errors {
+			p := l.rewriteYAMLError(msg)
+			if !l.hasProblemOnLine(p.Line) {
+				l.add(p)
+			}
+		}
+	}
+
+	v := s.validate()
+	for i, p := range v.probs {
+		if l.isBroken(p.Path) || slices.ContainsFunc(v.deps[i], l.isBroken) {
+			continue
+		}
+		p.Line, p.Column = l.position(p.Path)
+		l.add(p)
+	}
+	return &s
+}
+
+func (l *loader) add(p Problem) {
+	p.File = l.file
+	l.probs = append(l.probs, p)
+}
+
+func (l *loader) hasProblemOnLine(line int) bool {
+	for _, p := range l.probs {
+		if p.Line == line {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) markBroken(path string) { l.broken = append(l.broken, path) }
+
+func (l *loader) isBroken(path string) bool {
+	for _, b := range l.broken {
+		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// position maps a field path to the line and column of its value; for a
+// field that is not in the file, to its nearest ancestor that is (the
+// parent mapping of a missing required field).
+func (l *loader) position(path string) (int, int) {
+	for {
+		if n, ok := l.index[path]; ok {
+			return n.Line, n.Column
+		}
+		if path == "" {
+			if l.root != nil {
+				return l.root.Line, l.root.Column
+			}
+			return 0, 0
+		}
+		path = parentPath(path)
+	}
+}
+
+// parentPath strips the last ".key" or "[i]" from a field path.
+func parentPath(path string) string {
+	if strings.HasSuffix(path, "]") {
+		if i := strings.LastIndexByte(path, '['); i >= 0 {
+			return path[:i]
+		}
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
+}
+
+// joinPath appends a mapping key to a field path.
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+func indexPath(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	n = resolveAlias(n)
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// walk checks node n against Go type t, recording positions and reporting
+// unknown keys, duplicate keys and values of the wrong type.
+func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
+	n = resolveAlias(n)
+	if _, ok := l.index[path]; !ok {
+		l.index[path] = n
+	}
+	if _, ok := l.paths[n]; !ok {
+		l.paths[n] = path
+	}
+	if isNull(n) {
+		return // an empty value leaves the zero value; Validate judges it
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == expectType:
+		switch n.Kind {
+		case yaml.ScalarNode:
+			// "delivered" or "dropped"; Validate checks the word.
+		case yaml.MappingNode:
+			l.walkStruct(n, t, path)
+		default:
+			l.typeProblem(n, t, path)
+		}
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			l.typeProblem(n, t, path)
+			return
+		}
+		l.walkStruct(n, t, path)
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			l.typeProblem(n, t, path)
+			return
+		}
+		for i, c := range n.Content {
+			l.walk(c, t.Elem(), indexPath(path, i))
+		}
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			l.typeProblem(n, t, path)
+			return
+		}
+		l.walkMap(n, t, path)
+	default:
+		if n.Kind != yaml.ScalarNode {
+			l.typeProblem(n, t, path)
+			return
+		}
+		// Decode the one scalar with yaml.v3 itself, so that what is
+		// accepted here is exactly what the real decode accepts.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			l.typeProblem(n, t, path)
+		}
+	}
+}
+
+// yamlFields lists the YAML keys of struct type t, in field order, with
+// their types.
+func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
+	var names []string
+	types := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		names = append(names, name)
+		types[name] = f.Type
+	}
+	return names, types
+}
+
+func (l *loader) walkStruct(n *yaml.Node, t reflect.Type, path string) {
+	names, types := yamlFields(t)
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.ShortTag() == "!!merge" {
+			l.walkMerge(v, t, path)
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			l.add(Problem{Line: k.Line, Column: k.Column, Path: path, Msg: "a key must be a plain word, got " + describeNode(k)})
+			l.markBroken(path)
+			continue
+		}
+		l.keys[k] = keyMeta{parent: path, known: names}
+		ft, ok := types[k.Value]
+		if !ok {
+			l.add(l.unknownField(k, path, names))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			l.add(l.duplicateKey(k, path, first.Line))
+			continue
+		}
+		seen[k.Value] = k
+		l.walk(v, ft, joinPath(path, k.Value))
+	}
+}
+
+// walkMerge walks the value of a "<<" merge key: a mapping or a list of them.
+func (l *loader) walkMerge(v *yaml.Node, t reflect.Type, path string) {
+	v = resolveAlias(v)
+	switch v.Kind {
+	case yaml.MappingNode:
+		l.walkStruct(v, t, path)
+	case yaml.SequenceNode:
+		for _, c := range v.Content {
+			l.walkMerge(c, t, path)
+		}
+	default:
+		l.add(Problem{Line: v.Line, Column: v.Column, Path: path, Msg: "a << merge needs a mapping or a list of mappings, got " + describeNode(v)})
+	}
+}
+
+func (l *loader) walkMap(n *yaml.Node, t reflect.Type, path string) {
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolveAlias(n.Content[i]), n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			l.add(Problem{Line: k.Line, Column: k.Column, Path: path, Msg: "a key must be a plain word, got " + describeNode(k)})
+			l.markBroken(path)
+			continue
+		}
+		l.keys[k] = keyMeta{parent: path}
+		if first, dup := seen[k.Value]; dup {
+			l.add(l.duplicateKey(k, path, first.Line))
+			continue
+		}
+		seen[k.Value] = k
+		if err := k.Decode(reflect.New(t.Key()).Interface()); err != nil {
+			l.typeProblem(k, t.Key(), joinPath(path, k.Value))
+			continue
+		}
+		l.walk(v, t.Elem(), joinPath(path, k.Value))
+	}
+}
+
+func (l *loader) typeProblem(n *yaml.Node, t reflect.Type, path string) {
+	l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
+		Msg: fmt.Sprintf("expected %s, got %s", expectedFor(t), describeNode(n))})
+	l.markBroken(path)
+}
+
+func (l *loader) unknownField(k *yaml.Node, parent string, known []string) Problem {
+	msg := fmt.Sprintf("unknown field %q", k.Value)
+	if parent == "" {
+		msg += " in scenario"
+	}
+	if s := suggest(k.Value, known); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		// The intended field is then "missing": say so only once.
+		l.markBroken(joinPath(parent, s[0]))
+	} else if len(known) > 0 {
+		msg += " (known fields: " + strings.Join(known, ", ") + ")"
+	}
+	return Problem{Line: k.Line, Column: k.Column, Path: parent, Msg: msg}
+}
+
+func (l *loader) duplicateKey(k *yaml.Node, parent string, firstLine int) Problem {
+	// yaml.v3 refuses to decode a mapping with a repeated key at all.
+	l.markBroken(parent)
+	return Problem{Line: k.Line, Column: k.Column, Path: joinPath(parent, k.Value),
+		Msg: fmt.Sprintf("%q is set twice (first at line %d)", k.Value, firstLine)}
+}
+
+// expectedFor names what a value of Go type t looks like in YAML.
+func expectedFor(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == durationType:
+		return "a duration such as 50us or 2ms"
+	case t == expectType:
+		return `"delivered", "dropped" or a mapping with keys verdict, reason and seenSource`
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	}
+	return "a " + t.Kind().String()
+}
+
+// describeNode says what a node is, for "got ..." in messages.
+func describeNode(n *yaml.Node) string {
+	n = resolveAlias(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.DocumentNode:
+		return "a document"
+	}
+	v := n.Value
+	if len(v) > 40 {
+		v = v[:37] + "..."
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		return strconv.Quote(v)
+	case "!!null":
+		return "nothing"
+	}
+	return v
+}
+
+func (l *loader) emptyProblem() Problem {
+	return Problem{Msg: "the file is empty: a scenario needs at least the keys name, vpc, nodes and cluster"}
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// yamlParserErrors are yaml.v3's parser (not scanner) messages. For these
+// it prints the 0-based line where the enclosing mapping or sequence
+// started, so the line is one too small.
+var yamlParserErrors = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+// syntaxProblem turns a yaml.v3 syntax error into a Problem. yaml.v3 gives
+// a line but no column, and for parser errors the line where the enclosing
+// block started; a tab in the indentation, the commonest cause, is located
+// exactly.
+func (l *loader) syntaxProblem(err error) Problem {
+	msg := err.Error()
+	var p Problem
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if slices.Contains(yamlParserErrors, msg) {
+			p.Line++
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	p.Msg = "invalid YAML: " + msg
+	for i, text := range l.lines {
+		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
+		col := strings.IndexByte(indent, '\t')
+		if col < 0 {
+			continue
+		}
+		if strings.Contains(msg, "tab") || p.Line == 0 || (i+1 >= p.Line-1 && i+1 <= p.Line+1) {
+			p.Line, p.Column = i+1, col+1
+			p.Msg += " (this line is indented with a tab: YAML indentation must use spaces)"
+		}
+		break
+	}
+	return p
+}
+
+var (
+	yamlNotFoundRE  = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+	yamlUnmarshalRE = regexp.MustCompile("^line (\\d+): cannot unmarshal (\\S+)(?: `(.*)`)? into (.+)$")
+	yamlSetTwiceRE  = regexp.MustCompile(`^line (\d+): field (.+) already set in type \S+$`)
+	yamlDupKeyRE    = regexp.MustCompile(`^line (\d+): mapping key "(.*)" already defined at line (\d+)$`)
+	yamlAnyLineRE   = regexp.MustCompile(`^line (\d+): (.*)$`)
+	goTypeRE        = regexp.MustCompile(`\b(?:\*|\[\])*[a-z][a-z0-9]*\.[A-Z]\w*`)
+)
+
+// rewriteYAMLError turns one of yaml.v3's decode messages, e.g.
+// "line 3: field vpcs not found in type topology.Scenario", into a Problem
+// with the YAML path, a column and no Go type names.
+func (l *loader) rewriteYAMLError(msg string) Problem {
+	if m := yamlNotFoundRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		if k, meta, ok := l.keyAt(line, m[2]); ok {
+			return l.unknownField(k, meta.parent, meta.known)
+		}
+		return Problem{Line: line, Msg: fmt.Sprintf("unknown field %q", m[2])}
+	}
+	if m := yamlUnmarshalRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		tag, value, goType := m[2], m[3], m[4]
+		p := Problem{Line: line}
+		got := value
+		switch tag {
+		case "!!str":
+			got = strconv.Quote(value)
+		case "!!map":
+			got = "a mapping"
+		case "!!seq":
+			got = "a list"
+		}
+		if n := l.nodeAt(line, tag, value); n != nil {
+			p.Column, p.Path, got = n.Column, l.paths[n], describeNode(n)
+		}
+		p.Msg = fmt.Sprintf("expected %s, got %s", expectedForGoType(goType), got)
+		return p
+	}
+	for _, re := range []*regexp.Regexp{yamlSetTwiceRE, yamlDupKeyRE} {
+		if m := re.FindStringSubmatch(msg); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			p := Problem{Line: line, Path: m[2], Msg: fmt.Sprintf("%q is set twice", m[2])}
+			if k, meta, ok := l.keyAt(line, m[2]); ok {
+				p.Column, p.Path = k.Column, joinPath(meta.parent, m[2])
+			}
+			return p
+		}
+	}
+	if m := yamlAnyLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Problem{Line: line, Msg: goTypeRE.ReplaceAllString(m[2], "value")}
+	}
+	return Problem{Msg: goTypeRE.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "value")}
+}
+
+// keyAt finds the mapping key node with the given text on a line.
+func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
+	var best *yaml.Node
+	for k := range l.keys {
+		if k.Line == line && k.Value == key && (best == nil || k.Column < best.Column) {
+			best = k
+		}
+	}
+	if best == nil {
+		return nil, keyMeta{}, false
+	}
+	return best, l.keys[best], true
+}
+
+// nodeAt finds the value node yaml.v3 complained about: on the line, with
+// the (possibly truncated, "abcdefg...") value it quoted.
+func (l *loader) nodeAt(line int, tag, value string) *yaml.Node {
+	var best *yaml.Node
+	for n := range l.paths {
+		if n.Line != line {
+			continue
+		}
+		match := false
+		switch {
+		case tag == "!!map":
+			match = n.Kind == yaml.MappingNode
+		case tag == "!!seq":
+			match = n.Kind == yaml.SequenceNode
+		case strings.HasSuffix(value, "..."):
+			match = n.Kind == yaml.ScalarNode && strings.HasPrefix(n.Value, strings.TrimSuffix(value, "..."))
+		default:
+			match = n.Kind == yaml.ScalarNode && n.Value == value
+		}
+		if match && (best == nil || n.Column < best.Column) {
+			best = n
+		}
+	}
+	return best
+}
+
+// expectedForGoType is expectedFor for a Go type yaml.v3 printed by name.
+func expectedForGoType(goType string) string {
+	switch {
+	case goType == "time.Duration":
+		return expectedFor(durationType)
+	case goType == "topology.Expect":
+		return expectedFor(expectType)
+	case strings.HasPrefix(goType, "[]"):
+		return "a list"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		return "a mapping"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		return "an integer"
+	case goType == "bool":
+		return "true or false"
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "float"):
+		return "a number"
+	}
+	return goType
+}
+
+// expectFields are the keys an expect mapping accepts.
+var expectFields = []string{"verdict", "reason", "seenSource"}
+
+// UnmarshalYAML decodes an Expect from either a scalar, the verdict
+// ("delivered", "dropped"), or a mapping with the keys verdict, reason and
+// seenSource. Unknown and repeated keys are errors (Node.Decode does not
+// honour Decoder.KnownFields, so the keys are checked here).
+func (e *Expect) UnmarshalYAML(n *yaml.Node) error {
+	n = resolveAlias(n)
+	switch n.Kind {
+	case yaml.ScalarNode:
+		var verdict string
+		if err := n.Decode(&verdict); err != nil {
+			return err
+		}
+		*e = Expect{Verdict: verdict}
+		return nil
+	case yaml.MappingNode:
+		var errs []string
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			switch {
+			case !slices.Contains(expectFields, k.Value):
+				errs = append(errs, fmt.Sprintf("line %d: field %s not found in type topology.Expect", k.Line, k.Value))
+			case seen[k.Value] > 0:
+				errs = append(errs, fmt.Sprintf("line %d: mapping key %q already defined at line %d", k.Line, k.Value, seen[k.Value]))
+			default:
+				seen[k.Value] = k.Line
+			}
+		}
+		// Decode the known keys even when there are bad ones, so that
+		// Validate can still judge them.
+		type plain Expect // no UnmarshalYAML: no recursion
+		var p plain
+		if err := n.Decode(&p); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return err
+			}
+			errs = append(errs, te.Errors...)
+		}
+		*e = Expect(p)
+		if len(errs) > 0 {
+			return &yaml.TypeError{Errors: errs}
+		}
+		return nil
+	}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s into topology.Expect", n.Line, n.ShortTag())}}
+}

@@ -1,0 +1,1225 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"netsim/dataplane/trace"
+)
+
+// CNIModes lists the CNI modes a scenario may name in cluster.cni.mode.
+// Add a mode here (and its options block to CNI) to make it loadable.
+var CNIModes = []string{"flannel"}
+
+// The limits and defaults Validate applies. Where a number is an Alibaba
+// Cloud or ACK rule, the comment at the check says where it comes from.
+const (
+	defaultSeed       = 1
+	defaultMTU        = 1500
+	minMTU            = 576  // the IPv4 minimum datagram every host must accept (RFC 791)
+	maxMTU            = 9000 // jumbo frames
+	defaultLatency    = 50 * time.Microsecond
+	maxLatency        = time.Second
+	defaultRouteQuota = 200 // Alibaba Cloud: 200 custom entries per route table by default
+	defaultNodeMask   = 24
+	defaultNamespace  = "default"
+	defaultProtocol   = "icmp"
+	defaultSize       = 56 // ping's default payload
+	defaultCount      = 1
+	maxCount          = 100000
+	maxUDPPayload     = 65507 // 65535 - 20 (IPv4) - 8 (UDP or ICMP header)
+	maxTCPPayload     = 65495 // 65535 - 20 (IPv4) - 20 (TCP)
+	defaultBackend    = "vxlan"
+	defaultVNI        = 1
+	maxVNI            = 1<<24 - 1
+	defaultVXLANPort  = 8472 // flannel's default (Linux's historic VXLAN port)
+
+	// Alibaba Cloud VPC, checked 2025 (see checkVPC):
+	//   CreateVpc / alicloud_vpc cidr_block: "The subnet mask must be 8 to 28
+	//   bits in length" — https://help.aliyun.com/document_detail/2588228.html
+	//   (terraform alicloud_vpc, mirrored on help.aliyun.com). The console page
+	//   https://www.alibabacloud.com/help/en/vpc/vpc-and-vswitch recommends
+	//   /16 to /28 but the API accepts /8; we accept the API's range.
+	minVPCMask = 8
+	maxVPCMask = 28
+	//   CreateVSwitch CidrBlock: "the subnet mask of a vSwitch must be /16 to
+	//   /29" — https://alibabacloud.com/help/ja/vpc/api-createvswitch
+	minVSwitchMask = 16
+	maxVSwitchMask = 29
+
+	// ACK, Flannel "pods per node": node_cidr_mask "24-28 is allowed. 24 means
+	// 2^(32-24)-1=255 ..." — terraform alicloud_cs_managed_kubernetes,
+	// https://registry.terraform.io/providers/aliyun/alicloud/latest/docs/resources/cs_managed_kubernetes
+	// (website/docs/r/cs_managed_kubernetes.html.markdown in
+	// aliyun/terraform-provider-alicloud); the console offers 256..16 addresses.
+	minNodeMask = 24
+	maxNodeMask = 28
+	// ACK CreateCluster service_cidr: "Valid values: 10.0.0.0/16-24,
+	// 172.16-31.0.0/16-24, and 192.168.0.0/16-24. The CIDR block of Services
+	// cannot overlap with that of the VPC" —
+	// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-createcluster
+	// (quoted in the Alibaba Cloud SDKs' CreateClusterRequest).
+	minServiceMask = 16
+	maxServiceMask = 24
+)
+
+// privateRanges are RFC 1918's blocks. ACK's pod CIDR must be "10.0.0.0/8,
+// 172.16-31.0.0/12-16, 192.168.0.0/16, or their subnets" and its Service
+// CIDR inside the same blocks (CreateCluster container_cidr / service_cidr,
+// URL above); the ACK network planning page says the VPC CIDR is one of
+// them ("Valid values: 10.0.0.0/8, 172.16.0.0/12, and 192.168.0.0/16" —
+// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/kubernetes-cluster-network-planning).
+// (A plain VPC also accepts other custom blocks; a VPC for ACK, and so a
+// scenario, does not.)
+var privateRanges = []netip.Prefix{
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+}
+
+// cloudReserved is 100.64.0.0/10: the VPC's system route for cloud
+// services; CreateRouteEntries: "The destination CIDR block of a custom
+// route entry cannot be 100.64.0.0/10 or its subnets" —
+// https://www.alibabacloud.com/help/ja/vpc/api-createrouteentries
+var cloudReserved = netip.MustParsePrefix("100.64.0.0/10")
+
+var (
+	flannelBackends = []string{"vxlan", "host-gw", "alivpc"}
+	underlays       = []string{"vpc", "l2"}
+	failureTypes    = []string{"delete-vpc-route", "link-down"}
+	protocols       = []string{"icmp", "udp", "tcp"}
+	verdicts        = []string{"delivered", "dropped"}
+)
+
+var (
+	scenarioNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsLabelRE     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	labelNameRE    = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+)
+
+// Validate applies the defaults to s and checks it, returning every problem
+// found (nil when there is none). The problems carry field paths but no
+// file positions; Parse adds those. Validate checks what can be checked
+// without building the world: addresses that Build allocates are checked
+// at Build time.
+func (s *Scenario) Validate() Problems {
+	return s.validate().probs
+}
+
+// validate is Validate, keeping what each problem depends on.
+func (s *Scenario) validate() *validator {
+	v := &validator{s: s}
+	v.applyDefaults()
+	v.indexNames()
+	v.checkName()
+	v.checkVPC()
+	v.checkCluster()
+	v.checkHosts()
+	v.checkCapacity()
+	v.checkPods()
+	v.checkFailures()
+	v.checkFlows()
+	return v
+}
+
+// validator carries what one Validate learned so far.
+type validator struct {
+	s     *Scenario
+	probs Problems
+	// deps[i] lists the paths problem i was judged from (e.g. a reference
+	// to a node depends on "nodes"): when one of them is itself broken,
+	// Parse drops the problem as a consequence.
+	deps [][]string
+
+	vpcCIDR       netip.Prefix // valid when IsValid
+	podCIDR       netip.Prefix
+	vswitchCIDR   map[string]netip.Prefix // vSwitches with a valid CIDR
+	vswitchNames  []string
+	nodeNames     []string
+	instanceNames []string
+	nodes         map[string]*Node
+	instances     map[string]*Instance
+	nodePodCIDR   map[string]netip.Prefix // nodes with a valid explicit pod CIDR
+	pods          map[string]bool         // "NS/NAME"
+	podNames      []string
+}
+
+func (v *validator) add(path, msg string) {
+	v.probs = append(v.probs, Problem{Path: path, Msg: msg})
+	v.deps = append(v.deps, nil)
+}
+
+// addDep adds a problem that was judged from the fields at deps.
+func (v *validator) addDep(deps []string, path, format string, args ...any) {
+	v.addf(path, format, args...)
+	v.deps[len(v.deps)-1] = deps
+}
+
+// What reference checks depend on.
+var (
+	depVSwitches = []string{"vpc.vswitches"}
+	depNodes     = []string{"nodes"}
+	depHosts     = []string{"nodes", "instances"}
+	depPods      = []string{"pods"}
+	depInstances = []string{"instances"}
+)
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.add(path, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) applyDefaults() {
+	s := v.s
+	if s.Seed == 0 {
+		s.Seed = defaultSeed
+	}
+	if s.VPC.Underlay == "" {
+		s.VPC.Underlay = "vpc"
+	}
+	if s.VPC.MTU == 0 {
+		s.VPC.MTU = defaultMTU
+	}
+	if s.VPC.Latency == nil {
+		d := defaultLatency
+		s.VPC.Latency = &d
+	}
+	if s.VPC.RouteQuota == 0 {
+		s.VPC.RouteQuota = defaultRouteQuota
+	}
+	if s.Cluster.NodeCIDRMask == 0 {
+		s.Cluster.NodeCIDRMask = defaultNodeMask
+	}
+	if s.Cluster.CNI.Mode == "flannel" && s.Cluster.CNI.Flannel == nil {
+		s.Cluster.CNI.Flannel = &Flannel{}
+	}
+	if f := s.Cluster.CNI.Flannel; f != nil {
+		switch f.Backend {
+		case "":
+			f.Backend = defaultBackend
+		case "ali-vpc":
+			f.Backend = "alivpc"
+		}
+		if f.VNI == nil {
+			f.VNI = ptr(defaultVNI)
+		}
+		if f.Port == nil {
+			f.Port = ptr(defaultVXLANPort)
+		}
+		if f.IPMasq == nil {
+			f.IPMasq = ptr(true)
+		}
+	}
+	for i := range s.Pods {
+		if s.Pods[i].Namespace == "" {
+			s.Pods[i].Namespace = defaultNamespace
+		}
+	}
+	for i := range s.Flows {
+		f := &s.Flows[i]
+		if f.Protocol == "" {
+			f.Protocol = defaultProtocol
+		}
+		if f.Size == nil {
+			f.Size = ptr(defaultSize)
+		}
+		if f.Count == 0 {
+			f.Count = defaultCount
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// indexNames collects the names other sections refer to, before checking.
+func (v *validator) indexNames() {
+	s := v.s
+	v.nodes = map[string]*Node{}
+	v.instances = map[string]*Instance{}
+	v.pods = map[string]bool{}
+	for i := range s.Nodes {
+		n := &s.Nodes[i]
+		if n.Name != "" && v.nodes[n.Name] == nil {
+			v.nodes[n.Name] = n
+			v.nodeNames = append(v.nodeNames, n.Name)
+		}
+	}
+	for i := range s.Instances {
+		in := &s.Instances[i]
+		if in.Name != "" && v.instances[in.Name] == nil {
+			v.instances[in.Name] = in
+			v.instanceNames = append(v.instanceNames, in.Name)
+		}
+	}
+	for _, p := range s.Pods {
+		key := p.Namespace + "/" + p.Name
+		if p.Name != "" && !v.pods[key] {
+			v.pods[key] = true
+			v.podNames = append(v.podNames, key)
+		}
+	}
+	for _, sw := range s.VPC.VSwitches {
+		if sw.Name != "" && !slices.Contains(v.vswitchNames, sw.Name) {
+			v.vswitchNames = append(v.vswitchNames, sw.Name)
+		}
+	}
+}
+
+func (v *validator) checkName() {
+	switch name := v.s.Name; {
+	case name == "":
+		v.add("name", `required: a name of lowercase letters, digits and '-', e.g. "two-node-vxlan"`)
+	case !scenarioNameRE.MatchString(name):
+		v.addf("name", `%q is not a valid name: use lowercase letters, digits and '-', starting and ending with a letter or digit, e.g. "two-node-vxlan"`, name)
+	}
+}
+
+func (v *validator) checkVPC() {
+	vpc := &v.s.VPC
+	if vpc.CIDR == "" {
+		v.add("vpc.cidr", "required: the VPC's IPv4 CIDR block, e.g. 192.168.0.0/16")
+	} else if p, msg := parseCIDR4(vpc.CIDR); msg != "" {
+		v.add("vpc.cidr", msg)
+	} else if !inPrivateRange(p) {
+		v.addf("vpc.cidr", "%s is not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them", p)
+	} else if p.Bits() < minVPCMask || p.Bits() > maxVPCMask {
+		v.addf("vpc.cidr", "%s has mask /%d: an Alibaba Cloud VPC CIDR mask must be /%d to /%d", p, p.Bits(), minVPCMask, maxVPCMask)
+	} else {
+		v.vpcCIDR = p
+	}
+
+	if !slices.Contains(underlays, vpc.Underlay) {
+		v.addf("vpc.underlay", `unknown underlay %q: expected "vpc" (Alibaba Cloud VPC, the default) or "l2" (one Ethernet segment)%s`, vpc.Underlay, didYouMean(vpc.Underlay, underlays))
+	}
+	if vpc.MTU < minMTU || vpc.MTU > maxMTU {
+		v.addf("vpc.mtu", "%d is out of range: expected %d to %d (the default is %d)", vpc.MTU, minMTU, maxMTU, defaultMTU)
+	}
+	if vpc.RouteQuota < 0 {
+		v.addf("vpc.routeQuota", "%d is out of range: expected a number of route entries greater than 0 (the default is %d)", vpc.RouteQuota, defaultRouteQuota)
+	}
+	if d := *vpc.Latency; d < 0 || d > maxLatency {
+		v.addf("vpc.latency", "%s is out of range: expected 0 to %s (the default is %s)", d, maxLatency, defaultLatency)
+	}
+	v.checkVSwitches()
+	v.checkRoutes()
+}
+
+func (v *validator) checkVSwitches() {
+	vpc := &v.s.VPC
+	v.vswitchCIDR = map[string]netip.Prefix{}
+	if len(vpc.VSwitches) == 0 {
+		v.add("vpc.vswitches", "at least one vSwitch is required, e.g. {name: vsw-a, zone: cn-hangzhou-h, cidr: 192.168.0.0/24}")
+	}
+	if vpc.Underlay == "l2" && len(vpc.VSwitches) > 1 {
+		v.addf("vpc.vswitches", "an l2 underlay is one Ethernet segment: it takes exactly one vSwitch, got %d", len(vpc.VSwitches))
+	}
+	names := map[string]int{}
+	type named struct {
+		name string
+		cidr netip.Prefix
+	}
+	var valid []named
+	for i, sw := range vpc.VSwitches {
+		path := indexPath("vpc.vswitches", i)
+		if sw.Name == "" {
+			v.add(path+".name", "required: a name for the vSwitch, e.g. vsw-a")
+		} else if j, dup := names[sw.Name]; dup {
+			v.addf(path+".name", "vSwitch name %q is already used by vpc.vswitches[%d]", sw.Name, j)
+		} else {
+			names[sw.Name] = i
+		}
+		if sw.Zone == "" {
+			v.add(path+".zone", "required: the zone of the vSwitch, e.g. cn-hangzhou-h")
+		}
+		if sw.CIDR == "" {
+			v.add(path+".cidr", "required: the vSwitch's IPv4 CIDR block inside the VPC CIDR, e.g. 192.168.1.0/24")
+			continue
+		}
+		p, msg := parseCIDR4(sw.CIDR)
+		if msg != "" {
+			v.add(path+".cidr", msg)
+			continue
+		}
+		ok := true
+		if p.Bits() < minVSwitchMask || p.Bits() > maxVSwitchMask {
+			v.addf(path+".cidr", "%s has mask /%d: an Alibaba Cloud vSwitch CIDR mask must be /%d to /%d", p, p.Bits(), minVSwitchMask, maxVSwitchMask)
+			ok = false
+		}
+		if v.vpcCIDR.IsValid() && !prefixContains(v.vpcCIDR, p) {
+			v.addf(path+".cidr", "%s is not inside the VPC CIDR %s", p, v.vpcCIDR)
+			ok = false
+		}
+		for _, o := range valid {
+			if o.cidr.Overlaps(p) {
+				v.addf(path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap", p, o.name, o.cidr)
+				ok = false
+				break
+			}
+		}
+		if ok {
+			valid = append(valid, named{sw.Name, p})
+			if sw.Name != "" && names[sw.Name] == i {
+				v.vswitchCIDR[sw.Name] = p
+			}
+		}
+	}
+}
+
+func (v *validator) checkRoutes() {
+	vpc := &v.s.VPC
+	if vpc.Underlay == "l2" && len(vpc.Routes) > 0 {
+		v.add("vpc.routes", `an l2 underlay has no VPC route table: remove routes or use underlay "vpc"`)
+		return
+	}
+	seen := map[netip.Prefix]int{}
+	for i, r := range vpc.Routes {
+		path := indexPath("vpc.routes", i)
+		if r.Destination == "" {
+			v.add(path+".destination", "required: the destination CIDR of the route entry, e.g. 172.20.1.0/24")
+		} else if p, msg := parseCIDR4(r.Destination); msg != "" {
+			v.add(path+".destination", msg)
+		} else {
+			v.checkRouteDestination(path+".destination", p)
+			if j, dup := seen[p]; dup {
+				v.addf(path+".destination", "%s is already the destination of vpc.routes[%d]: destinations in a route table must be unique", p, j)
+			} else {
+				seen[p] = i
+			}
+		}
+		switch {
+		case r.NextHop == "":
+			v.addf(path+".nextHop", "required: the node or instance that receives the traffic (%s)", v.hostList())
+		case v.nodes[r.NextHop] == nil && v.instances[r.NextHop] == nil:
+			v.addDep(depHosts, path+".nextHop", "%q is not a node or instance (%s)%s", r.NextHop, v.hostList(), didYouMean(r.NextHop, v.hostNames()))
+		}
+	}
+}
+
+// checkRouteDestination applies Alibaba Cloud's rules for a custom route
+// entry's destination. CreateRouteEntry: "The destination CIDR block of a
+// custom route entry cannot be the same as a vSwitch CIDR block in the VPC.
+// The destination CIDR block can contain a vSwitch CIDR block but cannot be
+// contained by a vSwitch CIDR block." —
+// https://help.aliyun.com/en/vpc/developer-reference/api-vpc-2016-04-28-createrouteentry
+// (the older CreateRouteEntries page says "cannot be the same as or overlap
+// with"; we follow the newer, more precise wording and reject only equal or
+// more specific destinations).
+func (v *validator) checkRouteDestination(path string, p netip.Prefix) {
+	if prefixContains(cloudReserved, p) {
+		v.addf(path, "%s is inside 100.64.0.0/10, which Alibaba Cloud reserves for cloud services: it cannot be a custom route destination", p)
+		return
+	}
+	for _, name := range v.vswitchNames {
+		sw, ok := v.vswitchCIDR[name]
+		if !ok {
+			continue
+		}
+		if sw == p {
+			v.addf(path, "%s is the CIDR of vSwitch %q, which the VPC already routes (system route): a custom route may contain a vSwitch CIDR but not equal it or fall inside it", p, name)
+			return
+		}
+		if prefixContains(sw, p) {
+			v.addf(path, "%s falls inside vSwitch %q (%s), which the VPC already routes (system route): a custom route may contain a vSwitch CIDR but not equal it or fall inside it", p, name, sw)
+			return
+		}
+	}
+}
+
+func (v *validator) checkCluster() {
+	c := &v.s.Cluster
+	if c.PodCIDR == "" {
+		v.add("cluster.podCIDR", "required: the cluster pod network (flannel's Network), e.g. 172.20.0.0/16")
+	} else if p, msg := parseCIDR4(c.PodCIDR); msg != "" {
+		v.add("cluster.podCIDR", msg)
+	} else if !inPrivateRange(p) {
+		// ACK CreateCluster container_cidr (see privateRanges).
+		v.addf("cluster.podCIDR", "%s is not a private range: ACK takes a pod CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", p)
+	} else if v.vpcCIDR.IsValid() && p.Overlaps(v.vpcCIDR) {
+		// "The Flannel network plug-in ensures that the CIDR block of pods
+		// does not overlap with the CIDR block of the VPC." —
+		// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/work-with-flannel
+		v.addf("cluster.podCIDR", "%s overlaps the VPC CIDR %s: with Flannel the pod CIDR must not overlap the VPC", p, v.vpcCIDR)
+	} else {
+		v.podCIDR = p
+	}
+
+	mask := c.NodeCIDRMask
+	if mask < minNodeMask || mask > maxNodeMask {
+		v.addf("cluster.nodeCIDRMask", "/%d is out of range: ACK's Flannel \"pods per node\" choices are /%d (256 addresses per node) to /%d (16), the default is /%d", mask, minNodeMask, maxNodeMask, defaultNodeMask)
+	} else if v.podCIDR.IsValid() && mask <= v.podCIDR.Bits() {
+		v.addf("cluster.nodeCIDRMask", "/%d must be longer than the pod CIDR's /%d: each node gets a /%d slice of %s", mask, v.podCIDR.Bits(), mask, v.podCIDR)
+	}
+
+	if c.ServiceCIDR == "" {
+		v.add("cluster.serviceCIDR", "required: the Service ClusterIP range, e.g. 172.21.0.0/20")
+	} else if p, msg := parseCIDR4(c.ServiceCIDR); msg != "" {
+		v.add("cluster.serviceCIDR", msg)
+	} else if !inPrivateRange(p) {
+		v.addf("cluster.serviceCIDR", "%s is not a private range: ACK takes a Service CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", p)
+	} else if p.Bits() < minServiceMask || p.Bits() > maxServiceMask {
+		v.addf("cluster.serviceCIDR", "%s has mask /%d: ACK takes a Service CIDR mask of /%d to /%d", p, p.Bits(), minServiceMask, maxServiceMask)
+	} else if v.vpcCIDR.IsValid() && p.Overlaps(v.vpcCIDR) {
+		v.addf("cluster.serviceCIDR", "%s overlaps the VPC CIDR %s: ACK requires the Service CIDR not to overlap the VPC", p, v.vpcCIDR)
+	} else if v.podCIDR.IsValid() && p.Overlaps(v.podCIDR) {
+		v.addf("cluster.serviceCIDR", "%s overlaps cluster.podCIDR %s: the Service and pod CIDRs must not overlap", p, v.podCIDR)
+	}
+	v.checkCNI()
+}
+
+func (v *validator) checkCNI() {
+	cni := &v.s.Cluster.CNI
+	known := slices.Contains(CNIModes, cni.Mode)
+	switch {
+	case cni.Mode == "":
+		v.addf("cluster.cni.mode", "required: the CNI mode (known modes: %s)", strings.Join(CNIModes, ", "))
+	case !known:
+		v.addf("cluster.cni.mode", "unknown CNI mode %q (known modes: %s)%s", cni.Mode, strings.Join(CNIModes, ", "), didYouMean(cni.Mode, CNIModes))
+	case cni.Mode != "flannel" && cni.Flannel != nil:
+		v.addf("cluster.cni.flannel", "a flannel block needs mode \"flannel\", but the mode is %q", cni.Mode)
+		return
+	}
+	f := cni.Flannel
+	if f == nil {
+		return
+	}
+	const p = "cluster.cni.flannel"
+	if !slices.Contains(flannelBackends, f.Backend) {
+		v.addf(p+".backend", `unknown flannel backend %q: expected "vxlan" (the default), "host-gw" or "alivpc" ("ali-vpc" is accepted too)%s`, f.Backend, didYouMean(f.Backend, append(slices.Clone(flannelBackends), "ali-vpc")))
+	} else if f.DirectRouting && f.Backend != "vxlan" {
+		v.addf(p+".directRouting", "directRouting is an option of the vxlan backend, but the backend is %q", f.Backend)
+	}
+	if *f.VNI < 1 || *f.VNI > maxVNI {
+		v.addf(p+".vni", "%d is out of range: a VXLAN VNI is 1 to %d (the default is %d)", *f.VNI, maxVNI, defaultVNI)
+	}
+	if *f.Port < 1 || *f.Port > 65535 {
+		v.addf(p+".port", "%d is out of range: a UDP port is 1 to 65535 (the default is %d)", *f.Port, defaultVXLANPort)
+	}
+	if f.MTU != 0 && (f.MTU < minMTU || f.MTU > maxMTU) {
+		v.addf(p+".mtu", "%d is out of range: expected %d to %d, or leave it out to derive it from vpc.mtu", f.MTU, minMTU, maxMTU)
+	}
+}
+
+// checkHosts checks nodes and instances: both are ECS instances in a vSwitch.
+func (v *validator) checkHosts() {
+	s := v.s
+	if len(s.Nodes) == 0 {
+		v.add("nodes", "at least one node is required, e.g. {name: node-1, vswitch: vsw-a}")
+	}
+	names := map[string]string{}
+	ips := map[netip.Addr]string{}
+	podCIDRs := map[netip.Prefix]string{}
+	v.nodePodCIDR = map[string]netip.Prefix{}
+	for i, n := range s.Nodes {
+		path := indexPath("nodes", i)
+		v.checkHost(path, "node", n.Name, n.VSwitch, n.IP, names, ips)
+		if n.PodCIDR == "" {
+			continue
+		}
+		p, msg := parseCIDR4(n.PodCIDR)
+		switch {
+		case msg != "":
+			v.add(path+".podCIDR", msg)
+		case v.podCIDR.IsValid() && !prefixContains(v.podCIDR, p):
+			v.addf(path+".podCIDR", "%s is not inside cluster.podCIDR %s", p, v.podCIDR)
+		case p.Bits() != s.Cluster.NodeCIDRMask:
+			v.addf(path+".podCIDR", "%s has mask /%d, but cluster.nodeCIDRMask is /%d", p, p.Bits(), s.Cluster.NodeCIDRMask)
+		case podCIDRs[p] != "":
+			v.addf(path+".podCIDR", "%s is already the pod CIDR of %s", p, podCIDRs[p])
+		default:
+			podCIDRs[p] = path
+			if n.Name != "" && v.nodePodCIDR[n.Name] == (netip.Prefix{}) {
+				v.nodePodCIDR[n.Name] = p
+			}
+		}
+	}
+	for i, in := range s.Instances {
+		v.checkHost(indexPath("instances", i), "instance", in.Name, in.VSwitch, in.IP, names, ips)
+	}
+}
+
+func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string]string, ips map[netip.Addr]string) {
+	switch {
+	case name == "":
+		v.addf(path+".name", "required: a name for the %s, e.g. %s-1", kind, kind)
+	case len(name) > 253 || !dnsSubdomainRE.MatchString(name):
+		v.addf(path+".name", "%q is not a valid name: use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", name)
+	case names[name] != "":
+		v.addf(path+".name", "name %q is already used by %s: node and instance names must be unique", name, names[name])
+	default:
+		names[name] = path
+	}
+	sw, swOK := v.vswitchCIDR[vsw]
+	switch {
+	case vsw == "":
+		v.addf(path+".vswitch", "required: the vSwitch the %s is in (%s)", kind, listOf("vSwitches", v.vswitchNames))
+	case !slices.Contains(v.vswitchNames, vsw):
+		v.addDep(depVSwitches, path+".vswitch", "vSwitch %q does not exist (%s)%s", vsw, listOf("vSwitches", v.vswitchNames), didYouMean(vsw, v.vswitchNames))
+	}
+	if ip == "" {
+		return
+	}
+	a, msg := parseAddr4(ip)
+	switch {
+	case msg != "":
+		v.add(path+".ip", msg)
+	case swOK && !sw.Contains(a):
+		v.addf(path+".ip", "%s is not inside vSwitch %q (%s)", a, vsw, sw)
+	case swOK && isVSwitchReserved(sw, a):
+		// CreateVSwitch: "The first IP address and last three IP addresses
+		// of each vSwitch CIDR block are reserved. For example, if the CIDR
+		// block of a vSwitch is 192.168.1.0/24, the IP addresses 192.168.1.0,
+		// 192.168.1.253, 192.168.1.254, and 192.168.1.255 are reserved." —
+		// https://alibabacloud.com/help/en/vpc/developer-reference/api-vpc-2016-04-28-createvswitch
+		last := lastAddr(sw)
+		v.addf(path+".ip", "%s is reserved by Alibaba Cloud: the first address (%s) and the last three (%s to %s) of vSwitch %q are not assignable",
+			a, sw.Addr(), addrAdd(last, -2), last, vsw)
+	case ips[a] != "":
+		v.addf(path+".ip", "%s is already the address of %s", a, ips[a])
+	default:
+		ips[a] = path
+	}
+}
+
+// checkCapacity checks that the pod CIDR has a node subnet for every node.
+func (v *validator) checkCapacity() {
+	mask, pod := v.s.Cluster.NodeCIDRMask, v.podCIDR
+	if !pod.IsValid() || mask < minNodeMask || mask > maxNodeMask || mask <= pod.Bits() {
+		return
+	}
+	if n := uint64(1) << (mask - pod.Bits()); n < uint64(len(v.s.Nodes)) {
+		v.addf("cluster.podCIDR", "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask", pod, n, mask, len(v.s.Nodes))
+	}
+}
+
+func (v *validator) checkPods() {
+	seen := map[string]string{}
+	ips := map[netip.Addr]string{}
+	for i, p := range v.s.Pods {
+		path := indexPath("pods", i)
+		switch {
+		case p.Name == "":
+			v.add(path+".name", "required: the pod's name, e.g. web-1")
+		case !isDNSLabel(p.Name):
+			v.addf(path+".name", "%q is not a valid pod name: %s", p.Name, dnsLabelRule)
+		}
+		if !isDNSLabel(p.Namespace) {
+			v.addf(path+".namespace", "%q is not a valid namespace: %s", p.Namespace, dnsLabelRule)
+		}
+		if p.Name != "" {
+			key := p.Namespace + "/" + p.Name
+			if first, dup := seen[key]; dup {
+				v.addf(path+".name", "pod %s is already defined at %s", key, first)
+			} else {
+				seen[key] = path
+			}
+		}
+		switch {
+		case p.Node == "":
+			v.addf(path+".node", "required: the node the pod runs on (%s)", listOf("nodes", v.nodeNames))
+		case v.nodes[p.Node] != nil:
+		case v.instances[p.Node] != nil:
+			v.addDep(depNodes, path+".node", "%q is an instance, not a node: pods run on nodes (%s)", p.Node, listOf("nodes", v.nodeNames))
+		default:
+			v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", p.Node, listOf("nodes", v.nodeNames), didYouMean(p.Node, v.nodeNames))
+		}
+		if p.IP != "" {
+			v.checkPodIP(path+".ip", p, ips)
+		}
+		if p.MTU != 0 && (p.MTU < minMTU || p.MTU > maxMTU) {
+			v.addf(path+".mtu", "%d is out of range: expected %d to %d", p.MTU, minMTU, maxMTU)
+		}
+		keys := make([]string, 0, len(p.Labels))
+		for k := range p.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			lp := joinPath(path+".labels", k)
+			if msg := checkLabelKey(k); msg != "" {
+				v.addf(lp, "label key %q is not valid: %s", k, msg)
+			}
+			if msg := checkLabelValue(p.Labels[k]); msg != "" {
+				v.addf(lp, "label value %q is not valid: %s", p.Labels[k], msg)
+			}
+		}
+	}
+}
+
+func (v *validator) checkPodIP(path string, p Pod, ips map[netip.Addr]string) {
+	a, msg := parseAddr4(p.IP)
+	if msg != "" {
+		v.add(path, msg)
+		return
+	}
+	if first, dup := ips[a]; dup {
+		v.addf(path, "%s is already the address of %s", a, first)
+		return
+	}
+	ips[a] = parentPath(path)
+	// Only checkable when the node's pod CIDR is given; otherwise Build
+	// allocates it and checks there.
+	cidr, ok := v.nodePodCIDR[p.Node]
+	if !ok {
+		return
+	}
+	if !cidr.Contains(a) {
+		v.addf(path, "%s is not inside the pod CIDR %s of node %q", a, cidr, p.Node)
+		return
+	}
+	// The bridge CNI flannel delegates to takes the first host address as
+	// the cni0 gateway; the network and broadcast addresses are not hosts.
+	if gw := addrAdd(cidr.Addr(), 1); a == cidr.Addr() || a == gw || a == lastAddr(cidr) {
+		v.addf(path, "%s cannot be a pod address: in node %q's pod CIDR %s, %s is the network address, %s the cni0 gateway and %s the broadcast address",
+			a, p.Node, cidr, cidr.Addr(), gw, lastAddr(cidr))
+	}
+}
+
+func (v *validator) checkFailures() {
+	for i, f := range v.s.Failures {
+		path := indexPath("failures", i)
+		switch f.Type {
+		case "":
+			v.addf(path+".type", "required: the failure type (known types: %s)", strings.Join(failureTypes, ", "))
+		case "delete-vpc-route":
+			v.unusedFailureFields(path, f, "destination", "node")
+			if v.s.VPC.Underlay == "l2" {
+				v.add(path+".type", `delete-vpc-route needs underlay "vpc": an l2 underlay has no VPC route table`)
+			}
+			switch {
+			case f.Destination != "" && f.Node != "":
+				v.add(path, "delete-vpc-route takes destination or node, not both")
+			case f.Destination != "":
+				if _, msg := parseCIDR4(f.Destination); msg != "" {
+					v.add(path+".destination", msg)
+				}
+			case f.Node != "":
+				if v.nodes[f.Node] == nil {
+					v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", f.Node, listOf("nodes", v.nodeNames), didYouMean(f.Node, v.nodeNames))
+				}
+			default:
+				v.add(path, "delete-vpc-route needs destination (the CIDR of the route entry to delete) or node (the node whose pod CIDR route to delete)")
+			}
+		case "link-down":
+			v.unusedFailureFields(path, f, "device", "node", "pod")
+			if f.Device == "" {
+				v.add(path+".device", "required: the interface to set down, e.g. eth0 or flannel.1")
+			}
+			switch {
+			case f.Node != "" && f.Pod != "":
+				v.add(path, "link-down takes node or pod, not both")
+			case f.Node != "":
+				if v.nodes[f.Node] == nil && v.instances[f.Node] == nil {
+					v.addDep(depHosts, path+".node", "%q is not a node or instance (%s)%s", f.Node, v.hostList(), didYouMean(f.Node, v.hostNames()))
+				}
+			case f.Pod != "":
+				v.checkPodRef(path+".pod", f.Pod)
+			default:
+				v.add(path, "link-down needs node (a node or instance) or pod (NAME or NS/NAME) that owns the device")
+			}
+		default:
+			v.addf(path+".type", "unknown failure type %q (known types: %s)%s", f.Type, strings.Join(failureTypes, ", "), didYouMean(f.Type, failureTypes))
+		}
+	}
+}
+
+// unusedFailureFields reports the fields of f that its type does not take.
+func (v *validator) unusedFailureFields(path string, f Failure, allowed ...string) {
+	fields := []struct{ name, value string }{
+		{"destination", f.Destination}, {"node", f.Node}, {"pod", f.Pod}, {"device", f.Device},
+	}
+	for _, fl := range fields {
+		if fl.value != "" && !slices.Contains(allowed, fl.name) {
+			v.addf(path+"."+fl.name, "%s is not used by type %q (it takes %s)", fl.name, f.Type, strings.Join(allowed, ", "))
+		}
+	}
+}
+
+func (v *validator) checkPodRef(path, ref string) {
+	ns, name, found := strings.Cut(ref, "/")
+	if !found {
+		ns, name = defaultNamespace, ref
+	}
+	if name == "" || ns == "" || strings.Contains(name, "/") {
+		v.addf(path, "%q is not a pod reference: expected NAME or NAMESPACE/NAME", ref)
+		return
+	}
+	if !v.pods[ns+"/"+name] {
+		v.addDep(depPods, path, "pod %q does not exist (%s)%s", ns+"/"+name, listOf("pods", v.podNames), didYouMean(ns+"/"+name, v.podNames))
+	}
+}
+
+func (v *validator) checkFlows() {
+	names := map[string]string{}
+	for i := range v.s.Flows {
+		f := &v.s.Flows[i]
+		path := indexPath("flows", i)
+		switch {
+		case f.Name == "":
+			v.add(path+".name", "required: a name for the flow, e.g. pod-to-pod")
+		case names[f.Name] != "":
+			v.addf(path+".name", "flow name %q is already used by %s", f.Name, names[f.Name])
+		default:
+			names[f.Name] = path
+		}
+		from, fromOK := v.checkEndpoint(path+".from", f.From, false)
+		to, toOK := v.checkEndpoint(path+".to", f.To, true)
+		if fromOK && toOK && from.String() == to.String() {
+			v.addf(path+".to", "the flow goes from %s to itself: from and to must differ", from)
+		}
+
+		proto := f.Protocol
+		if !slices.Contains(protocols, proto) {
+			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, didYouMean(proto, protocols))
+		}
+		switch proto {
+		case "udp", "tcp":
+			if f.Port == 0 {
+				v.addf(path+".port", "required for %s: the destination port, 1 to 65535", proto)
+			} else if f.Port < 1 || f.Port > 65535 {
+				v.addf(path+".port", "%d is out of range: a port is 1 to 65535", f.Port)
+			}
+		case "icmp":
+			if f.Port != 0 {
+				v.add(path+".port", "icmp has no ports: remove port, or use protocol udp or tcp")
+			}
+		}
+		maxSize := maxUDPPayload
+		if proto == "tcp" {
+			maxSize = maxTCPPayload
+		}
+		if *f.Size < 0 || *f.Size > maxSize {
+			v.addf(path+".size", "%d is out of range for %s: expected 0 to %d bytes of payload (the default is %d)", *f.Size, proto, maxSize, defaultSize)
+		}
+		if f.Count < 1 || f.Count > maxCount {
+			v.addf(path+".count", "%d is out of range: expected 1 to %d (the default is %d)", f.Count, maxCount, defaultCount)
+		}
+		if f.Expect != nil {
+			v.checkExpect(path+".expect", f.Expect)
+		}
+	}
+}
+
+func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool) {
+	forms := "pod/NAME, pod/NAMESPACE/NAME, node/NAME or ecs/NAME"
+	if allowIP {
+		forms = "pod/NAME, pod/NAMESPACE/NAME, node/NAME, ecs/NAME or an IPv4 address"
+	}
+	if s == "" {
+		v.addf(path, "required: %s", forms)
+		return Endpoint{}, false
+	}
+	ep, err := ParseEndpoint(s)
+	if err != nil {
+		hint := ""
+		if !strings.Contains(s, "/") {
+			switch {
+			case v.pods[defaultNamespace+"/"+s]:
+				hint = fmt.Sprintf(" (did you mean %q?)", "pod/"+s)
+			case v.nodes[s] != nil:
+				hint = fmt.Sprintf(" (did you mean %q?)", "node/"+s)
+			case v.instances[s] != nil:
+				hint = fmt.Sprintf(" (did you mean %q?)", "ecs/"+s)
+			}
+		}
+		v.addf(path, "%q is not an endpoint: expected %s%s", s, forms, hint)
+		return Endpoint{}, false
+	}
+	switch ep.Kind {
+	case EndpointIP:
+		if !allowIP {
+			v.addf(path, "%q is an address: a flow starts at pod/NAME, pod/NAMESPACE/NAME, node/NAME or ecs/NAME", s)
+			return ep, false
+		}
+	case EndpointPod:
+		key := ep.Namespace + "/" + ep.Name
+		if !v.pods[key] {
+			v.addDep(depPods, path, "pod %q does not exist (%s)%s", key, listOf("pods", v.podNames), didYouMean(key, v.podNames))
+			return ep, false
+		}
+	case EndpointNode:
+		if v.nodes[ep.Name] == nil {
+			if v.instances[ep.Name] != nil {
+				v.addDep(depHosts, path, "%q is an instance, not a node: write %q", ep.Name, "ecs/"+ep.Name)
+			} else {
+				v.addDep(depNodes, path, "node %q does not exist (%s)%s", ep.Name, listOf("nodes", v.nodeNames), didYouMean(ep.Name, v.nodeNames))
+			}
+			return ep, false
+		}
+	case EndpointECS:
+		if v.instances[ep.Name] == nil {
+			if v.nodes[ep.Name] != nil {
+				v.addDep(depHosts, path, "%q is a node, not an instance: write %q", ep.Name, "node/"+ep.Name)
+			} else {
+				v.addDep(depInstances, path, "instance %q does not exist (%s)%s", ep.Name, listOf("instances", v.instanceNames), didYouMean(ep.Name, v.instanceNames))
+			}
+			return ep, false
+		}
+	}
+	return ep, true
+}
+
+func (v *validator) checkExpect(path string, e *Expect) {
+	switch e.Verdict {
+	case "delivered":
+		if e.Reason != "" {
+			v.add(path+".reason", "a delivered flow has no drop reason: remove reason, or expect dropped")
+		}
+		if e.SeenSource != "" {
+			if _, msg := parseAddr4(e.SeenSource); msg != "" {
+				v.add(path+".seenSource", msg+" (the source address the destination should see)")
+			}
+		}
+	case "dropped":
+		if e.Reason == "" {
+			v.add(path, `"dropped" needs a reason: write expect: {verdict: dropped, reason: CODE} with a drop reason code, e.g. vpc-no-route`)
+		} else if _, ok := trace.ParseReason(e.Reason); !ok {
+			v.addf(path+".reason", "unknown drop reason %q%s", e.Reason, reasonHint(e.Reason))
+		}
+		if e.SeenSource != "" {
+			v.add(path+".seenSource", "seenSource is checked only for delivered flows: remove it, or expect delivered")
+		}
+	case "":
+		v.add(path+".verdict", `required: "delivered" or "dropped"`)
+	default:
+		if _, ok := trace.ParseReason(e.Verdict); ok {
+			v.addf(path+".verdict", "%q is a drop reason, not a verdict: write expect: {verdict: dropped, reason: %s}", e.Verdict, e.Verdict)
+		} else {
+			v.addf(path+".verdict", `unknown verdict %q: expected "delivered" or "dropped"%s`, e.Verdict, didYouMean(e.Verdict, verdicts))
+		}
+	}
+}
+
+func reasonCodes() []string {
+	var codes []string
+	for _, r := range trace.Reasons() {
+		codes = append(codes, r.Code())
+	}
+	return codes
+}
+
+// reasonHint lists the reason codes close to code, or all of them.
+func reasonHint(code string) string {
+	codes := reasonCodes()
+	if close := suggest(code, codes); len(close) > 0 {
+		return " (did you mean " + quoteOr(close) + "?)"
+	}
+	return " (known reasons: " + strings.Join(codes, ", ") + ")"
+}
+
+// hostNames lists the node and instance names.
+func (v *validator) hostNames() []string {
+	return append(slices.Clone(v.nodeNames), v.instanceNames...)
+}
+
+func (v *validator) hostList() string {
+	return listOf("nodes and instances", v.hostNames())
+}
+
+// listOf formats "WHAT are: a, b, c" for messages, shortened when long.
+func listOf(what string, names []string) string {
+	if len(names) == 0 {
+		return "there are no " + what
+	}
+	const max = 12
+	if len(names) > max {
+		return what + " are: " + strings.Join(names[:max], ", ") + fmt.Sprintf(", and %d more", len(names)-max)
+	}
+	return what + " are: " + strings.Join(names, ", ")
+}
+
+// EndpointKind says what an Endpoint names.
+type EndpointKind int
+
+// The endpoint kinds.
+const (
+	EndpointPod  EndpointKind = iota + 1 // pod/NAME or pod/NAMESPACE/NAME
+	EndpointNode                         // node/NAME
+	EndpointECS                          // ecs/NAME: an instance that is not a node
+	EndpointIP                           // a bare IPv4 address (flow destinations only)
+)
+
+// Endpoint is a parsed flow endpoint.
+type Endpoint struct {
+	Kind EndpointKind
+	// Namespace is the pod's namespace ("default" when not written).
+	Namespace string
+	// Name is the pod, node or instance name.
+	Name string
+	// IP is the address of an EndpointIP.
+	IP netip.Addr
+}
+
+// String returns the endpoint in canonical form: pod/NAMESPACE/NAME,
+// node/NAME, ecs/NAME or the address.
+func (e Endpoint) String() string {
+	switch e.Kind {
+	case EndpointPod:
+		return "pod/" + e.Namespace + "/" + e.Name
+	case EndpointNode:
+		return "node/" + e.Name
+	case EndpointECS:
+		return "ecs/" + e.Name
+	case EndpointIP:
+		return e.IP.String()
+	}
+	return ""
+}
+
+// errBadEndpoint is wrapped by ParseEndpoint's errors.
+var errBadEndpoint = errors.New("expected pod/NAME, pod/NAMESPACE/NAME, node/NAME, ecs/NAME or an IPv4 address")
+
+// ParseEndpoint parses a flow endpoint: "pod/NAME", "pod/NAMESPACE/NAME",
+// "node/NAME", "ecs/NAME" or an IPv4 address. It checks the form only, not
+// that the pod, node or instance exists.
+func ParseEndpoint(s string) (Endpoint, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if !a.Is4() {
+			return Endpoint{}, fmt.Errorf("endpoint %q: not an IPv4 address: %w", s, errBadEndpoint)
+		}
+		return Endpoint{Kind: EndpointIP, IP: a}, nil
+	}
+	kind, rest, _ := strings.Cut(s, "/")
+	parts := strings.Split(rest, "/")
+	if slices.Contains(parts, "") {
+		return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, errBadEndpoint)
+	}
+	switch {
+	case kind == "pod" && len(parts) == 1:
+		return Endpoint{Kind: EndpointPod, Namespace: defaultNamespace, Name: parts[0]}, nil
+	case kind == "pod" && len(parts) == 2:
+		return Endpoint{Kind: EndpointPod, Namespace: parts[0], Name: parts[1]}, nil
+	case kind == "node" && len(parts) == 1:
+		return Endpoint{Kind: EndpointNode, Name: parts[0]}, nil
+	case kind == "ecs" && len(parts) == 1:
+		return Endpoint{Kind: EndpointECS, Name: parts[0]}, nil
+	}
+	return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, errBadEndpoint)
+}
+
+// NodeByName returns the node with the given name, or nil.
+func (s *Scenario) NodeByName(name string) *Node {
+	for i := range s.Nodes {
+		if s.Nodes[i].Name == name {
+			return &s.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// InstanceByName returns the instance with the given name, or nil.
+func (s *Scenario) InstanceByName(name string) *Instance {
+	for i := range s.Instances {
+		if s.Instances[i].Name == name {
+			return &s.Instances[i]
+		}
+	}
+	return nil
+}
+
+// PodByRef returns the pod named by ref, "NAME" (namespace "default") or
+// "NAMESPACE/NAME", or nil. It expects defaults applied (see Validate).
+func (s *Scenario) PodByRef(ref string) *Pod {
+	ns, name, found := strings.Cut(ref, "/")
+	if !found {
+		ns, name = defaultNamespace, ref
+	}
+	for i := range s.Pods {
+		if s.Pods[i].Namespace == ns && s.Pods[i].Name == name {
+			return &s.Pods[i]
+		}
+	}
+	return nil
+}
+
+// VSwitchByName returns the vSwitch with the given name, or nil.
+func (s *Scenario) VSwitchByName(name string) *VSwitch {
+	for i := range s.VPC.VSwitches {
+		if s.VPC.VSwitches[i].Name == name {
+			return &s.VPC.VSwitches[i]
+		}
+	}
+	return nil
+}
+
+// parseCIDR4 parses an IPv4 CIDR in canonical form (host bits zero). On
+// failure it returns a message saying what was expected.
+func parseCIDR4(s string) (netip.Prefix, string) {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, fmt.Sprintf("%q is not an IPv4 CIDR (expected e.g. 192.168.1.0/24)", s)
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Sprintf("%q is not in canonical form: the host bits must be zero (write %s)", s, m)
+	}
+	return p, ""
+}
+
+// parseAddr4 parses an IPv4 address; on failure it returns a message.
+func parseAddr4(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Sprintf("%q is not an IPv4 address (expected e.g. 192.168.1.10)", s)
+	}
+	return a, ""
+}
+
+// prefixContains reports whether inner lies entirely inside outer.
+func prefixContains(outer, inner netip.Prefix) bool {
+	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+}
+
+func inPrivateRange(p netip.Prefix) bool {
+	for _, r := range privateRanges {
+		if prefixContains(r, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func addrUint32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func uint32Addr(u uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
+}
+
+// addrAdd returns a+n (IPv4, wrapping).
+func addrAdd(a netip.Addr, n int) netip.Addr {
+	return uint32Addr(addrUint32(a) + uint32(int32(n)))
+}
+
+// lastAddr returns the last (broadcast) address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	return uint32Addr(addrUint32(p.Addr()) | (1<<(32-p.Bits()) - 1))
+}
+
+// isVSwitchReserved reports whether a is one of the four addresses Alibaba
+// Cloud reserves in a vSwitch: the first and the last three.
+func isVSwitchReserved(sw netip.Prefix, a netip.Addr) bool {
+	u, first, last := addrUint32(a), addrUint32(sw.Addr()), addrUint32(lastAddr(sw))
+	return u == first || u+3 > last
+}
+
+const dnsLabelRule = "use at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit (a DNS-1123 label)"
+
+func isDNSLabel(s string) bool { return len(s) <= 63 && dnsLabelRE.MatchString(s) }
+
+// checkLabelKey checks a Kubernetes label key: an optional DNS subdomain
+// prefix and '/', then a name. It returns what is wrong, or "".
+func checkLabelKey(k string) string {
+	prefix, name, found := strings.Cut(k, "/")
+	if !found {
+		prefix, name = "", k
+	} else if prefix == "" || len(prefix) > 253 || !dnsSubdomainRE.MatchString(prefix) {
+		return "the prefix before '/' must be a DNS subdomain such as example.com"
+	}
+	if len(name) > 63 || !labelNameRE.MatchString(name) {
+		return "the name must be 1 to 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+	}
+	return ""
+}
+
+// checkLabelValue checks a Kubernetes label value; it returns what is
+// wrong, or "".
+func checkLabelValue(val string) string {
+	if val == "" {
+		return ""
+	}
+	if len(val) > 63 || !labelNameRE.MatchString(val) {
+		return "a value is empty or at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+	}
+	return ""
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// word, or "" when none is close.
+func didYouMean(word string, candidates []string) string {
+	if word == "" {
+		return ""
+	}
+	if s := suggest(word, candidates); len(s) > 0 {
+		return fmt.Sprintf(" (did you mean %q?)", s[0])
+	}
+	return ""
+}
+
+// suggest returns up to three candidates close to word, closest first:
+// within an edit distance (case-insensitive, a transposition counting
+// once) of a third of the word's length, at least 1 and at most 3; failing
+// that, candidates that contain the word.
+func suggest(word string, candidates []string) []string {
+	w := strings.ToLower(word)
+	maxDist := min(max(len(w)/3, 1), 3)
+	type scored struct {
+		s string
+		d int
+	}
+	var close []scored
+	for _, c := range candidates {
+		if d := editDistance(w, strings.ToLower(c)); d <= maxDist && d < len(w) {
+			close = append(close, scored{c, d})
+		}
+	}
+	if len(close) == 0 && len(w) >= 4 {
+		for _, c := range candidates {
+			if strings.Contains(strings.ToLower(c), w) {
+				close = append(close, scored{c, 0})
+			}
+		}
+	}
+	sort.SliceStable(close, func(i, j int) bool { return close[i].d < close[j].d })
+	var out []string
+	for i := 0; i < len(close) && i < 3; i++ {
+		out = append(out, close[i].s)
+	}
+	return out
+}
+
+// editDistance is the optimal string alignment distance between a and b:
+// insertions, deletions, substitutions and adjacent transpositions.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// quoteOr formats ["a", "b", "c"] as `"a", "b" or "c"`.
+func quoteOr(list []string) string {
+	q := make([]string, len(list))
+	for i, s := range list {
+		q[i] = strconv.Quote(s)
+	}
+	if len(q) <= 1 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
