@@ -225,7 +225,7 @@ func TestRewriteYAMLError(t *testing.T) {
 		{"line 6: cannot unmarshal !!map into []topology.VSwitch",
 			Problem{Line: 6, Column: 14, Path: "vpc.vswitches", Msg: `expected a list, got a mapping`}},
 		{"line 8: cannot unmarshal !!str `nine` into int",
-			Problem{Line: 8, Column: 23, Path: "flows[0].count", Msg: `expected an integer, got "nine"`}},
+			Problem{Line: 8, Column: 22, Path: "flows[0].count", Msg: `expected an integer, got "nine"`}},
 		{"line 4: mapping key \"mtu\" already defined at line 3",
 			Problem{Line: 4, Path: "mtu", Msg: `"mtu" is set twice`}},
 		{"line 9: something else about topology.Flow",

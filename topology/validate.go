@@ -1155,18 +1155,20 @@ func didYouMean(word string, candidates []string) string {
 
 // suggest returns up to three candidates close to word, closest first:
 // within an edit distance (case-insensitive, a transposition counting
-// once) of a third of the word's length, at least 1 and at most 3; failing
+// once) of a third of the word's length, at least 1 and at most 4; failing
 // that, candidates that contain the word.
 func suggest(word string, candidates []string) []string {
 	w := strings.ToLower(word)
-	maxDist := min(max(len(w)/3, 1), 3)
+	maxDist := min(max(len(w)/3, 1), 4)
 	type scored struct {
 		s string
 		d int
 	}
 	var close []scored
 	for _, c := range candidates {
-		if d := editDistance(w, strings.ToLower(c)); d <= maxDist && d < len(w) {
+		// Words of one or two letters are too short to guess from, unless
+		// only the case differs.
+		if d := editDistance(w, strings.ToLower(c)); d == 0 || (len(w) > 2 && d <= maxDist) {
 			close = append(close, scored{c, d})
 		}
 	}
