@@ -1,6 +1,9 @@
 package topology
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // The types in this file describe a scenario file as written. They are
 // decoded strictly (unknown fields are errors) and hold no runtime state:
@@ -33,6 +36,19 @@ type Scenario struct {
 
 	// File is the path the scenario was read from (set by the loader).
 	File string `yaml:"-"`
+
+	// pos maps a field path to its line and column in File.
+	pos func(path string) (int, int)
+}
+
+// At returns a Problem located at the field path (e.g. "pods[2].node"),
+// for errors found after loading (at Build time).
+func (s *Scenario) At(path, format string, args ...any) Problem {
+	p := Problem{File: s.File, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if s.pos != nil {
+		p.Line, p.Column = s.pos(path)
+	}
+	return p
 }
 
 // VPC describes the Alibaba Cloud VPC (or a plain L2 segment) under the cluster.

@@ -47,6 +47,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 		return nil, l.probs
 	}
 	s.File = name
+	s.pos = l.position
 	return s, nil
 }
 

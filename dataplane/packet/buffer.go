@@ -44,6 +44,8 @@ type Buffer struct {
 	CT any
 	// CTReply is true when the packet travels in the reply direction of CT.
 	CTReply bool
+	// CTRelated is true for an ICMP error related to CT.
+	CTRelated bool
 	// InIf is the ifindex the packet arrived on in the current namespace.
 	InIf int32
 	// Hairpin is set when the packet may leave by the port it came in on.
@@ -108,19 +110,19 @@ func (p *Buffer) Free() {
 // CopyMeta copies the metadata (not the data) of q into p.
 func (p *Buffer) CopyMeta(q *Buffer) {
 	p.ID, p.Parent, p.Flow, p.Mark = q.ID, q.Parent, q.Flow, q.Mark
-	p.CT, p.CTReply, p.InIf, p.Hairpin = q.CT, q.CTReply, q.InIf, q.Hairpin
+	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin = q.CT, q.CTReply, q.CTRelated, q.InIf, q.Hairpin
 }
 
 // Scrub clears what does not survive leaving a namespace (skb_scrub_packet
 // with xnet): the netfilter mark and the conntrack reference.
 func (p *Buffer) Scrub() {
-	p.Mark, p.CT, p.CTReply, p.Hairpin = 0, nil, false, false
+	p.Mark, p.CT, p.CTReply, p.CTRelated, p.Hairpin = 0, nil, false, false, false
 }
 
 func (p *Buffer) reset() {
 	p.head, p.tail = Headroom, Headroom
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
-	p.CT, p.CTReply, p.InIf, p.Hairpin = nil, false, 0, false
+	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin = nil, false, false, 0, false
 }
 
 // Pool hands out buffers and takes them back. It is not safe for concurrent

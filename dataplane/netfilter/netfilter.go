@@ -1,0 +1,771 @@
+// Package netfilter is a namespace's iptables and conntrack: tables and
+// chains of rules written in iptables syntax, evaluated at the hooks where
+// the kernel evaluates them, connection tracking with the kernel's
+// states and timeouts, and NAT bound to connections (the nat table sees
+// only a connection's first packet; later packets and replies are
+// translated from the conntrack entry, as nf_nat does).
+//
+// Hook order per priority, as in the kernel:
+//
+//	PREROUTING:  conntrack → mangle → nat (DNAT)
+//	INPUT:       mangle → filter → nat (SNAT) → confirm
+//	FORWARD:     mangle → filter
+//	OUTPUT:      conntrack → mangle → nat (DNAT) → filter
+//	POSTROUTING: mangle → nat (SNAT) → confirm
+package netfilter
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// Host is what netfilter asks of its namespace.
+type Host interface {
+	// IsLocal reports a local address (addrtype LOCAL).
+	IsLocal(a netip.Addr) bool
+	// MasqueradeSource is the address MASQUERADE uses leaving via out
+	// toward dst (inet_select_addr on the out device).
+	MasqueradeSource(out *link.Device, dst netip.Addr) (netip.Addr, bool)
+}
+
+// Chain is a chain of rules.
+type Chain struct {
+	Name    string
+	Builtin bool
+	// Policy of a builtin chain: TAccept or TDrop.
+	Policy TargetKind
+	Rules  []*Rule
+	// Packets and Bytes count policy hits of builtin chains.
+	Packets, Bytes uint64
+}
+
+// Table is one of filter, nat, mangle, raw.
+type Table struct {
+	Name   string
+	Chains map[string]*Chain
+	order  []string
+}
+
+var builtinChains = map[string][]string{
+	"filter": {"INPUT", "FORWARD", "OUTPUT"},
+	"nat":    {"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"},
+	"mangle": {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"},
+	"raw":    {"PREROUTING", "OUTPUT"},
+}
+
+func newTable(name string) *Table {
+	t := &Table{Name: name, Chains: map[string]*Chain{}}
+	for _, c := range builtinChains[name] {
+		t.Chains[c] = &Chain{Name: c, Builtin: true, Policy: TAccept}
+		t.order = append(t.order, c)
+	}
+	return t
+}
+
+// Netfilter is one namespace's netfilter.
+type Netfilter struct {
+	// NS is the namespace name used in traces.
+	NS string
+
+	env    *link.Env
+	host   Host
+	tables map[string]*Table
+	ct     *Conntrack
+	rng    *rand.Rand
+	recent map[string]map[netip.Addr]time.Duration
+	stack  [32]frame
+}
+
+type frame struct {
+	chain *Chain
+	idx   int
+}
+
+// New creates an empty netfilter (all policies ACCEPT).
+func New(env *link.Env, ns string, host Host, seed uint64) *Netfilter {
+	nf := &Netfilter{NS: ns, env: env, host: host, tables: map[string]*Table{}, ct: newConntrack(),
+		rng: rand.New(rand.NewPCG(seed, 0x6e6574666c74)), recent: map[string]map[netip.Addr]time.Duration{}}
+	for name := range builtinChains {
+		nf.tables[name] = newTable(name)
+	}
+	return nf
+}
+
+// Conntrack returns the connection table.
+func (nf *Netfilter) Conntrack() *Conntrack { return nf.ct }
+
+// Table returns a table by name.
+func (nf *Netfilter) Table(name string) *Table { return nf.tables[name] }
+
+// NewChain creates a user chain (iptables -N); existing chains are kept.
+func (nf *Netfilter) NewChain(table, chain string) error {
+	t, ok := nf.tables[table]
+	if !ok {
+		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
+	}
+	if _, ok := t.Chains[chain]; !ok {
+		t.Chains[chain] = &Chain{Name: chain}
+		t.order = append(t.order, chain)
+	}
+	return nil
+}
+
+// SetPolicy sets a builtin chain's policy (iptables -P).
+func (nf *Netfilter) SetPolicy(table, chain string, policy TargetKind) error {
+	t, ok := nf.tables[table]
+	if !ok {
+		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
+	}
+	c, ok := t.Chains[chain]
+	if !ok || !c.Builtin {
+		return fmt.Errorf("netfilter %s: %s is not a builtin chain of %s", nf.NS, chain, table)
+	}
+	c.Policy = policy
+	return nil
+}
+
+// Append adds rules (iptables -A) written in iptables syntax to a table,
+// creating user chains as needed. Jump targets must exist by the end.
+func (nf *Netfilter) Append(table string, lines ...string) error {
+	t, ok := nf.tables[table]
+	if !ok {
+		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
+	}
+	for _, l := range lines {
+		r, err := ParseRule(l)
+		if err != nil {
+			return fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
+		}
+		c, ok := t.Chains[r.Chain]
+		if !ok {
+			return fmt.Errorf("netfilter %s table %s: rule %q: no chain %q (create it with -N first)", nf.NS, table, l, r.Chain)
+		}
+		if (r.Target == TJump || r.Target == TGoto) && t.Chains[r.JumpTo] == nil {
+			return fmt.Errorf("netfilter %s table %s: rule %q: jump to unknown chain %q", nf.NS, table, l, r.JumpTo)
+		}
+		if err := checkTarget(table, r); err != nil {
+			return fmt.Errorf("netfilter %s: rule %q: %w", nf.NS, l, err)
+		}
+		c.Rules = append(c.Rules, r)
+	}
+	return nil
+}
+
+func checkTarget(table string, r *Rule) error {
+	switch r.Target {
+	case TDNAT, TSNAT, TMasquerade:
+		if table != "nat" {
+			return fmt.Errorf("%s is only valid in the nat table", r.target)
+		}
+		if r.Target == TDNAT && r.Chain == "POSTROUTING" || r.Target != TDNAT && (r.Chain == "PREROUTING" || r.Chain == "OUTPUT") {
+			return fmt.Errorf("%s is not valid in chain %s", r.target, r.Chain)
+		}
+	case TReject:
+		if table != "filter" {
+			return fmt.Errorf("REJECT is only valid in the filter table")
+		}
+	}
+	return nil
+}
+
+// Restore loads iptables-restore input: "*table", ":CHAIN POLICY [p:b]",
+// "-A ...", "-N", "COMMIT". Existing tables named in the input are flushed
+// first, as iptables-restore without --noflush does.
+func (nf *Netfilter) Restore(text string) error {
+	var cur *Table
+	var pending []string
+	for n, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "*"):
+			name := line[1:]
+			if _, ok := builtinChains[name]; !ok {
+				return fmt.Errorf("iptables-restore line %d: unknown table %q", n+1, name)
+			}
+			cur = newTable(name)
+			nf.tables[name] = cur
+			pending = nil
+		case strings.HasPrefix(line, ":"):
+			if cur == nil {
+				return fmt.Errorf("iptables-restore line %d: chain before a *table line", n+1)
+			}
+			f := strings.Fields(line[1:])
+			if len(f) < 2 {
+				return fmt.Errorf("iptables-restore line %d: expected :CHAIN POLICY", n+1)
+			}
+			c, ok := cur.Chains[f[0]]
+			if !ok {
+				c = &Chain{Name: f[0]}
+				cur.Chains[f[0]] = c
+				cur.order = append(cur.order, f[0])
+			}
+			switch f[1] {
+			case "ACCEPT":
+				c.Policy = TAccept
+			case "DROP":
+				c.Policy = TDrop
+			case "-":
+			default:
+				return fmt.Errorf("iptables-restore line %d: policy %q: expected ACCEPT, DROP or -", n+1, f[1])
+			}
+		case strings.HasPrefix(line, "-N "):
+			if cur == nil {
+				return fmt.Errorf("iptables-restore line %d: -N before a *table line", n+1)
+			}
+			if err := nf.NewChain(cur.Name, strings.TrimSpace(line[3:])); err != nil {
+				return err
+			}
+		case strings.HasPrefix(line, "-A "):
+			if cur == nil {
+				return fmt.Errorf("iptables-restore line %d: rule before a *table line", n+1)
+			}
+			pending = append(pending, line)
+		case line == "COMMIT":
+			if cur == nil {
+				return fmt.Errorf("iptables-restore line %d: COMMIT without a table", n+1)
+			}
+			if err := nf.Append(cur.Name, pending...); err != nil {
+				return fmt.Errorf("iptables-restore: %w", err)
+			}
+			cur, pending = nil, nil
+		default:
+			return fmt.Errorf("iptables-restore line %d: cannot parse %q", n+1, line)
+		}
+	}
+	if cur != nil {
+		return fmt.Errorf("iptables-restore: table %s has no COMMIT", cur.Name)
+	}
+	return nil
+}
+
+// Save prints the tables as iptables-save does (tables in the order given,
+// or nat and filter when none).
+func (nf *Netfilter) Save(counters bool, tables ...string) string {
+	if len(tables) == 0 {
+		tables = []string{"nat", "filter"}
+	}
+	var b strings.Builder
+	for _, name := range tables {
+		t := nf.tables[name]
+		if t == nil {
+			continue
+		}
+		fmt.Fprintf(&b, "*%s\n", name)
+		for _, cn := range t.order {
+			c := t.Chains[cn]
+			pol := "-"
+			if c.Builtin {
+				pol = "ACCEPT"
+				if c.Policy == TDrop {
+					pol = "DROP"
+				}
+			}
+			fmt.Fprintf(&b, ":%s %s [%d:%d]\n", c.Name, pol, c.Packets, c.Bytes)
+		}
+		for _, cn := range t.order {
+			for _, r := range t.Chains[cn].Rules {
+				if counters {
+					fmt.Fprintf(&b, "[%d:%d] ", r.Packets, r.Bytes)
+				}
+				b.WriteString(r.String())
+				b.WriteByte('\n')
+			}
+		}
+		b.WriteString("COMMIT\n")
+	}
+	return b.String()
+}
+
+// SortUserChains orders user chains alphabetically after the builtin ones
+// (iptables-save prints chains in kernel order, which for chains created
+// by iptables-restore is the order of the ":" lines).
+func (nf *Netfilter) SortUserChains(table string) {
+	t := nf.tables[table]
+	n := len(builtinChains[table])
+	user := t.order[n:]
+	sort.Strings(user)
+}
+
+// MasqueradeSourceFor adapts a Stack to Host.
+type stackHost struct{ s *netstack.Stack }
+
+func (h stackHost) IsLocal(a netip.Addr) bool { return h.s.IsLocal(a) }
+
+func (h stackHost) MasqueradeSource(out *link.Device, dst netip.Addr) (netip.Addr, bool) {
+	if i := h.s.IfaceOf(out); i != nil {
+		if a, ok := i.Primary(); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// ForStack creates a netfilter for a namespace and installs it as the
+// namespace's Filter.
+func ForStack(s *netstack.Stack, seed uint64) *Netfilter {
+	nf := New(s.Env(), s.Name, stackHost{s}, seed)
+	s.Filter = nf
+	return nf
+}
+
+// pktCtx is what rules and NAT need about the packet being evaluated.
+type pktCtx struct {
+	pkt     *packet.Buffer
+	in, out *link.Device
+	conn    *Conn
+	dir     uint8
+	state   uint8
+	hook    netstack.Hook
+}
+
+// Hook implements netstack.Filter.
+func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) netstack.Verdict {
+	c := pktCtx{pkt: pkt, in: in, out: out, hook: h}
+	switch h {
+	case netstack.PreRouting, netstack.LocalOut:
+		if v, ok := nf.ctIn(&c); !ok {
+			return v
+		}
+	default:
+		nf.ctAttach(&c)
+	}
+	switch h {
+	case netstack.PreRouting:
+		if v := nf.runTable("mangle", "PREROUTING", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		return nf.nat(&c, "PREROUTING", manipDst)
+	case netstack.LocalIn:
+		if v := nf.runTable("mangle", "INPUT", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		if v := nf.runTable("filter", "INPUT", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		if v := nf.nat(&c, "INPUT", manipSrc); v.Kind != netstack.Accept {
+			return v
+		}
+		return nf.confirm(&c)
+	case netstack.Forward:
+		if v := nf.runTable("mangle", "FORWARD", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		return nf.runTable("filter", "FORWARD", &c)
+	case netstack.LocalOut:
+		if v := nf.runTable("mangle", "OUTPUT", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		if v := nf.nat(&c, "OUTPUT", manipDst); v.Kind != netstack.Accept {
+			return v
+		}
+		return nf.runTable("filter", "OUTPUT", &c)
+	case netstack.PostRouting:
+		if v := nf.runTable("mangle", "POSTROUTING", &c); v.Kind != netstack.Accept {
+			return v
+		}
+		if v := nf.nat(&c, "POSTROUTING", manipSrc); v.Kind != netstack.Accept {
+			return v
+		}
+		return nf.confirm(&c)
+	}
+	return netstack.Verdict{}
+}
+
+// ctState computes the ctstate bits of a packet.
+func (c *pktCtx) ctState() uint8 {
+	if c.conn == nil {
+		return StateInvalid
+	}
+	return c.state
+}
+
+func (nf *Netfilter) ctAttach(c *pktCtx) {
+	if conn, ok := c.pkt.CT.(*Conn); ok && conn != nil {
+		c.conn = conn
+		c.dir = 0
+		if c.pkt.CTReply {
+			c.dir = 1
+		}
+		c.state = stateOf(conn, c.dir)
+		if c.pkt.CTRelated {
+			c.state = StateRelated
+		}
+	}
+}
+
+func stateOf(conn *Conn, dir uint8) uint8 {
+	switch {
+	case dir == 1:
+		return StateEstablished
+	case conn.Status&ipsSeenReply != 0:
+		return StateEstablished
+	default:
+		return StateNew
+	}
+}
+
+// ctIn is nf_conntrack_in: find or create the connection of the packet.
+func (nf *Netfilter) ctIn(c *pktCtx) (netstack.Verdict, bool) {
+	pkt := c.pkt
+	if conn, ok := pkt.CT.(*Conn); ok && conn != nil {
+		// Already tracked (looped back inside the namespace).
+		nf.ctAttach(c)
+		return netstack.Verdict{}, true
+	}
+	ip := packet.IPv4(pkt.Bytes())
+	now := nf.env.Now()
+	t, icmpErr, ok := tupleOf(ip)
+	if icmpErr {
+		return nf.ctRelated(c, ip, now)
+	}
+	if !ok {
+		c.conn = nil
+		return netstack.Verdict{}, true
+	}
+	conn, dir, found := nf.ct.lookup(t, now)
+	if !found {
+		nf.ct.nextID++
+		conn = &Conn{Tuple: [2]Tuple{t, t.Invert()}, ID: nf.ct.nextID}
+		dir = 0
+	}
+	conn.update(ip, dir, now)
+	c.conn, c.dir = conn, dir
+	c.state = stateOf(conn, dir)
+	pkt.CT, pkt.CTReply, pkt.CTRelated = conn, dir == 1, false
+	if nf.env.Tracing() {
+		h := trace.Hop{Node: nf.NS, Kind: trace.KindCT, Lookup: "conntrack " + t.String()}
+		if found {
+			d := "original"
+			if dir == 1 {
+				d = "reply"
+			}
+			h.Match = fmt.Sprintf("%s direction of #%d: %s", d, conn.ID, conn.Format(now))
+		} else {
+			h.Match = "no entry: NEW"
+		}
+		nf.env.Hop(pkt, h)
+	}
+	return netstack.Verdict{}, true
+}
+
+// ctRelated finds the connection an ICMP error is about (RELATED), and
+// applies the connection's NAT to the error and the packet it quotes.
+func (nf *Netfilter) ctRelated(c *pktCtx, ip packet.IPv4, now time.Duration) (netstack.Verdict, bool) {
+	pl := ip[ip.HeaderLen():]
+	if len(pl) < packet.ICMPHeaderLen+packet.IPv4HeaderLen+8 {
+		c.conn = nil
+		return netstack.Verdict{}, true
+	}
+	inner := packet.IPv4(pl[packet.ICMPHeaderLen:])
+	it, _, ok := tupleOf(inner)
+	if !ok {
+		c.conn = nil
+		return netstack.Verdict{}, true
+	}
+	conn, dir, found := nf.ct.lookup(it.Invert(), now)
+	if !found {
+		c.conn = nil
+		return netstack.Verdict{}, true
+	}
+	c.conn, c.dir, c.state = conn, dir, StateRelated
+	c.pkt.CT, c.pkt.CTReply, c.pkt.CTRelated = conn, dir == 1, true
+	if nf.env.Tracing() {
+		nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindCT, Lookup: "conntrack ICMP error about " + it.String(),
+			Match: fmt.Sprintf("RELATED to #%d: %s", conn.ID, conn.Format(now))})
+	}
+	return netstack.Verdict{}, true
+}
+
+func (nf *Netfilter) confirm(c *pktCtx) netstack.Verdict {
+	if c.conn == nil || c.state == StateRelated {
+		return netstack.Verdict{}
+	}
+	if !c.conn.Confirmed() {
+		if !nf.ct.confirm(c.conn) {
+			return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
+				Detail: "conntrack insert failed: the reply tuple " + c.conn.Tuple[1].String() + " clashes with an existing entry"}
+		}
+		if nf.env.Tracing() {
+			nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindCT, Change: fmt.Sprintf("confirmed #%d: %s", c.conn.ID, c.conn.Format(nf.env.Now()))})
+		}
+	}
+	return netstack.Verdict{}
+}
+
+// runTable evaluates a builtin chain of a table.
+func (nf *Netfilter) runTable(table, chain string, c *pktCtx) netstack.Verdict {
+	t := nf.tables[table]
+	ch := t.Chains[chain]
+	if ch == nil || len(ch.Rules) == 0 && ch.Policy == TAccept {
+		return netstack.Verdict{}
+	}
+	r, kind := nf.eval(t, ch, c)
+	switch kind {
+	case TDrop:
+		return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+	case TReject:
+		v := netstack.Verdict{Kind: netstack.Reject, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+		switch r.rejectWith {
+		case "tcp-reset":
+			v.RejectTCPReset = true
+		case "icmp-host-unreachable":
+			v.RejectICMPCode = packet.ICMPCodeHostUnreach
+		case "icmp-net-unreachable":
+			v.RejectICMPCode = packet.ICMPCodeNetUnreach
+		case "icmp-proto-unreachable":
+			v.RejectICMPCode = 2
+		case "icmp-admin-prohibited":
+			v.RejectICMPCode = packet.ICMPCodeAdminProhib
+		case "icmp-host-prohibited":
+			v.RejectICMPCode = 10
+		case "icmp-net-prohibited":
+			v.RejectICMPCode = 9
+		default:
+			v.RejectICMPCode = packet.ICMPCodePortUnreach
+		}
+		return v
+	}
+	return netstack.Verdict{}
+}
+
+func ruleDetail(table string, ch *Chain, r *Rule) string {
+	if r == nil {
+		return fmt.Sprintf("policy DROP of chain %s in table %s", ch.Name, table)
+	}
+	s := fmt.Sprintf("table %s: %s", table, r.String())
+	if r.Comment != "" {
+		s += " (" + r.Comment + ")"
+	}
+	return s
+}
+
+// eval walks a chain and the chains it jumps to; it returns the rule that
+// decided and its terminal target kind (TAccept when the policy accepted).
+func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind) {
+	ip := packet.IPv4(c.pkt.Bytes())
+	sp := 0
+	nf.stack[0] = frame{chain: start}
+	for sp >= 0 {
+		f := &nf.stack[sp]
+		if f.idx >= len(f.chain.Rules) {
+			if sp == 0 {
+				ch := f.chain
+				ch.Packets++
+				ch.Bytes += uint64(c.pkt.Len())
+				if ch.Policy == TDrop {
+					if nf.env.Tracing() {
+						nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + ch.Name,
+							Match: ":" + ch.Name + " DROP (policy)"})
+					}
+					return nil, TDrop
+				}
+				return nil, TAccept
+			}
+			sp--
+			continue
+		}
+		r := f.chain.Rules[f.idx]
+		f.idx++
+		if !nf.match(r, ip, c) {
+			continue
+		}
+		r.Packets++
+		r.Bytes += uint64(c.pkt.Len())
+		if nf.env.Tracing() {
+			nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + chainPath(nf.stack[:sp+1]),
+				Match: r.String()})
+		}
+		switch r.Target {
+		case TNone, TLog:
+		case TAccept, TDrop, TReject, TDNAT, TSNAT, TMasquerade:
+			return r, r.Target
+		case TReturn:
+			if sp == 0 {
+				return nil, TAccept
+			}
+			sp--
+		case TJump, TGoto:
+			next := t.Chains[r.JumpTo]
+			if r.Target == TGoto {
+				nf.stack[sp] = frame{chain: next}
+				continue
+			}
+			if sp+1 >= len(nf.stack) {
+				return r, TDrop
+			}
+			sp++
+			nf.stack[sp] = frame{chain: next}
+		case TMark:
+			c.pkt.Mark = c.pkt.Mark&^r.markSetMask ^ r.markSetVal
+		case TConnmark:
+			if c.conn != nil {
+				c.conn.Mark = c.conn.Mark&^r.markSetMask ^ r.markSetVal
+			}
+		}
+	}
+	return nil, TAccept
+}
+
+func chainPath(st []frame) string {
+	if len(st) == 1 {
+		return st[0].chain.Name
+	}
+	var b strings.Builder
+	for i, f := range st {
+		if i > 0 {
+			b.WriteString(" → ")
+		}
+		b.WriteString(f.chain.Name)
+	}
+	return b.String()
+}
+
+func ifaceMatch(pattern, name string) bool {
+	if strings.HasSuffix(pattern, "+") {
+		return strings.HasPrefix(name, pattern[:len(pattern)-1])
+	}
+	return pattern == name
+}
+
+// match evaluates a rule's matches against the packet.
+func (nf *Netfilter) match(r *Rule, ip packet.IPv4, c *pktCtx) bool {
+	f := r.flags
+	if f == 0 {
+		return true
+	}
+	test := func(bit uint32, ok bool) bool { return ok != (r.inv&bit != 0) }
+	if f&mSrc != 0 && !test(mSrc, r.src.Contains(ip.Src())) {
+		return false
+	}
+	if f&mDst != 0 && !test(mDst, r.dst.Contains(ip.Dst())) {
+		return false
+	}
+	if f&mIn != 0 && !test(mIn, c.in != nil && ifaceMatch(r.in, c.in.Name)) {
+		return false
+	}
+	if f&mOut != 0 && !test(mOut, c.out != nil && ifaceMatch(r.out, c.out.Name)) {
+		return false
+	}
+	if f&mProto != 0 && !test(mProto, r.proto == 0 || ip.Protocol() == r.proto) {
+		return false
+	}
+	if f&(mSPort|mDPort|mDPorts) != 0 {
+		if ip.FragOffset() != 0 || (ip.Protocol() != packet.ProtoTCP && ip.Protocol() != packet.ProtoUDP) {
+			return false
+		}
+		l4 := ip[ip.HeaderLen():]
+		if len(l4) < 4 {
+			return false
+		}
+		sp, dp := packet.UDP(l4).SrcPort(), packet.UDP(l4).DstPort()
+		if f&mSPort != 0 && !test(mSPort, sp >= r.sport[0] && sp <= r.sport[1]) {
+			return false
+		}
+		if f&mDPort != 0 && !test(mDPort, dp >= r.dport[0] && dp <= r.dport[1]) {
+			return false
+		}
+		if f&mDPorts != 0 {
+			in := false
+			for _, pr := range r.dports {
+				if dp >= pr[0] && dp <= pr[1] {
+					in = true
+				}
+			}
+			if !test(mDPorts, in) {
+				return false
+			}
+		}
+	}
+	if f&mDstType != 0 && !test(mDstType, nf.addrType(ip.Dst(), r.dstType, c, r.limitIfaceIn)) {
+		return false
+	}
+	if f&mSrcType != 0 && !test(mSrcType, nf.addrType(ip.Src(), r.srcType, c, false)) {
+		return false
+	}
+	if f&mMark != 0 && !test(mMark, c.pkt.Mark&r.markMask == r.markVal) {
+		return false
+	}
+	if f&mCTMark != 0 && !test(mCTMark, c.conn != nil && c.conn.Mark&r.ctMarkMask == r.ctMarkVal) {
+		return false
+	}
+	if f&mCTState != 0 {
+		st := c.ctState()
+		if c.conn != nil {
+			if c.conn.Status&ipsDstNAT != 0 {
+				st |= StateDNAT
+			}
+			if c.conn.Status&ipsSrcNAT != 0 {
+				st |= StateSNAT
+			}
+		}
+		if !test(mCTState, st&r.ctState != 0) {
+			return false
+		}
+	}
+	if f&mProb != 0 {
+		// xt_statistic: (get_random_u32() & 0x7FFFFFFF) < probability
+		if !((nf.rng.Uint32() & 0x7fffffff) < r.probRaw) {
+			return false
+		}
+	}
+	if f&mRecent != 0 && !nf.recentMatch(r.recent, ip) {
+		return false
+	}
+	return true
+}
+
+func (nf *Netfilter) addrType(a netip.Addr, t uint8, c *pktCtx, limitIn bool) bool {
+	switch t {
+	case AddrLocal:
+		return nf.host.IsLocal(a)
+	case AddrBroadcast:
+		return a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	case AddrMulticast:
+		return a.IsMulticast()
+	case AddrUnicast:
+		return !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	}
+	return false
+}
+
+func (nf *Netfilter) recentMatch(rc *recentMatch, ip packet.IPv4) bool {
+	now := nf.env.Now()
+	tbl := nf.recent[rc.name]
+	if tbl == nil {
+		tbl = map[netip.Addr]time.Duration{}
+		nf.recent[rc.name] = tbl
+	}
+	a := ip.Src()
+	if !rc.rsource {
+		a = ip.Dst()
+	}
+	if rc.set {
+		tbl[a] = now
+		return true
+	}
+	last, ok := tbl[a]
+	if ok && rc.seconds > 0 && now-last > rc.seconds {
+		ok = false
+	}
+	if rc.reap && rc.seconds > 0 {
+		for k, t := range tbl {
+			if now-t > rc.seconds {
+				delete(tbl, k)
+			}
+		}
+	}
+	if ok && rc.update {
+		tbl[a] = now
+	}
+	return ok
+}

@@ -1,0 +1,197 @@
+// Package sim runs worlds: the event loop with its virtual clock, the flow
+// runner that sends a scenario's traffic and checks expectations, and the
+// results it reports.
+package sim
+
+import (
+	"time"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/packet"
+)
+
+// Loop is the event loop. It owns all simulation state: every packet
+// transfer and timer is an event, run one at a time in (time, sequence)
+// order, so a run is deterministic. Time is virtual: it jumps to the next
+// event. Zero-delay events go through a FIFO ring, delayed ones through a
+// binary heap of values, so posting and running events allocates nothing
+// once the queues have grown.
+type Loop struct {
+	now  time.Duration
+	seq  uint64
+	fifo []event
+	head int
+	n    int
+	heap []event
+	// Events counts events run.
+	Events uint64
+}
+
+type event struct {
+	at   time.Duration
+	seq  uint64
+	rx   link.Receiver
+	from *link.Device
+	pkt  *packet.Buffer
+	fn   func()
+}
+
+// NewLoop returns an idle loop at time zero.
+func NewLoop() *Loop { return &Loop{fifo: make([]event, 64)} }
+
+// Now is the virtual clock.
+func (l *Loop) Now() time.Duration { return l.now }
+
+// Deliver schedules rx.Receive(from, pkt) after delay.
+func (l *Loop) Deliver(delay time.Duration, rx link.Receiver, from *link.Device, pkt *packet.Buffer) {
+	l.post(event{at: l.now + delay, rx: rx, from: from, pkt: pkt}, delay)
+}
+
+// AfterFunc runs f after delay.
+func (l *Loop) AfterFunc(delay time.Duration, f func()) {
+	l.post(event{at: l.now + delay, fn: f}, delay)
+}
+
+func (l *Loop) post(e event, delay time.Duration) {
+	l.seq++
+	e.seq = l.seq
+	if delay <= 0 {
+		e.at = l.now
+		l.push(e)
+		return
+	}
+	l.heap = append(l.heap, e)
+	l.up(len(l.heap) - 1)
+}
+
+func (l *Loop) push(e event) {
+	if l.n == len(l.fifo) {
+		grown := make([]event, 2*len(l.fifo))
+		for i := 0; i < l.n; i++ {
+			grown[i] = l.fifo[(l.head+i)%len(l.fifo)]
+		}
+		l.fifo, l.head = grown, 0
+	}
+	l.fifo[(l.head+l.n)%len(l.fifo)] = e
+	l.n++
+}
+
+func (l *Loop) pop() event {
+	e := l.fifo[l.head]
+	l.fifo[l.head] = event{}
+	l.head = (l.head + 1) % len(l.fifo)
+	l.n--
+	return e
+}
+
+func less(a, b *event) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	return a.seq < b.seq
+}
+
+func (l *Loop) up(i int) {
+	h := l.heap
+	for i > 0 {
+		p := (i - 1) / 2
+		if !less(&h[i], &h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (l *Loop) down(i int) {
+	h := l.heap
+	n := len(h)
+	for {
+		c := 2*i + 1
+		if c >= n {
+			return
+		}
+		if c+1 < n && less(&h[c+1], &h[c]) {
+			c++
+		}
+		if !less(&h[c], &h[i]) {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
+}
+
+func (l *Loop) popHeap() event {
+	h := l.heap
+	e := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = event{}
+	l.heap = h[:last]
+	if last > 0 {
+		l.down(0)
+	}
+	return e
+}
+
+// Idle reports whether no event is pending.
+func (l *Loop) Idle() bool { return l.n == 0 && len(l.heap) == 0 }
+
+// Next returns the time of the next event (ok false when idle).
+func (l *Loop) Next() (time.Duration, bool) {
+	if l.n > 0 {
+		return l.now, true
+	}
+	if len(l.heap) > 0 {
+		return l.heap[0].at, true
+	}
+	return 0, false
+}
+
+// Step runs one event; it reports false when there was none.
+func (l *Loop) Step() bool {
+	if l.n == 0 {
+		if len(l.heap) == 0 {
+			return false
+		}
+		e := l.popHeap()
+		l.now = e.at
+		l.push(e)
+		// Everything else due at the same instant joins the FIFO in order.
+		for len(l.heap) > 0 && l.heap[0].at == l.now {
+			l.push(l.popHeap())
+		}
+	}
+	e := l.pop()
+	l.Events++
+	if e.fn != nil {
+		e.fn()
+	} else {
+		e.rx.Receive(e.from, e.pkt)
+	}
+	return true
+}
+
+// Run runs events until none is left.
+func (l *Loop) Run() {
+	for l.Step() {
+	}
+}
+
+// RunUntil runs the events due at or before t, then sets the clock to t.
+func (l *Loop) RunUntil(t time.Duration) {
+	for {
+		at, ok := l.Next()
+		if !ok || at > t {
+			break
+		}
+		l.Step()
+	}
+	if t > l.now {
+		l.now = t
+	}
+}
+
+// Advance moves an idle clock forward by d (the gap between requests).
+func (l *Loop) Advance(d time.Duration) { l.RunUntil(l.now + d) }

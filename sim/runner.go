@@ -1,0 +1,380 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+	"netsim/topology"
+)
+
+// Options control a run.
+type Options struct {
+	// Trace records hops for the first exchange of every flow.
+	Trace bool
+	// TraceAll records hops for every exchange.
+	TraceAll bool
+	// Flow, if set, runs only the flow with this name.
+	Flow string
+}
+
+// Verdict is the outcome of a flow or one exchange.
+type Verdict struct {
+	// Result is "delivered", "dropped" or "partial" (some of each).
+	Result string `json:"result"`
+	// Reason is the drop reason code (dropped, partial).
+	Reason string `json:"reason,omitempty"`
+	// Detail says where and why, from the drop record.
+	Detail string `json:"detail,omitempty"`
+	// Where is "node device" of the drop.
+	Where string `json:"where,omitempty"`
+}
+
+// FlowResult is what happened to one flow.
+type FlowResult struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	From        string `json:"from"`
+	To          string `json:"to"`
+	SrcIP       string `json:"src_ip"`
+	DstIP       string `json:"dst_ip"`
+	Protocol    string `json:"protocol"`
+	Port        int    `json:"port,omitempty"`
+	Size        int    `json:"size"`
+	Count       int    `json:"count"`
+	DF          string `json:"df"`
+
+	Verdict   Verdict        `json:"verdict"`
+	Delivered int            `json:"delivered"`
+	Dropped   map[string]int `json:"dropped,omitempty"`
+	// SeenSource is the source address the destination saw (first exchange
+	// that reached it).
+	SeenSource string `json:"seen_source,omitempty"`
+	// Responders counts which namespace answered, per namespace.
+	Responders map[string]int `json:"responders,omitempty"`
+	// RTT of the first delivered exchange (virtual time: modelled).
+	RTT time.Duration `json:"rtt_ns,omitempty"`
+
+	Expect   *topology.Expect `json:"expect,omitempty"`
+	Met      bool             `json:"met"`
+	Mismatch string           `json:"mismatch,omitempty"`
+
+	Hops []trace.Hop `json:"hops,omitempty"`
+	// Packets names the packets the hops refer to.
+	Packets map[uint64]string `json:"packets,omitempty"`
+}
+
+// Result is a whole run.
+type Result struct {
+	Scenario string        `json:"scenario"`
+	File     string        `json:"file"`
+	CNI      string        `json:"cni"`
+	Underlay string        `json:"underlay"`
+	Notes    []string      `json:"notes,omitempty"`
+	Flows    []*FlowResult `json:"flows"`
+}
+
+// AllMet reports whether every flow met its expectation.
+func (r *Result) AllMet() bool {
+	for _, f := range r.Flows {
+		if !f.Met {
+			return false
+		}
+	}
+	return true
+}
+
+// Runner executes a scenario's flows on a built world, one exchange at a
+// time, running the loop to quiescence after each.
+type Runner struct {
+	World *topology.World
+	Loop  *Loop
+	Rec   *trace.Recorder
+
+	cur *exchange
+}
+
+type exchange struct {
+	flow      int32
+	client    *netstack.Stack
+	clientIP  netip.Addr
+	sport     uint16
+	seen      bool
+	seenSrc   netip.Addr
+	responder string
+	replied   bool
+	failed    *netstack.Event
+	start     time.Duration
+	rtt       time.Duration
+}
+
+// NewRunner builds the scenario into a fresh world with a new loop.
+func NewRunner(s *topology.Scenario) (*Runner, error) {
+	loop := NewLoop()
+	w, err := topology.Build(s, loop)
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{World: w, Loop: loop}
+	r.Rec = &trace.Recorder{Clock: loop.Now}
+	w.Env.Trace = r.Rec
+	for _, st := range w.Stacks() {
+		st.OnEvent = r.onEvent
+	}
+	return r, nil
+}
+
+func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
+	x := r.cur
+	if x == nil || ev.Flow != x.flow {
+		return
+	}
+	client := s == x.client && (x.sport == 0 || ev.Dst.Port() == x.sport || ev.Proto == packet.ProtoICMP) && ev.Kind != netstack.EvEchoRequest
+	if ev.Kind == netstack.EvError {
+		if s == x.client && x.failed == nil {
+			e := ev
+			x.failed = &e
+		}
+		return
+	}
+	if client {
+		switch ev.Kind {
+		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData:
+			if !x.replied {
+				x.replied = true
+				x.rtt = r.Loop.Now() - x.start
+			}
+		}
+		return
+	}
+	switch ev.Kind {
+	case netstack.EvEchoRequest, netstack.EvUDPRecv, netstack.EvTCPAccept, netstack.EvTCPData:
+		if !x.seen {
+			x.seen, x.seenSrc, x.responder = true, ev.Src.Addr(), s.Name
+		}
+	}
+}
+
+// Run runs the flows (all, or opts.Flow) and returns the results.
+func (r *Runner) Run(opts Options) (*Result, error) {
+	w := r.World
+	s := w.Scenario
+	res := &Result{Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Underlay: s.VPC.Underlay, Notes: w.Notes}
+	found := opts.Flow == ""
+	for i := range s.Flows {
+		f := &s.Flows[i]
+		if opts.Flow != "" && f.Name != opts.Flow {
+			continue
+		}
+		found = true
+		fr, err := r.runFlow(int32(i+1), f, opts)
+		if err != nil {
+			return nil, err
+		}
+		res.Flows = append(res.Flows, fr)
+	}
+	if !found {
+		var names []string
+		for _, f := range s.Flows {
+			names = append(names, f.Name)
+		}
+		return nil, fmt.Errorf("%s: no flow named %q (flows: %s)", s.File, opts.Flow, strings.Join(names, ", "))
+	}
+	return res, nil
+}
+
+func dfMode(df *bool) (netstack.DFMode, string) {
+	switch {
+	case df == nil:
+		return netstack.DFWant, "want"
+	case *df:
+		return netstack.DFDo, "do"
+	default:
+		return netstack.DFDont, "dont"
+	}
+}
+
+func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult, error) {
+	w := r.World
+	from, err := w.Resolve(f.From)
+	if err != nil {
+		return nil, fmt.Errorf("flow %s: from: %w", f.Name, err)
+	}
+	to, err := w.Resolve(f.To)
+	if err != nil {
+		return nil, fmt.Errorf("flow %s: to: %w", f.Name, err)
+	}
+	if from.Stack == nil {
+		return nil, fmt.Errorf("flow %s: from %s: traffic can only start in a pod, node or instance", f.Name, f.From)
+	}
+	size := 56
+	if f.Size != nil {
+		size = *f.Size
+	}
+	count := max(f.Count, 1)
+	df, dfText := dfMode(f.DF)
+	fr := &FlowResult{Name: f.Name, Description: f.Description, From: from.Name, To: to.Name,
+		DstIP: to.IP.String(), Protocol: f.Protocol, Port: f.Port, Size: size, Count: count, DF: dfText,
+		Expect: f.Expect, Dropped: map[string]int{}, Responders: map[string]int{}, Packets: map[uint64]string{}}
+	if rt, src, ok := from.Stack.RouteOutput(to.IP); ok && rt != nil {
+		fr.SrcIP = src.String()
+	}
+	port := uint16(f.Port)
+	if to.Stack != nil {
+		switch f.Protocol {
+		case "udp":
+			to.Stack.ListenUDP(port, true)
+			defer to.Stack.CloseUDP(port)
+		case "tcp":
+			to.Stack.ListenTCP(port, true)
+			defer to.Stack.CloseTCP(port)
+		}
+	}
+	gap := time.Second
+	if f.Protocol != "icmp" {
+		gap = 10 * time.Millisecond
+	}
+	firstDrop := map[string]Verdict{}
+	var order []string
+	for i := 0; i < count; i++ {
+		r.Rec.Reset()
+		r.Rec.Hops = opts.TraceAll || (opts.Trace && i == 0)
+		x := &exchange{flow: id, client: from.Stack, start: r.Loop.Now()}
+		r.cur = x
+		switch f.Protocol {
+		case "icmp", "":
+			from.Stack.Ping(to.IP, uint16(id), uint16(i+1), size, df, id)
+		case "udp":
+			x.sport = from.Stack.EphemeralPort()
+			from.Stack.ListenUDP(x.sport, false)
+			from.Stack.SendUDP(x.sport, netip.AddrPortFrom(to.IP, port), size, df, id)
+		case "tcp":
+			from.Stack.DialTCP(netip.AddrPortFrom(to.IP, port), size, id)
+		}
+		r.Loop.Run()
+		if x.sport != 0 {
+			from.Stack.CloseUDP(x.sport)
+		}
+		r.cur = nil
+		v := r.verdict(x)
+		if v.Result == "delivered" {
+			fr.Delivered++
+			if fr.RTT == 0 {
+				fr.RTT = x.rtt
+			}
+		} else {
+			if _, ok := firstDrop[v.Reason]; !ok {
+				firstDrop[v.Reason] = v
+				order = append(order, v.Reason)
+			}
+			fr.Dropped[v.Reason]++
+		}
+		if x.seen {
+			fr.Responders[x.responder]++
+			if fr.SeenSource == "" {
+				fr.SeenSource = x.seenSrc.String()
+			}
+		}
+		if r.Rec.Hops {
+			hops := r.Rec.HopList()
+			fr.Hops = append(fr.Hops, hops...)
+		}
+		r.Loop.Advance(gap)
+	}
+	fr.Verdict = aggregate(fr, firstDrop, order)
+	labelPackets(fr)
+	check(fr)
+	return fr, nil
+}
+
+// verdict decides one exchange from what the sockets saw and the drops
+// recorded for the flow.
+func (r *Runner) verdict(x *exchange) Verdict {
+	if x.replied {
+		return Verdict{Result: "delivered"}
+	}
+	for _, d := range r.Rec.DropList() {
+		if d.Flow == x.flow {
+			where := d.Node
+			if d.Device != "" {
+				where += " " + d.Device
+			}
+			return Verdict{Result: "dropped", Reason: d.Reason.Code(), Detail: d.Detail, Where: where}
+		}
+	}
+	if x.failed != nil {
+		return Verdict{Result: "dropped", Reason: trace.ReasonUnreachable.Code(), Detail: x.failed.Err}
+	}
+	return Verdict{Result: "dropped", Reason: trace.ReasonNoReply.Code(), Detail: "no reply and no drop recorded"}
+}
+
+func aggregate(fr *FlowResult, first map[string]Verdict, order []string) Verdict {
+	if fr.Delivered == fr.Count {
+		return Verdict{Result: "delivered"}
+	}
+	sort.SliceStable(order, func(a, b int) bool { return fr.Dropped[order[a]] > fr.Dropped[order[b]] })
+	v := first[order[0]]
+	if fr.Delivered > 0 {
+		v.Result = "partial"
+	}
+	return v
+}
+
+func check(fr *FlowResult) {
+	e := fr.Expect
+	if e == nil {
+		fr.Met = true
+		return
+	}
+	switch e.Verdict {
+	case "delivered":
+		if fr.Delivered != fr.Count {
+			fr.Mismatch = fmt.Sprintf("expected delivered, got %s", verdictText(fr))
+			return
+		}
+		if e.SeenSource != "" && fr.SeenSource != e.SeenSource {
+			fr.Mismatch = fmt.Sprintf("expected the destination to see source %s, it saw %s", e.SeenSource, fr.SeenSource)
+			return
+		}
+	case "dropped":
+		if fr.Delivered > 0 || fr.Dropped[e.Reason] != fr.Count {
+			fr.Mismatch = fmt.Sprintf("expected dropped (%s), got %s", e.Reason, verdictText(fr))
+			return
+		}
+	}
+	fr.Met = true
+}
+
+func verdictText(fr *FlowResult) string {
+	v := fr.Verdict
+	switch v.Result {
+	case "delivered":
+		return "delivered"
+	case "partial":
+		return fmt.Sprintf("partial: %d of %d delivered, %s", fr.Delivered, fr.Count, dropCounts(fr))
+	}
+	return fmt.Sprintf("dropped (%s)", v.Reason)
+}
+
+func dropCounts(fr *FlowResult) string {
+	var parts []string
+	for k, n := range fr.Dropped {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// labelPackets names each packet seen in the hops by its first summary.
+func labelPackets(fr *FlowResult) {
+	for _, h := range fr.Hops {
+		if _, ok := fr.Packets[h.Packet]; !ok && h.After != "" {
+			fr.Packets[h.Packet] = h.After
+		}
+	}
+}

@@ -1,0 +1,516 @@
+package topology
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"time"
+
+	"netsim/dataplane/cni"
+	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/link"
+	"netsim/dataplane/netfilter"
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/vpc"
+)
+
+// World is a built scenario: every namespace, device and table, ready for
+// packets. The event loop that drives it is the scheduler Build was given.
+type World struct {
+	Scenario *Scenario
+	Env      *link.Env
+	// VPC is the Alibaba Cloud VPC (nil with an l2 underlay).
+	VPC *vpc.VPC
+	// L2 is the on-premises segment (nil with a vpc underlay).
+	L2 *vpc.L2
+	// CNI is the cluster's CNI mode.
+	CNI       cni.Mode
+	Nodes     []*Host
+	Instances []*Host
+	Pods      []*WiredPod
+	// Notes are what agents would have logged during setup (routes the
+	// kernel refused and such), and the failures injected.
+	Notes []string
+}
+
+// Host is an ECS instance: a node or a plain instance.
+type Host struct {
+	Name    string
+	IP      netip.Addr
+	VSwitch string
+	Stack   *netstack.Stack
+	Filter  *netfilter.Netfilter // nodes only
+	NIC     *netstack.Iface
+	ENI     *vpc.ENI // vpc underlay only
+	// PodCIDR and CNI are set for nodes.
+	PodCIDR netip.Prefix
+	CNI     *cni.Node
+}
+
+// WiredPod is a pod with its namespace and address.
+type WiredPod struct {
+	Namespace, Name string
+	Labels          map[string]string
+	Node            *Host
+	IP              netip.Addr
+	Stack           *netstack.Stack
+	HostVeth        *link.Device
+}
+
+// Ref is "NS/NAME".
+func (p *WiredPod) Ref() string { return p.Namespace + "/" + p.Name }
+
+// seedFor derives a per-object seed from the scenario seed and a name.
+func seedFor(seed int64, name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return uint64(seed)*0x9e3779b97f4a7c15 ^ h.Sum64()
+}
+
+// ECSMAC is an Alibaba Cloud ECS NIC MAC: the 00:16:3e OUI and three bytes
+// derived from the instance name.
+func ECSMAC(name string) packet.MAC {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	v := h.Sum32()
+	return packet.MAC{0x00, 0x16, 0x3e, byte(v >> 16), byte(v >> 8), byte(v)}
+}
+
+// Build turns a loaded scenario into a world driven by sched. Build-time
+// problems (a route quota exceeded, a failure naming a device that does not
+// exist, no address left in a vSwitch) are returned as Problems located in
+// the scenario file.
+func Build(s *Scenario, sched link.Scheduler) (*World, error) {
+	b := &builder{s: s, w: &World{Scenario: s, Env: link.NewEnv(sched)}}
+	b.build()
+	if len(b.probs) > 0 {
+		b.probs.Sort()
+		return nil, b.probs
+	}
+	return b.w, nil
+}
+
+type builder struct {
+	s     *Scenario
+	w     *World
+	probs Problems
+	used  map[netip.Addr]bool
+	vsw   map[string]*vpc.VSwitch
+	cidr  map[string]netip.Prefix
+}
+
+func (b *builder) fail(path, format string, args ...any) {
+	b.probs = append(b.probs, b.s.At(path, format, args...))
+}
+
+func (b *builder) build() {
+	s, w := b.s, b.w
+	b.used = map[netip.Addr]bool{}
+	b.vsw = map[string]*vpc.VSwitch{}
+	b.cidr = map[string]netip.Prefix{}
+	latency := 50 * time.Microsecond
+	if s.VPC.Latency != nil {
+		latency = *s.VPC.Latency
+	}
+	vcidr := netip.MustParsePrefix(s.VPC.CIDR)
+	for _, sw := range s.VPC.VSwitches {
+		b.cidr[sw.Name] = netip.MustParsePrefix(sw.CIDR)
+	}
+	if s.VPC.Underlay == "l2" {
+		w.L2 = vpc.NewL2(w.Env, "l2", s.VPC.MTU, latency)
+	} else {
+		name := s.VPC.Name
+		if name == "" {
+			name = "vpc"
+		}
+		w.VPC = vpc.New(w.Env, name, vcidr, latency, s.VPC.RouteQuota)
+		for i, sw := range s.VPC.VSwitches {
+			v, err := w.VPC.AddVSwitch(sw.Name, sw.Zone, b.cidr[sw.Name])
+			if err != nil {
+				b.fail(fmt.Sprintf("vpc.vswitches[%d]", i), "%v", err)
+				continue
+			}
+			b.vsw[sw.Name] = v
+		}
+	}
+	// Pinned addresses first, so that allocation skips them.
+	for _, n := range s.Nodes {
+		if n.IP != "" {
+			b.used[netip.MustParseAddr(n.IP)] = true
+		}
+	}
+	for _, n := range s.Instances {
+		if n.IP != "" {
+			b.used[netip.MustParseAddr(n.IP)] = true
+		}
+	}
+	for i, n := range s.Nodes {
+		h := b.host(fmt.Sprintf("nodes[%d]", i), n.Name, n.VSwitch, n.IP)
+		if h == nil {
+			continue
+		}
+		h.Filter = netfilter.ForStack(h.Stack, seedFor(s.Seed, "netfilter/"+n.Name))
+		w.Nodes = append(w.Nodes, h)
+	}
+	for i, n := range s.Instances {
+		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP); h != nil {
+			w.Instances = append(w.Instances, h)
+		}
+	}
+	if len(b.probs) > 0 {
+		return
+	}
+	b.podCIDRs()
+	if len(b.probs) > 0 {
+		return
+	}
+	b.cni()
+	if len(b.probs) > 0 {
+		return
+	}
+	b.customRoutes()
+	b.failures()
+}
+
+// host creates an ECS instance: its namespace, eth0 on the vSwitch (or the
+// L2 segment), the kernel's connected route and the DHCP default route via
+// the vSwitch gateway.
+func (b *builder) host(path, name, vswitch, ipText string) *Host {
+	s, w := b.s, b.w
+	cidr := b.cidr[vswitch]
+	var ip netip.Addr
+	if ipText != "" {
+		ip = netip.MustParseAddr(ipText)
+	} else {
+		ip = b.allocate(cidr)
+		if !ip.IsValid() {
+			b.fail(path+".vswitch", "no free address left in vSwitch %s (%s) for %s", vswitch, cidr, name)
+			return nil
+		}
+	}
+	b.used[ip] = true
+	st := netstack.New(w.Env, name, seedFor(s.Seed, name))
+	eth0 := link.NewDevice(w.Env, name, "eth0", "device", link.Ether, s.VPC.MTU, ECSMAC(name), nil)
+	nic := st.AddIface(eth0)
+	if err := st.AddAddr("eth0", netip.PrefixFrom(ip, cidr.Bits())); err != nil {
+		b.fail(path, "%v", err)
+		return nil
+	}
+	h := &Host{Name: name, IP: ip, VSwitch: vswitch, Stack: st, NIC: nic}
+	if w.VPC != nil {
+		sw := b.vsw[vswitch]
+		eni, err := w.VPC.Attach(name, sw, eth0, ip)
+		if err != nil {
+			b.fail(path, "%v", err)
+			return nil
+		}
+		h.ENI = eni
+		if err := st.AddRoute(&netstack.Route{Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0), Gw: sw.Gateway, Dev: nic}); err != nil {
+			b.fail(path, "%v", err)
+			return nil
+		}
+	} else {
+		w.L2.Attach(name, eth0)
+	}
+	return h
+}
+
+// allocate returns the lowest free address of a vSwitch, skipping the
+// network address and Alibaba's three reserved addresses at the end.
+func (b *builder) allocate(cidr netip.Prefix) netip.Addr {
+	size := 1 << (32 - cidr.Bits())
+	for i := 1; i < size-3; i++ {
+		a := cni.Nth(cidr, i)
+		if !b.used[a] {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// podCIDRs gives every node its pod subnet: pinned ones first, then the
+// lowest free subnets in node order, as the node IPAM controller does.
+func (b *builder) podCIDRs() {
+	s := b.s
+	pod := netip.MustParsePrefix(s.Cluster.PodCIDR)
+	mask := s.Cluster.NodeCIDRMask
+	taken := map[netip.Prefix]bool{}
+	for i, n := range s.Nodes {
+		if n.PodCIDR != "" {
+			p := netip.MustParsePrefix(n.PodCIDR)
+			taken[p] = true
+			b.w.Nodes[i].PodCIDR = p
+		}
+	}
+	next := 0
+	for i, n := range s.Nodes {
+		if n.PodCIDR != "" {
+			continue
+		}
+		for {
+			p := netip.PrefixFrom(cni.Nth(pod, next<<(32-mask)), mask)
+			next++
+			if !pod.Contains(p.Addr()) {
+				b.fail(fmt.Sprintf("nodes[%d]", i), "no free /%d left in cluster.podCIDR %s for %s", mask, pod, n.Name)
+				return
+			}
+			if !taken[p] {
+				taken[p] = true
+				b.w.Nodes[i].PodCIDR = p
+				break
+			}
+		}
+	}
+}
+
+// cni sets up the CNI mode on every node, programs peers and wires pods.
+func (b *builder) cni() {
+	s, w := b.s, b.w
+	c := &cni.Cluster{
+		Env:         w.Env,
+		PodCIDR:     netip.MustParsePrefix(s.Cluster.PodCIDR),
+		ServiceCIDR: netip.MustParsePrefix(s.Cluster.ServiceCIDR),
+		Underlay:    s.VPC.Underlay,
+		VPC:         w.VPC,
+		UnderlayMTU: s.VPC.MTU,
+	}
+	var opts any
+	switch s.Cluster.CNI.Mode {
+	case "flannel":
+		f := s.Cluster.CNI.Flannel
+		o := &flannel.Options{Backend: f.Backend, DirectRouting: f.DirectRouting, MTU: f.MTU, IPMasq: true}
+		if f.VNI != nil {
+			o.VNI = *f.VNI
+		}
+		if f.Port != nil {
+			o.Port = *f.Port
+		}
+		if f.IPMasq != nil {
+			o.IPMasq = *f.IPMasq
+		}
+		opts = o
+	}
+	mode, err := cni.New(s.Cluster.CNI.Mode, c, opts)
+	if err != nil {
+		b.fail("cluster.cni", "%v", err)
+		return
+	}
+	w.CNI = mode
+	for i, h := range w.Nodes {
+		h.CNI = &cni.Node{Name: h.Name, Stack: h.Stack, Filter: h.Filter, NIC: h.NIC, IP: h.IP, PodCIDR: h.PodCIDR}
+		if err := mode.SetupNode(h.CNI); err != nil {
+			b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+		}
+	}
+	if len(b.probs) > 0 {
+		return
+	}
+	for i, h := range w.Nodes {
+		for _, p := range w.Nodes {
+			if p == h {
+				continue
+			}
+			if err := mode.AddPeer(h.CNI, p.CNI); err != nil {
+				b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+			}
+		}
+	}
+	w.Notes = append(w.Notes, mode.Notes()...)
+	for i, p := range s.Pods {
+		var node *Host
+		for _, h := range w.Nodes {
+			if h.Name == p.Node {
+				node = h
+			}
+		}
+		ref := p.Namespace + "/" + p.Name
+		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
+		cp := &cni.Pod{Namespace: p.Namespace, Name: p.Name, Node: node.CNI, Stack: st, MTU: p.MTU}
+		if p.IP != "" {
+			cp.IP = netip.MustParseAddr(p.IP)
+		}
+		if err := mode.AddPod(cp); err != nil {
+			b.fail(fmt.Sprintf("pods[%d]", i), "%v", err)
+			continue
+		}
+		w.Pods = append(w.Pods, &WiredPod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Node: node, IP: cp.IP, Stack: st, HostVeth: cp.HostVeth})
+	}
+}
+
+// customRoutes adds the scenario's own VPC route entries.
+func (b *builder) customRoutes() {
+	s, w := b.s, b.w
+	for i, r := range s.VPC.Routes {
+		if _, err := w.VPC.AddRoute(netip.MustParsePrefix(r.Destination), r.NextHop, "custom route from the scenario"); err != nil {
+			b.fail(fmt.Sprintf("vpc.routes[%d]", i), "%v", err)
+		}
+	}
+}
+
+// failures injects the scenario's faults.
+func (b *builder) failures() {
+	s, w := b.s, b.w
+	for i, f := range s.Failures {
+		path := fmt.Sprintf("failures[%d]", i)
+		switch f.Type {
+		case "delete-vpc-route":
+			var dst netip.Prefix
+			if f.Destination != "" {
+				dst = netip.MustParsePrefix(f.Destination)
+			} else {
+				h := w.Node(f.Node)
+				dst = h.PodCIDR
+			}
+			if w.VPC == nil {
+				b.fail(path, "delete-vpc-route needs a vpc underlay")
+				continue
+			}
+			e, err := w.VPC.DeleteRoute(dst)
+			if err != nil {
+				b.fail(path, "%v (route entries: %s)", err, routeList(w.VPC))
+				continue
+			}
+			w.Notes = append(w.Notes, fmt.Sprintf("failure: deleted VPC route entry %s → %s (%s)", e.Destination, e.NextHop, e.ID))
+		case "link-down":
+			var st *netstack.Stack
+			who := f.Node
+			if f.Pod != "" {
+				p := w.Pod(f.Pod)
+				if p == nil {
+					b.fail(path+".pod", "pod %q does not exist", f.Pod)
+					continue
+				}
+				st, who = p.Stack, p.Ref()
+			} else if h := w.Host(f.Node); h != nil {
+				st = h.Stack
+			}
+			if st == nil {
+				b.fail(path+".node", "%q is not a node or instance", f.Node)
+				continue
+			}
+			if err := st.SetLinkUp(f.Device, false); err != nil {
+				var names []string
+				for _, i := range st.Ifaces() {
+					names = append(names, i.Dev.Name)
+				}
+				b.fail(path+".device", "%s has no device %q (devices: %v)", who, f.Device, names)
+				continue
+			}
+			w.Notes = append(w.Notes, fmt.Sprintf("failure: ip link set %s down on %s", f.Device, who))
+		}
+	}
+}
+
+func routeList(v *vpc.VPC) string {
+	s := ""
+	for i, e := range v.Routes() {
+		if i > 0 {
+			s += ", "
+		}
+		s += e.Destination.String()
+	}
+	return s
+}
+
+// Node returns the node named name, or nil.
+func (w *World) Node(name string) *Host {
+	for _, h := range w.Nodes {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Host returns the node or instance named name, or nil.
+func (w *World) Host(name string) *Host {
+	if h := w.Node(name); h != nil {
+		return h
+	}
+	for _, h := range w.Instances {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Pod returns the pod "NAME" (namespace default) or "NS/NAME", or nil.
+func (w *World) Pod(ref string) *WiredPod {
+	ns, name := "default", ref
+	for i := 0; i < len(ref); i++ {
+		if ref[i] == '/' {
+			ns, name = ref[:i], ref[i+1:]
+		}
+	}
+	for _, p := range w.Pods {
+		if p.Namespace == ns && p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Target is a resolved flow endpoint.
+type Target struct {
+	// Name is the canonical text (pod/NS/NAME, node/NAME, ecs/NAME, an IP).
+	Name string
+	// Stack is the namespace (nil for a bare IP nobody in the world owns).
+	Stack *netstack.Stack
+	IP    netip.Addr
+}
+
+// Resolve turns a flow endpoint into a namespace and address. A bare IP
+// owned by a pod, node or instance resolves to that namespace.
+func (w *World) Resolve(ref string) (Target, error) {
+	e, err := ParseEndpoint(ref)
+	if err != nil {
+		return Target{}, err
+	}
+	switch e.Kind {
+	case EndpointPod:
+		if p := w.Pod(e.Namespace + "/" + e.Name); p != nil {
+			return Target{Name: e.String(), Stack: p.Stack, IP: p.IP}, nil
+		}
+	case EndpointNode:
+		if h := w.Node(e.Name); h != nil {
+			return Target{Name: e.String(), Stack: h.Stack, IP: h.IP}, nil
+		}
+	case EndpointECS:
+		for _, h := range w.Instances {
+			if h.Name == e.Name {
+				return Target{Name: e.String(), Stack: h.Stack, IP: h.IP}, nil
+			}
+		}
+	case EndpointIP:
+		t := Target{Name: e.IP.String(), IP: e.IP}
+		for _, p := range w.Pods {
+			if p.IP == e.IP {
+				t.Stack = p.Stack
+			}
+		}
+		for _, h := range append(append([]*Host(nil), w.Nodes...), w.Instances...) {
+			if h.Stack.IsLocal(e.IP) {
+				t.Stack = h.Stack
+			}
+		}
+		return t, nil
+	}
+	return Target{}, fmt.Errorf("%s does not exist", ref)
+}
+
+// Stacks returns every namespace: nodes, instances, pods.
+func (w *World) Stacks() []*netstack.Stack {
+	var out []*netstack.Stack
+	for _, h := range w.Nodes {
+		out = append(out, h.Stack)
+	}
+	for _, h := range w.Instances {
+		out = append(out, h.Stack)
+	}
+	for _, p := range w.Pods {
+		out = append(out, p.Stack)
+	}
+	return out
+}
