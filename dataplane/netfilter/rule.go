@@ -98,18 +98,18 @@ type Rule struct {
 	// Comment is the -m comment text, if any.
 	Comment string
 
-	Target       TargetKind
-	JumpTo       string
-	markSetVal   uint32
-	markSetMask  uint32
-	markOp       string // "--set-xmark", "--or-mark", ...
-	natTo        netip.AddrPort
-	natToRange   bool
-	randomFully  bool
-	random       bool
-	toPorts      [2]uint16
-	rejectWith   string
-	logPrefix    string
+	Target      TargetKind
+	JumpTo      string
+	markSetVal  uint32
+	markSetMask uint32
+	markOp      string // "--set-xmark", "--or-mark", ...
+	natTo       netip.AddrPort
+	natToRange  bool
+	randomFully bool
+	random      bool
+	toPorts     [2]uint16
+	rejectWith  string
+	logPrefix   string
 
 	// parts keeps the canonical printed pieces.
 	basic, matches []string
@@ -630,7 +630,6 @@ func (p *ruleParser) parse() error {
 	r.basic = basic
 	return nil
 }
-
 
 func (p *ruleParser) recentOpt(a string) error {
 	r := p.r

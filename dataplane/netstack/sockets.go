@@ -14,14 +14,14 @@ type EventKind uint8
 
 // Socket events.
 const (
-	EvEchoRequest EventKind = iota // the kernel answered an ICMP echo request
-	EvEchoReply                    // a ping socket got its echo reply
-	EvUDPRecv                      // a UDP socket received a datagram
-	EvTCPAccept                    // a listener completed a handshake
-	EvTCPData                      // a TCP connection received data
-	EvTCPEstablished               // a connecting socket completed the handshake
-	EvTCPClosed                    // a connection finished (FIN exchanged)
-	EvError                        // a socket got an error (ICMP error, RST, EMSGSIZE)
+	EvEchoRequest    EventKind = iota // the kernel answered an ICMP echo request
+	EvEchoReply                       // a ping socket got its echo reply
+	EvUDPRecv                         // a UDP socket received a datagram
+	EvTCPAccept                       // a listener completed a handshake
+	EvTCPData                         // a TCP connection received data
+	EvTCPEstablished                  // a connecting socket completed the handshake
+	EvTCPClosed                       // a connection finished (FIN exchanged)
+	EvError                           // a socket got an error (ICMP error, RST, EMSGSIZE)
 )
 
 func (k EventKind) String() string {

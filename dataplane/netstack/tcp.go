@@ -115,7 +115,7 @@ func (c *TCPConn) send(flags uint8, data []byte, parent uint64) {
 		o := t[20:32]
 		o[0], o[1] = 2, 4 // MSS
 		binary.BigEndian.PutUint16(o[2:4], uint16(c.mss))
-		o[4], o[5], o[6], o[7] = 1, 1, 4, 2 // NOP NOP SACK-permitted
+		o[4], o[5], o[6], o[7] = 1, 1, 4, 2   // NOP NOP SACK-permitted
 		o[8], o[9], o[10], o[11] = 1, 3, 3, 7 // NOP window scale 7
 	}
 	copy(pl[hl:], data)
