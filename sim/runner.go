@@ -59,6 +59,8 @@ type FlowResult struct {
 	Responders map[string]int `json:"responders,omitempty"`
 	// RTT of the first delivered exchange (virtual time: modelled).
 	RTT time.Duration `json:"rtt_ns,omitempty"`
+	// Start is the virtual time the flow started.
+	Start time.Duration `json:"start_ns"`
 
 	Expect   *topology.Expect `json:"expect,omitempty"`
 	Met      bool             `json:"met"`
@@ -239,6 +241,7 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 	if f.Protocol != "icmp" {
 		gap = 10 * time.Millisecond
 	}
+	fr.Start = r.Loop.Now()
 	firstDrop := map[string]Verdict{}
 	var order []string
 	for i := 0; i < count; i++ {

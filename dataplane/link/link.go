@@ -89,7 +89,7 @@ func (e *Env) Drop(pkt *packet.Buffer, ns, dev string, r trace.Reason, detail st
 // Hop records a hop for pkt; callers check Tracing first when formatting
 // the hop costs anything.
 func (e *Env) Hop(pkt *packet.Buffer, h trace.Hop) {
-	h.Packet, h.Flow = pkt.ID, pkt.Flow
+	h.Packet, h.Parent, h.Flow = pkt.ID, pkt.Parent, pkt.Flow
 	e.Trace.Add(h)
 }
 

@@ -46,6 +46,7 @@ type Hop struct {
 	Seq    int           `json:"seq"`
 	Time   time.Duration `json:"time_ns"`
 	Packet uint64        `json:"packet"`
+	Parent uint64        `json:"parent,omitempty"`
 	Flow   int32         `json:"-"`
 	Node   string        `json:"node"`
 	Device string        `json:"device,omitempty"`

@@ -23,6 +23,7 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gaissmai/bart"
@@ -97,7 +98,7 @@ func (e *RouteEntry) String() string {
 	if e.VSwitch != nil {
 		return fmt.Sprintf("%s → local (system route of vSwitch %s)", e.Destination, e.VSwitch.Name)
 	}
-	s := fmt.Sprintf("%s → ECS instance %s (%s, custom %s)", e.Destination, e.NextHop, e.ID, e.Type)
+	s := fmt.Sprintf("%s → ECS instance %s (%s, %s)", e.Destination, e.NextHop, e.ID, strings.ToLower(string(e.Type)))
 	if e.Description != "" {
 		s += " [" + e.Description + "]"
 	}

@@ -1,0 +1,119 @@
+// Command netsim builds a Kubernetes-on-ACK network from a scenario file and
+// pushes real packets through it, showing every hop.
+//
+// This package is the CLI only: flags, subcommands and output; the work is
+// in sim, topology and dataplane.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitUnmet    = 1
+	exitBadInput = 2
+)
+
+type command struct {
+	name, usage, short string
+	run                func(args []string, stdout, stderr io.Writer) int
+}
+
+func commands() []command {
+	return []command{
+		{"run", "netsim run FILE [--flow NAME] [-o text|json] [--summary] [--pcap FILE]", "build the scenario, send its flows, print hop-by-hop traces", cmdRun},
+		{"validate", "netsim validate FILE", "check a scenario file and build it without sending traffic", cmdValidate},
+		{"show", "netsim show FILE [--node NAME]", "print routes, neighbours, FDBs and iptables of the built world", cmdShow},
+		{"version", "netsim version", "print the version", cmdVersion},
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `netsim — packet-level simulator of Kubernetes container networking on Alibaba Cloud ACK
+
+Usage:
+  netsim COMMAND [flags]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.short)
+	}
+	fmt.Fprintf(w, `
+Run "netsim COMMAND --help" for a command's flags.
+Exit codes: 0 every flow met its expectation, 1 some did not, 2 bad input or usage.
+`)
+}
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitBadInput
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return exitOK
+	case "--version":
+		return cmdVersion(nil, stdout, stderr)
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(args[1:], stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "netsim: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitBadInput
+}
+
+// newFlags makes a flag set that prints the command's usage on --help.
+func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var u string
+	for _, c := range commands() {
+		if c.name == name {
+			u = c.usage + "\n\n" + c.short
+		}
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stdout, "Usage: %s\n\nFlags:\n%s", u, fs.FlagUsages())
+	}
+	return fs
+}
+
+// parse parses flags and wants exactly one FILE argument. It returns the
+// exit code to stop with, or -1 to go on.
+func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (string, int) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return "", exitOK
+		}
+		fmt.Fprintf(stderr, "netsim %s: %v\n", fs.Name(), err)
+		return "", exitBadInput
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "netsim %s: expected one scenario FILE, got %d arguments (%s)\n", fs.Name(), fs.NArg(), strings.Join(fs.Args(), " "))
+		return "", exitBadInput
+	}
+	return fs.Arg(0), -1
+}
+
+func cmdVersion(_ []string, stdout, _ io.Writer) int {
+	fmt.Fprintf(stdout, "netsim %s\n", version)
+	return exitOK
+}

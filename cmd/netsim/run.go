@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"netsim/dataplane/pcap"
+	"netsim/sim"
+	"netsim/topology"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stdout, stderr)
+	flow := fs.String("flow", "", "run only the flow with this `NAME`")
+	out := fs.StringP("output", "o", "text", "output format: text or json")
+	summary := fs.Bool("summary", false, "one line a flow instead of hop-by-hop traces")
+	pcapFile := fs.String("pcap", "", "write every captured frame to this pcapng `FILE`")
+	traceAll := fs.Bool("trace-all", false, "trace every exchange of a flow, not only the first")
+	width := fs.Int("width", 120, "wrap trace lines at this many columns (0: no wrapping)")
+	file, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if *out != "text" && *out != "json" {
+		fmt.Fprintf(stderr, "netsim run: -o %q: expected text or json\n", *out)
+		return exitBadInput
+	}
+	s, err := topology.Load(file)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	r, err := sim.NewRunner(s)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	var sink *pcap.Sink
+	if *pcapFile != "" {
+		sink = pcap.NewSink(r.Loop.Now, r.Rec)
+		r.World.Env.Capture = sink
+	}
+	opts := sim.Options{Flow: *flow, Trace: !*summary || *out == "json" || sink != nil, TraceAll: *traceAll}
+	res, err := r.Run(opts)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	switch {
+	case *out == "json":
+		if err := sim.WriteJSON(stdout, res); err != nil {
+			fmt.Fprintf(stderr, "netsim run: %v\n", err)
+			return exitBadInput
+		}
+	case *summary:
+		sim.WriteSummary(stdout, res)
+	default:
+		sim.WriteText(stdout, res, *width)
+	}
+	if sink != nil {
+		if err := writePcap(*pcapFile, sink); err != nil {
+			fmt.Fprintf(stderr, "netsim run: %v\n", err)
+			return exitBadInput
+		}
+		fmt.Fprintf(stderr, "wrote %d frames on %d interfaces to %s\n", sink.Len(), len(sink.Interfaces()), *pcapFile)
+		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE\n", *pcapFile, vxlanHint(r))
+		fmt.Fprintf(stderr, "         or: wireshark %s  (Decode As… UDP port → VXLAN for the tunnel port)\n", *pcapFile)
+	}
+	if !res.AllMet() {
+		return exitUnmet
+	}
+	return exitOK
+}
+
+func vxlanHint(r *sim.Runner) string {
+	s := ""
+	for _, p := range r.World.Env.VXLANPorts {
+		s += fmt.Sprintf(" -d udp.port==%d,vxlan", p)
+	}
+	return s
+}
+
+func writePcap(path string, sink *pcap.Sink) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("pcap %s: %w", path, err)
+	}
+	if err := sink.Write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("pcap %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// badInput prints a load/build error and returns exit code 2.
+func badInput(stderr io.Writer, err error) int {
+	var probs topology.Problems
+	if errors.As(err, &probs) {
+		fmt.Fprintf(stderr, "%s\n", probs.Error())
+		fmt.Fprintf(stderr, "netsim: %d problem(s); nothing was run\n", len(probs))
+		return exitBadInput
+	}
+	fmt.Fprintf(stderr, "netsim: %v\n", err)
+	return exitBadInput
+}

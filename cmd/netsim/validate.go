@@ -1,0 +1,53 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"netsim/sim"
+	"netsim/topology"
+)
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", stdout, stderr)
+	file, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	s, err := topology.Load(file)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	r, err := sim.NewRunner(s)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	fmt.Fprintf(stdout, "%s: ok — scenario %s\n", file, s.Name)
+	if s.Description != "" {
+		fmt.Fprintf(stdout, "  %s\n", s.Description)
+	}
+	topology.WriteOverview(stdout, r.World)
+	return exitOK
+}
+
+func cmdShow(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("show", stdout, stderr)
+	node := fs.String("node", "", "show only this node, instance or pod (NS/NAME)")
+	file, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	s, err := topology.Load(file)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	r, err := sim.NewRunner(s)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	if err := topology.WriteState(stdout, r.World, *node); err != nil {
+		fmt.Fprintf(stderr, "netsim show: %v\n", err)
+		return exitBadInput
+	}
+	return exitOK
+}

@@ -1,0 +1,129 @@
+package topology
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/netstack"
+)
+
+// WriteOverview prints what Build made: hosts, addresses, pod subnets, pods,
+// VPC route entries and the agents' notes.
+func WriteOverview(w io.Writer, wd *World) {
+	fmt.Fprintf(w, "  CNI %s, pod MTU %d, underlay %s\n", wd.CNI.Name(), wd.CNI.PodMTU(), wd.Scenario.VPC.Underlay)
+	for _, h := range wd.Nodes {
+		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s\n", h.Name, h.IP, h.VSwitch, h.PodCIDR)
+	}
+	for _, h := range wd.Instances {
+		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s\n", h.Name, h.IP, h.VSwitch)
+	}
+	for _, p := range wd.Pods {
+		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name)
+	}
+	if wd.VPC != nil {
+		fmt.Fprintf(w, "  VPC route table %s (%d of %d custom entries):\n", wd.VPC.RouteTableID, wd.VPC.CustomRoutes(), wd.VPC.Quota)
+		for _, e := range wd.VPC.Routes() {
+			fmt.Fprintf(w, "    %s\n", e)
+		}
+	}
+	for _, n := range wd.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+// WriteState prints each namespace's tables the way the Linux tools print
+// them: ip -d link, ip addr, ip route, ip neigh, bridge fdb, iptables-save.
+func WriteState(w io.Writer, wd *World, only string) error {
+	type ns struct {
+		title string
+		st    *netstack.Stack
+		h     *Host
+	}
+	var all []ns
+	for _, h := range wd.Nodes {
+		all = append(all, ns{"node " + h.Name, h.Stack, h})
+	}
+	for _, h := range wd.Instances {
+		all = append(all, ns{"ecs " + h.Name, h.Stack, h})
+	}
+	for _, p := range wd.Pods {
+		all = append(all, ns{"pod " + p.Ref(), p.Stack, nil})
+	}
+	found := only == ""
+	for _, n := range all {
+		if only != "" && n.st.Name != only && !(n.h == nil && wd.Pod(only) != nil && wd.Pod(only).Stack == n.st) {
+			continue
+		}
+		found = true
+		fmt.Fprintf(w, "### %s\n", n.title)
+		st := n.st
+		fmt.Fprintln(w, "$ ip -br addr")
+		for _, i := range st.Ifaces() {
+			var addrs []string
+			for _, a := range i.Addrs {
+				addrs = append(addrs, a.Prefix.String())
+			}
+			state := "UP"
+			if !i.Dev.Up() {
+				state = "DOWN"
+			}
+			extra := ""
+			if i.Dev.Master != nil {
+				extra = " master " + i.Dev.Master.Dev.Name
+			}
+			fmt.Fprintf(w, "%-14s %-5s %-17s mtu %-5d %-7s %s%s\n", i.Dev.Name, state, i.Dev.MAC, i.Dev.MTU, i.Dev.Kind, strings.Join(addrs, " "), extra)
+		}
+		fmt.Fprintln(w, "$ ip route")
+		for _, r := range st.Routes.All() {
+			fmt.Fprintln(w, r.String())
+		}
+		if nb := st.Neighbours(); len(nb) > 0 {
+			fmt.Fprintln(w, "$ ip neigh")
+			for _, e := range nb {
+				fmt.Fprintln(w, e.Format(wd.Env.Now()))
+			}
+		}
+		if n.h != nil && n.h.CNI != nil {
+			if br := flannel.Bridge(n.h.CNI); br != nil {
+				fmt.Fprintln(w, "$ bridge fdb show br "+br.Dev.Name)
+				var lines []string
+				for _, e := range br.FDB() {
+					lines = append(lines, e.String(br))
+				}
+				sort.Strings(lines)
+				for _, l := range lines {
+					fmt.Fprintln(w, l)
+				}
+			}
+			if vx := flannel.Tunnel(n.h.CNI); vx != nil {
+				fmt.Fprintln(w, "$ bridge fdb show dev "+vx.Dev.Name)
+				var lines []string
+				for mac, dst := range vx.FDB() {
+					lines = append(lines, vx.FDBString(mac, dst))
+				}
+				sort.Strings(lines)
+				for _, l := range lines {
+					fmt.Fprintln(w, l)
+				}
+			}
+		}
+		if n.h != nil && n.h.Filter != nil {
+			fmt.Fprintln(w, "$ iptables-save")
+			fmt.Fprint(w, n.h.Filter.Save(false))
+		}
+		fmt.Fprintln(w)
+	}
+	if !found {
+		return fmt.Errorf("no node, instance or pod named %q", only)
+	}
+	if only == "" && wd.VPC != nil {
+		fmt.Fprintf(w, "### VPC %s route table %s\n", wd.VPC.Name, wd.VPC.RouteTableID)
+		for _, e := range wd.VPC.Routes() {
+			fmt.Fprintln(w, e)
+		}
+	}
+	return nil
+}
