@@ -13,6 +13,10 @@ import (
 	"netsim/topology"
 )
 
+// SchemaVersion is the version of the JSON output; it changes only when a
+// field is removed or changes meaning.
+const SchemaVersion = 1
+
 // Options control a run.
 type Options struct {
 	// Trace records hops for the first exchange of every flow.
@@ -73,6 +77,8 @@ type FlowResult struct {
 
 // Result is a whole run.
 type Result struct {
+	// Schema is the version of this JSON layout (see the README).
+	Schema   int           `json:"schema"`
 	Scenario string        `json:"scenario"`
 	File     string        `json:"file"`
 	CNI      string        `json:"cni"`
@@ -166,7 +172,7 @@ func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
 func (r *Runner) Run(opts Options) (*Result, error) {
 	w := r.World
 	s := w.Scenario
-	res := &Result{Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Underlay: s.VPC.Underlay, Notes: w.Notes}
+	res := &Result{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Underlay: s.VPC.Underlay, Notes: w.Notes}
 	found := opts.Flow == ""
 	for i := range s.Flows {
 		f := &s.Flows[i]

@@ -198,9 +198,9 @@ type Flow struct {
 // ("delivered") or a mapping with verdict, reason and seenSource.
 type Expect struct {
 	// Verdict is "delivered" or "dropped".
-	Verdict string `yaml:"verdict"`
+	Verdict string `yaml:"verdict" json:"verdict"`
 	// Reason is the drop reason code (dropped only), e.g. "vpc-no-route".
-	Reason string `yaml:"reason"`
+	Reason string `yaml:"reason" json:"reason,omitempty"`
 	// SeenSource is the source address the destination must see (delivered only).
-	SeenSource string `yaml:"seenSource"`
+	SeenSource string `yaml:"seenSource" json:"seen_source,omitempty"`
 }

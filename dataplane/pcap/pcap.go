@@ -142,3 +142,15 @@ func (s *Sink) Write(w io.Writer) error {
 func ngIface(f iface) pcapgo.NgInterface {
 	return pcapgo.NgInterface{Name: f.name, LinkType: f.typ, TimestampResolution: 9, Description: fmt.Sprintf("netsim device %s (mtu %d)", f.name, f.mtu)}
 }
+
+// Frames returns copies of the frames captured on the device named
+// "namespace/device", in capture order, with their directions.
+func (s *Sink) Frames(name string) (frames [][]byte, dirs []link.Dir) {
+	for _, r := range s.recs {
+		if s.ifaces[r.iface].name == name {
+			frames = append(frames, append([]byte(nil), r.data...))
+			dirs = append(dirs, r.dir)
+		}
+	}
+	return frames, dirs
+}
