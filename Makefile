@@ -1,0 +1,36 @@
+# netsim — two commands on a fresh machine:
+#   make run    build netsim and run the bundled flannel VXLAN scenario
+#   make test   vet, format check and every test (tshark tests need tshark)
+
+GO     ?= go
+BIN    := bin/netsim
+SCEN   ?= scenarios/flannel-vxlan.yaml
+OUT    := out
+
+.PHONY: run build test bench fmt vet clean golden
+
+build:
+	$(GO) build -o $(BIN) ./cmd/netsim
+
+run: build
+	@mkdir -p $(OUT)
+	./$(BIN) run $(SCEN) --pcap $(OUT)/$(basename $(notdir $(SCEN))).pcapng
+
+test:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
+	$(GO) test ./...
+
+# Benchmarks: compare the modes as ratios measured in one run.
+bench:
+	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+
+# Rewrite golden files after an intended change (review the diff).
+golden:
+	$(GO) test ./sim ./topology -update
+
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf bin $(OUT)
