@@ -74,9 +74,12 @@ func (b *Bridge) Ports() []*Device { return b.ports }
 // FDB returns the entries (for `bridge fdb show`-style dumps).
 func (b *Bridge) FDB() map[packet.MAC]*FDBEntry { return b.fdb }
 
+// lookup finds the live entry for m. A learned entry has expired once
+// Ageing has passed since it was last refreshed (br_fdb has_expired:
+// updated + hold_time <= now).
 func (b *Bridge) lookup(m packet.MAC, now time.Duration) *FDBEntry {
 	e := b.fdb[m]
-	if e == nil || (!e.Static && now-e.Updated > b.Ageing) {
+	if e == nil || (!e.Static && now-e.Updated >= b.Ageing) {
 		return nil
 	}
 	return e

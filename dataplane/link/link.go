@@ -201,9 +201,22 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 // delivery (the far end of a wire).
 func (d *Device) Receive(_ *Device, pkt *packet.Buffer) { d.Input(pkt) }
 
+// maxFrame is the longest frame the device accepts: MTU plus the link
+// header, plus room for a VLAN tag on Ethernet (is_skb_forwardable allows
+// mtu + hard_header_len + VLAN_HLEN, and NIC receive buffers are sized
+// the same way).
+func (d *Device) maxFrame() int {
+	if d.Type == Ether {
+		return d.MTU + d.hardHeader() + vlanHeaderLen
+	}
+	return d.MTU
+}
+
+const vlanHeaderLen = 4
+
 // Input is a frame arriving at the device from its wire (netif_receive).
-// Frames longer than MTU plus the link header are dropped, as veth and
-// most drivers do.
+// Frames longer than the device accepts (see maxFrame) are dropped, as
+// veth and most drivers do.
 func (d *Device) Input(pkt *packet.Buffer) {
 	env := d.env
 	if !d.up {
@@ -211,10 +224,10 @@ func (d *Device) Input(pkt *packet.Buffer) {
 		env.Drop(pkt, d.NS, d.Name, trace.ReasonLinkDown, fmt.Sprintf("%s is down (ip link set %s down)", d.Name, d.Name))
 		return
 	}
-	if pkt.Len() > d.MTU+d.hardHeader() {
+	if pkt.Len() > d.maxFrame() {
 		d.Stats.RxDropped++
 		env.Drop(pkt, d.NS, d.Name, trace.ReasonRxOversize,
-			fmt.Sprintf("%d-byte frame on %s with MTU %d (max frame %d): dropped by the driver, no ICMP", pkt.Len(), d.Name, d.MTU, d.MTU+d.hardHeader()))
+			fmt.Sprintf("%d-byte frame on %s with MTU %d (max frame %d): dropped by the driver, no ICMP", pkt.Len(), d.Name, d.MTU, d.maxFrame()))
 		return
 	}
 	d.Stats.RxPackets++

@@ -17,7 +17,8 @@ import (
 //     <node IP>`). An inner frame whose destination MAC has no entry (and
 //     there is no all-zeros default entry) is dropped.
 //   - vxlan_xmit_one: outer IPv4 from `local` to the FDB dst, TTL from the
-//     route (64), TOS 0 with the inner ECN bits, DF clear (df unset), IP ID
+//     route (64), TOS 0 with the inner ECN bits (CE as ECT(0)), DF clear
+//     (df unset), conntrack reset but mark kept (same namespace), IP ID
 //     from the IP ID generator; outer UDP source port from the inner flow
 //     hash mapped into the local port range 32768–60999
 //     (udp_flow_src_port), destination port 8472; UDP checksum 0 (flannel
@@ -49,6 +50,10 @@ type VXLAN struct {
 
 	out IPOutput
 	fdb map[packet.MAC]netip.Addr
+	// sending is set while an encapsulated packet is in the namespace's
+	// output path: reaching Xmit again then means the route to the
+	// remote VTEP leads back into this device.
+	sending bool
 }
 
 // Local port range used for outer source ports (ip_local_port_range).
@@ -106,6 +111,14 @@ func SrcPort(inner []byte) uint16 {
 // Xmit encapsulates an inner frame and sends it through the namespace.
 func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 	env := d.env
+	if v.sending {
+		// vxlan_xmit_one: rt->dst.dev == dev is a "circular route";
+		// the packet is dropped (tx_errors, collisions).
+		d.Stats.TxDropped++
+		env.Drop(pkt, d.NS, d.Name, trace.ReasonNoRoute,
+			fmt.Sprintf("circular route: the route to the remote VTEP goes through %s itself", d.Name))
+		return
+	}
 	inner := pkt.Bytes()
 	dstMAC := packet.Ethernet(inner).Dst()
 	remote, ok := v.fdb[dstMAC]
@@ -123,10 +136,19 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 			fmt.Sprintf("no FDB entry for %s on %s (bridge fdb show dev %s) and no default entry", dstMAC, d.Name, d.Name))
 		return
 	}
+	// iptunnel_xmit → skb_scrub_packet(skb, xnet=false): the outer packet
+	// starts without the inner packet's conntrack entry (it must not be
+	// NATed as the inner connection), but keeps its mark.
+	resetCT(pkt)
 	sport := SrcPort(inner)
 	tos := uint8(0)
 	if packet.Ethernet(inner).Type() == packet.EtherTypeIPv4 && len(inner) > packet.EthHeaderLen+1 {
-		tos = inner[packet.EthHeaderLen+1] & 0x03 // ip_tunnel_ecn_encap
+		// ip_tunnel_ecn_encap → INET_ECN_encapsulate: the inner ECN bits,
+		// except that CE becomes ECT(0) on the outer header.
+		tos = inner[packet.EthHeaderLen+1] & 0x03
+		if tos == 0x03 {
+			tos = 0x02
+		}
 	}
 	innerLen := len(inner)
 	hdr := pkt.Prepend(packet.IPv4HeaderLen + packet.UDPHeaderLen + packet.VXLANHeaderLen)
@@ -148,7 +170,9 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 			Change: fmt.Sprintf("VXLAN encap: outer %s:%d > %s:%d udp csum 0, vni %d, ttl %d (+50 bytes: IP 20, UDP 8, VXLAN 8, inner Ethernet 14)",
 				v.Local, sport, remote, v.Port, v.VNI, ttl)})
 	}
+	v.sending = true
 	v.out.LocalOut(pkt)
+	v.sending = false
 }
 
 // ReceiveTunnel takes a UDP packet for the VXLAN port (pkt at the outer
@@ -179,6 +203,13 @@ func (v *VXLAN) ReceiveTunnel(pkt *packet.Buffer) {
 			Change: fmt.Sprintf("VXLAN decap: vni %d from %s:%d, inner frame to %s (−50 bytes)", vx.VNI(), ip.Src(), u.SrcPort(), d.Name)})
 	}
 	pkt.Pull(hl + packet.UDPHeaderLen + packet.VXLANHeaderLen)
-	pkt.Scrub()
+	// iptunnel_pull_header → skb_scrub_packet(skb, xnet=false): the inner
+	// frame drops the outer packet's conntrack entry; the mark stays.
+	resetCT(pkt)
 	d.Input(pkt)
+}
+
+// resetCT is nf_reset_ct: the packet no longer belongs to a connection.
+func resetCT(pkt *packet.Buffer) {
+	pkt.CT, pkt.CTReply, pkt.CTRelated, pkt.Hairpin = nil, false, false, false
 }

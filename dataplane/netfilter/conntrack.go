@@ -122,6 +122,10 @@ func newConntrack() *Conntrack { return &Conntrack{m: make(map[Tuple]ctRef)} }
 func tupleOf(ip packet.IPv4) (t Tuple, icmpErr bool, ok bool) {
 	t.Src, t.Dst, t.Proto = [4]byte(ip[12:16]), [4]byte(ip[16:20]), ip.Protocol()
 	hl := ip.HeaderLen()
+	if hl < packet.IPv4HeaderLen || hl > len(ip) {
+		// A header quoted in an ICMP error is not validated by the stack.
+		return t, false, false
+	}
 	l4 := ip[hl:]
 	if ip.FragOffset() != 0 {
 		return t, false, true
@@ -174,14 +178,14 @@ func (ct *Conntrack) taken(t Tuple, now time.Duration) bool {
 	return ok
 }
 
-func (ct *Conntrack) confirm(c *Conn) bool {
+// confirm inserts c (__nf_conntrack_confirm). An expired entry holding
+// one of its tuples is gone by then (the kernel's GC, and lookups, reap
+// expired entries), so only live entries clash.
+func (ct *Conntrack) confirm(c *Conn, now time.Duration) bool {
 	if c.Status&ipsConfirmed != 0 {
 		return true
 	}
-	if _, ok := ct.m[c.Tuple[0]]; ok {
-		return false
-	}
-	if _, ok := ct.m[c.Tuple[1]]; ok {
+	if ct.taken(c.Tuple[0], now) || ct.taken(c.Tuple[1], now) {
 		return false
 	}
 	ct.m[c.Tuple[0]] = ctRef{c, 0}

@@ -42,6 +42,7 @@ func (nf *Netfilter) nat(c *pktCtx, chain string, mt manipType) netstack.Verdict
 	}
 	if c.dir == 0 && conn.Status&done == 0 && !conn.Confirmed() {
 		t := nf.tables["nat"]
+		bound := false
 		if ch := t.Chains[chain]; ch != nil && len(ch.Rules) > 0 {
 			r, kind := nf.eval(t, ch, c)
 			switch kind {
@@ -49,9 +50,13 @@ func (nf *Netfilter) nat(c *pktCtx, chain string, mt manipType) netstack.Verdict
 				if v, ok := nf.setupNAT(c, r, mt); !ok {
 					return v
 				}
+				bound = true
 			case TDrop:
 				return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail("nat", ch, r)}
 			}
+		}
+		if !bound && mt == manipSrc {
+			nf.nullBinding(c)
 		}
 		conn.Status |= done
 	}
@@ -106,6 +111,31 @@ func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) (netstack.Verdic
 	return netstack.Verdict{}, true
 }
 
+// nullBinding is nf_nat_alloc_null_binding for the source: a connection
+// that no SNAT rule translated keeps its source unless its reply tuple is
+// already in use (two originals DNATed to the same backend from the same
+// client port); then the source port is remapped so that the entry can
+// be confirmed, as get_unique_tuple does.
+func (nf *Netfilter) nullBinding(c *pktCtx) {
+	conn := c.conn
+	now := nf.env.Now()
+	if !nf.ct.taken(conn.Tuple[1], now) {
+		return
+	}
+	curr := conn.Tuple[1].Invert()
+	nt := curr
+	nf.uniquePort(&nt, &Rule{})
+	if nt == curr {
+		return
+	}
+	conn.Tuple[1] = nt.Invert()
+	conn.Status |= ipsSrcNAT
+	if nf.env.Tracing() {
+		nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindNAT, Lookup: "null binding (reply tuple in use)",
+			Change: fmt.Sprintf("SNAT %s → %s; conntrack #%d reply tuple %s", endText(curr, manipSrc), endText(nt, manipSrc), conn.ID, conn.Tuple[1])})
+	}
+}
+
 func devName(c *pktCtx) string {
 	if c.out == nil {
 		return "the out device"
@@ -127,22 +157,33 @@ func endText(t Tuple, mt manipType) string {
 	return a.String()
 }
 
-// uniquePort picks the source port (or ICMP id) of a source translation:
-// the original when free and not randomised, otherwise a random one from
-// 1024–65535 (nf_nat_l4proto_unique_tuple; --random-fully always).
+// uniquePort picks the source port (or ICMP id) of a source translation
+// (get_unique_tuple): the original when free, in the --to-ports range, and
+// neither --random nor --random-fully is given; otherwise a random free one
+// from --to-ports, or without it from the original port's class as
+// nf_nat_l4proto_unique_tuple does: 1–511, 600–1023 or 1024–65535.
 func (nf *Netfilter) uniquePort(nt *Tuple, r *Rule) {
 	now := nf.env.Now()
+	randomAll := r.randomFully || r.random
 	switch nt.Proto {
 	case packet.ProtoTCP, packet.ProtoUDP:
 		if r.Target == TSNAT && r.natTo.Port() != 0 {
 			return
 		}
-		lo, hi := uint16(1024), uint16(65535)
-		if r.toPorts[0] != 0 {
-			lo, hi = r.toPorts[0], r.toPorts[1]
-		}
-		if !r.randomFully && !nf.ct.taken(nt.Invert(), now) && nt.SPort >= lo && nt.SPort <= hi {
+		lo, hi := r.toPorts[0], r.toPorts[1]
+		specified := lo != 0
+		if !randomAll && !nf.ct.taken(nt.Invert(), now) && (!specified || nt.SPort >= lo && nt.SPort <= hi) {
 			return
+		}
+		if !specified {
+			switch {
+			case nt.SPort < 512:
+				lo, hi = 1, 511
+			case nt.SPort < 1024:
+				lo, hi = 600, 1023
+			default:
+				lo, hi = 1024, 65535
+			}
 		}
 		for i := 0; i < 1000; i++ {
 			nt.SPort = lo + uint16(nf.rng.IntN(int(hi-lo)+1))
@@ -151,7 +192,7 @@ func (nf *Netfilter) uniquePort(nt *Tuple, r *Rule) {
 			}
 		}
 	case packet.ProtoICMP:
-		if !r.randomFully && !nf.ct.taken(nt.Invert(), now) {
+		if !randomAll && !nf.ct.taken(nt.Invert(), now) {
 			return
 		}
 		for i := 0; i < 1000; i++ {

@@ -160,14 +160,29 @@ func (nf *Netfilter) Append(table string, lines ...string) error {
 	return nil
 }
 
+// natHooks are the builtin nat chains each NAT target may be used in
+// (the targets' .hooks in the kernel); user chains are not checked.
+var natHooks = map[TargetKind][]string{
+	TDNAT:       {"PREROUTING", "OUTPUT"},
+	TSNAT:       {"POSTROUTING", "INPUT"},
+	TMasquerade: {"POSTROUTING"},
+}
+
 func checkTarget(table string, r *Rule) error {
 	switch r.Target {
 	case TDNAT, TSNAT, TMasquerade:
 		if table != "nat" {
 			return fmt.Errorf("%s is only valid in the nat table", r.target)
 		}
-		if r.Target == TDNAT && r.Chain == "POSTROUTING" || r.Target != TDNAT && (r.Chain == "PREROUTING" || r.Chain == "OUTPUT") {
-			return fmt.Errorf("%s is not valid in chain %s", r.target, r.Chain)
+		builtin, ok := false, false
+		for _, c := range builtinChains["nat"] {
+			builtin = builtin || c == r.Chain
+		}
+		for _, c := range natHooks[r.Target] {
+			ok = ok || c == r.Chain
+		}
+		if builtin && !ok {
+			return fmt.Errorf("%s is not valid in chain %s (only in %s)", r.target, r.Chain, strings.Join(natHooks[r.Target], " and "))
 		}
 	case TReject:
 		if table != "filter" {
@@ -179,19 +194,37 @@ func checkTarget(table string, r *Rule) error {
 
 // Restore loads iptables-restore input: "*table", ":CHAIN POLICY [p:b]",
 // "-A ...", "-N", "COMMIT". Existing tables named in the input are flushed
-// first, as iptables-restore without --noflush does.
-func (nf *Netfilter) Restore(text string) error {
-	var cur *Table
+// first, as iptables-restore without --noflush does. As in
+// iptables-restore, each table is replaced atomically at its COMMIT: an
+// error leaves the table being read as it was (tables committed before the
+// error stay restored). Counters ("[p:b]" before a rule, and on chain
+// lines) are accepted and ignored, as iptables-restore does without -c.
+func (nf *Netfilter) Restore(text string) (err error) {
+	var cur, old *Table
 	var pending []string
+	defer func() {
+		if err != nil && cur != nil {
+			nf.tables[cur.Name] = old
+		}
+	}()
 	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			if i := strings.Index(line, "] "); i > 0 && strings.HasPrefix(line[i+2:], "-A ") {
+				line = line[i+2:]
+			}
+		}
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "*"):
+			if cur != nil {
+				return fmt.Errorf("iptables-restore line %d: table %s has no COMMIT before %q", n+1, cur.Name, line)
+			}
 			name := line[1:]
 			if _, ok := builtinChains[name]; !ok {
 				return fmt.Errorf("iptables-restore line %d: unknown table %q", n+1, name)
 			}
+			old = nf.tables[name]
 			cur = newTable(name)
 			nf.tables[name] = cur
 			pending = nil
@@ -209,14 +242,16 @@ func (nf *Netfilter) Restore(text string) error {
 				cur.Chains[f[0]] = c
 				cur.order = append(cur.order, f[0])
 			}
-			switch f[1] {
-			case "ACCEPT":
+			switch {
+			case f[1] == "-": // keep the policy (ACCEPT after the flush)
+			case f[1] == "ACCEPT" && c.Builtin:
 				c.Policy = TAccept
-			case "DROP":
+			case f[1] == "DROP" && c.Builtin:
 				c.Policy = TDrop
-			case "-":
+			case c.Builtin:
+				return fmt.Errorf("iptables-restore line %d: policy %q of builtin chain %s: expected ACCEPT, DROP or -", n+1, f[1], f[0])
 			default:
-				return fmt.Errorf("iptables-restore line %d: policy %q: expected ACCEPT, DROP or -", n+1, f[1])
+				return fmt.Errorf("iptables-restore line %d: user chain %s cannot have policy %q: expected -", n+1, f[0], f[1])
 			}
 		case strings.HasPrefix(line, "-N "):
 			if cur == nil {
@@ -235,7 +270,7 @@ func (nf *Netfilter) Restore(text string) error {
 				return fmt.Errorf("iptables-restore line %d: COMMIT without a table", n+1)
 			}
 			if err := nf.Append(cur.Name, pending...); err != nil {
-				return fmt.Errorf("iptables-restore: %w", err)
+				return fmt.Errorf("iptables-restore line %d (COMMIT): %w", n+1, err)
 			}
 			cur, pending = nil, nil
 		default:
@@ -461,7 +496,11 @@ func (nf *Netfilter) ctIn(c *pktCtx) (netstack.Verdict, bool) {
 // ctRelated finds the connection an ICMP error is about (RELATED), and
 // applies the connection's NAT to the error and the packet it quotes.
 func (nf *Netfilter) ctRelated(c *pktCtx, ip packet.IPv4, now time.Duration) (netstack.Verdict, bool) {
-	pl := ip[ip.HeaderLen():]
+	if !ip.Valid() {
+		c.conn = nil
+		return netstack.Verdict{}, true
+	}
+	pl := ip.Payload()
 	if len(pl) < packet.ICMPHeaderLen+packet.IPv4HeaderLen+8 {
 		c.conn = nil
 		return netstack.Verdict{}, true
@@ -491,7 +530,7 @@ func (nf *Netfilter) confirm(c *pktCtx) netstack.Verdict {
 		return netstack.Verdict{}
 	}
 	if !c.conn.Confirmed() {
-		if !nf.ct.confirm(c.conn) {
+		if !nf.ct.confirm(c.conn, nf.env.Now()) {
 			return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
 				Detail: "conntrack insert failed: the reply tuple " + c.conn.Tuple[1].String() + " clashes with an existing entry"}
 		}
@@ -555,21 +594,26 @@ func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind)
 	ip := packet.IPv4(c.pkt.Bytes())
 	sp := 0
 	nf.stack[0] = frame{chain: start}
+	// policy is the underflow of the builtin chain: reached by falling off
+	// its end, by RETURN in it, or by the end of (or RETURN in) a chain
+	// it went to with -g.
+	policy := func() (*Rule, TargetKind) {
+		start.Packets++
+		start.Bytes += uint64(c.pkt.Len())
+		if start.Policy == TDrop {
+			if nf.env.Tracing() {
+				nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + start.Name,
+					Match: ":" + start.Name + " DROP (policy)"})
+			}
+			return nil, TDrop
+		}
+		return nil, TAccept
+	}
 	for sp >= 0 {
 		f := &nf.stack[sp]
 		if f.idx >= len(f.chain.Rules) {
 			if sp == 0 {
-				ch := f.chain
-				ch.Packets++
-				ch.Bytes += uint64(c.pkt.Len())
-				if ch.Policy == TDrop {
-					if nf.env.Tracing() {
-						nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + ch.Name,
-							Match: ":" + ch.Name + " DROP (policy)"})
-					}
-					return nil, TDrop
-				}
-				return nil, TAccept
+				return policy()
 			}
 			sp--
 			continue
@@ -591,7 +635,7 @@ func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind)
 			return r, r.Target
 		case TReturn:
 			if sp == 0 {
-				return nil, TAccept
+				return policy()
 			}
 			sp--
 		case TJump, TGoto:

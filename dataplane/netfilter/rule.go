@@ -4,15 +4,23 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"netsim/dataplane/packet"
 )
 
 // A Rule is one iptables rule. Rules are written in iptables syntax (what
 // kube-proxy and flanneld feed to iptables-restore) and printed back in
-// iptables-save's canonical order: -s -d -i -o -p first, then the -m
-// matches in the order given, then -j and the target's options.
+// iptables-save's canonical form: -s -d -i -o -p first (0.0.0.0/0 and -p
+// all left out), then the -m matches in the order given, each with its
+// options in the order and spelling of the extension's save function
+// (--sport before --dport, conntrack states in kernel order, MARK as
+// --set-xmark, ...), then -j and the target's options likewise. Options
+// and matches that are not modelled are parse errors, not silently
+// ignored.
 
 // match flags.
 const (
@@ -166,6 +174,9 @@ func (r *Rule) String() string {
 		b.WriteString(p)
 	}
 	for _, p := range r.matches {
+		if p == "" {
+			continue
+		}
 		b.WriteByte(' ')
 		b.WriteString(p)
 	}
@@ -275,6 +286,28 @@ type ruleParser struct {
 	// pieces, kept in canonical groups
 	src, dst, in, out, proto string
 	recentAt                 int
+	// ports is the -m tcp / -m udp match being filled (its options are
+	// printed --sport first, as tcp_save does); addr the -m addrtype one.
+	ports    *portOpts
+	allPorts []*portOpts
+	addr     *addrOpts
+	allAddr  []*addrOpts
+	portOpt  string   // the first --sport/--dport seen, for errors
+	loaded   []string // the -m modules so far
+}
+
+// portOpts collects the options of one tcp/udp match.
+type portOpts struct {
+	at           int
+	proto        string
+	sport, dport string
+}
+
+// addrOpts collects the options of one addrtype match, printed as
+// addrtype_save_v1 does: --src-type, --dst-type, --limit-iface-in.
+type addrOpts struct {
+	at              int
+	src, dst, limit string
 }
 
 func (p *ruleParser) next() (string, error) {
@@ -312,17 +345,28 @@ func parsePrefix(v string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, 32), nil
 }
 
+// parsePortRange parses PORT, PORT:PORT, PORT: (to 65535) and :PORT (from
+// 0), as xtables_parse_port_range does.
 func parsePortRange(v string) ([2]uint16, error) {
 	lo, hi, rng := strings.Cut(v, ":")
-	a, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return [2]uint16{}, err
+	if !rng {
+		a, err := strconv.ParseUint(lo, 10, 16)
+		return [2]uint16{uint16(a), uint16(a)}, err
 	}
-	b := a
-	if rng {
+	a, b := uint64(0), uint64(65535)
+	var err error
+	if lo != "" {
+		if a, err = strconv.ParseUint(lo, 10, 16); err != nil {
+			return [2]uint16{}, err
+		}
+	}
+	if hi != "" {
 		if b, err = strconv.ParseUint(hi, 10, 16); err != nil {
 			return [2]uint16{}, err
 		}
+	}
+	if a > b {
+		return [2]uint16{}, fmt.Errorf("range %d:%d is backwards", a, b)
 	}
 	return [2]uint16{uint16(a), uint16(b)}, nil
 }
@@ -356,17 +400,120 @@ func markText(v, m uint32) string {
 	return fmt.Sprintf("0x%x/0x%x", v, m)
 }
 
+// basicBits are the flags of the options that may appear once.
+var basicBits = map[string]uint32{
+	"-s": mSrc, "--source": mSrc, "-d": mDst, "--destination": mDst,
+	"-i": mIn, "--in-interface": mIn, "-o": mOut, "--out-interface": mOut,
+	"-p": mProto, "--protocol": mProto,
+}
+
+// modelledMatches are the -m modules the parser and evaluator know.
+var modelledMatches = map[string]bool{
+	"tcp": true, "udp": true, "multiport": true, "comment": true, "mark": true, "connmark": true,
+	"conntrack": true, "state": true, "addrtype": true, "statistic": true, "recent": true,
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// invertible lists the options that take a leading "!".
+var invertible = map[string]bool{
+	"-s": true, "--source": true, "-d": true, "--destination": true,
+	"-i": true, "--in-interface": true, "-o": true, "--out-interface": true,
+	"-p": true, "--protocol": true,
+	"--dport": true, "--destination-port": true, "--sport": true, "--source-port": true,
+	"--dports": true, "--destination-ports": true,
+	"--dst-type": true, "--src-type": true, "--mark": true, "--ctstate": true, "--state": true,
+}
+
+// stateNames are the conntrack states in the order print_state prints them.
+var stateNames = []struct {
+	name string
+	bit  uint8
+}{
+	{"INVALID", StateInvalid}, {"NEW", StateNew}, {"RELATED", StateRelated}, {"ESTABLISHED", StateEstablished},
+	{"UNTRACKED", StateUntracked}, {"SNAT", StateSNAT}, {"DNAT", StateDNAT},
+}
+
+func stateText(bits uint8) string {
+	var out []string
+	for _, s := range stateNames {
+		if bits&s.bit != 0 {
+			out = append(out, s.name)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// portMatch returns the tcp/udp match that --sport/--dport belong to,
+// loading it implicitly from -p as iptables does when no -m tcp/-m udp
+// came before.
+func (p *ruleParser) portMatch(opt string) (*portOpts, error) {
+	if p.ports != nil {
+		// An option goes to the match already loaded that knows it.
+		return p.ports, nil
+	}
+	r := p.r
+	if r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP) {
+		return nil, p.errf("%s needs -p tcp or -p udp (or -m tcp/-m udp) first", opt)
+	}
+	p.openPorts(protoName(r.proto))
+	return p.ports, nil
+}
+
+func (p *ruleParser) openPorts(proto string) {
+	r := p.r
+	r.matches = append(r.matches, "-m "+proto, "")
+	p.ports = &portOpts{at: len(r.matches) - 1, proto: proto}
+	p.allPorts = append(p.allPorts, p.ports)
+	p.module = proto
+}
+
+// need checks that an option's match module was loaded with -m before it
+// (iptables: "unknown option"); it returns the module that takes it, the
+// current one when it is a candidate.
+func (p *ruleParser) need(opt string, mods ...string) (string, error) {
+	for _, m := range mods {
+		if p.module == m {
+			return m, nil
+		}
+	}
+	for i := len(p.loaded) - 1; i >= 0; i-- {
+		for _, m := range mods {
+			if p.loaded[i] == m {
+				return m, nil
+			}
+		}
+	}
+	return "", p.errf("%s needs -m %s before it", opt, strings.Join(mods, " or -m "))
+}
+
 func (p *ruleParser) parse() error {
 	r := p.r
 	for p.i < len(p.args) {
 		a := p.args[p.i]
 		p.i++
 		if a == "!" {
+			if p.neg {
+				return p.errf("\"!\" given twice")
+			}
 			p.neg = true
 			continue
 		}
 		neg := p.neg
 		p.neg = false
+		if neg && !invertible[a] {
+			return p.errf("\"! %s\": inversion of %s is not modelled by netsim", a, a)
+		}
+		if bit, ok := basicBits[a]; ok && r.flags&bit != 0 {
+			return p.errf("multiple %s flags not allowed", a)
+		}
 		switch a {
 		case "-s", "--source", "-d", "--destination":
 			v, err := p.next()
@@ -377,18 +524,25 @@ func (p *ruleParser) parse() error {
 			if err != nil || !pf.Addr().Is4() {
 				return p.errf("%s %q: expected an IPv4 address or CIDR", a, v)
 			}
+			// print_ip leaves out 0.0.0.0/0 unless inverted.
+			text := func(o string) string {
+				if pf.Bits() == 0 && !neg {
+					return ""
+				}
+				return bang(neg) + o + " " + pf.String()
+			}
 			if a == "-s" || a == "--source" {
 				r.src, r.flags = pf, r.flags|mSrc
 				if neg {
 					r.inv |= mSrc
 				}
-				p.src = bang(neg) + "-s " + pf.String()
+				p.src = text("-s")
 			} else {
 				r.dst, r.flags = pf, r.flags|mDst
 				if neg {
 					r.inv |= mDst
 				}
-				p.dst = bang(neg) + "-d " + pf.String()
+				p.dst = text("-d")
 			}
 		case "-i", "--in-interface", "-o", "--out-interface":
 			v, err := p.next()
@@ -417,30 +571,55 @@ func (p *ruleParser) parse() error {
 			if !ok {
 				x, err := strconv.Atoi(v)
 				if err != nil || x < 0 || x > 255 {
-					return p.errf("-p %q: expected tcp, udp, icmp, sctp or a protocol number", v)
+					return p.errf("-p %q: expected tcp, udp, icmp, sctp, all or a protocol number", v)
 				}
 				n = uint8(x)
+			}
+			if n == 0 && neg {
+				return p.errf("\"! -p %s\": rule would never match any protocol", v)
 			}
 			r.proto, r.flags = n, r.flags|mProto
 			if neg {
 				r.inv |= mProto
 			}
-			p.proto = bang(neg) + "-p " + protoName(n)
+			p.proto = ""
+			if n != 0 { // print_proto leaves out -p all
+				p.proto = bang(neg) + "-p " + protoName(n)
+			}
 		case "-m", "--match":
 			v, err := p.next()
 			if err != nil {
 				return err
 			}
+			if !modelledMatches[v] {
+				return p.errf("-m %s: match not modelled by netsim (modelled: %s)", v, strings.Join(sortedKeys(modelledMatches), ", "))
+			}
+			p.loaded = append(p.loaded, v)
+			if v == "tcp" || v == "udp" {
+				p.openPorts(v)
+				continue
+			}
 			p.module = v
 			r.matches = append(r.matches, "-m "+v)
-			if v == "recent" {
+			switch v {
+			case "recent":
 				p.recentAt = len(r.matches)
 				r.matches = append(r.matches, "")
+			case "addrtype":
+				r.matches = append(r.matches, "")
+				p.addr = &addrOpts{at: len(r.matches) - 1}
+				p.allAddr = append(p.allAddr, p.addr)
 			}
 		case "--comment":
+			if _, err := p.need(a, "comment"); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
+			}
+			if len(v) > 255 {
+				return p.errf("--comment: at most 255 characters, got %d", len(v))
 			}
 			r.Comment = v
 			r.matches = append(r.matches, "--comment "+quote(v))
@@ -451,47 +630,62 @@ func (p *ruleParser) parse() error {
 			}
 			pr, err := parsePortRange(v)
 			if err != nil {
-				return p.errf("%s %q: expected a port or PORT:PORT", a, v)
+				return p.errf("%s %q: expected PORT or PORT:PORT", a, v)
 			}
-			if r.flags&mProto == 0 {
-				return p.errf("%s needs -p tcp or -p udp first", a)
+			pm, err := p.portMatch(a)
+			if err != nil {
+				return err
 			}
-			if p.module != "tcp" && p.module != "udp" {
-				// iptables loads the protocol match implicitly.
-				r.matches = append(r.matches, "-m "+protoName(r.proto))
-				p.module = protoName(r.proto)
+			if p.portOpt == "" {
+				p.portOpt = a
+			}
+			// tcp_save leaves out the full range 0:65535 (unless inverted).
+			text := bang(neg) + "--dport " + portText(pr)
+			if pr == [2]uint16{0, 65535} && !neg {
+				text = ""
 			}
 			if a == "--dport" || a == "--destination-port" {
 				r.dport, r.flags = pr, r.flags|mDPort
 				if neg {
 					r.inv |= mDPort
 				}
-				r.matches = append(r.matches, bang(neg)+"--dport "+portText(pr))
+				pm.dport = text
 			} else {
 				r.sport, r.flags = pr, r.flags|mSPort
 				if neg {
 					r.inv |= mSPort
 				}
-				r.matches = append(r.matches, bang(neg)+"--sport "+portText(pr))
+				pm.sport = strings.Replace(text, "--dport", "--sport", 1)
 			}
 		case "--dports", "--destination-ports":
+			if _, err := p.need(a, "multiport"); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
 			}
+			var canon []string
 			for _, part := range strings.Split(v, ",") {
 				pr, err := parsePortRange(part)
 				if err != nil {
-					return p.errf("--dports %q: expected PORT[,PORT...]", v)
+					return p.errf("--dports %q: expected PORT[,PORT|,PORT:PORT...]", v)
 				}
 				r.dports = append(r.dports, pr)
+				canon = append(canon, portText(pr))
+			}
+			if p.portOpt == "" {
+				p.portOpt = a
 			}
 			r.flags |= mDPorts
 			if neg {
 				r.inv |= mDPorts
 			}
-			r.matches = append(r.matches, bang(neg)+"--dports "+v)
+			r.matches = append(r.matches, bang(neg)+"--dports "+strings.Join(canon, ","))
 		case "--dst-type", "--src-type":
+			if _, err := p.need(a, "addrtype"); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
@@ -509,22 +703,31 @@ func (p *ruleParser) parse() error {
 			default:
 				return p.errf("%s %q: expected LOCAL, UNICAST, BROADCAST or MULTICAST", a, v)
 			}
+			ao := p.addr
 			if a == "--dst-type" {
 				r.dstType, r.flags = t, r.flags|mDstType
 				if neg {
 					r.inv |= mDstType
 				}
+				ao.dst = bang(neg) + a + " " + v
 			} else {
 				r.srcType, r.flags = t, r.flags|mSrcType
 				if neg {
 					r.inv |= mSrcType
 				}
+				ao.src = bang(neg) + a + " " + v
 			}
-			r.matches = append(r.matches, bang(neg)+a+" "+v)
 		case "--limit-iface-in":
+			if _, err := p.need(a, "addrtype"); err != nil {
+				return err
+			}
 			r.limitIfaceIn = true
-			r.matches = append(r.matches, a)
+			p.addr.limit = a
 		case "--mark":
+			mod, err := p.need(a, "mark", "connmark")
+			if err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
@@ -533,7 +736,7 @@ func (p *ruleParser) parse() error {
 			if err != nil {
 				return p.errf("--mark %q: expected VALUE[/MASK]", v)
 			}
-			if p.module == "connmark" {
+			if mod == "connmark" {
 				r.ctMarkVal, r.ctMarkMask, r.flags = val, mask, r.flags|mCTMark
 				if neg {
 					r.inv |= mCTMark
@@ -546,36 +749,41 @@ func (p *ruleParser) parse() error {
 			}
 			r.matches = append(r.matches, bang(neg)+"--mark "+markText(val, mask))
 		case "--ctstate", "--state":
+			mod := "conntrack"
+			if a == "--state" {
+				mod = "state"
+			}
+			if _, err := p.need(a, mod); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
 			}
+			var bits uint8
 			for _, s := range strings.Split(v, ",") {
-				switch s {
-				case "NEW":
-					r.ctState |= StateNew
-				case "ESTABLISHED":
-					r.ctState |= StateEstablished
-				case "RELATED":
-					r.ctState |= StateRelated
-				case "INVALID":
-					r.ctState |= StateInvalid
-				case "UNTRACKED":
-					r.ctState |= StateUntracked
-				case "DNAT":
-					r.ctState |= StateDNAT
-				case "SNAT":
-					r.ctState |= StateSNAT
-				default:
+				found := false
+				for _, sn := range stateNames {
+					if strings.EqualFold(s, sn.name) && (a == "--ctstate" || sn.bit&(StateSNAT|StateDNAT) == 0) {
+						bits |= sn.bit
+						found = true
+					}
+				}
+				if !found {
 					return p.errf("%s %q: unknown state %q", a, v, s)
 				}
 			}
+			r.ctState |= bits
 			r.flags |= mCTState
 			if neg {
 				r.inv |= mCTState
 			}
-			r.matches = append(r.matches, bang(neg)+a+" "+v)
+			// print_state lists the states in a fixed order.
+			r.matches = append(r.matches, bang(neg)+a+" "+stateText(bits))
 		case "--mode":
+			if _, err := p.need(a, "statistic"); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
@@ -585,6 +793,9 @@ func (p *ruleParser) parse() error {
 			}
 			r.matches = append(r.matches, "--mode random")
 		case "--probability":
+			if _, err := p.need(a, "statistic"); err != nil {
+				return err
+			}
 			v, err := p.next()
 			if err != nil {
 				return err
@@ -599,7 +810,7 @@ func (p *ruleParser) parse() error {
 			r.probability = float64(r.probRaw) / 0x80000000
 			r.flags |= mProb
 			r.matches = append(r.matches, "--probability "+fmt.Sprintf("%.11f", float64(r.probRaw)/2147483648.0))
-		case "--name", "--set", "--rcheck", "--update", "--seconds", "--reap", "--rsource", "--mask":
+		case "--name", "--set", "--rcheck", "--update", "--seconds", "--reap", "--rsource", "--rdest", "--mask":
 			if err := p.recentOpt(a); err != nil {
 				return err
 			}
@@ -615,11 +826,39 @@ func (p *ruleParser) parse() error {
 			return p.errf("option %q is not modelled by netsim", a)
 		}
 	}
+	if p.neg {
+		return p.errf("\"!\" at the end of the rule: expected an option after it")
+	}
 	if r.recent != nil {
 		if p.recentAt == 0 {
 			return p.errf("recent options need -m recent")
 		}
 		r.matches[p.recentAt] = r.recent.save()
+	}
+	for _, pm := range p.allPorts {
+		// The kernel loads -m tcp/-m udp only for rules of that protocol.
+		if r.flags&mProto == 0 || r.inv&mProto != 0 || protoName(r.proto) != pm.proto {
+			return p.errf("-m %s needs -p %s", pm.proto, pm.proto)
+		}
+		var parts []string
+		for _, s := range []string{pm.sport, pm.dport} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+		r.matches[pm.at] = strings.Join(parts, " ")
+	}
+	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP)) {
+		return p.errf("--dports needs -p tcp or -p udp")
+	}
+	for _, ao := range p.allAddr {
+		var parts []string
+		for _, s := range []string{ao.src, ao.dst, ao.limit} {
+			if s != "" {
+				parts = append(parts, s)
+			}
+		}
+		r.matches[ao.at] = strings.Join(parts, " ")
 	}
 	var basic []string
 	for _, s := range []string{p.src, p.dst, p.in, p.out, p.proto} {
@@ -650,9 +889,15 @@ func (p *ruleParser) recentOpt(a string) error {
 		if err != nil {
 			return err
 		}
-		rc.mask = v
+		m, err := netip.ParseAddr(v)
+		if err != nil || !m.Is4() {
+			return p.errf("--mask %q: expected an IPv4 netmask", v)
+		}
+		rc.mask = m.String()
 	case "--rsource":
 		rc.rsource = true
+	case "--rdest":
+		rc.rsource = false
 	case "--set":
 		rc.set = true
 	case "--rcheck":
@@ -673,6 +918,53 @@ func (p *ruleParser) recentOpt(a string) error {
 		rc.seconds = time.Duration(n) * time.Second
 	}
 	return nil
+}
+
+// parseToPorts parses MASQUERADE's PORT[-PORT] (1-65535); PORT:PORT is
+// taken too and printed with a dash.
+func parseToPorts(v string) ([2]uint16, error) {
+	sep := "-"
+	if !strings.Contains(v, "-") {
+		sep = ":"
+	}
+	lo, hi, rng := strings.Cut(v, sep)
+	a, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil || a == 0 {
+		return [2]uint16{}, fmt.Errorf("bad port %q", lo)
+	}
+	b := a
+	if rng {
+		if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+			return [2]uint16{}, fmt.Errorf("bad port range %q", v)
+		}
+	}
+	return [2]uint16{uint16(a), uint16(b)}, nil
+}
+
+// rejectTypes maps --reject-with values and their short aliases to the
+// canonical name REJECT_save prints.
+var rejectTypes = map[string]string{
+	"icmp-net-unreachable": "icmp-net-unreachable", "net-unreach": "icmp-net-unreachable",
+	"icmp-host-unreachable": "icmp-host-unreachable", "host-unreach": "icmp-host-unreachable",
+	"icmp-proto-unreachable": "icmp-proto-unreachable", "proto-unreach": "icmp-proto-unreachable",
+	"icmp-port-unreachable": "icmp-port-unreachable", "port-unreach": "icmp-port-unreachable",
+	"icmp-net-prohibited": "icmp-net-prohibited", "net-prohib": "icmp-net-prohibited",
+	"icmp-host-prohibited": "icmp-host-prohibited", "host-prohib": "icmp-host-prohibited",
+	"icmp-admin-prohibited": "icmp-admin-prohibited", "admin-prohib": "icmp-admin-prohibited",
+	"tcp-reset": "tcp-reset", "tcp-rst": "tcp-reset",
+}
+
+// portsOK reports whether the rule's protocol allows a NAT port
+// (iptables: "Need TCP, UDP, SCTP or DCCP with port specification").
+func (r *Rule) portsOK() bool {
+	if r.flags&mProto == 0 || r.inv&mProto != 0 {
+		return false
+	}
+	switch r.proto {
+	case packet.ProtoTCP, packet.ProtoUDP, 132, 33:
+		return true
+	}
+	return false
 }
 
 func (p *ruleParser) targetSpec(opt, t string) error {
@@ -725,73 +1017,120 @@ func (p *ruleParser) targetSpec(opt, t string) error {
 				r.markSetVal, r.markSetMask = 0, ^val
 			}
 			r.markOp = "--set-xmark"
-			parts = append(parts, fmt.Sprintf("--set-xmark 0x%x/0x%x", r.markSetVal, r.markSetMask))
+			parts = append(parts[:1], fmt.Sprintf("--set-xmark 0x%x/0x%x", r.markSetVal, r.markSetMask))
+		}
+		if len(parts) == 1 {
+			return p.errf("-j %s needs --set-xmark, --set-mark, --or-mark, --and-mark or --xor-mark", t)
 		}
 	case "MASQUERADE":
 		r.Target = TMasquerade
+	opts:
 		for p.i < len(p.args) {
 			o := p.args[p.i]
 			switch o {
 			case "--random-fully":
 				p.i++
 				r.randomFully = true
-				parts = append(parts, o)
-				continue
 			case "--random":
 				p.i++
 				r.random = true
-				parts = append(parts, o)
-				continue
 			case "--to-ports":
 				p.i++
 				v, err := p.next()
 				if err != nil {
 					return err
 				}
-				pr, err := parsePortRange(strings.ReplaceAll(v, "-", ":"))
+				pr, err := parseToPorts(v)
 				if err != nil {
 					return p.errf("--to-ports %q: expected PORT[-PORT]", v)
 				}
+				if !r.portsOK() {
+					return p.errf("--to-ports needs -p tcp or -p udp before -j MASQUERADE")
+				}
 				r.toPorts = pr
-				parts = append(parts, "--to-ports "+v)
-				continue
+			default:
+				break opts
 			}
-			break
+		}
+		// MASQUERADE_save: --to-ports, --random, --random-fully.
+		if r.toPorts[0] != 0 {
+			ps := strconv.Itoa(int(r.toPorts[0]))
+			if r.toPorts[1] != r.toPorts[0] {
+				ps += "-" + strconv.Itoa(int(r.toPorts[1]))
+			}
+			parts = append(parts, "--to-ports "+ps)
+		}
+		if r.random {
+			parts = append(parts, "--random")
+		}
+		if r.randomFully {
+			parts = append(parts, "--random-fully")
 		}
 	case "SNAT", "DNAT":
 		r.Target = TDNAT
+		optName := "--to-destination"
 		if t == "SNAT" {
 			r.Target = TSNAT
+			optName = "--to-source"
 		}
+		persistent := false
+	natOpts:
 		for p.i < len(p.args) {
 			o := p.args[p.i]
-			if o == "--random-fully" || o == "--random" || o == "--persistent" {
+			switch {
+			case o == "--random":
+				r.random = true
+			case o == "--random-fully" && t == "SNAT":
+				r.randomFully = true
+			case o == "--persistent":
+				persistent = true
+			case o == optName || o == "--to":
 				p.i++
-				r.randomFully = r.randomFully || o == "--random-fully"
-				parts = append(parts, o)
+				v, err := p.next()
+				if err != nil {
+					return err
+				}
+				if r.natTo.IsValid() {
+					return p.errf("-j %s: %s given twice (several ranges are not modelled)", t, optName)
+				}
+				ap, err := netip.ParseAddrPort(v)
+				if err == nil && ap.Port() == 0 {
+					err = fmt.Errorf("port 0")
+				}
+				if err != nil {
+					a, err2 := netip.ParseAddr(v)
+					if err2 != nil || !a.Is4() {
+						return p.errf("%s %q: expected IP or IP:PORT", o, v)
+					}
+					ap = netip.AddrPortFrom(a, 0)
+				} else if !r.portsOK() {
+					return p.errf("%s %q: a port needs -p tcp or -p udp before -j %s", o, v, t)
+				}
+				r.natTo = ap
 				continue
-			}
-			if o != "--to-destination" && o != "--to-source" && o != "--to" {
-				break
+			default:
+				break natOpts
 			}
 			p.i++
-			v, err := p.next()
-			if err != nil {
-				return err
-			}
-			ap, err := netip.ParseAddrPort(v)
-			if err != nil {
-				a, err2 := netip.ParseAddr(v)
-				if err2 != nil {
-					return p.errf("%s %q: expected IP or IP:PORT", o, v)
-				}
-				ap = netip.AddrPortFrom(a, 0)
-			}
-			r.natTo = ap
-			parts = append(parts, o+" "+v)
 		}
 		if !r.natTo.IsValid() {
-			return p.errf("-j %s needs --to-%s", t, map[bool]string{true: "source", false: "destination"}[t == "SNAT"])
+			return p.errf("-j %s needs %s", t, optName)
+		}
+		// DNAT_save / SNAT_save: the range, then --random, --random-fully
+		// and --persistent.
+		to := r.natTo.Addr().String()
+		if r.natTo.Port() != 0 {
+			to = r.natTo.String()
+		}
+		parts = append(parts, optName+" "+to)
+		if r.random {
+			parts = append(parts, "--random")
+		}
+		if r.randomFully {
+			parts = append(parts, "--random-fully")
+		}
+		if persistent {
+			parts = append(parts, "--persistent")
 		}
 	case "REJECT":
 		r.Target = TReject
@@ -802,13 +1141,14 @@ func (p *ruleParser) targetSpec(opt, t string) error {
 			if err != nil {
 				return err
 			}
-			switch v {
-			case "icmp-port-unreachable", "icmp-host-unreachable", "icmp-net-unreachable", "icmp-proto-unreachable",
-				"icmp-admin-prohibited", "icmp-host-prohibited", "icmp-net-prohibited", "tcp-reset":
-			default:
-				return p.errf("--reject-with %q is not modelled", v)
+			canon, ok := rejectTypes[v]
+			if !ok {
+				return p.errf("--reject-with %q: expected icmp-port-unreachable, icmp-host-unreachable, icmp-net-unreachable, icmp-proto-unreachable, icmp-net-prohibited, icmp-host-prohibited, icmp-admin-prohibited or tcp-reset", v)
 			}
-			r.rejectWith = v
+			if canon == "tcp-reset" && (r.flags&mProto == 0 || r.inv&mProto != 0 || r.proto != packet.ProtoTCP) {
+				return p.errf("--reject-with tcp-reset needs -p tcp before -j REJECT")
+			}
+			r.rejectWith = canon
 		}
 		parts = append(parts, "--reject-with "+r.rejectWith)
 	case "LOG":
@@ -823,6 +1163,9 @@ func (p *ruleParser) targetSpec(opt, t string) error {
 			parts = append(parts, "--log-prefix "+quote(v))
 		}
 	default:
+		if strings.HasPrefix(t, "-") || t == "" {
+			return p.errf("%s %q: expected a target or chain name", opt, t)
+		}
 		if jump == "-g " {
 			r.Target = TGoto
 		} else {

@@ -169,13 +169,15 @@ func (s *Stack) routeTypeDrop(pkt *packet.Buffer, dev string, r *Route) {
 	s.drop(pkt, dev, trace.ReasonNoRoute, "route "+r.String())
 }
 
-// RouteMTU is the MTU toward dst through r: a learned path MTU, the
-// route's locked MTU, or the device MTU.
+// RouteMTU is the MTU of locally generated packets toward dst through r
+// (ip_dst_mtu_maybe_forward, not forwarding): the route's locked MTU (no
+// path MTU is learned under a lock), else a learned path MTU below the
+// device MTU, else the device MTU.
 func (s *Stack) RouteMTU(r *Route, dst netip.Addr) int {
-	mtu := r.Dev.Dev.MTU
 	if r.MTU != 0 {
-		mtu = r.MTU
+		return r.MTU
 	}
+	mtu := r.Dev.Dev.MTU
 	if len(s.pmtu) > 0 {
 		if e, ok := s.pmtu[dst]; ok {
 			if s.now() < e.expires && e.mtu < mtu {
@@ -186,8 +188,22 @@ func (s *Stack) RouteMTU(r *Route, dst netip.Addr) int {
 	return mtu
 }
 
+// forwardMTU is the MTU of forwarded packets through r: the route's MTU
+// or the device's. A learned path MTU is not used for forwarding
+// (net.ipv4.ip_forward_use_pmtu=0).
+func forwardMTU(r *Route) int {
+	if r.MTU != 0 {
+		return r.MTU
+	}
+	return r.Dev.Dev.MTU
+}
+
 // PMTUExpires is net.ipv4.route.mtu_expires (600 s).
 const PMTUExpires = 600 * time.Second
+
+// MinPMTU is net.ipv4.route.min_pmtu: a "fragmentation needed" asking for
+// less is recorded as 552.
+const MinPMTU = 552
 
 type pmtuEntry struct {
 	mtu     int
@@ -203,7 +219,7 @@ func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
 			fmt.Sprintf("TTL %d on arrival: cannot forward (ICMP time exceeded sent to %s)", ip.TTL(), ip.Src()))
 		return
 	}
-	mtu := s.RouteMTU(r, ip.Dst())
+	mtu := forwardMTU(r)
 	if ip.TotalLen() > mtu && ip.DF() {
 		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))
 		s.drop(pkt, in.Dev.Name, trace.ReasonFragNeeded,
@@ -236,7 +252,12 @@ func (s *Stack) output(pkt *packet.Buffer, r *Route, in *link.Device) {
 	if !nh.IsValid() {
 		nh = ip.Dst()
 	}
-	mtu := s.RouteMTU(r, ip.Dst())
+	var mtu int
+	if in != nil {
+		mtu = forwardMTU(r)
+	} else {
+		mtu = s.RouteMTU(r, ip.Dst())
+	}
 	if ip.TotalLen() > mtu {
 		if ip.DF() {
 			s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))

@@ -269,8 +269,6 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a), Change: "neighbour " + s.neigh[key].Format(now)})
 		}
-	} else if s.tracing() {
-		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a)})
 	}
 	if op != packet.ARPRequest {
 		pkt.Free()

@@ -50,9 +50,12 @@ func (r *Route) String() string {
 	case RouteProhibit:
 		b.WriteString("prohibit ")
 	}
-	if r.Dst.Bits() == 0 {
+	switch r.Dst.Bits() {
+	case 0:
 		b.WriteString("default")
-	} else {
+	case 32:
+		b.WriteString(r.Dst.Addr().String()) // iproute2 omits /32
+	default:
 		b.WriteString(r.Dst.String())
 	}
 	if r.Gw.IsValid() {
@@ -78,14 +81,15 @@ func (r *Route) String() string {
 	if r.Metric != 0 {
 		fmt.Fprintf(&b, " metric %d", r.Metric)
 	}
-	if r.MTU != 0 {
-		fmt.Fprintf(&b, " mtu lock %d", r.MTU)
-	}
+	// iproute2 prints the flags (onlink, linkdown) before the metrics.
 	if r.Onlink {
 		b.WriteString(" onlink")
 	}
 	if r.Dev != nil && !r.Dev.Dev.Up() {
 		b.WriteString(" linkdown")
+	}
+	if r.MTU != 0 {
+		fmt.Fprintf(&b, " mtu lock %d", r.MTU)
 	}
 	return b.String()
 }

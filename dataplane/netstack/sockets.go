@@ -198,7 +198,8 @@ func (s *Stack) icmpErrorInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, i
 	if ic.Type() == packet.ICMPDestUnreach && ic.Code() == packet.ICMPCodeFragNeeded {
 		mtu = ic.NextHopMTU()
 		if mtu >= 68 {
-			s.pmtu[q.Dst()] = pmtuEntry{mtu: mtu, expires: s.now() + PMTUExpires}
+			// __ip_rt_update_pmtu: never below min_pmtu.
+			s.pmtu[q.Dst()] = pmtuEntry{mtu: max(mtu, MinPMTU), expires: s.now() + PMTUExpires}
 		}
 	}
 	ev := Event{Kind: EvError, Flow: pkt.Flow, Packet: pkt.ID, Proto: q.Protocol(), ICMPType: ic.Type(), ICMPCode: ic.Code(), MTU: mtu, From: ip.Src(),

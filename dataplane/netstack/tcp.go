@@ -190,9 +190,13 @@ func (s *Stack) tcpInput(ifc *Iface, pkt *packet.Buffer) {
 		if flags&packet.TCPRst == 0 {
 			s.tcpReset(ip, t, len(data), pkt)
 		}
-		if flags&packet.TCPSyn != 0 {
+		switch {
+		case flags&packet.TCPRst != 0:
+			// tcp_v4_send_reset never answers a RST.
+			s.drop(pkt, ifc.Dev.Name, trace.ReasonConnRefused, fmt.Sprintf("RST for no connection %s <- %s: discarded", local, remote))
+		case flags&packet.TCPSyn != 0:
 			s.drop(pkt, ifc.Dev.Name, trace.ReasonConnRefused, fmt.Sprintf("no listener on %s/tcp (RST sent to %s)", local, remote))
-		} else {
+		default:
 			s.drop(pkt, ifc.Dev.Name, trace.ReasonConnRefused, fmt.Sprintf("no connection %s <- %s (RST sent)", local, remote))
 		}
 		return

@@ -72,6 +72,8 @@ func summarize(sb *strings.Builder, b []byte, ether bool, vxlanPorts []uint16) {
 			fmt.Fprintf(sb, "VXLAN vni %d [", v.VNI())
 			summarize(sb, pl[UDPHeaderLen+VXLANHeaderLen:], true, nil)
 			sb.WriteString("]")
+		} else if u.Length() < UDPHeaderLen || (u.Length() > len(pl) && !ip.MF()) {
+			fmt.Fprintf(sb, "UDP bad length %d", u.Length())
 		} else {
 			fmt.Fprintf(sb, "UDP length %d", u.Length()-UDPHeaderLen)
 		}

@@ -1,0 +1,227 @@
+package link_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/link/linktest"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// bridgeFixture is br0 in namespace "node" with n veth ports veth1..vethN;
+// the other end of port i is host hI's eth0 with MAC 02:00:00:00:00:0I.
+type bridgeFixture struct {
+	env   *link.Env
+	s     *linktest.Sched
+	br    *link.Bridge
+	ports []*link.Device
+	hosts []*link.Device
+	sinks []*linktest.Sink
+	up    *linktest.Sink
+}
+
+var brMAC = packet.MAC{0x0a, 0x58, 0x0a, 0xf4, 0x00, 0x01}
+
+func newBridgeFixture(t *testing.T, n int) *bridgeFixture {
+	t.Helper()
+	env, s := linktest.NewEnv()
+	f := &bridgeFixture{env: env, s: s, br: link.NewBridge(env, "node", "br0", 1500, brMAC), up: &linktest.Sink{}}
+	f.br.Dev.SetReceiver(f.up)
+	for i := 1; i <= n; i++ {
+		h, p := link.NewVethPair(env, fmt.Sprintf("h%d", i), "eth0", linktest.MAC(byte(i)),
+			"node", fmt.Sprintf("veth%d", i), linktest.MAC(byte(0x10+i)), 1500)
+		f.br.AddPort(p)
+		sink := &linktest.Sink{}
+		h.SetReceiver(sink)
+		f.ports, f.hosts, f.sinks = append(f.ports, p), append(f.hosts, h), append(f.sinks, sink)
+	}
+	return f
+}
+
+// send has host i (1-based) transmit a frame and runs the world; it
+// returns who received it: "h2", "up", ... in order.
+func (f *bridgeFixture) send(i int, dst, src packet.MAC) []string {
+	f.hosts[i-1].Transmit(f.env.Pool.From(ethFrame(dst, src, 60)))
+	f.s.Run()
+	return f.collect()
+}
+
+func (f *bridgeFixture) collect() []string {
+	var got []string
+	for i, s := range f.sinks {
+		for range s.Frames {
+			got = append(got, fmt.Sprintf("h%d", i+1))
+		}
+		s.Reset()
+	}
+	for range f.up.Frames {
+		got = append(got, "up")
+	}
+	f.up.Reset()
+	return got
+}
+
+func TestBridgeLearnForwardFlood(t *testing.T) {
+	f := newBridgeFixture(t, 3)
+	m := func(i int) packet.MAC { return linktest.MAC(byte(i)) }
+	steps := []struct {
+		name     string
+		from     int
+		dst, src packet.MAC
+		want     []string
+	}{
+		{"broadcast floods to the other ports and up to br0", 1, packet.Broadcast, m(1), []string{"h2", "h3", "up"}},
+		{"known unicast goes to the learned port only", 2, m(1), m(2), []string{"h1"}},
+		{"unknown unicast floods to the other ports, not up", 3, m(0x99), m(3), []string{"h1", "h2"}},
+		{"learned from the previous steps", 3, m(2), m(3), []string{"h2"}},
+		{"frame for the bridge's own MAC goes up only", 1, brMAC, m(1), []string{"up"}},
+		{"frame for a port's own MAC goes up (local entry)", 2, f.ports[0].MAC, m(2), []string{"up"}},
+		{"multicast is flooded like broadcast", 2, packet.MAC{0x01, 0x00, 0x5e, 0, 0, 1}, m(2), []string{"h1", "h3", "up"}},
+	}
+	for _, st := range steps {
+		got := f.send(st.from, st.dst, st.src)
+		assert.Equal(t, st.want, got, st.name)
+	}
+	assert.Empty(t, f.env.Trace.DropList())
+	assert.Zero(t, f.env.Pool.Out)
+
+	fdb := f.br.FDB()
+	for i := 1; i <= 3; i++ {
+		e := fdb[m(i)]
+		require.NotNil(t, e, "MAC of h%d learned", i)
+		assert.Same(t, f.ports[i-1], e.Port)
+		assert.False(t, e.Local)
+		assert.False(t, e.Static)
+	}
+	assert.NotContains(t, fdb, m(0x99), "destinations are not learned")
+	assert.NotContains(t, fdb, packet.Broadcast)
+}
+
+func TestBridgeLearnsMove(t *testing.T) {
+	f := newBridgeFixture(t, 3)
+	mac := linktest.MAC(0x55)
+	f.send(1, packet.Broadcast, mac)
+	assert.Same(t, f.ports[0], f.br.FDB()[mac].Port)
+	f.s.RunFor(10 * time.Second)
+	f.send(2, packet.Broadcast, mac)
+	assert.Same(t, f.ports[1], f.br.FDB()[mac].Port, "a MAC seen on another port moves there")
+	assert.Equal(t, 10*time.Second, f.br.FDB()[mac].Updated)
+	assert.Equal(t, []string{"h2"}, f.send(3, mac, linktest.MAC(3)))
+	// A frame claiming the bridge's own address as source does not move it.
+	f.send(3, packet.Broadcast, brMAC)
+	assert.Nil(t, f.br.FDB()[brMAC].Port)
+	assert.True(t, f.br.FDB()[brMAC].Local)
+}
+
+func TestBridgeHairpin(t *testing.T) {
+	tests := []struct {
+		name    string
+		hairpin bool
+		want    []string
+		drop    bool
+	}{
+		{name: "hairpin off drops", hairpin: false, drop: true},
+		{name: "hairpin on sends back out the ingress port", hairpin: true, want: []string{"h1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBridgeFixture(t, 2)
+			other := linktest.MAC(0x44) // lives behind h1 too (a second pod MAC, a VM)
+			f.send(1, packet.Broadcast, other)
+			f.ports[0].Hairpin = tt.hairpin
+			got := f.send(1, other, linktest.MAC(1))
+			assert.Equal(t, tt.want, got)
+			if tt.drop {
+				drops := f.env.Trace.DropList()
+				require.Len(t, drops, 1)
+				assert.Equal(t, trace.ReasonHairpin, drops[0].Reason)
+				assert.Equal(t, "veth1", drops[0].Device)
+				assert.Equal(t, "node", drops[0].Node)
+			} else {
+				assert.Empty(t, f.env.Trace.DropList())
+			}
+			assert.Zero(t, f.env.Pool.Out)
+		})
+	}
+}
+
+func TestBridgeFDBAgeing(t *testing.T) {
+	f := newBridgeFixture(t, 3)
+	assert.Equal(t, 300*time.Second, f.br.Ageing)
+	assert.Equal(t, link.DefaultAgeing, f.br.Ageing)
+	m1 := linktest.MAC(1)
+	f.send(1, packet.Broadcast, m1) // learned at t=0
+
+	f.s.RunFor(300*time.Second - time.Millisecond)
+	assert.Equal(t, []string{"h1"}, f.send(2, m1, linktest.MAC(2)), "299.999 s after learning: still known")
+
+	f.s.RunFor(time.Millisecond)
+	assert.Equal(t, []string{"h1", "h3"}, f.send(2, m1, linktest.MAC(2)), "300 s after learning (br_fdb has_expired): flooded")
+
+	// Hearing from m1 again refreshes the entry.
+	f.send(1, packet.Broadcast, m1)
+	f.s.RunFor(200 * time.Second)
+	assert.Equal(t, []string{"h1"}, f.send(2, m1, linktest.MAC(2)))
+
+	// Local (permanent) entries never age.
+	f.s.RunFor(time.Hour)
+	assert.Equal(t, []string{"up"}, f.send(2, brMAC, linktest.MAC(2)))
+	assert.Equal(t, []string{"up"}, f.send(3, f.ports[0].MAC, linktest.MAC(3)))
+}
+
+func TestBridgeDeviceXmit(t *testing.T) {
+	f := newBridgeFixture(t, 3)
+	// The namespace sends through br0: broadcast reaches every port, not up.
+	f.br.Dev.Transmit(f.env.Pool.From(ethFrame(packet.Broadcast, brMAC, 42+14)))
+	f.s.Run()
+	assert.Equal(t, []string{"h1", "h2", "h3"}, f.collect())
+	// Unknown unicast floods too.
+	f.br.Dev.Transmit(f.env.Pool.From(ethFrame(linktest.MAC(2), brMAC, 60)))
+	f.s.Run()
+	assert.Equal(t, []string{"h1", "h2", "h3"}, f.collect())
+	// Once learned, only the port it lives on.
+	f.send(2, brMAC, linktest.MAC(2))
+	f.br.Dev.Transmit(f.env.Pool.From(ethFrame(linktest.MAC(2), brMAC, 60)))
+	f.s.Run()
+	assert.Equal(t, []string{"h2"}, f.collect())
+	// A port that is down is skipped by floods.
+	f.ports[2].SetUp(false)
+	f.br.Dev.Transmit(f.env.Pool.From(ethFrame(packet.Broadcast, brMAC, 60)))
+	f.s.Run()
+	assert.Equal(t, []string{"h1", "h2"}, f.collect())
+	assert.Zero(t, f.env.Pool.Out)
+}
+
+func TestBridgeDownDropsLocalDelivery(t *testing.T) {
+	f := newBridgeFixture(t, 2)
+	f.br.Dev.SetUp(false)
+	assert.Equal(t, []string{"h2"}, f.send(1, packet.Broadcast, linktest.MAC(1)))
+	assert.Equal(t, []trace.Reason{trace.ReasonLinkDown}, linktest.Drops(f.env))
+	assert.Zero(t, f.env.Pool.Out)
+}
+
+func TestFDBEntryString(t *testing.T) {
+	f := newBridgeFixture(t, 2)
+	f.send(2, packet.Broadcast, packet.MAC{0x0a, 0x58, 0x0a, 0xf4, 0x00, 0x05})
+	var lines []string
+	for _, e := range f.br.FDB() {
+		lines = append(lines, e.String(f.br))
+	}
+	slices.Sort(lines)
+	assert.Equal(t, []string{
+		"02:00:00:00:00:11 dev veth1 master br0 permanent",
+		"02:00:00:00:00:12 dev veth2 master br0 permanent",
+		"0a:58:0a:f4:00:01 dev br0 master br0 permanent",
+		"0a:58:0a:f4:00:05 dev veth2 master br0",
+	}, lines)
+	static := &link.FDBEntry{MAC: linktest.MAC(9), Port: f.ports[0], Static: true}
+	assert.Equal(t, "02:00:00:00:00:09 dev veth1 master br0 static", static.String(f.br))
+	assert.Len(t, f.br.Ports(), 2)
+}
