@@ -49,14 +49,14 @@ type Bridge struct {
 	Ageing time.Duration
 
 	ports []*Device
-	fdb   map[packet.MAC]*FDBEntry
+	fdb   map[uint64]*FDBEntry
 }
 
 // NewBridge creates a bridge device named name in namespace ns.
 func NewBridge(env *Env, ns, name string, mtu int, mac packet.MAC) *Bridge {
-	b := &Bridge{Ageing: DefaultAgeing, fdb: make(map[packet.MAC]*FDBEntry)}
+	b := &Bridge{Ageing: DefaultAgeing, fdb: make(map[uint64]*FDBEntry)}
 	b.Dev = NewDevice(env, ns, name, "bridge", Ether, mtu, mac, b)
-	b.fdb[mac] = &FDBEntry{MAC: mac, Local: true, Static: true}
+	b.fdb[macKey(mac)] = &FDBEntry{MAC: mac, Local: true, Static: true}
 	return b
 }
 
@@ -65,20 +65,32 @@ func (b *Bridge) AddPort(dev *Device) {
 	dev.Master = b
 	dev.SetReceiver(b)
 	b.ports = append(b.ports, dev)
-	b.fdb[dev.MAC] = &FDBEntry{MAC: dev.MAC, Port: dev, Local: true, Static: true}
+	b.fdb[macKey(dev.MAC)] = &FDBEntry{MAC: dev.MAC, Port: dev, Local: true, Static: true}
 }
 
 // Ports returns the enslaved devices.
 func (b *Bridge) Ports() []*Device { return b.ports }
 
-// FDB returns the entries (for `bridge fdb show`-style dumps).
-func (b *Bridge) FDB() map[packet.MAC]*FDBEntry { return b.fdb }
+// FDB returns a copy of the entries by MAC (for `bridge fdb show`-style
+// dumps and tests).
+func (b *Bridge) FDB() map[packet.MAC]*FDBEntry {
+	out := make(map[packet.MAC]*FDBEntry, len(b.fdb))
+	for _, e := range b.fdb {
+		out[e.MAC] = e
+	}
+	return out
+}
+
+// macKey is a MAC as a map key the runtime hashes fast.
+func macKey(m packet.MAC) uint64 {
+	return uint64(m[0])<<40 | uint64(m[1])<<32 | uint64(m[2])<<24 | uint64(m[3])<<16 | uint64(m[4])<<8 | uint64(m[5])
+}
 
 // lookup finds the live entry for m. A learned entry has expired once
 // Ageing has passed since it was last refreshed (br_fdb has_expired:
 // updated + hold_time <= now).
 func (b *Bridge) lookup(m packet.MAC, now time.Duration) *FDBEntry {
-	e := b.fdb[m]
+	e := b.fdb[macKey(m)]
 	if e == nil || (!e.Static && now-e.Updated >= b.Ageing) {
 		return nil
 	}
@@ -96,11 +108,11 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 	src, dst := eth.Src(), eth.Dst()
 	now := env.Now()
 	if !src.IsMulticast() {
-		if e := b.fdb[src]; e == nil {
-			b.fdb[src] = &FDBEntry{MAC: src, Port: in, Updated: now}
+		if e := b.fdb[macKey(src)]; e == nil {
+			b.fdb[macKey(src)] = &FDBEntry{MAC: src, Port: in, Updated: now}
 			if env.Tracing() {
 				env.Hop(pkt, trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB,
-					Lookup: "learn " + src.String(), Change: "learned " + b.fdb[src].String(b)})
+					Lookup: "learn " + src.String(), Change: "learned " + b.fdb[macKey(src)].String(b)})
 			}
 		} else if !e.Local {
 			e.Port, e.Updated = in, now

@@ -27,32 +27,33 @@ func (m manipType) String() string {
 // nat is nf_nat_inet_fn for one hook: for the first packet of a new
 // connection the nat chain decides the binding; then every packet of the
 // connection is translated from the conntrack entry.
-func (nf *Netfilter) nat(c *pktCtx, chain string, mt manipType) netstack.Verdict {
+func (nf *Netfilter) nat(c *pktCtx, h netstack.Hook, mt manipType) bool {
 	conn := c.conn
 	if conn == nil {
-		return netstack.Verdict{}
+		return true
 	}
 	if c.state == StateRelated {
 		nf.icmpReplyTranslation(c, mt)
-		return netstack.Verdict{}
+		return true
 	}
 	done := ipsSrcNATDone
 	if mt == manipDst {
 		done = ipsDstNATDone
 	}
 	if c.dir == 0 && conn.Status&done == 0 && !conn.Confirmed() {
-		t := nf.tables["nat"]
+		t := nf.tbl[tNat]
 		bound := false
-		if ch := t.Chains[chain]; ch != nil && len(ch.Rules) > 0 {
+		if ch := t.hook[h]; ch != nil && len(ch.Rules) > 0 {
 			r, kind := nf.eval(t, ch, c)
 			switch kind {
 			case TDNAT, TSNAT, TMasquerade:
-				if v, ok := nf.setupNAT(c, r, mt); !ok {
-					return v
+				if !nf.setupNAT(c, r, mt) {
+					return false
 				}
 				bound = true
 			case TDrop:
-				return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail("nat", ch, r)}
+				nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail("nat", ch, r)}
+				return false
 			}
 		}
 		if !bound && mt == manipSrc {
@@ -61,12 +62,12 @@ func (nf *Netfilter) nat(c *pktCtx, chain string, mt manipType) netstack.Verdict
 		conn.Status |= done
 	}
 	nf.natPacket(c, mt)
-	return netstack.Verdict{}
+	return true
 }
 
 // setupNAT is nf_nat_setup_info: rewrite the connection's reply tuple so
 // that replies come back to the translated address.
-func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) (netstack.Verdict, bool) {
+func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) bool {
 	conn := c.conn
 	curr := conn.Tuple[1].Invert()
 	nt := curr
@@ -85,8 +86,9 @@ func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) (netstack.Verdic
 	case TMasquerade:
 		a, ok := nf.host.MasqueradeSource(c.out, curr.DstAddr())
 		if !ok {
-			return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered,
-				Detail: fmt.Sprintf("MASQUERADE: %s has no address (%s)", devName(c), r.String())}, false
+			nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered,
+				Detail: fmt.Sprintf("MASQUERADE: %s has no address (%s)", devName(c), r.String())}
+			return false
 		}
 		nt.Src = a.As4()
 	}
@@ -108,7 +110,7 @@ func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) (netstack.Verdic
 			Change: fmt.Sprintf("%s %s → %s; conntrack #%d reply tuple %s", mt, from, to, conn.ID, conn.Tuple[1])})
 	}
 	_ = now
-	return netstack.Verdict{}, true
+	return true
 }
 
 // nullBinding is nf_nat_alloc_null_binding for the source: a connection

@@ -53,7 +53,25 @@ type Table struct {
 	Name   string
 	Chains map[string]*Chain
 	order  []string
+	// hook holds the builtin chain of each hook (nil where the table has
+	// none), so that the packet path needs no map lookups.
+	hook [5]*Chain
 }
+
+var hookOfChain = map[string]netstack.Hook{
+	"PREROUTING": netstack.PreRouting, "INPUT": netstack.LocalIn, "FORWARD": netstack.Forward,
+	"OUTPUT": netstack.LocalOut, "POSTROUTING": netstack.PostRouting,
+}
+
+// table indexes for Netfilter.tbl.
+const (
+	tRaw = iota
+	tMangle
+	tNat
+	tFilter
+)
+
+var tableIndex = map[string]int{"raw": tRaw, "mangle": tMangle, "nat": tNat, "filter": tFilter}
 
 var builtinChains = map[string][]string{
 	"filter": {"INPUT", "FORWARD", "OUTPUT"},
@@ -65,7 +83,9 @@ var builtinChains = map[string][]string{
 func newTable(name string) *Table {
 	t := &Table{Name: name, Chains: map[string]*Chain{}}
 	for _, c := range builtinChains[name] {
-		t.Chains[c] = &Chain{Name: c, Builtin: true, Policy: TAccept}
+		ch := &Chain{Name: c, Builtin: true, Policy: TAccept}
+		t.Chains[c] = ch
+		t.hook[hookOfChain[c]] = ch
 		t.order = append(t.order, c)
 	}
 	return t
@@ -79,10 +99,13 @@ type Netfilter struct {
 	env    *link.Env
 	host   Host
 	tables map[string]*Table
+	tbl    [4]*Table
 	ct     *Conntrack
 	rng    *rand.Rand
 	recent map[string]map[netip.Addr]time.Duration
 	stack  [32]frame
+	// v is the verdict of the hook that refused the packet.
+	v netstack.Verdict
 }
 
 type frame struct {
@@ -95,9 +118,15 @@ func New(env *link.Env, ns string, host Host, seed uint64) *Netfilter {
 	nf := &Netfilter{NS: ns, env: env, host: host, tables: map[string]*Table{}, ct: newConntrack(),
 		rng: rand.New(rand.NewPCG(seed, 0x6e6574666c74)), recent: map[string]map[netip.Addr]time.Duration{}}
 	for name := range builtinChains {
-		nf.tables[name] = newTable(name)
+		nf.setTable(newTable(name))
 	}
 	return nf
+}
+
+// setTable installs t as the table of its name.
+func (nf *Netfilter) setTable(t *Table) {
+	nf.tables[t.Name] = t
+	nf.tbl[tableIndex[t.Name]] = t
 }
 
 // Conntrack returns the connection table.
@@ -155,6 +184,9 @@ func (nf *Netfilter) Append(table string, lines ...string) error {
 		if err := checkTarget(table, r); err != nil {
 			return fmt.Errorf("netfilter %s: rule %q: %w", nf.NS, l, err)
 		}
+		if r.Target == TJump || r.Target == TGoto {
+			r.jump = t.Chains[r.JumpTo]
+		}
 		c.Rules = append(c.Rules, r)
 	}
 	return nil
@@ -204,7 +236,7 @@ func (nf *Netfilter) Restore(text string) (err error) {
 	var pending []string
 	defer func() {
 		if err != nil && cur != nil {
-			nf.tables[cur.Name] = old
+			nf.setTable(old)
 		}
 	}()
 	for n, line := range strings.Split(text, "\n") {
@@ -226,7 +258,7 @@ func (nf *Netfilter) Restore(text string) (err error) {
 			}
 			old = nf.tables[name]
 			cur = newTable(name)
-			nf.tables[name] = cur
+			nf.setTable(cur)
 			pending = nil
 		case strings.HasPrefix(line, ":"):
 			if cur == nil {
@@ -365,55 +397,34 @@ type pktCtx struct {
 
 // Hook implements netstack.Filter.
 func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) netstack.Verdict {
+	if nf.hook(h, pkt, in, out) {
+		return netstack.Verdict{}
+	}
+	return nf.v
+}
+
+// hook runs the tables of hook h in the kernel's priority order; false
+// means the packet was refused and nf.v says why.
+func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
 	c := pktCtx{pkt: pkt, in: in, out: out, hook: h}
 	switch h {
-	case netstack.PreRouting, netstack.LocalOut:
-		if v, ok := nf.ctIn(&c); !ok {
-			return v
-		}
-	default:
-		nf.ctAttach(&c)
-	}
-	switch h {
 	case netstack.PreRouting:
-		if v := nf.runTable("mangle", "PREROUTING", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		return nf.nat(&c, "PREROUTING", manipDst)
+		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst)
 	case netstack.LocalIn:
-		if v := nf.runTable("mangle", "INPUT", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		if v := nf.runTable("filter", "INPUT", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		if v := nf.nat(&c, "INPUT", manipSrc); v.Kind != netstack.Accept {
-			return v
-		}
-		return nf.confirm(&c)
+		nf.ctAttach(&c)
+		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c) &&
+			nf.nat(&c, h, manipSrc) && nf.confirm(&c)
 	case netstack.Forward:
-		if v := nf.runTable("mangle", "FORWARD", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		return nf.runTable("filter", "FORWARD", &c)
+		nf.ctAttach(&c)
+		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c)
 	case netstack.LocalOut:
-		if v := nf.runTable("mangle", "OUTPUT", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		if v := nf.nat(&c, "OUTPUT", manipDst); v.Kind != netstack.Accept {
-			return v
-		}
-		return nf.runTable("filter", "OUTPUT", &c)
+		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst) &&
+			nf.runTable(nf.tbl[tFilter], h, &c)
 	case netstack.PostRouting:
-		if v := nf.runTable("mangle", "POSTROUTING", &c); v.Kind != netstack.Accept {
-			return v
-		}
-		if v := nf.nat(&c, "POSTROUTING", manipSrc); v.Kind != netstack.Accept {
-			return v
-		}
-		return nf.confirm(&c)
+		nf.ctAttach(&c)
+		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipSrc) && nf.confirm(&c)
 	}
-	return netstack.Verdict{}
+	return true
 }
 
 // ctState computes the ctstate bits of a packet.
@@ -450,12 +461,12 @@ func stateOf(conn *Conn, dir uint8) uint8 {
 }
 
 // ctIn is nf_conntrack_in: find or create the connection of the packet.
-func (nf *Netfilter) ctIn(c *pktCtx) (netstack.Verdict, bool) {
+func (nf *Netfilter) ctIn(c *pktCtx) bool {
 	pkt := c.pkt
 	if conn, ok := pkt.CT.(*Conn); ok && conn != nil {
 		// Already tracked (looped back inside the namespace).
 		nf.ctAttach(c)
-		return netstack.Verdict{}, true
+		return true
 	}
 	ip := packet.IPv4(pkt.Bytes())
 	now := nf.env.Now()
@@ -465,7 +476,7 @@ func (nf *Netfilter) ctIn(c *pktCtx) (netstack.Verdict, bool) {
 	}
 	if !ok {
 		c.conn = nil
-		return netstack.Verdict{}, true
+		return true
 	}
 	conn, dir, found := nf.ct.lookup(t, now)
 	if !found {
@@ -490,31 +501,31 @@ func (nf *Netfilter) ctIn(c *pktCtx) (netstack.Verdict, bool) {
 		}
 		nf.env.Hop(pkt, h)
 	}
-	return netstack.Verdict{}, true
+	return true
 }
 
 // ctRelated finds the connection an ICMP error is about (RELATED), and
 // applies the connection's NAT to the error and the packet it quotes.
-func (nf *Netfilter) ctRelated(c *pktCtx, ip packet.IPv4, now time.Duration) (netstack.Verdict, bool) {
+func (nf *Netfilter) ctRelated(c *pktCtx, ip packet.IPv4, now time.Duration) bool {
 	if !ip.Valid() {
 		c.conn = nil
-		return netstack.Verdict{}, true
+		return true
 	}
 	pl := ip.Payload()
 	if len(pl) < packet.ICMPHeaderLen+packet.IPv4HeaderLen+8 {
 		c.conn = nil
-		return netstack.Verdict{}, true
+		return true
 	}
 	inner := packet.IPv4(pl[packet.ICMPHeaderLen:])
 	it, _, ok := tupleOf(inner)
 	if !ok {
 		c.conn = nil
-		return netstack.Verdict{}, true
+		return true
 	}
 	conn, dir, found := nf.ct.lookup(it.Invert(), now)
 	if !found {
 		c.conn = nil
-		return netstack.Verdict{}, true
+		return true
 	}
 	c.conn, c.dir, c.state = conn, dir, StateRelated
 	c.pkt.CT, c.pkt.CTReply, c.pkt.CTRelated = conn, dir == 1, true
@@ -522,36 +533,42 @@ func (nf *Netfilter) ctRelated(c *pktCtx, ip packet.IPv4, now time.Duration) (ne
 		nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindCT, Lookup: "conntrack ICMP error about " + it.String(),
 			Match: fmt.Sprintf("RELATED to #%d: %s", conn.ID, conn.Format(now))})
 	}
-	return netstack.Verdict{}, true
+	return true
 }
 
-func (nf *Netfilter) confirm(c *pktCtx) netstack.Verdict {
+func (nf *Netfilter) confirm(c *pktCtx) bool {
 	if c.conn == nil || c.state == StateRelated {
-		return netstack.Verdict{}
+		return true
 	}
 	if !c.conn.Confirmed() {
 		if !nf.ct.confirm(c.conn, nf.env.Now()) {
-			return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
+			nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
 				Detail: "conntrack insert failed: the reply tuple " + c.conn.Tuple[1].String() + " clashes with an existing entry"}
+			return false
 		}
 		if nf.env.Tracing() {
 			nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindCT, Change: fmt.Sprintf("confirmed #%d: %s", c.conn.ID, c.conn.Format(nf.env.Now()))})
 		}
 	}
-	return netstack.Verdict{}
+	return true
 }
 
 // runTable evaluates a builtin chain of a table.
-func (nf *Netfilter) runTable(table, chain string, c *pktCtx) netstack.Verdict {
-	t := nf.tables[table]
-	ch := t.Chains[chain]
+func (nf *Netfilter) runTable(t *Table, h netstack.Hook, c *pktCtx) bool {
+	ch := t.hook[h]
 	if ch == nil || len(ch.Rules) == 0 && ch.Policy == TAccept {
-		return netstack.Verdict{}
+		return true
 	}
+	return nf.runChain(t, ch, c)
+}
+
+func (nf *Netfilter) runChain(t *Table, ch *Chain, c *pktCtx) bool {
+	table := t.Name
 	r, kind := nf.eval(t, ch, c)
 	switch kind {
 	case TDrop:
-		return netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+		return false
 	case TReject:
 		v := netstack.Verdict{Kind: netstack.Reject, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
 		switch r.rejectWith {
@@ -572,9 +589,10 @@ func (nf *Netfilter) runTable(table, chain string, c *pktCtx) netstack.Verdict {
 		default:
 			v.RejectICMPCode = packet.ICMPCodePortUnreach
 		}
-		return v
+		nf.v = v
+		return false
 	}
-	return netstack.Verdict{}
+	return true
 }
 
 func ruleDetail(table string, ch *Chain, r *Rule) string {
@@ -639,7 +657,10 @@ func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind)
 			}
 			sp--
 		case TJump, TGoto:
-			next := t.Chains[r.JumpTo]
+			next := r.jump
+			if next == nil {
+				next = t.Chains[r.JumpTo]
+			}
 			if r.Target == TGoto {
 				nf.stack[sp] = frame{chain: next}
 				continue

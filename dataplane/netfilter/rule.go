@@ -108,6 +108,7 @@ type Rule struct {
 
 	Target      TargetKind
 	JumpTo      string
+	jump        *Chain
 	markSetVal  uint32
 	markSetMask uint32
 	markOp      string // "--set-xmark", "--or-mark", ...

@@ -95,11 +95,9 @@ func (s *Stack) isBroadcast(a netip.Addr) bool {
 	if a == limitedBroadcast {
 		return true
 	}
-	for _, i := range s.ifaces[1:] {
-		for _, ad := range i.Addrs {
-			if ad.Prefix.Bits() < 31 && a == lastAddr(ad.Prefix) {
-				return true
-			}
+	for _, b := range s.bcast {
+		if a == b {
+			return true
 		}
 	}
 	return false
@@ -153,7 +151,7 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 }
 
 func (s *Stack) localDevName(a netip.Addr) string {
-	if i, ok := s.local[a]; ok {
+	if i, ok := s.local[v4key(a)]; ok {
 		return i.Dev.Name
 	}
 	return "lo"

@@ -63,7 +63,8 @@ type Stack struct {
 
 	env    *link.Env
 	ifaces []*Iface // by ifindex; 0 unused
-	local  map[netip.Addr]*Iface
+	local  map[uint32]*Iface
+	bcast  []netip.Addr // directed broadcast addresses of the interfaces
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
 	ipID   uint16
@@ -91,7 +92,7 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		Name:      name,
 		env:       env,
 		ifaces:    []*Iface{nil},
-		local:     make(map[netip.Addr]*Iface),
+		local:     make(map[uint32]*Iface),
 		neigh:     make(map[uint64]*Neigh),
 		rng:       rand.New(rand.NewPCG(seed, 0x6e657473696d)),
 		udp:       make(map[uint16]*UDPSocket),
@@ -158,20 +159,29 @@ func (s *Stack) AddAddr(dev string, p netip.Prefix) error {
 	if i == nil {
 		return fmt.Errorf("namespace %s: no device %q", s.Name, dev)
 	}
-	if o, ok := s.local[p.Addr()]; ok {
+	if o, ok := s.local[v4key(p.Addr())]; ok {
 		return fmt.Errorf("namespace %s: address %s already on %s", s.Name, p.Addr(), o.Dev.Name)
 	}
 	i.Addrs = append(i.Addrs, Addr{Prefix: p})
-	s.local[p.Addr()] = i
+	s.local[v4key(p.Addr())] = i
+	if p.Bits() < 31 && i.Dev.Kind != "loopback" {
+		s.bcast = append(s.bcast, lastAddr(p))
+	}
 	if p.Bits() < 32 && i.Dev.Kind != "loopback" {
 		return s.Routes.Add(&Route{Dst: p.Masked(), Dev: i, Proto: "kernel", Scope: "link", Src: p.Addr()})
 	}
 	return nil
 }
 
+// v4key is an IPv4 address as a map key the runtime hashes fast.
+func v4key(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
 // IsLocal reports whether a is one of this namespace's addresses.
 func (s *Stack) IsLocal(a netip.Addr) bool {
-	if _, ok := s.local[a]; ok {
+	if _, ok := s.local[v4key(a)]; ok {
 		return true
 	}
 	return a.Is4() && a.As4()[0] == 127
