@@ -424,11 +424,13 @@ type hookSeen struct {
 	mark  uint32
 }
 
-func (h *hookRecorder) Hook(hk netstack.Hook, pkt *packet.Buffer, _, _ *link.Device) netstack.Verdict {
+func (h *hookRecorder) Refusal() netstack.Verdict { return netstack.Verdict{} }
+
+func (h *hookRecorder) Pass(hk netstack.Hook, pkt *packet.Buffer, _, _ *link.Device) bool {
 	ip := packet.IPv4(pkt.Bytes())
 	isVX := ip.Protocol() == packet.ProtoUDP && len(ip) >= 24 && binary.BigEndian.Uint16(ip[22:24]) == vxlanPort
 	h.seen = append(h.seen, hookSeen{hook: hk, vxlan: isVX, ct: pkt.CT, mark: pkt.Mark})
-	return netstack.Verdict{}
+	return true
 }
 
 // TestVXLANEncapResetsConntrack: the outer packet is a new skb as far as

@@ -111,11 +111,11 @@ type ctRef struct {
 
 // Conntrack is a namespace's connection table.
 type Conntrack struct {
-	m      map[Tuple]ctRef
+	m      tupleTable
 	nextID uint64
 }
 
-func newConntrack() *Conntrack { return &Conntrack{m: make(map[Tuple]ctRef)} }
+func newConntrack() *Conntrack { return &Conntrack{m: newTupleTable()} }
 
 // tupleOf extracts the tuple of an IPv4 packet. For ICMP errors it
 // returns ok=false and related=true; the caller looks up the embedded one.
@@ -152,7 +152,7 @@ func tupleOf(ip packet.IPv4) (t Tuple, icmpErr bool, ok bool) {
 }
 
 func (ct *Conntrack) lookup(t Tuple, now time.Duration) (*Conn, uint8, bool) {
-	r, ok := ct.m[t]
+	r, ok := ct.m.get(t)
 	if !ok {
 		return nil, 0, false
 	}
@@ -164,11 +164,11 @@ func (ct *Conntrack) lookup(t Tuple, now time.Duration) (*Conn, uint8, bool) {
 }
 
 func (ct *Conntrack) remove(c *Conn) {
-	if r, ok := ct.m[c.Tuple[0]]; ok && r.c == c {
-		delete(ct.m, c.Tuple[0])
+	if r, ok := ct.m.get(c.Tuple[0]); ok && r.c == c {
+		ct.m.del(c.Tuple[0])
 	}
-	if r, ok := ct.m[c.Tuple[1]]; ok && r.c == c {
-		delete(ct.m, c.Tuple[1])
+	if r, ok := ct.m.get(c.Tuple[1]); ok && r.c == c {
+		ct.m.del(c.Tuple[1])
 	}
 }
 
@@ -188,8 +188,8 @@ func (ct *Conntrack) confirm(c *Conn, now time.Duration) bool {
 	if ct.taken(c.Tuple[0], now) || ct.taken(c.Tuple[1], now) {
 		return false
 	}
-	ct.m[c.Tuple[0]] = ctRef{c, 0}
-	ct.m[c.Tuple[1]] = ctRef{c, 1}
+	ct.m.set(c.Tuple[0], ctRef{c, 0})
+	ct.m.set(c.Tuple[1], ctRef{c, 1})
 	c.Status |= ipsConfirmed
 	return true
 }
@@ -301,12 +301,12 @@ func fmtTuple(t Tuple, reply bool) string {
 func (ct *Conntrack) Entries() []*Conn {
 	seen := map[*Conn]bool{}
 	var out []*Conn
-	for _, r := range ct.m {
+	ct.m.each(func(_ Tuple, r ctRef) {
 		if !seen[r.c] {
 			seen[r.c] = true
 			out = append(out, r.c)
 		}
-	}
+	})
 	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
 	return out
 }

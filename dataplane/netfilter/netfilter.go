@@ -395,7 +395,15 @@ type pktCtx struct {
 	hook    netstack.Hook
 }
 
-// Hook implements netstack.Filter.
+// Pass implements netstack.Filter.
+func (nf *Netfilter) Pass(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
+	return nf.hook(h, pkt, in, out)
+}
+
+// Refusal implements netstack.Filter: why the last Pass returned false.
+func (nf *Netfilter) Refusal() netstack.Verdict { return nf.v }
+
+// Hook runs hook h and returns the verdict (Accept when the packet goes on).
 func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) netstack.Verdict {
 	if nf.hook(h, pkt, in, out) {
 		return netstack.Verdict{}

@@ -48,7 +48,10 @@ type Verdict struct {
 // Filter is the netfilter of a namespace. pkt starts at the IPv4 header.
 // in and out are the devices the packet came in on and goes out of (nil
 // where the hook has none). A hook may rewrite addresses and ports (NAT);
-// it keeps checksums valid.
+// it keeps checksums valid. Pass reports whether the packet goes on; when
+// it does not, Refusal says why (drop or reject, reason, detail). The
+// split keeps the common path to one bool.
 type Filter interface {
-	Hook(h Hook, pkt *packet.Buffer, in, out *link.Device) Verdict
+	Pass(h Hook, pkt *packet.Buffer, in, out *link.Device) bool
+	Refusal() Verdict
 }

@@ -66,7 +66,10 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 // runHook runs a netfilter hook and acts on a drop or reject. It reports
 // whether the packet goes on.
 func (s *Stack) runHook(h Hook, pkt *packet.Buffer, in, out *link.Device) bool {
-	v := s.Filter.Hook(h, pkt, in, out)
+	if s.Filter.Pass(h, pkt, in, out) {
+		return true
+	}
+	v := s.Filter.Refusal()
 	switch v.Kind {
 	case Accept:
 		return true
