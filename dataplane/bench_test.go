@@ -49,6 +49,7 @@ type benchWorld struct {
 	src   *link.Device // pod a's eth0
 	frame []byte
 	dst   netip.AddrPort
+	world *topology.World
 }
 
 func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string) *benchWorld {
@@ -83,7 +84,7 @@ func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string) *benc
 	u.SetPorts(40000, 9000)
 	u.SetLength(packet.UDPHeaderLen + 64)
 	packet.SetTransportChecksum(u, src, b.IP, packet.ProtoUDP)
-	bw := &benchWorld{loop: r.Loop, env: w.Env, src: eth0, frame: frame, dst: netip.AddrPortFrom(b.IP, 9000)}
+	bw := &benchWorld{loop: r.Loop, env: w.Env, src: eth0, frame: frame, dst: netip.AddrPortFrom(b.IP, 9000), world: w}
 	// One packet before measuring: creates the conntrack entries.
 	bw.send()
 	rx := b.Stack.Iface("eth0").Dev.Stats.RxPackets

@@ -36,7 +36,8 @@ type event struct {
 	fn   func()
 }
 
-// NewLoop returns an idle loop at time zero.
+// NewLoop returns an idle loop at time zero. The FIFO ring's length is
+// always a power of two.
 func NewLoop() *Loop { return &Loop{fifo: make([]event, 64)} }
 
 // Now is the virtual clock.
@@ -68,18 +69,18 @@ func (l *Loop) push(e event) {
 	if l.n == len(l.fifo) {
 		grown := make([]event, 2*len(l.fifo))
 		for i := 0; i < l.n; i++ {
-			grown[i] = l.fifo[(l.head+i)%len(l.fifo)]
+			grown[i] = l.fifo[(l.head+i)&(len(l.fifo)-1)]
 		}
 		l.fifo, l.head = grown, 0
 	}
-	l.fifo[(l.head+l.n)%len(l.fifo)] = e
+	l.fifo[(l.head+l.n)&(len(l.fifo)-1)] = e
 	l.n++
 }
 
 func (l *Loop) pop() event {
 	e := l.fifo[l.head]
 	l.fifo[l.head] = event{}
-	l.head = (l.head + 1) % len(l.fifo)
+	l.head = (l.head + 1) & (len(l.fifo) - 1)
 	l.n--
 	return e
 }

@@ -318,7 +318,9 @@ func (s *Stack) udpInput(ifc *Iface, pkt *packet.Buffer) {
 	src := netip.AddrPortFrom(ip.Src(), u.SrcPort())
 	dst := netip.AddrPortFrom(ip.Dst(), dport)
 	n := len(pl) - packet.UDPHeaderLen
-	s.emit(Event{Kind: EvUDPRecv, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoUDP, Src: src, Dst: dst, Len: n})
+	if s.OnEvent != nil {
+		s.emit(Event{Kind: EvUDPRecv, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoUDP, Src: src, Dst: dst, Len: n})
+	}
 	if s.tracing() {
 		what := "received"
 		if sock.Echo {
