@@ -317,7 +317,23 @@ func (b *builder) cni() {
 		}
 	}
 	w.Notes = append(w.Notes, mode.Notes()...)
+	// Pods with a pinned address are wired first, so that host-local
+	// allocation for the others skips their addresses (as for node IPs);
+	// w.Pods keeps the file's order.
+	wired := make([]*WiredPod, len(s.Pods))
+	var order []int
 	for i, p := range s.Pods {
+		if p.IP != "" {
+			order = append(order, i)
+		}
+	}
+	for i, p := range s.Pods {
+		if p.IP == "" {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		p := s.Pods[i]
 		var node *Host
 		for _, h := range w.Nodes {
 			if h.Name == p.Node {
@@ -334,7 +350,12 @@ func (b *builder) cni() {
 			b.fail(fmt.Sprintf("pods[%d]", i), "%v", err)
 			continue
 		}
-		w.Pods = append(w.Pods, &WiredPod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Node: node, IP: cp.IP, Stack: st, HostVeth: cp.HostVeth})
+		wired[i] = &WiredPod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Node: node, IP: cp.IP, Stack: st, HostVeth: cp.HostVeth}
+	}
+	for _, p := range wired {
+		if p != nil {
+			w.Pods = append(w.Pods, p)
+		}
 	}
 }
 
@@ -491,7 +512,8 @@ func (w *World) Resolve(ref string) (Target, error) {
 			}
 		}
 		for _, h := range append(append([]*Host(nil), w.Nodes...), w.Instances...) {
-			if h.Stack.IsLocal(e.IP) {
+			// Every namespace has 127.0.0.0/8: no one namespace owns it.
+			if !e.IP.IsLoopback() && h.Stack.IsLocal(e.IP) {
 				t.Stack = h.Stack
 			}
 		}

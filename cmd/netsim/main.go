@@ -32,7 +32,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "netsim run FILE [--flow NAME] [-o text|json] [--summary] [--pcap FILE]", "build the scenario, send its flows, print hop-by-hop traces", cmdRun},
+		{"run", "netsim run FILE [--flow NAME] [-o text|json] [--summary] [--pcap FILE] [--trace-all] [--width N]", "build the scenario, send its flows, print hop-by-hop traces", cmdRun},
 		{"validate", "netsim validate FILE", "check a scenario file and build it without sending traffic", cmdValidate},
 		{"show", "netsim show FILE [--node NAME]", "print routes, neighbours, FDBs and iptables of the built world", cmdShow},
 		{"version", "netsim version", "print the version", cmdVersion},
@@ -91,7 +91,10 @@ func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 		}
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: %s\n\nFlags:\n%s", u, fs.FlagUsages())
+		fmt.Fprintf(stdout, "Usage: %s\n", u)
+		if fs.HasFlags() {
+			fmt.Fprintf(stdout, "\nFlags:\n%s", fs.FlagUsages())
+		}
 	}
 	return fs
 }
@@ -106,14 +109,31 @@ func parse(fs *pflag.FlagSet, args []string, stderr io.Writer) (string, int) {
 		fmt.Fprintf(stderr, "netsim %s: %v\n", fs.Name(), err)
 		return "", exitBadInput
 	}
-	if fs.NArg() != 1 {
+	switch fs.NArg() {
+	case 1:
+	case 0:
+		fmt.Fprintf(stderr, "netsim %s: missing the scenario FILE (run \"netsim %s --help\")\n", fs.Name(), fs.Name())
+		return "", exitBadInput
+	default:
 		fmt.Fprintf(stderr, "netsim %s: expected one scenario FILE, got %d arguments (%s)\n", fs.Name(), fs.NArg(), strings.Join(fs.Args(), " "))
 		return "", exitBadInput
 	}
 	return fs.Arg(0), -1
 }
 
-func cmdVersion(_ []string, stdout, _ io.Writer) int {
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", stdout, stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "netsim version: %v\n", err)
+		return exitBadInput
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(stderr, "netsim version: takes no arguments, got %d (%s)\n", fs.NArg(), strings.Join(fs.Args(), " "))
+		return exitBadInput
+	}
 	fmt.Fprintf(stdout, "netsim %s\n", version)
 	return exitOK
 }

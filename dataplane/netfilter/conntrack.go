@@ -95,6 +95,20 @@ type Conn struct {
 	Packets [2]uint64
 }
 
+// AlterReplySource makes replies expected from rs instead of the original
+// destination (ip_vs_update_conntrack: IPVS forwarded the connection to a
+// real server). Only an unconfirmed entry can be altered.
+func (c *Conn) AlterReplySource(rs netip.AddrPort) bool {
+	if c.Status&ipsConfirmed != 0 {
+		return false
+	}
+	c.Tuple[1].Src = rs.Addr().As4()
+	if c.Tuple[1].Proto == packet.ProtoTCP || c.Tuple[1].Proto == packet.ProtoUDP {
+		c.Tuple[1].SPort = rs.Port()
+	}
+	return true
+}
+
 // Confirmed reports whether the entry is in the table.
 func (c *Conn) Confirmed() bool { return c.Status&ipsConfirmed != 0 }
 

@@ -101,7 +101,7 @@ func (r *rig) run(b []byte, in, out *link.Device, hooks ...netstack.Hook) step {
 	for _, h := range hooks {
 		var hin, hout *link.Device
 		switch h {
-		case netstack.PreRouting, netstack.LocalIn:
+		case netstack.PreRouting, netstack.LocalIn, netstack.LocalInNAT:
 			hin = in
 		case netstack.Forward, netstack.PostRouting:
 			hin, hout = in, out
@@ -123,7 +123,7 @@ func (r *rig) forward(b []byte, in, out *link.Device) step {
 
 // input runs a packet through PREROUTING and INPUT.
 func (r *rig) input(b []byte, in *link.Device) step {
-	return r.run(b, in, nil, netstack.PreRouting, netstack.LocalIn)
+	return r.run(b, in, nil, netstack.PreRouting, netstack.LocalIn, netstack.LocalInNAT)
 }
 
 // output runs a locally generated packet through OUTPUT and POSTROUTING.

@@ -16,10 +16,14 @@ const (
 	Forward
 	LocalOut
 	PostRouting
+	// LocalInNAT is the part of INPUT at and after NF_IP_PRI_NAT_SRC (the
+	// nat table's INPUT chain, then the conntrack confirm). It is a separate
+	// call so that IPVS (priority NAT_SRC−2) can take packets in between.
+	LocalInNAT
 )
 
 func (h Hook) String() string {
-	return [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"}[h]
+	return [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING", "INPUT"}[h]
 }
 
 // VerdictKind is what a hook decided.
@@ -54,4 +58,14 @@ type Verdict struct {
 type Filter interface {
 	Pass(h Hook, pkt *packet.Buffer, in, out *link.Device) bool
 	Refusal() Verdict
+}
+
+// Interceptor is a module that takes packets at the kernel's IPVS hook
+// points: LocalIn sees packets for local addresses after the INPUT filter
+// (ip_vs_remote_request4) and returns true when it took the packet;
+// Forward sees forwarded packets before the FORWARD filter
+// (ip_vs_reply4) and may rewrite them.
+type Interceptor interface {
+	LocalIn(s *Stack, in *Iface, pkt *packet.Buffer) bool
+	Forward(s *Stack, pkt *packet.Buffer)
 }

@@ -238,6 +238,9 @@ func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
 			return
 		}
 	}
+	if s.IPVS != nil {
+		s.IPVS.Forward(s, pkt) // ip_vs_reply4: FORWARD, priority NAT_SRC−1
+	}
 	s.output(pkt, r, in.Dev)
 }
 
@@ -359,8 +362,16 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 		if !s.runHook(LocalIn, pkt, ifc.Dev, nil) {
 			return
 		}
-		ip = packet.IPv4(pkt.Bytes())
 	}
+	if s.IPVS != nil && s.IPVS.LocalIn(s, ifc, pkt) {
+		return
+	}
+	if s.Filter != nil {
+		if !s.runHook(LocalInNAT, pkt, ifc.Dev, nil) {
+			return
+		}
+	}
+	ip = packet.IPv4(pkt.Bytes())
 	switch ip.Protocol() {
 	case packet.ProtoICMP:
 		s.icmpInput(ifc, pkt)
@@ -390,6 +401,16 @@ func (s *Stack) NewIPPacket(src, dst netip.Addr, proto uint8, n int, df bool, tt
 	pkt.ID = s.env.NewID()
 	return pkt, b[packet.IPv4HeaderLen:]
 }
+
+// SendICMPError sends an ICMP error about pkt (which starts at its IPv4
+// header) to its source, as icmp_send does (for modules like IPVS).
+func (s *Stack) SendICMPError(pkt *packet.Buffer, typ, code uint8, info uint32) {
+	s.icmpError(pkt, typ, code, info)
+}
+
+// IPVSOut sends a packet IPVS has rewritten through LOCAL_OUT: route
+// lookup, OUTPUT, POSTROUTING (ip_vs_nat_send_or_cont).
+func (s *Stack) IPVSOut(pkt *packet.Buffer) { s.LocalOut(pkt) }
 
 // icmpError is icmp_send: an ICMP error about orig (which starts at its
 // IPv4 header) back to orig's source. Errors about ICMP errors, non-first

@@ -58,6 +58,8 @@ type Stack struct {
 	Forwarding bool
 	// Filter runs the netfilter hooks; nil when no rules are installed.
 	Filter Filter
+	// IPVS, if set, takes packets at IPVS's hook points.
+	IPVS Interceptor
 	// Routes is the main routing table.
 	Routes RouteTable
 

@@ -286,8 +286,12 @@ func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
 	env := v.env
 	src := v.byDev[from]
 	b := pkt.Bytes()
-	if src == nil || len(b) < packet.EthHeaderLen {
+	if src == nil {
 		env.Drop(pkt, "vpc", from.Name, trace.ReasonMalformed, "frame from an unknown port")
+		return
+	}
+	if len(b) < packet.EthHeaderLen {
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonMalformed, fmt.Sprintf("%d-byte frame is shorter than an Ethernet header", len(b)))
 		return
 	}
 	eth := packet.Ethernet(b)

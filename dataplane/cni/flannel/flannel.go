@@ -79,8 +79,11 @@ type nodeState struct {
 // New makes the flannel mode; opts is *Options.
 func New(c *cni.Cluster, opts any) (cni.Mode, error) {
 	o, ok := opts.(*Options)
-	if !ok || o == nil {
+	if !ok {
 		return nil, fmt.Errorf("flannel: options must be *flannel.Options, got %T", opts)
+	}
+	if o == nil {
+		return nil, fmt.Errorf("flannel: options must be a non-nil *flannel.Options")
 	}
 	oo := *o
 	if oo.Backend == "" {

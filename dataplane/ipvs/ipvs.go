@@ -1,0 +1,335 @@
+package ipvs
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"time"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/netfilter"
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// IPVS connection timeouts (ipvsadm --set defaults: tcp 900 s, tcpfin 120 s,
+// udp 300 s).
+const (
+	TCPTimeout    = 900 * time.Second
+	TCPFinTimeout = 120 * time.Second
+	UDPTimeout    = 300 * time.Second
+)
+
+// Conn is an IPVS connection (ip_vs_conn): client → virtual service,
+// forwarded to a real server with NAT ("Masq").
+type Conn struct {
+	Proto   Proto
+	Client  netip.AddrPort
+	VIP     netip.AddrPort
+	RS      netip.AddrPort
+	Expires time.Duration
+	Active  bool
+
+	closing bool
+	vs      *VirtualService
+	rs *RealServer
+}
+
+type inKey struct {
+	proto  Proto
+	client netip.AddrPort
+	vip    netip.AddrPort
+}
+
+type outKey struct {
+	proto  Proto
+	rs     netip.AddrPort
+	client netip.AddrPort
+}
+
+type persistKey struct {
+	vs     *VirtualService
+	client netip.Addr
+}
+
+type persistEntry struct {
+	rs      *RealServer
+	expires time.Duration
+}
+
+// IPVS is one node's IP Virtual Server: the virtual service table and the
+// connection table, hooked into the node's stack (Stack.IPVS).
+type IPVS struct {
+	Table *Table
+
+	env     *link.Env
+	ns      string
+	in      map[inKey]*Conn
+	out     map[outKey]*Conn
+	persist map[persistKey]persistEntry
+}
+
+// New makes an IPVS for namespace ns and installs it on the stack.
+func New(s *netstack.Stack, t *Table) *IPVS {
+	v := &IPVS{Table: t, env: s.Env(), ns: s.Name, in: map[inKey]*Conn{}, out: map[outKey]*Conn{}, persist: map[persistKey]persistEntry{}}
+	s.IPVS = v
+	return v
+}
+
+func l4(ip packet.IPv4) (Proto, []byte, bool) {
+	if ip.IsFragment() {
+		return "", nil, false
+	}
+	b := ip[ip.HeaderLen():ip.TotalLen()]
+	switch ip.Protocol() {
+	case packet.ProtoTCP:
+		if len(b) < packet.TCPHeaderLen {
+			return "", nil, false
+		}
+		return "TCP", b, true
+	case packet.ProtoUDP:
+		if len(b) < packet.UDPHeaderLen {
+			return "", nil, false
+		}
+		return "UDP", b, true
+	}
+	return "", nil, false
+}
+
+func (v *IPVS) hop(pkt *packet.Buffer, h trace.Hop) {
+	h.Node = v.ns
+	h.Kind = trace.KindNAT
+	v.env.Hop(pkt, h)
+}
+
+// LocalIn is ip_vs_remote_request4: a packet for a virtual service is
+// scheduled to a real server, DNATed and sent on through LOCAL_OUT.
+func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer) bool {
+	ip := packet.IPv4(pkt.Bytes())
+	proto, seg, ok := l4(ip)
+	if !ok {
+		return false
+	}
+	sport, dport := binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4])
+	vip := netip.AddrPortFrom(ip.Dst(), dport)
+	client := netip.AddrPortFrom(ip.Src(), sport)
+	now := v.env.Now()
+	c := v.in[inKey{proto, client, vip}]
+	if c != nil && now >= c.Expires {
+		v.expire(c)
+		c = nil
+	}
+	var vs *VirtualService
+	if c == nil {
+		vs = v.Table.Get(vip.Addr(), vip.Port(), proto)
+		if vs == nil {
+			return false
+		}
+		rs, why := v.schedule(vs, client.Addr(), now)
+		if rs == nil {
+			// ip_vs_leave: no destination — ICMP port unreachable, drop.
+			s.SendICMPError(pkt, packet.ICMPDestUnreach, packet.ICMPCodePortUnreach, 0)
+			v.env.Drop(pkt, v.ns, in.Dev.Name, trace.ReasonNoEndpoints,
+				fmt.Sprintf("IPVS virtual service %s has no real servers (%s); ICMP port unreachable sent", vs.Key(), vs.Comment))
+			return true
+		}
+		c = &Conn{Proto: proto, Client: client, VIP: vip, RS: netip.AddrPortFrom(rs.Addr, rs.Port), vs: vs, rs: rs}
+		v.in[inKey{proto, client, vip}] = c
+		v.out[outKey{proto, c.RS, client}] = c
+		rs.InActConn++
+		if v.env.Tracing() {
+			v.hop(pkt, trace.Hop{Device: in.Dev.Name, Lookup: fmt.Sprintf("ipvs %s %s (%s)", proto, vip, vs.Comment),
+				Match: fmt.Sprintf("%s scheduler %s: → %s", vs.Key(), vs.Scheduler, c.RS), Change: why})
+		}
+		// ip_vs_update_conntrack: replies are expected from the real server.
+		if conn, ok := pkt.CT.(*netfilter.Conn); ok && conn != nil && !conn.Confirmed() {
+			conn.AlterReplySource(c.RS)
+		}
+	}
+	v.track(c, seg, now)
+	rewrite(ip, c.RS, false)
+	if v.env.Tracing() {
+		v.hop(pkt, trace.Hop{Device: in.Dev.Name, Change: fmt.Sprintf("IPVS masq: %s → %s (ipvs conn %s %s → %s)", vip, c.RS, proto, client, vip)})
+	}
+	s.IPVSOut(pkt)
+	return true
+}
+
+// Forward is ip_vs_reply4: a reply from a real server gets the virtual
+// service's address back as its source.
+func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) {
+	if len(v.out) == 0 {
+		return
+	}
+	ip := packet.IPv4(pkt.Bytes())
+	proto, seg, ok := l4(ip)
+	if !ok {
+		return
+	}
+	rs := netip.AddrPortFrom(ip.Src(), binary.BigEndian.Uint16(seg[0:2]))
+	client := netip.AddrPortFrom(ip.Dst(), binary.BigEndian.Uint16(seg[2:4]))
+	c := v.out[outKey{proto, rs, client}]
+	if c == nil {
+		return
+	}
+	now := v.env.Now()
+	if now >= c.Expires {
+		v.expire(c)
+		return
+	}
+	v.track(c, seg, now)
+	rewrite(ip, c.VIP, true)
+	if v.env.Tracing() {
+		v.hop(pkt, trace.Hop{Change: fmt.Sprintf("IPVS reply: source %s → %s (ipvs conn %s %s → %s)", rs, c.VIP, proto, c.Client, c.VIP)})
+	}
+}
+
+func (v *IPVS) expire(c *Conn) {
+	delete(v.in, inKey{c.Proto, c.Client, c.VIP})
+	delete(v.out, outKey{c.Proto, c.RS, c.Client})
+	if c.Active {
+		c.rs.ActiveConn--
+	} else {
+		c.rs.InActConn--
+	}
+}
+
+// track updates the connection state and timeout: a TCP connection is
+// "inactive" until the client's first ACK, "active" while established,
+// inactive again after a FIN or RST.
+func (v *IPVS) track(c *Conn, seg []byte, now time.Duration) {
+	if c.Proto == "UDP" {
+		c.Expires = now + UDPTimeout
+		return
+	}
+	f := seg[13]
+	switch {
+	case f&(packet.TCPFin|packet.TCPRst) != 0:
+		if c.Active {
+			c.Active = false
+			c.rs.ActiveConn--
+			c.rs.InActConn++
+		}
+		c.closing = true
+		c.Expires = now + TCPFinTimeout
+	case c.closing:
+		c.Expires = now + TCPFinTimeout
+	case f&packet.TCPAck != 0 && f&packet.TCPSyn == 0 && !c.Active:
+		c.Active = true
+		c.rs.InActConn--
+		c.rs.ActiveConn++
+		c.Expires = now + TCPTimeout
+	default:
+		c.Expires = now + TCPTimeout
+	}
+}
+
+// schedule picks a real server (ip_vs_schedule), honouring persistence.
+func (v *IPVS) schedule(vs *VirtualService, client netip.Addr, now time.Duration) (*RealServer, string) {
+	if len(vs.Reals) == 0 {
+		return nil, ""
+	}
+	if vs.Persistence > 0 {
+		k := persistKey{vs, client}
+		if e, ok := v.persist[k]; ok && now < e.expires && e.rs.Weight > 0 {
+			v.persist[k] = persistEntry{e.rs, now + vs.Persistence}
+			return e.rs, fmt.Sprintf("persistent template: client %s stays on %s for %s", client, netip.AddrPortFrom(e.rs.Addr, e.rs.Port), vs.Persistence)
+		}
+	}
+	var rs *RealServer
+	var why string
+	switch vs.Scheduler {
+	case LeastConnection:
+		// ip_vs_lc: overhead = active*256 + inactive; lowest wins, first on ties.
+		best := -1
+		for _, r := range vs.Reals {
+			if r.Weight <= 0 {
+				continue
+			}
+			o := r.ActiveConn*256 + r.InActConn
+			if best < 0 || o < best {
+				best, rs = o, r
+			}
+		}
+		why = fmt.Sprintf("lc: fewest connections (overhead %d)", best)
+	case SourceHashing:
+		h := fnv.New32a()
+		b := client.As4()
+		h.Write(b[:])
+		n := 0
+		for _, r := range vs.Reals {
+			if r.Weight > 0 {
+				n++
+			}
+		}
+		if n > 0 {
+			i := int(h.Sum32() % uint32(n))
+			for _, r := range vs.Reals {
+				if r.Weight > 0 {
+					if i == 0 {
+						rs = r
+						break
+					}
+					i--
+				}
+			}
+		}
+		why = fmt.Sprintf("sh: hash of source %s", client)
+	default:
+		for i := 0; i < len(vs.Reals); i++ {
+			r := vs.Reals[(vs.rrNext+i)%len(vs.Reals)]
+			if r.Weight > 0 {
+				rs = r
+				vs.rrNext = (vs.rrNext + i + 1) % len(vs.Reals)
+				break
+			}
+		}
+		why = "rr: next real server in turn"
+	}
+	if rs != nil && vs.Persistence > 0 {
+		v.persist[persistKey{vs, client}] = persistEntry{rs, now + vs.Persistence}
+	}
+	return rs, why
+}
+
+// rewrite sets the destination (or, for replies, the source) address and
+// port, updating the IPv4 and TCP/UDP checksums incrementally.
+func rewrite(ip packet.IPv4, to netip.AddrPort, src bool) {
+	aoff, poff := 16, 2
+	if src {
+		aoff, poff = 12, 0
+	}
+	hl := ip.HeaderLen()
+	seg := ip[hl:ip.TotalLen()]
+	old := [4]byte(ip[aoff : aoff+4])
+	nw := to.Addr().As4()
+	oldPort := binary.BigEndian.Uint16(seg[poff : poff+2])
+	copy(ip[aoff:aoff+4], nw[:])
+	binary.BigEndian.PutUint16(ip[10:12], packet.ChecksumUpdate32(ip.Checksum(), old, nw))
+	binary.BigEndian.PutUint16(seg[poff:poff+2], to.Port())
+	csum := 16
+	if ip.Protocol() == packet.ProtoUDP {
+		csum = 6
+		if binary.BigEndian.Uint16(seg[6:8]) == 0 {
+			return
+		}
+	}
+	c := binary.BigEndian.Uint16(seg[csum : csum+2])
+	c = packet.ChecksumUpdate32(c, old, nw)
+	c = packet.ChecksumUpdate16(c, oldPort, to.Port())
+	if c == 0 && ip.Protocol() == packet.ProtoUDP {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(seg[csum:csum+2], c)
+}
+
+// Conns returns the live connections (for `ipvsadm -Lnc`).
+func (v *IPVS) Conns() []*Conn {
+	out := make([]*Conn, 0, len(v.in))
+	for _, c := range v.in {
+		out = append(out, c)
+	}
+	return out
+}
