@@ -69,6 +69,8 @@ type ENI struct {
 	Secondary []netip.Addr
 	// Dev is the NIC inside the instance.
 	Dev *link.Device
+	// Internet marks the attachment of a host outside the VPC.
+	Internet bool
 }
 
 // EntryType says where a route entry came from.
@@ -127,6 +129,9 @@ type VPC struct {
 	entries   []*RouteEntry
 	custom    int
 	deleted   []*RouteEntry
+	slbs      map[netip.Addr]*SLB
+	slbList   []*SLB
+	inet      map[netip.Addr]*ENI
 }
 
 // New creates a VPC.
@@ -136,7 +141,8 @@ func New(env *link.Env, name string, cidr netip.Prefix, latency time.Duration, q
 	}
 	return &VPC{Name: name, ID: ID("vpc", name), CIDR: cidr, Latency: latency, Quota: quota,
 		RouteTableID: ID("vtb", name), env: env,
-		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI)}
+		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI),
+		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}}
 }
 
 // ID makes a stable Alibaba-Cloud-looking resource ID: prefix-<hash>.
@@ -310,6 +316,42 @@ func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
 		return
 	}
 	dst := ip.Dst()
+	where := src.VSwitch.Name
+	// An SLB session's reply (backend → client) goes back through the SLB.
+	for _, lb := range v.slbList {
+		if lb.reply(env, pkt, ip) {
+			if ie := v.inet[dst]; ie != nil {
+				v.deliver(pkt, eth, ie)
+				return
+			}
+			v.route(src, pkt, eth, ip)
+			return
+		}
+	}
+	if lb := v.slbs[dst]; lb != nil {
+		if src.Internet && lb.AddressType != "internet" {
+			env.Drop(pkt, "vpc", where, trace.ReasonVPCNoRoute, fmt.Sprintf("%s is an intranet SLB address, not reachable from the internet", dst))
+			return
+		}
+		if r, detail := lb.request(env, pkt, ip); r != trace.ReasonNone {
+			env.Drop(pkt, "slb "+lb.Name, "", r, detail)
+			return
+		}
+		v.route(src, pkt, eth, ip)
+		return
+	}
+	if src.Internet {
+		env.Drop(pkt, "vpc", where, trace.ReasonVPCNoRoute,
+			fmt.Sprintf("%s is not a public address of this VPC: from the internet only internet-facing SLB listeners (and EIPs, not modelled) are reachable", dst))
+		return
+	}
+	v.route(src, pkt, eth, ip)
+}
+
+// route forwards by the route table (the vRouter).
+func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet.IPv4) {
+	env := v.env
+	dst := ip.Dst()
 	e, ok := v.routes.Lookup(dst)
 	var to *ENI
 	if ok && e.VSwitch != nil {
@@ -339,8 +381,43 @@ func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
 			fmt.Sprintf("%s is in vSwitch %s (%s) but no ENI owns it", dst, e.VSwitch.Name, e.VSwitch.CIDR))
 		return
 	}
+	v.deliver(pkt, eth, to)
+}
+
+func (v *VPC) deliver(pkt *packet.Buffer, eth packet.Ethernet, to *ENI) {
 	eth.Set(to.MAC, GatewayMAC, packet.EtherTypeIPv4)
-	env.Sched.Deliver(0, to.Dev, nil, pkt)
+	v.env.Sched.Deliver(0, to.Dev, nil, pkt)
+}
+
+// AddSLB places a load balancer in the VPC; its address must be unused.
+func (v *VPC) AddSLB(lb *SLB) error {
+	if o, ok := v.byAddr[lb.Address]; ok {
+		return fmt.Errorf("vpc %q: SLB %s: address %s is already used by %s", v.Name, lb.Name, lb.Address, o.Instance)
+	}
+	if _, ok := v.slbs[lb.Address]; ok {
+		return fmt.Errorf("vpc %q: SLB %s: address %s is already used by another SLB", v.Name, lb.Name, lb.Address)
+	}
+	v.slbs[lb.Address] = lb
+	v.slbList = append(v.slbList, lb)
+	return nil
+}
+
+// SLBs returns the load balancers in creation order.
+func (v *VPC) SLBs() []*SLB { return v.slbList }
+
+// AttachInternet connects a host outside the VPC (a client on the
+// internet) at address ip/24 with its gateway at the first address.
+func (v *VPC) AttachInternet(name string, dev *link.Device, ip netip.Addr) (*ENI, error) {
+	if ip.IsPrivate() || v.CIDR.Contains(ip) {
+		return nil, fmt.Errorf("vpc %q: internet host %s: %s is not a public address", v.Name, name, ip)
+	}
+	p := netip.PrefixFrom(ip, 24).Masked()
+	sw := &VSwitch{Name: "internet", ID: "internet", Zone: "-", CIDR: p, Gateway: p.Addr().Next()}
+	e := &ENI{ID: "internet-" + name, Instance: name, VSwitch: sw, MAC: dev.MAC, Primary: ip, Dev: dev, Internet: true}
+	v.byDev[dev] = e
+	v.inet[ip] = e
+	dev.SetXmitter(attachment{v})
+	return e, nil
 }
 
 func (v *VPC) noRouteDetail(dst netip.Addr) string {
