@@ -9,7 +9,10 @@
 // derived); the topology package builds them from manifests.
 package kubeproxy
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Protocol is a Service port protocol: "TCP", "UDP" or "SCTP".
 type Protocol string
@@ -89,10 +92,54 @@ type Config struct {
 	NodeIPs []netip.Addr
 	// ClusterCIDR is --cluster-cidr (the local traffic detector).
 	ClusterCIDR netip.Prefix
-	// MasqueradeBit is --iptables-masquerade-bit (default 14: 0x4000).
+	// MasqueradeBit is --iptables-masquerade-bit (default 14: 0x4000); 0
+	// means the default (bit 0 cannot be chosen).
 	MasqueradeBit int
 	// MasqueradeAll is --masquerade-all.
 	MasqueradeAll bool
 	// IPVSScheduler is the IPVS scheduler: "rr" (default), "lc", "sh".
 	IPVSScheduler string
+
+	// The fields below are zero for upstream's defaults.
+
+	// DisableLocalhostNodePorts is --iptables-localhost-nodeports=false
+	// (upstream default true: NodePorts answer on 127.0.0.0/8, with
+	// route_localnet and the KUBE-FIREWALL anti-martian rule).
+	DisableLocalhostNodePorts bool
+	// NoNFAcct says the kernel lacks nfnetlink_acct, so kube-proxy's
+	// nfacct counters (ct_state_invalid_dropped_pkts,
+	// localhost_nps_accepted_pkts) could not be created and its rules leave
+	// out "-m nfacct".
+	NoNFAcct bool
+	// ConntrackTCPBeLiberal is net.netfilter.nf_conntrack_tcp_be_liberal=1:
+	// kube-proxy then installs no "--ctstate INVALID -j DROP" rule.
+	ConntrackTCPBeLiberal bool
+	// NoRandomFully says iptables lacks --random-fully (before 1.6.2):
+	// MASQUERADE is written without it.
+	NoRandomFully bool
+	// NodePortAddresses is --nodeport-addresses (empty: every local
+	// address, "-m addrtype --dst-type LOCAL"); the node addresses inside
+	// these prefixes are taken from NodeIPs.
+	NodePortAddresses []netip.Prefix
+}
+
+// masqueradeMark is the mark kube-proxy computes from the bit:
+// fmt.Sprintf("%#08x", 1<<bit), e.g. "0x00004000".
+func (c Config) masqueradeMark() string {
+	bit := c.MasqueradeBit
+	if bit == 0 {
+		bit = 14
+	}
+	return fmt.Sprintf("%#08x", 1<<uint(bit))
+}
+
+// nodeIP is the node's primary address (kube-proxy's --bind-address /
+// node IP), used for loadBalancerSourceRanges "allow from node".
+func (c Config) nodeIP() netip.Addr {
+	for _, a := range c.NodeIPs {
+		if a.Is4() {
+			return a
+		}
+	}
+	return netip.Addr{}
 }

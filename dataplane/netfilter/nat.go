@@ -52,7 +52,7 @@ func (nf *Netfilter) nat(c *pktCtx, h netstack.Hook, mt manipType) bool {
 				}
 				bound = true
 			case TDrop:
-				nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail("nat", ch, r)}
+				nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: dropReason(r), Detail: ruleDetail("nat", ch, r)}
 				return false
 			}
 		}

@@ -103,7 +103,11 @@ type Netfilter struct {
 	ct     *Conntrack
 	rng    *rand.Rand
 	recent map[string]map[netip.Addr]time.Duration
-	stack  [32]frame
+	// sets are the namespace's ipsets; ext the state of the other
+	// extension matches (nfacct objects, the IPVS lookup).
+	sets  ipsets
+	ext   extState
+	stack [32]frame
 	// v is the verdict of the hook that refused the packet.
 	v netstack.Verdict
 }
@@ -170,22 +174,9 @@ func (nf *Netfilter) Append(table string, lines ...string) error {
 		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
 	}
 	for _, l := range lines {
-		r, err := ParseRule(l)
+		c, r, err := nf.prepareRule(t, l)
 		if err != nil {
-			return fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
-		}
-		c, ok := t.Chains[r.Chain]
-		if !ok {
-			return fmt.Errorf("netfilter %s table %s: rule %q: no chain %q (create it with -N first)", nf.NS, table, l, r.Chain)
-		}
-		if (r.Target == TJump || r.Target == TGoto) && t.Chains[r.JumpTo] == nil {
-			return fmt.Errorf("netfilter %s table %s: rule %q: jump to unknown chain %q", nf.NS, table, l, r.JumpTo)
-		}
-		if err := checkTarget(table, r); err != nil {
-			return fmt.Errorf("netfilter %s: rule %q: %w", nf.NS, l, err)
-		}
-		if r.Target == TJump || r.Target == TGoto {
-			r.jump = t.Chains[r.JumpTo]
+			return err
 		}
 		c.Rules = append(c.Rules, r)
 	}
@@ -316,7 +307,10 @@ func (nf *Netfilter) Restore(text string) (err error) {
 }
 
 // Save prints the tables as iptables-save does (tables in the order given,
-// or nat and filter when none).
+// or nat and filter when none): the builtin chains in hook order, then the
+// user chains sorted by name — libiptc (iptables-legacy) keeps user chains
+// sorted as it inserts them, and iptables-nft-save sorts them too (since
+// iptables 1.8.5) — and the rules chain by chain in that order.
 func (nf *Netfilter) Save(counters bool, tables ...string) string {
 	if len(tables) == 0 {
 		tables = []string{"nat", "filter"}
@@ -328,7 +322,8 @@ func (nf *Netfilter) Save(counters bool, tables ...string) string {
 			continue
 		}
 		fmt.Fprintf(&b, "*%s\n", name)
-		for _, cn := range t.order {
+		order := t.saveOrder()
+		for _, cn := range order {
 			c := t.Chains[cn]
 			pol := "-"
 			if c.Builtin {
@@ -339,7 +334,7 @@ func (nf *Netfilter) Save(counters bool, tables ...string) string {
 			}
 			fmt.Fprintf(&b, ":%s %s [%d:%d]\n", c.Name, pol, c.Packets, c.Bytes)
 		}
-		for _, cn := range t.order {
+		for _, cn := range order {
 			for _, r := range t.Chains[cn].Rules {
 				if counters {
 					fmt.Fprintf(&b, "[%d:%d] ", r.Packets, r.Bytes)
@@ -353,9 +348,8 @@ func (nf *Netfilter) Save(counters bool, tables ...string) string {
 	return b.String()
 }
 
-// SortUserChains orders user chains alphabetically after the builtin ones
-// (iptables-save prints chains in kernel order, which for chains created
-// by iptables-restore is the order of the ":" lines).
+// SortUserChains orders the table's user chains alphabetically after the
+// builtin ones, as libiptc keeps them (Save prints them so in any case).
 func (nf *Netfilter) SortUserChains(table string) {
 	t := nf.tables[table]
 	n := len(builtinChains[table])
@@ -420,8 +414,11 @@ func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst)
 	case netstack.LocalIn:
 		nf.ctAttach(&c)
-		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c) &&
-			nf.nat(&c, h, manipSrc) && nf.confirm(&c)
+		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c)
+	case netstack.LocalInNAT:
+		// INPUT at NF_IP_PRI_NAT_SRC and later: after IPVS had its chance.
+		nf.ctAttach(&c)
+		return nf.nat(&c, netstack.LocalIn, manipSrc) && nf.confirm(&c)
 	case netstack.Forward:
 		nf.ctAttach(&c)
 		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c)
@@ -575,10 +572,10 @@ func (nf *Netfilter) runChain(t *Table, ch *Chain, c *pktCtx) bool {
 	r, kind := nf.eval(t, ch, c)
 	switch kind {
 	case TDrop:
-		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: dropReason(r), Detail: ruleDetail(table, ch, r)}
 		return false
 	case TReject:
-		v := netstack.Verdict{Kind: netstack.Reject, Reason: trace.ReasonFiltered, Detail: ruleDetail(table, ch, r)}
+		v := netstack.Verdict{Kind: netstack.Reject, Reason: dropReason(r), Detail: ruleDetail(table, ch, r)}
 		switch r.rejectWith {
 		case "tcp-reset":
 			v.RejectTCPReset = true
@@ -733,7 +730,7 @@ func (nf *Netfilter) match(r *Rule, ip packet.IPv4, c *pktCtx) bool {
 		return false
 	}
 	if f&(mSPort|mDPort|mDPorts) != 0 {
-		if ip.FragOffset() != 0 || (ip.Protocol() != packet.ProtoTCP && ip.Protocol() != packet.ProtoUDP) {
+		if ip.FragOffset() != 0 || (ip.Protocol() != packet.ProtoTCP && ip.Protocol() != packet.ProtoUDP && ip.Protocol() != protoSCTP) {
 			return false
 		}
 		l4 := ip[ip.HeaderLen():]
@@ -792,6 +789,9 @@ func (nf *Netfilter) match(r *Rule, ip packet.IPv4, c *pktCtx) bool {
 		}
 	}
 	if f&mRecent != 0 && !nf.recentMatch(r.recent, ip) {
+		return false
+	}
+	if f&mExt != 0 && !nf.matchExt(r, ip, c) {
 		return false
 	}
 	return true

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
 )
 
 // A Rule is one iptables rule. Rules are written in iptables syntax (what
@@ -39,6 +40,7 @@ const (
 	mRecent
 	mDPorts
 	mCTMark
+	mExt // -m set, physdev, ipvs, nfacct (rule_ext.go)
 )
 
 // CT states for -m conntrack --ctstate / -m state --state.
@@ -105,6 +107,11 @@ type Rule struct {
 
 	// Comment is the -m comment text, if any.
 	Comment string
+	// Reason is the drop reason the rule reports when it drops or rejects
+	// a packet (trace.ReasonNone: trace.ReasonFiltered). ParseRule derives
+	// it from kube-proxy's comments (see deriveReason); callers may set it.
+	Reason trace.Reason
+	ext    *ruleExt
 
 	Target      TargetKind
 	JumpTo      string
@@ -410,8 +417,9 @@ var basicBits = map[string]uint32{
 
 // modelledMatches are the -m modules the parser and evaluator know.
 var modelledMatches = map[string]bool{
-	"tcp": true, "udp": true, "multiport": true, "comment": true, "mark": true, "connmark": true,
+	"tcp": true, "udp": true, "sctp": true, "multiport": true, "comment": true, "mark": true, "connmark": true,
 	"conntrack": true, "state": true, "addrtype": true, "statistic": true, "recent": true,
+	"set": true, "physdev": true, "ipvs": true, "nfacct": true,
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -431,6 +439,7 @@ var invertible = map[string]bool{
 	"--dport": true, "--destination-port": true, "--sport": true, "--source-port": true,
 	"--dports": true, "--destination-ports": true,
 	"--dst-type": true, "--src-type": true, "--mark": true, "--ctstate": true, "--state": true,
+	"--match-set": true, "--physdev-is-in": true, "--ipvs": true, "--vaddr": true, "--vport": true, "--vproto": true,
 }
 
 // stateNames are the conntrack states in the order print_state prints them.
@@ -461,8 +470,8 @@ func (p *ruleParser) portMatch(opt string) (*portOpts, error) {
 		return p.ports, nil
 	}
 	r := p.r
-	if r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP) {
-		return nil, p.errf("%s needs -p tcp or -p udp (or -m tcp/-m udp) first", opt)
+	if r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP && r.proto != protoSCTP) {
+		return nil, p.errf("%s needs -p tcp, -p udp or -p sctp (or -m tcp/-m udp/-m sctp) first", opt)
 	}
 	p.openPorts(protoName(r.proto))
 	return p.ports, nil
@@ -596,7 +605,7 @@ func (p *ruleParser) parse() error {
 				return p.errf("-m %s: match not modelled by netsim (modelled: %s)", v, strings.Join(sortedKeys(modelledMatches), ", "))
 			}
 			p.loaded = append(p.loaded, v)
-			if v == "tcp" || v == "udp" {
+			if v == "tcp" || v == "udp" || v == "sctp" {
 				p.openPorts(v)
 				continue
 			}
@@ -824,6 +833,12 @@ func (p *ruleParser) parse() error {
 				return err
 			}
 		default:
+			if ok, err := p.extOpt(a, neg); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return p.errf("option %q is not modelled by netsim", a)
 		}
 	}
@@ -868,6 +883,7 @@ func (p *ruleParser) parse() error {
 		}
 	}
 	r.basic = basic
+	p.finishExt()
 	return nil
 }
 
