@@ -75,6 +75,19 @@ type IPVS struct {
 func New(s *netstack.Stack, t *Table) *IPVS {
 	v := &IPVS{Table: t, env: s.Env(), ns: s.Name, in: map[inKey]*Conn{}, out: map[outKey]*Conn{}, persist: map[persistKey]persistEntry{}}
 	s.IPVS = v
+	if nf, ok := s.Filter.(*netfilter.Netfilter); ok {
+		nf.SetIPVSLookup(func(pkt *packet.Buffer) (netfilter.IPVSConn, bool) {
+			c, ok := pkt.IPVS.(*Conn)
+			if !ok || c == nil {
+				return netfilter.IPVSConn{}, false
+			}
+			p := uint8(packet.ProtoTCP)
+			if c.Proto == "UDP" {
+				p = packet.ProtoUDP
+			}
+			return netfilter.IPVSConn{VAddr: c.VIP.Addr(), VPort: c.VIP.Port(), Proto: p}, true
+		})
+	}
 	return v
 }
 
@@ -150,6 +163,7 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 	}
 	v.track(c, seg, now)
 	rewrite(ip, c.RS, false)
+	pkt.IPVS = c
 	if v.env.Tracing() {
 		v.hop(pkt, trace.Hop{Device: in.Dev.Name, Change: fmt.Sprintf("IPVS masq: %s → %s (ipvs conn %s %s → %s)", vip, c.RS, proto, client, vip)})
 	}
@@ -181,6 +195,7 @@ func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) {
 	}
 	v.track(c, seg, now)
 	rewrite(ip, c.VIP, true)
+	pkt.IPVS = c
 	if v.env.Tracing() {
 		v.hop(pkt, trace.Hop{Change: fmt.Sprintf("IPVS reply: source %s → %s (ipvs conn %s %s → %s)", rs, c.VIP, proto, c.Client, c.VIP)})
 	}

@@ -46,6 +46,9 @@ type Buffer struct {
 	CTReply bool
 	// CTRelated is true for an ICMP error related to CT.
 	CTRelated bool
+	// IPVS is the IPVS connection that handled the packet
+	// (skb->ipvs_property), owned by the ipvs package.
+	IPVS any
 	// InIf is the ifindex the packet arrived on in the current namespace.
 	InIf int32
 	// Hairpin is set when the packet may leave by the port it came in on.
@@ -110,19 +113,19 @@ func (p *Buffer) Free() {
 // CopyMeta copies the metadata (not the data) of q into p.
 func (p *Buffer) CopyMeta(q *Buffer) {
 	p.ID, p.Parent, p.Flow, p.Mark = q.ID, q.Parent, q.Flow, q.Mark
-	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin = q.CT, q.CTReply, q.CTRelated, q.InIf, q.Hairpin
+	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = q.CT, q.CTReply, q.CTRelated, q.InIf, q.Hairpin, q.IPVS
 }
 
 // Scrub clears what does not survive leaving a namespace (skb_scrub_packet
 // with xnet): the netfilter mark and the conntrack reference.
 func (p *Buffer) Scrub() {
-	p.Mark, p.CT, p.CTReply, p.CTRelated, p.Hairpin = 0, nil, false, false, false
+	p.Mark, p.CT, p.CTReply, p.CTRelated, p.Hairpin, p.IPVS = 0, nil, false, false, false, nil
 }
 
 func (p *Buffer) reset() {
 	p.head, p.tail = Headroom, Headroom
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
-	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin = nil, false, false, 0, false
+	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = nil, false, false, 0, false, nil
 }
 
 // Pool hands out buffers and takes them back. It is not safe for concurrent
