@@ -420,7 +420,7 @@ func TestResolve(t *testing.T) {
 		{ref: "ecs/nope", wantErr: "ecs/nope does not exist"},
 		{ref: "web-1", wantErr: `endpoint "web-1": expected pod/NAME`, errIsBad: true},
 		{ref: "pod/a/b/c", wantErr: `endpoint "pod/a/b/c"`, errIsBad: true},
-		{ref: "svc/x", wantErr: `endpoint "svc/x"`, errIsBad: true},
+		{ref: "vm/x", wantErr: `endpoint "vm/x"`, errIsBad: true},
 		{ref: "::1", wantErr: "not an IPv4 address", errIsBad: true},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,10 @@ package topology
 import (
 	"fmt"
 	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"netsim/topology/k8s"
 )
 
 // The types in this file describe a scenario file as written. They are
@@ -33,12 +37,56 @@ type Scenario struct {
 	Failures []Failure `yaml:"failures"`
 	// Flows are the traffic to send, in order.
 	Flows []Flow `yaml:"flows"`
+	// Manifests are Kubernetes manifest files (YAML, one or more
+	// documents), relative to the scenario file's directory.
+	Manifests []string `yaml:"manifests"`
+	// Resources are Kubernetes objects written inline, decoded like the
+	// documents of a manifest.
+	Resources []Resource `yaml:"resources"`
+	// Internet is a client outside the VPC, on the Internet.
+	Internet *Internet `yaml:"internet"`
 
 	// File is the path the scenario was read from (set by the loader).
 	File string `yaml:"-"`
+	// Objects are the decoded manifests and resources (set by Validate):
+	// pods (Deployments expanded and placed), Services, explicit
+	// endpoints, network policies, ingresses.
+	Objects *k8s.Objects `yaml:"-"`
 
 	// pos maps a field path to its line and column in File.
 	pos func(path string) (int, int)
+	// src is the scenario file's text, for the positions of resources.
+	src []byte
+}
+
+// Resource is one Kubernetes object written inline under resources:, kept
+// as its YAML node and decoded strictly by the manifest decoder (package
+// k8s), with positions in the scenario file.
+type Resource struct {
+	node *yaml.Node
+}
+
+// NewResource wraps a Kubernetes object's YAML node as a Resource, for
+// scenarios built in code.
+func NewResource(n *yaml.Node) Resource { return Resource{node: n} }
+
+// UnmarshalYAML keeps the node; the manifest decoder checks it.
+func (r *Resource) UnmarshalYAML(n *yaml.Node) error {
+	r.node = n
+	return nil
+}
+
+// Node returns the object's YAML node.
+func (r Resource) Node() *yaml.Node { return r.node }
+
+// Internet is a client outside the VPC, somewhere on the Internet: it
+// reaches the cluster through Internet-facing load balancers.
+type Internet struct {
+	// Name names the client in traces. Default "internet".
+	Name string `yaml:"name"`
+	// IP is the client's public address (not a private or reserved
+	// range). Default 203.0.113.10 (TEST-NET-3, RFC 5737).
+	IP string `yaml:"ip"`
 }
 
 // At returns a Problem located at the field path (e.g. "pods[2].node"),
@@ -114,6 +162,11 @@ type Cluster struct {
 	ServiceCIDR string `yaml:"serviceCIDR"`
 	// CNI selects and configures the CNI data path.
 	CNI CNI `yaml:"cni"`
+	// ProxyMode is kube-proxy's mode: "iptables" (default) or "ipvs".
+	ProxyMode string `yaml:"proxyMode"`
+	// IPVSScheduler is the IPVS scheduler in ipvs mode: "rr" (default),
+	// "lc" or "sh".
+	IPVSScheduler string `yaml:"ipvsScheduler"`
 }
 
 // CNI names the CNI mode and holds the options of that mode.
@@ -175,7 +228,10 @@ type Flow struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
 	// From and To are endpoints: "pod/NAME", "pod/NS/NAME", "node/NAME",
-	// "ecs/NAME", or an IPv4 address (To only).
+	// "ecs/NAME", "internet" (From only: the Internet client); To also
+	// takes an IPv4 address, "svc/NAME" or "svc/NS/NAME" (the Service's
+	// ClusterIP), "slb/NAME" or "slb/NS/NAME" (its load balancer address)
+	// and "dns:NAME.NS.svc.cluster.local" (resolved at run time).
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
 	// Protocol is "icmp" (default), "udp" or "tcp".

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -44,11 +45,24 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	s := l.load(data)
 	if len(l.probs) > 0 {
 		l.probs.Sort()
+		groupByFile(l.probs, name)
 		return nil, l.probs
 	}
 	s.File = name
 	s.pos = l.position
 	return s, nil
+}
+
+// groupByFile keeps sorted problems together by file: the scenario's
+// first, then each manifest's in the order they first appear.
+func groupByFile(ps Problems, scenario string) {
+	order := map[string]int{scenario: 0}
+	for _, p := range ps {
+		if _, ok := order[p.File]; !ok {
+			order[p.File] = len(order)
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return order[ps[i].File] < order[ps[j].File] })
 }
 
 // keyMeta describes a mapping key seen while walking the document.
@@ -78,6 +92,7 @@ var (
 	scenarioType = reflect.TypeFor[Scenario]()
 	expectType   = reflect.TypeFor[Expect]()
 	durationType = reflect.TypeFor[time.Duration]()
+	resourceType = reflect.TypeFor[Resource]()
 )
 
 // load runs the three passes: parse to a node tree (syntax, empty file,
@@ -137,19 +152,28 @@ func (l *loader) load(data []byte) *Scenario {
 		}
 	}
 
+	// Validate decodes the manifests and inline resources: it needs the
+	// file's name (manifests are relative to its directory) and text
+	// (positions of resources).
+	s.File, s.src = l.file, data
 	v := s.validate()
 	for i, p := range v.probs {
 		if l.isBroken(p.Path) || slices.ContainsFunc(v.deps[i], l.isBroken) {
 			continue
 		}
-		p.Line, p.Column = l.position(p.Path)
+		if p.File == "" && p.Line == 0 {
+			// Manifest problems come located (in the manifest's file).
+			p.Line, p.Column = l.position(p.Path)
+		}
 		l.add(p)
 	}
 	return &s
 }
 
 func (l *loader) add(p Problem) {
-	p.File = l.file
+	if p.File == "" {
+		p.File = l.file
+	}
 	l.probs = append(l.probs, p)
 }
 
@@ -243,6 +267,14 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 		t = t.Elem()
 	}
 	switch {
+	case t == resourceType:
+		// A Kubernetes object: the manifest decoder checks it, strictly,
+		// against the Kubernetes types.
+		if n.Kind != yaml.MappingNode {
+			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
+				Msg: "expected a Kubernetes object: a mapping with apiVersion, kind, metadata and spec; got " + describeNode(n)})
+			l.markBroken(path)
+		}
 	case t == expectType:
 		switch n.Kind {
 		case yaml.ScalarNode:
@@ -413,6 +445,8 @@ func expectedFor(t reflect.Type) string {
 		return "a duration such as 50us or 2ms"
 	case t == expectType:
 		return `"delivered", "dropped" or a mapping with keys verdict, reason and seenSource`
+	case t == resourceType:
+		return "a Kubernetes object (a mapping with apiVersion, kind, metadata and spec)"
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -3,7 +3,10 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"netsim/dataplane/trace"
+	"netsim/topology/k8s"
 )
 
 // CNIModes lists the CNI modes a scenario may name in cluster.cni.mode.
@@ -40,6 +44,11 @@ const (
 	defaultVNI        = 1
 	maxVNI            = 1<<24 - 1
 	defaultVXLANPort  = 8472 // flannel's default (Linux's historic VXLAN port)
+	defaultProxyMode  = "iptables"
+	defaultScheduler  = "rr" // kube-proxy's --ipvs-scheduler default
+	defaultInternet   = "internet"
+	// defaultInternetIP is in TEST-NET-3 (RFC 5737), documentation space.
+	defaultInternetIP = "203.0.113.10"
 
 	// Alibaba Cloud VPC, checked 2025 (see checkVPC):
 	//   CreateVpc / alicloud_vpc cidr_block: "The subnet mask must be 8 to 28
@@ -96,6 +105,10 @@ var (
 	failureTypes    = []string{"delete-vpc-route", "link-down"}
 	protocols       = []string{"icmp", "udp", "tcp"}
 	verdicts        = []string{"delivered", "dropped"}
+	proxyModes      = []string{"iptables", "ipvs"}
+	// ipvsSchedulers are the schedulers netsim's IPVS model implements
+	// (round robin, least connection, source hashing).
+	ipvsSchedulers = []string{"rr", "lc", "sh"}
 )
 
 var (
@@ -125,8 +138,11 @@ func (s *Scenario) validate() *validator {
 	v.checkHosts()
 	v.checkCapacity()
 	v.checkPods()
+	v.loadObjects()
+	v.checkInternet()
 	v.checkFailures()
 	v.checkFlows()
+	v.checkServices()
 	return v
 }
 
@@ -141,6 +157,7 @@ type validator struct {
 
 	vpcCIDR       netip.Prefix // valid when IsValid
 	podCIDR       netip.Prefix
+	serviceCIDR   netip.Prefix
 	vswitchCIDR   map[string]netip.Prefix // vSwitches with a valid CIDR
 	vswitchNames  []string
 	nodeNames     []string
@@ -150,6 +167,9 @@ type validator struct {
 	nodePodCIDR   map[string]netip.Prefix // nodes with a valid explicit pod CIDR
 	pods          map[string]bool         // "NS/NAME"
 	podNames      []string
+	// objectsBroken: some manifest object did not decode, so a Service
+	// that cannot be found may be one of those.
+	objectsBroken bool
 }
 
 func (v *validator) add(path, msg string) {
@@ -196,6 +216,20 @@ func (v *validator) applyDefaults() {
 	}
 	if s.Cluster.NodeCIDRMask == 0 {
 		s.Cluster.NodeCIDRMask = defaultNodeMask
+	}
+	if s.Cluster.ProxyMode == "" {
+		s.Cluster.ProxyMode = defaultProxyMode
+	}
+	if s.Cluster.ProxyMode == "ipvs" && s.Cluster.IPVSScheduler == "" {
+		s.Cluster.IPVSScheduler = defaultScheduler
+	}
+	if in := s.Internet; in != nil {
+		if in.Name == "" {
+			in.Name = defaultInternet
+		}
+		if in.IP == "" {
+			in.IP = defaultInternetIP
+		}
 	}
 	if s.Cluster.CNI.Mode == "flannel" && s.Cluster.CNI.Flannel == nil {
 		s.Cluster.CNI.Flannel = &Flannel{}
@@ -469,8 +503,27 @@ func (v *validator) checkCluster() {
 		v.addf("cluster.serviceCIDR", "%s overlaps the VPC CIDR %s: ACK requires the Service CIDR not to overlap the VPC", p, v.vpcCIDR)
 	} else if v.podCIDR.IsValid() && p.Overlaps(v.podCIDR) {
 		v.addf("cluster.serviceCIDR", "%s overlaps cluster.podCIDR %s: the Service and pod CIDRs must not overlap", p, v.podCIDR)
+	} else {
+		v.serviceCIDR = p
 	}
 	v.checkCNI()
+	v.checkProxy()
+}
+
+// checkProxy checks kube-proxy's mode and IPVS scheduler.
+func (v *validator) checkProxy() {
+	c := &v.s.Cluster
+	if !slices.Contains(proxyModes, c.ProxyMode) {
+		v.addf("cluster.proxyMode", `unknown proxy mode %q: expected "iptables" (the default) or "ipvs"%s`, c.ProxyMode, didYouMean(c.ProxyMode, proxyModes))
+		return
+	}
+	switch {
+	case c.IPVSScheduler == "":
+	case c.ProxyMode != "ipvs":
+		v.addf("cluster.ipvsScheduler", "ipvsScheduler is an option of proxyMode ipvs, but the proxy mode is %q", c.ProxyMode)
+	case !slices.Contains(ipvsSchedulers, c.IPVSScheduler):
+		v.addf("cluster.ipvsScheduler", `unknown IPVS scheduler %q: expected "rr" (round robin, the default), "lc" (least connection) or "sh" (source hashing)%s`, c.IPVSScheduler, didYouMean(c.IPVSScheduler, ipvsSchedulers))
+	}
 }
 
 func (v *validator) checkCNI() {
@@ -681,6 +734,157 @@ func (v *validator) checkPodIP(path string, p Pod, ips map[netip.Addr]string) {
 	}
 }
 
+// loadObjects decodes the manifests and the inline resources (package
+// k8s: strictly, with the Kubernetes types), expands Deployments over the
+// nodes, and adds the manifest pods to the pods flows and failures may
+// name. Scenario pods and manifest pods share one namespace/name space.
+func (v *validator) loadObjects() {
+	s := v.s
+	s.Objects = nil
+	if len(s.Manifests) == 0 && len(s.Resources) == 0 {
+		return
+	}
+	d := k8s.NewDecoder(k8s.Options{Nodes: v.nodeNames, Seed: s.Seed})
+	dir := filepath.Dir(s.File)
+	seen := map[string]int{}
+	for i, m := range s.Manifests {
+		path := indexPath("manifests", i)
+		if strings.TrimSpace(m) == "" {
+			v.add(path, "required: a manifest file, relative to the scenario file's directory, e.g. app.yaml")
+			continue
+		}
+		if j, dup := seen[m]; dup {
+			v.addf(path, "%q is already listed as manifests[%d]", m, j)
+			continue
+		}
+		seen[m] = i
+		file := m
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, m)
+		}
+		switch info, err := os.Stat(file); {
+		case errors.Is(err, fs.ErrNotExist):
+			v.addf(path, "manifest %s does not exist (manifests are relative to the scenario file's directory)", file)
+		case err != nil:
+			v.addf(path, "cannot read manifest %s: %v", file, errors.Unwrap(err))
+		case info.IsDir():
+			v.addf(path, "%s is a directory: list the manifest files in it", file)
+		default:
+			d.DecodeFile(file)
+		}
+	}
+	for i, r := range s.Resources {
+		if r.node == nil {
+			v.add(indexPath("resources", i), "expected a Kubernetes object: a mapping with apiVersion, kind, metadata and spec; got nothing")
+			continue
+		}
+		d.DecodeNode(s.File, s.src, r.node, indexPath("resources", i))
+	}
+	objs, errs := d.Objects()
+	for _, e := range errs {
+		v.addK8s(e)
+	}
+	s.Objects = objs
+	v.objectsBroken = len(errs) > 0
+
+	declared := map[string]string{}
+	ips := map[netip.Addr]string{}
+	for i, p := range s.Pods {
+		path := indexPath("pods", i)
+		if _, dup := declared[p.Namespace+"/"+p.Name]; p.Name != "" && !dup {
+			declared[p.Namespace+"/"+p.Name] = path
+		}
+		if a, err := netip.ParseAddr(p.IP); err == nil {
+			ips[a] = path
+		}
+	}
+	for _, p := range objs.Pods {
+		key := p.Ref()
+		if where, dup := declared[key]; dup {
+			v.addK8s(p.Errorf("metadata.name", "a pod named %s is already declared at %s of the scenario: scenario pods and manifest pods share one namespace/name space", key, where))
+			continue
+		}
+		if !v.pods[key] {
+			v.pods[key] = true
+			v.podNames = append(v.podNames, key)
+		}
+		if !p.IP.IsValid() {
+			continue
+		}
+		if where, dup := ips[p.IP]; dup {
+			v.addK8s(p.Errorf("status.podIP", "%s is already the address of %s", p.IP, where))
+			continue
+		}
+		ips[p.IP] = "pod " + key
+		if cidr, ok := v.nodePodCIDR[p.Node]; ok && !cidr.Contains(p.IP) {
+			v.addK8s(p.Errorf("status.podIP", "%s is not inside the pod CIDR %s of node %q", p.IP, cidr, p.Node))
+		}
+	}
+}
+
+// addK8s adds a manifest problem: it comes located in its own file.
+func (v *validator) addK8s(e k8s.Error) {
+	v.probs = append(v.probs, k8sProblem(e))
+	v.deps = append(v.deps, nil)
+}
+
+// checkInternet checks the Internet client.
+func (v *validator) checkInternet() {
+	in := v.s.Internet
+	if in == nil {
+		return
+	}
+	switch {
+	case !isDNSLabel(in.Name):
+		v.addf("internet.name", "%q is not a valid name: %s", in.Name, dnsLabelRule)
+	case v.nodes[in.Name] != nil || v.instances[in.Name] != nil:
+		v.addf("internet.name", "%q is already the name of a node or instance: the Internet client needs its own name", in.Name)
+	}
+	a, msg := parseAddr4(in.IP)
+	if msg != "" {
+		v.add("internet.ip", msg+" (the Internet client's public address, e.g. 203.0.113.10)")
+		return
+	}
+	if why := notPublic(a); why != "" {
+		v.addf("internet.ip", "%s is %s: the Internet client needs a public address, e.g. 203.0.113.10", a, why)
+	}
+}
+
+// notPublic says why an IPv4 address cannot be an Internet host's, or "".
+func notPublic(a netip.Addr) string {
+	switch {
+	case a.IsPrivate():
+		return "a private address (RFC 1918)"
+	case cloudReserved.Contains(a):
+		return "in 100.64.0.0/10, shared address space (RFC 6598) that Alibaba Cloud uses for cloud services"
+	case a.IsLoopback():
+		return "a loopback address"
+	case a.IsUnspecified(), netip.MustParsePrefix("0.0.0.0/8").Contains(a):
+		return `in 0.0.0.0/8 ("this network")`
+	case a.IsLinkLocalUnicast():
+		return "a link-local address"
+	case a.IsMulticast():
+		return "a multicast address"
+	case netip.MustParsePrefix("240.0.0.0/4").Contains(a):
+		return "in 240.0.0.0/4, reserved (or the broadcast address)"
+	}
+	return ""
+}
+
+// checkServices runs the Service allocators on the manifests, so that a
+// requested ClusterIP outside the service CIDR or taken, or a node port
+// collision, is reported before anything is built.
+func (v *validator) checkServices() {
+	if v.s.Objects == nil || !v.serviceCIDR.IsValid() {
+		return
+	}
+	_, probs := ResolveServices(v.s.Objects, nil, v.serviceCIDR, v.s.Seed)
+	for _, p := range probs {
+		v.probs = append(v.probs, p)
+		v.deps = append(v.deps, nil)
+	}
+}
+
 func (v *validator) checkFailures() {
 	for i, f := range v.s.Failures {
 		path := indexPath("failures", i)
@@ -784,6 +988,8 @@ func (v *validator) checkFlows() {
 				v.addf(path+".port", "required for %s: the destination port, 1 to 65535", proto)
 			} else if f.Port < 1 || f.Port > 65535 {
 				v.addf(path+".port", "%d is out of range: a port is 1 to 65535", f.Port)
+			} else if toOK && (to.Kind == EndpointService || to.Kind == EndpointSLB || to.Kind == EndpointDNS) {
+				v.checkServicePort(path+".port", to, proto, f.Port)
 			}
 		case "icmp":
 			if f.Port != 0 {
@@ -806,11 +1012,24 @@ func (v *validator) checkFlows() {
 	}
 }
 
-func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool) {
-	forms := "pod/NAME, pod/NAMESPACE/NAME, node/NAME or ecs/NAME"
-	if allowIP {
-		forms = "pod/NAME, pod/NAMESPACE/NAME, node/NAME, ecs/NAME or an IPv4 address"
+// endpointForms lists the endpoint forms a flow's from (to false) or to
+// takes, for messages: the Service forms when there are manifests, the
+// Internet client when there is one.
+func (v *validator) endpointForms(to bool) string {
+	forms := []string{"pod/NAME", "pod/NAMESPACE/NAME", "node/NAME", "ecs/NAME"}
+	switch {
+	case to && v.s.Objects != nil:
+		forms = append(forms, "svc/NAME", "svc/NAMESPACE/NAME", "slb/NAME", "slb/NAMESPACE/NAME", "dns:NAME.NAMESPACE.svc.cluster.local", "an IPv4 address")
+	case to:
+		forms = append(forms, "an IPv4 address")
+	case v.s.Internet != nil:
+		forms = append(forms, "internet")
 	}
+	return strings.Join(forms[:len(forms)-1], ", ") + " or " + forms[len(forms)-1]
+}
+
+func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool) {
+	forms := v.endpointForms(allowIP)
 	if s == "" {
 		v.addf(path, "required: %s", forms)
 		return Endpoint{}, false
@@ -818,7 +1037,10 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 	ep, err := ParseEndpoint(s)
 	if err != nil {
 		hint := ""
-		if !strings.Contains(s, "/") {
+		switch {
+		case strings.HasPrefix(s, "dns:"):
+			hint = " (a dns: endpoint is a Service's full name: dns:NAME.NAMESPACE.svc.cluster.local)"
+		case !strings.Contains(s, "/"):
 			switch {
 			case v.pods[defaultNamespace+"/"+s]:
 				hint = fmt.Sprintf(" (did you mean %q?)", "pod/"+s)
@@ -826,6 +1048,8 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 				hint = fmt.Sprintf(" (did you mean %q?)", "node/"+s)
 			case v.instances[s] != nil:
 				hint = fmt.Sprintf(" (did you mean %q?)", "ecs/"+s)
+			case allowIP && v.s.Objects.Service(defaultNamespace, s) != nil:
+				hint = fmt.Sprintf(" (did you mean %q?)", "svc/"+s)
 			}
 		}
 		v.addf(path, "%q is not an endpoint: expected %s%s", s, forms, hint)
@@ -834,9 +1058,24 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 	switch ep.Kind {
 	case EndpointIP:
 		if !allowIP {
-			v.addf(path, "%q is an address: a flow starts at pod/NAME, pod/NAMESPACE/NAME, node/NAME or ecs/NAME", s)
+			v.addf(path, "%q is an address: a flow starts at %s", s, forms)
 			return ep, false
 		}
+	case EndpointInternet:
+		if allowIP {
+			v.addf(path, "%q is the Internet client: it can only send (from), not receive", s)
+			return ep, false
+		}
+		if v.s.Internet == nil {
+			v.addf(path, "there is no Internet client: add internet: {ip: %s} to the scenario", defaultInternetIP)
+			return ep, false
+		}
+	case EndpointService, EndpointSLB, EndpointDNS:
+		if !allowIP {
+			v.addf(path, "%q is a Service: a flow starts at %s", s, forms)
+			return ep, false
+		}
+		return ep, v.checkServiceEndpoint(path, ep)
 	case EndpointPod:
 		key := ep.Namespace + "/" + ep.Name
 		if !v.pods[key] {
@@ -863,6 +1102,67 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 		}
 	}
 	return ep, true
+}
+
+// What Service endpoints depend on: the manifests and inline objects.
+var depObjects = []string{"manifests", "resources"}
+
+// checkServiceEndpoint checks that the Service of a svc/, slb/ or dns:
+// endpoint exists and has what the form needs.
+func (v *validator) checkServiceEndpoint(path string, ep Endpoint) bool {
+	svc := v.s.Objects.Service(ep.Namespace, ep.Name)
+	if svc == nil && v.objectsBroken {
+		return false // most likely one that did not decode: its problem is reported
+	}
+	if svc == nil {
+		var names []string
+		if v.s.Objects != nil {
+			for _, s := range v.s.Objects.Services {
+				names = append(names, s.Ref())
+			}
+		}
+		key := ep.Namespace + "/" + ep.Name
+		v.addDep(depObjects, path, "Service %q does not exist (%s)%s", key, listOf("Services", names), didYouMean(key, names))
+		return false
+	}
+	switch ep.Kind {
+	case EndpointService:
+		switch {
+		case svc.Type == k8s.TypeExternalName:
+			v.addf(path, "Service %s is of type ExternalName: it has no ClusterIP (it is a DNS alias of %s)", svc.Ref(), svc.ExternalName)
+			return false
+		case svc.Headless:
+			v.addf(path, "Service %s is headless (clusterIP: None): it has no ClusterIP; write %q to reach its pods", svc.Ref(), "dns:"+svc.Name+"."+svc.Namespace+".svc.cluster.local")
+			return false
+		}
+	case EndpointSLB:
+		switch {
+		case svc.Type != k8s.TypeLoadBalancer:
+			v.addf(path, "Service %s is of type %s: slb/ needs a Service of type LoadBalancer", svc.Ref(), svc.Type)
+			return false
+		case svc.ACK.Kind == "":
+			v.addf(path, "Service %s is handed to another load balancer controller (loadBalancerClass %q): ACK's cloud controller manager gives it no load balancer", svc.Ref(), svc.LoadBalancerClass)
+			return false
+		}
+	case EndpointDNS:
+		if svc.Type == k8s.TypeExternalName {
+			v.addf(path, "Service %s is of type ExternalName: its name resolves outside the cluster (to %s), which netsim does not model", svc.Ref(), svc.ExternalName)
+			return false
+		}
+	}
+	return true
+}
+
+// checkServicePort checks that a udp/tcp flow to a Service uses one of
+// its ports (a headless Service's pods answer on any port).
+func (v *validator) checkServicePort(path string, ep Endpoint, proto string, port int) {
+	svc := v.s.Objects.Service(ep.Namespace, ep.Name)
+	if svc == nil || (ep.Kind == EndpointDNS && svc.Headless) {
+		return
+	}
+	if svc.Port(port, strings.ToUpper(proto)) == nil {
+		v.addf(path, "%d/%s is not a port of Service %s (its ports: %s)", port, strings.ToUpper(proto), svc.Ref(), portList(svc))
+	}
 }
 
 func (v *validator) checkExpect(path string, e *Expect) {
@@ -939,25 +1239,37 @@ type EndpointKind int
 
 // The endpoint kinds.
 const (
-	EndpointPod  EndpointKind = iota + 1 // pod/NAME or pod/NAMESPACE/NAME
-	EndpointNode                         // node/NAME
-	EndpointECS                          // ecs/NAME: an instance that is not a node
-	EndpointIP                           // a bare IPv4 address (flow destinations only)
+	EndpointPod      EndpointKind = iota + 1 // pod/NAME or pod/NAMESPACE/NAME
+	EndpointNode                             // node/NAME
+	EndpointECS                              // ecs/NAME: an instance that is not a node
+	EndpointIP                               // a bare IPv4 address (flow destinations only)
+	EndpointService                          // svc/NAME or svc/NAMESPACE/NAME: the ClusterIP (destinations only)
+	EndpointSLB                              // slb/NAME or slb/NAMESPACE/NAME: the load balancer address (destinations only)
+	EndpointDNS                              // dns:NAME.NAMESPACE.svc.cluster.local, resolved at run time (destinations only)
+	EndpointInternet                         // internet: the Internet client (sources only)
 )
 
 // Endpoint is a parsed flow endpoint.
 type Endpoint struct {
 	Kind EndpointKind
-	// Namespace is the pod's namespace ("default" when not written).
+	// Namespace is the pod's or Service's namespace ("default" when not written).
 	Namespace string
-	// Name is the pod, node or instance name.
+	// Name is the pod, node, instance or Service name.
 	Name string
 	// IP is the address of an EndpointIP.
 	IP netip.Addr
 }
 
+// clusterDomain is the cluster's DNS domain (ACK's default, and
+// Kubernetes').
+const clusterDomain = "cluster.local"
+
+// Host is the DNS name of a Service endpoint: NAME.NAMESPACE.svc.cluster.local.
+func (e Endpoint) Host() string { return e.Name + "." + e.Namespace + ".svc." + clusterDomain }
+
 // String returns the endpoint in canonical form: pod/NAMESPACE/NAME,
-// node/NAME, ecs/NAME or the address.
+// node/NAME, ecs/NAME, the address, svc/NAMESPACE/NAME,
+// slb/NAMESPACE/NAME, dns:NAME.NAMESPACE.svc.cluster.local or internet.
 func (e Endpoint) String() string {
 	switch e.Kind {
 	case EndpointPod:
@@ -968,16 +1280,27 @@ func (e Endpoint) String() string {
 		return "ecs/" + e.Name
 	case EndpointIP:
 		return e.IP.String()
+	case EndpointService:
+		return "svc/" + e.Namespace + "/" + e.Name
+	case EndpointSLB:
+		return "slb/" + e.Namespace + "/" + e.Name
+	case EndpointDNS:
+		return "dns:" + e.Host()
+	case EndpointInternet:
+		return "internet"
 	}
 	return ""
 }
 
 // errBadEndpoint is wrapped by ParseEndpoint's errors.
-var errBadEndpoint = errors.New("expected pod/NAME, pod/NAMESPACE/NAME, node/NAME, ecs/NAME or an IPv4 address")
+var errBadEndpoint = errors.New("expected pod/NAME, pod/NAMESPACE/NAME, node/NAME, ecs/NAME, svc/NAME, svc/NAMESPACE/NAME, slb/NAME, slb/NAMESPACE/NAME, dns:NAME.NAMESPACE.svc.cluster.local, internet or an IPv4 address")
 
 // ParseEndpoint parses a flow endpoint: "pod/NAME", "pod/NAMESPACE/NAME",
-// "node/NAME", "ecs/NAME" or an IPv4 address. It checks the form only, not
-// that the pod, node or instance exists.
+// "node/NAME", "ecs/NAME", an IPv4 address, "svc/NAME",
+// "svc/NAMESPACE/NAME", "slb/NAME", "slb/NAMESPACE/NAME",
+// "dns:NAME.NAMESPACE.svc.cluster.local" or "internet". It checks the form
+// only, not that what it names exists, nor whether it may be a source or
+// a destination.
 func ParseEndpoint(s string) (Endpoint, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		if !a.Is4() {
@@ -985,16 +1308,27 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		}
 		return Endpoint{Kind: EndpointIP, IP: a}, nil
 	}
+	if s == "internet" {
+		return Endpoint{Kind: EndpointInternet}, nil
+	}
+	if host, ok := strings.CutPrefix(s, "dns:"); ok {
+		labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+		if len(labels) == 5 && labels[0] != "" && labels[1] != "" && labels[2] == "svc" && labels[3]+"."+labels[4] == clusterDomain {
+			return Endpoint{Kind: EndpointDNS, Namespace: labels[1], Name: labels[0]}, nil
+		}
+		return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, errBadEndpoint)
+	}
 	kind, rest, _ := strings.Cut(s, "/")
 	parts := strings.Split(rest, "/")
 	if slices.Contains(parts, "") {
 		return Endpoint{}, fmt.Errorf("endpoint %q: %w", s, errBadEndpoint)
 	}
-	switch {
-	case kind == "pod" && len(parts) == 1:
-		return Endpoint{Kind: EndpointPod, Namespace: defaultNamespace, Name: parts[0]}, nil
-	case kind == "pod" && len(parts) == 2:
-		return Endpoint{Kind: EndpointPod, Namespace: parts[0], Name: parts[1]}, nil
+	named := map[string]EndpointKind{"pod": EndpointPod, "svc": EndpointService, "slb": EndpointSLB}
+	switch k, ok := named[kind]; {
+	case ok && len(parts) == 1:
+		return Endpoint{Kind: k, Namespace: defaultNamespace, Name: parts[0]}, nil
+	case ok && len(parts) == 2:
+		return Endpoint{Kind: k, Namespace: parts[0], Name: parts[1]}, nil
 	case kind == "node" && len(parts) == 1:
 		return Endpoint{Kind: EndpointNode, Name: parts[0]}, nil
 	case kind == "ecs" && len(parts) == 1:

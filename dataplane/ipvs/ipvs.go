@@ -34,7 +34,7 @@ type Conn struct {
 
 	closing bool
 	vs      *VirtualService
-	rs *RealServer
+	rs      *RealServer
 }
 
 type inKey struct {
