@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"netsim/dataplane/kubeproxy"
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -229,19 +230,14 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 	fr := &FlowResult{Name: f.Name, Description: f.Description, From: from.Name, To: to.Name,
 		DstIP: to.IP.String(), Protocol: f.Protocol, Port: f.Port, Size: size, Count: count, DF: dfText,
 		Expect: f.Expect, Dropped: map[string]int{}, Responders: map[string]int{}, Packets: map[uint64]string{}}
-	if rt, src, ok := from.Stack.RouteOutput(to.IP); ok && rt != nil {
-		fr.SrcIP = src.String()
+	if to.IP.IsValid() {
+		if rt, src, ok := from.Stack.RouteOutput(to.IP); ok && rt != nil {
+			fr.SrcIP = src.String()
+		}
 	}
 	port := uint16(f.Port)
-	if to.Stack != nil {
-		switch f.Protocol {
-		case "udp":
-			to.Stack.ListenUDP(port, true)
-			defer to.Stack.CloseUDP(port)
-		case "tcp":
-			to.Stack.ListenTCP(port, true)
-			defer to.Stack.CloseTCP(port)
-		}
+	for _, l := range r.listeners(to, f.Protocol, port) {
+		defer l()
 	}
 	gap := time.Second
 	if f.Protocol != "icmp" {
@@ -255,18 +251,34 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 		r.Rec.Hops = opts.TraceAll || (opts.Trace && i == 0)
 		x := &exchange{flow: id, client: from.Stack, start: r.Loop.Now()}
 		r.cur = x
-		switch f.Protocol {
-		case "icmp", "":
-			from.Stack.Ping(to.IP, uint16(id), uint16(i+1), size, df, id)
-		case "udp":
+		dst := to.IP
+		if to.DNS != "" {
+			ans, err := w.ResolveDNS(to.DNS, i)
+			if err != nil {
+				r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonDNSNXDomain, Detail: err.Error()})
+			} else {
+				dst = ans.Records[0]
+				if fr.DstIP == "invalid IP" || fr.DstIP == "" {
+					fr.DstIP = dst.String()
+				}
+				r.Rec.Add(trace.Hop{Flow: id, Node: from.Stack.Name, Kind: trace.KindDNS,
+					Lookup: "dns A " + ans.Name, Match: ans.Text + " (modelled: answered by the cluster DNS model, no packets sent)"})
+			}
+		}
+		switch {
+		case !dst.IsValid():
+		case f.Protocol == "icmp" || f.Protocol == "":
+			from.Stack.Ping(dst, uint16(id), uint16(i+1), size, df, id)
+		case f.Protocol == "udp":
 			x.sport = from.Stack.EphemeralPort()
 			from.Stack.ListenUDP(x.sport, false)
-			from.Stack.SendUDP(x.sport, netip.AddrPortFrom(to.IP, port), size, df, id)
-		case "tcp":
-			from.Stack.DialTCP(netip.AddrPortFrom(to.IP, port), size, id)
+			from.Stack.SendUDP(x.sport, netip.AddrPortFrom(dst, port), size, df, id)
+		case f.Protocol == "tcp":
+			local, _ := from.Stack.Dial(netip.AddrPortFrom(dst, port), size, id)
+			x.sport = local.Port()
 		}
 		r.Loop.Run()
-		if x.sport != 0 {
+		if x.sport != 0 && f.Protocol == "udp" {
 			from.Stack.CloseUDP(x.sport)
 		}
 		r.cur = nil
@@ -386,4 +398,63 @@ func labelPackets(fr *FlowResult) {
 			fr.Packets[h.Packet] = h.After
 		}
 	}
+}
+
+// listeners opens the echo servers a flow needs and returns how to close
+// them: on the destination namespace, and — for a Service (by ClusterIP,
+// NodePort, SLB or DNS name) — on every endpoint pod at the endpoint's
+// port. Ports an application already listens on are left alone.
+func (r *Runner) listeners(to topology.Target, proto string, port uint16) []func() {
+	if proto != "udp" && proto != "tcp" {
+		return nil
+	}
+	p := uint8(packet.ProtoTCP)
+	if proto == "udp" {
+		p = packet.ProtoUDP
+	}
+	var closers []func()
+	listen := func(st *netstack.Stack, port uint16) {
+		if st == nil || st.Listening(p, port) {
+			return
+		}
+		if p == packet.ProtoUDP {
+			st.ListenUDP(port, true)
+			closers = append(closers, func() { st.CloseUDP(port) })
+		} else {
+			st.ListenTCP(port, true)
+			closers = append(closers, func() { st.CloseTCP(port) })
+		}
+	}
+	w := r.World
+	nodePort := false
+	wantProto := kubeproxy.Protocol(strings.ToUpper(proto))
+	for _, svc := range w.Services {
+		if to.Service != nil && svc != to.Service {
+			continue
+		}
+		for _, sp := range svc.Ports {
+			if sp.Protocol != wantProto {
+				continue
+			}
+			byClusterPort := to.Service != nil && (int(port) == sp.Port || svc.Headless())
+			byNodePort := to.Service == nil && to.Stack != nil && sp.NodePort != 0 && int(port) == sp.NodePort
+			if !byClusterPort && !byNodePort {
+				continue
+			}
+			nodePort = nodePort || byNodePort
+			for _, e := range svc.Endpoints[sp.Name] {
+				if pod := w.PodByIP(e.IP); pod != nil {
+					if svc.Headless() {
+						listen(pod.Stack, port)
+					} else {
+						listen(pod.Stack, uint16(e.Port))
+					}
+				}
+			}
+		}
+	}
+	if !nodePort {
+		listen(to.Stack, port)
+	}
+	return closers
 }

@@ -8,6 +8,8 @@ import (
 
 	"netsim/dataplane/cni"
 	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/ipvs"
+	"netsim/dataplane/kubeproxy"
 	"netsim/dataplane/link"
 	"netsim/dataplane/netfilter"
 	"netsim/dataplane/netstack"
@@ -29,6 +31,12 @@ type World struct {
 	Nodes     []*Host
 	Instances []*Host
 	Pods      []*WiredPod
+	// Services are the resolved Services (with endpoints) of the manifests.
+	Services []*kubeproxy.Service
+	// ProxyMode is kube-proxy's mode: "iptables" or "ipvs".
+	ProxyMode string
+	// Internet is the client outside the VPC (nil when the scenario has none).
+	Internet *Host
 	// Notes are what agents would have logged during setup (routes the
 	// kernel refused and such), and the failures injected.
 	Notes []string
@@ -46,6 +54,8 @@ type Host struct {
 	// PodCIDR and CNI are set for nodes.
 	PodCIDR netip.Prefix
 	CNI     *cni.Node
+	// IPVS is kube-proxy's IPVS in ipvs mode.
+	IPVS *ipvs.IPVS
 }
 
 // WiredPod is a pod with its namespace and address.
@@ -169,8 +179,21 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.services()
+	if len(b.probs) > 0 {
+		return
+	}
 	b.customRoutes()
 	b.failures()
+}
+
+// podPath locates pod i of the scenario's pods followed by the manifest
+// pods: "pods[i]", or the manifest object's position.
+func (b *builder) podPath(i int) string {
+	if i < len(b.s.Pods) {
+		return fmt.Sprintf("pods[%d]", i)
+	}
+	return "manifests"
 }
 
 // host creates an ECS instance: its namespace, eth0 on the vSwitch (or the
@@ -320,20 +343,21 @@ func (b *builder) cni() {
 	// Pods with a pinned address are wired first, so that host-local
 	// allocation for the others skips their addresses (as for node IPs);
 	// w.Pods keeps the file's order.
-	wired := make([]*WiredPod, len(s.Pods))
+	pods := append(append([]Pod(nil), s.Pods...), s.ManifestPods()...)
+	wired := make([]*WiredPod, len(pods))
 	var order []int
-	for i, p := range s.Pods {
+	for i, p := range pods {
 		if p.IP != "" {
 			order = append(order, i)
 		}
 	}
-	for i, p := range s.Pods {
+	for i, p := range pods {
 		if p.IP == "" {
 			order = append(order, i)
 		}
 	}
 	for _, i := range order {
-		p := s.Pods[i]
+		p := pods[i]
 		var node *Host
 		for _, h := range w.Nodes {
 			if h.Name == p.Node {
@@ -346,8 +370,12 @@ func (b *builder) cni() {
 		if p.IP != "" {
 			cp.IP = netip.MustParseAddr(p.IP)
 		}
+		if node == nil {
+			b.fail(b.podPath(i), "pod %s has no node to run on", ref)
+			continue
+		}
 		if err := mode.AddPod(cp); err != nil {
-			b.fail(fmt.Sprintf("pods[%d]", i), "%v", err)
+			b.fail(b.podPath(i), "%v", err)
 			continue
 		}
 		wired[i] = &WiredPod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Node: node, IP: cp.IP, Stack: st, HostVeth: cp.HostVeth}
@@ -473,13 +501,28 @@ func (w *World) Pod(ref string) *WiredPod {
 	return nil
 }
 
+// PodByIP returns the pod with address a, or nil.
+func (w *World) PodByIP(a netip.Addr) *WiredPod {
+	for _, p := range w.Pods {
+		if p.IP == a {
+			return p
+		}
+	}
+	return nil
+}
+
 // Target is a resolved flow endpoint.
 type Target struct {
 	// Name is the canonical text (pod/NS/NAME, node/NAME, ecs/NAME, an IP).
 	Name string
-	// Stack is the namespace (nil for a bare IP nobody in the world owns).
+	// Stack is the namespace (nil for a bare IP nobody in the world owns,
+	// and for Service addresses).
 	Stack *netstack.Stack
 	IP    netip.Addr
+	// Service is set for svc/, slb/ and dns: destinations.
+	Service *kubeproxy.Service
+	// DNS is the name to resolve at run time (dns: destinations).
+	DNS string
 }
 
 // Resolve turns a flow endpoint into a namespace and address. A bare IP
@@ -504,6 +547,28 @@ func (w *World) Resolve(ref string) (Target, error) {
 				return Target{Name: e.String(), Stack: h.Stack, IP: h.IP}, nil
 			}
 		}
+	case EndpointService:
+		if svc := w.Service(e.Namespace, e.Name); svc != nil {
+			if svc.Headless() {
+				return Target{}, fmt.Errorf("%s is headless (clusterIP: None): address it through dns:%s", e, e.Host())
+			}
+			return Target{Name: e.String(), IP: svc.ClusterIP, Service: svc}, nil
+		}
+	case EndpointSLB:
+		if svc := w.Service(e.Namespace, e.Name); svc != nil {
+			if len(svc.LoadBalancerIPs) == 0 {
+				return Target{}, fmt.Errorf("%s: Service %s/%s has no load balancer address (type %s)", ref, e.Namespace, e.Name, svc.Type)
+			}
+			return Target{Name: e.String(), IP: svc.LoadBalancerIPs[0], Service: svc}, nil
+		}
+	case EndpointDNS:
+		svc := w.Service(e.Namespace, e.Name)
+		return Target{Name: "dns:" + e.Host(), Service: svc, DNS: e.Host()}, nil
+	case EndpointInternet:
+		if w.Internet != nil {
+			return Target{Name: "internet", Stack: w.Internet.Stack, IP: w.Internet.IP}, nil
+		}
+		return Target{}, fmt.Errorf("internet: the scenario has no internet client (add internet: {} )")
 	case EndpointIP:
 		t := Target{Name: e.IP.String(), IP: e.IP}
 		for _, p := range w.Pods {
@@ -533,6 +598,9 @@ func (w *World) Stacks() []*netstack.Stack {
 	}
 	for _, p := range w.Pods {
 		out = append(out, p.Stack)
+	}
+	if w.Internet != nil {
+		out = append(out, w.Internet.Stack)
 	}
 	return out
 }

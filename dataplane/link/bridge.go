@@ -50,6 +50,18 @@ type Bridge struct {
 
 	ports []*Device
 	fdb   map[uint64]*FDBEntry
+
+	// NF, when set, runs the namespace's IPv4 netfilter hooks on frames
+	// forwarded between ports (br_netfilter with
+	// net.bridge.bridge-nf-call-iptables=1, which Kubernetes requires).
+	NF BridgeNF
+}
+
+// BridgeNF runs netfilter on a bridged IPv4 frame going from port in to
+// port out. It returns false when it consumed the frame (dropped it, or
+// handed it to the IP layer after a DNAT changed its destination).
+type BridgeNF interface {
+	BridgeForward(b *Bridge, in, out *Device, pkt *packet.Buffer) bool
 }
 
 // NewBridge creates a bridge device named name in namespace ns.
@@ -145,6 +157,9 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
 			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
 	default:
+		if b.NF != nil && !b.NF.BridgeForward(b, in, e.Port, pkt) {
+			return
+		}
 		e.Port.Transmit(pkt)
 	}
 }

@@ -251,6 +251,16 @@ func (s *Stack) ListenUDP(port uint16, echo bool) *UDPSocket {
 	return u
 }
 
+// Listening reports whether a UDP socket or TCP listener is bound to port.
+func (s *Stack) Listening(proto uint8, port uint16) bool {
+	if proto == packet.ProtoUDP {
+		_, ok := s.udp[port]
+		return ok
+	}
+	_, ok := s.tcpListen[port]
+	return ok
+}
+
 // CloseUDP unbinds the socket on port.
 func (s *Stack) CloseUDP(port uint16) { delete(s.udp, port) }
 

@@ -68,6 +68,12 @@ func (s *Stack) CloseTCP(port uint16) { delete(s.tcpListen, port) }
 // DialTCP connects to dst, sends size bytes once connected, expects them
 // echoed back, then closes. It reports whether the SYN left the socket.
 func (s *Stack) DialTCP(dst netip.AddrPort, size int, flow int32) bool {
+	_, ok := s.Dial(dst, size, flow)
+	return ok
+}
+
+// Dial is DialTCP that also returns the connection's local address.
+func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, bool) {
 	r, src, ok := s.RouteOutput(dst.Addr())
 	if !ok {
 		detail := fmt.Sprintf("no route to %s (connect: Network is unreachable)", dst.Addr())
@@ -76,7 +82,7 @@ func (s *Stack) DialTCP(dst netip.AddrPort, size int, flow int32) bool {
 		}
 		s.env.Trace.AddDrop(trace.Drop{Flow: flow, Node: s.Name, Reason: trace.ReasonNoRoute, Detail: detail})
 		s.emit(Event{Kind: EvError, Flow: flow, Err: "Network is unreachable"})
-		return false
+		return netip.AddrPort{}, false
 	}
 	c := &TCPConn{s: s, Local: netip.AddrPortFrom(src, s.EphemeralPort()), Remote: dst, State: TCPSynSent, Flow: flow,
 		iss: s.rng.Uint32(), mss: s.RouteMTU(r, dst.Addr()) - 40, toSend: size, want: size}
@@ -87,7 +93,7 @@ func (s *Stack) DialTCP(dst netip.AddrPort, size int, flow int32) bool {
 			Change: fmt.Sprintf("connect %s from %s (mss %d)", dst, c.Local, c.mss)})
 	}
 	c.send(packet.TCPSyn, nil, 0)
-	return true
+	return c.Local, true
 }
 
 // send emits one segment; SYNs carry MSS, SACK-permitted and window scale.

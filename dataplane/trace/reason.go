@@ -41,6 +41,7 @@ const (
 	ReasonMalformed                 // a bad header or checksum
 	ReasonReasmTimeout              // IP fragments never completed
 	ReasonProtoUnreachable          // no handler for the IP protocol
+	ReasonDNSNXDomain               // the cluster DNS has no such name
 	reasonCount
 )
 
@@ -76,6 +77,7 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonMalformed:          {"malformed", "bad header, length or checksum"},
 	ReasonReasmTimeout:       {"reasm-timeout", "IP fragments did not all arrive within ipfrag_time (30 s)"},
 	ReasonProtoUnreachable:   {"proto-unreachable", "no handler for the IP protocol; ICMP protocol unreachable sent"},
+	ReasonDNSNXDomain:        {"dns-nxdomain", "the cluster DNS has no record for the name"},
 }
 
 // Code is the stable kebab-case name of the reason, e.g. "vpc-no-route".

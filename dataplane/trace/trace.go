@@ -37,6 +37,7 @@ const (
 	KindSwitch  Kind = "switch"  // an L2 underlay switch decision
 	KindDeliver Kind = "deliver" // an application received the data
 	KindDrop    Kind = "drop"    // the packet was dropped
+	KindDNS     Kind = "dns"     // a cluster DNS lookup
 	KindNote    Kind = "note"    // anything else worth saying
 )
 

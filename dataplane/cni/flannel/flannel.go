@@ -151,6 +151,9 @@ func (m *Mode) SetupNode(n *cni.Node) error {
 	gw := cni.Nth(n.PodCIDR, 1)
 	st.bridge = link.NewBridge(s.Env(), n.Name, "cni0", m.PodMTU(), cni.MACFromIP(gw))
 	s.AddIface(st.bridge.Dev)
+	// br_netfilter, net.bridge.bridge-nf-call-iptables=1: a Kubernetes
+	// node prerequisite (kube-proxy needs bridged pod traffic in iptables).
+	st.bridge.NF = s
 	if err := s.AddAddr("cni0", netip.PrefixFrom(gw, n.PodCIDR.Bits())); err != nil {
 		return fmt.Errorf("flannel %s: %w", n.Name, err)
 	}
