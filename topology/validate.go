@@ -1154,10 +1154,12 @@ func (v *validator) checkServiceEndpoint(path string, ep Endpoint) bool {
 }
 
 // checkServicePort checks that a udp/tcp flow to a Service uses one of
-// its ports (a headless Service's pods answer on any port).
+// its ports (a headless Service's pods answer on any port; a load
+// balancer's address may be tried on any port — the SLB answers with no
+// listener).
 func (v *validator) checkServicePort(path string, ep Endpoint, proto string, port int) {
 	svc := v.s.Objects.Service(ep.Namespace, ep.Name)
-	if svc == nil || (ep.Kind == EndpointDNS && svc.Headless) {
+	if svc == nil || (ep.Kind == EndpointDNS && svc.Headless) || ep.Kind == EndpointSLB {
 		return
 	}
 	if svc.Port(port, strings.ToUpper(proto)) == nil {
