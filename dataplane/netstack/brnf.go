@@ -36,7 +36,13 @@ func (s *Stack) BridgeForward(b *link.Bridge, in, out *link.Device, pkt *packet.
 		s.routeInput(s.ifaces[br.Index], pkt)
 		return false
 	}
-	if !s.runHook(Forward, pkt, br, br) || !s.runHook(PostRouting, pkt, br, br) {
+	if !s.runHook(Forward, pkt, br, br) {
+		return false
+	}
+	if s.IPVS != nil {
+		s.IPVS.Forward(s, pkt) // IPVS's FORWARD hook sees bridged IPv4 too
+	}
+	if !s.runHook(PostRouting, pkt, br, br) {
 		return false
 	}
 	pkt.Prepend(packet.EthHeaderLen)

@@ -63,7 +63,7 @@ func WriteHops(w io.Writer, hops []Hop, start time.Duration, width int) {
 		}
 	}
 	for _, h := range hops {
-		if !seen[h.Packet] {
+		if !seen[h.Packet] && h.Packet != 0 {
 			seen[h.Packet] = true
 			if h.Parent != 0 {
 				fmt.Fprintf(w, "  -- packet #%d, caused by #%d\n", h.Packet, h.Parent)
@@ -76,7 +76,11 @@ func WriteHops(w io.Writer, hops []Hop, start time.Duration, width int) {
 			text = "DROPPED " + strings.TrimPrefix(text, h.Reason+" ") + " [" + h.Reason + "]"
 			text = strings.TrimSpace(text)
 		}
-		prefix := fmt.Sprintf("  %4d %9s %4s  %-*s %-7s ", h.Seq, FormatMillis(h.Time-start), fmt.Sprintf("#%d", h.Packet), whereW, h.Where(), h.Kind)
+		pk := fmt.Sprintf("#%d", h.Packet)
+		if h.Packet == 0 {
+			pk = "-" // not about a packet: a lookup, a socket call
+		}
+		prefix := fmt.Sprintf("  %4d %9s %4s  %-*s %-7s ", h.Seq, FormatMillis(h.Time-start), pk, whereW, h.Where(), h.Kind)
 		writeWrapped(w, prefix, text, width)
 	}
 }
