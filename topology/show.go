@@ -23,6 +23,37 @@ func WriteOverview(w io.Writer, wd *World) {
 	for _, p := range wd.Pods {
 		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name)
 	}
+	if len(wd.Services) > 0 {
+		fmt.Fprintf(w, "  kube-proxy mode %s\n", wd.ProxyMode)
+	}
+	for _, svc := range wd.Services {
+		ip := "None (headless)"
+		if svc.ClusterIP.IsValid() {
+			ip = svc.ClusterIP.String()
+		}
+		var ports []string
+		for _, p := range svc.Ports {
+			t := fmt.Sprintf("%d/%s", p.Port, p.Protocol)
+			if p.NodePort != 0 {
+				t += fmt.Sprintf(":%d", p.NodePort)
+			}
+			var eps []string
+			for _, e := range svc.Endpoints[p.Name] {
+				if e.Ready {
+					eps = append(eps, fmt.Sprintf("%s:%d", e.IP, e.Port))
+				}
+			}
+			if len(eps) == 0 {
+				eps = []string{"<none>"}
+			}
+			ports = append(ports, t+" → "+strings.Join(eps, ","))
+		}
+		lb := ""
+		if len(svc.LoadBalancerIPs) > 0 {
+			lb = fmt.Sprintf(" lb %v", svc.LoadBalancerIPs)
+		}
+		fmt.Fprintf(w, "  svc  %-20s %-9s %s%s  %s\n", svc.Namespace+"/"+svc.Name, svc.Type, ip, lb, strings.Join(ports, "; "))
+	}
 	if wd.VPC != nil {
 		fmt.Fprintf(w, "  VPC route table %s (%d of %d custom entries):\n", wd.VPC.RouteTableID, wd.VPC.CustomRoutes(), wd.VPC.Quota)
 		for _, e := range wd.VPC.Routes() {
@@ -113,6 +144,10 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		if n.h != nil && n.h.Filter != nil {
 			fmt.Fprintln(w, "$ iptables-save")
 			fmt.Fprint(w, n.h.Filter.Save(false))
+		}
+		if n.h != nil && n.h.IPVS != nil {
+			fmt.Fprintln(w, "$ ipvsadm -Ln")
+			fmt.Fprint(w, n.h.IPVS.Table.Format())
 		}
 		fmt.Fprintln(w)
 	}
