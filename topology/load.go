@@ -15,6 +15,8 @@ import (
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"netsim/topology/hint"
 )
 
 // Load reads, decodes and validates the scenario file at path. See Parse.
@@ -418,7 +420,7 @@ func (l *loader) unknownField(k *yaml.Node, parent string, known []string) Probl
 	if parent == "" {
 		msg += " in scenario"
 	}
-	if s := suggest(k.Value, known); len(s) > 0 {
+	if s := hint.Suggest(k.Value, known); len(s) > 0 {
 		msg += fmt.Sprintf(" (did you mean %q?)", s[0])
 		// The intended field is then "missing": say so only once.
 		l.markBroken(joinPath(parent, s[0]))

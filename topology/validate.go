@@ -10,11 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"netsim/dataplane/trace"
+	"netsim/topology/hint"
 	"netsim/topology/k8s"
 )
 
@@ -330,7 +330,7 @@ func (v *validator) checkVPC() {
 	}
 
 	if !slices.Contains(underlays, vpc.Underlay) {
-		v.addf("vpc.underlay", `unknown underlay %q: expected "vpc" (Alibaba Cloud VPC, the default) or "l2" (one Ethernet segment)%s`, vpc.Underlay, didYouMean(vpc.Underlay, underlays))
+		v.addf("vpc.underlay", `unknown underlay %q: expected "vpc" (Alibaba Cloud VPC, the default) or "l2" (one Ethernet segment)%s`, vpc.Underlay, hint.DidYouMean(vpc.Underlay, underlays))
 	}
 	if vpc.MTU < minMTU || vpc.MTU > maxMTU {
 		v.addf("vpc.mtu", "%d is out of range: expected %d to %d (the default is %d)", vpc.MTU, minMTU, maxMTU, defaultMTU)
@@ -431,7 +431,7 @@ func (v *validator) checkRoutes() {
 		case r.NextHop == "":
 			v.addf(path+".nextHop", "required: the node or instance that receives the traffic (%s)", v.hostList())
 		case v.nodes[r.NextHop] == nil && v.instances[r.NextHop] == nil:
-			v.addDep(depHosts, path+".nextHop", "%q is not a node or instance (%s)%s", r.NextHop, v.hostList(), didYouMean(r.NextHop, v.hostNames()))
+			v.addDep(depHosts, path+".nextHop", "%q is not a node or instance (%s)%s", r.NextHop, v.hostList(), hint.DidYouMean(r.NextHop, v.hostNames()))
 		}
 	}
 }
@@ -514,7 +514,7 @@ func (v *validator) checkCluster() {
 func (v *validator) checkProxy() {
 	c := &v.s.Cluster
 	if !slices.Contains(proxyModes, c.ProxyMode) {
-		v.addf("cluster.proxyMode", `unknown proxy mode %q: expected "iptables" (the default) or "ipvs"%s`, c.ProxyMode, didYouMean(c.ProxyMode, proxyModes))
+		v.addf("cluster.proxyMode", `unknown proxy mode %q: expected "iptables" (the default) or "ipvs"%s`, c.ProxyMode, hint.DidYouMean(c.ProxyMode, proxyModes))
 		return
 	}
 	switch {
@@ -522,7 +522,7 @@ func (v *validator) checkProxy() {
 	case c.ProxyMode != "ipvs":
 		v.addf("cluster.ipvsScheduler", "ipvsScheduler is an option of proxyMode ipvs, but the proxy mode is %q", c.ProxyMode)
 	case !slices.Contains(ipvsSchedulers, c.IPVSScheduler):
-		v.addf("cluster.ipvsScheduler", `unknown IPVS scheduler %q: expected "rr" (round robin, the default), "lc" (least connection) or "sh" (source hashing)%s`, c.IPVSScheduler, didYouMean(c.IPVSScheduler, ipvsSchedulers))
+		v.addf("cluster.ipvsScheduler", `unknown IPVS scheduler %q: expected "rr" (round robin, the default), "lc" (least connection) or "sh" (source hashing)%s`, c.IPVSScheduler, hint.DidYouMean(c.IPVSScheduler, ipvsSchedulers))
 	}
 }
 
@@ -533,7 +533,7 @@ func (v *validator) checkCNI() {
 	case cni.Mode == "":
 		v.addf("cluster.cni.mode", "required: the CNI mode (known modes: %s)", strings.Join(CNIModes, ", "))
 	case !known:
-		v.addf("cluster.cni.mode", "unknown CNI mode %q (known modes: %s)%s", cni.Mode, strings.Join(CNIModes, ", "), didYouMean(cni.Mode, CNIModes))
+		v.addf("cluster.cni.mode", "unknown CNI mode %q (known modes: %s)%s", cni.Mode, strings.Join(CNIModes, ", "), hint.DidYouMean(cni.Mode, CNIModes))
 	case cni.Mode != "flannel" && cni.Flannel != nil:
 		v.addf("cluster.cni.flannel", "a flannel block needs mode \"flannel\", but the mode is %q", cni.Mode)
 		return
@@ -544,7 +544,7 @@ func (v *validator) checkCNI() {
 	}
 	const p = "cluster.cni.flannel"
 	if !slices.Contains(flannelBackends, f.Backend) {
-		v.addf(p+".backend", `unknown flannel backend %q: expected "vxlan" (the default), "host-gw" or "alivpc" ("ali-vpc" is accepted too)%s`, f.Backend, didYouMean(f.Backend, append(slices.Clone(flannelBackends), "ali-vpc")))
+		v.addf(p+".backend", `unknown flannel backend %q: expected "vxlan" (the default), "host-gw" or "alivpc" ("ali-vpc" is accepted too)%s`, f.Backend, hint.DidYouMean(f.Backend, append(slices.Clone(flannelBackends), "ali-vpc")))
 	} else if f.DirectRouting && f.Backend != "vxlan" {
 		v.addf(p+".directRouting", "directRouting is an option of the vxlan backend, but the backend is %q", f.Backend)
 	}
@@ -613,7 +613,7 @@ func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string
 	case vsw == "":
 		v.addf(path+".vswitch", "required: the vSwitch the %s is in (%s)", kind, listOf("vSwitches", v.vswitchNames))
 	case !slices.Contains(v.vswitchNames, vsw):
-		v.addDep(depVSwitches, path+".vswitch", "vSwitch %q does not exist (%s)%s", vsw, listOf("vSwitches", v.vswitchNames), didYouMean(vsw, v.vswitchNames))
+		v.addDep(depVSwitches, path+".vswitch", "vSwitch %q does not exist (%s)%s", vsw, listOf("vSwitches", v.vswitchNames), hint.DidYouMean(vsw, v.vswitchNames))
 	}
 	if ip == "" {
 		return
@@ -680,7 +680,7 @@ func (v *validator) checkPods() {
 		case v.instances[p.Node] != nil:
 			v.addDep(depNodes, path+".node", "%q is an instance, not a node: pods run on nodes (%s)", p.Node, listOf("nodes", v.nodeNames))
 		default:
-			v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", p.Node, listOf("nodes", v.nodeNames), didYouMean(p.Node, v.nodeNames))
+			v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", p.Node, listOf("nodes", v.nodeNames), hint.DidYouMean(p.Node, v.nodeNames))
 		}
 		if p.IP != "" {
 			v.checkPodIP(path+".ip", p, ips)
@@ -905,7 +905,7 @@ func (v *validator) checkFailures() {
 				}
 			case f.Node != "":
 				if v.nodes[f.Node] == nil {
-					v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", f.Node, listOf("nodes", v.nodeNames), didYouMean(f.Node, v.nodeNames))
+					v.addDep(depNodes, path+".node", "node %q does not exist (%s)%s", f.Node, listOf("nodes", v.nodeNames), hint.DidYouMean(f.Node, v.nodeNames))
 				}
 			default:
 				v.add(path, "delete-vpc-route needs destination (the CIDR of the route entry to delete) or node (the node whose pod CIDR route to delete)")
@@ -920,7 +920,7 @@ func (v *validator) checkFailures() {
 				v.add(path, "link-down takes node or pod, not both")
 			case f.Node != "":
 				if v.nodes[f.Node] == nil && v.instances[f.Node] == nil {
-					v.addDep(depHosts, path+".node", "%q is not a node or instance (%s)%s", f.Node, v.hostList(), didYouMean(f.Node, v.hostNames()))
+					v.addDep(depHosts, path+".node", "%q is not a node or instance (%s)%s", f.Node, v.hostList(), hint.DidYouMean(f.Node, v.hostNames()))
 				}
 			case f.Pod != "":
 				v.checkPodRef(path+".pod", f.Pod)
@@ -928,7 +928,7 @@ func (v *validator) checkFailures() {
 				v.add(path, "link-down needs node (a node or instance) or pod (NAME or NS/NAME) that owns the device")
 			}
 		default:
-			v.addf(path+".type", "unknown failure type %q (known types: %s)%s", f.Type, strings.Join(failureTypes, ", "), didYouMean(f.Type, failureTypes))
+			v.addf(path+".type", "unknown failure type %q (known types: %s)%s", f.Type, strings.Join(failureTypes, ", "), hint.DidYouMean(f.Type, failureTypes))
 		}
 	}
 }
@@ -955,7 +955,7 @@ func (v *validator) checkPodRef(path, ref string) {
 		return
 	}
 	if !v.pods[ns+"/"+name] {
-		v.addDep(depPods, path, "pod %q does not exist (%s)%s", ns+"/"+name, listOf("pods", v.podNames), didYouMean(ns+"/"+name, v.podNames))
+		v.addDep(depPods, path, "pod %q does not exist (%s)%s", ns+"/"+name, listOf("pods", v.podNames), hint.DidYouMean(ns+"/"+name, v.podNames))
 	}
 }
 
@@ -980,7 +980,7 @@ func (v *validator) checkFlows() {
 
 		proto := f.Protocol
 		if !slices.Contains(protocols, proto) {
-			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, didYouMean(proto, protocols))
+			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, hint.DidYouMean(proto, protocols))
 		}
 		switch proto {
 		case "udp", "tcp":
@@ -1079,7 +1079,7 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 	case EndpointPod:
 		key := ep.Namespace + "/" + ep.Name
 		if !v.pods[key] {
-			v.addDep(depPods, path, "pod %q does not exist (%s)%s", key, listOf("pods", v.podNames), didYouMean(key, v.podNames))
+			v.addDep(depPods, path, "pod %q does not exist (%s)%s", key, listOf("pods", v.podNames), hint.DidYouMean(key, v.podNames))
 			return ep, false
 		}
 	case EndpointNode:
@@ -1087,7 +1087,7 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 			if v.instances[ep.Name] != nil {
 				v.addDep(depHosts, path, "%q is an instance, not a node: write %q", ep.Name, "ecs/"+ep.Name)
 			} else {
-				v.addDep(depNodes, path, "node %q does not exist (%s)%s", ep.Name, listOf("nodes", v.nodeNames), didYouMean(ep.Name, v.nodeNames))
+				v.addDep(depNodes, path, "node %q does not exist (%s)%s", ep.Name, listOf("nodes", v.nodeNames), hint.DidYouMean(ep.Name, v.nodeNames))
 			}
 			return ep, false
 		}
@@ -1096,7 +1096,7 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 			if v.nodes[ep.Name] != nil {
 				v.addDep(depHosts, path, "%q is a node, not an instance: write %q", ep.Name, "node/"+ep.Name)
 			} else {
-				v.addDep(depInstances, path, "instance %q does not exist (%s)%s", ep.Name, listOf("instances", v.instanceNames), didYouMean(ep.Name, v.instanceNames))
+				v.addDep(depInstances, path, "instance %q does not exist (%s)%s", ep.Name, listOf("instances", v.instanceNames), hint.DidYouMean(ep.Name, v.instanceNames))
 			}
 			return ep, false
 		}
@@ -1122,7 +1122,7 @@ func (v *validator) checkServiceEndpoint(path string, ep Endpoint) bool {
 			}
 		}
 		key := ep.Namespace + "/" + ep.Name
-		v.addDep(depObjects, path, "Service %q does not exist (%s)%s", key, listOf("Services", names), didYouMean(key, names))
+		v.addDep(depObjects, path, "Service %q does not exist (%s)%s", key, listOf("Services", names), hint.DidYouMean(key, names))
 		return false
 	}
 	switch ep.Kind {
@@ -1193,7 +1193,7 @@ func (v *validator) checkExpect(path string, e *Expect) {
 		if _, ok := trace.ParseReason(e.Verdict); ok {
 			v.addf(path+".verdict", "%q is a drop reason, not a verdict: write expect: {verdict: dropped, reason: %s}", e.Verdict, e.Verdict)
 		} else {
-			v.addf(path+".verdict", `unknown verdict %q: expected "delivered" or "dropped"%s`, e.Verdict, didYouMean(e.Verdict, verdicts))
+			v.addf(path+".verdict", `unknown verdict %q: expected "delivered" or "dropped"%s`, e.Verdict, hint.DidYouMean(e.Verdict, verdicts))
 		}
 	}
 }
@@ -1209,8 +1209,8 @@ func reasonCodes() []string {
 // reasonHint lists the reason codes close to code, or all of them.
 func reasonHint(code string) string {
 	codes := reasonCodes()
-	if close := suggest(code, codes); len(close) > 0 {
-		return " (did you mean " + quoteOr(close) + "?)"
+	if close := hint.Suggest(code, codes); len(close) > 0 {
+		return " (did you mean " + hint.QuoteOr(close) + "?)"
 	}
 	return " (known reasons: " + strings.Join(codes, ", ") + ")"
 }
@@ -1475,89 +1475,4 @@ func checkLabelValue(val string) string {
 		return "a value is empty or at most 63 characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
 	}
 	return ""
-}
-
-// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
-// word, or "" when none is close.
-func didYouMean(word string, candidates []string) string {
-	if word == "" {
-		return ""
-	}
-	if s := suggest(word, candidates); len(s) > 0 {
-		return fmt.Sprintf(" (did you mean %q?)", s[0])
-	}
-	return ""
-}
-
-// suggest returns up to three candidates close to word, closest first:
-// within an edit distance (case-insensitive, a transposition counting
-// once) of a third of the word's length, at least 1 and at most 4; failing
-// that, candidates that contain the word.
-func suggest(word string, candidates []string) []string {
-	w := strings.ToLower(word)
-	maxDist := min(max(len(w)/3, 1), 4)
-	type scored struct {
-		s string
-		d int
-	}
-	var close []scored
-	for _, c := range candidates {
-		// Words of one or two letters are too short to guess from, unless
-		// only the case differs.
-		if d := editDistance(w, strings.ToLower(c)); d == 0 || (len(w) > 2 && d <= maxDist) {
-			close = append(close, scored{c, d})
-		}
-	}
-	if len(close) == 0 && len(w) >= 4 {
-		for _, c := range candidates {
-			if strings.Contains(strings.ToLower(c), w) {
-				close = append(close, scored{c, 0})
-			}
-		}
-	}
-	sort.SliceStable(close, func(i, j int) bool { return close[i].d < close[j].d })
-	var out []string
-	for i := 0; i < len(close) && i < 3; i++ {
-		out = append(out, close[i].s)
-	}
-	return out
-}
-
-// editDistance is the optimal string alignment distance between a and b:
-// insertions, deletions, substitutions and adjacent transpositions.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
-}
-
-// quoteOr formats ["a", "b", "c"] as `"a", "b" or "c"`.
-func quoteOr(list []string) string {
-	q := make([]string, len(list))
-	for i, s := range list {
-		q[i] = strconv.Quote(s)
-	}
-	if len(q) <= 1 {
-		return strings.Join(q, "")
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"netsim/topology/hint"
 )
 
 // baseScenario is a valid scenario for the table tests to break.
@@ -358,7 +360,7 @@ func TestSuggest(t *testing.T) {
 		{"zzzzzz", []string{"name", "vpc"}, nil},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, suggest(tt.word, tt.candidates), tt.word)
+		assert.Equal(t, tt.want, hint.Suggest(tt.word, tt.candidates), tt.word)
 	}
 }
 

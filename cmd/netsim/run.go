@@ -27,13 +27,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsim run: -o %q: expected text or json\n", *out)
 		return exitBadInput
 	}
-	s, err := topology.Load(file)
-	if err != nil {
-		return badInput(stderr, err)
-	}
-	r, err := sim.NewRunner(s)
-	if err != nil {
-		return badInput(stderr, err)
+	r, code := loadWorld(file, stderr)
+	if r == nil {
+		return code
 	}
 	var sink *pcap.Sink
 	if *pcapFile != "" {

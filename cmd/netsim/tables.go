@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"netsim/sim"
 	"netsim/topology"
 )
@@ -21,6 +23,24 @@ func loadWorld(file string, stderr io.Writer) (*sim.Runner, int) {
 		return nil, badInput(stderr, err)
 	}
 	return r, -1
+}
+
+// loadNode parses a node command's flags and FILE, builds the world and
+// finds the --node; it returns the exit code to stop with, or -1.
+func loadNode(fs *pflag.FlagSet, node *string, args []string, stderr io.Writer) (*sim.Runner, *topology.Host, int) {
+	file, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return nil, nil, code
+	}
+	r, code := loadWorld(file, stderr)
+	if r == nil {
+		return nil, nil, code
+	}
+	h := nodeOf(r, *node, fs.Name(), stderr)
+	if h == nil {
+		return nil, nil, exitBadInput
+	}
+	return r, h, -1
 }
 
 func nodeOf(r *sim.Runner, name, cmd string, stderr io.Writer) *topology.Host {
@@ -48,17 +68,9 @@ func cmdIPTablesSave(args []string, stdout, stderr io.Writer) int {
 	node := fs.String("node", "", "the node `NAME`")
 	table := fs.StringP("table", "t", "", "only this table (nat, filter, mangle, raw)")
 	counters := fs.BoolP("counters", "c", false, "print packet and byte counters (after running the flows)")
-	file, code := parse(fs, args, stderr)
+	r, h, code := loadNode(fs, node, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	r, code := loadWorld(file, stderr)
-	if r == nil {
-		return code
-	}
-	h := nodeOf(r, *node, "iptables-save", stderr)
-	if h == nil {
-		return exitBadInput
 	}
 	if *counters {
 		if _, err := r.Run(sim.Options{}); err != nil {
@@ -93,17 +105,9 @@ func cmdIPVSAdm(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("ipvsadm", stdout, stderr)
 	node := fs.String("node", "", "the node `NAME`")
 	sets := fs.Bool("ipset", false, "also print the ipsets (ipset save)")
-	file, code := parse(fs, args, stderr)
+	r, h, code := loadNode(fs, node, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	r, code := loadWorld(file, stderr)
-	if r == nil {
-		return code
-	}
-	h := nodeOf(r, *node, "ipvsadm", stderr)
-	if h == nil {
-		return exitBadInput
 	}
 	if h.IPVS == nil {
 		fmt.Fprintf(stderr, "netsim ipvsadm: kube-proxy runs in %s mode in this scenario: no IPVS table (set cluster.proxyMode: ipvs)\n", r.World.ProxyMode)
@@ -120,17 +124,9 @@ func cmdConntrack(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("conntrack", stdout, stderr)
 	node := fs.String("node", "", "the node `NAME`")
 	flow := fs.String("flow", "", "run only this flow first")
-	file, code := parse(fs, args, stderr)
+	r, h, code := loadNode(fs, node, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	r, code := loadWorld(file, stderr)
-	if r == nil {
-		return code
-	}
-	h := nodeOf(r, *node, "conntrack", stderr)
-	if h == nil {
-		return exitBadInput
 	}
 	if _, err := r.Run(sim.Options{Flow: *flow}); err != nil {
 		return badInput(stderr, err)

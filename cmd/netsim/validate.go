@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"netsim/sim"
 	"netsim/topology"
 )
 
@@ -14,14 +13,11 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	s, err := topology.Load(file)
-	if err != nil {
-		return badInput(stderr, err)
+	r, code := loadWorld(file, stderr)
+	if r == nil {
+		return code
 	}
-	r, err := sim.NewRunner(s)
-	if err != nil {
-		return badInput(stderr, err)
-	}
+	s := r.World.Scenario
 	fmt.Fprintf(stdout, "%s: ok — scenario %s\n", file, s.Name)
 	if s.Description != "" {
 		fmt.Fprintf(stdout, "  %s\n", s.Description)
@@ -37,13 +33,9 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	s, err := topology.Load(file)
-	if err != nil {
-		return badInput(stderr, err)
-	}
-	r, err := sim.NewRunner(s)
-	if err != nil {
-		return badInput(stderr, err)
+	r, code := loadWorld(file, stderr)
+	if r == nil {
+		return code
 	}
 	if err := topology.WriteState(stdout, r.World, *node); err != nil {
 		fmt.Fprintf(stderr, "netsim show: %v\n", err)

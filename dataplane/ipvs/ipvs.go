@@ -162,7 +162,7 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 		}
 	}
 	v.track(c, seg, now)
-	rewrite(ip, c.RS, false)
+	packet.RewriteAddrPort(ip, c.RS, false)
 	pkt.IPVS = c
 	if v.env.Tracing() {
 		v.hop(pkt, trace.Hop{Device: in.Dev.Name, Change: fmt.Sprintf("IPVS masq: %s → %s (ipvs conn %s %s → %s)", vip, c.RS, proto, client, vip)})
@@ -194,7 +194,7 @@ func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) {
 		return
 	}
 	v.track(c, seg, now)
-	rewrite(ip, c.VIP, true)
+	packet.RewriteAddrPort(ip, c.VIP, true)
 	pkt.IPVS = c
 	if v.env.Tracing() {
 		v.hop(pkt, trace.Hop{Change: fmt.Sprintf("IPVS reply: source %s → %s (ipvs conn %s %s → %s)", rs, c.VIP, proto, c.Client, c.VIP)})
@@ -307,37 +307,6 @@ func (v *IPVS) schedule(vs *VirtualService, client netip.Addr, now time.Duration
 		v.persist[persistKey{vs, client}] = persistEntry{rs, now + vs.Persistence}
 	}
 	return rs, why
-}
-
-// rewrite sets the destination (or, for replies, the source) address and
-// port, updating the IPv4 and TCP/UDP checksums incrementally.
-func rewrite(ip packet.IPv4, to netip.AddrPort, src bool) {
-	aoff, poff := 16, 2
-	if src {
-		aoff, poff = 12, 0
-	}
-	hl := ip.HeaderLen()
-	seg := ip[hl:ip.TotalLen()]
-	old := [4]byte(ip[aoff : aoff+4])
-	nw := to.Addr().As4()
-	oldPort := binary.BigEndian.Uint16(seg[poff : poff+2])
-	copy(ip[aoff:aoff+4], nw[:])
-	binary.BigEndian.PutUint16(ip[10:12], packet.ChecksumUpdate32(ip.Checksum(), old, nw))
-	binary.BigEndian.PutUint16(seg[poff:poff+2], to.Port())
-	csum := 16
-	if ip.Protocol() == packet.ProtoUDP {
-		csum = 6
-		if binary.BigEndian.Uint16(seg[6:8]) == 0 {
-			return
-		}
-	}
-	c := binary.BigEndian.Uint16(seg[csum : csum+2])
-	c = packet.ChecksumUpdate32(c, old, nw)
-	c = packet.ChecksumUpdate16(c, oldPort, to.Port())
-	if c == 0 && ip.Protocol() == packet.ProtoUDP {
-		c = 0xffff
-	}
-	binary.BigEndian.PutUint16(seg[csum:csum+2], c)
 }
 
 // Conns returns the live connections (for `ipvsadm -Lnc`).

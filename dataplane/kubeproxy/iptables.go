@@ -119,6 +119,19 @@ func (l *lines) write(words ...any) {
 	*l = append(*l, strings.Join(parts, " "))
 }
 
+// writeMasqueradeRules writes KUBE-POSTROUTING (masquerade what carries
+// the mark, clearing it) and KUBE-MARK-MASQ, the same in both modes.
+func writeMasqueradeRules(natRules *lines, cfg Config, mark string) {
+	natRules.write("-A", kubePostroutingChain, "-m", "mark", "!", "--mark", mark+"/"+mark, "-j", "RETURN")
+	natRules.write("-A", kubePostroutingChain, "-j", "MARK", "--xor-mark", mark)
+	masq := []string{"-A", kubePostroutingChain, "-m", "comment", "--comment", `"kubernetes service traffic requiring SNAT"`, "-j", "MASQUERADE"}
+	if !cfg.NoRandomFully {
+		masq = append(masq, "--random-fully")
+	}
+	natRules.write(masq)
+	natRules.write("-A", kubeMarkMasqChain, "-j", "MARK", "--or-mark", mark)
+}
+
 func chainLine(c string) string { return ":" + c + " - [0:0]" }
 
 // iptablesJumpChain is an entry of iptablesJumpChains.
@@ -204,14 +217,7 @@ func IPTables(cfg Config, svcs []*Service) (Rules, error) {
 	for _, c := range []string{kubeServicesChain, kubeNodePortsChain, kubePostroutingChain, kubeMarkMasqChain} {
 		natChains.write(chainLine(c))
 	}
-	natRules.write("-A", kubePostroutingChain, "-m", "mark", "!", "--mark", mark+"/"+mark, "-j", "RETURN")
-	natRules.write("-A", kubePostroutingChain, "-j", "MARK", "--xor-mark", mark)
-	masq := []string{"-A", kubePostroutingChain, "-m", "comment", "--comment", `"kubernetes service traffic requiring SNAT"`, "-j", "MASQUERADE"}
-	if !cfg.NoRandomFully {
-		masq = append(masq, "--random-fully")
-	}
-	natRules.write(masq)
-	natRules.write("-A", kubeMarkMasqChain, "-j", "MARK", "--or-mark", mark)
+	writeMasqueradeRules(&natRules, cfg, mark)
 	if localhostNodePorts {
 		filterChains.write(chainLine(kubeletFirewallChain))
 		filterRules.write("-A", kubeletFirewallChain, "-m", "comment", "--comment", `"block incoming localnet connections"`,

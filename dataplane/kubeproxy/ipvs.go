@@ -449,14 +449,7 @@ func IPVS(cfg Config, svcs []*Service) (IPVSRules, error) {
 	}
 	filterRules.write("-A", kubeIPVSFilterChain, "-m", "conntrack", "--ctstate", "NEW",
 		"-m", "set", "--match-set", kubeIPVSSet, "dst", "-j", "REJECT")
-	natRules.write("-A", kubePostroutingChain, "-m", "mark", "!", "--mark", mark+"/"+mark, "-j", "RETURN")
-	natRules.write("-A", kubePostroutingChain, "-j", "MARK", "--xor-mark", mark)
-	masq := []string{"-A", kubePostroutingChain, "-m", "comment", "--comment", `"kubernetes service traffic requiring SNAT"`, "-j", "MASQUERADE"}
-	if !cfg.NoRandomFully {
-		masq = append(masq, "--random-fully")
-	}
-	natRules.write(masq)
-	natRules.write("-A", kubeMarkMasqChain, "-j", "MARK", "--or-mark", mark)
+	writeMasqueradeRules(&natRules, cfg, mark)
 
 	r.NATChains, r.NATRules, r.FilterChains, r.FilterRules = natChains, natRules, filterChains, filterRules
 	return r, nil

@@ -234,12 +234,7 @@ func (nf *Netfilter) RestoreNoFlush(text string) error {
 	var chains []chainLine
 	var ops []op
 	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			if i := strings.Index(line, "] "); i > 0 && strings.HasPrefix(line[i+2:], "-A ") {
-				line = line[i+2:]
-			}
-		}
+		line = restoreLine(line)
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "*"):

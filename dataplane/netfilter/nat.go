@@ -207,9 +207,11 @@ func (nf *Netfilter) uniquePort(nt *Tuple, r *Rule) {
 	}
 }
 
-// natPacket is nf_nat_packet: translate pkt per its connection.
-func (nf *Netfilter) natPacket(c *pktCtx, mt manipType) {
-	conn := c.conn
+// natApplies reports whether the connection has a translation of manip
+// type mt for the packet's direction (nf_nat_packet's statusbit: a source
+// translation is undone on replies at destination-manip hooks, and the
+// other way round).
+func natApplies(c *pktCtx, mt manipType) bool {
 	bit := ipsSrcNAT
 	if mt == manipDst {
 		bit = ipsDstNAT
@@ -217,7 +219,13 @@ func (nf *Netfilter) natPacket(c *pktCtx, mt manipType) {
 	if c.dir == 1 {
 		bit ^= ipsSrcNAT | ipsDstNAT
 	}
-	if conn.Status&bit == 0 {
+	return c.conn.Status&bit != 0
+}
+
+// natPacket is nf_nat_packet: translate pkt per its connection.
+func (nf *Netfilter) natPacket(c *pktCtx, mt manipType) {
+	conn := c.conn
+	if !natApplies(c, mt) {
 		return
 	}
 	target := conn.Tuple[1-c.dir].Invert()
@@ -336,14 +344,7 @@ func manipPkt(ip packet.IPv4, t Tuple, mt manipType, ports bool) {
 // its outer header translated like the connection's other packets.
 func (nf *Netfilter) icmpReplyTranslation(c *pktCtx, mt manipType) {
 	conn := c.conn
-	bit := ipsSrcNAT
-	if mt == manipDst {
-		bit = ipsDstNAT
-	}
-	if c.dir == 1 {
-		bit ^= ipsSrcNAT | ipsDstNAT
-	}
-	if conn.Status&bit == 0 {
+	if !natApplies(c, mt) {
 		return
 	}
 	ip := packet.IPv4(c.pkt.Bytes())

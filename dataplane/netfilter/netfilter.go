@@ -231,12 +231,7 @@ func (nf *Netfilter) Restore(text string) (err error) {
 		}
 	}()
 	for n, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if strings.HasPrefix(line, "[") {
-			if i := strings.Index(line, "] "); i > 0 && strings.HasPrefix(line[i+2:], "-A ") {
-				line = line[i+2:]
-			}
-		}
+		line = restoreLine(line)
 		switch {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "*"):
@@ -304,6 +299,18 @@ func (nf *Netfilter) Restore(text string) (err error) {
 		return fmt.Errorf("iptables-restore: table %s has no COMMIT", cur.Name)
 	}
 	return nil
+}
+
+// restoreLine trims an iptables-restore line and drops a "[packets:bytes]"
+// counter prefix before "-A" (accepted and ignored, as without -c).
+func restoreLine(line string) string {
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "[") {
+		if i := strings.Index(line, "] "); i > 0 && strings.HasPrefix(line[i+2:], "-A ") {
+			line = line[i+2:]
+		}
+	}
+	return line
 }
 
 // Save prints the tables as iptables-save does (tables in the order given,

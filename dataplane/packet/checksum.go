@@ -89,3 +89,36 @@ func ChecksumUpdate32(c uint16, old, new [4]byte) uint16 {
 	s += uint32(binary.BigEndian.Uint16(new[0:2])) + uint32(binary.BigEndian.Uint16(new[2:4]))
 	return Fold(s)
 }
+
+// RewriteAddrPort sets the destination (or, with src, the source) address
+// and port of a TCP or UDP packet, updating the IPv4 header checksum and
+// the transport checksum incrementally; a UDP checksum of 0 (none) stays 0.
+func RewriteAddrPort(ip IPv4, to netip.AddrPort, src bool) {
+	aoff, poff := 16, 2
+	if src {
+		aoff, poff = 12, 0
+	}
+	seg := ip[ip.HeaderLen():ip.TotalLen()]
+	old := [4]byte(ip[aoff : aoff+4])
+	nw := to.Addr().As4()
+	oldPort := binary.BigEndian.Uint16(seg[poff : poff+2])
+	copy(ip[aoff:aoff+4], nw[:])
+	binary.BigEndian.PutUint16(ip[10:12], ChecksumUpdate32(ip.Checksum(), old, nw))
+	binary.BigEndian.PutUint16(seg[poff:poff+2], to.Port())
+	off := 16
+	if ip.Protocol() == ProtoUDP {
+		off = 6
+		if binary.BigEndian.Uint16(seg[6:8]) == 0 {
+			return
+		}
+	}
+	if len(seg) < off+2 {
+		return
+	}
+	c := binary.BigEndian.Uint16(seg[off : off+2])
+	c = ChecksumUpdate16(ChecksumUpdate32(c, old, nw), oldPort, to.Port())
+	if c == 0 && ip.Protocol() == ProtoUDP {
+		c = 0xffff
+	}
+	binary.BigEndian.PutUint16(seg[off:off+2], c)
+}

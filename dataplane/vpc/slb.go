@@ -218,7 +218,7 @@ func (s *SLB) request(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (trace.
 		}
 	}
 	sess.expires = now + sessionTimeout(ip.Protocol())
-	rewriteAddrPort(ip, sess.backend, false)
+	packet.RewriteAddrPort(ip, sess.backend, false)
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: "slb " + s.Name, Kind: trace.KindNAT,
 			Change: fmt.Sprintf("layer-4 listener: dst %s → %s, client source %s kept", vip, sess.backend, client)})
@@ -238,7 +238,7 @@ func (s *SLB) reply(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) bool {
 		return false
 	}
 	sess.expires = env.Now() + sessionTimeout(ip.Protocol())
-	rewriteAddrPort(ip, sess.vip, true)
+	packet.RewriteAddrPort(ip, sess.vip, true)
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: "slb " + s.Name, Kind: trace.KindNAT,
 			Change: fmt.Sprintf("reply of SLB session: src %s → %s", sess.backend, sess.vip)})
@@ -251,38 +251,4 @@ func protoName(p uint8) string {
 		return "UDP"
 	}
 	return "TCP"
-}
-
-// rewriteAddrPort sets the destination (or source) address and port with
-// incremental checksum updates.
-func rewriteAddrPort(ip packet.IPv4, to netip.AddrPort, src bool) {
-	aoff, poff := 16, 2
-	if src {
-		aoff, poff = 12, 0
-	}
-	seg := ip[ip.HeaderLen():ip.TotalLen()]
-	old := [4]byte(ip[aoff : aoff+4])
-	nw := to.Addr().As4()
-	oldPort := uint16(seg[poff])<<8 | uint16(seg[poff+1])
-	copy(ip[aoff:aoff+4], nw[:])
-	c := packet.ChecksumUpdate32(ip.Checksum(), old, nw)
-	ip[10], ip[11] = byte(c>>8), byte(c)
-	seg[poff], seg[poff+1] = byte(to.Port()>>8), byte(to.Port())
-	off := 16
-	if ip.Protocol() == packet.ProtoUDP {
-		off = 6
-		if seg[6] == 0 && seg[7] == 0 {
-			return
-		}
-	}
-	if len(seg) < off+2 {
-		return
-	}
-	cs := uint16(seg[off])<<8 | uint16(seg[off+1])
-	cs = packet.ChecksumUpdate32(cs, old, nw)
-	cs = packet.ChecksumUpdate16(cs, oldPort, to.Port())
-	if cs == 0 && ip.Protocol() == packet.ProtoUDP {
-		cs = 0xffff
-	}
-	seg[off], seg[off+1] = byte(cs>>8), byte(cs)
 }

@@ -18,6 +18,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"netsim/topology/hint"
 )
 
 // conv turns one decoded Kubernetes object into netsim's types: defaults
@@ -134,7 +136,7 @@ func (c *conv) selector(path string, ls *metav1.LabelSelector) labels.Selector {
 				ok = false
 			}
 		default:
-			c.errf(p+".operator", "unknown operator %q: expected %s%s", op, quoteOr(ops), didYouMean(op, ops))
+			c.errf(p+".operator", "unknown operator %q: expected %s%s", op, hint.QuoteOr(ops), hint.DidYouMean(op, ops))
 			ok = false
 		}
 		for j, v := range r.Values {
@@ -162,7 +164,7 @@ func (c *conv) protocol(path string, p corev1.Protocol) string {
 		return "TCP"
 	}
 	if !slices.Contains(protocols, s) {
-		c.errf(path, "unknown protocol %q: expected %s%s", s, quoteOr(protocols), didYouMean(s, protocols))
+		c.errf(path, "unknown protocol %q: expected %s%s", s, hint.QuoteOr(protocols), hint.DidYouMean(s, protocols))
 		return "TCP"
 	}
 	return s
@@ -261,7 +263,7 @@ func (c *conv) podSpec(path string, s *corev1.PodSpec) podSpec {
 	if s.NodeName != "" {
 		nodes := c.d.opts.Nodes
 		if len(nodes) > 0 && !slices.Contains(nodes, s.NodeName) {
-			c.errf(path+".nodeName", "node %q does not exist (%s)%s", s.NodeName, listOf("nodes", nodes), didYouMean(s.NodeName, nodes))
+			c.errf(path+".nodeName", "node %q does not exist (%s)%s", s.NodeName, listOf("nodes", nodes), hint.DidYouMean(s.NodeName, nodes))
 		}
 		ps.nodeName = s.NodeName
 	}
@@ -335,7 +337,7 @@ func (c *conv) service(o *corev1.Service) *Service {
 	if s.Type == "" {
 		s.Type = TypeClusterIP
 	} else if !slices.Contains(serviceTypes, s.Type) {
-		c.errf("spec.type", "unknown type %q: expected ClusterIP (the default), NodePort, LoadBalancer or ExternalName%s", s.Type, didYouMean(s.Type, serviceTypes))
+		c.errf("spec.type", "unknown type %q: expected ClusterIP (the default), NodePort, LoadBalancer or ExternalName%s", s.Type, hint.DidYouMean(s.Type, serviceTypes))
 		s.Type = TypeClusterIP
 	}
 	c.serviceClusterIP(s, sp)
@@ -367,7 +369,7 @@ func (c *conv) service(o *corev1.Service) *Service {
 			}
 		}
 	default:
-		c.errf("spec.sessionAffinity", "unknown session affinity %q: expected \"None\" (the default) or \"ClientIP\"%s", sa, didYouMean(sa, []string{"None", "ClientIP"}))
+		c.errf("spec.sessionAffinity", "unknown session affinity %q: expected \"None\" (the default) or \"ClientIP\"%s", sa, hint.DidYouMean(sa, []string{"None", "ClientIP"}))
 		s.SessionAffinity = "None"
 	}
 
@@ -383,7 +385,7 @@ func (c *conv) service(o *corev1.Service) *Service {
 	case etp == "Global":
 		c.errf("spec.externalTrafficPolicy", `"Global" is the old name of "Cluster": write Cluster`)
 	case !slices.Contains(trafficPolicies, etp):
-		c.errf("spec.externalTrafficPolicy", "unknown policy %q: expected \"Cluster\" (the default) or \"Local\"%s", etp, didYouMean(etp, trafficPolicies))
+		c.errf("spec.externalTrafficPolicy", "unknown policy %q: expected \"Cluster\" (the default) or \"Local\"%s", etp, hint.DidYouMean(etp, trafficPolicies))
 	default:
 		s.ExternalTrafficPolicy = etp
 	}
@@ -391,7 +393,7 @@ func (c *conv) service(o *corev1.Service) *Service {
 		s.InternalTrafficPolicy = "Cluster"
 		if itp := sp.InternalTrafficPolicy; itp != nil {
 			if !slices.Contains(trafficPolicies, string(*itp)) {
-				c.errf("spec.internalTrafficPolicy", "unknown policy %q: expected \"Cluster\" (the default) or \"Local\"%s", *itp, didYouMean(string(*itp), trafficPolicies))
+				c.errf("spec.internalTrafficPolicy", "unknown policy %q: expected \"Cluster\" (the default) or \"Local\"%s", *itp, hint.DidYouMean(string(*itp), trafficPolicies))
 			} else {
 				s.InternalTrafficPolicy = string(*itp)
 			}
@@ -442,7 +444,7 @@ func (c *conv) serviceClusterIP(s *Service, sp *corev1.ServiceSpec) {
 			c.errf("spec.ipFamilyPolicy", "RequireDualStack needs a dual-stack cluster: netsim models an IPv4 single-stack cluster (use SingleStack or PreferDualStack)")
 		default:
 			opts := []string{"SingleStack", "PreferDualStack", "RequireDualStack"}
-			c.errf("spec.ipFamilyPolicy", "unknown policy %q: expected %s%s", *p, quoteOr(opts), didYouMean(string(*p), opts))
+			c.errf("spec.ipFamilyPolicy", "unknown policy %q: expected %s%s", *p, hint.QuoteOr(opts), hint.DidYouMean(string(*p), opts))
 		}
 	}
 	switch {
@@ -735,7 +737,7 @@ func (c *conv) endpointSlice(o *discoveryv1.EndpointSlice) *Endpoints {
 		c.errf("addressType", "%s slices are not modelled: netsim models an IPv4 cluster (addressType: IPv4)", at)
 	default:
 		opts := []string{"IPv4", "IPv6", "FQDN"}
-		c.errf("addressType", "unknown address type %q: expected IPv4%s", at, didYouMean(at, opts))
+		c.errf("addressType", "unknown address type %q: expected IPv4%s", at, hint.DidYouMean(at, opts))
 	}
 	var sub EndpointSubset
 	names := map[string]int{}
@@ -816,7 +818,7 @@ func (c *conv) networkPolicy(o *networkingv1.NetworkPolicy) *NetworkPolicy {
 	types := []string{"Ingress", "Egress"}
 	for i, t := range o.Spec.PolicyTypes {
 		if !slices.Contains(types, string(t)) {
-			c.errf(indexPath("spec.policyTypes", i), "unknown policy type %q: expected \"Ingress\" or \"Egress\"%s", t, didYouMean(string(t), types))
+			c.errf(indexPath("spec.policyTypes", i), "unknown policy type %q: expected \"Ingress\" or \"Egress\"%s", t, hint.DidYouMean(string(t), types))
 			continue
 		}
 		np.PolicyTypes = append(np.PolicyTypes, string(t))
@@ -945,9 +947,9 @@ func (c *conv) ingress(o *networkingv1.Ingress) *Ingress {
 			pp := indexPath(rp+".http.paths", j)
 			switch {
 			case p.PathType == nil:
-				c.errf(pp+".pathType", "required: %s (networking.k8s.io/v1 has no default)", quoteOr(pathTypes))
+				c.errf(pp+".pathType", "required: %s (networking.k8s.io/v1 has no default)", hint.QuoteOr(pathTypes))
 			case !slices.Contains(pathTypes, string(*p.PathType)):
-				c.errf(pp+".pathType", "unknown path type %q: expected %s%s", *p.PathType, quoteOr(pathTypes), didYouMean(string(*p.PathType), pathTypes))
+				c.errf(pp+".pathType", "unknown path type %q: expected %s%s", *p.PathType, hint.QuoteOr(pathTypes), hint.DidYouMean(string(*p.PathType), pathTypes))
 			case *p.PathType != "ImplementationSpecific" && !strings.HasPrefix(p.Path, "/"):
 				c.errf(pp+".path", "%q must be an absolute path starting with '/'", p.Path)
 			}

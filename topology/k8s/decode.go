@@ -21,6 +21,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	yamlutil "k8s.io/apimachinery/pkg/util/yaml"
+
+	"netsim/topology/hint"
 )
 
 // Options configure a Decoder.
@@ -378,7 +380,7 @@ func (dc *docCtx) kind() (kindInfo, bool) {
 		return kindInfo{}, false
 	}
 	if sameKind == nil {
-		dc.errAt(kindNode, "kind", "kind %q is not supported: netsim accepts %s%s", kind, andList(names), didYouMean(kind, names))
+		dc.errAt(kindNode, "kind", "kind %q is not supported: netsim accepts %s%s", kind, andList(names), hint.DidYouMean(kind, names))
 		return kindInfo{}, false
 	}
 	if apiVersion == "" {
@@ -691,7 +693,7 @@ func (dc *docCtx) strictError(ki kindInfo, err error) {
 			// was meant ("prot" next to "port" is "protocol").
 			set := dc.src.idx.siblings(path)
 			known = slices.DeleteFunc(slices.Clone(known), func(k string) bool { return slices.Contains(set, k) })
-			if s := suggest(name, known); len(s) > 0 {
+			if s := hint.Suggest(name, known); len(s) > 0 {
 				msg += fmt.Sprintf(" (did you mean %q?)", s[0])
 			} else if len(known) <= 12 {
 				msg += fmt.Sprintf(" (%s fields are: %s)", typ, strings.Join(known, ", "))
