@@ -128,6 +128,9 @@ func WriteText(w io.Writer, r *Result, width int) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
+	for _, n := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", n)
+	}
 	for _, f := range r.Flows {
 		fmt.Fprintf(w, "\n== flow %s: %s\n", f.Name, flowHeader(f))
 		if f.Description != "" {

@@ -85,6 +85,8 @@ type Result struct {
 	CNI      string        `json:"cni"`
 	Underlay string        `json:"underlay"`
 	Notes    []string      `json:"notes,omitempty"`
+	// Warnings are located warnings about the input (see topology.World.Warnings).
+	Warnings []string      `json:"warnings,omitempty"`
 	Flows    []*FlowResult `json:"flows"`
 }
 
@@ -174,6 +176,9 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 	w := r.World
 	s := w.Scenario
 	res := &Result{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Underlay: s.VPC.Underlay, Notes: w.Notes}
+	for _, p := range w.Warnings {
+		res.Warnings = append(res.Warnings, p.String())
+	}
 	found := opts.Flow == ""
 	for i := range s.Flows {
 		f := &s.Flows[i]

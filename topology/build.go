@@ -40,6 +40,16 @@ type World struct {
 	// Notes are what agents would have logged during setup (routes the
 	// kernel refused and such), and the failures injected.
 	Notes []string
+	// Warnings are things in the input that load and build but do not do
+	// what their author probably expects (a Service whose targetPort no
+	// container declares, an object netsim loads but does not enforce),
+	// each located like a load error. `validate` and `run` print them.
+	Warnings Problems
+}
+
+// Warn records a warning located at a field path of the scenario file.
+func (w *World) Warn(path, format string, args ...any) {
+	w.Warnings = append(w.Warnings, w.Scenario.At(path, format, args...))
 }
 
 // Host is an ECS instance: a node or a plain instance.

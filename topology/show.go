@@ -63,6 +63,9 @@ func WriteOverview(w io.Writer, wd *World) {
 	for _, n := range wd.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
+	for _, p := range wd.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", p)
+	}
 }
 
 // WriteState prints each namespace's tables the way the Linux tools print
