@@ -79,12 +79,12 @@ type FlowResult struct {
 // Result is a whole run.
 type Result struct {
 	// Schema is the version of this JSON layout (see the README).
-	Schema   int           `json:"schema"`
-	Scenario string        `json:"scenario"`
-	File     string        `json:"file"`
-	CNI      string        `json:"cni"`
-	Underlay string        `json:"underlay"`
-	Notes    []string      `json:"notes,omitempty"`
+	Schema   int      `json:"schema"`
+	Scenario string   `json:"scenario"`
+	File     string   `json:"file"`
+	CNI      string   `json:"cni"`
+	Underlay string   `json:"underlay"`
+	Notes    []string `json:"notes,omitempty"`
 	// Warnings are located warnings about the input (see topology.World.Warnings).
 	Warnings []string      `json:"warnings,omitempty"`
 	Flows    []*FlowResult `json:"flows"`
