@@ -193,6 +193,8 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.listeners()
+	w.warnDanglingTargetPorts()
 	b.customRoutes()
 	b.failures()
 }
