@@ -226,36 +226,41 @@ func servesTargetPort(sp k8s.ServicePort, ports []k8s.ContainerPort) bool {
 // danglingText says which pods do not serve a targetPort and what that
 // does, as Kubernetes behaves.
 func danglingText(sp k8s.ServicePort, missing []PodAddr, selected int) string {
-	var who string
-	if len(missing) == 1 {
-		var have []string
-		for _, cp := range missing[0].Ports {
+	var names, have, portNames []string
+	for _, p := range missing {
+		names = append(names, p.Namespace+"/"+p.Name)
+		for _, cp := range p.Ports {
 			t := strconv.Itoa(cp.Port) + "/" + cp.Protocol
 			if cp.Name != "" {
 				t += " " + cp.Name
+				if cp.Protocol == sp.Protocol && !slices.Contains(portNames, cp.Name) {
+					portNames = append(portNames, cp.Name)
+				}
 			}
-			have = append(have, t)
+			if !slices.Contains(have, t) {
+				have = append(have, t)
+			}
 		}
-		declared := "no ports"
-		if len(have) > 0 {
-			declared = strings.Join(have, ", ")
-		}
-		who = fmt.Sprintf("pod %s (it declares %s)", missing[0].Namespace+"/"+missing[0].Name, declared)
-	} else {
-		var names []string
-		for _, p := range missing {
-			names = append(names, p.Namespace+"/"+p.Name)
-		}
+	}
+	who := "pod " + names[0]
+	if len(names) > 1 {
 		who = "pods " + strings.Join(names, ", ")
 	}
-	all := len(missing) == selected
+	declared := "they declare no ports"
+	if len(names) == 1 {
+		declared = "it declares no ports"
+	}
+	if len(have) > 0 {
+		declared = "declared: " + strings.Join(have, ", ")
+	}
 	port := fmt.Sprintf("port %d/%s", sp.Port, sp.Protocol)
 	if sp.TargetPort.Name != "" {
 		effect := fmt.Sprintf("only %d of the %d selected pods are endpoints of this port", selected-len(missing), selected)
-		if all {
+		if len(missing) == selected {
 			effect = "no selected pod is an endpoint of this port, so kube-proxy rejects connections to it (no-endpoints)"
 		}
-		return fmt.Sprintf("%s: targetPort %q names no %s container port of %s: %s", port, sp.TargetPort.Name, sp.Protocol, who, effect)
+		return fmt.Sprintf("%s: targetPort %q names no %s container port of %s (%s): %s%s",
+			port, sp.TargetPort.Name, sp.Protocol, who, declared, effect, hint.DidYouMean(sp.TargetPort.Name, portNames))
 	}
 	var effect string
 	switch sp.Protocol {
@@ -266,5 +271,6 @@ func danglingText(sp k8s.ServicePort, missing []PodAddr, selected int) string {
 	default:
 		effect = "connections kube-proxy sends there are refused with a RST (conn-refused)"
 	}
-	return fmt.Sprintf("%s: targetPort %d: nothing listens on %d/%s in %s: %s", port, sp.TargetPort.Number, sp.TargetPort.Number, sp.Protocol, who, effect)
+	return fmt.Sprintf("%s: targetPort %d: nothing listens on %d/%s in %s (%s): %s",
+		port, sp.TargetPort.Number, sp.TargetPort.Number, sp.Protocol, who, declared, effect)
 }
