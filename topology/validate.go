@@ -983,7 +983,10 @@ func (v *validator) checkFlows() {
 		}
 
 		proto := f.Protocol
-		if !slices.Contains(protocols, proto) {
+		switch {
+		case strings.EqualFold(proto, "sctp"):
+			v.add(path+".protocol", "sctp flows are not modelled (netsim's network stack has no SCTP): use udp or tcp; SCTP container ports and Service ports are accepted, but nothing answers on them")
+		case !slices.Contains(protocols, proto):
 			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, hint.DidYouMean(proto, protocols))
 		}
 		switch proto {
