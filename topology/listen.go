@@ -105,8 +105,12 @@ func containerPorts(ports []ListenPort) []k8s.ContainerPort {
 }
 
 // listen binds an echo server on st for each port: TCP and UDP; SCTP is
-// not modelled (see above).
-func listen(st *netstack.Stack, ports []k8s.ContainerPort) {
+// not modelled (see above). It records the ports for ListenPorts.
+func (w *World) listen(st *netstack.Stack, ports []k8s.ContainerPort) {
+	if w.listening == nil {
+		w.listening = map[*netstack.Stack][]k8s.ContainerPort{}
+	}
+	w.listening[st] = append(w.listening[st], ports...)
 	for _, p := range ports {
 		switch p.Protocol {
 		case "UDP":
@@ -141,28 +145,46 @@ func (w *World) podPorts(p *WiredPod) []k8s.ContainerPort {
 func (b *builder) listeners() {
 	s, w := b.s, b.w
 	for _, p := range w.Pods {
-		listen(p.Stack, w.podPorts(p))
+		w.listen(p.Stack, w.podPorts(p))
 	}
 	for i, h := range w.Nodes {
 		ports := []k8s.ContainerPort{{Name: "kubelet", Port: KubeletPort, Protocol: "TCP"}}
 		for _, svc := range w.Services {
 			if svc.HealthCheckNodePort != 0 {
-				ports = append(ports, k8s.ContainerPort{Port: svc.HealthCheckNodePort, Protocol: "TCP"})
+				ports = append(ports, k8s.ContainerPort{Name: "health-check " + svc.Namespace + "/" + svc.Name, Port: svc.HealthCheckNodePort, Protocol: "TCP"})
 			}
 		}
 		if i < len(s.Nodes) {
 			ports = append(ports, containerPorts(s.Nodes[i].Ports)...)
 		}
-		listen(h.Stack, ports)
+		w.listen(h.Stack, ports)
 	}
 	for _, h := range w.Instances {
 		if in := s.InstanceByName(h.Name); in != nil {
-			listen(h.Stack, containerPorts(in.Ports))
+			w.listen(h.Stack, containerPorts(in.Ports))
 		}
 	}
 	if w.Internet != nil && s.Internet != nil {
-		listen(w.Internet.Stack, containerPorts(s.Internet.Ports))
+		w.listen(w.Internet.Stack, containerPorts(s.Internet.Ports))
 	}
+}
+
+// ListenPorts describes what listens in namespace st, for the overview:
+// "8080/TCP http, 53/UDP dns"; "" when nothing does. SCTP ports are
+// marked as not answering.
+func (w *World) ListenPorts(st *netstack.Stack) string {
+	var parts []string
+	for _, p := range w.listening[st] {
+		t := strconv.Itoa(p.Port) + "/" + p.Protocol
+		if p.Name != "" {
+			t += " " + p.Name
+		}
+		if p.Protocol == "SCTP" {
+			t += " (not modelled: no answer)"
+		}
+		parts = append(parts, t)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // warnDanglingTargetPorts warns, at the Service's port in its manifest,
