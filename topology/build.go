@@ -199,6 +199,7 @@ func (b *builder) build() {
 	}
 	b.listeners()
 	w.warnDanglingTargetPorts()
+	w.warnUnservedEndpoints()
 	b.customRoutes()
 	b.failures()
 }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
 	"netsim/topology/hint"
 	"netsim/topology/k8s"
 )
@@ -295,4 +297,65 @@ func danglingText(sp k8s.ServicePort, missing []PodAddr, selected int) string {
 	}
 	return fmt.Sprintf("%s: targetPort %d: nothing listens on %d/%s in %s (%s): %s",
 		port, sp.TargetPort.Number, sp.TargetPort.Number, sp.Protocol, who, declared, effect)
+}
+
+// warnUnservedEndpoints warns, at the Service's port, about the explicit
+// endpoints (Endpoints or EndpointSlice objects of a Service without a
+// selector) that are addresses of a modelled namespace — a pod, node or
+// instance — that does not listen on the endpoint's port.
+func (w *World) warnUnservedEndpoints() {
+	if w.Scenario == nil || w.Scenario.Objects == nil {
+		return
+	}
+	for _, ks := range w.Services {
+		s := w.Scenario.Objects.Service(ks.Namespace, ks.Name)
+		if s == nil || s.Selector != nil {
+			continue
+		}
+		for j, sp := range ks.Ports {
+			proto := uint8(packet.ProtoTCP)
+			switch sp.Protocol {
+			case "UDP":
+				proto = packet.ProtoUDP
+			case "TCP":
+			default:
+				continue
+			}
+			for _, e := range ks.Endpoints[sp.Name] {
+				st, who := w.owner(e.IP)
+				if st == nil || st.Listening(proto, uint16(e.Port)) {
+					continue
+				}
+				effect := "connections to it are refused with a RST (conn-refused)"
+				if proto == packet.ProtoUDP {
+					effect = "datagrams to it get ICMP port unreachable (port-unreachable)"
+				}
+				listens := w.ListenPorts(st)
+				if listens == "" {
+					listens = "no port"
+				}
+				w.Warnings = append(w.Warnings, k8sProblem(s.Errorf(fmt.Sprintf("spec.ports[%d]", j),
+					"port %d/%s: endpoint %s:%d is %s, which does not listen on %d/%s (it listens on %s): %s",
+					sp.Port, sp.Protocol, e.IP, e.Port, who, e.Port, sp.Protocol, listens, effect)))
+			}
+		}
+	}
+}
+
+// owner returns the namespace that owns address a, and names it.
+func (w *World) owner(a netip.Addr) (*netstack.Stack, string) {
+	if p := w.PodByIP(a); p != nil {
+		return p.Stack, "pod " + p.Ref()
+	}
+	for _, h := range w.Nodes {
+		if h.IP == a {
+			return h.Stack, "node " + h.Name
+		}
+	}
+	for _, h := range w.Instances {
+		if h.IP == a {
+			return h.Stack, "ECS instance " + h.Name
+		}
+	}
+	return nil, ""
 }

@@ -260,3 +260,49 @@ func TestDanglingTargetPortWarnings(t *testing.T) {
 		})
 	}
 }
+
+// TestUnservedExplicitEndpoints: a Service without a selector whose
+// Endpoints name a modelled host on a port it does not listen on.
+func TestUnservedExplicitEndpoints(t *testing.T) {
+	tests := []struct {
+		name, port, proto string
+		warning           string
+	}{
+		{name: "listened on", port: "5432", proto: "TCP"},
+		{name: "wrong port", port: "5433", proto: "TCP",
+			warning: "endpoints.yaml:29:15: resources[0].spec.ports[0]: Service default/db: port 5432/TCP: endpoint 192.168.0.50:5433 is ECS instance ecs-1, which does not listen on 5433/TCP (it listens on 5432/TCP): connections to it are refused with a RST (conn-refused)"},
+		{name: "wrong protocol", port: "5432", proto: "UDP",
+			warning: "endpoints.yaml:29:15: resources[0].spec.ports[0]: Service default/db: port 5432/UDP: endpoint 192.168.0.50:5432 is ECS instance ecs-1, which does not listen on 5432/UDP (it listens on 5432/TCP): datagrams to it get ICMP port unreachable (port-unreachable)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := listenScenario("[]", "[]", "[{port: 5432}]", "[]") + strings.NewReplacer("PORT", tt.port, "PROTO", tt.proto).Replace(`resources:
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: db}
+    spec:
+      ports: [{port: 5432, protocol: PROTO}]
+  - apiVersion: v1
+    kind: Endpoints
+    metadata: {name: db}
+    subsets:
+      - addresses: [{ip: 192.168.0.50}]
+        ports: [{port: PORT, protocol: PROTO}]
+`)
+			src = strings.Replace(src, "  - name: ecs-1\n    vswitch: vsw-a\n", "  - name: ecs-1\n    vswitch: vsw-a\n    ip: 192.168.0.50\n", 1)
+			s, err := Parse("endpoints.yaml", []byte(src))
+			require.NoError(t, err)
+			w, err := Build(s, linktest.New())
+			require.NoError(t, err)
+			var got []string
+			for _, p := range w.Warnings {
+				got = append(got, p.String())
+			}
+			if tt.warning == "" {
+				assert.Empty(t, got)
+				return
+			}
+			assert.Equal(t, []string{tt.warning}, got)
+		})
+	}
+}
