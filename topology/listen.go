@@ -112,7 +112,11 @@ func (w *World) listen(st *netstack.Stack, ports []k8s.ContainerPort) {
 	if w.listening == nil {
 		w.listening = map[*netstack.Stack][]k8s.ContainerPort{}
 	}
-	w.listening[st] = append(w.listening[st], ports...)
+	for _, p := range ports {
+		if !slices.ContainsFunc(w.listening[st], func(q k8s.ContainerPort) bool { return q.Port == p.Port && q.Protocol == p.Protocol }) {
+			w.listening[st] = append(w.listening[st], p)
+		}
+	}
 	for _, p := range ports {
 		switch p.Protocol {
 		case "UDP":

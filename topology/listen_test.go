@@ -120,7 +120,7 @@ func TestListenPortsYAML(t *testing.T) {
 // nothing else; nodes also on kubelet's port.
 func TestListenersAreExplicit(t *testing.T) {
 	src := listenScenario("[{port: 8080, name: http}, {port: 53, protocol: UDP}, {port: 9, protocol: SCTP}]",
-		"[{port: 22}]", "[{port: 3306}, {port: 514, protocol: udp}]", "[{port: 443}]") + `resources:
+		"[{port: 22}, {port: 10250, name: kubelet-again}]", "[{port: 3306}, {port: 514, protocol: udp}]", "[{port: 443}]") + `resources:
   - apiVersion: v1
     kind: Pod
     metadata: {name: db, labels: {app: db}}
@@ -159,6 +159,8 @@ func TestListenersAreExplicit(t *testing.T) {
 		{"instance", "ecs-1", []probe{{tcp, 3306, true}, {udp, 514, true}, {tcp, KubeletPort, false}, {tcp, 22, false}}},
 		{"internet", "internet", []probe{{tcp, 443, true}, {tcp, 80, false}, {udp, 443, false}}},
 	}
+	assert.Equal(t, "10250/TCP kubelet, 32100/TCP health-check default/shop, 22/TCP", w.ListenPorts(w.Nodes[0].Stack), "one entry per port and protocol")
+	assert.Equal(t, "8080/TCP http, 53/UDP, 9/SCTP (not modelled: no answer)", w.ListenPorts(w.Pods[0].Stack))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var st interface {
