@@ -153,15 +153,15 @@ func (b *builder) listeners() {
 	for _, p := range w.Pods {
 		w.listen(p.Stack, w.podPorts(p))
 	}
-	for i, h := range w.Nodes {
+	for _, h := range w.Nodes {
 		ports := []k8s.ContainerPort{{Name: "kubelet", Port: KubeletPort, Protocol: "TCP"}}
 		for _, svc := range w.Services {
 			if svc.HealthCheckNodePort != 0 {
 				ports = append(ports, k8s.ContainerPort{Name: "health-check " + svc.Namespace + "/" + svc.Name, Port: svc.HealthCheckNodePort, Protocol: "TCP"})
 			}
 		}
-		if i < len(s.Nodes) {
-			ports = append(ports, containerPorts(s.Nodes[i].Ports)...)
+		if n := s.NodeByName(h.Name); n != nil {
+			ports = append(ports, containerPorts(n.Ports)...)
 		}
 		w.listen(h.Stack, ports)
 	}
