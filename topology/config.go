@@ -263,7 +263,9 @@ type Flow struct {
 	To   string `yaml:"to"`
 	// Protocol is "icmp" (default), "udp" or "tcp".
 	Protocol string `yaml:"protocol"`
-	// Port is the destination port (udp, tcp).
+	// Port is the destination port (udp, tcp). Only a listener answers on
+	// it (a container port, a ports: entry, a node daemon); any other port
+	// is refused (RST) or unreachable (ICMP port unreachable).
 	Port int `yaml:"port"`
 	// Size is the payload size in bytes. Default 56 (ping's default).
 	Size *int `yaml:"size"`
