@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"netsim/dataplane/kubeproxy"
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -241,9 +240,6 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 		}
 	}
 	port := uint16(f.Port)
-	for _, l := range r.listeners(to, f.Protocol, port) {
-		defer l()
-	}
 	gap := time.Second
 	if f.Protocol != "icmp" {
 		gap = 10 * time.Millisecond
@@ -403,63 +399,4 @@ func labelPackets(fr *FlowResult) {
 			fr.Packets[h.Packet] = h.After
 		}
 	}
-}
-
-// listeners opens the echo servers a flow needs and returns how to close
-// them: on the destination namespace, and — for a Service (by ClusterIP,
-// NodePort, SLB or DNS name) — on every endpoint pod at the endpoint's
-// port. Ports an application already listens on are left alone.
-func (r *Runner) listeners(to topology.Target, proto string, port uint16) []func() {
-	if proto != "udp" && proto != "tcp" {
-		return nil
-	}
-	p := uint8(packet.ProtoTCP)
-	if proto == "udp" {
-		p = packet.ProtoUDP
-	}
-	var closers []func()
-	listen := func(st *netstack.Stack, port uint16) {
-		if st == nil || st.Listening(p, port) {
-			return
-		}
-		if p == packet.ProtoUDP {
-			st.ListenUDP(port, true)
-			closers = append(closers, func() { st.CloseUDP(port) })
-		} else {
-			st.ListenTCP(port, true)
-			closers = append(closers, func() { st.CloseTCP(port) })
-		}
-	}
-	w := r.World
-	nodePort := false
-	wantProto := kubeproxy.Protocol(strings.ToUpper(proto))
-	for _, svc := range w.Services {
-		if to.Service != nil && svc != to.Service {
-			continue
-		}
-		for _, sp := range svc.Ports {
-			if sp.Protocol != wantProto {
-				continue
-			}
-			byClusterPort := to.Service != nil && (int(port) == sp.Port || svc.Headless())
-			byNodePort := to.Service == nil && to.Stack != nil && sp.NodePort != 0 && int(port) == sp.NodePort
-			if !byClusterPort && !byNodePort {
-				continue
-			}
-			nodePort = nodePort || byNodePort
-			for _, e := range svc.Endpoints[sp.Name] {
-				if pod := w.PodByIP(e.IP); pod != nil {
-					if svc.Headless() {
-						listen(pod.Stack, port)
-					} else {
-						listen(pod.Stack, uint16(e.Port))
-					}
-				}
-			}
-		}
-	}
-	if !nodePort {
-		listen(to.Stack, port)
-	}
-	return closers
 }

@@ -15,6 +15,7 @@ import (
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/vpc"
+	"netsim/topology/k8s"
 )
 
 // World is a built scenario: every namespace, device and table, ready for
@@ -45,6 +46,9 @@ type World struct {
 	// container declares, an object netsim loads but does not enforce),
 	// each located like a load error. `validate` and `run` print them.
 	Warnings Problems
+
+	// listening records the ports each namespace listens on (ListenPorts).
+	listening map[*netstack.Stack][]k8s.ContainerPort
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -193,6 +197,9 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.listeners()
+	w.warnDanglingTargetPorts()
+	w.warnUnservedEndpoints()
 	b.customRoutes()
 	b.failures()
 }

@@ -19,7 +19,7 @@ import (
 var slbPublicRange = netip.MustParsePrefix("198.51.100.0/24")
 
 // services resolves the Services of the manifests, creates their SLBs,
-// installs kube-proxy on every node and starts the pods' listeners.
+// and installs kube-proxy on every node.
 func (b *builder) services() {
 	s, w := b.s, b.w
 	w.ProxyMode = s.Cluster.ProxyMode
@@ -72,22 +72,6 @@ func (b *builder) services() {
 		}
 		if err != nil {
 			b.fail(path, "kube-proxy: %v", err)
-		}
-	}
-	// Applications: every container port of a manifest pod has an echo
-	// server listening.
-	for _, p := range w.Pods {
-		mp := s.Objects.Pod(p.Namespace, p.Name)
-		if mp == nil {
-			continue
-		}
-		for _, cp := range mp.Ports() {
-			switch cp.Protocol {
-			case "UDP":
-				p.Stack.ListenUDP(uint16(cp.Port), true)
-			case "TCP", "":
-				p.Stack.ListenTCP(uint16(cp.Port), true)
-			}
 		}
 	}
 }

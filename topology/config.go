@@ -87,6 +87,24 @@ type Internet struct {
 	// IP is the client's public address (not a private or reserved
 	// range). Default 203.0.113.10 (TEST-NET-3, RFC 5737).
 	IP string `yaml:"ip"`
+	// Ports are the ports a program on the client listens on (see ListenPort).
+	Ports []ListenPort `yaml:"ports"`
+}
+
+// ListenPort is a port a program listens on (an echo server in the model):
+// a scenario pod's, node's, instance's or the Internet client's. Nothing
+// else answers: TCP to any other port gets a RST, UDP an ICMP port
+// unreachable, as from Linux with no socket bound.
+type ListenPort struct {
+	// Port is the port number, 1 to 65535.
+	Port int `yaml:"port"`
+	// Protocol is "TCP" (the default), "UDP" or "SCTP" (lowercase
+	// accepted; Validate stores it uppercase, as Kubernetes writes it).
+	Protocol string `yaml:"protocol"`
+	// Name names the port (an IANA service name, as a container port's
+	// name): a Service selecting a scenario pod may use it as a named
+	// targetPort.
+	Name string `yaml:"name"`
 }
 
 // At returns a Problem located at the field path (e.g. "pods[2].node"),
@@ -143,6 +161,10 @@ type Node struct {
 	IP string `yaml:"ip"`
 	// PodCIDR is the node's pod subnet; allocated from the cluster pod CIDR if empty.
 	PodCIDR string `yaml:"podCIDR"`
+	// Ports are the ports programs on the node listen on, besides the
+	// daemons netsim models on every node (kubelet 10250/TCP, kube-proxy's
+	// health check node ports).
+	Ports []ListenPort `yaml:"ports"`
 }
 
 // Instance is an ECS instance in the VPC that is not a Kubernetes node.
@@ -150,6 +172,8 @@ type Instance struct {
 	Name    string `yaml:"name"`
 	VSwitch string `yaml:"vswitch"`
 	IP      string `yaml:"ip"`
+	// Ports are the ports programs on the instance listen on.
+	Ports []ListenPort `yaml:"ports"`
 }
 
 // Cluster is the cluster-wide network configuration.
@@ -206,6 +230,9 @@ type Pod struct {
 	// MTU overrides the MTU of the pod's eth0 and its host-side veth
 	// (to model a misconfigured CNI).
 	MTU int `yaml:"mtu"`
+	// Ports are the ports the pod's containers listen on (its container
+	// ports); named ones may be a Service's targetPort.
+	Ports []ListenPort `yaml:"ports"`
 }
 
 // Failure is one injected fault.
@@ -236,7 +263,9 @@ type Flow struct {
 	To   string `yaml:"to"`
 	// Protocol is "icmp" (default), "udp" or "tcp".
 	Protocol string `yaml:"protocol"`
-	// Port is the destination port (udp, tcp).
+	// Port is the destination port (udp, tcp). Only a listener answers on
+	// it (a container port, a ports: entry, a node daemon); any other port
+	// is refused (RST) or unreachable (ICMP port unreachable).
 	Port int `yaml:"port"`
 	// Size is the payload size in bytes. Default 56 (ping's default).
 	Size *int `yaml:"size"`

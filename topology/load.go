@@ -95,6 +95,7 @@ var (
 	expectType   = reflect.TypeFor[Expect]()
 	durationType = reflect.TypeFor[time.Duration]()
 	resourceType = reflect.TypeFor[Resource]()
+	listenType   = reflect.TypeFor[ListenPort]()
 )
 
 // load runs the three passes: parse to a node tree (syntax, empty file,
@@ -449,6 +450,8 @@ func expectedFor(t reflect.Type) string {
 		return `"delivered", "dropped" or a mapping with keys verdict, reason and seenSource`
 	case t == resourceType:
 		return "a Kubernetes object (a mapping with apiVersion, kind, metadata and spec)"
+	case t == listenType:
+		return "a mapping such as {port: 8080, protocol: TCP, name: http}"
 	}
 	switch t.Kind() {
 	case reflect.String:

@@ -441,8 +441,8 @@ func (p *portAllocator) allocateNext(owner string) (int, bool) {
 	return p.base + i, true
 }
 
-// PodAddrs lists the world's pods for ResolveServices: scenario pods (no
-// container ports, ready) and manifest pods (their container ports and
+// PodAddrs lists the world's pods for ResolveServices: scenario pods
+// (their ports:, ready) and manifest pods (their container ports and
 // readiness), with their addresses.
 func (w *World) PodAddrs() []PodAddr {
 	var out []PodAddr
@@ -451,9 +451,10 @@ func (w *World) PodAddrs() []PodAddr {
 		if p.Node != nil {
 			pa.Node = p.Node.Name
 		}
+		pa.Ports = w.podPorts(p)
 		if w.Scenario != nil {
 			if mp := w.Scenario.Objects.Pod(p.Namespace, p.Name); mp != nil {
-				pa.Ports, pa.Ready = mp.Ports(), mp.Ready
+				pa.Ready = mp.Ready
 			}
 		}
 		out = append(out, pa)

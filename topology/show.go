@@ -15,13 +15,16 @@ import (
 func WriteOverview(w io.Writer, wd *World) {
 	fmt.Fprintf(w, "  CNI %s, pod MTU %d, underlay %s\n", wd.CNI.Name(), wd.CNI.PodMTU(), wd.Scenario.VPC.Underlay)
 	for _, h := range wd.Nodes {
-		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s\n", h.Name, h.IP, h.VSwitch, h.PodCIDR)
+		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s%s\n", h.Name, h.IP, h.VSwitch, h.PodCIDR, listensText(wd, h.Stack))
 	}
 	for _, h := range wd.Instances {
-		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s\n", h.Name, h.IP, h.VSwitch)
+		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s%s\n", h.Name, h.IP, h.VSwitch, listensText(wd, h.Stack))
+	}
+	if h := wd.Internet; h != nil {
+		fmt.Fprintf(w, "  internet client %s %s%s\n", h.Name, h.IP, listensText(wd, h.Stack))
 	}
 	for _, p := range wd.Pods {
-		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name)
+		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)%s\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name, listensText(wd, p.Stack))
 	}
 	if len(wd.Services) > 0 {
 		fmt.Fprintf(w, "  kube-proxy mode %s\n", wd.ProxyMode)
@@ -66,6 +69,15 @@ func WriteOverview(w io.Writer, wd *World) {
 	for _, p := range wd.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", p)
 	}
+}
+
+// listensText is "; listens PORTS" for a namespace with listeners, or
+// "; listens on no port" (only the kernel's ping answers).
+func listensText(wd *World, st *netstack.Stack) string {
+	if l := wd.ListenPorts(st); l != "" {
+		return "; listens " + l
+	}
+	return "; listens on no port"
 }
 
 // WriteState prints each namespace's tables the way the Linux tools print

@@ -572,6 +572,7 @@ func (v *validator) checkHosts() {
 	for i, n := range s.Nodes {
 		path := indexPath("nodes", i)
 		v.checkHost(path, "node", n.Name, n.VSwitch, n.IP, names, ips)
+		v.checkListenPorts(path+".ports", s.Nodes[i].Ports)
 		if n.PodCIDR == "" {
 			continue
 		}
@@ -594,6 +595,7 @@ func (v *validator) checkHosts() {
 	}
 	for i, in := range s.Instances {
 		v.checkHost(indexPath("instances", i), "instance", in.Name, in.VSwitch, in.IP, names, ips)
+		v.checkListenPorts(indexPath("instances", i)+".ports", s.Instances[i].Ports)
 	}
 }
 
@@ -688,6 +690,7 @@ func (v *validator) checkPods() {
 		if p.MTU != 0 && (p.MTU < minMTU || p.MTU > maxMTU) {
 			v.addf(path+".mtu", "%d is out of range: expected %d to %d", p.MTU, minMTU, maxMTU)
 		}
+		v.checkListenPorts(path+".ports", v.s.Pods[i].Ports)
 		keys := make([]string, 0, len(p.Labels))
 		for k := range p.Labels {
 			keys = append(keys, k)
@@ -834,6 +837,7 @@ func (v *validator) checkInternet() {
 	if in == nil {
 		return
 	}
+	v.checkListenPorts("internet.ports", in.Ports)
 	switch {
 	case !isDNSLabel(in.Name):
 		v.addf("internet.name", "%q is not a valid name: %s", in.Name, dnsLabelRule)
@@ -979,7 +983,10 @@ func (v *validator) checkFlows() {
 		}
 
 		proto := f.Protocol
-		if !slices.Contains(protocols, proto) {
+		switch {
+		case strings.EqualFold(proto, "sctp"):
+			v.add(path+".protocol", "sctp flows are not modelled (netsim's network stack has no SCTP): use udp or tcp; SCTP container ports and Service ports are accepted, but nothing answers on them")
+		case !slices.Contains(protocols, proto):
 			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, hint.DidYouMean(proto, protocols))
 		}
 		switch proto {
