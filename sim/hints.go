@@ -31,8 +31,8 @@ var hintRules = []struct {
 	{"clusterip-from-outside", hintClusterIPFromOutside},
 	{"clusterip-ping", hintClusterIPPing},
 	{"hostgw-on-vpc", hintHostGWOnVPC},
-	{"vxlan-vpc-entry", hintVXLANDeletedEntry},
 	{"egress-outside-vpc", hintEgress},
+	{"vxlan-vpc-entry", hintVXLANDeletedEntry},
 	{"policy-not-enforced", hintPolicyNotEnforced},
 }
 
@@ -121,7 +121,7 @@ func hintHostGWOnVPC(c hintCtx) string {
 }
 
 func hintVXLANDeletedEntry(c hintCtx) string {
-	if c.w.CNI.Name() != "flannel/vxlan" || !c.dropped() {
+	if c.w.CNI.Name() != "flannel/vxlan" || !c.dropped() || !prefixOf(c.w.Scenario.Cluster.PodCIDR).Contains(c.dst) {
 		return ""
 	}
 	if !slices.ContainsFunc(c.w.Scenario.Failures, func(f topology.Failure) bool { return f.Type == "delete-vpc-route" }) {

@@ -50,29 +50,54 @@ func WrapIndent(prefix, text string, width, cont int) []string {
 		lines = append(lines, strings.TrimRight(cur, " "))
 		cur, fresh = pad, true
 	}
+	// Pieces are the words, and the parts of a word after each comma
+	// ("RELATED,ESTABLISHED" may break after the comma). A line that
+	// breaks before a space leaves that column free, as the wrapping of
+	// earlier versions did; one that breaks after a comma or ends the text
+	// may use the last column.
+	type piece struct {
+		s     string
+		space int // spaces before it (0: glued to the previous piece)
+	}
+	var pieces []piece
+	extra := 0
 	for _, word := range strings.Split(text, " ") {
 		if word == "" {
-			// Runs of spaces inside the text are kept, except at a break.
-			if !fresh && runeLen(cur) < width {
-				cur += " "
-			}
+			extra++ // runs of spaces inside the text are kept, except at a break
 			continue
 		}
-		sep := " "
-		if fresh || strings.HasSuffix(cur, " ") {
+		for i, part := range strings.SplitAfter(word, ",") {
+			if part == "" {
+				continue
+			}
+			sp := 0
+			if i == 0 {
+				sp = 1 + extra
+			}
+			pieces = append(pieces, piece{part, sp})
+		}
+		extra = 0
+	}
+	for i, p := range pieces {
+		sep := strings.Repeat(" ", p.space)
+		if fresh {
 			sep = ""
 		}
-		if runeLen(cur)+len(sep)+runeLen(word) <= width {
-			cur += sep + word
+		limit := width
+		if i+1 < len(pieces) && pieces[i+1].space > 0 && !strings.HasSuffix(p.s, ",") {
+			limit = width - 1
+		}
+		if runeLen(cur)+len(sep)+runeLen(p.s) <= limit {
+			cur += sep + p.s
 			fresh = false
 			continue
 		}
-		// Break before the word, unless the line holds only the indent, or
-		// only the prefix and the word is too long for any line anyway.
-		if !fresh || (runeLen(cur) > cont && runeLen(word) <= width-cont) {
+		// Break before the piece, unless the line holds only the indent, or
+		// only the prefix and the piece is too long for any line anyway.
+		if !fresh || (runeLen(cur) > cont && runeLen(p.s) <= width-cont) {
 			emit()
 		}
-		r := []rune(word)
+		r := []rune(p.s)
 		room := max(width-runeLen(cur), 1)
 		for len(r) > room {
 			cur += string(r[:room])
