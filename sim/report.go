@@ -110,7 +110,14 @@ func WriteSummaryWidth(w io.Writer, r *Result, width int) {
 		nameW = max(nameW, len(f.Name))
 	}
 	for _, f := range r.Flows {
-		trace.WriteWrapped(w, fmt.Sprintf("%s  %-*s  ", mark(f), nameW, f.Name), VerdictLine(f), width)
+		prefix := fmt.Sprintf("%s  %-*s  ", mark(f), nameW, f.Name)
+		cont := len(prefix)
+		if width > 0 && cont > width*2/5 {
+			cont = 6 // long flow names: continue under the name instead
+		}
+		for _, l := range trace.WrapIndent(prefix, VerdictLine(f), width, cont) {
+			fmt.Fprintln(w, l)
+		}
 	}
 	writeTotal(w, r, width)
 }

@@ -16,7 +16,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	flow := fs.String("flow", "", "run only the flow with this `NAME`")
 	out := fs.StringP("output", "o", "text", "output format: text or json")
 	summary := fs.Bool("summary", false, "one line a flow, no traces (the same as --level flows)")
-	level := fs.String("level", "detailed", "how much of each trace: `LEVEL` detailed (every hop), summary (a line per namespace crossed), minimal (the path), flows (no trace: one line a flow)")
+	level := fs.String("level", "detailed", "trace `LEVEL`: detailed (every hop), summary (a line per namespace crossed), minimal (the path), flows (no trace: one line a flow)")
 	hide := fs.StringSlice("hide", nil, "leave these hop `KINDS` out of the text trace, e.g. arp,neigh,fdb,ct (arp: every hop of ARP packets)")
 	node := fs.String("node", "", "print only the hops in the namespace `NAME` (node-1, default/web-1, vpc)")
 	pcapFile := fs.String("pcap", "", "write every captured frame to this pcapng `FILE`")
