@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's example traces from real runs")
@@ -147,5 +148,42 @@ func TestREADMEExampleTrace(t *testing.T) {
 	out.Write(readme[last:])
 	if *update {
 		require.NoError(t, os.WriteFile("README.md", out.Bytes(), 0o644))
+	}
+}
+
+// TestTerminalWidthOfAPty opens a pseudo-terminal and checks that its
+// window size is the default width, clamped to the minimum, with $COLUMNS
+// when the window size is 0.
+func TestTerminalWidthOfAPty(t *testing.T) {
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer ptmx.Close()
+	require.NoError(t, unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	require.NoError(t, err)
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("cannot open the pty's terminal: %v", err)
+	}
+	defer pts.Close()
+	tests := []struct {
+		cols    uint16
+		columns string
+		want    int
+	}{
+		{cols: 97, want: 97},
+		{cols: 200, columns: "80", want: 200},
+		{cols: 20, want: 40},
+		{cols: 0, columns: "77", want: 77},
+		{cols: 0, want: defaultWidth},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d cols, COLUMNS=%q", tc.cols, tc.columns), func(t *testing.T) {
+			require.NoError(t, unix.IoctlSetWinsize(int(pts.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: tc.cols, Row: 24}))
+			t.Setenv("COLUMNS", tc.columns)
+			assert.Equal(t, tc.want, terminalWidth(pts))
+		})
 	}
 }
