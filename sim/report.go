@@ -174,7 +174,7 @@ func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
 			}
 			for i, x := range xs {
 				if len(xs) > 1 {
-					ww("  ", exchangeHeader(f, i, len(xs)))
+					ww("  ", exchangeHeader(f, x, i, len(xs)))
 				}
 				trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
 			}
@@ -193,11 +193,14 @@ func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
 }
 
 // exchangeHeader introduces exchange i (from 0) of n of a flow traced in
-// full: "-- exchange 2 of 300 (icmp seq 2) --".
-func exchangeHeader(f *FlowResult, i, n int) string {
+// full: "-- exchange 2 of 300 (icmp seq 2) --", "-- exchange 3 of 6 (tcp
+// 172.20.0.2:40468 > 172.21.7.189:80) --".
+func exchangeHeader(f *FlowResult, hops []trace.Hop, i, n int) string {
 	what := f.Protocol
 	if what == "" || what == "icmp" {
 		what = fmt.Sprintf("icmp seq %d", i+1)
+	} else if e := trace.Endpoints(hops); e != "" {
+		what += " " + e
 	}
 	return fmt.Sprintf("-- exchange %d of %d (%s) --", i+1, n, what)
 }

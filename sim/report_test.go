@@ -76,6 +76,17 @@ func TestTraceAllSeparatesExchanges(t *testing.T) {
 		}
 		assert.NotContains(t, out, "hops of the first of", "level %s", level)
 	}
+	// TCP exchanges are named by their addresses and ports (whatever the
+	// verdict: the SYN is enough).
+	st, err := topology.Load(writeHintScenario(t, "", "  - {name: tcp, from: pod/a, to: pod/b, protocol: tcp, port: 80, count: 2}\n"))
+	require.NoError(t, err)
+	rt, err := mustRunner(t, st).Run(sim.Options{Trace: true, TraceAll: true})
+	require.NoError(t, err)
+	var bt bytes.Buffer
+	sim.WriteTextOptions(&bt, rt, sim.TextOptions{Level: trace.LevelMinimal})
+	assert.Regexp(t, `(?m)^  -- exchange 1 of 2 \(tcp 172\.20\.0\.2:\d+ > 172\.20\.1\.2:80\) --$`, bt.String())
+	assert.Regexp(t, `(?m)^  -- exchange 2 of 2 \(tcp 172\.20\.0\.2:\d+ > 172\.20\.1\.2:80\) --$`, bt.String())
+
 	// Traced once, the report says which exchange it shows, without separators.
 	res, err = mustRunner(t, s).Run(sim.Options{Trace: true})
 	require.NoError(t, err)

@@ -422,3 +422,20 @@ func SortedKinds(kinds []Kind) []string {
 	sort.Strings(out)
 	return out
 }
+
+// Endpoints names the first IP packet of the hops by its addresses and
+// ports, "172.20.0.2:40468 > 172.21.7.189:80" ("" when there is none).
+func Endpoints(hops []Hop) string {
+	arp := arpPackets(hops)
+	order, _ := packetOrder(hops)
+	for _, p := range order {
+		if arp[p] {
+			continue
+		}
+		l := packetLabel(hops, p)
+		if i := strings.Index(l, ": "); i > 0 {
+			return l[:i]
+		}
+	}
+	return ""
+}
