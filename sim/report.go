@@ -99,52 +99,108 @@ func expectText(f *FlowResult) string {
 	return s
 }
 
-// WriteSummary writes one line a flow and a total.
-func WriteSummary(w io.Writer, r *Result) {
+// WriteSummary writes one line a flow and a total, unwrapped.
+func WriteSummary(w io.Writer, r *Result) { WriteSummaryWidth(w, r, 0) }
+
+// WriteSummaryWidth writes one line a flow and a total, wrapped at width
+// columns (0: no wrapping); a long verdict continues under the verdict.
+func WriteSummaryWidth(w io.Writer, r *Result, width int) {
 	nameW := 4
 	for _, f := range r.Flows {
 		nameW = max(nameW, len(f.Name))
 	}
 	for _, f := range r.Flows {
-		fmt.Fprintf(w, "%s  %-*s  %s\n", mark(f), nameW, f.Name, VerdictLine(f))
+		prefix := fmt.Sprintf("%s  %-*s  ", mark(f), nameW, f.Name)
+		cont := len(prefix)
+		if width > 0 && cont > width*2/5 {
+			cont = 6 // long flow names: continue under the name instead
+		}
+		for _, l := range trace.WrapIndent(prefix, VerdictLine(f), width, cont) {
+			fmt.Fprintln(w, l)
+		}
 	}
-	writeTotal(w, r)
+	writeTotal(w, r, width)
 }
 
-func writeTotal(w io.Writer, r *Result) {
+func writeTotal(w io.Writer, r *Result, width int) {
 	met := 0
 	for _, f := range r.Flows {
 		if f.Met {
 			met++
 		}
 	}
-	fmt.Fprintf(w, "%d of %d flows met their expectation\n", met, len(r.Flows))
+	trace.WriteWrapped(w, "", fmt.Sprintf("%d of %d flows met their expectation", met, len(r.Flows)), width)
 }
 
-// WriteText writes the full human report: every flow with its hops (when
-// traced), verdict and expectation, then the summary.
+// TextOptions control the text report.
+type TextOptions struct {
+	// Width wraps every line at this many columns; 0 does not wrap.
+	Width int
+	// Level is how much of each trace to print (default detailed).
+	Level trace.Level
+	// Filter selects the hops printed.
+	Filter trace.Filter
+}
+
+// WriteText writes the full human report at the detailed level: every
+// flow with its hops (when traced), verdict and expectation, then the
+// summary.
 func WriteText(w io.Writer, r *Result, width int) {
-	fmt.Fprintf(w, "scenario %s (%s): CNI %s, underlay %s\n", r.Scenario, r.File, r.CNI, r.Underlay)
+	WriteTextOptions(w, r, TextOptions{Width: width})
+}
+
+// WriteTextOptions writes the human report with the given options. Every
+// line is wrapped at o.Width. A flow traced for several exchanges
+// (--trace-all) gets a separator line before each exchange.
+func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
+	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, o.Width) }
+	ww("", fmt.Sprintf("scenario %s (%s): CNI %s, underlay %s", r.Scenario, r.File, r.CNI, r.Underlay))
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		ww("note: ", n)
 	}
 	for _, n := range r.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", n)
+		ww("warning: ", n)
 	}
 	for _, f := range r.Flows {
-		fmt.Fprintf(w, "\n== flow %s: %s\n", f.Name, flowHeader(f))
+		fmt.Fprintln(w)
+		ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
 		if f.Description != "" {
-			fmt.Fprintf(w, "   %s\n", f.Description)
+			ww("   ", f.Description)
 		}
 		if len(f.Hops) > 0 {
-			if f.Count > 1 {
-				fmt.Fprintf(w, "   hops of the first of %d exchanges (times from the flow's start, virtual):\n", f.Count)
+			xs := trace.Exchanges(f.Hops)
+			if len(xs) == 1 && f.Count > 1 {
+				ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
 			}
-			trace.WriteHops(w, f.Hops, f.Start, width)
+			for i, x := range xs {
+				if len(xs) > 1 {
+					ww("  ", exchangeHeader(f, x, i, len(xs)))
+				}
+				trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
+			}
 		}
-		fmt.Fprintf(w, "   verdict: %s\n", VerdictLine(f))
-		fmt.Fprintf(w, "   %s: %s\n", mark(f), expectText(f))
+		ww("   verdict: ", VerdictLine(f))
+		if f.Verdict.Why != "" {
+			ww("      why: ", f.Verdict.Why)
+		}
+		if f.Verdict.Hint != "" {
+			ww("     hint: ", f.Verdict.Hint)
+		}
+		ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
 	}
 	fmt.Fprintln(w)
-	WriteSummary(w, r)
+	WriteSummaryWidth(w, r, o.Width)
+}
+
+// exchangeHeader introduces exchange i (from 0) of n of a flow traced in
+// full: "-- exchange 2 of 300 (icmp seq 2) --", "-- exchange 3 of 6 (tcp
+// 172.20.0.2:40468 > 172.21.7.189:80) --".
+func exchangeHeader(f *FlowResult, hops []trace.Hop, i, n int) string {
+	what := f.Protocol
+	if what == "" || what == "icmp" {
+		what = fmt.Sprintf("icmp seq %d", i+1)
+	} else if e := trace.Endpoints(hops); e != "" {
+		what += " " + e
+	}
+	return fmt.Sprintf("-- exchange %d of %d (%s) --", i+1, n, what)
 }

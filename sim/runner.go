@@ -37,6 +37,10 @@ type Verdict struct {
 	Detail string `json:"detail,omitempty"`
 	// Where is "node device" of the drop.
 	Where string `json:"where,omitempty"`
+	// Why explains the reason's concept for a person (dropped, partial).
+	Why string `json:"why,omitempty"`
+	// Hint names the likely mistake and its fix, when netsim recognises it.
+	Hint string `json:"hint,omitempty"`
 }
 
 // FlowResult is what happened to one flow.
@@ -309,6 +313,7 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 		r.Loop.Advance(gap)
 	}
 	fr.Verdict = aggregate(fr, firstDrop, order)
+	r.explain(f, from, to, fr)
 	labelPackets(fr)
 	check(fr)
 	return fr, nil

@@ -157,7 +157,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"--help"}, []string{"Usage:\n  netsim COMMAND [flags]", "run ", "validate ", "show ", "version ", "Exit codes: 0"}},
 		{[]string{"-h"}, []string{"Usage:\n  netsim COMMAND [flags]"}},
 		{[]string{"help"}, []string{"Usage:\n  netsim COMMAND [flags]"}},
-		{[]string{"run", "--help"}, []string{"Usage: netsim run FILE", "--flow NAME", "-o, --output string", "--summary", "--pcap FILE", "--trace-all", "--width int"}},
+		{[]string{"run", "--help"}, []string{"Usage: netsim run FILE", "--flow NAME", "-o, --output string", "--summary", "--pcap FILE", "--trace-all", "--width N", "--level LEVEL", "--hide KINDS", "--node NAME"}},
 		{[]string{"run", "-h"}, []string{"Usage: netsim run FILE"}},
 		{[]string{"run", alivpc, "--help"}, []string{"Usage: netsim run FILE"}},
 		{[]string{"validate", "--help"}, []string{"Usage: netsim validate FILE", "check a scenario file"}},
@@ -193,7 +193,7 @@ func TestRunOneFlow(t *testing.T) {
 }
 
 func TestRunSummary(t *testing.T) {
-	code, stdout, stderr := netsim(t, "run", "--summary", alivpc)
+	code, stdout, stderr := netsim(t, "run", "--summary", "--width", "0", alivpc)
 	require.Equal(t, 0, code, stderr)
 	lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
 	require.Len(t, lines, 8+1, "one line per flow and the total")

@@ -15,10 +15,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", stdout, stderr)
 	flow := fs.String("flow", "", "run only the flow with this `NAME`")
 	out := fs.StringP("output", "o", "text", "output format: text or json")
-	summary := fs.Bool("summary", false, "one line a flow instead of hop-by-hop traces")
+	summary := fs.Bool("summary", false, "one line a flow, no traces (the same as --level flows)")
+	level := fs.String("level", "detailed", "trace `LEVEL`: detailed (every hop), summary (a line per namespace crossed), minimal (the path), flows (no trace: one line a flow)")
+	hide := fs.StringSlice("hide", nil, "leave these hop `KINDS` out of the text trace, e.g. arp,neigh,fdb,ct (arp: every hop of ARP packets)")
+	node := fs.String("node", "", "print only the hops in the namespace `NAME` (node-1, default/web-1, vpc)")
 	pcapFile := fs.String("pcap", "", "write every captured frame to this pcapng `FILE`")
 	traceAll := fs.Bool("trace-all", false, "trace every exchange of a flow, not only the first")
-	width := fs.Int("width", 120, "wrap trace lines at this many columns (0: no wrapping)")
+	width := fs.Int("width", 0, "wrap every line at `N` columns (0: no wrapping; default: the terminal's width, else 120)")
 	file, code := parse(fs, args, stderr)
 	if code >= 0 {
 		return code
@@ -27,16 +30,29 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsim run: -o %q: expected text or json\n", *out)
 		return exitBadInput
 	}
+	topts, flowsOnly, msg := textOptions(fs.Changed("width"), *width, *level, *summary, *hide, stdout)
+	if msg != "" {
+		fmt.Fprintf(stderr, "netsim run: %s\n", msg)
+		return exitBadInput
+	}
 	r, code := loadWorld(file, stderr)
 	if r == nil {
 		return code
+	}
+	if *node != "" {
+		name, msg := nodeName(r, *node)
+		if msg != "" {
+			fmt.Fprintf(stderr, "netsim run: --node %s\n", msg)
+			return exitBadInput
+		}
+		topts.Filter.Node = name
 	}
 	var sink *pcap.Sink
 	if *pcapFile != "" {
 		sink = pcap.NewSink(r.Loop.Now, r.Rec)
 		r.World.Env.Capture = sink
 	}
-	opts := sim.Options{Flow: *flow, Trace: !*summary || *out == "json" || sink != nil, TraceAll: *traceAll}
+	opts := sim.Options{Flow: *flow, Trace: !flowsOnly || *out == "json" || sink != nil, TraceAll: *traceAll}
 	res, err := r.Run(opts)
 	if err != nil {
 		return badInput(stderr, err)
@@ -47,10 +63,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "netsim run: %v\n", err)
 			return exitBadInput
 		}
-	case *summary:
-		sim.WriteSummary(stdout, res)
+	case flowsOnly:
+		sim.WriteSummaryWidth(stdout, res, topts.Width)
 	default:
-		sim.WriteText(stdout, res, *width)
+		sim.WriteTextOptions(stdout, res, topts)
 	}
 	if sink != nil {
 		if err := writePcap(*pcapFile, sink); err != nil {

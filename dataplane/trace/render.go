@@ -53,22 +53,29 @@ func FormatMillis(d time.Duration) string {
 // columns (0: no wrapping): sequence number, time relative to start,
 // packet number, namespace and device, kind, and what was looked up (⇒
 // what matched; what changed) or the frame sent. A line "packet #N"
-// introduces each packet the first time it appears.
+// introduces each packet the first time it appears. Below about 90
+// columns the time column is left out and the place column narrowed, so
+// that text keeps room; every line still fits the width.
 func WriteHops(w io.Writer, hops []Hop, start time.Duration, width int) {
 	seen := map[uint64]bool{}
 	whereW := 10
 	for _, h := range hops {
-		if n := len([]rune(h.Where())); n > whereW {
+		if n := runeLen(h.Where()); n > whereW {
 			whereW = min(n, 30)
 		}
+	}
+	// seq(4) time(9) packet(4) kind(7) and the spaces between: 32 columns.
+	showTime := width <= 0 || width-(32+whereW) >= minText-2
+	if !showTime {
+		whereW = max(10, min(whereW, width-22-minText))
 	}
 	for _, h := range hops {
 		if !seen[h.Packet] && h.Packet != 0 {
 			seen[h.Packet] = true
 			if h.Parent != 0 {
-				fmt.Fprintf(w, "  -- packet #%d, caused by #%d\n", h.Packet, h.Parent)
+				WriteWrapped(w, "  ", fmt.Sprintf("-- packet #%d, caused by #%d", h.Packet, h.Parent), width)
 			} else {
-				fmt.Fprintf(w, "  -- packet #%d\n", h.Packet)
+				WriteWrapped(w, "  ", fmt.Sprintf("-- packet #%d", h.Packet), width)
 			}
 		}
 		text := strings.TrimPrefix(HopText(h), string(h.Kind)+" ")
@@ -80,36 +87,12 @@ func WriteHops(w io.Writer, hops []Hop, start time.Duration, width int) {
 		if h.Packet == 0 {
 			pk = "-" // not about a packet: a lookup, a socket call
 		}
-		prefix := fmt.Sprintf("  %4d %9s %4s  %-*s %-7s ", h.Seq, FormatMillis(h.Time-start), pk, whereW, h.Where(), h.Kind)
-		writeWrapped(w, prefix, text, width)
-	}
-}
-
-// writeWrapped prints prefix+text, continuing long text on indented lines.
-func writeWrapped(w io.Writer, prefix, text string, width int) {
-	indent := len([]rune(prefix))
-	avail := width - indent
-	if width <= 0 || avail < 30 || len([]rune(text)) <= avail {
-		fmt.Fprintln(w, prefix+text)
-		return
-	}
-	first := true
-	for text != "" {
-		r := []rune(text)
-		cut := len(r)
-		if cut > avail {
-			cut = avail
-			if i := strings.LastIndexAny(string(r[:avail]), " ,"); i > avail/2 {
-				cut = len([]rune(string(r[:avail])[:i+1]))
-			}
-		}
-		line := strings.TrimRight(string(r[:cut]), " ")
-		if first {
-			fmt.Fprintln(w, prefix+line)
-			first = false
+		var prefix string
+		if showTime {
+			prefix = fmt.Sprintf("  %4d %9s %4s  %-*s %-7s ", h.Seq, FormatMillis(h.Time-start), pk, whereW, h.Where(), h.Kind)
 		} else {
-			fmt.Fprintln(w, strings.Repeat(" ", indent)+line)
+			prefix = fmt.Sprintf("  %4d %4s  %-*s %-7s ", h.Seq, pk, whereW, h.Where(), h.Kind)
 		}
-		text = strings.TrimLeft(string(r[cut:]), " ")
+		WriteWrapped(w, prefix, text, width)
 	}
 }

@@ -1,0 +1,58 @@
+package trace
+
+// reasonWhy explains each reason's concept for a person, in one line: not
+// which entry was missing (the drop's detail says that) but why the system
+// behaves this way and where to look. A reason added to the taxonomy without
+// an explanation here fails TestEveryReasonHasAWhy.
+var reasonWhy = [reasonCount]string{
+	ReasonNoRoute:            "a namespace forwards only along its routing table: no entry covers this destination and there is no default route, so the kernel has nowhere to send it",
+	ReasonVPCNoRoute:         "the VPC vRouter routes by destination address: it knows only the vSwitch CIDRs and the custom route entries, so any other address (pod, Service, internet) needs an entry or a gateway",
+	ReasonVPCNoENI:           "a vSwitch delivers only to addresses an ENI (an ECS NIC or a secondary IP) owns; an address that is merely inside its CIDR is nobody's",
+	ReasonNeighUnresolved:    "to send on Ethernet the kernel needs the next hop's MAC: it asked by ARP three times and nobody answered, so the next hop is absent or not on this segment",
+	ReasonNeighQueueFull:     "packets wait in a small per-neighbour queue while ARP resolves; more arrived than the queue holds (unres_qlen) and the extra ones were dropped",
+	ReasonTTLExceeded:        "every router decrements TTL so that a loop cannot circulate forever; reaching zero means a loop or a path longer than the sender allowed",
+	ReasonFragNeeded:         "a packet with Don't Fragment cannot be split, so a router whose next link is smaller drops it and tells the sender the MTU (path MTU discovery)",
+	ReasonMsgTooLong:         "the local sender asked for Don't Fragment on a packet larger than the route's MTU; the kernel refuses the send itself (EMSGSIZE) and nothing leaves",
+	ReasonRxOversize:         "a device accepts frames only up to its MTU; both ends of a link must agree on it, and here the sender's is larger",
+	ReasonLinkDown:           "a device that is down neither sends nor receives; everything routed through it is lost until it is brought up",
+	ReasonForwardingDisabled: "a Linux host passes packets between interfaces only with net.ipv4.ip_forward=1; every node of a cluster needs it",
+	ReasonNotForHost:         "an Ethernet NIC keeps only frames addressed to its own MAC (or broadcast); this frame was for another host",
+	ReasonVXLANFDBMiss:       "a VXLAN device finds the remote node (VTEP) of an inner MAC in its FDB, which flanneld fills one entry per peer; without the entry it cannot encapsulate",
+	ReasonVXLANBadVNI:        "a VXLAN packet is accepted only by a device with the same VNI on the receiving node; the two ends are configured differently",
+	ReasonPortUnreachable:    "UDP is delivered only to a socket bound to the port; with none, the kernel answers ICMP port unreachable",
+	ReasonConnRefused:        "TCP connects only to a socket listening on the port; with none, the kernel answers the SYN with RST (connection refused)",
+	ReasonFiltered:           "an iptables rule (or a chain's policy) decided to drop or reject the packet; the rule quoted in the detail is the one to read",
+	ReasonPolicyDenied:       "a NetworkPolicy selecting the pod allows only the traffic its rules list; everything else to or from that pod is denied",
+	ReasonNoEndpoints:        "a Service is only an address and a port until pods back it: with no ready endpoint kube-proxy rejects connections to it",
+	ReasonNoLocalEndpoint:    "externalTrafficPolicy: Local keeps the client's address by never forwarding to another node, so a node without a local endpoint drops the traffic (the SLB health check avoids such nodes)",
+	ReasonCTInvalid:          "conntrack could not match the packet to a known connection state (for example a reply with no request), and the rules drop INVALID packets",
+	ReasonENIExhausted:       "each ENI holds a limited number of secondary addresses for pods (by instance type); when they are used up no more pods get an address",
+	ReasonSourceRangeDenied:  "the load balancer's access control list (loadBalancerSourceRanges) admits only the listed client ranges",
+	ReasonNoListener:         "an SLB forwards only ports it has a listener for, one per Service port; other ports are not served",
+	ReasonUnreachable:        "a router or host on the path sent back an ICMP destination unreachable, so the sender gives up",
+	ReasonNoReply:            "nothing recorded a drop, yet no answer came back: this is a gap in the model, please report it",
+	ReasonHairpin:            "a Linux bridge never sends a frame back out the port it came in on unless hairpin mode is on for that port (a pod reaching itself through its Service needs it)",
+	ReasonMalformed:          "a receiver discards a packet whose header, length or checksum is wrong, without telling the sender",
+	ReasonReasmTimeout:       "a fragmented packet is delivered only when every fragment arrives; the kernel waits ipfrag_time (30 s) and then discards the pieces",
+	ReasonProtoUnreachable:   "the receiving host has no handler for this IP protocol number and answers ICMP protocol unreachable",
+	ReasonDNSNXDomain:        "the cluster DNS answers only for Services (name.namespace.svc.cluster.local) and pods that exist; a wrong name or namespace gets NXDOMAIN",
+}
+
+// Why is a one-line explanation of the concept behind the reason, for a
+// person: why the system behaves this way, where Text says what happened.
+func (r Reason) Why() string {
+	if r >= reasonCount {
+		return ""
+	}
+	return reasonWhy[r]
+}
+
+// WhyCode is the explanation of the reason with the given code ("" for an
+// unknown code).
+func WhyCode(code string) string {
+	r, ok := ParseReason(code)
+	if !ok {
+		return ""
+	}
+	return r.Why()
+}
