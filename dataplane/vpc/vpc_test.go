@@ -200,7 +200,7 @@ func TestAddRoute(t *testing.T) {
 		{name: "next hop is not an instance", dst: "172.20.5.0/24", hop: "node-9",
 			want: []string{`route entry 172.20.5.0/24: next hop "node-9" is not an ECS instance in this VPC`}},
 		{name: "same destination", dst: "172.20.1.0/24", hop: "node-1",
-			want: []string{"route entry 172.20.1.0/24: conflicts with existing entry 172.20.1.0/24 → ECS instance node-2"}},
+			want: []string{"route entry 172.20.1.0/24: InvalidCIDRBlock.Duplicate: the route entry already exists", "conflicts with existing entry 172.20.1.0/24 → ECS instance node-2"}},
 		{name: "a vSwitch CIDR", dst: "192.168.0.0/24", hop: "node-1",
 			want: []string{"conflicts with existing entry 192.168.0.0/24 → local (system route of vSwitch a)"}},
 	}
