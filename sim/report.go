@@ -105,9 +105,14 @@ func WriteSummary(w io.Writer, r *Result) {
 	for _, f := range r.Flows {
 		nameW = max(nameW, len(f.Name))
 	}
-	for _, f := range r.Flows {
+	for _, a := range r.Actions {
+		nameW = max(nameW, len(a.title()))
+	}
+	for i, f := range r.Flows {
+		writeActionSummaries(w, r, i, nameW)
 		fmt.Fprintf(w, "%s  %-*s  %s\n", mark(f), nameW, f.Name, VerdictLine(f))
 	}
+	writeActionSummaries(w, r, len(r.Flows), nameW)
 	writeTotal(w, r)
 }
 
@@ -131,7 +136,8 @@ func WriteText(w io.Writer, r *Result, width int) {
 	for _, n := range r.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", n)
 	}
-	for _, f := range r.Flows {
+	for i, f := range r.Flows {
+		writeActions(w, r, i, width)
 		fmt.Fprintf(w, "\n== flow %s: %s\n", f.Name, flowHeader(f))
 		if f.Description != "" {
 			fmt.Fprintf(w, "   %s\n", f.Description)
@@ -145,6 +151,7 @@ func WriteText(w io.Writer, r *Result, width int) {
 		fmt.Fprintf(w, "   verdict: %s\n", VerdictLine(f))
 		fmt.Fprintf(w, "   %s: %s\n", mark(f), expectText(f))
 	}
+	writeActions(w, r, len(r.Flows), width)
 	fmt.Fprintln(w)
 	WriteSummary(w, r)
 }

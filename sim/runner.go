@@ -88,6 +88,8 @@ type Result struct {
 	// Warnings are located warnings about the input (see topology.World.Warnings).
 	Warnings []string      `json:"warnings,omitempty"`
 	Flows    []*FlowResult `json:"flows"`
+	// Actions are the actions applied between the flows (see ActionResult).
+	Actions []*ActionResult `json:"actions,omitempty"`
 }
 
 // AllMet reports whether every flow met its expectation.
@@ -182,6 +184,12 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 	found := opts.Flow == ""
 	for i := range s.Flows {
 		f := &s.Flows[i]
+		if f.Action != "" {
+			if err := r.runAction(res, i, f, opts); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if opts.Flow != "" && f.Name != opts.Flow {
 			continue
 		}

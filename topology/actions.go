@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -750,5 +751,17 @@ func (b *builder) checkActions() {
 		if _, err := scratch.w.Apply(f); err != nil {
 			b.probs = append(b.probs, s.ActionError(indexPath("flows", i), err))
 		}
+	}
+}
+
+// writeRemovedRoutes lists, after a namespace's `ip route`, the routes it
+// no longer has: deleted by an action, or flushed because their device is
+// down. ip route does not print them; netsim marks them as comments.
+func writeRemovedRoutes(w io.Writer, wd *World, st *netstack.Stack) {
+	for _, r := range wd.DeletedRoutes(st) {
+		fmt.Fprintf(w, "# deleted (ip route del): %s\n", r)
+	}
+	for _, r := range st.Flushed() {
+		fmt.Fprintf(w, "# flushed (dev %s down): %s\n", r.Dev.Dev.Name, r)
 	}
 }

@@ -56,8 +56,8 @@ func WriteOverview(w io.Writer, wd *World) {
 	}
 	if wd.VPC != nil {
 		fmt.Fprintf(w, "  VPC route table %s (%d of %d custom entries):\n", wd.VPC.RouteTableID, wd.VPC.CustomRoutes(), wd.VPC.Quota)
-		for _, e := range wd.VPC.Routes() {
-			fmt.Fprintf(w, "    %s\n", e)
+		for _, l := range VPCRouteLines(wd.VPC) {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
 	for _, n := range wd.Notes {
@@ -114,6 +114,7 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		for _, r := range st.Routes.All() {
 			fmt.Fprintln(w, r.String())
 		}
+		writeRemovedRoutes(w, wd, st)
 		if nb := st.Neighbours(); len(nb) > 0 {
 			fmt.Fprintln(w, "$ ip neigh")
 			for _, e := range nb {
@@ -159,8 +160,8 @@ func WriteState(w io.Writer, wd *World, only string) error {
 	}
 	if only == "" && wd.VPC != nil {
 		fmt.Fprintf(w, "### VPC %s route table %s\n", wd.VPC.Name, wd.VPC.RouteTableID)
-		for _, e := range wd.VPC.Routes() {
-			fmt.Fprintln(w, e)
+		for _, l := range VPCRouteLines(wd.VPC) {
+			fmt.Fprintln(w, l)
 		}
 	}
 	return nil

@@ -130,6 +130,7 @@ type VPC struct {
 	entries   []*RouteEntry
 	custom    int
 	deleted   []*RouteEntry
+	created   map[netip.Prefix]int // custom entries created per destination
 	slbs      map[netip.Addr]*SLB
 	slbList   []*SLB
 	inet      map[netip.Addr]*ENI
@@ -143,7 +144,7 @@ func New(env *link.Env, name string, cidr netip.Prefix, latency time.Duration, q
 	return &VPC{Name: name, ID: ID("vpc", name), CIDR: cidr, Latency: latency, Quota: quota,
 		RouteTableID: ID("vtb", name), env: env,
 		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI),
-		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}}
+		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}, created: map[netip.Prefix]int{}}
 }
 
 // ID makes a stable Alibaba-Cloud-looking resource ID: prefix-<hash>.
@@ -238,7 +239,14 @@ func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, er
 		return nil, fmt.Errorf("vpc %q: route entry %s → %s: route table %s already has %d custom route entries, the quota (QuotaExceeded.RouteEntry; raise vpc.routeQuota if your account's quota is higher)",
 			v.Name, dst, instance, v.RouteTableID, v.Quota)
 	}
-	e := &RouteEntry{ID: ID("rte", dst.String()), Destination: dst, Type: Custom, NextHop: instance, Description: desc}
+	// An entry created again for the same destination is a new entry
+	// with a new ID.
+	id := ID("rte", dst.String())
+	if n := v.created[dst]; n > 0 {
+		id = ID("rte", fmt.Sprintf("%s#%d", dst, n))
+	}
+	v.created[dst]++
+	e := &RouteEntry{ID: id, Destination: dst, Type: Custom, NextHop: instance, Description: desc}
 	v.routes.Insert(dst, e)
 	v.entries = append(v.entries, e)
 	v.custom++
