@@ -276,18 +276,19 @@ func (w *World) setLink(a ActionSpec, up bool) (*ActionOutcome, error) {
 	if up {
 		before = slices.Clone(st.Flushed())
 	}
-	routes := st.Routes.All()
+	var flushed []string // as ip route printed them before
+	for _, r := range st.Routes.All() {
+		if r.Dev != nil && r.Dev.Dev.Name == a.Device {
+			flushed = append(flushed, "route flushed: "+r.String())
+		}
+	}
 	if err := st.SetLinkUp(a.Device, up); err != nil {
 		names := deviceNames(st)
 		return nil, actionErrf("device", "%s has no device %q (devices: %v)%s", who, a.Device, names, hint.DidYouMean(a.Device, names))
 	}
 	out := &ActionOutcome{Text: fmt.Sprintf("ip link set %s %s on %s", a.Device, state, who), Command: fmt.Sprintf("ip link set %s %s", a.Device, state)}
 	if !up {
-		for _, r := range routes {
-			if r.Dev != nil && r.Dev.Dev.Name == a.Device {
-				out.Output = append(out.Output, "route flushed: "+r.String())
-			}
-		}
+		out.Output = flushed
 	} else {
 		for _, r := range before {
 			if !slices.Contains(st.Flushed(), r) {
@@ -764,4 +765,38 @@ func writeRemovedRoutes(w io.Writer, wd *World, st *netstack.Stack) {
 	for _, r := range st.Flushed() {
 		fmt.Fprintf(w, "# flushed (dev %s down): %s\n", r.Dev.Dev.Name, r)
 	}
+}
+
+// ApplyThrough applies, in order, every action item of the scenario up to
+// and including the item (flow or action) named name — the state a run has
+// when it reaches that item, without sending the flows before it. It
+// returns what each action did.
+func (w *World) ApplyThrough(name string) ([]*ActionOutcome, error) {
+	s := w.Scenario
+	last := -1
+	var names []string
+	for i := range s.Flows {
+		if s.Flows[i].Name != "" {
+			names = append(names, s.Flows[i].Name)
+		}
+		if s.Flows[i].Name == name {
+			last = i
+		}
+	}
+	if last < 0 {
+		return nil, fmt.Errorf("no flow or action named %q (%s)%s", name, listOf("items", names), hint.DidYouMean(name, names))
+	}
+	var out []*ActionOutcome
+	for i := 0; i <= last; i++ {
+		f := &s.Flows[i]
+		if f.Action == "" {
+			continue
+		}
+		o, err := w.Apply(f)
+		if err != nil {
+			return nil, Problems{s.ActionError(indexPath("flows", i), err)}
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
