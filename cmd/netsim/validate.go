@@ -47,7 +47,7 @@ func cmdShow(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "# after action: %s\n", a.Text)
 		}
 	}
-		if err := topology.WriteState(stdout, r.World, *node); err != nil {
+	if err := topology.WriteState(stdout, r.World, *node); err != nil {
 		fmt.Fprintf(stderr, "netsim show: %v\n", err)
 		return exitBadInput
 	}
