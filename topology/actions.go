@@ -800,3 +800,31 @@ func (w *World) ApplyThrough(name string) ([]*ActionOutcome, error) {
 	}
 	return out, nil
 }
+
+// writeActionOverview lists the scenario's actions between flows, for
+// validate: where each one is and what it does.
+func writeActionOverview(w io.Writer, wd *World) {
+	for i, f := range wd.Scenario.Flows {
+		if f.Action == "" {
+			continue
+		}
+		var args []string
+		set := f.ActionSpec.set()
+		for _, k := range actionFieldOrder {
+			if !set[k] {
+				continue
+			}
+			v := map[string]string{"destination": f.Destination, "nextHop": f.NextHop, "node": f.Node, "pod": f.Pod,
+				"device": f.Device, "route": f.Route, "deployment": f.Deployment}[k]
+			if k == "replicas" {
+				v = strconv.Itoa(*f.Replicas)
+			}
+			args = append(args, k+" "+v)
+		}
+		name := f.Name
+		if name == "" {
+			name = f.Action
+		}
+		fmt.Fprintf(w, "  action %s (flows[%d]): %s\n", name, i, strings.TrimSpace(f.Action+" "+strings.Join(args, ", ")))
+	}
+}

@@ -414,6 +414,10 @@ func TestFailuresAreActions(t *testing.T) {
 func TestApplyThrough(t *testing.T) {
 	src := fmt.Sprintf(buildBase, "alivpc") + "flows:\n" + ping +
 		"  - {name: cut, action: delete-vpc-route, node: node-2}\n  - {name: p2, from: pod/web-1, to: node/node-2}\n  - {name: fix, action: add-vpc-route, node: node-2}\n"
+	var ov bytes.Buffer
+	WriteOverview(&ov, mustBuild(t, src))
+	assert.Contains(t, ov.String(), "  action cut (flows[1]): delete-vpc-route node node-2\n  action fix (flows[3]): add-vpc-route node node-2\n", "validate lists the actions")
+
 	tests := []struct {
 		after   string
 		deleted int

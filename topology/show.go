@@ -60,6 +60,7 @@ func WriteOverview(w io.Writer, wd *World) {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
+	writeActionOverview(w, wd)
 	for _, n := range wd.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
