@@ -203,7 +203,9 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 	if !found {
 		var names []string
 		for _, f := range s.Flows {
-			names = append(names, f.Name)
+			if f.Action == "" {
+				names = append(names, f.Name)
+			}
 		}
 		return nil, fmt.Errorf("%s: no flow named %q (flows: %s)", s.File, opts.Flow, strings.Join(names, ", "))
 	}

@@ -246,6 +246,11 @@ func TestActionsEndpoints(t *testing.T) {
 				tt.eps = strings.Join(ips, ",")
 			}
 			assert.Equal(t, tt.eps, endpointText(svc.Endpoints["http"]))
+			var st bytes.Buffer
+			require.NoError(t, WriteState(&st, w, ""))
+			for _, p := range w.DeletedPods() {
+				assert.Contains(t, st.String(), "### pod "+p.Ref()+" — deleted by an action (was "+p.IP.String()+" on "+p.Node.Name+")")
+			}
 			if len(want) < 3 {
 				assert.Contains(t, out[0].Output, fmt.Sprintf("endpoints of Service default/web 80/TCP (http): %s → %s", allEndpoints(t, w, web), tt.eps))
 				assert.Contains(t, out[0].Output, "kube-proxy (iptables mode) resynced on node-1, node-2")

@@ -156,6 +156,11 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if only == "" {
+		for _, p := range wd.DeletedPods() {
+			fmt.Fprintf(w, "### pod %s — deleted by an action (was %s on %s)\n\n", p.Ref(), p.IP, p.Node.Name)
+		}
+	}
 	if !found {
 		return fmt.Errorf("no node, instance or pod named %q", only)
 	}
