@@ -204,3 +204,68 @@ func TestScaleAwayEndpoints(t *testing.T) {
 		})
 	}
 }
+
+const vxlanActions = `name: vxlan-actions
+vpc:
+  cidr: 192.168.0.0/16
+  vswitches:
+    - {name: vsw-a, zone: z1, cidr: 192.168.0.0/24}
+nodes:
+  - {name: node-1, vswitch: vsw-a}
+  - {name: node-2, vswitch: vsw-a}
+cluster:
+  podCIDR: 172.20.0.0/16
+  serviceCIDR: 172.21.0.0/20
+  cni: {mode: flannel, flannel: {backend: vxlan}}
+pods:
+  - {name: a, node: node-1}
+  - {name: b, node: node-2}
+flows:
+`
+
+// TestActionVerdicts: each action kind changes what a flow after it gets,
+// and undoing it restores the verdict.
+func TestActionVerdicts(t *testing.T) {
+	tests := []struct {
+		name  string
+		items string
+	}{
+		{name: "node route deleted and added back", items: `
+  - {name: before, from: pod/a, to: pod/b, expect: delivered}
+  - {action: delete-node-route, node: node-1, route: 172.20.1.0/24 via 172.20.1.0 dev flannel.1 onlink}
+  - {name: via-default-route, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: vpc-no-route}}
+  - {action: add-node-route, node: node-1, route: 172.20.1.0/24 via 172.20.1.0 dev flannel.1 onlink}
+  - {name: after, from: pod/a, to: pod/b, expect: delivered}
+`},
+		{name: "flannel.1 down and up", items: `
+  - {action: link-down, node: node-2, device: flannel.1}
+  - {name: down, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: link-down}}
+  - {action: link-up, node: node-2, device: flannel.1}
+  - {name: up, from: pod/a, to: pod/b, expect: delivered}
+`},
+		{name: "a pod's eth0 down and up", items: `
+  - {action: link-down, pod: b, device: eth0}
+  - {name: down, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: link-down}}
+  - {action: link-up, pod: b, device: eth0}
+  - {name: up, from: pod/a, to: pod/b, expect: delivered}
+`},
+		{name: "a pod deleted", items: `
+  - {action: delete-pod, pod: b}
+  - {name: to-its-address, from: pod/a, to: 172.20.1.2, expect: {verdict: dropped, reason: neigh-unresolved}}
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := topology.Parse("actions.yaml", []byte(vxlanActions+strings.TrimPrefix(tt.items, "\n")))
+			require.NoError(t, err)
+			r, err := sim.NewRunner(s)
+			require.NoError(t, err)
+			res, err := r.Run(sim.Options{})
+			require.NoError(t, err)
+			require.NotEmpty(t, res.Flows)
+			for _, f := range res.Flows {
+				assert.True(t, f.Met, "%s: %s (%s: %s)", f.Name, f.Mismatch, f.Verdict.Reason, f.Verdict.Detail)
+			}
+		})
+	}
+}
