@@ -109,7 +109,11 @@ func WriteSummaryWidth(w io.Writer, r *Result, width int) {
 	for _, f := range r.Flows {
 		nameW = max(nameW, len(f.Name))
 	}
-	for _, f := range r.Flows {
+	for _, a := range r.Actions {
+		nameW = max(nameW, len(a.title()))
+	}
+	for i, f := range r.Flows {
+		writeActionSummaries(w, r, i, nameW, width)
 		prefix := fmt.Sprintf("%s  %-*s  ", mark(f), nameW, f.Name)
 		cont := len(prefix)
 		if width > 0 && cont > width*2/5 {
@@ -119,6 +123,7 @@ func WriteSummaryWidth(w io.Writer, r *Result, width int) {
 			fmt.Fprintln(w, l)
 		}
 	}
+	writeActionSummaries(w, r, len(r.Flows), nameW, width)
 	writeTotal(w, r, width)
 }
 
@@ -161,7 +166,8 @@ func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
 	for _, n := range r.Warnings {
 		ww("warning: ", n)
 	}
-	for _, f := range r.Flows {
+	for i, f := range r.Flows {
+		writeActions(w, r, i, o.Width)
 		fmt.Fprintln(w)
 		ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
 		if f.Description != "" {
@@ -188,6 +194,7 @@ func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
 		}
 		ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
 	}
+	writeActions(w, r, len(r.Flows), o.Width)
 	fmt.Fprintln(w)
 	WriteSummaryWidth(w, r, o.Width)
 }

@@ -91,6 +91,8 @@ type Result struct {
 	// Warnings are located warnings about the input (see topology.World.Warnings).
 	Warnings []string      `json:"warnings,omitempty"`
 	Flows    []*FlowResult `json:"flows"`
+	// Actions are the actions applied between the flows (see ActionResult).
+	Actions []*ActionResult `json:"actions,omitempty"`
 }
 
 // AllMet reports whether every flow met its expectation.
@@ -185,6 +187,12 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 	found := opts.Flow == ""
 	for i := range s.Flows {
 		f := &s.Flows[i]
+		if f.Action != "" {
+			if err := r.runAction(res, i, f, opts); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if opts.Flow != "" && f.Name != opts.Flow {
 			continue
 		}
@@ -198,7 +206,9 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 	if !found {
 		var names []string
 		for _, f := range s.Flows {
-			names = append(names, f.Name)
+			if f.Action == "" {
+				names = append(names, f.Name)
+			}
 		}
 		return nil, fmt.Errorf("%s: no flow named %q (flows: %s)", s.File, opts.Flow, strings.Join(names, ", "))
 	}

@@ -49,6 +49,9 @@ type World struct {
 
 	// listening records the ports each namespace listens on (ListenPorts).
 	listening map[*netstack.Stack][]k8s.ContainerPort
+	// deletedRoutes and deletedPods are what actions removed, for show.
+	deletedRoutes map[*netstack.Stack][]*netstack.Route
+	deletedPods   []*WiredPod
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -70,6 +73,9 @@ type Host struct {
 	CNI     *cni.Node
 	// IPVS is kube-proxy's IPVS in ipvs mode.
 	IPVS *ipvs.IPVS
+	// ProxyConfig is kube-proxy's configuration on a node (set when the
+	// scenario has Services), kept for resyncs after actions.
+	ProxyConfig kubeproxy.Config
 }
 
 // WiredPod is a pod with its namespace and address.
@@ -122,6 +128,8 @@ type builder struct {
 	used  map[netip.Addr]bool
 	vsw   map[string]*vpc.VSwitch
 	cidr  map[string]netip.Prefix
+	// scratch marks the copy of the world checkActions plays actions on.
+	scratch bool
 }
 
 func (b *builder) fail(path, format string, args ...any) {
@@ -202,6 +210,9 @@ func (b *builder) build() {
 	w.warnUnservedEndpoints()
 	b.customRoutes()
 	b.failures()
+	if !b.scratch {
+		b.checkActions()
+	}
 }
 
 // podPath locates pod i of the scenario's pods followed by the manifest
@@ -414,57 +425,28 @@ func (b *builder) customRoutes() {
 	}
 }
 
-// failures injects the scenario's faults.
+// failures injects the scenario's faults: the same actions as those
+// between flows, applied before the first flow.
 func (b *builder) failures() {
 	s, w := b.s, b.w
 	for i, f := range s.Failures {
 		path := fmt.Sprintf("failures[%d]", i)
-		switch f.Type {
-		case "delete-vpc-route":
-			var dst netip.Prefix
-			if f.Destination != "" {
-				dst = netip.MustParsePrefix(f.Destination)
+		out, err := w.Apply(failureAction(f))
+		if err != nil {
+			if f.Type == "delete-vpc-route" {
+				b.fail(path, "%v", err)
 			} else {
-				h := w.Node(f.Node)
-				dst = h.PodCIDR
+				b.probs = append(b.probs, s.ActionError(path, err))
 			}
-			if w.VPC == nil {
-				b.fail(path, "delete-vpc-route needs a vpc underlay")
-				continue
-			}
-			e, err := w.VPC.DeleteRoute(dst)
-			if err != nil {
-				b.fail(path, "%v (route entries: %s)", err, routeList(w.VPC))
-				continue
-			}
-			w.Notes = append(w.Notes, fmt.Sprintf("failure: deleted VPC route entry %s → %s (%s)", e.Destination, e.NextHop, e.ID))
-		case "link-down":
-			var st *netstack.Stack
-			who := f.Node
-			if f.Pod != "" {
-				p := w.Pod(f.Pod)
-				if p == nil {
-					b.fail(path+".pod", "pod %q does not exist", f.Pod)
-					continue
-				}
-				st, who = p.Stack, p.Ref()
-			} else if h := w.Host(f.Node); h != nil {
-				st = h.Stack
-			}
-			if st == nil {
-				b.fail(path+".node", "%q is not a node or instance", f.Node)
-				continue
-			}
-			if err := st.SetLinkUp(f.Device, false); err != nil {
-				var names []string
-				for _, i := range st.Ifaces() {
-					names = append(names, i.Dev.Name)
-				}
-				b.fail(path+".device", "%s has no device %q (devices: %v)", who, f.Device, names)
-				continue
-			}
-			w.Notes = append(w.Notes, fmt.Sprintf("failure: ip link set %s down on %s", f.Device, who))
+			continue
 		}
+		if f.Type == "delete-vpc-route" {
+			d := w.VPC.Deleted()
+			e := d[len(d)-1]
+			w.Notes = append(w.Notes, fmt.Sprintf("failure: deleted VPC route entry %s → %s (%s)", e.Destination, e.NextHop, e.ID))
+			continue
+		}
+		w.Notes = append(w.Notes, "failure: "+out.Text)
 	}
 }
 

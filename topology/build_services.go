@@ -44,6 +44,7 @@ func (b *builder) services() {
 		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: []netip.Addr{h.IP},
 			ClusterCIDR: netip.MustParsePrefix(s.Cluster.PodCIDR), IPVSScheduler: s.Cluster.IPVSScheduler}
 		path := fmt.Sprintf("nodes[%d]", i)
+		h.ProxyConfig = cfg
 		if w.ProxyMode == "ipvs" {
 			r, err := kubeproxy.IPVS(cfg, svcs)
 			if err == nil {

@@ -277,6 +277,12 @@ type Flow struct {
 	DF *bool `yaml:"df"`
 	// Expect is the expected outcome.
 	Expect *Expect `yaml:"expect"`
+
+	// Action, when set, makes this item an action applied between the
+	// flows (delete-vpc-route, link-down, …) instead of traffic; its
+	// fields are those of ActionSpec (see actions.go).
+	Action     string `yaml:"action"`
+	ActionSpec `yaml:",inline"`
 }
 
 // Expect is a flow's expected outcome. In YAML it is either a scalar

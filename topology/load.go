@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -330,8 +331,15 @@ func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 		if !f.IsExported() {
 			continue
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 		if name == "-" {
+			continue
+		}
+		if opts == "inline" && f.Type.Kind() == reflect.Struct {
+			// An inlined struct's keys are the outer mapping's keys.
+			n, t := yamlFields(f.Type)
+			names = append(names, n...)
+			maps.Copy(types, t)
 			continue
 		}
 		if name == "" {

@@ -59,10 +59,11 @@ func WriteOverview(w io.Writer, wd *World) {
 	}
 	if wd.VPC != nil {
 		fmt.Fprintf(w, "  VPC route table %s (%d of %d custom entries):\n", wd.VPC.RouteTableID, wd.VPC.CustomRoutes(), wd.VPC.Quota)
-		for _, e := range wd.VPC.Routes() {
-			fmt.Fprintf(w, "    %s\n", e)
+		for _, l := range VPCRouteLines(wd.VPC) {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
+	writeActionOverview(w, wd)
 	for _, n := range wd.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
@@ -126,6 +127,7 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		for _, r := range st.Routes.All() {
 			fmt.Fprintln(w, r.String())
 		}
+		writeRemovedRoutes(w, wd, st)
 		if nb := st.Neighbours(); len(nb) > 0 {
 			fmt.Fprintln(w, "$ ip neigh")
 			for _, e := range nb {
@@ -166,13 +168,18 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if only == "" {
+		for _, p := range wd.DeletedPods() {
+			fmt.Fprintf(w, "### pod %s — deleted by an action (was %s on %s)\n\n", p.Ref(), p.IP, p.Node.Name)
+		}
+	}
 	if !found {
 		return fmt.Errorf("no node, instance or pod named %q", only)
 	}
 	if only == "" && wd.VPC != nil {
 		fmt.Fprintf(w, "### VPC %s route table %s\n", wd.VPC.Name, wd.VPC.RouteTableID)
-		for _, e := range wd.VPC.Routes() {
-			fmt.Fprintln(w, e)
+		for _, l := range VPCRouteLines(wd.VPC) {
+			fmt.Fprintln(w, l)
 		}
 	}
 	return nil

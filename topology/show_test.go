@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"netsim/dataplane/vpc"
+
 	"netsim/dataplane/link/linktest"
 )
 
@@ -83,10 +85,12 @@ func TestWriteOverview(t *testing.T) {
 	assert.Contains(t, lines[5], "  pod  shop/api-1           172.20.1.2      on node-2 (host veth veth")
 	assert.Equal(t, "  VPC route table "+w.VPC.RouteTableID+" (1 of 200 custom entries):", lines[6])
 	assert.True(t, strings.HasPrefix(lines[7], "    172.20.0.0/24 → ECS instance node-1 (rte-"), lines[7])
-	assert.Equal(t, "    192.168.0.0/24 → local (system route of vSwitch vsw-a)", lines[8])
-	assert.Equal(t, "    192.168.1.0/24 → local (system route of vSwitch vsw-b)", lines[9])
-	assert.True(t, strings.HasPrefix(lines[10], "  note: failure: deleted VPC route entry 172.20.1.0/24 → node-2"), lines[10])
-	assert.Len(t, lines, 11)
+	assert.Equal(t, "    172.20.1.0/24 → ECS instance node-2 ("+vpc.ID("rte", "172.20.1.0/24")+", custom) [flannel ali-vpc route for node-2] — DELETED", lines[8],
+		"the deleted entry is listed, marked")
+	assert.Equal(t, "    192.168.0.0/24 → local (system route of vSwitch vsw-a)", lines[9])
+	assert.Equal(t, "    192.168.1.0/24 → local (system route of vSwitch vsw-b)", lines[10])
+	assert.True(t, strings.HasPrefix(lines[11], "  note: failure: deleted VPC route entry 172.20.1.0/24 → node-2"), lines[11])
+	assert.Len(t, lines, 12)
 }
 
 func TestWriteStateOnly(t *testing.T) {

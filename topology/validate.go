@@ -142,6 +142,7 @@ func (s *Scenario) validate() *validator {
 	v.checkInternet()
 	v.checkFailures()
 	v.checkFlows()
+	v.checkActionSequence()
 	v.checkServices()
 	return v
 }
@@ -258,6 +259,9 @@ func (v *validator) applyDefaults() {
 	}
 	for i := range s.Flows {
 		f := &s.Flows[i]
+		if f.Action != "" {
+			continue // an action, not traffic: no flow defaults
+		}
 		if f.Protocol == "" {
 			f.Protocol = defaultProtocol
 		}
@@ -968,6 +972,11 @@ func (v *validator) checkFlows() {
 	for i := range v.s.Flows {
 		f := &v.s.Flows[i]
 		path := indexPath("flows", i)
+		if f.Action != "" {
+			v.checkAction(path, f, names)
+			continue
+		}
+		v.actionFieldsOnFlow(path, f)
 		switch {
 		case f.Name == "":
 			v.add(path+".name", "required: a name for the flow, e.g. pod-to-pod")

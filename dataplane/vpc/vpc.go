@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -129,6 +130,7 @@ type VPC struct {
 	entries   []*RouteEntry
 	custom    int
 	deleted   []*RouteEntry
+	created   map[netip.Prefix]int // custom entries created per destination
 	slbs      map[netip.Addr]*SLB
 	slbList   []*SLB
 	inet      map[netip.Addr]*ENI
@@ -142,7 +144,7 @@ func New(env *link.Env, name string, cidr netip.Prefix, latency time.Duration, q
 	return &VPC{Name: name, ID: ID("vpc", name), CIDR: cidr, Latency: latency, Quota: quota,
 		RouteTableID: ID("vtb", name), env: env,
 		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI),
-		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}}
+		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}, created: map[netip.Prefix]int{}}
 }
 
 // ID makes a stable Alibaba-Cloud-looking resource ID: prefix-<hash>.
@@ -230,16 +232,26 @@ func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, er
 		return nil, fmt.Errorf("vpc %q: route entry %s: next hop %q is not an ECS instance in this VPC", v.Name, dst, instance)
 	}
 	if old, ok := v.routes.Get(dst); ok {
-		return nil, fmt.Errorf("vpc %q: route entry %s: conflicts with existing entry %s", v.Name, dst, old)
+		// CreateRouteEntry refuses a destination already in the table.
+		return nil, fmt.Errorf("vpc %q: route entry %s: InvalidCIDRBlock.Duplicate: the route entry already exists in %s: conflicts with existing entry %s", v.Name, dst, v.RouteTableID, old)
 	}
 	if v.custom >= v.Quota {
 		return nil, fmt.Errorf("vpc %q: route entry %s → %s: route table %s already has %d custom route entries, the quota (QuotaExceeded.RouteEntry; raise vpc.routeQuota if your account's quota is higher)",
 			v.Name, dst, instance, v.RouteTableID, v.Quota)
 	}
-	e := &RouteEntry{ID: ID("rte", dst.String()), Destination: dst, Type: Custom, NextHop: instance, Description: desc}
+	// An entry created again for the same destination is a new entry
+	// with a new ID.
+	id := ID("rte", dst.String())
+	if n := v.created[dst]; n > 0 {
+		id = ID("rte", fmt.Sprintf("%s#%d", dst, n))
+	}
+	v.created[dst]++
+	e := &RouteEntry{ID: id, Destination: dst, Type: Custom, NextHop: instance, Description: desc}
 	v.routes.Insert(dst, e)
 	v.entries = append(v.entries, e)
 	v.custom++
+	// An entry created again is no longer "deleted".
+	v.deleted = slices.DeleteFunc(v.deleted, func(d *RouteEntry) bool { return d.Destination == dst })
 	return e, nil
 }
 
@@ -247,7 +259,13 @@ func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, er
 func (v *VPC) DeleteRoute(dst netip.Prefix) (*RouteEntry, error) {
 	e, ok := v.routes.Get(dst)
 	if !ok {
-		return nil, fmt.Errorf("vpc %q: no route entry for %s in %s", v.Name, dst, v.RouteTableID)
+		msg := fmt.Sprintf("vpc %q: no route entry for %s in %s", v.Name, dst, v.RouteTableID)
+		for _, d := range v.deleted {
+			if d.Destination == dst {
+				msg += fmt.Sprintf(" (the entry %s → %s (%s) was already deleted)", d.Destination, d.NextHop, d.ID)
+			}
+		}
+		return nil, fmt.Errorf("%s", msg)
 	}
 	if e.Type != Custom {
 		return nil, fmt.Errorf("vpc %q: %s is a system route entry and cannot be deleted", v.Name, dst)
@@ -263,6 +281,14 @@ func (v *VPC) DeleteRoute(dst netip.Prefix) (*RouteEntry, error) {
 	v.deleted = append(v.deleted, e)
 	return e, nil
 }
+
+// Deleted returns the custom entries deleted and not created again, in
+// the order they were deleted.
+func (v *VPC) Deleted() []*RouteEntry { return slices.Clone(v.deleted) }
+
+// InstanceID is the modelled ECS instance ID of an instance (i-…), as a
+// route entry's NextHopId names it.
+func InstanceID(instance string) string { return ID("i", instance) }
 
 // Routes returns the route table entries sorted by destination.
 func (v *VPC) Routes() []*RouteEntry {

@@ -200,7 +200,7 @@ func TestAddRoute(t *testing.T) {
 		{name: "next hop is not an instance", dst: "172.20.5.0/24", hop: "node-9",
 			want: []string{`route entry 172.20.5.0/24: next hop "node-9" is not an ECS instance in this VPC`}},
 		{name: "same destination", dst: "172.20.1.0/24", hop: "node-1",
-			want: []string{"route entry 172.20.1.0/24: conflicts with existing entry 172.20.1.0/24 → ECS instance node-2"}},
+			want: []string{"route entry 172.20.1.0/24: InvalidCIDRBlock.Duplicate: the route entry already exists", "conflicts with existing entry 172.20.1.0/24 → ECS instance node-2"}},
 		{name: "a vSwitch CIDR", dst: "192.168.0.0/24", hop: "node-1",
 			want: []string{"conflicts with existing entry 192.168.0.0/24 → local (system route of vSwitch a)"}},
 	}
@@ -285,6 +285,70 @@ func TestDeleteRoute(t *testing.T) {
 	// The quota is freed.
 	_, err = v.AddRoute(pfx("172.20.2.0/24"), "node-1", "")
 	assert.NoError(t, err)
+}
+
+// TestDeleteAndRecreateRoute: an entry deleted can be created again (a
+// new entry, with a new ID) and is then no longer listed as deleted;
+// creating one that exists is InvalidCIDRBlock.Duplicate.
+func TestDeleteAndRecreateRoute(t *testing.T) {
+	v := routeVPC(t, 5)
+	first, err := v.AddRoute(pfx("172.20.1.0/24"), "node-2", "")
+	require.NoError(t, err)
+	_, err = v.AddRoute(pfx("172.20.2.0/24"), "node-1", "")
+	require.NoError(t, err)
+
+	steps := []struct {
+		name    string
+		del     bool
+		dst     string
+		hop     string
+		wantErr []string
+		deleted []string
+	}{
+		{name: "delete", del: true, dst: "172.20.1.0/24", deleted: []string{"172.20.1.0/24"}},
+		{name: "delete again", del: true, dst: "172.20.1.0/24", wantErr: []string{"no route entry for 172.20.1.0/24", "(the entry 172.20.1.0/24 → node-2 (" + first.ID + ") was already deleted)"},
+			deleted: []string{"172.20.1.0/24"}},
+		{name: "delete another", del: true, dst: "172.20.2.0/24", deleted: []string{"172.20.1.0/24", "172.20.2.0/24"}},
+		{name: "re-create", dst: "172.20.1.0/24", hop: "node-2", deleted: []string{"172.20.2.0/24"}},
+		{name: "create a duplicate", dst: "172.20.1.0/24", hop: "node-1",
+			wantErr: []string{"InvalidCIDRBlock.Duplicate: the route entry already exists in " + v.RouteTableID, "conflicts with existing entry 172.20.1.0/24 → ECS instance node-2"},
+			deleted: []string{"172.20.2.0/24"}},
+		{name: "re-create the other one", dst: "172.20.2.0/24", hop: "node-1"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			var err error
+			if st.del {
+				_, err = v.DeleteRoute(pfx(st.dst))
+			} else {
+				_, err = v.AddRoute(pfx(st.dst), st.hop, "")
+			}
+			if len(st.wantErr) > 0 {
+				require.Error(t, err)
+				for _, w := range st.wantErr {
+					assert.Contains(t, err.Error(), w)
+				}
+			} else {
+				require.NoError(t, err)
+			}
+			var got []string
+			for _, e := range v.Deleted() {
+				got = append(got, e.Destination.String())
+			}
+			assert.Equal(t, st.deleted, got)
+		})
+	}
+	var again *vpc.RouteEntry
+	for _, e := range v.Routes() {
+		if e.Destination == pfx("172.20.1.0/24") {
+			again = e
+		}
+	}
+	require.NotNil(t, again)
+	assert.NotEqual(t, first.ID, again.ID, "a re-created entry is a new entry")
+	assert.Equal(t, vpc.ID("rte", "172.20.1.0/24#1"), again.ID)
+	assert.Equal(t, 2, v.CustomRoutes())
+	assert.Equal(t, "i-", vpc.InstanceID("node-2")[:2])
 }
 
 // fabric is a VPC with two vSwitches and three ECS NICs whose received

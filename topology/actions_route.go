@@ -1,0 +1,220 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"netsim/dataplane/netstack"
+	"netsim/topology/hint"
+)
+
+// RouteSpec is an `ip route` route as written in an action: the selector
+// of `ip route del` or the route of `ip route add`.
+type RouteSpec struct {
+	Dst    netip.Prefix
+	Gw     netip.Addr
+	Dev    string
+	Onlink bool
+	Src    netip.Addr
+	// Metric is set when HasMetric ("metric N", "preference N").
+	Metric    int
+	HasMetric bool
+	Type      netstack.RouteType
+	HasType   bool
+	MTU       int
+}
+
+// ParseRouteSpec parses the arguments of `ip route add|del`:
+// [TYPE] PREFIX|default [via GW] [dev DEV] [onlink] [src ADDR]
+// [metric N] [mtu [lock] N], TYPE one of unicast, blackhole, unreachable,
+// prohibit. A bare address is a /32 as for iproute2.
+func ParseRouteSpec(text string) (RouteSpec, error) {
+	var r RouteSpec
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		return r, fmt.Errorf("empty route: expected e.g. \"172.20.2.0/24 via 172.20.2.0 dev flannel.1 onlink\"")
+	}
+	types := map[string]netstack.RouteType{"unicast": netstack.RouteUnicast, "blackhole": netstack.RouteBlackhole,
+		"unreachable": netstack.RouteUnreachable, "prohibit": netstack.RouteProhibit}
+	if t, ok := types[words[0]]; ok {
+		r.Type, r.HasType = t, true
+		if words = words[1:]; len(words) == 0 {
+			return r, fmt.Errorf("route %q: a destination must follow the route type", text)
+		}
+	}
+	switch dst := words[0]; {
+	case dst == "default":
+		r.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	case strings.Contains(dst, "/"):
+		p, err := netip.ParsePrefix(dst)
+		if err != nil || !p.Addr().Is4() {
+			return r, fmt.Errorf("route %q: %q is not an IPv4 prefix", text, dst)
+		}
+		if p != p.Masked() {
+			// iproute2: "Error: Invalid prefix for given prefix length."
+			return r, fmt.Errorf("route %q: %s has host bits set (Error: Invalid prefix for given prefix length; did you mean %s?)", text, p, p.Masked())
+		}
+		r.Dst = p
+	default:
+		a, err := netip.ParseAddr(dst)
+		if err != nil || !a.Is4() {
+			return r, fmt.Errorf("route %q: %q is not an IPv4 prefix, address or \"default\"", text, dst)
+		}
+		r.Dst = netip.PrefixFrom(a, 32)
+	}
+	words = words[1:]
+	need := func(i int, what string) (string, error) {
+		if i+1 >= len(words) {
+			return "", fmt.Errorf("route %q: %s needs %s", text, words[i], what)
+		}
+		return words[i+1], nil
+	}
+	for i := 0; i < len(words); i++ {
+		switch words[i] {
+		case "via":
+			v, err := need(i, "a gateway address")
+			if err != nil {
+				return r, err
+			}
+			a, perr := netip.ParseAddr(v)
+			if perr != nil || !a.Is4() {
+				return r, fmt.Errorf("route %q: via %q is not an IPv4 address", text, v)
+			}
+			r.Gw = a
+			i++
+		case "dev", "oif":
+			v, err := need(i, "a device name")
+			if err != nil {
+				return r, err
+			}
+			r.Dev = v
+			i++
+		case "onlink":
+			r.Onlink = true
+		case "src":
+			v, err := need(i, "an address")
+			if err != nil {
+				return r, err
+			}
+			a, perr := netip.ParseAddr(v)
+			if perr != nil || !a.Is4() {
+				return r, fmt.Errorf("route %q: src %q is not an IPv4 address", text, v)
+			}
+			r.Src = a
+			i++
+		case "metric", "preference", "priority":
+			v, err := need(i, "a number")
+			if err != nil {
+				return r, err
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 0 {
+				return r, fmt.Errorf("route %q: metric %q is not a number", text, v)
+			}
+			r.Metric, r.HasMetric = n, true
+			i++
+		case "mtu":
+			v, err := need(i, "a number")
+			if err != nil {
+				return r, err
+			}
+			if v == "lock" {
+				i++
+				if v, err = need(i, "a number"); err != nil {
+					return r, err
+				}
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n <= 0 {
+				return r, fmt.Errorf("route %q: mtu %q is not a number", text, v)
+			}
+			r.MTU = n
+			i++
+		default:
+			return r, fmt.Errorf("route %q: unknown word %q (netsim reads: [TYPE] PREFIX [via GW] [dev DEV] [onlink] [src ADDR] [metric N] [mtu [lock] N])", text, words[i])
+		}
+	}
+	return r, nil
+}
+
+func (w *World) deleteNodeRoute(a ActionSpec) (*ActionOutcome, error) {
+	st, who, err := w.actionStack(a)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := ParseRouteSpec(a.Route)
+	if err != nil {
+		return nil, actionErrf("route", "%v", err)
+	}
+	// fib_table_delete: the first route of the prefix whose attributes
+	// match every attribute given.
+	var found *netstack.Route
+	for _, r := range st.Routes.All() {
+		switch {
+		case r.Dst != spec.Dst,
+			spec.Gw.IsValid() && r.Gw != spec.Gw,
+			spec.Dev != "" && (r.Dev == nil || r.Dev.Dev.Name != spec.Dev),
+			spec.HasMetric && r.Metric != spec.Metric,
+			spec.HasType && r.Type != spec.Type:
+			continue
+		}
+		found = r
+		break
+	}
+	if found == nil {
+		var have []string
+		for _, r := range st.Routes.All() {
+			have = append(have, r.String())
+		}
+		return nil, actionErrf("route", "ip route del %s on %s: RTNETLINK answers: No such process (no such route; routes: %s)", a.Route, who, strings.Join(have, "; "))
+	}
+	st.Routes.Delete(found)
+	if w.deletedRoutes == nil {
+		w.deletedRoutes = map[*netstack.Stack][]*netstack.Route{}
+	}
+	w.deletedRoutes[st] = append(w.deletedRoutes[st], found)
+	return &ActionOutcome{Text: fmt.Sprintf("ip route del %s on %s", found, who), Command: "ip route del " + a.Route,
+		Output: []string{"deleted: " + found.String()}}, nil
+}
+
+func (w *World) addNodeRoute(a ActionSpec) (*ActionOutcome, error) {
+	st, who, err := w.actionStack(a)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := ParseRouteSpec(a.Route)
+	if err != nil {
+		return nil, actionErrf("route", "%v", err)
+	}
+	r := &netstack.Route{Dst: spec.Dst, Gw: spec.Gw, Onlink: spec.Onlink, Src: spec.Src, Metric: spec.Metric, Type: spec.Type, MTU: spec.MTU}
+	if spec.Dev != "" {
+		r.Dev = st.Iface(spec.Dev)
+		if r.Dev == nil {
+			names := deviceNames(st)
+			// iproute2: Cannot find device "X"
+			return nil, actionErrf("route", "ip route add %s on %s: Cannot find device %q (devices: %s)%s", a.Route, who, spec.Dev, strings.Join(names, ", "), hint.DidYouMean(spec.Dev, names))
+		}
+	} else if spec.Gw.IsValid() {
+		// Without dev, the kernel finds the device of the gateway's route.
+		if gr := st.Routes.Lookup(spec.Gw); gr != nil && !gr.Gw.IsValid() && gr.Dev != nil {
+			r.Dev = gr.Dev
+		}
+	}
+	if r.Dev == nil && r.Type == netstack.RouteUnicast {
+		return nil, actionErrf("route", "ip route add %s on %s: RTNETLINK answers: Network is unreachable (name dev DEVICE, or a gateway on a connected network)", a.Route, who)
+	}
+	if err := st.AddRoute(r); err != nil {
+		return nil, actionErrf("route", "ip route add %s on %s: %v", a.Route, who, err)
+	}
+	if list := w.deletedRoutes[st]; list != nil {
+		w.deletedRoutes[st] = slices.DeleteFunc(list, func(o *netstack.Route) bool { return o.Dst == r.Dst && o.Metric == r.Metric })
+	}
+	return &ActionOutcome{Text: fmt.Sprintf("ip route add %s on %s", r, who), Command: "ip route add " + a.Route}, nil
+}
+
+// DeletedRoutes returns the routes an action deleted from a namespace and
+// no action added back.
+func (w *World) DeletedRoutes(st *netstack.Stack) []*netstack.Route { return w.deletedRoutes[st] }
