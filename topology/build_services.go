@@ -27,13 +27,15 @@ func (b *builder) services() {
 		w.ProxyMode = "iptables"
 	}
 	b.internet()
-	if s.Objects == nil {
-		return
-	}
-	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), netip.MustParsePrefix(s.Cluster.ServiceCIDR), s.Seed)
+	serviceCIDR := netip.MustParsePrefix(s.Cluster.ServiceCIDR)
+	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), serviceCIDR, s.Seed)
 	b.probs = append(b.probs, probs...)
 	if len(probs) > 0 {
 		return
+	}
+	b.objectWarnings()
+	if w.APIServer != nil {
+		svcs = append([]*kubeproxy.Service{KubernetesService(serviceCIDR, w.APIServer.Endpoint)}, svcs...)
 	}
 	w.Services = svcs
 	b.probs = append(b.probs, AssignLoadBalancerIPs(svcs, s.Objects, b.slb)...)

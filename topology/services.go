@@ -78,12 +78,21 @@ func ResolveServices(objs *k8s.Objects, pods []PodAddr, serviceCIDR netip.Prefix
 	fail := func(s *k8s.Service, path, format string, args ...any) {
 		probs = append(probs, k8sProblem(s.Errorf(path, format, args...)))
 	}
+	for _, e := range objs.Endpoints {
+		if e.Namespace == "default" && e.Service == "kubernetes" {
+			probs = append(probs, k8sProblem(e.Errorf("", "the endpoints of the Service default/kubernetes are the API server's: it keeps them pointing at itself (netsim's modelled API server); remove this object")))
+		}
+	}
 	ips := newIPAllocator(serviceCIDR, seed)
 	ports := newPortAllocator(NodePortMin, NodePortMax, seed)
 
 	var svcs []*k8s.Service
 	var out []*kubeproxy.Service
 	for _, s := range objs.Services {
+		if s.Namespace == "default" && s.Name == "kubernetes" {
+			fail(s, "metadata.name", "the Service default/kubernetes is the API server's own: every cluster has it (ClusterIP %s, https 443/TCP → the API server at 6443) and the API server keeps it as it is; give this Service another name", serviceCIDR.Masked().Addr().Next())
+			continue
+		}
 		if s.Type == k8s.TypeExternalName {
 			continue
 		}

@@ -20,6 +20,9 @@ func WriteOverview(w io.Writer, wd *World) {
 	for _, h := range wd.Instances {
 		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s\n", h.Name, h.IP, h.VSwitch)
 	}
+	if wd.APIServer != nil {
+		fmt.Fprintf(w, "  %s\n", wd.APIServer)
+	}
 	for _, p := range wd.Pods {
 		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name)
 	}
@@ -82,6 +85,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 	}
 	for _, h := range wd.Instances {
 		all = append(all, ns{"ecs " + h.Name, h.Stack, h})
+	}
+	if wd.APIServer != nil {
+		all = append(all, ns{"apiserver " + wd.APIServer.Host.Name + " (modelled)", wd.APIServer.Host.Stack, wd.APIServer.Host})
 	}
 	for _, p := range wd.Pods {
 		all = append(all, ns{"pod " + p.Ref(), p.Stack, nil})
