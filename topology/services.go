@@ -71,7 +71,7 @@ const (
 // Problems (a requested address outside the range or taken, a node port
 // collision) are located at the Service's field.
 func ResolveServices(objs *k8s.Objects, pods []PodAddr, serviceCIDR netip.Prefix, seed int64) ([]*kubeproxy.Service, Problems) {
-	if objs == nil || len(objs.Services) == 0 {
+	if objs == nil {
 		return nil, nil
 	}
 	var probs Problems
@@ -82,6 +82,9 @@ func ResolveServices(objs *k8s.Objects, pods []PodAddr, serviceCIDR netip.Prefix
 		if e.Namespace == "default" && e.Service == "kubernetes" {
 			probs = append(probs, k8sProblem(e.Errorf("", "the endpoints of the Service default/kubernetes are the API server's: it keeps them pointing at itself (netsim's modelled API server); remove this object")))
 		}
+	}
+	if len(objs.Services) == 0 {
+		return nil, probs
 	}
 	ips := newIPAllocator(serviceCIDR, seed)
 	ports := newPortAllocator(NodePortMin, NodePortMax, seed)
@@ -301,7 +304,8 @@ func AssignLoadBalancerIPs(svcs []*kubeproxy.Service, objs *k8s.Objects, alloc L
 		}
 		ips, err := alloc(ks, s)
 		if err != nil {
-			probs = append(probs, k8sProblem(s.Errorf("", "no load balancer: %v", err)))
+			path, msg := fieldPath(err)
+			probs = append(probs, k8sProblem(s.Errorf(path, "%s", msg)))
 			continue
 		}
 		ks.LoadBalancerIPs = ips
