@@ -67,6 +67,16 @@ var ccmAnnotations = map[string]bool{
 	"additional-cert-ids": false, "tunnel-type": false,
 }
 
+// ccmDefaults says what the CCM does without the annotation, for the keys
+// whose typo changes the load balancer (the CCM's DefaultValue).
+var ccmDefaults = map[string]string{
+	"address-type": "an internet-facing CLB with a public address",
+	"spec":         "slb.s1.small",
+	"ip-version":   "ipv4",
+	"id":           "a new CLB",
+	"ip":           "an address the cloud picks",
+}
+
 // CCMAnnotationKeys returns the known keys (full, current prefix), sorted.
 func CCMAnnotationKeys() []string {
 	var out []string
@@ -100,7 +110,13 @@ func (c *conv) checkCCMAnnotations(ann map[string]string, lb bool) {
 			for _, k := range slices.Sorted(maps.Keys(ccmAnnotations)) {
 				full = append(full, prefix+k)
 			}
-			c.errf(path, "unknown annotation: ACK's cloud controller manager reads no %q under %s, so it would ignore this key and apply its default%s", name, prefix, hint.DidYouMean(key, full))
+			def := "its default"
+			if sug := hint.Suggest(key, full); len(sug) > 0 {
+				if d, ok := ccmDefaults[strings.TrimPrefix(sug[0], prefix)]; ok {
+					def = "its default, " + d
+				}
+			}
+			c.errf(path, "unknown annotation: ACK's cloud controller manager reads no %q under %s, so it would ignore this key and apply %s%s", name, prefix, def, hint.DidYouMean(key, full))
 		case !modelled && lb:
 			c.warnf(path, "accepted but not modelled: netsim's SLB does not model what %q configures (see the list of modelled annotations in the README)", name)
 		}

@@ -32,7 +32,7 @@ func TestCCMAnnotations(t *testing.T) {
 	}{
 		{name: "typo of address-type",
 			text: annotated("LoadBalancer", "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-adress-type: intranet"),
-			err:  `metadata.annotations.service.beta.kubernetes.io/alibaba-cloud-loadbalancer-adress-type: Service default/web: unknown annotation: ACK's cloud controller manager reads no "adress-type" under service.beta.kubernetes.io/alibaba-cloud-loadbalancer-, so it would ignore this key and apply its default (did you mean "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type"?)`,
+			err:  `metadata.annotations.service.beta.kubernetes.io/alibaba-cloud-loadbalancer-adress-type: Service default/web: unknown annotation: ACK's cloud controller manager reads no "adress-type" under service.beta.kubernetes.io/alibaba-cloud-loadbalancer-, so it would ignore this key and apply its default, an internet-facing CLB with a public address (did you mean "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type"?)`,
 			line: 6},
 		{name: "typo with the legacy prefix",
 			text: annotated("LoadBalancer", "service.beta.kubernetes.io/alicloud-loadbalancer-adress-type: intranet"),
