@@ -120,3 +120,29 @@ func TestKubernetesServiceIsTheAPIServers(t *testing.T) {
 	assert.Equal(t, "instances[0].name", probs[0].Path)
 	assert.Contains(t, probs[0].Msg, "modelled API server host")
 }
+
+// TestFlowsToKubernetesServiceValidated: flows may name svc/kubernetes
+// without any manifest; its one port is 443/TCP.
+func TestFlowsToKubernetesServiceValidated(t *testing.T) {
+	base := fmt.Sprintf(buildBase, "vxlan") + "flows:\n"
+	tests := []struct {
+		flow, want string
+	}{
+		{"  - {name: f, from: pod/web-1, to: svc/kubernetes, protocol: tcp, port: 443}\n", ""},
+		{"  - {name: f, from: pod/web-1, to: dns:kubernetes.default.svc.cluster.local, protocol: tcp, port: 443}\n", ""},
+		{"  - {name: f, from: pod/web-1, to: svc/default/kubernetes, protocol: tcp, port: 6443}\n", "flows[0].port: 6443/TCP is not a port of Service default/kubernetes (its ports: 443/TCP (https))"},
+		{"  - {name: f, from: pod/web-1, to: slb/kubernetes, protocol: tcp, port: 443}\n", "Service default/kubernetes is of type ClusterIP: slb/ needs a Service of type LoadBalancer"},
+		{"  - {name: f, from: pod/web-1, to: svc/kubernete, protocol: tcp, port: 443}\n", `Service "default/kubernete" does not exist (Services are: default/kubernetes) (did you mean "default/kubernetes"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.flow, func(t *testing.T) {
+			_, err := Parse("build.yaml", []byte(base+tt.flow))
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+}
