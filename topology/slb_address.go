@@ -84,11 +84,16 @@ func (b *builder) slbInstance(svc *kubeproxy.Service, spec *k8s.Service) (lb *vp
 		}
 		addr = a.Address
 	case a.LoadBalancerID != "":
-		addr = b.derivedSLBAddress(a.LoadBalancerID, addrType)
+		if addr, err = b.derivedSLBAddress(a, addrType); err != nil {
+			return nil, false, err
+		}
 	case addrType == k8s.AddressInternet:
 		addr = b.nextPublic()
 	default:
-		sw := b.nodeVSwitch()
+		sw, err := b.slbVSwitch(a)
+		if err != nil {
+			return nil, false, err
+		}
 		addr = b.allocate(sw.CIDR)
 	}
 	if !addr.IsValid() {
@@ -149,6 +154,16 @@ func (b *builder) checkSLBAddress(addr netip.Addr, addrType string, a k8s.ACKLoa
 		}
 		return nil
 	}
+	if a.VSwitchID != "" {
+		sw, err := b.slbVSwitch(a)
+		if err != nil {
+			return err
+		}
+		if !sw.CIDR.Contains(addr) {
+			return fieldErrorf(path, "%s is not in vSwitch %s (%s, %s), which %s names for the CLB", addr, sw.ID, sw.Name, sw.CIDR, a.VSwitchIDPath)
+		}
+		return b.checkVSwitchAddress(addr, sw, path)
+	}
 	var sw *vpc.VSwitch
 	var names []string
 	for _, n := range b.s.Nodes {
@@ -162,8 +177,13 @@ func (b *builder) checkSLBAddress(addr netip.Addr, addrType string, a k8s.ACKLoa
 		}
 	}
 	if sw == nil {
-		return fieldErrorf(path, "%s is not in a node vSwitch (%s), but the CLB is internal-facing (%s): an intranet CLB takes an address of the nodes' vSwitch", addr, strings.Join(names, ", "), typeHint)
+		return fieldErrorf(path, "%s is not in a node vSwitch (%s), but the CLB is internal-facing (%s): an intranet CLB takes an address of the nodes' vSwitch, or of the vSwitch %s names", addr, strings.Join(names, ", "), typeHint, k8s.AnnotationVSwitchID)
 	}
+	return b.checkVSwitchAddress(addr, sw, path)
+}
+
+// checkVSwitchAddress checks that addr is an assignable, free address of sw.
+func (b *builder) checkVSwitchAddress(addr netip.Addr, sw *vpc.VSwitch, path string) error {
 	size := 1 << (32 - sw.CIDR.Bits())
 	i := int(addrUint32(addr) - addrUint32(sw.CIDR.Masked().Addr()))
 	switch {
@@ -188,6 +208,23 @@ func (b *builder) addrOwner(addr netip.Addr) string {
 		}
 	}
 	return "allocated"
+}
+
+// slbVSwitch is the vSwitch of an intranet CLB: the one the vswitch-id
+// annotation names (by its ID, or by its name in the scenario), else the
+// first node's.
+func (b *builder) slbVSwitch(a k8s.ACKLoadBalancer) (*vpc.VSwitch, error) {
+	if a.VSwitchID == "" {
+		return b.nodeVSwitch(), nil
+	}
+	var known []string
+	for _, sw := range b.w.VPC.VSwitches() {
+		if sw.ID == a.VSwitchID || sw.Name == a.VSwitchID {
+			return sw, nil
+		}
+		known = append(known, sw.ID+" ("+sw.Name+")")
+	}
+	return nil, fieldErrorf(a.VSwitchIDPath, "no vSwitch %q in the VPC: its vSwitches are %s", a.VSwitchID, strings.Join(known, ", "))
 }
 
 // nodeVSwitch is the vSwitch intranet CLBs are placed in: the first node's.
@@ -215,25 +252,29 @@ func (b *builder) nextPublic() netip.Addr {
 // derivedSLBAddress is a stable address for an existing CLB known only by
 // its ID: a hash of the ID into the range of its address type, then the
 // next free one.
-func (b *builder) derivedSLBAddress(id, addrType string) netip.Addr {
+func (b *builder) derivedSLBAddress(a k8s.ACKLoadBalancer, addrType string) (netip.Addr, error) {
 	h := fnv.New32a()
-	h.Write([]byte(id))
+	h.Write([]byte(a.LoadBalancerID))
 	cidr, first, n := slbPublicRange, 10, 245
 	if addrType == k8s.AddressIntranet {
-		cidr = b.nodeVSwitch().CIDR
+		sw, err := b.slbVSwitch(a)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		cidr = sw.CIDR
 		first, n = 1, 1<<(32-cidr.Bits())-4
 	}
 	if n <= 0 {
-		return netip.Addr{}
+		return netip.Addr{}, nil
 	}
 	start := int(h.Sum32() % uint32(n))
 	for k := range n {
 		a := cniNth(cidr, first+(start+k)%n)
 		if !b.used[a] && !b.slbAddressTaken(a) {
-			return a
+			return a, nil
 		}
 	}
-	return netip.Addr{}
+	return netip.Addr{}, nil
 }
 
 func (b *builder) slbAddressTaken(a netip.Addr) bool {

@@ -123,8 +123,10 @@ type ACKLoadBalancer struct {
 	// Spec is the CLB specification (default slb.s1.small).
 	Spec string
 	// VSwitchID is the vSwitch of an intranet load balancer ("" lets the
-	// CCM choose).
+	// CCM choose: the nodes' vSwitch).
 	VSwitchID string
+	// VSwitchIDPath is the annotation that set VSwitchID, for messages.
+	VSwitchIDPath string
 	// Scheduler is the listeners' scheduler ("" is the CLB default, wrr).
 	Scheduler string
 	// IPVersion is "ipv4" (default) or "ipv6".

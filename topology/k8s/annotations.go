@@ -34,13 +34,14 @@ var ccmAnnotations = map[string]bool{
 	"force-override-listeners": true, // a reused CLB's listeners are (re)written
 	"ip-version":               true, // ipv4 (ipv6 is refused)
 	"type":                     true, // clb (default) or nlb (refused: not modelled)
+	"vswitch-id":               true, // the vSwitch of an intranet CLB
 
 	// Known, not modelled: accepted with a warning.
 	"name": false, "resource-group-id": false, "additional-resource-tags": false,
 	"delete-protection": false, "modification-protection": false, "cert-id": false,
 	"protocol-port": false, "idle-timeout": false, "tls-cipher-policy": false,
 	"scheduler": false, "connection-drain": false, "connection-drain-timeout": false,
-	"ignore-weight-update": false, "preserve-lb-on-delete": false, "vswitch-id": false,
+	"ignore-weight-update": false, "preserve-lb-on-delete": false,
 	"network-type": false, "charge-type": false, "master-zoneid": false,
 	"slave-zoneid": false, "bandwidth": false, "spec": false,
 	"instance-charge-type": false, "external-ip-type": false, "hostname": false,

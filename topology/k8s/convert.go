@@ -665,8 +665,8 @@ func (c *conv) ack(s *Service) {
 	if v, _, ok := ackAnnotation(ann, AnnotationSpec); ok {
 		a.Spec = v
 	}
-	if v, _, ok := ackAnnotation(ann, AnnotationVSwitchID); ok {
-		a.VSwitchID = v
+	if v, key, ok := ackAnnotation(ann, AnnotationVSwitchID); ok {
+		a.VSwitchID, a.VSwitchIDPath = strings.TrimSpace(v), "metadata.annotations."+key
 	}
 	if v, _, ok := ackAnnotation(ann, AnnotationScheduler); ok {
 		a.Scheduler = v
