@@ -122,6 +122,9 @@ func (b *builder) shareSLB(lb *vpc.SLB, svc *kubeproxy.Service, spec *k8s.Servic
 	if a.Address.IsValid() && a.Address != lb.Address {
 		return fieldErrorf(a.AddressPath, "%s is not the address of CLB %s, which is %s (Service %s already uses it)", a.Address, lb.ID, lb.Address, lb.Service)
 	}
+	if a.AddressTypePath != "" && a.AddressType != lb.AddressType {
+		return fieldErrorf(a.AddressTypePath, "the reused CLB %s is %s (Service %s uses it), not %s: an instance keeps the address type it was created with", lb.ID, lb.AddressType, lb.Service, a.AddressType)
+	}
 	for j, p := range svc.Ports {
 		for _, l := range lb.Listeners() {
 			if l.Proto == string(p.Protocol) && int(l.Port) == p.Port {

@@ -192,6 +192,13 @@ func TestLoadBalancerID(t *testing.T) {
 		assert.Contains(t, probs[0].Msg, "listener TCP:80 of the reused CLB lb-bp1shared01 already serves Service default/web")
 		assert.Equal(t, "resources[1].spec.ports[0].port", probs[0].Path)
 	})
+	t.Run("another address type", func(t *testing.T) {
+		src := lbScenario(lbService("web", 80, lbID("lb-bp1shared01"), ""), lbService("api", 81, intranet+lbID("lb-bp1shared01"), ""))
+		probs := buildProblems(t, src)
+		require.Len(t, probs, 1)
+		assert.Contains(t, probs[0].Msg, "the reused CLB lb-bp1shared01 is internet (Service default/web uses it), not intranet")
+		assert.Equal(t, "resources[1].metadata.annotations.service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type", probs[0].Path)
+	})
 	t.Run("force-override-listeners", func(t *testing.T) {
 		w := mustBuild(t, lbScenario(lbService("web", 80, lbID("lb-bp1force")+"        service.beta.kubernetes.io/alibaba-cloud-loadbalancer-force-override-listeners: \"true\"\n", "")))
 		assert.True(t, strings.Contains(strings.Join(w.Notes, "\n"), "reusing the existing CLB lb-bp1force (loadbalancer-id) for default/web at "), w.Notes)
