@@ -38,7 +38,7 @@ cluster:
     flannel: {backend: %[3]s}
 pods:
   - {name: a, node: node-1}
-  - {name: b, node: %[4]s}
+  - {name: b, node: %[4]s, ports: [{port: 9000, protocol: UDP}]}
 flows:
   - {name: warm, from: pod/a, to: pod/b, protocol: udp, port: 9000, size: 64, expect: delivered}
 `

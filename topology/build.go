@@ -38,6 +38,9 @@ type World struct {
 	ProxyMode string
 	// Internet is the client outside the VPC (nil when the scenario has none).
 	Internet *Host
+	// APIServer is the modelled API server behind the kubernetes Service
+	// (nil when the scenario has no node).
+	APIServer *APIServer
 	// Notes are what agents would have logged during setup (routes the
 	// kernel refused and such), and the failures injected.
 	Notes []string
@@ -190,6 +193,10 @@ func (b *builder) build() {
 			w.Instances = append(w.Instances, h)
 		}
 	}
+	if len(b.probs) > 0 {
+		return
+	}
+	b.apiServer()
 	if len(b.probs) > 0 {
 		return
 	}
@@ -575,7 +582,7 @@ func (w *World) Resolve(ref string) (Target, error) {
 				t.Stack = p.Stack
 			}
 		}
-		for _, h := range append(append([]*Host(nil), w.Nodes...), w.Instances...) {
+		for _, h := range w.hosts() {
 			// Every namespace has 127.0.0.0/8: no one namespace owns it.
 			if !e.IP.IsLoopback() && h.Stack.IsLocal(e.IP) {
 				t.Stack = h.Stack
@@ -600,6 +607,18 @@ func (w *World) Stacks() []*netstack.Stack {
 	}
 	if w.Internet != nil {
 		out = append(out, w.Internet.Stack)
+	}
+	if w.APIServer != nil {
+		out = append(out, w.APIServer.Host.Stack)
+	}
+	return out
+}
+
+// hosts returns the nodes, the instances and the modelled API server host.
+func (w *World) hosts() []*Host {
+	out := append(append([]*Host(nil), w.Nodes...), w.Instances...)
+	if w.APIServer != nil {
+		out = append(out, w.APIServer.Host)
 	}
 	return out
 }

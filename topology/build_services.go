@@ -27,13 +27,15 @@ func (b *builder) services() {
 		w.ProxyMode = "iptables"
 	}
 	b.internet()
-	if s.Objects == nil {
-		return
-	}
-	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), netip.MustParsePrefix(s.Cluster.ServiceCIDR), s.Seed)
+	serviceCIDR := netip.MustParsePrefix(s.Cluster.ServiceCIDR)
+	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), serviceCIDR, s.Seed)
 	b.probs = append(b.probs, probs...)
 	if len(probs) > 0 {
 		return
+	}
+	b.objectWarnings()
+	if w.APIServer != nil {
+		svcs = append([]*kubeproxy.Service{KubernetesService(serviceCIDR, w.APIServer.Endpoint)}, svcs...)
 	}
 	w.Services = svcs
 	b.probs = append(b.probs, AssignLoadBalancerIPs(svcs, s.Objects, b.slb)...)
@@ -94,30 +96,11 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 	if backend == "eni" && w.CNI != nil && strings.HasPrefix(w.CNI.Name(), "flannel") {
 		return nil, fmt.Errorf("annotation service.beta.kubernetes.io/backend-type: eni attaches pod ENIs to the SLB, which needs pods with VPC addresses (Terway); with %s the pod addresses %s are not VPC addresses — use backend type ecs", w.CNI.Name(), b.s.Cluster.PodCIDR)
 	}
-	addrType := spec.ACK.AddressType
-	if addrType == "" {
-		addrType = "internet"
+	lb, isNew, err := b.slbInstance(svc, spec)
+	if err != nil {
+		return nil, err
 	}
-	var addr netip.Addr
-	if addrType == "internet" {
-		addr = cniNth(slbPublicRange, 10+len(w.VPC.SLBs()))
-	} else {
-		sw := w.VPC.VSwitches()[0]
-		for _, h := range w.Nodes {
-			if s := w.VPC.VSwitchOf(h.IP); s != nil {
-				sw = s
-				break
-			}
-		}
-		addr = b.allocate(sw.CIDR)
-		if !addr.IsValid() {
-			return nil, fmt.Errorf("no free address for an intranet SLB in vSwitch %s", sw.Name)
-		}
-		b.used[addr] = true
-	}
-	ref := svc.Namespace + "/" + svc.Name
-	lb := vpc.NewSLB(svc.Namespace+"-"+svc.Name, addr, addrType)
-	lb.Service = ref
+	addr := lb.Address
 	lb.ACL = svc.SourceRanges
 	for _, p := range svc.Ports {
 		l := &vpc.Listener{Proto: string(p.Protocol), Port: uint16(p.Port), BackendType: backend}
@@ -148,6 +131,9 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 			}
 		}
 		lb.AddListener(l)
+	}
+	if !isNew {
+		return []netip.Addr{addr}, nil
 	}
 	if err := w.VPC.AddSLB(lb); err != nil {
 		return nil, err

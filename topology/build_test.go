@@ -233,10 +233,12 @@ func TestBuildLinkDown(t *testing.T) {
 	require.Len(t, n1.Flushed(), 1)
 	assert.Equal(t, "172.20.1.0/24 via 172.20.1.0 dev flannel.1 onlink linkdown", n1.Flushed()[0].String())
 	assert.False(t, w.Pod("web-1").Stack.Iface("eth0").Dev.Up())
+	require.Len(t, w.Notes, 3)
+	assert.True(t, strings.HasPrefix(w.Notes[0], "ACK control plane: SLB kube-apiserver"), w.Notes[0])
 	assert.Equal(t, []string{
 		"failure: ip link set flannel.1 down on node-1",
 		"failure: ip link set eth0 down on default/web-1",
-	}, w.Notes)
+	}, w.Notes[1:])
 }
 
 func TestBuildDeleteVPCRoute(t *testing.T) {
@@ -253,9 +255,9 @@ func TestBuildDeleteVPCRoute(t *testing.T) {
 			for _, e := range w.VPC.Routes() {
 				assert.NotEqual(t, tt.deleted, e.Destination.String())
 			}
-			require.Len(t, w.Notes, 1)
-			assert.True(t, strings.HasPrefix(w.Notes[0], "failure: deleted VPC route entry "+tt.deleted+" → node-"), w.Notes[0])
-			assert.Contains(t, w.Notes[0], vpc.ID("rte", tt.deleted))
+			require.Len(t, w.Notes, 2, "the API server's SLB, the failure")
+			assert.True(t, strings.HasPrefix(w.Notes[1], "failure: deleted VPC route entry "+tt.deleted+" → node-"), w.Notes[1])
+			assert.Contains(t, w.Notes[1], vpc.ID("rte", tt.deleted))
 		})
 	}
 }
@@ -312,6 +314,10 @@ cluster:
 		assert.Equal(t, vpc.GatewayOf(netip.PrefixFrom(h.IP, bits).Masked()), r.Gw)
 	}
 	assert.Equal(t, want, got)
+	// tiny is full: the API server and its SLB go to the next node vSwitch.
+	require.NotNil(t, w.APIServer)
+	assert.Equal(t, "192.168.16.5", w.APIServer.Host.IP.String())
+	assert.Equal(t, "192.168.16.6:6443", w.APIServer.Endpoint.String())
 }
 
 func TestBuildPodCIDRAllocation(t *testing.T) {
@@ -384,7 +390,7 @@ func TestWorldLookups(t *testing.T) {
 	assert.Equal(t, "shop/api-1", w.Pod("shop/api-1").Ref())
 	assert.Nil(t, w.Pod("api-1"), "api-1 is in namespace shop")
 	assert.Nil(t, w.Pod("shop/web-1"))
-	assert.Len(t, w.Stacks(), 5, "two nodes, one instance, two pods")
+	assert.Len(t, w.Stacks(), 6, "two nodes, one instance, two pods, the API server")
 }
 
 func TestResolve(t *testing.T) {

@@ -71,12 +71,20 @@ const (
 // Problems (a requested address outside the range or taken, a node port
 // collision) are located at the Service's field.
 func ResolveServices(objs *k8s.Objects, pods []PodAddr, serviceCIDR netip.Prefix, seed int64) ([]*kubeproxy.Service, Problems) {
-	if objs == nil || len(objs.Services) == 0 {
+	if objs == nil {
 		return nil, nil
 	}
 	var probs Problems
 	fail := func(s *k8s.Service, path, format string, args ...any) {
 		probs = append(probs, k8sProblem(s.Errorf(path, format, args...)))
+	}
+	for _, e := range objs.Endpoints {
+		if e.Namespace == "default" && e.Service == "kubernetes" {
+			probs = append(probs, k8sProblem(e.Errorf("", "the endpoints of the Service default/kubernetes are the API server's: it keeps them pointing at itself (netsim's modelled API server); remove this object")))
+		}
+	}
+	if len(objs.Services) == 0 {
+		return nil, probs
 	}
 	ips := newIPAllocator(serviceCIDR, seed)
 	ports := newPortAllocator(NodePortMin, NodePortMax, seed)
@@ -84,6 +92,10 @@ func ResolveServices(objs *k8s.Objects, pods []PodAddr, serviceCIDR netip.Prefix
 	var svcs []*k8s.Service
 	var out []*kubeproxy.Service
 	for _, s := range objs.Services {
+		if s.Namespace == "default" && s.Name == "kubernetes" {
+			fail(s, "metadata.name", "the Service default/kubernetes is the API server's own: every cluster has it (ClusterIP %s, https 443/TCP → the API server at 6443) and the API server keeps it as it is; give this Service another name", serviceCIDR.Masked().Addr().Next())
+			continue
+		}
 		if s.Type == k8s.TypeExternalName {
 			continue
 		}
@@ -292,7 +304,8 @@ func AssignLoadBalancerIPs(svcs []*kubeproxy.Service, objs *k8s.Objects, alloc L
 		}
 		ips, err := alloc(ks, s)
 		if err != nil {
-			probs = append(probs, k8sProblem(s.Errorf("", "no load balancer: %v", err)))
+			path, msg := fieldPath(err)
+			probs = append(probs, k8sProblem(s.Errorf(path, "%s", msg)))
 			continue
 		}
 		ks.LoadBalancerIPs = ips

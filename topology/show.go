@@ -23,6 +23,9 @@ func WriteOverview(w io.Writer, wd *World) {
 	if h := wd.Internet; h != nil {
 		fmt.Fprintf(w, "  internet client %s %s%s\n", h.Name, h.IP, listensText(wd, h.Stack))
 	}
+	if wd.APIServer != nil {
+		fmt.Fprintf(w, "  %s\n", wd.APIServer)
+	}
 	for _, p := range wd.Pods {
 		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)%s\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name, listensText(wd, p.Stack))
 	}
@@ -95,6 +98,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 	}
 	for _, h := range wd.Instances {
 		all = append(all, ns{"ecs " + h.Name, h.Stack, h})
+	}
+	if wd.APIServer != nil {
+		all = append(all, ns{"apiserver " + wd.APIServer.Host.Name + " (modelled)", wd.APIServer.Host.Stack, wd.APIServer.Host})
 	}
 	for _, p := range wd.Pods {
 		all = append(all, ns{"pod " + p.Ref(), p.Stack, nil})

@@ -81,16 +81,21 @@ func TestWriteOverview(t *testing.T) {
 	assert.Equal(t, "  node node-1       192.168.0.10    vSwitch vsw-a            pods 172.20.0.0/24; listens 10250/TCP kubelet", lines[1])
 	assert.Equal(t, "  node node-2       192.168.1.11    vSwitch vsw-b            pods 172.20.1.0/24; listens 10250/TCP kubelet", lines[2])
 	assert.Equal(t, "  ecs  ecs-db       192.168.1.50    vSwitch vsw-b; listens on no port", lines[3])
-	assert.Contains(t, lines[4], "  pod  default/web-1        172.20.0.2      on node-1 (host veth veth")
-	assert.Contains(t, lines[5], "  pod  shop/api-1           172.20.1.2      on node-2 (host veth veth")
-	assert.Equal(t, "  VPC route table "+w.VPC.RouteTableID+" (1 of 200 custom entries):", lines[6])
-	assert.True(t, strings.HasPrefix(lines[7], "    172.20.0.0/24 → ECS instance node-1 (rte-"), lines[7])
-	assert.Equal(t, "    172.20.1.0/24 → ECS instance node-2 ("+vpc.ID("rte", "172.20.1.0/24")+", custom) [flannel ali-vpc route for node-2] — DELETED", lines[8],
+	assert.Equal(t, "  apiserver kube-apiserver 192.168.0.1 (modelled) vSwitch vsw-a, listens on tcp/6443; endpoint 192.168.0.2:6443: intranet SLB "+w.APIServer.SLB.ID+" (API server internal endpoint)", lines[4])
+	assert.Contains(t, lines[5], "  pod  default/web-1        172.20.0.2      on node-1 (host veth veth")
+	assert.Contains(t, lines[6], "  pod  shop/api-1           172.20.1.2      on node-2 (host veth veth")
+	assert.Equal(t, "  kube-proxy mode iptables", lines[7])
+	assert.Equal(t, "  svc  default/kubernetes   ClusterIP 172.21.0.1  443/TCP → 192.168.0.2:6443", lines[8])
+	assert.Equal(t, "  VPC route table "+w.VPC.RouteTableID+" (1 of 200 custom entries):", lines[9])
+	assert.True(t, strings.HasPrefix(lines[10], "    172.20.0.0/24 → ECS instance node-1 (rte-"), lines[10])
+	assert.Equal(t, "    172.20.1.0/24 → ECS instance node-2 ("+vpc.ID("rte", "172.20.1.0/24")+", custom) [flannel ali-vpc route for node-2] — DELETED", lines[11],
 		"the deleted entry is listed, marked")
-	assert.Equal(t, "    192.168.0.0/24 → local (system route of vSwitch vsw-a)", lines[9])
-	assert.Equal(t, "    192.168.1.0/24 → local (system route of vSwitch vsw-b)", lines[10])
-	assert.True(t, strings.HasPrefix(lines[11], "  note: failure: deleted VPC route entry 172.20.1.0/24 → node-2"), lines[11])
-	assert.Len(t, lines, 12)
+	assert.Equal(t, "    192.168.0.0/24 → local (system route of vSwitch vsw-a)", lines[12])
+	assert.Equal(t, "    192.168.1.0/24 → local (system route of vSwitch vsw-b)", lines[13])
+	assert.True(t, strings.HasPrefix(lines[14], "  note: ACK control plane: SLB kube-apiserver"), lines[14])
+	assert.Equal(t, "  listener TCP:6443 → ecs backends: 192.168.0.1:6443(kube-apiserver) weight 100;", lines[15])
+	assert.True(t, strings.HasPrefix(lines[16], "  note: failure: deleted VPC route entry 172.20.1.0/24 → node-2"), lines[16])
+	assert.Len(t, lines, 17)
 }
 
 func TestWriteStateOnly(t *testing.T) {
@@ -109,9 +114,10 @@ func TestWriteStateOnly(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{only: "", want: []string{"### node node-1", "### node node-2", "### ecs ecs-db", "### pod default/web-1", "### pod shop/api-1", "### VPC vpc-test route table " + w.VPC.RouteTableID}},
+		{only: "", want: []string{"### node node-1", "### node node-2", "### ecs ecs-db", "### apiserver kube-apiserver (modelled)", "### pod default/web-1", "### pod shop/api-1", "### VPC vpc-test route table " + w.VPC.RouteTableID}},
 		{only: "node-1", want: []string{"### node node-1"}},
 		{only: "ecs-db", want: []string{"### ecs ecs-db"}},
+		{only: "kube-apiserver", want: []string{"### apiserver kube-apiserver (modelled)"}},
 		{only: "web-1", want: []string{"### pod default/web-1"}},
 		{only: "default/web-1", want: []string{"### pod default/web-1"}},
 		{only: "shop/api-1", want: []string{"### pod shop/api-1"}},
@@ -145,7 +151,9 @@ func TestWriteStateOnly(t *testing.T) {
 		"$ bridge fdb show dev flannel.1\n",
 		" dev flannel.1 dst 192.168.1.11 self permanent\n",
 		"$ iptables-save\n*nat\n",
-		"-A FLANNEL-FWD -d 172.20.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\nCOMMIT\n",
+		"-A FLANNEL-FWD -d 172.20.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\n",
+		// The kubernetes Service, on every node.
+		"-A KUBE-SERVICES -d 172.21.0.1/32 -p tcp -m comment --comment \"default/kubernetes:https cluster IP\" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y\n",
 	} {
 		assert.Contains(t, out, want)
 	}

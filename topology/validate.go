@@ -1034,7 +1034,7 @@ func (v *validator) checkFlows() {
 func (v *validator) endpointForms(to bool) string {
 	forms := []string{"pod/NAME", "pod/NAMESPACE/NAME", "node/NAME", "ecs/NAME"}
 	switch {
-	case to && v.s.Objects != nil:
+	case to && (v.s.Objects != nil || len(v.s.Nodes) > 0):
 		forms = append(forms, "svc/NAME", "svc/NAMESPACE/NAME", "slb/NAME", "slb/NAMESPACE/NAME", "dns:NAME.NAMESPACE.svc.cluster.local", "an IPv4 address")
 	case to:
 		forms = append(forms, "an IPv4 address")
@@ -1064,7 +1064,7 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 				hint = fmt.Sprintf(" (did you mean %q?)", "node/"+s)
 			case v.instances[s] != nil:
 				hint = fmt.Sprintf(" (did you mean %q?)", "ecs/"+s)
-			case allowIP && v.s.Objects.Service(defaultNamespace, s) != nil:
+			case allowIP && v.service(defaultNamespace, s) != nil:
 				hint = fmt.Sprintf(" (did you mean %q?)", "svc/"+s)
 			}
 		}
@@ -1126,12 +1126,15 @@ var depObjects = []string{"manifests", "resources"}
 // checkServiceEndpoint checks that the Service of a svc/, slb/ or dns:
 // endpoint exists and has what the form needs.
 func (v *validator) checkServiceEndpoint(path string, ep Endpoint) bool {
-	svc := v.s.Objects.Service(ep.Namespace, ep.Name)
+	svc := v.service(ep.Namespace, ep.Name)
 	if svc == nil && v.objectsBroken {
 		return false // most likely one that did not decode: its problem is reported
 	}
 	if svc == nil {
 		var names []string
+		if len(v.s.Nodes) > 0 {
+			names = append(names, "default/kubernetes")
+		}
 		if v.s.Objects != nil {
 			for _, s := range v.s.Objects.Services {
 				names = append(names, s.Ref())
@@ -1174,7 +1177,7 @@ func (v *validator) checkServiceEndpoint(path string, ep Endpoint) bool {
 // balancer's address may be tried on any port — the SLB answers with no
 // listener).
 func (v *validator) checkServicePort(path string, ep Endpoint, proto string, port int) {
-	svc := v.s.Objects.Service(ep.Namespace, ep.Name)
+	svc := v.service(ep.Namespace, ep.Name)
 	if svc == nil || (ep.Kind == EndpointDNS && svc.Headless) || ep.Kind == EndpointSLB {
 		return
 	}

@@ -472,7 +472,9 @@ func (v *VPC) arp(src *ENI, pkt *packet.Buffer) {
 	tip := a.TargetIP()
 	sw := src.VSwitch
 	owner, known := v.byAddr[tip]
-	answer := sw.CIDR.Contains(tip) && (tip == sw.Gateway || (known && owner.VSwitch == sw))
+	// An intranet SLB's address in this vSwitch is answered like an ENI's.
+	_, slb := v.slbs[tip]
+	answer := sw.CIDR.Contains(tip) && (tip == sw.Gateway || (known && owner.VSwitch == sw) || slb)
 	if env.Tracing() {
 		h := trace.Hop{Node: "vpc", Device: sw.Name, Kind: trace.KindARP, Lookup: fmt.Sprintf("ARP who-has %s tell %s", tip, a.SenderIP())}
 		if answer {

@@ -438,10 +438,15 @@ func TestReceiveARP(t *testing.T) {
 		{"the other vSwitch's gateway", "192.168.1.253", false},
 		{"outside the VPC", "8.8.8.8", false},
 		{"pod address", "172.20.1.2", false},
+		{"intranet SLB in the same vSwitch", "192.168.0.200", true},
+		{"intranet SLB in another vSwitch", "192.168.1.200", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFabric(t)
+			for _, a := range []string{"192.168.0.200", "192.168.1.200"} {
+				require.NoError(t, f.v.AddSLB(vpc.NewSLB("lb-"+a, ip(a), "intranet")))
+			}
 			a1 := f.devs["a1"]
 			req := arpRequest(a1.MAC, ip("192.168.0.10"), ip(tt.target))
 			a1.Transmit(f.env.Pool.From(req))

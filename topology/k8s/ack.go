@@ -1,6 +1,9 @@
 package k8s
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Service annotations read by ACK's cloud controller manager (CCM), the
 // controller that creates a Classic Load Balancer (CLB, formerly SLB) or a
@@ -53,6 +56,8 @@ const (
 	AnnotationIPVersion = AnnotationPrefix + "ip-version"
 	// AnnotationProtocolPort maps ports to listener protocols ("https:443,http:80").
 	AnnotationProtocolPort = AnnotationPrefix + "protocol-port"
+	// AnnotationIP is the address the CLB is created with.
+	AnnotationIP = AnnotationPrefix + "ip"
 	// AnnotationForceOverride lets the CCM overwrite an existing CLB's listeners.
 	AnnotationForceOverride = AnnotationPrefix + "force-override-listeners"
 	// AnnotationBackendLabel selects the nodes used as backends by label.
@@ -104,11 +109,24 @@ type ACKLoadBalancer struct {
 	BackendType string
 	// LoadBalancerID is an existing instance to reuse ("" creates one).
 	LoadBalancerID string
+	// ForceOverrideListeners is the force-override-listeners annotation:
+	// the CCM may rewrite the listeners of a reused instance.
+	ForceOverrideListeners bool
+	// Address is the requested load balancer address: spec.loadBalancerIP
+	// or the CCM's ip annotation (invalid: the cloud picks one).
+	Address netip.Addr
+	// AddressPath is the field Address comes from, for messages.
+	AddressPath string
+	// AddressTypePath is the annotation that set AddressType ("" for the
+	// default), for messages.
+	AddressTypePath string
 	// Spec is the CLB specification (default slb.s1.small).
 	Spec string
 	// VSwitchID is the vSwitch of an intranet load balancer ("" lets the
-	// CCM choose).
+	// CCM choose: the nodes' vSwitch).
 	VSwitchID string
+	// VSwitchIDPath is the annotation that set VSwitchID, for messages.
+	VSwitchIDPath string
 	// Scheduler is the listeners' scheduler ("" is the CLB default, wrr).
 	Scheduler string
 	// IPVersion is "ipv4" (default) or "ipv6".

@@ -30,10 +30,17 @@ type conv struct {
 	src    Source
 	object string
 	errs   []Error
+	// warns are things that decode and validate but that netsim does not
+	// model (reported as located warnings).
+	warns []Error
 }
 
 func (c *conv) errf(path, format string, args ...any) {
 	c.errs = append(c.errs, c.src.errorf(c.object, path, format, args...))
+}
+
+func (c *conv) warnf(path, format string, args ...any) {
+	c.warns = append(c.warns, c.src.errorf(c.object, path, format, args...))
 }
 
 // The ranges and defaults the API server applies.
@@ -588,6 +595,7 @@ func (c *conv) serviceLoadBalancer(s *Service, sp *corev1.ServiceSpec) {
 // ack reads ACK's CCM annotations of a LoadBalancer Service.
 func (c *conv) ack(s *Service) {
 	if s.Type != TypeLoadBalancer {
+		c.checkCCMAnnotations(s.Annotations, false)
 		return
 	}
 	ann := s.Annotations
@@ -623,19 +631,66 @@ func (c *conv) ack(s *Service) {
 			c.errf("metadata.annotations."+key, "%q is not an IP version: expected ipv4 (the default) or ipv6", v)
 		}
 	}
-	if v, _, ok := ackAnnotation(ann, AnnotationLoadBalancerID); ok {
-		a.LoadBalancerID = v
+	if v, key, ok := ackAnnotation(ann, AnnotationLoadBalancerID); ok {
+		if !validCLBID(v) {
+			c.errf("metadata.annotations."+key, "%q is not a CLB instance ID: expected the ID of an existing CLB, lb- followed by lower-case letters and digits (e.g. lb-bp1qhmh3x7pbp6rtjvc0l)", v)
+		} else {
+			a.LoadBalancerID = v
+		}
+	}
+	if v, key, ok := ackAnnotation(ann, AnnotationForceOverride); ok {
+		switch v {
+		case "true":
+			a.ForceOverrideListeners = true
+		case "false":
+		default:
+			c.errf("metadata.annotations."+key, "%q is not a boolean: the CCM takes \"true\" (overwrite the listeners of a reused CLB) or \"false\" (the default: keep them)", v)
+		}
+	}
+	if s.LoadBalancerIP.IsValid() {
+		a.Address, a.AddressPath = s.LoadBalancerIP, "spec.loadBalancerIP"
+	}
+	if v, key, ok := ackAnnotation(ann, AnnotationIP); ok {
+		path := "metadata.annotations." + key
+		ip, err := netip.ParseAddr(strings.TrimSpace(v))
+		switch {
+		case err != nil || !ip.Is4():
+			c.errf(path, "%q is not an IPv4 address: the address the CLB is created with, e.g. 192.168.0.200 for an intranet CLB", v)
+		case a.Address.IsValid() && a.Address != ip:
+			c.errf(path, "%s differs from spec.loadBalancerIP %s: one load balancer has one address; set one of them", ip, a.Address)
+		default:
+			a.Address, a.AddressPath = ip, path
+		}
 	}
 	if v, _, ok := ackAnnotation(ann, AnnotationSpec); ok {
 		a.Spec = v
 	}
-	if v, _, ok := ackAnnotation(ann, AnnotationVSwitchID); ok {
-		a.VSwitchID = v
+	if v, key, ok := ackAnnotation(ann, AnnotationVSwitchID); ok {
+		a.VSwitchID, a.VSwitchIDPath = strings.TrimSpace(v), "metadata.annotations."+key
 	}
 	if v, _, ok := ackAnnotation(ann, AnnotationScheduler); ok {
 		a.Scheduler = v
 	}
+	if _, key, ok := ackAnnotation(ann, AnnotationAddressType); ok {
+		a.AddressTypePath = "metadata.annotations." + key
+	}
 	s.ACK = a
+	c.checkCCMAnnotations(ann, a.Kind != "")
+}
+
+// validCLBID reports an ID shaped like a CLB instance ID: "lb-" and lower
+// case letters and digits.
+func validCLBID(id string) bool {
+	rest, ok := strings.CutPrefix(id, "lb-")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *conv) endpoints(o *corev1.Endpoints) *Endpoints {

@@ -352,6 +352,7 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 	// decoding problems are reported, as the API server would.
 	if !broken {
 		dc.errs = append(dc.errs, c.errs...)
+		d.objs.Warnings = append(d.objs.Warnings, c.warns...)
 	}
 	if meta != nil && meta.Name != "" {
 		key := meta.Kind + "/" + meta.Namespace + "/" + meta.Name

@@ -105,7 +105,7 @@ func TestDecodeGood(t *testing.T) {
 			assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("198.51.100.7/32")}, s.LoadBalancerSourceRanges)
 			assert.Equal(t, "ClientIP", s.SessionAffinity)
 			assert.Equal(t, 10800, s.AffinitySeconds)
-			assert.Equal(t, ACKLoadBalancer{Kind: LBKindCLB, AddressType: AddressIntranet, BackendType: BackendENI, Spec: "slb.s1.small", IPVersion: "ipv4"}, s.ACK)
+			assert.Equal(t, ACKLoadBalancer{Kind: LBKindCLB, AddressType: AddressIntranet, AddressTypePath: "metadata.annotations." + AnnotationAddressType, BackendType: BackendENI, Spec: "slb.s1.small", IPVersion: "ipv4"}, s.ACK)
 		}},
 		{"db", func(t *testing.T, s *Service) {
 			assert.Equal(t, "shop", s.Namespace)

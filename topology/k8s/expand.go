@@ -46,6 +46,7 @@ func (d *Decoder) Objects() (*Objects, Errors) {
 	}
 	d.items = nil
 	d.errs.Sort()
+	d.objs.Warnings.Sort()
 	return &d.objs, d.errs
 }
 

@@ -18,6 +18,10 @@ type Objects struct {
 	Endpoints       []*Endpoints
 	NetworkPolicies []*NetworkPolicy
 	Ingresses       []*Ingress
+	// Warnings are located warnings about objects that are valid but
+	// use something netsim does not model (an SLB annotation it accepts
+	// and ignores).
+	Warnings Errors
 }
 
 // Service returns the Service namespace/name, or nil.
