@@ -193,6 +193,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.natGateways()
 	b.customRoutes()
 	b.failures()
 }

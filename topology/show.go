@@ -59,6 +59,7 @@ func WriteOverview(w io.Writer, wd *World) {
 		for _, e := range wd.VPC.Routes() {
 			fmt.Fprintf(w, "    %s\n", e)
 		}
+		writeNAT(w, wd, "  ")
 	}
 	for _, n := range wd.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
@@ -161,6 +162,10 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		fmt.Fprintf(w, "### VPC %s route table %s\n", wd.VPC.Name, wd.VPC.RouteTableID)
 		for _, e := range wd.VPC.Routes() {
 			fmt.Fprintln(w, e)
+		}
+		if len(wd.VPC.NATGateways()) > 0 || len(wd.VPC.EIPs()) > 0 {
+			fmt.Fprintf(w, "### VPC %s Internet edge\n", wd.VPC.Name)
+			writeNAT(w, wd, "")
 		}
 	}
 	return nil
