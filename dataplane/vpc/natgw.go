@@ -436,6 +436,9 @@ func natProtoName(p uint8) string {
 }
 
 func endText(proto uint8, ap netip.AddrPort) string {
+	if proto == packet.ProtoICMP && ap.Port() == 0 {
+		return ap.Addr().String()
+	}
 	if proto == packet.ProtoICMP {
 		return fmt.Sprintf("%s id %d", ap.Addr(), ap.Port())
 	}
@@ -481,7 +484,7 @@ func (g *NATGateway) snat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (tr
 	if env.Tracing() {
 		how := "existing session"
 		if created {
-			how = fmt.Sprintf("new session, idle timeout %s", SNATTimeout(proto))
+			how = fmt.Sprintf("new session, idle timeout %d s", int(SNATTimeout(proto)/time.Second))
 		}
 		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,
 			Lookup: fmt.Sprintf("SNAT table %s of NAT gateway %s (%s): source %s", g.SNATTableID, g.Name, g.ID, src),
