@@ -591,6 +591,11 @@ func (v *VPC) egress(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packe
 			detail = fmt.Sprintf("route table %s of %s has no entry for %s and no 0.0.0.0/0 entry pointing at a NAT gateway, and %s (%s) has no EIP: Internet egress needs a NAT gateway with an SNAT entry for vSwitch %s, or an EIP associated with %s",
 				v.RouteTableID, v.Name, ip.Dst(), eni.Instance, from, eni.VSwitch.Name, eni.Instance)
 		}
+		for _, d := range v.deleted {
+			if d.NATGateway != nil {
+				detail += fmt.Sprintf(" (the entry %s → NAT gateway %s (%s) was deleted)", d.Destination, d.NATGateway.Name, d.ID)
+			}
+		}
 		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonVPCNoInternet, detail)
 		return
 	}

@@ -328,6 +328,15 @@ func TestInternetEdge(t *testing.T) {
 		assert.Contains(t, d.Detail, "was deleted", "the deleted entry is still named")
 		assert.Contains(t, d.Detail, "only 0.0.0.0/0 → NAT gateway ngw matches")
 	})
+	t.Run("the NAT gateway's entry deleted", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		_, err := f.v.DeleteRoute(pfx("0.0.0.0/0"))
+		require.NoError(t, err)
+		f.send("a1", udpFrame(f.devs["a1"].MAC, netip.AddrPortFrom(ip("192.168.0.10"), 40000), netip.AddrPortFrom(ip(inetIP), 7)))
+		d := f.dropped(t)
+		assert.Equal(t, trace.ReasonVPCNoInternet, d.Reason)
+		assert.Contains(t, d.Detail, "the entry 0.0.0.0/0 → NAT gateway ngw ("+vpc.ID("rte", "0.0.0.0/0")+") was deleted")
+	})
 	t.Run("an unknown public address from the Internet", func(t *testing.T) {
 		f := newNATFabric(t, 1)
 		f.send("inet", udpFrame(f.devs["inet"].MAC, netip.AddrPortFrom(ip(inetIP), 5000), netip.AddrPortFrom(ip("192.0.2.99"), 80)))

@@ -16,6 +16,9 @@
 //     destination the ENI's MAC); TTL is not decremented; there is no
 //     source/destination check, so an ECS may send pod-addressed packets.
 //   - One underlay crossing takes Latency (virtual time, modelled).
+//   - Internet egress goes through an EIP of the instance or a NAT
+//     gateway's SNAT table (natgw.go); without either it is dropped as
+//     vpc-no-internet.
 package vpc
 
 import (
