@@ -593,6 +593,9 @@ func (w *World) Resolve(ref string) (Target, error) {
 				t.Stack = h.Stack
 			}
 		}
+		if h := w.eipHost(e.IP); h != nil {
+			t.Stack = h.Stack // an EIP reaches its instance (1:1 NAT)
+		}
 		return t, nil
 	}
 	return Target{}, fmt.Errorf("%s does not exist", ref)

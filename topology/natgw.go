@@ -269,3 +269,16 @@ func writeNAT(w io.Writer, wd *World, indent string) {
 		fmt.Fprintf(w, "%s%s\n", indent, e)
 	}
 }
+
+// eipHost is the node or instance an EIP is associated with, or nil.
+func (w *World) eipHost(a netip.Addr) *Host {
+	if w.VPC == nil {
+		return nil
+	}
+	for _, e := range w.VPC.EIPs() {
+		if e.Addr == a && e.Instance != "" {
+			return w.Host(e.Instance)
+		}
+	}
+	return nil
+}
