@@ -32,7 +32,8 @@ import (
 //     identifier) chosen from a generator seeded by the scenario, unique
 //     per EIP and protocol. A session lives until it has been idle for the
 //     documented timeout (TCP 900 s, UDP 60 s; ICMP, undocumented, taken as
-//     60 s) and its reply is translated back. SNAT serves outbound traffic
+//     60 s) and its reply is translated back; the later fragments of a
+//     datagram follow its first fragment's translation. SNAT serves outbound traffic
 //     only: an unsolicited packet to the EIP is dropped (no DNAT entries).
 //   - An EIP associated with an ECS instance is a 1:1 NAT of the instance's
 //     primary private address: outbound traffic from that address to the
@@ -129,7 +130,16 @@ type NATGateway struct {
 	out     map[natKey]*natSession // (proto, inside, remote)
 	in      map[natKey]*natSession // (proto, remote, public)
 	ports   map[natPort]*natSession
+	frags   map[fragKey]*natSession // fragments following a translated first fragment
 	rng     *rand.Rand
+}
+
+// fragKey names the fragments of one datagram (RFC 791: source,
+// destination, protocol and identification), as seen on arrival.
+type fragKey struct {
+	proto    uint8
+	src, dst netip.Addr
+	id       uint16
 }
 
 type natKey struct {
@@ -179,7 +189,7 @@ func (v *VPC) AddNATGateway(name string, sw *VSwitch, private netip.Addr, eips [
 		return nil, fmt.Errorf("vpc %q: NAT gateway %s: route table %s already has %d custom route entries, the quota: the 0.0.0.0/0 entry cannot be added (QuotaExceeded.RouteEntry)", v.Name, name, v.RouteTableID, v.Quota)
 	}
 	g := &NATGateway{Name: name, ID: ID("ngw", name), VSwitch: sw, PrivateIP: private, SNATTableID: ID("stb", name), vpc: v,
-		out: map[natKey]*natSession{}, in: map[natKey]*natSession{}, ports: map[natPort]*natSession{},
+		out: map[natKey]*natSession{}, in: map[natKey]*natSession{}, ports: map[natPort]*natSession{}, frags: map[fragKey]*natSession{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x6e6174677721))}
 	for _, a := range eips {
 		e, err := v.addEIP(a, "NAT gateway "+name)
@@ -453,9 +463,12 @@ func (g *NATGateway) snat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (tr
 	if e == nil {
 		return trace.ReasonVPCNoInternet, g.noEntryDetail(src, dst)
 	}
+	if ip.FragOffset() != 0 {
+		return g.fragment(env, pkt, ip, true)
+	}
 	lport, rport, ok := natPorts(ip, true)
 	if !ok {
-		return trace.ReasonVPCNoInternet, fmt.Sprintf("NAT gateway %s translates TCP, UDP and ICMP echo requests (first fragments): %s %s → %s cannot be SNATed",
+		return trace.ReasonVPCNoInternet, fmt.Sprintf("NAT gateway %s translates TCP, UDP and ICMP echo requests: %s %s → %s cannot be SNATed",
 			g.Name, natProtoName(ip.Protocol()), src, dst)
 	}
 	proto := ip.Protocol()
@@ -480,6 +493,9 @@ func (g *NATGateway) snat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (tr
 		created = true
 	}
 	s.expires = now + SNATTimeout(proto)
+	if ip.MF() {
+		g.frags[fragKey{proto, src, dst, ip.ID()}] = s
+	}
 	rewrite(ip, s.public.Addr(), s.public.Port(), true)
 	if env.Tracing() {
 		how := "existing session"
@@ -510,6 +526,36 @@ func (g *NATGateway) allocate(proto uint8, eip netip.Addr, now time.Duration) (n
 	return netip.AddrPort{}, false
 }
 
+// fragment translates a non-first fragment (addresses only: it carries
+// no transport header) by the session its first fragment used; the last
+// fragment (MF clear) forgets the datagram.
+func (g *NATGateway) fragment(env *link.Env, pkt *packet.Buffer, ip packet.IPv4, outbound bool) (trace.Reason, string) {
+	k := fragKey{ip.Protocol(), ip.Src(), ip.Dst(), ip.ID()}
+	s := g.frags[k]
+	if s == nil {
+		return trace.ReasonVPCNoInternet, fmt.Sprintf("NAT gateway %s: fragment (offset %d) of datagram id %d from %s to %s arrived before a translated first fragment",
+			g.Name, ip.FragOffset(), ip.ID(), ip.Src(), ip.Dst())
+	}
+	if !ip.MF() {
+		delete(g.frags, k)
+	}
+	before, after := ip.Src(), s.public.Addr()
+	if !outbound {
+		before, after = ip.Dst(), s.inside.Addr()
+	}
+	rewrite(ip, after, 0, outbound)
+	if env.Tracing() {
+		dir := "src"
+		if !outbound {
+			dir = "dst"
+		}
+		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,
+			Lookup: fmt.Sprintf("fragment id %d offset %d", ip.ID(), ip.FragOffset()), Match: s.entry.String(),
+			Change: fmt.Sprintf("%s %s → %s (as its first fragment)", dir, before, after)})
+	}
+	return trace.ReasonNone, ""
+}
+
 func (g *NATGateway) expire(s *natSession) {
 	delete(g.out, natKey{s.proto, s.inside, s.remote})
 	delete(g.in, natKey{s.proto, s.remote, s.public})
@@ -519,6 +565,10 @@ func (g *NATGateway) expire(s *natSession) {
 // unsnat translates a reply arriving from the Internet at one of the
 // gateway's EIPs; false when it belongs to no live session.
 func (g *NATGateway) unsnat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) bool {
+	if ip.FragOffset() != 0 {
+		r, _ := g.fragment(env, pkt, ip, false)
+		return r == trace.ReasonNone
+	}
 	lport, rport, ok := natPorts(ip, false)
 	if !ok {
 		return false
@@ -535,6 +585,9 @@ func (g *NATGateway) unsnat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) b
 		return false
 	}
 	s.expires = now + SNATTimeout(proto)
+	if ip.MF() {
+		g.frags[fragKey{proto, ip.Src(), ip.Dst(), ip.ID()}] = s
+	}
 	rewrite(ip, s.inside.Addr(), s.inside.Port(), false)
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,

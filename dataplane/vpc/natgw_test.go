@@ -115,6 +115,11 @@ func (f *natFabric) only(t *testing.T, name string) packet.IPv4 {
 	ipb := packet.IPv4(f.sinks[name].Frames[0].Data[packet.EthHeaderLen:])
 	assert.True(t, ipb.ChecksumOK(), "IPv4 header checksum")
 	seg := ipb[ipb.HeaderLen():ipb.TotalLen()]
+	if ipb.IsFragment() {
+		// A fragment's transport checksum covers the whole datagram.
+		f.sinks[name].Reset()
+		return ipb
+	}
 	switch ipb.Protocol() {
 	case packet.ProtoUDP, packet.ProtoTCP:
 		assert.True(t, packet.TransportChecksumOK(seg, ipb.Src(), ipb.Dst(), ipb.Protocol()), "transport checksum")
@@ -420,4 +425,55 @@ func TestIsPublic(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, vpc.IsPublic(ip(tt.addr)), tt.addr)
 	}
+}
+
+// fragFrame is an IPv4 fragment of a UDP datagram with identification id:
+// the first (with the UDP header and MF) or a later one at offset 8*off8.
+func fragFrame(mac packet.MAC, src, dst netip.AddrPort, id uint16, off8 uint16, more bool) []byte {
+	if off8 == 0 {
+		b := udpFrame(mac, src, dst)
+		ipb := packet.IPv4(b[packet.EthHeaderLen:])
+		ipb.SetHeader(packet.IPv4Fields{TotalLen: len(ipb), ID: id, Flags: packet.FlagMF, TTL: 64, Protocol: packet.ProtoUDP, Src: src.Addr(), Dst: dst.Addr()})
+		return b
+	}
+	b := make([]byte, packet.EthHeaderLen+packet.IPv4HeaderLen+24)
+	packet.Ethernet(b).Set(vpc.GatewayMAC, mac, packet.EtherTypeIPv4)
+	flags := off8
+	if more {
+		flags |= packet.FlagMF
+	}
+	packet.IPv4(b[packet.EthHeaderLen:]).SetHeader(packet.IPv4Fields{TotalLen: len(b) - packet.EthHeaderLen, ID: id, Flags: flags, TTL: 64, Protocol: packet.ProtoUDP, Src: src.Addr(), Dst: dst.Addr()})
+	return b
+}
+
+func TestSNATFragments(t *testing.T) {
+	inside := netip.AddrPortFrom(ip("192.168.0.10"), 40000)
+	remote := netip.AddrPortFrom(ip(inetIP), 7)
+	t.Run("later fragments follow the first", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		mac := f.devs["a1"].MAC
+		f.send("a1", fragFrame(mac, inside, remote, 77, 0, true))
+		first := f.only(t, "inet")
+		assert.Equal(t, ip(eipA), first.Src())
+		for _, more := range []bool{true, false} {
+			f.send("a1", fragFrame(mac, inside, remote, 77, 5, more))
+			later := f.only(t, "inet")
+			assert.Equal(t, ip(eipA), later.Src())
+			assert.Equal(t, 40, later.FragOffset(), "the fragment is not touched beyond its addresses")
+		}
+		f.send("a1", fragFrame(mac, inside, remote, 77, 6, false))
+		d := f.dropped(t)
+		assert.Equal(t, trace.ReasonVPCNoInternet, d.Reason, "the last fragment ended the datagram")
+		assert.Contains(t, d.Detail, "arrived before a translated first fragment")
+	})
+	t.Run("reply fragments", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		f.send("a1", udpFrame(f.devs["a1"].MAC, inside, remote))
+		pub, _ := udpPorts(f.only(t, "inet"))
+		public := netip.AddrPortFrom(ip(eipA), pub)
+		f.send("inet", fragFrame(f.devs["inet"].MAC, remote, public, 9, 0, true))
+		assert.Equal(t, inside.Addr(), f.only(t, "a1").Dst())
+		f.send("inet", fragFrame(f.devs["inet"].MAC, remote, public, 9, 5, false))
+		assert.Equal(t, inside.Addr(), f.only(t, "a1").Dst())
+	})
 }
