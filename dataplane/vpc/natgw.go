@@ -627,7 +627,11 @@ func (v *VPC) egress(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packe
 	env := v.env
 	from := ip.Src()
 	if eip := v.eipOf[from]; eip != nil {
-		rewrite(ip, eip.Addr, portOf(ip, true), true)
+		if in := quoted(ip); in != nil && in.Dst() == from {
+			rewriteQuoted(ip, in, netip.AddrPortFrom(eip.Addr, 0), true, false)
+		} else {
+			rewrite(ip, eip.Addr, portOf(ip, true), true)
+		}
 		if env.Tracing() {
 			env.Hop(pkt, trace.Hop{Node: "vpc", Device: src.VSwitch.Name, Kind: trace.KindVPC,
 				Lookup: fmt.Sprintf("EIP of %s: %s", src.Instance, from),
@@ -703,7 +707,7 @@ func (v *VPC) inbound(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip pack
 		return false
 	}
 	if g := eip.NATGateway; g != nil {
-		if !g.unsnat(env, pkt, ip) {
+		if !g.unsnat(env, pkt, ip) && !g.unsnatError(env, pkt, ip) {
 			env.Drop(pkt, "vpc", "natgw "+g.Name, trace.ReasonNATNoSession,
 				fmt.Sprintf("%s %s → %s: EIP %s of NAT gateway %s has no SNAT session for it (SNAT serves connections from inside the VPC only; no DNAT entries are modelled)",
 					natProtoName(ip.Protocol()), ip.Src(), dst, dst, g.Name))
@@ -712,12 +716,117 @@ func (v *VPC) inbound(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip pack
 		v.route(src, pkt, eth, ip)
 		return true
 	}
-	rewrite(ip, eip.eni.Primary, portOf(ip, false), false)
+	if in := quoted(ip); in != nil && in.Src() == dst {
+		rewriteQuoted(ip, in, netip.AddrPortFrom(eip.eni.Primary, 0), true, true)
+	} else {
+		rewrite(ip, eip.eni.Primary, portOf(ip, false), false)
+	}
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "internet", Kind: trace.KindVPC,
 			Lookup: fmt.Sprintf("EIP %s", dst), Match: eip.String(),
 			Change: fmt.Sprintf("1:1 NAT dst %s → %s", dst, eip.eni.Primary)})
 	}
 	v.route(src, pkt, eth, ip)
+	return true
+}
+
+// quoted returns the IPv4 header quoted by an ICMP error (with at least
+// 8 bytes of its transport header), or nil when ip is no such error.
+func quoted(ip packet.IPv4) packet.IPv4 {
+	if ip.Protocol() != packet.ProtoICMP || ip.FragOffset() != 0 || ip.TotalLen() > len(ip) {
+		return nil
+	}
+	c := ip[ip.HeaderLen():ip.TotalLen()]
+	if len(c) < 8+packet.IPv4HeaderLen+8 || !packet.ICMP(c).IsError() {
+		return nil
+	}
+	in := packet.IPv4(c[8:])
+	if in[0]>>4 != 4 || in.HeaderLen() < packet.IPv4HeaderLen || len(in) < in.HeaderLen()+8 || in.FragOffset() != 0 {
+		return nil
+	}
+	return in
+}
+
+// quotedPorts are the quoted packet's source and destination ports (an
+// echo request's identifier as its source port, 0 as its destination).
+func quotedPorts(in packet.IPv4) (src, dst uint16, ok bool) {
+	seg := in[in.HeaderLen():]
+	switch in.Protocol() {
+	case packet.ProtoTCP, packet.ProtoUDP:
+		return binary.BigEndian.Uint16(seg[0:2]), binary.BigEndian.Uint16(seg[2:4]), true
+	case packet.ProtoICMP:
+		if seg[0] == packet.ICMPEchoRequest {
+			return binary.BigEndian.Uint16(seg[4:6]), 0, true
+		}
+	}
+	return 0, 0, false
+}
+
+// rewriteQuoted translates an ICMP error about a packet we translated:
+// the outer address (dst when inbound, else src) and the quoted packet's
+// source (inbound) or destination address become to's address, and its
+// port (or echo identifier) to's port unless keepPort; the quoted header's
+// checksums are updated and the ICMP checksum recomputed.
+func rewriteQuoted(ip, in packet.IPv4, to netip.AddrPort, keepPort, inbound bool) {
+	rewrite(ip, to.Addr(), 0, !inbound)
+	aoff, poff := 12, 0
+	if !inbound {
+		aoff, poff = 16, 2
+	}
+	old := [4]byte(in[aoff : aoff+4])
+	nw := to.Addr().As4()
+	copy(in[aoff:aoff+4], nw[:])
+	in.SetChecksum()
+	seg := in[in.HeaderLen():]
+	var csum int
+	switch in.Protocol() {
+	case packet.ProtoTCP:
+		csum = 16
+	case packet.ProtoUDP:
+		csum = 6
+	case packet.ProtoICMP:
+		poff, csum = 4, -1 // the echo identifier; ICMP has no pseudo-header
+	}
+	oldPort := binary.BigEndian.Uint16(seg[poff : poff+2])
+	if keepPort {
+		to = netip.AddrPortFrom(to.Addr(), oldPort)
+	}
+	binary.BigEndian.PutUint16(seg[poff:poff+2], to.Port())
+	if csum == -1 {
+		if len(seg) >= 8 {
+			binary.BigEndian.PutUint16(seg[2:4], packet.ChecksumUpdate16(binary.BigEndian.Uint16(seg[2:4]), oldPort, to.Port()))
+		}
+	} else if len(seg) >= csum+2 {
+		if c := binary.BigEndian.Uint16(seg[csum : csum+2]); c != 0 || in.Protocol() == packet.ProtoTCP {
+			c = packet.ChecksumUpdate16(packet.ChecksumUpdate32(c, old, nw), oldPort, to.Port())
+			binary.BigEndian.PutUint16(seg[csum:csum+2], c)
+		}
+	}
+	packet.ICMP(ip[ip.HeaderLen():ip.TotalLen()]).SetChecksum()
+}
+
+// unsnatError translates an ICMP error from the Internet about a packet of
+// one of the gateway's SNAT sessions; false when there is none.
+func (g *NATGateway) unsnatError(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) bool {
+	in := quoted(ip)
+	if in == nil {
+		return false
+	}
+	sp, dp, ok := quotedPorts(in)
+	if !ok {
+		return false
+	}
+	proto := in.Protocol()
+	public, remote := netip.AddrPortFrom(in.Src(), sp), netip.AddrPortFrom(in.Dst(), dp)
+	s := g.in[natKey{proto, remote, public}]
+	if s == nil || env.Now() >= s.expires {
+		return false
+	}
+	rewriteQuoted(ip, in, s.inside, false, true)
+	if env.Tracing() {
+		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,
+			Lookup: fmt.Sprintf("ICMP error about %s → %s", endText(proto, public), endText(proto, remote)), Match: s.entry.String(),
+			Change: fmt.Sprintf("dst %s → %s, quoted src %s → %s", public.Addr(), s.inside.Addr(), endText(proto, public), endText(proto, s.inside))})
+	}
 	return true
 }

@@ -477,3 +477,58 @@ func TestSNATFragments(t *testing.T) {
 		assert.Equal(t, inside.Addr(), f.only(t, "a1").Dst())
 	})
 }
+
+// icmpError is an ICMP destination unreachable (port) from src to dst
+// quoting the IPv4 header and 8 bytes of the packet orig.
+func icmpError(mac packet.MAC, src, dst netip.Addr, orig packet.IPv4) []byte {
+	q := orig[:orig.HeaderLen()+8]
+	b := make([]byte, packet.EthHeaderLen+packet.IPv4HeaderLen+8+len(q))
+	packet.Ethernet(b).Set(vpc.GatewayMAC, mac, packet.EtherTypeIPv4)
+	ipb := packet.IPv4(b[packet.EthHeaderLen:])
+	ipb.SetHeader(packet.IPv4Fields{TotalLen: len(ipb), TTL: 64, Protocol: packet.ProtoICMP, Src: src, Dst: dst})
+	c := packet.ICMP(ipb[packet.IPv4HeaderLen:])
+	c[0], c[1] = packet.ICMPDestUnreach, packet.ICMPCodePortUnreach
+	copy(c[8:], q)
+	c.SetChecksum()
+	return b
+}
+
+func TestICMPErrorsTranslated(t *testing.T) {
+	t.Run("to a SNAT session", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		sent := udpFrame(f.devs["a1"].MAC, netip.AddrPortFrom(ip("192.168.0.10"), 40000), netip.AddrPortFrom(ip(inetIP), 7))
+		origCsum := packet.UDP(sent[packet.EthHeaderLen+packet.IPv4HeaderLen:]).Checksum()
+		f.send("a1", sent)
+		out := append(packet.IPv4(nil), f.only(t, "inet")...)
+		f.send("inet", icmpError(f.devs["inet"].MAC, ip(inetIP), ip(eipA), out))
+		got := f.only(t, "a1")
+		assert.Equal(t, ip("192.168.0.10"), got.Dst())
+		in := packet.IPv4(got[got.HeaderLen()+8:])
+		assert.Equal(t, ip("192.168.0.10"), in.Src(), "the quoted packet is the one a1 sent")
+		assert.True(t, in.ChecksumOK(), "quoted header checksum")
+		u := packet.UDP(in[in.HeaderLen():])
+		assert.Equal(t, uint16(40000), u.SrcPort())
+		assert.Equal(t, origCsum, u.Checksum(), "the quoted UDP checksum is a1's again")
+	})
+	t.Run("from an instance behind its EIP", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		sent := udpFrame(f.devs["inet"].MAC, netip.AddrPortFrom(ip(inetIP), 5000), netip.AddrPortFrom(ip(eipB1), 9))
+		origCsum := packet.UDP(sent[packet.EthHeaderLen+packet.IPv4HeaderLen:]).Checksum()
+		f.send("inet", sent)
+		at := append(packet.IPv4(nil), f.only(t, "b1")...)
+		f.send("b1", icmpError(f.devs["b1"].MAC, ip("192.168.1.11"), ip(inetIP), at))
+		got := f.only(t, "inet")
+		assert.Equal(t, ip(eipB1), got.Src())
+		in := packet.IPv4(got[got.HeaderLen()+8:])
+		assert.Equal(t, ip(eipB1), in.Dst(), "the quoted packet is the one the client sent")
+		assert.True(t, in.ChecksumOK())
+		assert.Equal(t, uint16(9), packet.UDP(in[in.HeaderLen():]).DstPort())
+		assert.Equal(t, origCsum, packet.UDP(in[in.HeaderLen():]).Checksum())
+	})
+	t.Run("about no session", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		orig := packet.IPv4(udpFrame(f.devs["a1"].MAC, netip.AddrPortFrom(ip(eipA), 3333), netip.AddrPortFrom(ip(inetIP), 7))[packet.EthHeaderLen:])
+		f.send("inet", icmpError(f.devs["inet"].MAC, ip(inetIP), ip(eipA), orig))
+		assert.Equal(t, trace.ReasonNATNoSession, f.dropped(t).Reason)
+	})
+}
