@@ -466,6 +466,9 @@ func (g *NATGateway) snat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (tr
 	if ip.FragOffset() != 0 {
 		return g.fragment(env, pkt, ip, true)
 	}
+	if g.snatError(env, pkt, ip) {
+		return trace.ReasonNone, ""
+	}
 	lport, rport, ok := natPorts(ip, true)
 	if !ok {
 		return trace.ReasonVPCNoInternet, fmt.Sprintf("NAT gateway %s translates TCP, UDP and ICMP echo requests: %s %s → %s cannot be SNATed",
@@ -827,6 +830,30 @@ func (g *NATGateway) unsnatError(env *link.Env, pkt *packet.Buffer, ip packet.IP
 		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,
 			Lookup: fmt.Sprintf("ICMP error about %s → %s", endText(proto, public), endText(proto, remote)), Match: s.entry.String(),
 			Change: fmt.Sprintf("dst %s → %s, quoted src %s → %s", public.Addr(), s.inside.Addr(), endText(proto, public), endText(proto, s.inside))})
+	}
+	return true
+}
+
+// snatError translates an ICMP error from inside the VPC about a packet
+// that arrived through one of the gateway's SNAT sessions (TCP or UDP);
+// false when there is none.
+func (g *NATGateway) snatError(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) bool {
+	in := quoted(ip)
+	if in == nil || (in.Protocol() != packet.ProtoTCP && in.Protocol() != packet.ProtoUDP) {
+		return false
+	}
+	sp, dp, _ := quotedPorts(in)
+	proto := in.Protocol()
+	remote, inside := netip.AddrPortFrom(in.Src(), sp), netip.AddrPortFrom(in.Dst(), dp)
+	s := g.out[natKey{proto, inside, remote}]
+	if s == nil || env.Now() >= s.expires {
+		return false
+	}
+	rewriteQuoted(ip, in, s.public, false, false)
+	if env.Tracing() {
+		env.Hop(pkt, trace.Hop{Node: "vpc", Device: "natgw " + g.Name, Kind: trace.KindVPC,
+			Lookup: fmt.Sprintf("ICMP error about %s → %s", remote, inside), Match: s.entry.String(),
+			Change: fmt.Sprintf("src %s → %s, quoted dst %s → %s", inside.Addr(), s.public.Addr(), inside, s.public)})
 	}
 	return true
 }
