@@ -130,7 +130,7 @@ type NATGateway struct {
 	out     map[natKey]*natSession // (proto, inside, remote)
 	in      map[natKey]*natSession // (proto, remote, public)
 	ports   map[natPort]*natSession
-	frags   map[fragKey]*natSession // fragments following a translated first fragment
+	frags   map[fragKey]fragState // fragments following a translated first fragment
 	rng     *rand.Rand
 }
 
@@ -140,6 +140,28 @@ type fragKey struct {
 	proto    uint8
 	src, dst netip.Addr
 	id       uint16
+}
+
+// fragState is the session of a datagram's first fragment, kept for its
+// other fragments for as long as Linux keeps fragments (ipfrag_time, 30 s).
+type fragState struct {
+	s       *natSession
+	expires time.Duration
+}
+
+const fragTimeout = 30 * time.Second
+
+// trackFragments remembers the session of a translated first fragment,
+// forgetting datagrams whose last fragment never came.
+func (g *NATGateway) trackFragments(k fragKey, s *natSession, now time.Duration) {
+	if len(g.frags) >= 1024 {
+		for fk, f := range g.frags {
+			if now >= f.expires {
+				delete(g.frags, fk)
+			}
+		}
+	}
+	g.frags[k] = fragState{s, now + fragTimeout}
 }
 
 type natKey struct {
@@ -189,7 +211,7 @@ func (v *VPC) AddNATGateway(name string, sw *VSwitch, private netip.Addr, eips [
 		return nil, fmt.Errorf("vpc %q: NAT gateway %s: route table %s already has %d custom route entries, the quota: the 0.0.0.0/0 entry cannot be added (QuotaExceeded.RouteEntry)", v.Name, name, v.RouteTableID, v.Quota)
 	}
 	g := &NATGateway{Name: name, ID: ID("ngw", name), VSwitch: sw, PrivateIP: private, SNATTableID: ID("stb", name), vpc: v,
-		out: map[natKey]*natSession{}, in: map[natKey]*natSession{}, ports: map[natPort]*natSession{}, frags: map[fragKey]*natSession{},
+		out: map[natKey]*natSession{}, in: map[natKey]*natSession{}, ports: map[natPort]*natSession{}, frags: map[fragKey]fragState{},
 		rng: rand.New(rand.NewPCG(seed, seed^0x6e6174677721))}
 	for _, a := range eips {
 		e, err := v.addEIP(a, "NAT gateway "+name)
@@ -497,7 +519,7 @@ func (g *NATGateway) snat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) (tr
 	}
 	s.expires = now + SNATTimeout(proto)
 	if ip.MF() {
-		g.frags[fragKey{proto, src, dst, ip.ID()}] = s
+		g.trackFragments(fragKey{proto, src, dst, ip.ID()}, s, now)
 	}
 	rewrite(ip, s.public.Addr(), s.public.Port(), true)
 	if env.Tracing() {
@@ -534,7 +556,12 @@ func (g *NATGateway) allocate(proto uint8, eip netip.Addr, now time.Duration) (n
 // fragment (MF clear) forgets the datagram.
 func (g *NATGateway) fragment(env *link.Env, pkt *packet.Buffer, ip packet.IPv4, outbound bool) (trace.Reason, string) {
 	k := fragKey{ip.Protocol(), ip.Src(), ip.Dst(), ip.ID()}
-	s := g.frags[k]
+	f, ok := g.frags[k]
+	s := f.s
+	if ok && env.Now() >= f.expires {
+		delete(g.frags, k)
+		s = nil
+	}
 	if s == nil {
 		return trace.ReasonVPCNoInternet, fmt.Sprintf("NAT gateway %s: fragment (offset %d) of datagram id %d from %s to %s arrived before a translated first fragment",
 			g.Name, ip.FragOffset(), ip.ID(), ip.Src(), ip.Dst())
@@ -589,7 +616,7 @@ func (g *NATGateway) unsnat(env *link.Env, pkt *packet.Buffer, ip packet.IPv4) b
 	}
 	s.expires = now + SNATTimeout(proto)
 	if ip.MF() {
-		g.frags[fragKey{proto, ip.Src(), ip.Dst(), ip.ID()}] = s
+		g.trackFragments(fragKey{proto, ip.Src(), ip.Dst(), ip.ID()}, s, now)
 	}
 	rewrite(ip, s.inside.Addr(), s.inside.Port(), false)
 	if env.Tracing() {

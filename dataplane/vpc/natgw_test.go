@@ -466,6 +466,15 @@ func TestSNATFragments(t *testing.T) {
 		assert.Equal(t, trace.ReasonVPCNoInternet, d.Reason, "the last fragment ended the datagram")
 		assert.Contains(t, d.Detail, "arrived before a translated first fragment")
 	})
+	t.Run("a fragment after ipfrag_time", func(t *testing.T) {
+		f := newNATFabric(t, 1)
+		mac := f.devs["a1"].MAC
+		f.send("a1", fragFrame(mac, inside, remote, 78, 0, true))
+		f.only(t, "inet")
+		f.s.RunFor(31 * time.Second)
+		f.send("a1", fragFrame(mac, inside, remote, 78, 5, false))
+		assert.Contains(t, f.dropped(t).Detail, "arrived before a translated first fragment")
+	})
 	t.Run("reply fragments", func(t *testing.T) {
 		f := newNATFabric(t, 1)
 		f.send("a1", udpFrame(f.devs["a1"].MAC, inside, remote))
