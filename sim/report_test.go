@@ -181,7 +181,7 @@ func TestHints(t *testing.T) {
 			hint:  "flannel vxlan carries pod traffic between node addresses and never needed VPC route entries", why: true, wantReason: "link-down"},
 		{name: "internet egress without a NAT gateway",
 			flow: "{name: f, from: pod/a, to: 8.8.8.8}",
-			hint: "internet egress from a VPC needs a NAT gateway with an SNAT entry for the source's vSwitch, or an EIP", why: true, wantReason: "vpc-no-route"},
+			hint: "internet egress from a VPC needs a NAT gateway with an SNAT entry for the source's vSwitch, or an EIP", why: true, wantReason: "vpc-no-internet"},
 		{name: "private address outside the VPC",
 			flow: "{name: f, from: pod/a, to: 10.1.2.3}",
 			hint: "10.1.2.3 is outside the VPC and the cluster's ranges", why: true, wantReason: "vpc-no-route"},

@@ -215,6 +215,7 @@ func (b *builder) build() {
 	b.listeners()
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()
+	b.natGateways()
 	b.customRoutes()
 	b.failures()
 	if !b.scratch {
@@ -587,6 +588,9 @@ func (w *World) Resolve(ref string) (Target, error) {
 			if !e.IP.IsLoopback() && h.Stack.IsLocal(e.IP) {
 				t.Stack = h.Stack
 			}
+		}
+		if h := w.eipHost(e.IP); h != nil {
+			t.Stack = h.Stack // an EIP reaches its instance (1:1 NAT)
 		}
 		return t, nil
 	}

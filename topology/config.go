@@ -136,6 +136,10 @@ type VPC struct {
 	VSwitches []VSwitch `yaml:"vswitches"`
 	// Routes are custom route entries added to the VPC route table by hand.
 	Routes []VPCRoute `yaml:"routes"`
+	// NATGateways are Internet NAT gateways (see natgw.go); at most one.
+	NATGateways []NATGateway `yaml:"natGateways"`
+	// EIPs are elastic IP addresses associated with ECS instances.
+	EIPs []EIP `yaml:"eips"`
 }
 
 // VSwitch is one vSwitch: a subnet in one zone.

@@ -577,7 +577,7 @@ func TestValidateServiceRules(t *testing.T) {
 		{"internet reserved", func(s *Scenario) { s.Internet.IP = "255.255.255.255" }, "internet.ip", "reserved"},
 		{"proxy mode", func(s *Scenario) { s.Cluster.ProxyMode = "userspace" }, "cluster.proxyMode", "unknown proxy mode"},
 		{"scheduler", func(s *Scenario) { s.Cluster.ProxyMode = "ipvs"; s.Cluster.IPVSScheduler = "wrr" }, "cluster.ipvsScheduler", `did you mean "rr"?`},
-		{"internet as destination", func(s *Scenario) { s.Flows[0].To = "internet" }, "flows[0].to", "can only send"},
+		{"internet as destination without a client", func(s *Scenario) { s.Internet = nil; s.Flows[0].To = "internet" }, "flows[0].to", "there is no Internet client"},
 		{"dns to missing", func(s *Scenario) { s.Flows[0].To = "dns:wbe.default.svc.cluster.local" }, "flows[0].to", `did you mean "default/web"?`},
 		{"resource is nothing", func(s *Scenario) { s.Resources = append(s.Resources, Resource{}) }, "resources[1]", "got nothing"},
 	}

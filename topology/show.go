@@ -65,6 +65,7 @@ func WriteOverview(w io.Writer, wd *World) {
 		for _, l := range VPCRouteLines(wd.VPC) {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
+		writeNAT(w, wd, "  ")
 	}
 	writeActionOverview(w, wd)
 	for _, n := range wd.Notes {
@@ -186,6 +187,10 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		fmt.Fprintf(w, "### VPC %s route table %s\n", wd.VPC.Name, wd.VPC.RouteTableID)
 		for _, l := range VPCRouteLines(wd.VPC) {
 			fmt.Fprintln(w, l)
+		}
+		if len(wd.VPC.NATGateways()) > 0 || len(wd.VPC.EIPs()) > 0 {
+			fmt.Fprintf(w, "### VPC %s Internet edge\n", wd.VPC.Name)
+			writeNAT(w, wd, "")
 		}
 	}
 	return nil

@@ -140,6 +140,7 @@ func (s *Scenario) validate() *validator {
 	v.checkPods()
 	v.loadObjects()
 	v.checkInternet()
+	v.checkNAT()
 	v.checkFailures()
 	v.checkFlows()
 	v.checkActionSequence()
@@ -1033,13 +1034,14 @@ func (v *validator) checkFlows() {
 // Internet client when there is one.
 func (v *validator) endpointForms(to bool) string {
 	forms := []string{"pod/NAME", "pod/NAMESPACE/NAME", "node/NAME", "ecs/NAME"}
-	switch {
-	case to && (v.s.Objects != nil || len(v.s.Nodes) > 0):
-		forms = append(forms, "svc/NAME", "svc/NAMESPACE/NAME", "slb/NAME", "slb/NAMESPACE/NAME", "dns:NAME.NAMESPACE.svc.cluster.local", "an IPv4 address")
-	case to:
-		forms = append(forms, "an IPv4 address")
-	case v.s.Internet != nil:
+	if to && (v.s.Objects != nil || len(v.s.Nodes) > 0) {
+		forms = append(forms, "svc/NAME", "svc/NAMESPACE/NAME", "slb/NAME", "slb/NAMESPACE/NAME", "dns:NAME.NAMESPACE.svc.cluster.local")
+	}
+	if v.s.Internet != nil {
 		forms = append(forms, "internet")
+	}
+	if to {
+		forms = append(forms, "an IPv4 address")
 	}
 	return strings.Join(forms[:len(forms)-1], ", ") + " or " + forms[len(forms)-1]
 }
@@ -1078,10 +1080,6 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 			return ep, false
 		}
 	case EndpointInternet:
-		if allowIP {
-			v.addf(path, "%q is the Internet client: it can only send (from), not receive", s)
-			return ep, false
-		}
 		if v.s.Internet == nil {
 			v.addf(path, "there is no Internet client: add internet: {ip: %s} to the scenario", defaultInternetIP)
 			return ep, false

@@ -42,6 +42,9 @@ const (
 	ReasonReasmTimeout              // IP fragments never completed
 	ReasonProtoUnreachable          // no handler for the IP protocol
 	ReasonDNSNXDomain               // the cluster DNS has no such name
+	ReasonVPCNoInternet             // Internet egress without a NAT gateway SNAT entry or an EIP
+	ReasonNATNoSession              // Internet packet to a NAT gateway EIP that no SNAT session expects
+	ReasonInternetNoHost            // an Internet address outside the model
 	reasonCount
 )
 
@@ -78,6 +81,9 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonReasmTimeout:       {"reasm-timeout", "IP fragments did not all arrive within ipfrag_time (30 s)"},
 	ReasonProtoUnreachable:   {"proto-unreachable", "no handler for the IP protocol; ICMP protocol unreachable sent"},
 	ReasonDNSNXDomain:        {"dns-nxdomain", "the cluster DNS has no record for the name"},
+	ReasonVPCNoInternet:      {"vpc-no-internet", "the VPC has no route to the Internet: egress needs a NAT gateway SNAT entry or an EIP"},
+	ReasonNATNoSession:       {"nat-no-session", "from the Internet to a NAT gateway EIP with no SNAT session for it: SNAT serves outbound connections only"},
+	ReasonInternetNoHost:     {"internet-no-host", "no host is modelled at this Internet address"},
 }
 
 // Code is the stable kebab-case name of the reason, e.g. "vpc-no-route".

@@ -16,6 +16,9 @@
 //     destination the ENI's MAC); TTL is not decremented; there is no
 //     source/destination check, so an ECS may send pod-addressed packets.
 //   - One underlay crossing takes Latency (virtual time, modelled).
+//   - Internet egress goes through an EIP of the instance or a NAT
+//     gateway's SNAT table (natgw.go); without either it is dropped as
+//     vpc-no-internet.
 package vpc
 
 import (
@@ -92,6 +95,9 @@ type RouteEntry struct {
 	VSwitch *VSwitch
 	// NextHop is the instance of a custom entry.
 	NextHop string
+	// NATGateway is the next hop of the 0.0.0.0/0 entry a NAT gateway adds
+	// (NextHop is then the gateway's ID).
+	NATGateway *NATGateway
 	// Description says who created a custom entry (e.g. "flannel ali-vpc node-2").
 	Description string
 }
@@ -102,6 +108,9 @@ func (e *RouteEntry) String() string {
 		return fmt.Sprintf("%s → local (system route of vSwitch %s)", e.Destination, e.VSwitch.Name)
 	}
 	s := fmt.Sprintf("%s → ECS instance %s (%s, %s)", e.Destination, e.NextHop, e.ID, strings.ToLower(string(e.Type)))
+	if g := e.NATGateway; g != nil {
+		s = fmt.Sprintf("%s → NAT gateway %s %s (%s, %s)", e.Destination, g.Name, g.ID, e.ID, strings.ToLower(string(e.Type)))
+	}
 	if e.Description != "" {
 		s += " [" + e.Description + "]"
 	}
@@ -134,6 +143,10 @@ type VPC struct {
 	slbs      map[netip.Addr]*SLB
 	slbList   []*SLB
 	inet      map[netip.Addr]*ENI
+	natgws    []*NATGateway
+	eips      map[netip.Addr]*EIP // every EIP by its address
+	eipList   []*EIP
+	eipOf     map[netip.Addr]*EIP // EIPs of instances by their private address
 }
 
 // New creates a VPC.
@@ -144,7 +157,8 @@ func New(env *link.Env, name string, cidr netip.Prefix, latency time.Duration, q
 	return &VPC{Name: name, ID: ID("vpc", name), CIDR: cidr, Latency: latency, Quota: quota,
 		RouteTableID: ID("vtb", name), env: env,
 		byAddr: make(map[netip.Addr]*ENI), byDev: make(map[*link.Device]*ENI), primary: make(map[string]*ENI),
-		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}, created: map[netip.Prefix]int{}}
+		slbs: map[netip.Addr]*SLB{}, inet: map[netip.Addr]*ENI{}, created: map[netip.Prefix]int{},
+		eips: map[netip.Addr]*EIP{}, eipOf: map[netip.Addr]*EIP{}}
 }
 
 // ID makes a stable Alibaba-Cloud-looking resource ID: prefix-<hash>.
@@ -367,8 +381,11 @@ func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
 		return
 	}
 	if src.Internet {
+		if v.inbound(src, pkt, eth, ip) {
+			return
+		}
 		env.Drop(pkt, "vpc", where, trace.ReasonVPCNoRoute,
-			fmt.Sprintf("%s is not a public address of this VPC: from the internet only internet-facing SLB listeners (and EIPs, not modelled) are reachable", dst))
+			fmt.Sprintf("%s is not a public address of this VPC: from the internet only internet-facing SLB listeners and EIPs are reachable", dst))
 		return
 	}
 	v.route(src, pkt, eth, ip)
@@ -379,6 +396,25 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 	env := v.env
 	dst := ip.Dst()
 	e, ok := v.routes.Lookup(dst)
+	if IsPublic(dst) && !v.CIDR.Contains(dst) && (!ok || e.NATGateway != nil) && !src.Internet {
+		if env.Tracing() {
+			h := trace.Hop{Node: "vpc", Device: src.VSwitch.Name, Kind: trace.KindVPC,
+				Lookup: fmt.Sprintf("route table %s: %s (from %s %s)", v.RouteTableID, dst, src.Instance, src.ID), Match: "no entry"}
+			if ok {
+				h.Match = e.String()
+			}
+			env.Hop(pkt, h)
+		}
+		if !ok {
+			e = nil
+		}
+		v.egress(src, pkt, eth, ip, e)
+		return
+	}
+	// An Internet NAT gateway forwards to public addresses only: a private
+	// destination that only its 0.0.0.0/0 entry matches has no route.
+	natOnly := ok && e.NATGateway != nil
+	ok = ok && !natOnly
 	var to *ENI
 	if ok && e.VSwitch != nil {
 		to = v.byAddr[dst]
@@ -388,9 +424,12 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 	if env.Tracing() {
 		h := trace.Hop{Node: "vpc", Device: src.VSwitch.Name, Kind: trace.KindVPC,
 			Lookup: fmt.Sprintf("route table %s: %s (from %s %s)", v.RouteTableID, dst, src.Instance, src.ID)}
-		if ok {
+		switch {
+		case ok:
 			h.Match = e.String()
-		} else {
+		case natOnly:
+			h.Match = e.String() + ", which forwards only to public addresses"
+		default:
 			h.Match = "no entry"
 		}
 		if to != nil {
@@ -399,7 +438,11 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 		env.Hop(pkt, h)
 	}
 	if !ok {
-		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonVPCNoRoute, v.noRouteDetail(dst))
+		detail := v.noRouteDetail(dst)
+		if natOnly {
+			detail += fmt.Sprintf("; only 0.0.0.0/0 → NAT gateway %s matches, and an Internet NAT gateway forwards only to public addresses", e.NATGateway.Name)
+		}
+		env.Drop(pkt, "vpc", src.VSwitch.Name, trace.ReasonVPCNoRoute, detail)
 		return
 	}
 	if to == nil {

@@ -517,7 +517,9 @@ func TestReceiveIPv4(t *testing.T) {
 			noDetail: []string{"was deleted"}},
 		{name: "deleted entry", from: "a1", dst: "172.20.3.7", reason: trace.ReasonVPCNoRoute,
 			detail: []string{"has no entry for 172.20.3.7", "the entry 172.20.3.0/24 → b1 (" + vpc.ID("rte", "172.20.3.0/24") + ") was deleted"}},
-		{name: "outside everything", from: "b1", dst: "8.8.8.8", reason: trace.ReasonVPCNoRoute, noDetail: []string{"deleted"}},
+		{name: "the Internet without a NAT gateway or EIP", from: "b1", dst: "8.8.8.8", reason: trace.ReasonVPCNoInternet,
+			detail:   []string{"no 0.0.0.0/0 entry pointing at a NAT gateway", "b1 (192.168.1.11) has no EIP", "SNAT entry for vSwitch vsw-b, or an EIP associated with b1"},
+			noDetail: []string{"deleted"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
