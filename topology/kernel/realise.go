@@ -1,0 +1,194 @@
+package kernel
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"netsim/dataplane/cni/flannel"
+	"netsim/topology"
+)
+
+// Realise builds the world w from kernel devices in namespaces named
+// prefix + …, and returns them; on error everything made so far is
+// already removed. What it can build today: flannel with the vxlan backend
+// on an l2 underlay (a Linux bridge in its own namespace, "underlay").
+// Every other data path is ErrUnsupported; add one as a case here.
+//
+// Names, addresses, MTUs and MACs are netsim's own (the MACs the CNI
+// bridge plugin derives from addresses, and the ones netsim picks where
+// the kernel would pick at random: host-side veths, the VTEP), so that a
+// frame captured in either world names the same devices. iptables rules
+// are not installed: flanneld's FLANNEL-FWD accepts and its masquerade
+// rules RETURN for pod-to-pod traffic, so they change none of the packets
+// the test sends.
+func Realise(w *topology.World, prefix string) (_ *Net, err error) {
+	s := w.Scenario
+	if s.VPC.Underlay != "l2" {
+		return nil, fmt.Errorf("underlay %q: %w (only l2)", s.VPC.Underlay, ErrUnsupported)
+	}
+	m, ok := w.CNI.(*flannel.Mode)
+	if !ok || m.Options().Backend != flannel.VXLAN {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel/vxlan)", w.CNI.Name(), ErrUnsupported)
+	}
+	n := New(prefix)
+	defer func() {
+		if err != nil {
+			n.Cleanup()
+		}
+	}()
+	if err := n.underlay(w); err != nil {
+		return nil, err
+	}
+	if err := n.flannelVXLAN(w, m); err != nil {
+		return nil, err
+	}
+	for ns := range n.NS {
+		if err := n.Do(n.NS[ns], noOffload); err != nil {
+			return nil, fmt.Errorf("%s: %w", ns, err)
+		}
+	}
+	if err := n.Do(n.Prefix+"underlay", noOffload); err != nil {
+		return nil, fmt.Errorf("underlay: %w", err)
+	}
+	return n, nil
+}
+
+// underlay makes the L2 segment (bridge "br0" in namespace "underlay") and
+// every node's eth0 on it, with the node's address and MAC.
+func (n *Net) underlay(w *topology.World) error {
+	ul, err := n.AddNS("underlay")
+	if err != nil {
+		return err
+	}
+	if err := n.IP(ul, "link", "add", "br0", "type", "bridge"); err != nil {
+		return err
+	}
+	if err := n.IP(ul, "link", "set", "br0", "up"); err != nil {
+		return err
+	}
+	bits := map[string]int{}
+	for _, sw := range w.Scenario.VPC.VSwitches {
+		bits[sw.Name] = netip.MustParsePrefix(sw.CIDR).Bits()
+	}
+	for i, h := range append(append([]*topology.Host(nil), w.Nodes...), w.Instances...) {
+		ns, err := n.AddNS(h.Name)
+		if err != nil {
+			return err
+		}
+		n.NS[h.Name] = ns
+		port := "port" + strconv.Itoa(i)
+		dev := h.NIC.Dev
+		for _, c := range [][]string{
+			{"link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
+				"address", dev.MAC.String(), "mtu", strconv.Itoa(dev.MTU)},
+			{"link", "set", port, "mtu", strconv.Itoa(dev.MTU), "master", "br0", "up"},
+		} {
+			if err := n.IP(ul, c...); err != nil {
+				return err
+			}
+		}
+		for _, c := range [][]string{
+			{"addr", "add", netip.PrefixFrom(h.IP, bits[h.VSwitch]).String(), "dev", "eth0"},
+			{"link", "set", "eth0", "up"},
+		} {
+			if err := n.IP(ns, c...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flannelVXLAN programs every node as flanneld and the CNI bridge plugin
+// do (see dataplane/cni/flannel for the same steps in netsim).
+func (n *Net) flannelVXLAN(w *topology.World, m *flannel.Mode) error {
+	o := m.Options()
+	vx := m.DeviceName()
+	for _, h := range w.Nodes {
+		ns := n.NS[h.Name]
+		if err := n.Do(ns, func() error { return sysctl("net/ipv4/ip_forward", "1") }); err != nil {
+			return err
+		}
+		br := flannel.Bridge(h.CNI)
+		tun := flannel.Tunnel(h.CNI)
+		gw := netip.PrefixFrom(h.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr(), h.PodCIDR.Bits())
+		for _, c := range [][]string{
+			// The CNI bridge plugin: cni0 with the gateway address.
+			{"link", "add", "cni0", "address", br.Dev.MAC.String(), "mtu", strconv.Itoa(br.Dev.MTU), "type", "bridge"},
+			{"addr", "add", gw.String(), "dev", "cni0"},
+			{"link", "set", "cni0", "up"},
+			// flanneld: flannel.<VNI>.
+			{"link", "add", vx, "address", tun.Dev.MAC.String(), "mtu", strconv.Itoa(tun.Dev.MTU), "type", "vxlan",
+				"id", strconv.Itoa(o.VNI), "local", h.IP.String(), "dev", "eth0", "dstport", strconv.Itoa(o.Port), "nolearning"},
+			{"addr", "add", netip.PrefixFrom(h.PodCIDR.Addr(), 32).String(), "dev", vx},
+			{"link", "set", vx, "up"},
+		} {
+			if err := n.IP(ns, c...); err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range w.Nodes {
+		ns := n.NS[h.Name]
+		for _, p := range w.Nodes {
+			if p == h {
+				continue
+			}
+			vtep, _ := flannel.VTEPMAC(p.CNI)
+			peer := p.PodCIDR.Addr().String()
+			if err := n.IP(ns, "neigh", "add", peer, "lladdr", vtep.String(), "dev", vx, "nud", "permanent"); err != nil {
+				return err
+			}
+			if err := n.Bridge(ns, "fdb", "append", vtep.String(), "dev", vx, "dst", p.IP.String(), "self", "permanent"); err != nil {
+				return err
+			}
+			if err := n.IP(ns, "route", "add", p.PodCIDR.String(), "via", peer, "dev", vx, "onlink"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range w.Pods {
+		if err := n.pod(w, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pod is the CNI ADD of the bridge plugin: a veth pair, the host end on
+// cni0 with hairpin on, the pod end eth0 with the address and routes.
+func (n *Net) pod(w *topology.World, p *topology.WiredPod) error {
+	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
+	if err != nil {
+		return err
+	}
+	n.NS[p.Ref()] = ns
+	node := n.NS[p.Node.Name]
+	host := p.HostVeth
+	eth0 := p.Stack.Iface("eth0").Dev
+	mtu := strconv.Itoa(eth0.MTU)
+	gw := p.Node.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr().String()
+	for _, c := range [][]string{
+		{"link", "add", host.Name, "mtu", strconv.Itoa(host.MTU), "address", host.MAC.String(), "type", "veth",
+			"peer", "name", "eth0", "netns", ns, "mtu", mtu, "address", eth0.MAC.String()},
+		{"link", "set", host.Name, "master", "cni0"},
+		{"link", "set", host.Name, "type", "bridge_slave", "hairpin", "on"},
+		{"link", "set", host.Name, "up"},
+	} {
+		if err := n.IP(node, c...); err != nil {
+			return err
+		}
+	}
+	for _, c := range [][]string{
+		{"addr", "add", netip.PrefixFrom(p.IP, p.Node.PodCIDR.Bits()).String(), "dev", "eth0"},
+		{"link", "set", "eth0", "up"},
+		{"route", "add", "default", "via", gw, "dev", "eth0"},
+		{"route", "add", w.Scenario.Cluster.PodCIDR, "via", gw, "dev", "eth0"},
+	} {
+		if err := n.IP(ns, c...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
