@@ -32,9 +32,9 @@ package kernel
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
