@@ -494,6 +494,9 @@ func (d *Describer) tcp(f *fields, ip *layers.IPv4, pl []byte, who string) strin
 			d.tsval[dirKey] = val
 		}
 	}
+	if len(kinds) == 0 {
+		kinds = []string{"none"}
+	}
 	f.add("tcp.options", strings.Join(kinds, ","))
 	f.add("tcp.data.len", len(t.Payload))
 	kind := "tcp " + flags + " " + who
