@@ -185,6 +185,34 @@ func (n *Net) Cleanup() error {
 	return first
 }
 
+// RemoveStale deletes the namespaces left by earlier runs that were
+// killed before their cleanup ran: names that start with base, then the
+// decimal process ID of their maker, then "-", whose process is gone.
+func RemoveStale(base string) error {
+	ents, err := os.ReadDir("/run/netns")
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n := New("")
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), base)
+		pid, _, dash := strings.Cut(rest, "-")
+		if !ok || !dash || pid == "" || strings.Trim(pid, "0123456789") != "" {
+			continue
+		}
+		if _, err := os.Stat("/proc/" + pid); err == nil {
+			continue
+		}
+		if err := n.run("ip", "netns", "del", e.Name()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // sysctl writes a value under /proc/sys of the calling thread's namespace.
 func sysctl(path, value string) error {
 	if err := os.WriteFile("/proc/sys/"+path, []byte(value), 0o644); err != nil {

@@ -40,24 +40,31 @@ type casePlan struct {
 	points []point
 }
 
-// plan derives the capture points of every flow: the sender's eth0, its
-// node's eth0 (the outer VXLAN headers), the receiver's eth0.
+// plan derives the capture points of every flow: the sender's eth0, the
+// eth0 of the node a sending pod is on (the outer VXLAN headers) and the
+// receiver's eth0. (On the l2 underlay what one node's eth0 sends the
+// other's receives unchanged, so the receiving node's eth0 would only
+// repeat the sending node's.)
 func plan(t *testing.T, w *topology.World) []casePlan {
 	var out []casePlan
 	for i := range w.Scenario.Flows {
 		f := &w.Scenario.Flows[i]
-		from, err := w.Resolve(f.From)
-		require.NoError(t, err)
-		to, err := w.Resolve(f.To)
-		require.NoError(t, err)
-		src, dst := w.PodByIP(from.IP), w.PodByIP(to.IP)
-		require.NotNil(t, src, "flow %s: the kernel test sends from pods only", f.Name)
-		require.NotNil(t, dst, "flow %s: the kernel test sends to pods only", f.Name)
-		out = append(out, casePlan{flow: f, points: []point{
-			{src.Name + "/eth0", src.Ref(), "eth0"},
-			{src.Node.Name + "/eth0", src.Node.Name, "eth0"},
-			{dst.Name + "/eth0", dst.Ref(), "eth0"},
-		}})
+		var pts []point
+		for j, ref := range []string{f.From, f.To} {
+			tg, err := w.Resolve(ref)
+			require.NoError(t, err)
+			if pod := w.PodByIP(tg.IP); pod != nil {
+				pts = append(pts, point{pod.Name + "/eth0", pod.Ref(), "eth0"})
+				if j == 0 {
+					pts = append(pts, point{pod.Node.Name + "/eth0", pod.Node.Name, "eth0"})
+				}
+				continue
+			}
+			h := w.Host(tg.Stack.Name)
+			require.NotNil(t, h, "flow %s: %s is neither a pod nor a node", f.Name, ref)
+			pts = append(pts, point{h.Name + "/eth0", h.Name, "eth0"})
+		}
+		out = append(out, casePlan{flow: f, points: pts})
 	}
 	return out
 }
@@ -143,6 +150,8 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 			outcome[f.Name] = "delivered"
 		case strings.HasPrefix(res, "frag-needed"):
 			outcome[f.Name] = "dropped (frag-needed)"
+		case res == "msg-too-long":
+			outcome[f.Name] = "dropped (msg-too-long)"
 		default:
 			outcome[f.Name] = "dropped (" + res + ")"
 		}
@@ -169,6 +178,9 @@ func TestKernelDifferential(t *testing.T) {
 	}
 	start := time.Now()
 	prefix := fmt.Sprintf("nsk%d-", os.Getpid())
+	if os.Geteuid() == 0 {
+		require.NoError(t, kernel.RemoveStale("nsk"), "removing namespaces of killed earlier runs")
+	}
 	if err := kernel.Supported(prefix + "probe-"); err != nil {
 		t.Skipf("kernel differential test skipped: %v", err)
 	}
@@ -252,8 +264,8 @@ func compareOnce(t *testing.T, w *topology.World, plans []casePlan, names kernel
 			}
 			diffs = append(diffs, kernel.Compare(name, pt.name, kp, np)...)
 		}
-		if seen == 0 {
-			t.Errorf("case %s: the kernel captured nothing at any point (setup broken?)", name)
+		if seen == 0 && kOutcome[name] != "dropped (msg-too-long)" {
+			t.Errorf("case %s: the kernel captured nothing at any point, although the traffic left its socket (setup broken?)", name)
 		}
 	}
 	return diffs

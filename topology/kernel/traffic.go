@@ -66,8 +66,8 @@ func icmpChecksum(b []byte) uint16 {
 // Ping sends one ICMP echo request from namespace ns the way iputils ping
 // does as root (a raw ICMP socket, the iputils payload, the given ident
 // and sequence) and waits for its reply. The result is "reply", "frag-needed
-// mtu N", "icmp TYPE/CODE" for another error quoting the request, or
-// "timeout".
+// mtu N", "icmp TYPE/CODE" for another error quoting the request,
+// "msg-too-long" when sendto fails with EMSGSIZE, or "timeout".
 func (n *Net) Ping(ns string, dst netip.Addr, id, seq uint16, size int, df PMTUDisc, timeout time.Duration) (string, error) {
 	var res string
 	err := n.Do(ns, func() error {
@@ -92,6 +92,11 @@ func (n *Net) Ping(ns string, dst netip.Addr, id, seq uint16, size int, df PMTUD
 		IPutilsPayload(msg[8:], time.Now())
 		binary.BigEndian.PutUint16(msg[2:4], icmpChecksum(msg))
 		if err := unix.Sendto(fd, msg, 0, &unix.SockaddrInet4{Addr: dst.As4()}); err != nil {
+			if errors.Is(err, unix.EMSGSIZE) {
+				// ping: local error: message too long
+				res = "msg-too-long"
+				return nil
+			}
 			return fmt.Errorf("sendto %s: %w", dst, err)
 		}
 		buf := make([]byte, 65536)
