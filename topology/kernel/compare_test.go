@@ -144,7 +144,7 @@ func TestKnownListFailsOnNewAndOnGoneDifferences(t *testing.T) {
 	k, err := kernel.LoadKnown(path)
 	require.NoError(t, err)
 	fresh := kernel.Difference{Case: "udp", Point: "pod-a/eth0", Packet: "out udp", Field: "udp.csum", Kernel: "valid", Netsim: "bad"}
-	unlisted, gone := k.Verdict([]kernel.Difference{listed, fresh})
+	unlisted, gone := k.Verdict([]kernel.Difference{listed, fresh}, "")
 	assert.Equal(t, []kernel.Difference{fresh}, unlisted)
 	assert.Equal(t, []string{fixed.Key()}, gone)
 	var rep bytes.Buffer

@@ -142,8 +142,9 @@ func LoadKnown(path string) (*Known, error) {
 }
 
 // Verdict splits differences into new ones (not listed) and listed ones
-// that no longer occur (fixed: remove them from the list).
-func (k *Known) Verdict(diffs []Difference) (unlisted []Difference, gone []string) {
+// that no longer occur (fixed: remove them from the list). Only listed
+// lines whose case starts with casePrefix count as gone ("" for all).
+func (k *Known) Verdict(diffs []Difference, casePrefix string) (unlisted []Difference, gone []string) {
 	occurs := map[string]bool{}
 	for _, d := range diffs {
 		occurs[d.Key()] = true
@@ -152,7 +153,7 @@ func (k *Known) Verdict(diffs []Difference) (unlisted []Difference, gone []strin
 		}
 	}
 	for _, key := range k.Order {
-		if !occurs[key] {
+		if !occurs[key] && strings.HasPrefix(key, casePrefix) {
 			gone = append(gone, key)
 		}
 	}

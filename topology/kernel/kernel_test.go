@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/link"
 	"netsim/dataplane/pcap"
 	"netsim/sim"
@@ -23,10 +25,9 @@ var dump = flag.Bool("dump", false, "log every decoded packet of both worlds")
 
 var updateKnown = flag.Bool("update-known", false, "rewrite testdata/known-differences.txt with the differences found (reasons of lines still present are kept)")
 
-const (
-	scenarioFile = "testdata/flannel-vxlan-l2.yaml"
-	knownFile    = "testdata/known-differences.txt"
-)
+// knownFile lists the known differences of every scenario; the case
+// column is "<scenario file name>/<flow>".
+const knownFile = "testdata/known-differences.txt"
 
 // point is one capture point: a device named as in the report
 // ("pod-a/eth0"), in netsim ("default/pod-a/eth0") and in the kernel.
@@ -166,7 +167,7 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 	return frames, outcome
 }
 
-// TestKernelDifferential builds testdata/flannel-vxlan-l2.yaml twice — in
+// TestKernelDifferential builds every testdata/*.yaml scenario twice — in
 // netsim and from real kernel devices in network namespaces — sends every
 // flow's traffic in both, captures at the sender's eth0, its node's eth0
 // and the receiver's eth0, and compares every header field packet by
@@ -184,45 +185,63 @@ func TestKernelDifferential(t *testing.T) {
 	if err := kernel.Supported(prefix + "probe-"); err != nil {
 		t.Skipf("kernel differential test skipped: %v", err)
 	}
-	s, err := topology.Load(scenarioFile)
+	files, err := filepath.Glob("testdata/*.yaml")
 	require.NoError(t, err)
-	r, err := sim.NewRunner(s)
-	require.NoError(t, err)
-	w := r.World
-	plans := plan(t, w)
-	names := kernel.NamesOf(w, 8472)
-
-	nsFrames, nsOutcome := runNetsim(t, r, plans)
+	require.NotEmpty(t, files)
 	known, err := kernel.LoadKnown(knownFile)
 	require.NoError(t, err)
 
 	// The kernel's side has timing in it (delayed ACKs against how fast
-	// the echo server runs on a loaded machine, IGMP reports of new
-	// devices), so a failing comparison is tried once more in fresh
-	// namespaces; a difference netsim really has fails both attempts.
+	// the echo server runs on a loaded machine), so a failing comparison
+	// is tried once more in fresh namespaces; a difference netsim really
+	// has fails both attempts.
 	const attempts = 2
-	for attempt := 1; attempt <= attempts; attempt++ {
-		diffs := compareOnce(t, w, plans, names, fmt.Sprintf("%s%d-", prefix, attempt), nsFrames, nsOutcome)
-		if t.Failed() {
-			return
+	var all []kernel.Difference
+	for si, file := range files {
+		scen := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		s, err := topology.Load(file)
+		require.NoError(t, err)
+		r, err := sim.NewRunner(s)
+		require.NoError(t, err)
+		w := r.World
+		plans := plan(t, w)
+		port := uint16(0)
+		if m, ok := w.CNI.(*flannel.Mode); ok && m.Options().Backend == flannel.VXLAN {
+			port = uint16(m.Options().Port)
 		}
-		if *updateKnown {
-			require.NoError(t, writeKnown(knownFile, known, diffs))
-			known, err = kernel.LoadKnown(knownFile)
-			require.NoError(t, err)
+		names := kernel.NamesOf(w, port)
+		nsFrames, nsOutcome := runNetsim(t, r, plans)
+		var diffs []kernel.Difference
+		for attempt := 1; attempt <= attempts; attempt++ {
+			diffs = compareOnce(t, w, plans, names, fmt.Sprintf("%s%d-%d-", prefix, si, attempt), nsFrames, nsOutcome)
+			if t.Failed() {
+				return
+			}
+			for i := range diffs {
+				diffs[i].Case = scen + "/" + diffs[i].Case
+			}
+			if unlisted, gone := known.Verdict(diffs, scen+"/"); len(unlisted) == 0 && len(gone) == 0 {
+				break
+			}
+			if attempt < attempts {
+				t.Logf("%s: attempt %d differs from the known list; trying once more in fresh namespaces", scen, attempt)
+			}
 		}
-		unlisted, gone := known.Verdict(diffs)
-		var rep bytes.Buffer
-		kernel.WriteReport(&rep, known, diffs, gone)
-		t.Logf("attempt %d: kernel %s, %d cases, %d differences (%d new, %d listed ones gone), %s since start:\n%s",
-			attempt, kernelRelease(), len(plans), len(diffs), len(unlisted), len(gone), time.Since(start).Round(time.Millisecond), rep.String())
-		if len(unlisted) == 0 && len(gone) == 0 {
-			return
-		}
-		if attempt == attempts {
-			t.Errorf("%d new difference(s) and %d listed difference(s) that no longer occur: fix netsim, or update %s (go test ./topology/kernel -run KernelDifferential -args -update-known, then explain each new line)",
-				len(unlisted), len(gone), knownFile)
-		}
+		all = append(all, diffs...)
+	}
+	if *updateKnown {
+		require.NoError(t, writeKnown(knownFile, known, all))
+		known, err = kernel.LoadKnown(knownFile)
+		require.NoError(t, err)
+	}
+	unlisted, gone := known.Verdict(all, "")
+	var rep bytes.Buffer
+	kernel.WriteReport(&rep, known, all, gone)
+	t.Logf("kernel %s, %d scenarios, %d differences (%d new, %d listed ones gone), %s:\n%s",
+		kernelRelease(), len(files), len(all), len(unlisted), len(gone), time.Since(start).Round(time.Millisecond), rep.String())
+	if len(unlisted) > 0 || len(gone) > 0 {
+		t.Errorf("%d new difference(s) and %d listed difference(s) that no longer occur: fix netsim, or update %s (go test ./topology/kernel -run KernelDifferential -args -update-known, then explain each new line)",
+			len(unlisted), len(gone), knownFile)
 	}
 }
 

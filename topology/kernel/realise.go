@@ -11,9 +11,10 @@ import (
 
 // Realise builds the world w from kernel devices in namespaces named
 // prefix + …, and returns them; on error everything made so far is
-// already removed. What it can build today: flannel with the vxlan backend
-// on an l2 underlay (a Linux bridge in its own namespace, "underlay").
-// Every other data path is ErrUnsupported; add one as a case here.
+// already removed. What it can build today: flannel with the vxlan or the
+// host-gw backend on an l2 underlay (a Linux bridge in its own namespace,
+// "underlay"). Every other data path is ErrUnsupported; add one as a case
+// here, with a scenario under testdata for the differential test.
 //
 // Names, addresses, MTUs and MACs are netsim's own (the MACs the CNI
 // bridge plugin derives from addresses, and the ones netsim picks where
@@ -28,8 +29,8 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, fmt.Errorf("underlay %q: %w (only l2)", s.VPC.Underlay, ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
-	if !ok || m.Options().Backend != flannel.VXLAN {
-		return nil, fmt.Errorf("CNI %s: %w (only flannel/vxlan)", w.CNI.Name(), ErrUnsupported)
+	if !ok || (m.Options().Backend != flannel.VXLAN && m.Options().Backend != flannel.HostGW) || m.Options().DirectRouting {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan and host-gw)", w.CNI.Name(), ErrUnsupported)
 	}
 	n := New(prefix)
 	defer func() {
@@ -40,7 +41,7 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if err := n.underlay(w); err != nil {
 		return nil, err
 	}
-	if err := n.flannelVXLAN(w, m); err != nil {
+	if err := n.flannel(w, m); err != nil {
 		return nil, err
 	}
 	for ns := range n.NS {
@@ -100,9 +101,9 @@ func (n *Net) underlay(w *topology.World) error {
 	return nil
 }
 
-// flannelVXLAN programs every node as flanneld and the CNI bridge plugin
-// do (see dataplane/cni/flannel for the same steps in netsim).
-func (n *Net) flannelVXLAN(w *topology.World, m *flannel.Mode) error {
+// flannel programs every node as flanneld and the CNI bridge plugin do
+// (see dataplane/cni/flannel for the same steps in netsim).
+func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 	o := m.Options()
 	vx := m.DeviceName()
 	for _, h := range w.Nodes {
@@ -111,19 +112,24 @@ func (n *Net) flannelVXLAN(w *topology.World, m *flannel.Mode) error {
 			return err
 		}
 		br := flannel.Bridge(h.CNI)
-		tun := flannel.Tunnel(h.CNI)
 		gw := netip.PrefixFrom(h.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr(), h.PodCIDR.Bits())
-		for _, c := range [][]string{
+		cmds := [][]string{
 			// The CNI bridge plugin: cni0 with the gateway address.
 			{"link", "add", "cni0", "address", br.Dev.MAC.String(), "mtu", strconv.Itoa(br.Dev.MTU), "type", "bridge"},
 			{"addr", "add", gw.String(), "dev", "cni0"},
 			{"link", "set", "cni0", "up"},
-			// flanneld: flannel.<VNI>.
-			{"link", "add", vx, "address", tun.Dev.MAC.String(), "mtu", strconv.Itoa(tun.Dev.MTU), "type", "vxlan",
-				"id", strconv.Itoa(o.VNI), "local", h.IP.String(), "dev", "eth0", "dstport", strconv.Itoa(o.Port), "nolearning"},
-			{"addr", "add", netip.PrefixFrom(h.PodCIDR.Addr(), 32).String(), "dev", vx},
-			{"link", "set", vx, "up"},
-		} {
+		}
+		if tun := flannel.Tunnel(h.CNI); tun != nil {
+			cmds = append(cmds, [][]string{
+				// flanneld: flannel.<VNI>. No udpcsum/noudpcsum: flanneld
+				// leaves IFLA_VXLAN_UDP_CSUM unset, the kernel default.
+				{"link", "add", vx, "address", tun.Dev.MAC.String(), "mtu", strconv.Itoa(tun.Dev.MTU), "type", "vxlan",
+					"id", strconv.Itoa(o.VNI), "local", h.IP.String(), "dev", "eth0", "dstport", strconv.Itoa(o.Port), "nolearning"},
+				{"addr", "add", netip.PrefixFrom(h.PodCIDR.Addr(), 32).String(), "dev", vx},
+				{"link", "set", vx, "up"},
+			}...)
+		}
+		for _, c := range cmds {
 			if err := n.IP(ns, c...); err != nil {
 				return err
 			}
@@ -133,6 +139,13 @@ func (n *Net) flannelVXLAN(w *topology.World, m *flannel.Mode) error {
 		ns := n.NS[h.Name]
 		for _, p := range w.Nodes {
 			if p == h {
+				continue
+			}
+			if o.Backend == flannel.HostGW {
+				// flanneld host-gw: the peer's subnet via its node address.
+				if err := n.IP(ns, "route", "add", p.PodCIDR.String(), "via", p.IP.String(), "dev", "eth0"); err != nil {
+					return err
+				}
 				continue
 			}
 			vtep, _ := flannel.VTEPMAC(p.CNI)
