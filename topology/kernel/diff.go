@@ -180,6 +180,29 @@ func WriteReport(w io.Writer, k *Known, diffs []Difference, gone []string) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st, d.Case, d.Point, d.Packet, d.Field, d.Kernel, d.Netsim)
 	}
 	tw.Flush()
+	// How many lines each known reason explains, most first.
+	count := map[string]int{}
+	for _, d := range diffs {
+		if r, ok := k.Reasons[d.Key()]; ok {
+			count[r]++
+		}
+	}
+	reasons := make([]string, 0, len(count))
+	for r := range count {
+		reasons = append(reasons, r)
+	}
+	sort.Slice(reasons, func(a, b int) bool {
+		if count[reasons[a]] != count[reasons[b]] {
+			return count[reasons[a]] > count[reasons[b]]
+		}
+		return reasons[a] < reasons[b]
+	})
+	if len(reasons) > 0 {
+		fmt.Fprintln(w, "known differences by reason:")
+	}
+	for _, r := range reasons {
+		fmt.Fprintf(w, "%5d  %s\n", count[r], r)
+	}
 	for _, g := range gone {
 		fmt.Fprintf(w, "GONE (listed, no longer differs: remove it from the list): %s\n", g)
 	}
