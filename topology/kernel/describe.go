@@ -407,7 +407,7 @@ func (d *Describer) udp(f *fields, ip *layers.IPv4, ipb, pl []byte, who string) 
 	inner := d.eth(in, pl[16:])
 	// The source port is the inner flow's hash in the ephemeral range:
 	// the same for every packet of one inner flow direction.
-	if prev, ok := d.vxPort[inner]; ok {
+	if prev, ok := d.vxPort[innerFlow(inner)]; ok {
 		f.add("udp.sport-flow", map[bool]string{true: "same as the inner flow's first", false: "differs from the inner flow's first"}[prev == uint16(u.SrcPort)])
 	}
 	d.vxPort[innerFlow(inner)] = uint16(u.SrcPort)

@@ -289,3 +289,37 @@ func netInterfaces() ([]string, error) {
 	}
 	return names, nil
 }
+
+// Device is the state of one kernel device that the comparison checks.
+type Device struct {
+	MTU int
+	MAC string
+	Up  bool
+}
+
+// Devices lists the devices (but lo) of every namespace that realises a
+// netsim namespace, by netsim namespace name and device name.
+func (n *Net) Devices() (map[string]map[string]Device, error) {
+	out := map[string]map[string]Device{}
+	for name, ns := range n.NS {
+		devs := map[string]Device{}
+		err := n.Do(ns, func() error {
+			ifs, err := net.Interfaces()
+			if err != nil {
+				return fmt.Errorf("list interfaces: %w", err)
+			}
+			for _, f := range ifs {
+				if f.Flags&net.FlagLoopback != 0 {
+					continue
+				}
+				devs[f.Name] = Device{MTU: f.MTU, MAC: f.HardwareAddr.String(), Up: f.Flags&net.FlagUp != 0}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out[name] = devs
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -256,10 +257,12 @@ func compareOnce(t *testing.T, w *topology.World, plans []casePlan, names kernel
 			t.Errorf("cleanup: %v", err)
 		}
 	})
+	devs, err := kn.Devices()
+	require.NoError(t, err)
 	kFrames, kOutcome := runKernel(t, w, kn, plans)
 	require.NoError(t, kn.Cleanup())
 
-	var diffs []kernel.Difference
+	diffs := compareDevices(w, devs)
 	for _, p := range plans {
 		name := p.flow.Name
 		if kOutcome[name] != nsOutcome[name] {
@@ -345,4 +348,59 @@ func dumpPackets(ps []kernel.Packet) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// compareDevices compares every device of every netsim namespace with the
+// kernel's after setup: present, MTU (the bridge's own rule included), MAC,
+// administrative state. Case "setup", point the namespace, packet the device.
+func compareDevices(w *topology.World, devs map[string]map[string]kernel.Device) []kernel.Difference {
+	short := map[string]string{}
+	for _, p := range w.Pods {
+		short[p.Ref()] = p.Name
+	}
+	var out []kernel.Difference
+	for _, st := range w.Stacks() {
+		kd, ok := devs[st.Name]
+		if !ok {
+			continue
+		}
+		ns := st.Name
+		if s, ok := short[ns]; ok {
+			ns = s
+		}
+		seen := map[string]bool{}
+		for _, ifc := range st.Ifaces() {
+			d := ifc.Dev
+			if d.Kind == "loopback" {
+				continue
+			}
+			seen[d.Name] = true
+			k, ok := kd[d.Name]
+			if !ok {
+				out = append(out, kernel.Difference{Case: "setup", Point: ns, Packet: d.Name, Field: "device", Kernel: "missing", Netsim: "present"})
+				continue
+			}
+			for _, f := range []struct{ name, k, n string }{
+				{"mtu", fmt.Sprint(k.MTU), fmt.Sprint(d.MTU)},
+				{"mac", k.MAC, d.MAC.String()},
+				{"up", fmt.Sprint(k.Up), fmt.Sprint(d.Up())},
+			} {
+				if f.k != f.n {
+					out = append(out, kernel.Difference{Case: "setup", Point: ns, Packet: d.Name, Field: f.name, Kernel: f.k, Netsim: f.n})
+				}
+			}
+		}
+		var extra []string
+		for name := range kd {
+			if !seen[name] {
+				extra = append(extra, name)
+			}
+		}
+		sort.Strings(extra)
+		for _, name := range extra {
+			out = append(out, kernel.Difference{Case: "setup", Point: ns, Packet: name, Field: "device", Kernel: "present", Netsim: "missing"})
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return out[a].Point < out[b].Point })
+	return out
 }
