@@ -57,9 +57,8 @@ type Net struct {
 	// Log is every command run, in order, with its error if it failed.
 	Log []string
 
-	mu     sync.Mutex
-	made   []string
-	closed bool
+	mu   sync.Mutex
+	made []string
 }
 
 // New returns an empty Net whose namespaces are named prefix + name.
@@ -224,7 +223,6 @@ func sysctl(path, value string) error {
 // ethtool commands and the struct they take (linux/ethtool.h).
 const (
 	ethtoolSTXCSUM = 0x17 // set transmit checksum offload
-	ethtoolSSG     = 0x19 // set scatter-gather
 	ethtoolSTSO    = 0x1f // set TCP segmentation offload
 	ethtoolSGSO    = 0x24 // set generic segmentation offload
 )
