@@ -6,15 +6,18 @@ import (
 	"strconv"
 
 	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/vpc"
 	"netsim/topology"
 )
 
 // Realise builds the world w from kernel devices in namespaces named
 // prefix + …, and returns them; on error everything made so far is
-// already removed. What it can build today: flannel with the vxlan or the
-// host-gw backend on an l2 underlay (a Linux bridge in its own namespace,
-// "underlay"). Every other data path is ErrUnsupported; add one as a case
-// here, with a scenario under testdata for the differential test.
+// already removed. What it can build today: flannel with the vxlan,
+// host-gw or alivpc backend on an l2 underlay (a Linux bridge in its own
+// namespace, "underlay") or a vpc underlay (a router namespace standing in
+// for the vRouter, see vrouter). Every other data path is ErrUnsupported;
+// add one as a case here, with a scenario under testdata for the
+// differential test.
 //
 // Names, addresses, MTUs and MACs are netsim's own (the MACs the CNI
 // bridge plugin derives from addresses, and the ones netsim picks where
@@ -25,12 +28,12 @@ import (
 // the test sends.
 func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	s := w.Scenario
-	if s.VPC.Underlay != "l2" {
-		return nil, fmt.Errorf("underlay %q: %w (only l2)", s.VPC.Underlay, ErrUnsupported)
+	if s.VPC.Underlay != "l2" && s.VPC.Underlay != "vpc" {
+		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
-	if !ok || (m.Options().Backend != flannel.VXLAN && m.Options().Backend != flannel.HostGW) || m.Options().DirectRouting {
-		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan and host-gw)", w.CNI.Name(), ErrUnsupported)
+	if !ok || m.Options().DirectRouting {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
 	}
 	n := New(prefix)
 	defer func() {
@@ -38,7 +41,11 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 			n.Cleanup()
 		}
 	}()
-	if err := n.underlay(w); err != nil {
+	underlay := n.underlay
+	if s.VPC.Underlay == "vpc" {
+		underlay = n.vrouter
+	}
+	if err := underlay(w); err != nil {
 		return nil, err
 	}
 	if err := n.flannel(w, m); err != nil {
@@ -101,6 +108,74 @@ func (n *Net) underlay(w *topology.World) error {
 	return nil
 }
 
+// vrouter stands in a router namespace ("underlay") for the VPC vRouter:
+// one veth per ECS instance (the ENI), whose router end has the vSwitch
+// gateway address, MAC ee:ff:ff:ff:ff:ff and proxy ARP on, so that it
+// answers ARP for the gateway and for every other instance as the vSwitch
+// does; a /32 route per instance and, for each custom route entry, "<dst>
+// via <instance IP> onlink". What it cannot do like the vRouter: it
+// decrements TTL and resolves the next instance by ARP (both show as known
+// differences).
+func (n *Net) vrouter(w *topology.World) error {
+	rt, err := n.AddNS("underlay")
+	if err != nil {
+		return err
+	}
+	if err := n.Do(rt, func() error { return sysctl("net/ipv4/ip_forward", "1") }); err != nil {
+		return err
+	}
+	port := map[string]string{}
+	for i, h := range append(append([]*topology.Host(nil), w.Nodes...), w.Instances...) {
+		ns, err := n.AddNS(h.Name)
+		if err != nil {
+			return err
+		}
+		n.NS[h.Name] = ns
+		p := "eni" + strconv.Itoa(i)
+		port[h.Name] = p
+		dev := h.NIC.Dev
+		sw := h.ENI.VSwitch
+		for _, c := range [][]string{
+			{"link", "add", p, "address", vpc.GatewayMAC.String(), "mtu", strconv.Itoa(dev.MTU), "type", "veth",
+				"peer", "name", "eth0", "netns", ns, "address", dev.MAC.String(), "mtu", strconv.Itoa(dev.MTU)},
+			{"addr", "add", netip.PrefixFrom(sw.Gateway, 32).String(), "dev", p},
+			{"link", "set", p, "up"},
+			{"route", "add", netip.PrefixFrom(h.IP, 32).String(), "dev", p},
+		} {
+			if err := n.IP(rt, c...); err != nil {
+				return err
+			}
+		}
+		if err := n.Do(rt, func() error { return sysctl("net/ipv4/conf/"+p+"/proxy_arp", "1") }); err != nil {
+			return err
+		}
+		for _, c := range [][]string{
+			{"addr", "add", netip.PrefixFrom(h.IP, sw.CIDR.Bits()).String(), "dev", "eth0"},
+			{"link", "set", "eth0", "up"},
+			{"route", "add", "default", "via", sw.Gateway.String(), "dev", "eth0"},
+		} {
+			if err := n.IP(ns, c...); err != nil {
+				return err
+			}
+		}
+	}
+	// Custom entries exist only once the CNI has set the nodes up, which
+	// netsim's build has done: program them from its route table.
+	for _, e := range w.VPC.Routes() {
+		if e.Type != vpc.Custom {
+			continue
+		}
+		h := w.Host(e.NextHop)
+		if h == nil {
+			return fmt.Errorf("VPC route %s: next hop %q: %w", e.Destination, e.NextHop, ErrUnsupported)
+		}
+		if err := n.IP(rt, "route", "add", e.Destination.String(), "via", h.IP.String(), "dev", port[h.Name], "onlink"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // flannel programs every node as flanneld and the CNI bridge plugin do
 // (see dataplane/cni/flannel for the same steps in netsim).
 func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
@@ -139,6 +214,10 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 		ns := n.NS[h.Name]
 		for _, p := range w.Nodes {
 			if p == h {
+				continue
+			}
+			if o.Backend == flannel.AliVPC {
+				// No routes on the nodes: the VPC route table carries them.
 				continue
 			}
 			if o.Backend == flannel.HostGW {
