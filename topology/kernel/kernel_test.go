@@ -44,9 +44,10 @@ type casePlan struct {
 
 // plan derives the capture points of every flow: the sender's eth0, the
 // eth0 of the node a sending pod is on (the outer VXLAN headers) and the
-// receiver's eth0. (On the l2 underlay what one node's eth0 sends the
+// receiver's eth0. (On an l2 underlay what one node's eth0 sends the
 // other's receives unchanged, so the receiving node's eth0 would only
-// repeat the sending node's.)
+// repeat the sending node's; on a vpc underlay it would only add what the
+// router namespace does unlike the vRouter.)
 func plan(t *testing.T, w *topology.World) []casePlan {
 	var out []casePlan
 	for i := range w.Scenario.Flows {
