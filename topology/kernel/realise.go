@@ -19,10 +19,13 @@ import (
 // add one as a case here, with a scenario under testdata for the
 // differential test.
 //
-// Names, addresses, MTUs and MACs are netsim's own (the MACs the CNI
-// bridge plugin derives from addresses, and the ones netsim picks where
-// the kernel would pick at random: host-side veths, the VTEP), so that a
-// frame captured in either world names the same devices. iptables rules
+// Names, addresses and MACs are netsim's own (the MACs the CNI bridge
+// plugin derives from addresses, and the ones netsim picks where the
+// kernel would pick at random: host-side veths, the VTEP), so that a frame
+// captured in either world names the same devices. MTUs are not copied:
+// they are derived from the scenario as flanneld (FLANNEL_MTU) and the CNI
+// plugin derive them, and the kernel applies its own rules (the bridge's
+// MTU), so that a wrong MTU in netsim shows as a difference. iptables rules
 // are not installed: flanneld's FLANNEL-FWD accepts and its masquerade
 // rules RETURN for pod-to-pod traffic, so they change none of the packets
 // the test sends.
@@ -89,8 +92,8 @@ func (n *Net) underlay(w *topology.World) error {
 		dev := h.NIC.Dev
 		for _, c := range [][]string{
 			{"link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns,
-				"address", dev.MAC.String(), "mtu", strconv.Itoa(dev.MTU)},
-			{"link", "set", port, "mtu", strconv.Itoa(dev.MTU), "master", "br0", "up"},
+				"address", dev.MAC.String(), "mtu", strconv.Itoa(w.Scenario.VPC.MTU)},
+			{"link", "set", port, "mtu", strconv.Itoa(w.Scenario.VPC.MTU), "master", "br0", "up"},
 		} {
 			if err := n.IP(ul, c...); err != nil {
 				return err
@@ -136,8 +139,8 @@ func (n *Net) vrouter(w *topology.World) error {
 		dev := h.NIC.Dev
 		sw := h.ENI.VSwitch
 		for _, c := range [][]string{
-			{"link", "add", p, "address", vpc.GatewayMAC.String(), "mtu", strconv.Itoa(dev.MTU), "type", "veth",
-				"peer", "name", "eth0", "netns", ns, "address", dev.MAC.String(), "mtu", strconv.Itoa(dev.MTU)},
+			{"link", "add", p, "address", vpc.GatewayMAC.String(), "mtu", strconv.Itoa(w.Scenario.VPC.MTU), "type", "veth",
+				"peer", "name", "eth0", "netns", ns, "address", dev.MAC.String(), "mtu", strconv.Itoa(w.Scenario.VPC.MTU)},
 			{"addr", "add", netip.PrefixFrom(sw.Gateway, 32).String(), "dev", p},
 			{"link", "set", p, "up"},
 			{"route", "add", netip.PrefixFrom(h.IP, 32).String(), "dev", p},
@@ -181,6 +184,14 @@ func (n *Net) vrouter(w *topology.World) error {
 func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 	o := m.Options()
 	vx := m.DeviceName()
+	// FLANNEL_MTU: the underlay MTU less the vxlan overhead, or net-conf's MTU.
+	flannelMTU := w.Scenario.VPC.MTU
+	if o.Backend == flannel.VXLAN {
+		flannelMTU -= 50
+	}
+	if o.MTU != 0 {
+		flannelMTU = o.MTU
+	}
 	for _, h := range w.Nodes {
 		ns := n.NS[h.Name]
 		if err := n.Do(ns, func() error { return sysctl("net/ipv4/ip_forward", "1") }); err != nil {
@@ -190,7 +201,7 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 		gw := netip.PrefixFrom(h.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr(), h.PodCIDR.Bits())
 		cmds := [][]string{
 			// The CNI bridge plugin: cni0 with the gateway address.
-			{"link", "add", "cni0", "address", br.Dev.MAC.String(), "mtu", strconv.Itoa(br.Dev.MTU), "type", "bridge"},
+			{"link", "add", "cni0", "address", br.Dev.MAC.String(), "mtu", strconv.Itoa(flannelMTU), "type", "bridge"},
 			{"addr", "add", gw.String(), "dev", "cni0"},
 			{"link", "set", "cni0", "up"},
 		}
@@ -198,7 +209,7 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 			cmds = append(cmds, [][]string{
 				// flanneld: flannel.<VNI>. No udpcsum/noudpcsum: flanneld
 				// leaves IFLA_VXLAN_UDP_CSUM unset, the kernel default.
-				{"link", "add", vx, "address", tun.Dev.MAC.String(), "mtu", strconv.Itoa(tun.Dev.MTU), "type", "vxlan",
+				{"link", "add", vx, "address", tun.Dev.MAC.String(), "mtu", strconv.Itoa(flannelMTU), "type", "vxlan",
 					"id", strconv.Itoa(o.VNI), "local", h.IP.String(), "dev", "eth0", "dstport", strconv.Itoa(o.Port), "nolearning"},
 				{"addr", "add", netip.PrefixFrom(h.PodCIDR.Addr(), 32).String(), "dev", vx},
 				{"link", "set", vx, "up"},
@@ -241,7 +252,13 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 		}
 	}
 	for _, p := range w.Pods {
-		if err := n.pod(w, p); err != nil {
+		mtu := flannelMTU
+		for _, sp := range w.Scenario.Pods {
+			if sp.Name == p.Name && (sp.Namespace == p.Namespace || sp.Namespace == "" && p.Namespace == "default") && sp.MTU != 0 {
+				mtu = sp.MTU // a hand-edited CNI config
+			}
+		}
+		if err := n.pod(w, p, mtu); err != nil {
 			return err
 		}
 	}
@@ -250,7 +267,7 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 
 // pod is the CNI ADD of the bridge plugin: a veth pair, the host end on
 // cni0 with hairpin on, the pod end eth0 with the address and routes.
-func (n *Net) pod(w *topology.World, p *topology.WiredPod) error {
+func (n *Net) pod(w *topology.World, p *topology.WiredPod, mtu int) error {
 	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
 	if err != nil {
 		return err
@@ -259,11 +276,10 @@ func (n *Net) pod(w *topology.World, p *topology.WiredPod) error {
 	node := n.NS[p.Node.Name]
 	host := p.HostVeth
 	eth0 := p.Stack.Iface("eth0").Dev
-	mtu := strconv.Itoa(eth0.MTU)
 	gw := p.Node.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr().String()
 	for _, c := range [][]string{
-		{"link", "add", host.Name, "mtu", strconv.Itoa(host.MTU), "address", host.MAC.String(), "type", "veth",
-			"peer", "name", "eth0", "netns", ns, "mtu", mtu, "address", eth0.MAC.String()},
+		{"link", "add", host.Name, "mtu", strconv.Itoa(mtu), "address", host.MAC.String(), "type", "veth",
+			"peer", "name", "eth0", "netns", ns, "mtu", strconv.Itoa(mtu), "address", eth0.MAC.String()},
 		{"link", "set", host.Name, "master", "cni0"},
 		{"link", "set", host.Name, "type", "bridge_slave", "hairpin", "on"},
 		{"link", "set", host.Name, "up"},
