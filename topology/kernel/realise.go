@@ -149,7 +149,15 @@ func (n *Net) vrouter(w *topology.World) error {
 				return err
 			}
 		}
-		if err := n.Do(rt, func() error { return sysctl("net/ipv4/conf/"+p+"/proxy_arp", "1") }); err != nil {
+		err = n.Do(rt, func() error {
+			if err := sysctl("net/ipv4/conf/"+p+"/proxy_arp", "1"); err != nil {
+				return err
+			}
+			// Answer at once, as the vSwitch does (the default delays a
+			// proxied reply by up to 0.8 s).
+			return sysctl("net/ipv4/neigh/"+p+"/proxy_delay", "0")
+		})
+		if err != nil {
 			return err
 		}
 		for _, c := range [][]string{
