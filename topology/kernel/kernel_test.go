@@ -52,6 +52,7 @@ func plan(t *testing.T, w *topology.World) []casePlan {
 	var out []casePlan
 	for i := range w.Scenario.Flows {
 		f := &w.Scenario.Flows[i]
+		require.LessOrEqual(t, f.Count, 1, "flow %s: the kernel test sends one exchange per flow", f.Name)
 		var pts []point
 		for j, ref := range []string{f.From, f.To} {
 			tg, err := w.Resolve(ref)
@@ -131,7 +132,8 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 		var err error
 		switch f.Protocol {
 		case "icmp", "":
-			res, err = kn.Ping(srcNS, to.IP, uint16(os.Getpid()), 1, size, pmtu(f.DF), time.Second)
+			// iputils' ident on a raw socket is its process ID.
+			res, err = kn.Ping(srcNS, to.IP, max(uint16(os.Getpid()), 1), 1, size, pmtu(f.DF), time.Second)
 		case "udp":
 			stop, serr := kn.ServeUDPEcho(dstNS, uint16(f.Port))
 			require.NoError(t, serr)
