@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden
+.PHONY: run build test bench fmt vet clean golden kernel-test
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -24,6 +24,11 @@ test:
 # Benchmarks: compare the modes as ratios measured in one run.
 bench:
 	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+
+# The kernel differential test with its table of differences (root; it is
+# also part of `go test ./...`, and skips itself without root).
+kernel-test:
+	$(GO) test ./topology/kernel -run KernelDifferential -count 1 -v
 
 # Rewrite golden files after an intended change (review the diff).
 golden:
