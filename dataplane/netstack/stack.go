@@ -70,6 +70,7 @@ type Stack struct {
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
 	ipID   uint16
+	idents map[identKey]identBucket
 
 	flushed []*Route // routes removed because their device went down
 	lo      *Route
@@ -82,6 +83,8 @@ type Stack struct {
 	udp       map[uint16]*UDPSocket
 	tunnels   map[uint16]TunnelReceiver
 	pings     map[uint16]*PingSocket
+	pingFlows map[int32]uint16 // the ping socket of each flow (one ping process)
+	pingPort  uint16           // ping_table.next_port
 	tcpListen map[uint16]*TCPListener
 	tcpConns  map[tcpKey]*TCPConn
 	frags     map[fragKey]*reasm
@@ -104,8 +107,13 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		tcpConns:  make(map[tcpKey]*TCPConn),
 		frags:     make(map[fragKey]*reasm),
 		pmtu:      make(map[netip.Addr]pmtuEntry),
+		idents:    make(map[identKey]identBucket),
+		pingFlows: make(map[int32]uint16),
 	}
 	s.ipID = uint16(s.rng.Uint32())
+	// ping_get_port's rover is global to the kernel and has moved since
+	// boot: start it anywhere.
+	s.pingPort = uint16(s.rng.Uint32())
 	lo := link.NewDevice(env, name, "lo", "loopback", link.RawIP, 65536, packet.MAC{}, loopback{s})
 	li := s.AddIface(lo)
 	li.NoARP = true
