@@ -215,7 +215,14 @@ func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
 		if !s.IsLocal(src) { // broadcast echo: answer from the interface address
 			src, _ = ifc.Primary()
 		}
+		// icmp_reply: the kernel's ICMP socket (IP_PMTUDISC_DONT: no DF,
+		// hash-generated ID), the request's TOS reflected.
 		rep, rpl := s.NewIPPacket(src, ip.Src(), packet.ProtoICMP, len(pl), false, 0)
+		if tos := ip.TOS(); tos != 0 {
+			rip := packet.IPv4(rep.Bytes())
+			rip[1] = tos
+			rip.SetChecksum()
+		}
 		copy(rpl, pl)
 		rep.Parent, rep.Flow = pkt.ID, pkt.Flow
 		ric := packet.ICMP(rpl)

@@ -69,7 +69,6 @@ type Stack struct {
 	bcast  []netip.Addr // directed broadcast addresses of the interfaces
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
-	ipID   uint16
 	idents map[identKey]identBucket
 
 	flushed []*Route // routes removed because their device went down
@@ -110,7 +109,6 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		idents:    make(map[identKey]identBucket),
 		pingFlows: make(map[int32]uint16),
 	}
-	s.ipID = uint16(s.rng.Uint32())
 	// ping_get_port's rover is global to the kernel and has moved since
 	// boot: start it anywhere.
 	s.pingPort = uint16(s.rng.Uint32())
@@ -275,12 +273,12 @@ func (s *Stack) SourceFor(r *Route) netip.Addr {
 	return netip.Addr{}
 }
 
-// NextIPID returns the next IP identification value of the namespace.
-func (s *Stack) NextIPID() uint16 { return s.nextIPID() }
-
-func (s *Stack) nextIPID() uint16 {
-	s.ipID++
-	return s.ipID
+// IPIdent returns the IPv4 ID the kernel's hash generator gives the next
+// packet from src to dst with protocol proto (__ip_select_ident): what
+// packets without DF and without a connected socket carry, such as a
+// tunnel's outer header.
+func (s *Stack) IPIdent(src, dst netip.Addr, proto uint8) uint16 {
+	return s.ipIdent(src, dst, proto, 1)
 }
 
 // EphemeralPort returns a free local port from 32768–60999

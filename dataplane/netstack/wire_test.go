@@ -2,6 +2,7 @@ package netstack_test
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -370,4 +371,40 @@ func TestPingSocketsGetDistinctIDs(t *testing.T) {
 	a := decode(t, req[0]).Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4).Id
 	b := decode(t, req[1]).Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4).Id
 	assert.Equal(t, a+1, b)
+}
+
+// TestIPIdentBuckets: the hash generator keeps one counter per (dst, src,
+// protocol): +1 per packet within a jiffy, independent between keys, and
+// after a quiet time it jumps by less than the jiffies that passed (4 ms
+// each at HZ 250) — as the outer headers of Linux's VXLAN showed.
+func TestIPIdentBuckets(t *testing.T) {
+	w := newWorld(t)
+	a, b, c := ip("10.0.1.2"), ip("10.0.2.2"), ip("10.0.3.3")
+	tests := []struct {
+		name  string
+		after time.Duration
+		src   netip.Addr
+		dst   netip.Addr
+		proto uint8
+		step  func(prev, got uint16) bool
+	}{
+		{"first", 0, a, b, packet.ProtoUDP, nil},
+		{"same jiffy: +1", 0, a, b, packet.ProtoUDP, func(p, g uint16) bool { return g == p+1 }},
+		{"same jiffy: +1 again", time.Millisecond, a, b, packet.ProtoUDP, func(p, g uint16) bool { return g == p+1 }},
+		{"400 ms later: 1 + a jump below 100 jiffies", 400 * time.Millisecond, a, b, packet.ProtoUDP,
+			func(p, g uint16) bool { return g-p >= 1 && g-p <= 100 }},
+	}
+	var prev uint16
+	for _, tt := range tests {
+		var got uint16
+		w.s.AfterFunc(tt.after, func() { got = w.A.IPIdent(tt.src, tt.dst, tt.proto) })
+		w.run()
+		if tt.step != nil {
+			assert.True(t, tt.step(prev, got), "%s: %d after %d", tt.name, got, prev)
+		}
+		prev = got
+		// Other keys do not move this counter.
+		w.A.IPIdent(a, c, packet.ProtoUDP)
+		w.A.IPIdent(a, b, packet.ProtoICMP)
+	}
 }
