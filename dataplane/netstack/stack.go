@@ -86,6 +86,8 @@ type Stack struct {
 	pingPort  uint16           // ping_table.next_port
 	tcpListen map[uint16]*TCPListener
 	tcpConns  map[tcpKey]*TCPConn
+	timeWait  map[tcpKey]time.Duration // 4-tuples in TIME-WAIT, until when
+	twSweepAt int
 	frags     map[fragKey]*reasm
 	nextPort  uint16
 }
@@ -104,6 +106,7 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		pings:     make(map[uint16]*PingSocket),
 		tcpListen: make(map[uint16]*TCPListener),
 		tcpConns:  make(map[tcpKey]*TCPConn),
+		timeWait:  make(map[tcpKey]time.Duration),
 		frags:     make(map[fragKey]*reasm),
 		pmtu:      make(map[netip.Addr]pmtuEntry),
 		idents:    make(map[identKey]identBucket),

@@ -260,7 +260,7 @@ func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, 
 		return netip.AddrPort{}, false
 	}
 	advmss := s.RouteMTU(r, dst.Addr()) - 40
-	c := &TCPConn{s: s, Local: netip.AddrPortFrom(src, s.EphemeralPort()), Remote: dst, State: TCPSynSent, Flow: flow,
+	c := &TCPConn{s: s, Local: netip.AddrPortFrom(src, s.connectPort(src, dst)), Remote: dst, State: TCPSynSent, Flow: flow,
 		iss: s.rng.Uint32(), mss: advmss, advmss: advmss, toSend: size, want: size,
 		// tcp_v4_connect: inet_id = get_random_u16(), tsoffset from secure_tcp_ts_off.
 		inetID: uint16(s.rng.Uint32()), tsOffset: s.rng.Uint32(),
@@ -276,6 +276,44 @@ func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, 
 	}
 	c.send(packet.TCPSyn, nil, 0)
 	return c.Local, true
+}
+
+// TCPTimeWait is TCP_TIMEWAIT_LEN: how long the side that closed first
+// keeps the connection's 4-tuple.
+const TCPTimeWait = 60 * time.Second
+
+// connectPort picks the local port of connect() as __inet_hash_connect
+// does on Linux 6.x: even ports (odd ones are left for bind()), none whose
+// 4-tuple is in use or still in TIME-WAIT. The kernel walks from a
+// per-destination hash offset; netsim draws from the seeded source.
+func (s *Stack) connectPort(src netip.Addr, dst netip.AddrPort) uint16 {
+	for {
+		p := s.EphemeralPort() &^ 1
+		k := tcpKey{netip.AddrPortFrom(src, p), dst}
+		if _, ok := s.tcpConns[k]; ok {
+			continue
+		}
+		if exp, ok := s.timeWait[k]; ok && s.now() < exp {
+			continue
+		}
+		return p
+	}
+}
+
+// enterTimeWait remembers a 4-tuple for TCPTimeWait, sweeping expired
+// entries now and then so the table stays the size of one minute's
+// connections.
+func (s *Stack) enterTimeWait(k tcpKey) {
+	now := s.now()
+	if len(s.timeWait) >= s.twSweepAt {
+		for key, exp := range s.timeWait {
+			if now >= exp {
+				delete(s.timeWait, key)
+			}
+		}
+		s.twSweepAt = 2*len(s.timeWait) + 64
+	}
+	s.timeWait[k] = now + TCPTimeWait
 }
 
 // optLen is the length of the options a segment with flags carries.
@@ -604,6 +642,7 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			c.send(packet.TCPAck, nil, id)
 			c.State = TCPClosed
 			delete(s.tcpConns, tcpKey{c.Local, c.Remote})
+			s.enterTimeWait(tcpKey{c.Local, c.Remote})
 			s.emit(Event{Kind: EvTCPClosed, Flow: pkt.Flow, Packet: id, Proto: packet.ProtoTCP, Src: c.Remote, Dst: c.Local})
 			if s.tracing() {
 				s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("tcp %s: FIN from %s acknowledged, TIME-WAIT", c.Local, c.Remote)})
