@@ -63,6 +63,11 @@ import (
 // a closed port: seq 0, win 0, no options, DF, ID 0; client IDs random
 // then +1 per segment; `nc -z`-style connect and close:
 // S, S., ., F., F., . (the server's FIN carries the ACK of the client's).
+// With the client's tcp_timestamps=0 the SYN-ACK was
+// 02 04 05 b4 01 01 04 02 01 03 03 0a win 64240; with tcp_sack=0
+// 02 04 05 b4 01 01 08 0a TSval TSecr 01 03 03 0a win 65160; with
+// tcp_window_scaling=0 02 04 05 b4 04 02 08 0a TSval TSecr win 65160 and
+// the windows after it unscaled (64240).
 
 // TCP sysctl defaults of Linux 6.18 (see the comment above).
 const (

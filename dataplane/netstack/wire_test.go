@@ -216,6 +216,14 @@ func TestSynAckAnswersWhatTheSYNOffered(t *testing.T) {
 			wantOpts: func(uint32) []byte { return cat(mss, []byte{1, 1, 4, 2}) }, wantWin: 64240, wantHLen: 28},
 		{name: "MSS, NOP, WS 7", synOpts: cat(mss, []byte{1, 3, 3, 7}),
 			wantOpts: func(uint32) []byte { return cat(mss, []byte{1, 3, 3, 10}) }, wantWin: 64240, wantHLen: 28},
+		// The next three are what Linux 6.18 answered to a client with
+		// tcp_timestamps=0, tcp_sack=0 and both, byte for byte.
+		{name: "MSS, NOP NOP SACK_PERM, NOP WS (tcp_timestamps=0)", synOpts: cat(mss, []byte{1, 1, 4, 2, 1, 3, 3, 10}),
+			wantOpts: func(uint32) []byte { return cat(mss, []byte{1, 1, 4, 2, 1, 3, 3, 10}) }, wantWin: 64240, wantHLen: 32},
+		{name: "MSS, NOP NOP TS, NOP WS (tcp_sack=0)", synOpts: cat(mss, []byte{1, 1, 8, 10}, ts(777, 0), []byte{1, 3, 3, 10}),
+			wantOpts: func(v uint32) []byte { return cat(mss, []byte{1, 1, 8, 10}, ts(v, 777), []byte{1, 3, 3, 10}) }, wantWin: 65160, wantHLen: 40},
+		{name: "MSS, SACK_PERM+TS, no WS (tcp_window_scaling=0)", synOpts: cat(mss, []byte{4, 2, 8, 10}, ts(777, 0)),
+			wantOpts: func(v uint32) []byte { return cat(mss, []byte{4, 2, 8, 10}, ts(v, 777)) }, wantWin: 65160, wantHLen: 36},
 		{name: "MSS, NOP NOP TS, no SACK", synOpts: cat(mss, []byte{1, 1, 8, 10}, ts(777, 0)),
 			wantOpts: func(v uint32) []byte { return cat(mss, []byte{1, 1, 8, 10}, ts(v, 777)) }, wantWin: 65160, wantHLen: 36, tsInReply: true},
 	}
