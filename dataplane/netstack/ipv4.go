@@ -432,9 +432,10 @@ type identBucket struct {
 func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
 	k := identKey{src: v4key(src), dst: v4key(dst), proto: proto}
 	now := uint32(s.now() / (time.Second / HZ))
-	b, ok := s.idents[k]
-	if !ok {
-		b = identBucket{id: s.rng.Uint32(), stamp: now}
+	b := s.idents[k]
+	if b == nil {
+		b = &identBucket{id: s.rng.Uint32(), stamp: now}
+		s.idents[k] = b
 	}
 	var delta uint32
 	if b.stamp != now {
@@ -442,7 +443,6 @@ func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
 		b.stamp = now
 	}
 	b.id += uint32(segs) + delta
-	s.idents[k] = b
 	return uint16(b.id - uint32(segs))
 }
 

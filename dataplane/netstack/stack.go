@@ -69,7 +69,7 @@ type Stack struct {
 	bcast  []netip.Addr // directed broadcast addresses of the interfaces
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
-	idents map[identKey]identBucket
+	idents map[identKey]*identBucket
 
 	flushed []*Route // routes removed because their device went down
 	lo      *Route
@@ -109,7 +109,7 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		timeWait:  make(map[tcpKey]time.Duration),
 		frags:     make(map[fragKey]*reasm),
 		pmtu:      make(map[netip.Addr]pmtuEntry),
-		idents:    make(map[identKey]identBucket),
+		idents:    make(map[identKey]*identBucket),
 		pingFlows: make(map[int32]uint16),
 	}
 	// ping_get_port's rover is global to the kernel and has moved since
