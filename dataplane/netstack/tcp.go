@@ -481,7 +481,7 @@ func (s *Stack) tcpInput(ifc *Iface, pkt *packet.Buffer) {
 	l, ok := s.tcpListen[local.Port()]
 	if !ok || flags&packet.TCPSyn == 0 || flags&packet.TCPAck != 0 {
 		if flags&packet.TCPRst == 0 {
-			s.tcpReset(ip, t, len(data), pkt)
+			s.tcpReset(ip, t, len(data), pkt, true)
 		}
 		switch {
 		case flags&packet.TCPRst != 0:
@@ -671,8 +671,10 @@ func (c *TCPConn) close(parent uint64) {
 
 // tcpReset answers a segment with a RST (tcp_v4_send_reset). It leaves
 // through the per-CPU control socket (IP_PMTUDISC_DO, not connected): DF,
-// ID 0, no options, window 0, the TOS of the segment it answers.
-func (s *Stack) tcpReset(ip packet.IPv4, t packet.TCP, dataLen int, cause *packet.Buffer) {
+// ID 0, no options, window 0, and with reflectTOS the TOS of the segment
+// it answers. The RST of iptables' REJECT --reject-with tcp-reset
+// (nf_send_reset → nf_reject_iphdr_put) has the same fields but TOS 0.
+func (s *Stack) tcpReset(ip packet.IPv4, t packet.TCP, dataLen int, cause *packet.Buffer, reflectTOS bool) {
 	flags := uint8(packet.TCPRst)
 	var seq, ack uint32
 	if t.Flags()&packet.TCPAck != 0 {
@@ -687,7 +689,10 @@ func (s *Stack) tcpReset(ip packet.IPv4, t packet.TCP, dataLen int, cause *packe
 			ack++
 		}
 	}
-	tos := ip.TOS() &^ 3 // ip_send_unicast_reply: arg->tos & ~INET_ECN_MASK
+	var tos uint8
+	if reflectTOS {
+		tos = ip.TOS() &^ 3 // ip_send_unicast_reply: arg->tos & ~INET_ECN_MASK
+	}
 	pkt, pl := s.newIPPacket(ip.Dst(), ip.Src(), packet.ProtoTCP, packet.TCPHeaderLen, true, 0, 0)
 	if tos != 0 {
 		rip := packet.IPv4(pkt.Bytes())
@@ -720,7 +725,7 @@ func (s *Stack) tcpResetFor(pkt *packet.Buffer) {
 	if t.Flags()&packet.TCPRst != 0 {
 		return
 	}
-	s.tcpReset(ip, t, len(ip.Payload())-t.DataOffset(), pkt)
+	s.tcpReset(ip, t, len(ip.Payload())-t.DataOffset(), pkt, false)
 }
 
 // tcpICMPError handles an ICMP error for a connection: a hard error during

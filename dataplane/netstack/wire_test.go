@@ -293,6 +293,49 @@ func TestRSTOnTheWire(t *testing.T) {
 	}
 }
 
+// rejectTCP is a filter that rejects every TCP segment at INPUT with
+// --reject-with tcp-reset.
+type rejectTCP struct{}
+
+func (rejectTCP) Pass(h netstack.Hook, pkt *packet.Buffer, _, _ *link.Device) bool {
+	return h != netstack.LocalIn || packet.IPv4(pkt.Bytes()).Protocol() != packet.ProtoTCP
+}
+
+func (rejectTCP) Refusal() netstack.Verdict {
+	return netstack.Verdict{Kind: netstack.Reject, RejectTCPReset: true, Detail: "test reject"}
+}
+
+// TestRejectTCPResetOnTheWire: iptables' REJECT --reject-with tcp-reset
+// (nf_reject_iphdr_put) sends TOS 0 whatever the segment had, DF, ID 0.
+func TestRejectTCPResetOnTheWire(t *testing.T) {
+	w := newWorld(t)
+	w.B.Filter = rejectTCP{}
+	w.B.ListenTCP(80, true)
+	pkt, pl := w.A.NewIPPacket(w.aIP, w.bIP, packet.ProtoTCP, 20, true, 0)
+	ipb := packet.IPv4(pkt.Bytes())
+	ipb[1] = 0x10
+	ipb.SetChecksum()
+	packet.TCP(pl).SetPorts(40000, 80)
+	binary.BigEndian.PutUint32(pl[4:], 1000)
+	binary.BigEndian.PutUint32(pl[8:], 0)
+	pl[12], pl[13] = 5<<4, packet.TCPSyn
+	packet.SetTransportChecksum(pl, w.aIP, w.bIP, packet.ProtoTCP)
+	w.A.LocalOut(pkt)
+	w.run()
+	var rst *wireSeg
+	for _, s := range wireSegs(t, w) {
+		if !s.fromA {
+			rst = &s
+		}
+	}
+	require.NotNil(t, rst)
+	assert.Equal(t, "R.", rst.flags)
+	assert.Zero(t, rst.tos)
+	assert.Zero(t, rst.ipID)
+	assert.True(t, rst.df)
+	assert.Zero(t, rst.win)
+}
+
 // TestPingOnTheWire: an echo request as iputils ping sends it through a
 // ping socket: the echo ID is the socket's port, the same for every
 // request of a flow; the data is a struct timeval of the virtual time of
