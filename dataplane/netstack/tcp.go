@@ -71,12 +71,14 @@ import (
 
 // TCP sysctl defaults of Linux 6.18 (see the comment above).
 const (
-	tcpRmemDefault = 131072   // net.ipv4.tcp_rmem[1]: the initial sk_rcvbuf
-	tcpRmemMax     = 33554432 // net.ipv4.tcp_rmem[2] (6 MB before Linux 6.16)
-	rmemMax        = 212992   // net.core.rmem_max
-	tcpMaxWscale   = 14       // TCP_MAX_WSCALE
-	tcpMSSDefault  = 536      // TCP_MSS_DEFAULT: the first rcv_mss estimate
-	tcpTSLen       = 12       // TCPOLEN_TSTAMP_ALIGNED
+	tcpRmemDefault  = 131072                // net.ipv4.tcp_rmem[1]: the initial sk_rcvbuf
+	tcpRmemMax      = 33554432              // net.ipv4.tcp_rmem[2] (6 MB before Linux 6.16)
+	rmemMax         = 212992                // net.core.rmem_max
+	tcpMaxWscale    = 14                    // TCP_MAX_WSCALE
+	tcpMSSDefault   = 536                   // TCP_MSS_DEFAULT: the first rcv_mss estimate
+	tcpTSLen        = 12                    // TCPOLEN_TSTAMP_ALIGNED
+	tcpMaxQuickacks = 16                    // TCP_MAX_QUICKACKS
+	tcpDelackMin    = 40 * time.Millisecond // TCP_DELACK_MIN (HZ/25)
 )
 
 // TCPState is a connection state.
@@ -128,6 +130,10 @@ type TCPConn struct {
 	windowClamp        uint32
 	rcvMss             int
 	pingpong           bool // answered within the delayed-ACK time: ACKs ride on data
+	quick              int  // icsk_ack.quick: ACKs left in quick-ACK mode
+	atoInit            bool // the first data segment started the delayed-ACK engine
+	ackPending         bool // received data not yet acknowledged
+	delackGen          int  // invalidates a scheduled delayed ACK
 }
 
 // tcpOpts is what a segment's options say.
@@ -385,6 +391,15 @@ func (c *TCPConn) send(flags uint8, data []byte, parent uint64) {
 		id = c.inetID
 		c.inetID++
 	} // the SYN-ACK leaves through ip_build_and_send_pkt with DF: ID 0
+	if flags&packet.TCPAck != 0 && c.ackPending {
+		// tcp_event_ack_sent: tcp_dec_quickack_mode, the delayed ACK is
+		// cancelled.
+		c.ackPending = false
+		c.delackGen++
+		if c.quick > 0 {
+			c.quick--
+		}
+	}
 	pkt, pl := s.newIPPacket(c.Local.Addr(), c.Remote.Addr(), packet.ProtoTCP, hl+len(data), true, 0, id)
 	pkt.Flow, pkt.Parent = c.Flow, parent
 	t := packet.TCP(pl)
@@ -617,10 +632,25 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			}
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver, Change: fmt.Sprintf("tcp %s: %d bytes from %s %s", c.Local, len(data), c.Remote, what)})
 		}
-		if !c.pingpong {
-			// Quick-ACK mode (__tcp_ack_snd_check): the ACK leaves from
-			// softirq before the application runs.
+		if !c.atoInit {
+			// tcp_event_data_recv: the first data starts quick-ACK mode
+			// (tcp_incr_quickack with TCP_MAX_QUICKACKS).
+			c.atoInit = true
+			q := int(max(int32(c.rcvWup+c.rcvWnd-c.rcvNxt), 0)) / (2 * c.rcvMss)
+			if q == 0 {
+				q = 2
+			}
+			c.quick = min(q, tcpMaxQuickacks)
+		}
+		c.ackPending = true
+		// __tcp_ack_snd_check: ACK at once in quick-ACK mode (from softirq,
+		// before the application runs) or when more than one full frame
+		// is unacknowledged; else the delayed-ACK timer, unless the
+		// application's answer carries the ACK first.
+		if (c.quick > 0 && !c.pingpong) || int(c.rcvNxt-c.rcvWup) > c.rcvMss {
 			c.send(packet.TCPAck, nil, id)
+		} else if !c.echo {
+			c.delayedAck(id)
 		}
 		if c.echo {
 			// The answer leaves within the delayed-ACK time of the
@@ -662,6 +692,18 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("tcp %s: last ACK from %s, CLOSED", c.Local, c.Remote)})
 		}
 	}
+}
+
+// delayedAck arms the delayed-ACK timer (TCP_DELACK_MIN, 40 ms; the
+// RTT-based stretch of tcp_send_delayed_ack is not modelled).
+func (c *TCPConn) delayedAck(parent uint64) {
+	gen := c.delackGen
+	c.s.env.Sched.AfterFunc(tcpDelackMin, func() {
+		if cur, ok := c.s.tcpConns[tcpKey{c.Local, c.Remote}]; !ok || cur != c || gen != c.delackGen || !c.ackPending {
+			return
+		}
+		c.send(packet.TCPAck, nil, parent)
+	})
 }
 
 func (c *TCPConn) close(parent uint64) {

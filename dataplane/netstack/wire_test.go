@@ -487,3 +487,34 @@ func TestConnectPortsEvenAndNotInTimeWait(t *testing.T) {
 		require.LessOrEqual(t, p, uint16(60999))
 	}
 }
+
+// TestQuickAckBudget: the receiver of many segments acknowledges the first
+// 16 at once (TCP_MAX_QUICKACKS), then only when more than one full frame
+// is unacknowledged; the rest waits for the delayed ACK or rides on the
+// FIN. (Congestion control is not modelled: Linux's sender would also
+// stop after its initial window of 10 segments.)
+func TestQuickAckBudget(t *testing.T) {
+	w := newWorld(t)
+	w.B.ListenTCP(80, true)
+	require.True(t, w.A.DialTCP(ap("10.0.2.2:80"), 20*1448+1040, 1))
+	w.run()
+	segs := wireSegs(t, w)
+	var echoes, acks int
+	var afterEcho []string
+	for _, s := range segs {
+		switch {
+		case !s.fromA && s.n > 0:
+			echoes++
+		case s.fromA && echoes > 0:
+			afterEcho = append(afterEcho, s.flags)
+			if s.flags == "." && s.n == 0 {
+				acks++
+			}
+		}
+	}
+	require.Equal(t, 21, echoes)
+	// 16 quick ACKs, then after the 18th and the 20th echo; the 21st is
+	// acknowledged by the FIN; then the last ACK of the close.
+	assert.Equal(t, 16+2+1, acks)
+	assert.Equal(t, "F.", afterEcho[len(afterEcho)-2])
+}
