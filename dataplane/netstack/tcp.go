@@ -44,9 +44,11 @@ import (
 //     scaling_ratio updates) is not modelled, so after a few full-sized
 //     segments the kernel's window can be one unit larger than netsim's.
 //   - acknowledgements: the handshake ACK is its own segment, data
-//     received in quick-ACK mode is acknowledged at once by a pure ACK; a
-//     server that answers within the delayed-ACK time enters ping-pong
-//     mode and its answers carry the ACK (tcp_event_data_sent). A FIN is
+//     received in quick-ACK mode (the first 16 ACKs) is acknowledged at
+//     once by a pure ACK, later data when more than one full frame is
+//     unacknowledged, else by the 40 ms delayed ACK; a server that answers
+//     within the delayed-ACK time enters ping-pong mode and its answers
+//     carry the ACK (tcp_event_data_sent). A FIN is
 //     acknowledged by the FIN of the closing application (close after
 //     EOF), the closer's final ACK ends the exchange (TIME-WAIT).
 //   - IP header: DF, TTL 64, TOS 0; the ID of a connected socket is its
