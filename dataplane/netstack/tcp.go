@@ -13,8 +13,9 @@ import (
 )
 
 // TCP here is the smallest honest TCP: the three-way handshake, data in
-// MSS-sized segments acknowledged cumulatively, an echo server, FIN close,
-// and RST for closed ports. No retransmission, flow or congestion control:
+// MSS-sized segments acknowledged cumulatively, slow start from an initial
+// window of 10 segments within the peer's receive window, an echo server,
+// FIN close, and RST for closed ports. No retransmission or loss recovery:
 // in the simulator a lost segment is a drop with a reason, which is what
 // the trace is for. What goes on the wire follows Linux 6.x with its
 // default sysctls (tcp_timestamps=1, tcp_sack=1, tcp_window_scaling=1,
@@ -81,6 +82,7 @@ const (
 	tcpTSLen        = 12                    // TCPOLEN_TSTAMP_ALIGNED
 	tcpMaxQuickacks = 16                    // TCP_MAX_QUICKACKS
 	tcpDelackMin    = 40 * time.Millisecond // TCP_DELACK_MIN (HZ/25)
+	tcpInitCwnd     = 10                    // TCP_INIT_CWND
 )
 
 // TCPState is a connection state.
@@ -136,6 +138,22 @@ type TCPConn struct {
 	atoInit            bool // the first data segment started the delayed-ACK engine
 	ackPending         bool // received data not yet acknowledged
 	delackGen          int  // invalidates a scheduled delayed ACK
+	lastDataRcv        time.Duration
+
+	// Sending: slow start from the initial window, within the peer's
+	// receive window.
+	sndUna    uint32
+	sndWnd    uint32
+	cwnd      int        // segments
+	inflight  []uint32   // end sequence of each unacknowledged segment
+	sendQ     []tcpWrite // written, not yet sent
+	finQueued bool
+}
+
+// tcpWrite is one write() of the application; its last segment gets PSH.
+type tcpWrite struct {
+	data []byte
+	off  int
 }
 
 // tcpOpts is what a segment's options say.
@@ -281,7 +299,7 @@ func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, 
 	c.rcvWnd = initialWindow(advmss)
 	c.rcvSsthresh = c.rcvWnd
 	c.windowClamp = 65535 << c.rcvWscale
-	c.sndNxt = c.iss
+	c.sndNxt, c.sndUna, c.cwnd = c.iss, c.iss, tcpInitCwnd
 	s.tcpConns[tcpKey{c.Local, c.Remote}] = c
 	if s.tracing() {
 		s.env.Trace.Add(trace.Hop{Flow: flow, Node: s.Name, Kind: trace.KindLocal,
@@ -459,19 +477,64 @@ func TCPFlagString(f uint8) string {
 	return b.String()
 }
 
-func (c *TCPConn) sendData(parent uint64) {
-	for c.toSend > 0 {
-		n := min(c.toSend, c.sendMSS())
-		buf := make([]byte, n)
-		fillPattern(buf)
-		c.toSend -= n
-		// tcp_push marks only the last segment of a write with PSH.
-		flags := uint8(packet.TCPAck)
-		if c.toSend == 0 {
-			flags |= packet.TCPPsh
+// write queues what the application writes and sends what the windows
+// allow (tcp_sendmsg → tcp_push with TCP_NODELAY, as Go sets it).
+func (c *TCPConn) write(data []byte, parent uint64) {
+	c.sendQ = append(c.sendQ, tcpWrite{data: data})
+	c.push(parent)
+}
+
+// push is tcp_write_xmit: MSS-sized segments, none crossing a write, while
+// fewer than cwnd segments are unacknowledged and the peer's window has
+// room; then a queued FIN.
+func (c *TCPConn) push(parent uint64) {
+	for len(c.sendQ) > 0 {
+		w := &c.sendQ[0]
+		n := min(len(w.data)-w.off, c.sendMSS())
+		if len(c.inflight) >= c.cwnd || c.sndNxt+uint32(n)-c.sndUna > c.sndWnd {
+			return
 		}
-		c.send(flags, buf, parent)
+		flags := uint8(packet.TCPAck)
+		last := w.off+n == len(w.data)
+		if last {
+			flags |= packet.TCPPsh // tcp_push marks the last segment of a write
+		}
+		seg := w.data[w.off : w.off+n]
+		w.off += n
+		if last {
+			c.sendQ = c.sendQ[1:]
+		}
+		if c.atoInit && c.s.now()-c.lastDataRcv < tcpDelackMin {
+			// tcp_event_data_sent: an answer within ato of the last
+			// received data: ping-pong mode, later ACKs ride on data.
+			c.pingpong = true
+		}
+		c.send(flags, seg, parent)
+		c.inflight = append(c.inflight, c.sndNxt)
 	}
+	if c.finQueued {
+		c.finQueued = false
+		c.send(packet.TCPFin|packet.TCPAck, nil, parent)
+	}
+}
+
+// acked processes the ACK field (tcp_ack): segments leave the flight,
+// slow start grows cwnd by the segments acknowledged (tcp_slow_start), the
+// peer's window is updated. What it allows is sent after the segment's
+// data was taken in (tcp_data_snd_check).
+func (c *TCPConn) acked(t packet.TCP) {
+	ack := t.Ack()
+	if int32(ack-c.sndUna) < 0 || int32(ack-c.sndNxt) > 0 {
+		return
+	}
+	c.sndWnd = uint32(t.Window()) << c.sndWscale
+	c.sndUna = ack
+	n := 0
+	for n < len(c.inflight) && int32(c.inflight[n]-ack) <= 0 {
+		n++
+	}
+	c.inflight = c.inflight[n:]
+	c.cwnd += n
 }
 
 // tcpInput is tcp_v4_rcv.
@@ -534,8 +597,9 @@ func (s *Stack) tcpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	c.rcvWnd = initialWindow(wmss)
 	c.rcvSsthresh, c.rcvWup = c.rcvWnd, c.rcvNxt
+	c.sndWnd = uint32(t.Window()) // never scaled in a SYN
 	c.windowClamp = 65535 << c.rcvWscale
-	c.sndNxt = c.iss
+	c.sndNxt, c.sndUna, c.cwnd = c.iss, c.iss, tcpInitCwnd
 	s.tcpConns[tcpKey{local, remote}] = c
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("listener %s/tcp: SYN from %s, SYN-RECV", local, remote)})
@@ -570,6 +634,7 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 		}
 		c.rcvNxt = t.Seq() + 1
 		c.rcvWup = c.rcvNxt
+		c.sndUna, c.sndWnd = t.Ack(), uint32(t.Window()) // never scaled in a SYN-ACK
 		if opts.mss > 0 && opts.mss < c.mss {
 			c.mss = opts.mss
 		}
@@ -595,7 +660,10 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 		// writes its data, or closes at once (nc -z).
 		c.send(packet.TCPAck, nil, id)
 		if c.toSend > 0 {
-			c.sendData(id)
+			buf := make([]byte, c.toSend)
+			fillPattern(buf)
+			c.toSend = 0
+			c.write(buf, id)
 		} else {
 			c.close(id)
 		}
@@ -623,6 +691,9 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 
 func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint8, data []byte, id uint64) {
 	s := c.s
+	if flags&packet.TCPAck != 0 {
+		c.acked(t)
+	}
 	if len(data) > 0 && t.Seq() == c.rcvNxt {
 		c.rcvNxt += uint32(len(data))
 		c.dataReceived(len(data))
@@ -645,21 +716,18 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			c.quick = min(q, tcpMaxQuickacks)
 		}
 		c.ackPending = true
+		c.lastDataRcv = s.now()
 		// __tcp_ack_snd_check: ACK at once in quick-ACK mode (from softirq,
 		// before the application runs) or when more than one full frame
 		// is unacknowledged; else the delayed-ACK timer, unless the
 		// application's answer carries the ACK first.
 		if (c.quick > 0 && !c.pingpong) || int(c.rcvNxt-c.rcvWup) > c.rcvMss {
 			c.send(packet.TCPAck, nil, id)
-		} else if !c.echo {
+		} else {
 			c.delayedAck(id)
 		}
 		if c.echo {
-			// The answer leaves within the delayed-ACK time of the
-			// request: tcp_event_data_sent enters ping-pong mode, later
-			// ACKs ride on the answers.
-			c.send(packet.TCPPsh|packet.TCPAck, data, id)
-			c.pingpong = true
+			c.write(append([]byte(nil), data...), id)
 		} else if c.want > 0 {
 			c.received += len(data)
 			if c.received >= c.want && c.State == TCPEstablished {
@@ -667,6 +735,7 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			}
 		}
 	}
+	c.push(id)
 	if flags&packet.TCPFin != 0 {
 		c.rcvNxt++
 		switch c.State {
@@ -674,7 +743,7 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 			// The peer closed: tcp_fin delays the ACK (ping-pong mode); the
 			// application reads EOF and closes, its FIN carries the ACK.
 			c.State = TCPLastAck
-			c.send(packet.TCPFin|packet.TCPAck, nil, id)
+			c.close(id)
 		case TCPFinWait1:
 			c.send(packet.TCPAck, nil, id)
 			c.State = TCPClosed
@@ -708,9 +777,13 @@ func (c *TCPConn) delayedAck(parent uint64) {
 	})
 }
 
+// close is the application's close(): the FIN follows the queued data.
 func (c *TCPConn) close(parent uint64) {
-	c.State = TCPFinWait1
-	c.send(packet.TCPFin|packet.TCPAck, nil, parent)
+	if c.State == TCPEstablished {
+		c.State = TCPFinWait1
+	}
+	c.finQueued = true
+	c.push(parent)
 }
 
 // tcpReset answers a segment with a RST (tcp_v4_send_reset). It leaves
