@@ -160,7 +160,9 @@ func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
 	}
 	if client {
 		switch ev.Kind {
-		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData:
+		// EvTCPClosed: the handshake and the FIN exchange completed — all a
+		// size-0 flow (connect and close, nc -z) waits for.
+		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData, netstack.EvTCPClosed:
 			if !x.replied {
 				x.replied = true
 				x.rtt = r.Loop.Now() - x.start
@@ -283,7 +285,7 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 		switch {
 		case !dst.IsValid():
 		case f.Protocol == "icmp" || f.Protocol == "":
-			from.Stack.Ping(dst, uint16(id), uint16(i+1), size, df, id)
+			from.Stack.Ping(dst, 0, uint16(i+1), size, df, id) // echo ID: the ping socket's port
 		case f.Protocol == "udp":
 			x.sport = from.Stack.EphemeralPort()
 			from.Stack.ListenUDP(x.sport, false)

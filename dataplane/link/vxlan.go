@@ -35,7 +35,10 @@ import (
 // IPOutput is the namespace a tunnel sends encapsulated packets through.
 type IPOutput interface {
 	LocalOut(pkt *packet.Buffer)
-	NextIPID() uint16
+	// IPIdent is the IPv4 ID of a packet without DF from no connected
+	// socket (__ip_select_ident, as iptunnel_xmit uses for the outer
+	// header): a counter per (dst, src, protocol).
+	IPIdent(src, dst netip.Addr, proto uint8) uint16
 }
 
 // VXLAN is a VXLAN device.
@@ -157,7 +160,7 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 		ttl = 64
 	}
 	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
-		TOS: tos, TotalLen: len(hdr) + innerLen, ID: v.out.NextIPID(), TTL: ttl,
+		TOS: tos, TotalLen: len(hdr) + innerLen, ID: v.out.IPIdent(v.Local, remote, packet.ProtoUDP), TTL: ttl,
 		Protocol: packet.ProtoUDP, Src: v.Local, Dst: remote,
 	})
 	u := packet.UDP(hdr[packet.IPv4HeaderLen:])

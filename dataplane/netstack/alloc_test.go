@@ -71,3 +71,14 @@ func BenchmarkForward(b *testing.B) {
 		b.Fatal("nothing arrived")
 	}
 }
+
+// BenchmarkIPIdent: the hash ID generator the VXLAN outer header uses on
+// the forwarding path.
+func BenchmarkIPIdent(b *testing.B) {
+	w := newWorld(b)
+	src, dst := w.aIP, w.bIP
+	b.ReportAllocs()
+	for b.Loop() {
+		w.A.IPIdent(src, dst, packet.ProtoUDP)
+	}
+}

@@ -386,8 +386,16 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 }
 
 // NewIPPacket returns a buffer with an IPv4 header filled in for a payload
-// of n bytes, which the caller writes after the header.
+// of n bytes, which the caller writes after the header. The ID is what an
+// unconnected socket that may fragment (IP_PMTUDISC_WANT or DONT, the
+// ICMP socket of the kernel) gets: the ip_idents hash generator, also
+// when DF is set (skb->ignore_df).
 func (s *Stack) NewIPPacket(src, dst netip.Addr, proto uint8, n int, df bool, ttl uint8) (*packet.Buffer, []byte) {
+	return s.newIPPacket(src, dst, proto, n, df, ttl, s.ipIdent(src, dst, proto, 1))
+}
+
+// newIPPacket is NewIPPacket with the IP ID chosen by the caller.
+func (s *Stack) newIPPacket(src, dst netip.Addr, proto uint8, n int, df bool, ttl uint8, id uint16) (*packet.Buffer, []byte) {
 	pkt := s.env.Pool.Get(packet.IPv4HeaderLen + n)
 	b := pkt.Append(packet.IPv4HeaderLen + n)
 	var flags uint16
@@ -397,9 +405,45 @@ func (s *Stack) NewIPPacket(src, dst netip.Addr, proto uint8, n int, df bool, tt
 	if ttl == 0 {
 		ttl = DefaultTTL
 	}
-	packet.IPv4(b).SetHeader(packet.IPv4Fields{TotalLen: len(b), ID: s.nextIPID(), Flags: flags, TTL: ttl, Protocol: proto, Src: src, Dst: dst})
+	packet.IPv4(b).SetHeader(packet.IPv4Fields{TotalLen: len(b), ID: id, Flags: flags, TTL: ttl, Protocol: proto, Src: src, Dst: dst})
 	pkt.ID = s.env.NewID()
 	return pkt, b[packet.IPv4HeaderLen:]
+}
+
+// HZ is the modelled kernel tick rate (CONFIG_HZ=250, as on the kernel
+// the wire format was checked against): the IP ID generator's clock.
+const HZ = 250
+
+type identKey struct {
+	src, dst uint32
+	proto    uint8
+}
+
+type identBucket struct {
+	id, stamp uint32
+}
+
+// ipIdent is __ip_select_ident → ip_idents_reserve: a counter per
+// (destination, source, protocol) hash bucket — random at boot — advanced
+// by segs per packet plus a random amount below the jiffies elapsed since
+// the bucket was last used, so a quiet bucket's next ID cannot be guessed.
+// Buckets here are exact keys (the kernel's 2048+ buckets can collide);
+// the randomness comes from the namespace's seed.
+func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
+	k := identKey{src: v4key(src), dst: v4key(dst), proto: proto}
+	now := uint32(s.now() / (time.Second / HZ))
+	b := s.idents[k]
+	if b == nil {
+		b = &identBucket{id: s.rng.Uint32(), stamp: now}
+		s.idents[k] = b
+	}
+	var delta uint32
+	if b.stamp != now {
+		delta = s.rng.Uint32N(now - b.stamp)
+		b.stamp = now
+	}
+	b.id += uint32(segs) + delta
+	return uint16(b.id - uint32(segs))
 }
 
 // SendICMPError sends an ICMP error about pkt (which starts at its IPv4

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -66,12 +67,41 @@ const (
 	DFDont
 )
 
-// fillPattern writes ping's payload pattern (0x10, 0x11, ...) — any
-// deterministic bytes would do.
+// fillPattern writes iputils ping's default payload pattern: byte i of
+// the data is i (mod 256). UDP and TCP payloads use it too.
 func fillPattern(b []byte) {
 	for i := range b {
-		b[i] = byte(0x10 + i)
+		b[i] = byte(i)
 	}
+}
+
+// WallEpoch is the time of day at virtual time zero (the same instant as
+// the pcap package's capture epoch): what gettimeofday returns in the
+// simulation.
+var WallEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// pingPayload lays out the data of an echo request as iputils ping does
+// (ping4_send_probe): with 16 or more data bytes the first 16 are the
+// struct timeval of the send time (tv_sec, tv_usec: 8-byte little-endian
+// on x86-64), the rest the fill pattern, byte i = i.
+func (s *Stack) pingPayload(b []byte) {
+	fillPattern(b)
+	if len(b) < 16 {
+		return
+	}
+	now := WallEpoch.Add(s.now())
+	binary.LittleEndian.PutUint64(b[0:8], uint64(now.Unix()))
+	binary.LittleEndian.PutUint64(b[8:16], uint64(now.Nanosecond()/1000))
+}
+
+// ipIDFor is the IP ID of a datagram from an unconnected socket
+// (ip_select_ident): 0 when DF is forced (IP_PMTUDISC_DO, so
+// skb->ignore_df is clear), else the hash generator.
+func (s *Stack) ipIDFor(src, dst netip.Addr, proto uint8, df DFMode) uint16 {
+	if df == DFDo {
+		return 0
+	}
+	return s.ipIdent(src, dst, proto, 1)
 }
 
 // prepareSend routes a datagram of l4len bytes to dst and decides DF. It
@@ -112,21 +142,50 @@ type PingSocket struct {
 	ID uint16
 }
 
-// Ping sends one ICMP echo request with size payload bytes (ping -s).
-// It reports whether the request left the socket.
+// pingSocket returns the echo ID of the ping socket of flow, opening one
+// as ping_get_port binds it: the next free "port" of the rover, never 0.
+// The kernel writes that port into the echo ID of every request.
+func (s *Stack) pingSocket(flow int32) uint16 {
+	if id, ok := s.pingFlows[flow]; ok {
+		return id
+	}
+	for {
+		s.pingPort++
+		if s.pingPort == 0 {
+			continue
+		}
+		if _, ok := s.pings[s.pingPort]; !ok {
+			break
+		}
+	}
+	s.pingFlows[flow] = s.pingPort
+	s.pings[s.pingPort] = &PingSocket{ID: s.pingPort}
+	return s.pingPort
+}
+
+// Ping sends one ICMP echo request with size payload bytes (ping -s) from
+// an unconnected ICMP datagram socket, as iputils ping does. id 0 lets the
+// kernel choose the echo ID (the socket's port: one socket per flow); any
+// other id is used as given. It reports whether the request left the
+// socket.
 func (s *Stack) Ping(dst netip.Addr, id, seq uint16, size int, df DFMode, flow int32) bool {
-	s.pings[id] = &PingSocket{ID: id}
+	if id == 0 {
+		id = s.pingSocket(flow)
+	} else {
+		s.pings[id] = &PingSocket{ID: id}
+	}
 	src, dfBit, ok := s.prepareSend(dst, netip.Addr{}, packet.ICMPHeaderLen+size, df, flow)
 	if !ok {
 		return false
 	}
-	pkt, pl := s.NewIPPacket(src, dst, packet.ProtoICMP, packet.ICMPHeaderLen+size, dfBit, 0)
+	pkt, pl := s.newIPPacket(src, dst, packet.ProtoICMP, packet.ICMPHeaderLen+size, dfBit, 0, s.ipIDFor(src, dst, packet.ProtoICMP, df))
 	pkt.Flow = flow
 	ic := packet.ICMP(pl)
 	ic[0], ic[1] = packet.ICMPEchoRequest, 0
+	ic[2], ic[3] = 0, 0
 	binary.BigEndian.PutUint16(ic[4:6], id)
 	binary.BigEndian.PutUint16(ic[6:8], seq)
-	fillPattern(pl[packet.ICMPHeaderLen:])
+	s.pingPayload(pl[packet.ICMPHeaderLen:])
 	ic.SetChecksum()
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Kind: trace.KindLocal, Change: fmt.Sprintf("ping: ICMP echo request id %d seq %d, %d data bytes", id, seq, size)})
@@ -156,7 +215,14 @@ func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
 		if !s.IsLocal(src) { // broadcast echo: answer from the interface address
 			src, _ = ifc.Primary()
 		}
+		// icmp_reply: the kernel's ICMP socket (IP_PMTUDISC_DONT: no DF,
+		// hash-generated ID), the request's TOS reflected.
 		rep, rpl := s.NewIPPacket(src, ip.Src(), packet.ProtoICMP, len(pl), false, 0)
+		if tos := ip.TOS(); tos != 0 {
+			rip := packet.IPv4(rep.Bytes())
+			rip[1] = tos
+			rip.SetChecksum()
+		}
 		copy(rpl, pl)
 		rep.Parent, rep.Flow = pkt.ID, pkt.Flow
 		ric := packet.ICMP(rpl)
@@ -278,7 +344,7 @@ func (s *Stack) sendUDP(src netip.Addr, sport uint16, dst netip.AddrPort, data [
 	if !ok {
 		return false
 	}
-	pkt, pl := s.NewIPPacket(src, dst.Addr(), packet.ProtoUDP, l4, dfBit, 0)
+	pkt, pl := s.newIPPacket(src, dst.Addr(), packet.ProtoUDP, l4, dfBit, 0, s.ipIDFor(src, dst.Addr(), packet.ProtoUDP, df))
 	pkt.Flow, pkt.Parent = flow, parent
 	u := packet.UDP(pl)
 	u.SetPorts(sport, dst.Port())

@@ -69,7 +69,7 @@ type Stack struct {
 	bcast  []netip.Addr // directed broadcast addresses of the interfaces
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
-	ipID   uint16
+	idents map[identKey]*identBucket
 
 	flushed []*Route // routes removed because their device went down
 	lo      *Route
@@ -82,8 +82,12 @@ type Stack struct {
 	udp       map[uint16]*UDPSocket
 	tunnels   map[uint16]TunnelReceiver
 	pings     map[uint16]*PingSocket
+	pingFlows map[int32]uint16 // the ping socket of each flow (one ping process)
+	pingPort  uint16           // ping_table.next_port
 	tcpListen map[uint16]*TCPListener
 	tcpConns  map[tcpKey]*TCPConn
+	timeWait  map[tcpKey]time.Duration // 4-tuples in TIME-WAIT, until when
+	twSweepAt int
 	frags     map[fragKey]*reasm
 	nextPort  uint16
 }
@@ -102,10 +106,15 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		pings:     make(map[uint16]*PingSocket),
 		tcpListen: make(map[uint16]*TCPListener),
 		tcpConns:  make(map[tcpKey]*TCPConn),
+		timeWait:  make(map[tcpKey]time.Duration),
 		frags:     make(map[fragKey]*reasm),
 		pmtu:      make(map[netip.Addr]pmtuEntry),
+		idents:    make(map[identKey]*identBucket),
+		pingFlows: make(map[int32]uint16),
 	}
-	s.ipID = uint16(s.rng.Uint32())
+	// ping_get_port's rover is global to the kernel and has moved since
+	// boot: start it anywhere.
+	s.pingPort = uint16(s.rng.Uint32())
 	lo := link.NewDevice(env, name, "lo", "loopback", link.RawIP, 65536, packet.MAC{}, loopback{s})
 	li := s.AddIface(lo)
 	li.NoARP = true
@@ -267,12 +276,12 @@ func (s *Stack) SourceFor(r *Route) netip.Addr {
 	return netip.Addr{}
 }
 
-// NextIPID returns the next IP identification value of the namespace.
-func (s *Stack) NextIPID() uint16 { return s.nextIPID() }
-
-func (s *Stack) nextIPID() uint16 {
-	s.ipID++
-	return s.ipID
+// IPIdent returns the IPv4 ID the kernel's hash generator gives the next
+// packet from src to dst with protocol proto (__ip_select_ident): what
+// packets without DF and without a connected socket carry, such as a
+// tunnel's outer header.
+func (s *Stack) IPIdent(src, dst netip.Addr, proto uint8) uint16 {
+	return s.ipIdent(src, dst, proto, 1)
 }
 
 // EphemeralPort returns a free local port from 32768–60999
