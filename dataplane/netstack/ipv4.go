@@ -116,8 +116,17 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // routeInput is ip_route_input: local delivery or forwarding.
 func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	ip := packet.IPv4(pkt.Bytes())
-	dst := ip.Dst()
+	dst, src := ip.Dst(), ip.Src()
+	// Loopback packets keep their route in the kernel (skb_dst) and never
+	// reach ip_route_input's checks.
+	lo := ifc.Dev.Kind == "loopback"
+	if !lo && !s.martianInput(ifc, pkt, src, dst) {
+		return
+	}
 	if s.IsLocal(dst) || s.isBroadcast(dst) {
+		if !lo && !(s.isBroadcast(dst) && src.IsUnspecified()) && !s.validateSource(ifc, pkt, src, dst) {
+			return
+		}
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name,
 				Match: "local " + dst.String() + " dev " + s.localDevName(dst) + " table local proto kernel scope host src " + dst.String()})
@@ -148,6 +157,9 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	if r.Type != RouteUnicast {
 		s.routeTypeDrop(pkt, ifc.Dev.Name, r)
+		return
+	}
+	if !lo && !s.validateSource(ifc, pkt, src, dst) { // __mkroute_input
 		return
 	}
 	s.forward(ifc, pkt, r)

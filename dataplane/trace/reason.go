@@ -42,6 +42,9 @@ const (
 	ReasonReasmTimeout              // IP fragments never completed
 	ReasonProtoUnreachable          // no handler for the IP protocol
 	ReasonDNSNXDomain               // the cluster DNS has no such name
+	ReasonMartianSource             // fib_validate_source: a local, multicast, broadcast, zero or loopback source
+	ReasonRPFilter                  // rp_filter: the reverse path check failed
+	ReasonMartianDest               // ip_route_input_slow: a zero-net or loopback destination
 	reasonCount
 )
 
@@ -78,6 +81,9 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonReasmTimeout:       {"reasm-timeout", "IP fragments did not all arrive within ipfrag_time (30 s)"},
 	ReasonProtoUnreachable:   {"proto-unreachable", "no handler for the IP protocol; ICMP protocol unreachable sent"},
 	ReasonDNSNXDomain:        {"dns-nxdomain", "the cluster DNS has no record for the name"},
+	ReasonMartianSource:      {"martian-source", "martian source: the source is a local address of the receiving namespace (accept_local=0) or a multicast, broadcast, zero or loopback address"},
+	ReasonRPFilter:           {"rp-filter", "martian source: reverse path filter (rp_filter) found no route back to the source through the incoming device (strict) or at all (loose)"},
+	ReasonMartianDest:        {"martian-destination", "martian destination: a zero-net or loopback destination arrived on a non-loopback device"},
 }
 
 // Code is the stable kebab-case name of the reason, e.g. "vpc-no-route".

@@ -1,0 +1,159 @@
+package netstack_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/dataplane/link"
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+	"netsim/dataplane/trace"
+)
+
+// spoofUDP sends a 4-byte UDP datagram to dst:9 from A with any source
+// address (A's routing does not check it, as a raw socket's would not).
+func (w *world) spoofUDP(src, dst netip.Addr) {
+	pkt, pl := w.A.NewIPPacket(src, dst, packet.ProtoUDP, packet.UDPHeaderLen+4, false, 0)
+	u := packet.UDP(pl)
+	u.SetPorts(40000, 9)
+	u.SetLength(len(pl))
+	copy(pl[packet.UDPHeaderLen:], "ping")
+	packet.SetTransportChecksum(pl, src, dst, packet.ProtoUDP)
+	w.A.LocalOut(pkt)
+}
+
+// TestMartiansAndRPFilter sends datagrams into R's eth0 with crafted
+// sources and checks fib_validate_source's verdict. R has an asymmetric
+// route: 10.9.0.0/16 is reached via B on eth1, so a packet from 10.9.0.7
+// arriving on eth0 fails strict reverse path filtering and passes loose.
+func TestMartiansAndRPFilter(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(w *world)
+		src     string
+		dst     string // default B
+		want    trace.Reason
+		detail  string
+		toLocal bool // the datagram is for R itself
+	}{
+		{name: "ordinary source forwarded", src: "10.0.1.2"},
+		{name: "own address of another device is martian", src: "10.0.2.1", want: trace.ReasonMartianSource,
+			detail: "martian source 10.0.2.2 from 10.0.2.1, on dev eth0: the source is R's own address (on eth1) and accept_local=0 (fib_validate_source)"},
+		{name: "own address of the incoming device is martian", src: "10.0.1.1", want: trace.ReasonMartianSource},
+		{name: "own address is martian also for local delivery", src: "10.0.2.1", dst: "10.0.1.1", toLocal: true, want: trace.ReasonMartianSource},
+		{name: "own address with rp_filter=2 is still martian", src: "10.0.2.1", want: trace.ReasonMartianSource,
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 2 }},
+		{name: "accept_local=1 (all) lets an own address in", src: "10.0.2.1",
+			setup: func(w *world) { w.R.ConfAll.AcceptLocal = true }},
+		{name: "accept_local=1 on the device lets an own address in", src: "10.0.2.1",
+			setup: func(w *world) { w.R.Iface("eth0").Conf.AcceptLocal = true }},
+		{name: "accept_local=1 strict: address of the incoming device passes", src: "10.0.1.1",
+			setup: func(w *world) { w.R.ConfAll.AcceptLocal, w.R.ConfAll.RPFilter = true, 1 }},
+		{name: "accept_local=1 strict: address of another device fails", src: "10.0.2.1", want: trace.ReasonRPFilter,
+			setup: func(w *world) { w.R.ConfAll.AcceptLocal, w.R.ConfAll.RPFilter = true, 1 }},
+		{name: "accept_local=1 loose: address of another device passes", src: "10.0.2.1",
+			setup: func(w *world) { w.R.ConfAll.AcceptLocal, w.R.ConfAll.RPFilter = true, 2 }},
+		{name: "multicast source", src: "224.0.0.5", want: trace.ReasonMartianSource},
+		{name: "zero-net source", src: "0.0.0.7", want: trace.ReasonMartianSource},
+		{name: "loopback source on eth0", src: "127.0.0.1", want: trace.ReasonMartianSource,
+			detail: "martian source 10.0.2.2 from 127.0.0.1, on dev eth0: the source is in 127.0.0.0/8 on a non-loopback device and route_localnet=0 (ip_route_input_slow)"},
+		{name: "127.0.0.1 with route_localnet=1 is lo's own address", src: "127.0.0.1", want: trace.ReasonMartianSource,
+			setup: func(w *world) { w.R.ConfAll.RouteLocalnet = true }},
+		{name: "loopback source with route_localnet=1", src: "127.0.0.2",
+			setup: func(w *world) { w.R.ConfAll.RouteLocalnet, w.B.ConfAll.RouteLocalnet = true, true }},
+		{name: "zero-net destination", src: "10.0.1.2", dst: "0.1.2.3", want: trace.ReasonMartianDest},
+		{name: "asymmetric: rp_filter=0 forwards", src: "10.9.0.7"},
+		{name: "asymmetric: rp_filter=1 (all) drops", src: "10.9.0.7", want: trace.ReasonRPFilter,
+			setup:  func(w *world) { w.R.ConfAll.RPFilter = 1 },
+			detail: `martian source 10.0.2.2 from 10.9.0.7, on dev eth0: rp_filter=1 (strict; max of conf.all=1 and conf.eth0=0): the route back to 10.9.0.7 is "10.9.0.0/16 via 10.0.2.2 dev eth1", not via eth0 (fib_validate_source)`},
+		{name: "asymmetric: rp_filter=1 on the device drops", src: "10.9.0.7", want: trace.ReasonRPFilter,
+			setup: func(w *world) { w.R.Iface("eth0").Conf.RPFilter = 1 }},
+		{name: "asymmetric: rp_filter=1 on the other device does not apply", src: "10.9.0.7",
+			setup: func(w *world) { w.R.Iface("eth1").Conf.RPFilter = 1 }},
+		{name: "asymmetric: rp_filter=1 drops local delivery too", src: "10.9.0.7", dst: "10.0.1.1", toLocal: true, want: trace.ReasonRPFilter,
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 1 }},
+		{name: "asymmetric: rp_filter=2 forwards", src: "10.9.0.7",
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 2 }},
+		{name: "max(all=2, dev=1) is loose", src: "10.9.0.7",
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 2; w.R.Iface("eth0").Conf.RPFilter = 1 }},
+		{name: "max(all=1, dev=2) is loose", src: "10.9.0.7",
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 1; w.R.Iface("eth0").Conf.RPFilter = 2 }},
+		{name: "symmetric source passes strict", src: "10.0.1.2",
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 1 }},
+		{name: "no route back: rp_filter=0 forwards", src: "10.7.7.7"},
+		{name: "no route back: rp_filter=2 drops", src: "10.7.7.7", want: trace.ReasonRPFilter,
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 2 }},
+		{name: "blackhole route back: rp_filter=2 drops", src: "10.8.0.1", want: trace.ReasonRPFilter,
+			setup: func(w *world) {
+				w.R.ConfAll.RPFilter = 2
+				require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.8.0.0/16"), Type: netstack.RouteBlackhole}))
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.9.0.0/16"), Gw: w.bIP, Dev: w.R.Iface("eth1")}))
+			w.B.ListenUDP(9, false)
+			w.R.ListenUDP(9, false)
+			if tt.setup != nil {
+				tt.setup(w)
+			}
+			dst := w.bIP
+			if tt.dst != "" {
+				dst = ip(tt.dst)
+			}
+			w.spoofUDP(ip(tt.src), dst)
+			w.run()
+			recv := ofKind(w.evB, netstack.EvUDPRecv)
+			if tt.toLocal {
+				recv = ofKind(w.evR, netstack.EvUDPRecv)
+			}
+			var drops []trace.Reason
+			for _, d := range w.env.Trace.DropList() {
+				if d.Node == "R" {
+					drops = append(drops, d.Reason)
+				}
+			}
+			if tt.want == trace.ReasonNone {
+				assert.Empty(t, drops)
+				assert.Len(t, recv, 1, "delivered")
+				return
+			}
+			assert.Equal(t, []trace.Reason{tt.want}, drops)
+			assert.Empty(t, recv, "not delivered")
+			d := w.env.Trace.DropList()[0]
+			assert.Equal(t, "eth0", d.Device)
+			if tt.detail != "" {
+				assert.Equal(t, tt.detail, d.Detail)
+			}
+			assert.Empty(t, w.icmpErrors(w.aEth, link.In), "martians are dropped without an ICMP error")
+		})
+	}
+}
+
+func TestEffectiveConfAndSysctls(t *testing.T) {
+	w := newWorld(t)
+	eth0 := w.R.Iface("eth0")
+	w.R.ConfAll = netstack.Conf{RPFilter: 1}
+	eth0.Conf = netstack.Conf{RPFilter: 2, AcceptLocal: true}
+	assert.Equal(t, netstack.Conf{RPFilter: 2, AcceptLocal: true}, w.R.EffectiveConf(eth0))
+	assert.Equal(t, netstack.Conf{RPFilter: 1}, w.R.EffectiveConf(w.R.Iface("eth1")))
+	got := map[string]int{}
+	for _, s := range w.R.Sysctls() {
+		got[s.Key] = s.Value
+	}
+	assert.Equal(t, 1, got["net.ipv4.ip_forward"])
+	assert.Equal(t, 1, got["net.ipv4.conf.all.rp_filter"])
+	assert.Equal(t, 2, got["net.ipv4.conf.eth0.rp_filter"])
+	assert.Equal(t, 1, got["net.ipv4.conf.eth0.accept_local"])
+	assert.Equal(t, 0, got["net.ipv4.conf.eth1.rp_filter"])
+	assert.Contains(t, got, "net.ipv4.conf.lo.rp_filter")
+
+	// A device added later starts from conf.default.
+	w.R.ConfDefault = netstack.Conf{RPFilter: 2, RouteLocalnet: true}
+	i := w.R.AddIface(link.NewDevice(w.env, "R", "eth9", "veth", link.Ether, 1500, mac(0x19), nil))
+	assert.Equal(t, netstack.Conf{RPFilter: 2, RouteLocalnet: true}, i.Conf)
+}
