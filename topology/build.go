@@ -193,8 +193,12 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
-	b.customRoutes()
+	// Failures first: they model what happened to the CNI's own entries,
+	// so a scenario can delete a node's entry and re-add it by hand in
+	// vpc.routes (rightly or, as the exam's restore story goes wrong, to
+	// the wrong node).
 	b.failures()
+	b.customRoutes()
 }
 
 // podPath locates pod i of the scenario's pods followed by the manifest

@@ -116,7 +116,8 @@ type VPC struct {
 	RouteQuota int `yaml:"routeQuota"`
 	// VSwitches are the VPC's vSwitches (subnets). An l2 underlay has exactly one.
 	VSwitches []VSwitch `yaml:"vswitches"`
-	// Routes are custom route entries added to the VPC route table by hand.
+	// Routes are custom route entries added to the VPC route table by hand,
+	// after the failures (so an entry a failure deleted can be re-added).
 	Routes []VPCRoute `yaml:"routes"`
 }
 
@@ -167,6 +168,11 @@ type Cluster struct {
 	// IPVSScheduler is the IPVS scheduler in ipvs mode: "rr" (default),
 	// "lc" or "sh".
 	IPVSScheduler string `yaml:"ipvsScheduler"`
+	// NodePortAddresses is kube-proxy's --nodeport-addresses: the CIDRs
+	// whose node addresses answer NodePorts. Empty (the default): every
+	// local address of the node except loopback and kube-ipvs0 (in iptables
+	// mode "-m addrtype --dst-type LOCAL", 127.0.0.1 included).
+	NodePortAddresses []string `yaml:"nodePortAddresses"`
 }
 
 // CNI names the CNI mode and holds the options of that mode.

@@ -524,6 +524,23 @@ func (v *validator) checkProxy() {
 	case !slices.Contains(ipvsSchedulers, c.IPVSScheduler):
 		v.addf("cluster.ipvsScheduler", `unknown IPVS scheduler %q: expected "rr" (round robin, the default), "lc" (least connection) or "sh" (source hashing)%s`, c.IPVSScheduler, hint.DidYouMean(c.IPVSScheduler, ipvsSchedulers))
 	}
+	seen := map[netip.Prefix]int{}
+	for i, a := range c.NodePortAddresses {
+		path := indexPath("cluster.nodePortAddresses", i)
+		p, msg := parseCIDR4(a)
+		if msg != "" {
+			if a == "primary" {
+				msg = `"primary" (the node's primary address, kube-proxy v1.29+) is not modelled: give the CIDR, e.g. the node's vSwitch CIDR`
+			}
+			v.add(path, msg)
+			continue
+		}
+		if j, dup := seen[p]; dup {
+			v.addf(path, "%s is already cluster.nodePortAddresses[%d]", p, j)
+			continue
+		}
+		seen[p] = i
+	}
 }
 
 func (v *validator) checkCNI() {
