@@ -597,16 +597,21 @@ func TestPodMTUOverrides(t *testing.T) {
 		cni0MTU  int
 		backend  string
 		underlay string
+		others   []string
 	}{
-		{name: "pod mtu", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}", podMTU: 1500, flMTU: 1450, cni0MTU: 1450},
-		{name: "pod mtu smaller", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1200}", podMTU: 1200, flMTU: 1450, cni0MTU: 1450},
+		// cni0 is created with FLANNEL_MTU but takes the minimum MTU of its
+		// ports as soon as one is added (br_mtu_auto_adjust).
+		{name: "pod mtu", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}", podMTU: 1500, flMTU: 1450, cni0MTU: 1500},
+		{name: "pod mtu beside a default pod", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}",
+			others: []string{"- {name: q, node: node-1}"}, podMTU: 1500, flMTU: 1450, cni0MTU: 1450},
+		{name: "pod mtu smaller", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1200}", podMTU: 1200, flMTU: 1450, cni0MTU: 1200},
 		{name: "flannel mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1}", podMTU: 1400, flMTU: 1400, cni0MTU: 1400},
-		{name: "flannel and pod mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1, mtu: 1300}", podMTU: 1300, flMTU: 1400, cni0MTU: 1400},
+		{name: "flannel and pod mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1, mtu: 1300}", podMTU: 1300, flMTU: 1400, cni0MTU: 1300},
 		{name: "host-gw flannel mtu", flannel: []string{"backend: host-gw", "mtu: 1400"}, pod: "- {name: p, node: node-1}", podMTU: 1400, cni0MTU: 1400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := scen{nodes: threeNodes, flannel: tt.flannel, pods: []string{tt.pod}}.world(t)
+			w := scen{nodes: threeNodes, flannel: tt.flannel, pods: append([]string{tt.pod}, tt.others...)}.world(t)
 			p := w.Pod("p")
 			require.NotNil(t, p)
 			assert.Equal(t, tt.podMTU, p.Stack.Iface("eth0").Dev.MTU, "pod end")
