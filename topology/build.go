@@ -171,6 +171,9 @@ func (b *builder) build() {
 			continue
 		}
 		h.Filter = netfilter.ForStack(h.Stack, seedFor(s.Seed, "netfilter/"+n.Name))
+		if err := kubeproxy.InstallKubelet(h.Filter); err != nil {
+			b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+		}
 		w.Nodes = append(w.Nodes, h)
 	}
 	for i, n := range s.Instances {
