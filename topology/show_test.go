@@ -141,7 +141,9 @@ func TestWriteStateOnly(t *testing.T) {
 		"$ bridge fdb show dev flannel.1\n",
 		" dev flannel.1 dst 192.168.1.11 self permanent\n",
 		"$ iptables-save\n*nat\n",
-		"-A FLANNEL-FWD -d 172.20.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\nCOMMIT\n",
+		"-A FLANNEL-FWD -d 172.20.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\n",
+		"-A INPUT -j KUBE-FIREWALL\n", // kubelet's, on every node
+		"$ sysctl -a | grep -E 'ip_forward|rp_filter|accept_local|route_localnet|proxy_arp'  # other keys only when not 0\nnet.ipv4.ip_forward = 1\nnet.ipv4.conf.all.rp_filter = 0\n",
 	} {
 		assert.Contains(t, out, want)
 	}
