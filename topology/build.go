@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"sort"
+	"strings"
 	"time"
 
 	"netsim/dataplane/cni"
@@ -166,7 +168,7 @@ func (b *builder) build() {
 		}
 	}
 	for i, n := range s.Nodes {
-		h := b.host(fmt.Sprintf("nodes[%d]", i), n.Name, n.VSwitch, n.IP)
+		h := b.host(fmt.Sprintf("nodes[%d]", i), n.Name, n.VSwitch, n.IP, n.Sysctls)
 		if h == nil {
 			continue
 		}
@@ -177,7 +179,7 @@ func (b *builder) build() {
 		w.Nodes = append(w.Nodes, h)
 	}
 	for i, n := range s.Instances {
-		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP); h != nil {
+		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP, n.Sysctls); h != nil {
 			w.Instances = append(w.Instances, h)
 		}
 	}
@@ -192,6 +194,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.deviceSysctls()
 	b.services()
 	if len(b.probs) > 0 {
 		return
@@ -216,7 +219,7 @@ func (b *builder) podPath(i int) string {
 // host creates an ECS instance: its namespace, eth0 on the vSwitch (or the
 // L2 segment), the kernel's connected route and the DHCP default route via
 // the vSwitch gateway.
-func (b *builder) host(path, name, vswitch, ipText string) *Host {
+func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]int) *Host {
 	s, w := b.s, b.w
 	cidr := b.cidr[vswitch]
 	var ip netip.Addr
@@ -231,6 +234,7 @@ func (b *builder) host(path, name, vswitch, ipText string) *Host {
 	}
 	b.used[ip] = true
 	st := netstack.New(w.Env, name, seedFor(s.Seed, name))
+	applySysctls(st, sysctls, false) // conf.all, conf.default at boot
 	eth0 := link.NewDevice(w.Env, name, "eth0", "device", link.Ether, s.VPC.MTU, ECSMAC(name), nil)
 	nic := st.AddIface(eth0)
 	if err := st.AddAddr("eth0", netip.PrefixFrom(ip, cidr.Bits())); err != nil {
@@ -383,6 +387,12 @@ func (b *builder) cni() {
 		}
 		ref := p.Namespace + "/" + p.Name
 		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
+		if node != nil {
+			// A new netns copies the host's conf.all and conf.default
+			// (net.core.devconf_inherit_init_net=0); the pod's eth0,
+			// created inside it by the CNI, starts from conf.default.
+			st.ConfAll, st.ConfDefault = node.Stack.ConfAll, node.Stack.ConfDefault
+		}
 		cp := &cni.Pod{Namespace: p.Namespace, Name: p.Name, Node: node.CNI, Stack: st, MTU: p.MTU}
 		if p.IP != "" {
 			cp.IP = netip.MustParseAddr(p.IP)
@@ -620,4 +630,67 @@ func (w *World) Stacks() []*netstack.Stack {
 		out = append(out, w.Internet.Stack)
 	}
 	return out
+}
+
+// applySysctls sets a host's conf.all and conf.default keys (devices
+// false) or its conf.DEV keys (devices true); keys were validated.
+func applySysctls(st *netstack.Stack, sys map[string]int, devices bool) []string {
+	var missing []string
+	for k, v := range sys {
+		scope, knob, _ := parseSysctl(k)
+		var c *netstack.Conf
+		switch scope {
+		case "all":
+			c = &st.ConfAll
+		case "default":
+			c = &st.ConfDefault
+		default:
+			if !devices {
+				continue
+			}
+			i := st.Iface(scope)
+			if i == nil {
+				missing = append(missing, k)
+				continue
+			}
+			c = &i.Conf
+		}
+		if (scope == "all" || scope == "default") == devices {
+			continue
+		}
+		switch knob {
+		case "rp_filter":
+			c.RPFilter = uint8(v)
+		case "accept_local":
+			c.AcceptLocal = v != 0
+		case "route_localnet":
+			c.RouteLocalnet = v != 0
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// deviceSysctls applies the conf.DEV sysctls once the CNI has created the
+// devices; a device that does not exist is an error at the key.
+func (b *builder) deviceSysctls() {
+	apply := func(kind string, i int, h *Host, sys map[string]int) {
+		for _, k := range applySysctls(h.Stack, sys, true) {
+			var names []string
+			for _, ifc := range h.Stack.Ifaces() {
+				names = append(names, ifc.Dev.Name)
+			}
+			b.fail(joinPath(fmt.Sprintf("%s[%d].sysctls", kind, i), k), "%s has no device for %s (devices: %s)", h.Name, k, strings.Join(names, ", "))
+		}
+	}
+	for i, n := range b.s.Nodes {
+		if h := b.w.Node(n.Name); h != nil {
+			apply("nodes", i, h, n.Sysctls)
+		}
+	}
+	for i, n := range b.s.Instances {
+		if h := b.w.Host(n.Name); h != nil {
+			apply("instances", i, h, n.Sysctls)
+		}
+	}
 }

@@ -144,6 +144,14 @@ type Node struct {
 	IP string `yaml:"ip"`
 	// PodCIDR is the node's pod subnet; allocated from the cluster pod CIDR if empty.
 	PodCIDR string `yaml:"podCIDR"`
+	// Sysctls are the host's IPv4 sysctls, as in /etc/sysctl.d: keys
+	// net.ipv4.conf.{all,default,DEV}.{rp_filter,accept_local,route_localnet}.
+	// conf.all and conf.default apply when the host boots, so every device
+	// created afterwards (eth0, cni0, flannel.1, veths) starts from
+	// conf.default and pods inherit both (devconf_inherit_init_net=0);
+	// conf.DEV applies once the CNI has created its devices. Unset keys keep
+	// the kernel's 0, which is what ACK's ECS images set (see the README).
+	Sysctls map[string]int `yaml:"sysctls"`
 }
 
 // Instance is an ECS instance in the VPC that is not a Kubernetes node.
@@ -151,6 +159,8 @@ type Instance struct {
 	Name    string `yaml:"name"`
 	VSwitch string `yaml:"vswitch"`
 	IP      string `yaml:"ip"`
+	// Sysctls are as for a node.
+	Sysctls map[string]int `yaml:"sysctls"`
 }
 
 // Cluster is the cluster-wide network configuration.

@@ -129,3 +129,35 @@ func TestNodePortAddresses(t *testing.T) {
 		})
 	}
 }
+
+// TestHostSysctls: conf.all and conf.default apply at boot (devices the
+// CNI creates start from conf.default, pods inherit both), conf.DEV once
+// the devices exist; a device that does not exist is a located error.
+func TestHostSysctls(t *testing.T) {
+	s, err := Parse("np.yaml", []byte(nodePortScenario+`pods: [{name: p, node: node-1}]
+`))
+	require.NoError(t, err)
+	s.Nodes[0].Sysctls = map[string]int{
+		"net.ipv4.conf.all.rp_filter":       1,
+		"net.ipv4.conf.default.rp_filter":   2,
+		"net.ipv4.conf.flannel.1.rp_filter": 0,
+		"net.ipv4.conf.eth0.accept_local":   1,
+	}
+	w, err := Build(s, nopSched{})
+	require.NoError(t, err)
+	st := w.Node("node-1").Stack
+	assert.Equal(t, uint8(1), st.ConfAll.RPFilter)
+	assert.Equal(t, uint8(2), st.Iface("cni0").Conf.RPFilter, "cni0 starts from conf.default")
+	assert.Equal(t, uint8(0), st.Iface("flannel.1").Conf.RPFilter, "conf.flannel.1 set after the CNI made it")
+	assert.True(t, st.Iface("eth0").Conf.AcceptLocal)
+	assert.Equal(t, uint8(2), st.EffectiveConf(st.Iface("cni0")).RPFilter, "max(all=1, cni0=2)")
+	pod := w.Pod("p").Stack
+	assert.Equal(t, uint8(1), pod.ConfAll.RPFilter, "the pod's netns copies conf.all")
+	assert.Equal(t, uint8(2), pod.Iface("eth0").Conf.RPFilter, "the pod's eth0 starts from the copied conf.default")
+
+	s.Nodes[0].Sysctls = map[string]int{"net.ipv4.conf.eth9.rp_filter": 1}
+	_, err = Build(s, nopSched{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nodes[0].sysctls.net.ipv4.conf.eth9.rp_filter")
+	assert.Contains(t, err.Error(), "node-1 has no device for net.ipv4.conf.eth9.rp_filter (devices: lo, eth0, cni0")
+}
