@@ -128,15 +128,22 @@ func TestVXLANRouteText(t *testing.T) {
 	assert.Equal(t, "172.20.1.0/24 via 172.20.1.0 dev flannel.1 onlink", r.String())
 }
 
+// fwdRules is a node's filter table: flanneld's FLANNEL-FWD, and
+// kubelet's KUBE-FIREWALL and canary, which every node has.
 func fwdRules(net string) string {
 	return `*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :FLANNEL-FWD - [0:0]
+:KUBE-FIREWALL - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
+-A INPUT -j KUBE-FIREWALL
 -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
+-A OUTPUT -j KUBE-FIREWALL
 -A FLANNEL-FWD -s ` + net + ` -m comment --comment "flanneld forward" -j ACCEPT
 -A FLANNEL-FWD -d ` + net + ` -m comment --comment "flanneld forward" -j ACCEPT
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 COMMIT
 `
 }
@@ -148,6 +155,7 @@ func masqRules(net, pod string) string {
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 :FLANNEL-POSTRTG - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
 -A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
 -A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
 -A FLANNEL-POSTRTG -s ` + pod + ` -d ` + net + ` -m comment --comment "flanneld masq" -j RETURN
@@ -164,6 +172,7 @@ const emptyNAT = `*nat
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
 COMMIT
 `
 
