@@ -245,6 +245,7 @@ func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: in.Dev.Name, Kind: trace.KindTTL, Change: fmt.Sprintf("ttl %d→%d", ttl, ttl-1)})
 	}
+	s.maybeRedirect(in, pkt, r)
 	if s.Filter != nil {
 		if !s.runHook(Forward, pkt, in.Dev, r.Dev.Dev) {
 			return
@@ -480,6 +481,8 @@ func icmpName(typ, code uint8, info uint32) string {
 		return "ICMP echo reply"
 	case packet.ICMPEchoRequest:
 		return "ICMP echo request"
+	case icmpRedirect:
+		return fmt.Sprintf("ICMP redirect host (new nexthop %d.%d.%d.%d)", byte(info>>24), byte(info>>16), byte(info>>8), byte(info))
 	case packet.ICMPTimeExceeded:
 		if code == 1 {
 			return "ICMP time exceeded in fragment reassembly"

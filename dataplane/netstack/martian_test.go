@@ -3,6 +3,7 @@ package netstack_test
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -156,4 +157,76 @@ func TestEffectiveConfAndSysctls(t *testing.T) {
 	w.R.ConfDefault = netstack.Conf{RPFilter: 2, RouteLocalnet: true}
 	i := w.R.AddIface(link.NewDevice(w.env, "R", "eth9", "veth", link.Ether, 1500, mac(0x19), nil))
 	assert.Equal(t, netstack.Conf{RPFilter: 2, RouteLocalnet: true}, i.Conf)
+}
+
+// TestICMPRedirect: R forwards a packet back out the device it came in on
+// (10.7.0.0/16 via 10.0.1.50 dev eth0), so it tells the directly connected
+// source "ICMP redirect host, new nexthop 10.0.1.50", rate-limited per
+// source; a source behind a gateway, or a packet leaving through another
+// device, gets none.
+func TestICMPRedirect(t *testing.T) {
+	tests := []struct {
+		name  string
+		src   string
+		dst   string
+		count int
+		want  int // redirects A receives
+	}{
+		{name: "one packet, one redirect", src: "10.0.1.2", dst: "10.7.0.1", count: 1, want: 1},
+		{name: "a burst gets one (20 ms << n between redirects)", src: "10.0.1.2", dst: "10.7.0.1", count: 5, want: 1},
+		{name: "source not directly connected: none", src: "10.9.0.7", dst: "10.7.0.1", count: 1},
+		{name: "out another device: none", src: "10.0.1.2", dst: "10.0.2.2", count: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.7.0.0/16"), Gw: ip("10.0.1.50"), Dev: w.R.Iface("eth0")}))
+			require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.9.0.0/16"), Gw: ip("10.0.1.60"), Dev: w.R.Iface("eth0")}))
+			w.B.ListenUDP(9, false)
+			for range tt.count {
+				w.spoofUDP(ip(tt.src), ip(tt.dst))
+			}
+			w.run()
+			var got [][]byte
+			for _, f := range w.ipv4Frames(w.rEth0, link.Out, packet.ProtoICMP) {
+				if f[14+20] == 5 {
+					got = append(got, f)
+				}
+			}
+			require.Len(t, got, tt.want)
+			if tt.want == 0 {
+				return
+			}
+			ipb := got[0][14:]
+			assert.Equal(t, w.rIP0.AsSlice(), ipb[12:16], "from R's address on the link")
+			assert.Equal(t, ip(tt.src).AsSlice(), ipb[16:20], "to the source")
+			assert.Equal(t, byte(0xc0), ipb[1], "TOS internetwork control")
+			ic := ipb[20:]
+			assert.Equal(t, []byte{5, 1}, ic[:2], "redirect host")
+			assert.Equal(t, []byte{10, 0, 1, 50}, ic[4:8], "new nexthop")
+			assert.Zero(t, csum(ic[:int(u16(ipb, 2))-20], 0), "ICMP checksum")
+			quote := packet.IPv4(ic[8:])
+			assert.Equal(t, uint8(63), quote.TTL(), "quoted after the TTL decrement")
+			assert.Equal(t, ip(tt.dst), quote.Dst())
+		})
+	}
+}
+
+// TestICMPRedirectRateLimit: after the first redirect to a source the next
+// one needs 20 ms << n to have passed (ip_rt_send_redirect).
+func TestICMPRedirectRateLimit(t *testing.T) {
+	w := newWorld(t)
+	require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.7.0.0/16"), Gw: ip("10.0.1.50"), Dev: w.R.Iface("eth0")}))
+	for _, at := range []time.Duration{0, 30 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 140 * time.Millisecond} {
+		w.s.AfterFunc(at, func() { w.spoofUDP(w.aIP, ip("10.7.0.1")) })
+	}
+	w.run()
+	var at []time.Duration
+	for _, f := range w.capt.On(w.rEth0, link.Out) {
+		if packet.Ethernet(f.Data).Type() == packet.EtherTypeIPv4 && f.Data[14+9] == packet.ProtoICMP && f.Data[14+20] == 5 {
+			at = append(at, f.Time)
+		}
+	}
+	// 0: sent (n=1); 30 ms < 0+40 ms: no; 50 ms: sent (n=2); 100 ms < 50+80 ms: no; 140 ms: sent.
+	require.Len(t, at, 3)
 }

@@ -78,6 +78,8 @@ type Stack struct {
 	rng    *rand.Rand
 	ipID   uint16
 
+	redirects map[netip.Addr]*redirectPeer // ICMP redirect rate limit per source
+
 	flushed []*Route // routes removed because their device went down
 	lo      *Route
 	pmtu    map[netip.Addr]pmtuEntry
