@@ -20,7 +20,7 @@ import (
 
 // ICMP redirect type and the host code.
 const (
-	icmpRedirect     = 5
+	icmpRedirect     = packet.ICMPRedirect
 	icmpRedirectHost = 1
 )
 
