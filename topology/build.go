@@ -418,8 +418,43 @@ func (b *builder) cni() {
 func (b *builder) customRoutes() {
 	s, w := b.s, b.w
 	for i, r := range s.VPC.Routes {
-		if _, err := w.VPC.AddRoute(netip.MustParsePrefix(r.Destination), r.NextHop, "custom route from the scenario"); err != nil {
+		dst := netip.MustParsePrefix(r.Destination)
+		if _, err := w.VPC.AddRoute(dst, r.NextHop, "custom route from the scenario"); err != nil {
 			b.fail(fmt.Sprintf("vpc.routes[%d]", i), "%v", err)
+			continue
+		}
+		b.wrongNextHop(i, dst, r.NextHop)
+	}
+}
+
+// wrongNextHop warns about custom entry i when it sends (part of) a node's
+// pod CIDR to another host that cannot deliver it: one that does not
+// forward, or one whose own route for those pods leads straight back to
+// the VPC through the NIC the packet came in on (ali-vpc nodes have no
+// per-peer routes) — a loop the kernel ends with a martian drop once the
+// node has masqueraded the packet to its own address.
+func (b *builder) wrongNextHop(i int, dst netip.Prefix, nextHop string) {
+	w := b.w
+	h := w.Host(nextHop)
+	if h == nil {
+		return
+	}
+	path := fmt.Sprintf("vpc.routes[%d].nextHop", i)
+	for _, n := range w.Nodes {
+		if !n.PodCIDR.IsValid() || !n.PodCIDR.Overlaps(dst) || n.Name == nextHop {
+			continue
+		}
+		probe := n.PodCIDR.Addr().Next()
+		if !dst.Contains(probe) {
+			probe = dst.Addr()
+		}
+		switch r := h.Stack.Routes.Lookup(probe); {
+		case !h.Stack.Forwarding:
+			w.Warn(path, "%s overlaps %s's pod CIDR %s, but the entry sends it to %s, which does not forward (net.ipv4.ip_forward=0): traffic to %s's pods from outside its node is dropped there",
+				dst, n.Name, n.PodCIDR, nextHop, n.Name)
+		case r != nil && r.Dev == h.NIC:
+			w.Warn(path, "%s overlaps %s's pod CIDR %s, but the entry sends it to %s, whose route for it is %q, straight back to the VPC: the packet loops between the vRouter and %s until %s drops it (as a martian once it has masqueraded it to its own address, else when the TTL runs out)",
+				dst, n.Name, n.PodCIDR, nextHop, r.String(), nextHop, nextHop)
 		}
 	}
 }
