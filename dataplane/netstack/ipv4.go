@@ -124,7 +124,7 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 		return
 	}
 	if s.IsLocal(dst) || s.isBroadcast(dst) {
-		if !lo && !(s.isBroadcast(dst) && src.IsUnspecified()) && !s.validateSource(ifc, pkt, src, dst) {
+		if !lo && !(s.isBroadcast(dst) && src.IsUnspecified()) && !s.validateSource(ifc, nil, pkt, src, dst) {
 			return
 		}
 		if s.tracing() {
@@ -159,7 +159,7 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 		s.routeTypeDrop(pkt, ifc.Dev.Name, r)
 		return
 	}
-	if !lo && !s.validateSource(ifc, pkt, src, dst) { // __mkroute_input
+	if !lo && !s.validateSource(ifc, r.Dev, pkt, src, dst) { // __mkroute_input
 		return
 	}
 	s.forward(ifc, pkt, r)

@@ -104,12 +104,15 @@ func (s *Stack) martianInput(ifc *Iface, pkt *packet.Buffer, src, dst netip.Addr
 }
 
 // validateSource is fib_validate_source for a packet from src arriving on
-// ifc. It reports whether the packet goes on; if not, it has dropped it.
-func (s *Stack) validateSource(ifc *Iface, pkt *packet.Buffer, src, dst netip.Addr) bool {
+// ifc and leaving through out (nil: local delivery). It reports whether
+// the packet goes on; if not, it has dropped it.
+func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst netip.Addr) bool {
 	c := s.EffectiveConf(ifc)
-	if c.RPFilter == 0 {
-		// The fast path: no reverse lookup, only "is the source one of
-		// ours" (inet_lookup_ifaddr_rcu) unless accept_local.
+	// The fast path (rp_filter=0, unless the packet leaves through the
+	// device it came in on with send_redirects=1, the default, which
+	// takes the full check): no reverse lookup, only "is the source one
+	// of ours" (inet_lookup_ifaddr_rcu) unless accept_local.
+	if c.RPFilter == 0 && out != ifc {
 		if c.AcceptLocal {
 			return true
 		}
@@ -125,19 +128,28 @@ func (s *Stack) validateSource(ifc *Iface, pkt *packet.Buffer, src, dst netip.Ad
 		mode = "loose"
 	}
 	rpf := fmt.Sprintf("rp_filter=%d (%s; max of conf.all=%d and conf.%s=%d)", c.RPFilter, mode, s.ConfAll.RPFilter, ifc.Dev.Name, ifc.Conf.RPFilter)
-	// The reverse lookup: the route a reply to src would take (local table first).
+	// The reverse lookup: the route a reply to src would take (local table
+	// first: own addresses, then the subnets' broadcast addresses).
 	if o, ok := s.local[v4key(src)]; ok {
 		if !c.AcceptLocal {
 			s.martianSource(ifc, pkt, src, dst, trace.ReasonMartianSource,
 				fmt.Sprintf("the source is %s's own address (on %s) and accept_local=0", s.Name, o.Dev.Name))
 			return false
 		}
-		if o == ifc || c.RPFilter != 1 {
+		if o == ifc || (c.RPFilter != 1 && len(ifc.Addrs) > 0) {
 			return true
 		}
 		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter,
 			fmt.Sprintf("%s: the source is the local address of %s, not of %s", rpf, o.Dev.Name, ifc.Dev.Name))
 		return false
+	}
+	if s.isBroadcast(src) {
+		s.martianSource(ifc, pkt, src, dst, trace.ReasonMartianSource,
+			fmt.Sprintf("the source is the broadcast address of one of %s's subnets (a broadcast route in the local table)", s.Name))
+		return false
+	}
+	if c.RPFilter == 0 {
+		return true // last_resort, or a reverse route: accepted without rp_filter
 	}
 	r := s.Routes.Lookup(src)
 	if r == nil || r.Type != RouteUnicast {

@@ -65,6 +65,14 @@ func TestMartiansAndRPFilter(t *testing.T) {
 			setup: func(w *world) { w.R.ConfAll.RouteLocalnet = true }},
 		{name: "loopback source with route_localnet=1", src: "127.0.0.2",
 			setup: func(w *world) { w.R.ConfAll.RouteLocalnet, w.B.ConfAll.RouteLocalnet = true, true }},
+		{name: "a subnet's broadcast source passes with rp_filter=0", src: "10.0.1.255"},
+		{name: "a subnet's broadcast source is martian with rp_filter=2", src: "10.0.1.255", want: trace.ReasonMartianSource,
+			setup: func(w *world) { w.R.ConfAll.RPFilter = 2 }},
+		{name: "a subnet's broadcast source back out the same device: full check, martian", src: "10.0.1.255", dst: "10.7.0.1",
+			want: trace.ReasonMartianSource,
+			setup: func(w *world) {
+				require.NoError(t, w.R.AddRoute(&netstack.Route{Dst: pfx("10.7.0.0/16"), Gw: ip("10.0.1.50"), Dev: w.R.Iface("eth0")}))
+			}},
 		{name: "zero-net destination", src: "10.0.1.2", dst: "0.1.2.3", want: trace.ReasonMartianDest},
 		{name: "asymmetric: rp_filter=0 forwards", src: "10.9.0.7"},
 		{name: "asymmetric: rp_filter=1 (all) drops", src: "10.9.0.7", want: trace.ReasonRPFilter,
