@@ -72,7 +72,7 @@ func writeActions(w io.Writer, r *Result, n, width int) {
 			continue
 		}
 		fmt.Fprintln(w)
-		writeWrappedLine(w, "== action "+a.title()+": ", "   ", a.Text, width)
+		trace.WriteWrapped(w, "== ", "action "+a.title()+": "+a.Text, width)
 		if a.Description != "" {
 			writeWrappedLine(w, "   ", "   ", a.Description, width)
 		}

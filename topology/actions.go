@@ -332,6 +332,13 @@ func (b *builder) checkActions() {
 		}
 		if _, err := scratch.w.Apply(f); err != nil {
 			b.probs = append(b.probs, s.ActionError(indexPath("flows", i), err))
+			continue
+		}
+		if f.Action == "add-vpc-route" && f.Destination != "" {
+			// The state the entry meets when the run reaches it.
+			if dst, err := netip.ParsePrefix(f.Destination); err == nil {
+				scratch.w.wrongNextHop(indexPath("flows", i)+".nextHop", dst.Masked(), f.NextHop, b.w.Warn)
+			}
 		}
 	}
 }

@@ -104,7 +104,7 @@ func (b *builder) apiServer() {
 		b.fail("nodes[0].vswitch", "no node vSwitch has %d free addresses left for the API server (netsim's modelled kube-apiserver and its intranet SLB): make a node's vSwitch larger", need)
 		return
 	}
-	h := b.host("nodes[0]", APIServerName, vsw, "")
+	h := b.host("nodes[0]", APIServerName, vsw, "", nil)
 	if h == nil {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"sort"
+	"strings"
 	"time"
 
 	"netsim/dataplane/cni"
@@ -181,15 +183,18 @@ func (b *builder) build() {
 		}
 	}
 	for i, n := range s.Nodes {
-		h := b.host(fmt.Sprintf("nodes[%d]", i), n.Name, n.VSwitch, n.IP)
+		h := b.host(fmt.Sprintf("nodes[%d]", i), n.Name, n.VSwitch, n.IP, n.Sysctls)
 		if h == nil {
 			continue
 		}
 		h.Filter = netfilter.ForStack(h.Stack, seedFor(s.Seed, "netfilter/"+n.Name))
+		if err := kubeproxy.InstallKubelet(h.Filter); err != nil {
+			b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+		}
 		w.Nodes = append(w.Nodes, h)
 	}
 	for i, n := range s.Instances {
-		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP); h != nil {
+		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP, n.Sysctls); h != nil {
 			w.Instances = append(w.Instances, h)
 		}
 	}
@@ -208,6 +213,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.deviceSysctls()
 	b.services()
 	if len(b.probs) > 0 {
 		return
@@ -216,6 +222,9 @@ func (b *builder) build() {
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()
 	b.natGateways()
+	// Hand-added entries first, so that failures can delete any entry;
+	// re-adding an entry after a failure is an action between flows
+	// (add-vpc-route), as in scenarios/flannel-alivpc-wrong-nexthop.yaml.
 	b.customRoutes()
 	b.failures()
 	if !b.scratch {
@@ -235,7 +244,7 @@ func (b *builder) podPath(i int) string {
 // host creates an ECS instance: its namespace, eth0 on the vSwitch (or the
 // L2 segment), the kernel's connected route and the DHCP default route via
 // the vSwitch gateway.
-func (b *builder) host(path, name, vswitch, ipText string) *Host {
+func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]int) *Host {
 	s, w := b.s, b.w
 	cidr := b.cidr[vswitch]
 	var ip netip.Addr
@@ -250,6 +259,7 @@ func (b *builder) host(path, name, vswitch, ipText string) *Host {
 	}
 	b.used[ip] = true
 	st := netstack.New(w.Env, name, seedFor(s.Seed, name))
+	applySysctls(st, sysctls, false) // conf.all, conf.default at boot
 	eth0 := link.NewDevice(w.Env, name, "eth0", "device", link.Ether, s.VPC.MTU, ECSMAC(name), nil)
 	nic := st.AddIface(eth0)
 	if err := st.AddAddr("eth0", netip.PrefixFrom(ip, cidr.Bits())); err != nil {
@@ -402,6 +412,12 @@ func (b *builder) cni() {
 		}
 		ref := p.Namespace + "/" + p.Name
 		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
+		if node != nil {
+			// A new netns copies the host's conf.all and conf.default
+			// (net.core.devconf_inherit_init_net=0); the pod's eth0,
+			// created inside it by the CNI, starts from conf.default.
+			st.ConfAll, st.ConfDefault = node.Stack.ConfAll, node.Stack.ConfDefault
+		}
 		cp := &cni.Pod{Namespace: p.Namespace, Name: p.Name, Node: node.CNI, Stack: st, MTU: p.MTU}
 		if p.IP != "" {
 			cp.IP = netip.MustParseAddr(p.IP)
@@ -427,8 +443,42 @@ func (b *builder) cni() {
 func (b *builder) customRoutes() {
 	s, w := b.s, b.w
 	for i, r := range s.VPC.Routes {
-		if _, err := w.VPC.AddRoute(netip.MustParsePrefix(r.Destination), r.NextHop, "custom route from the scenario"); err != nil {
+		dst := netip.MustParsePrefix(r.Destination)
+		if _, err := w.VPC.AddRoute(dst, r.NextHop, "custom route from the scenario"); err != nil {
 			b.fail(fmt.Sprintf("vpc.routes[%d]", i), "%v", err)
+			continue
+		}
+		b.w.wrongNextHop(fmt.Sprintf("vpc.routes[%d].nextHop", i), dst, r.NextHop, b.w.Warn)
+	}
+}
+
+// wrongNextHop warns (through warn, at path) about a custom entry that
+// sends (part of) a node's pod CIDR to another host that cannot deliver
+// it: one that does not forward, or one whose own route for those pods
+// leads straight back to the VPC through the NIC the packet came in on
+// (ali-vpc nodes have no per-peer routes) — a loop the kernel ends with a
+// martian drop once the node has masqueraded the packet to its own
+// address. It is called for vpc.routes and for add-vpc-route actions.
+func (w *World) wrongNextHop(path string, dst netip.Prefix, nextHop string, warn func(path, format string, args ...any)) {
+	h := w.Host(nextHop)
+	if h == nil {
+		return
+	}
+	for _, n := range w.Nodes {
+		if !n.PodCIDR.IsValid() || !n.PodCIDR.Overlaps(dst) || n.Name == nextHop {
+			continue
+		}
+		probe := n.PodCIDR.Addr().Next()
+		if !dst.Contains(probe) {
+			probe = dst.Addr()
+		}
+		switch r := h.Stack.Routes.Lookup(probe); {
+		case !h.Stack.Forwarding:
+			warn(path, "%s overlaps %s's pod CIDR %s, but the entry sends it to %s, which does not forward (net.ipv4.ip_forward=0): traffic to %s's pods from outside its node is dropped there",
+				dst, n.Name, n.PodCIDR, nextHop, n.Name)
+		case r != nil && r.Dev == h.NIC:
+			warn(path, "%s overlaps %s's pod CIDR %s, but the entry sends it to %s, whose route for it is %q, straight back to the VPC: the packet loops between the vRouter and %s until %s drops it (as a martian once it has masqueraded it to its own address, else when the TTL runs out)",
+				dst, n.Name, n.PodCIDR, nextHop, r.String(), nextHop, nextHop)
 		}
 	}
 }
@@ -625,4 +675,67 @@ func (w *World) hosts() []*Host {
 		out = append(out, w.APIServer.Host)
 	}
 	return out
+}
+
+// applySysctls sets a host's conf.all and conf.default keys (devices
+// false) or its conf.DEV keys (devices true); keys were validated.
+func applySysctls(st *netstack.Stack, sys map[string]int, devices bool) []string {
+	var missing []string
+	for k, v := range sys {
+		scope, knob, _ := parseSysctl(k)
+		var c *netstack.Conf
+		switch scope {
+		case "all":
+			c = &st.ConfAll
+		case "default":
+			c = &st.ConfDefault
+		default:
+			if !devices {
+				continue
+			}
+			i := st.Iface(scope)
+			if i == nil {
+				missing = append(missing, k)
+				continue
+			}
+			c = &i.Conf
+		}
+		if (scope == "all" || scope == "default") == devices {
+			continue
+		}
+		switch knob {
+		case "rp_filter":
+			c.RPFilter = uint8(v)
+		case "accept_local":
+			c.AcceptLocal = v != 0
+		case "route_localnet":
+			c.RouteLocalnet = v != 0
+		}
+	}
+	sort.Strings(missing)
+	return missing
+}
+
+// deviceSysctls applies the conf.DEV sysctls once the CNI has created the
+// devices; a device that does not exist is an error at the key.
+func (b *builder) deviceSysctls() {
+	apply := func(kind string, i int, h *Host, sys map[string]int) {
+		for _, k := range applySysctls(h.Stack, sys, true) {
+			var names []string
+			for _, ifc := range h.Stack.Ifaces() {
+				names = append(names, ifc.Dev.Name)
+			}
+			b.fail(joinPath(fmt.Sprintf("%s[%d].sysctls", kind, i), k), "%s has no device for %s (devices: %s)", h.Name, k, strings.Join(names, ", "))
+		}
+	}
+	for i, n := range b.s.Nodes {
+		if h := b.w.Node(n.Name); h != nil {
+			apply("nodes", i, h, n.Sysctls)
+		}
+	}
+	for i, n := range b.s.Instances {
+		if h := b.w.Host(n.Name); h != nil {
+			apply("instances", i, h, n.Sysctls)
+		}
+	}
 }

@@ -42,9 +42,14 @@ func (b *builder) services() {
 	if len(b.probs) > 0 {
 		return
 	}
+	var npa []netip.Prefix
+	for _, a := range s.Cluster.NodePortAddresses {
+		npa = append(npa, netip.MustParsePrefix(a))
+	}
 	for i, h := range w.Nodes {
-		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: []netip.Addr{h.IP},
-			ClusterCIDR: netip.MustParsePrefix(s.Cluster.PodCIDR), IPVSScheduler: s.Cluster.IPVSScheduler}
+		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: nodeAddresses(h),
+			ClusterCIDR: netip.MustParsePrefix(s.Cluster.PodCIDR), IPVSScheduler: s.Cluster.IPVSScheduler,
+			NodePortAddresses: npa}
 		path := fmt.Sprintf("nodes[%d]", i)
 		h.ProxyConfig = cfg
 		if w.ProxyMode == "ipvs" {
@@ -75,6 +80,11 @@ func (b *builder) services() {
 		}
 		if err != nil {
 			b.fail(path, "kube-proxy: %v", err)
+		}
+		if r.RouteLocalnet {
+			// The iptables proxier sets conf.all.route_localnet=1 so that
+			// NodePorts answer on 127.0.0.1 (KUBE-FIREWALL guards it).
+			h.Stack.ConfAll.RouteLocalnet = true
 		}
 	}
 }
@@ -247,4 +257,23 @@ func (w *World) ResolveDNS(name string, query int) (DNSAnswer, error) {
 	}
 	a.Text = fmt.Sprintf("A %s (headless Service %s/%s: one record per ready endpoint, rotated)", strings.Join(txt, ", "), svc.Namespace, svc.Name)
 	return a, nil
+}
+
+// nodeAddresses are the node's addresses kube-proxy sees when it lists
+// them for NodePorts (GetNodeIPs over the local addresses): every address
+// of every device but loopback and kube-ipvs0 — with flannel that includes
+// cni0's and flannel.1's — the primary address first.
+func nodeAddresses(h *Host) []netip.Addr {
+	out := []netip.Addr{h.IP}
+	for _, i := range h.Stack.Ifaces() {
+		if i.Dev.Kind == "loopback" || i.Dev.Name == kubeproxy.DummyDevice {
+			continue
+		}
+		for _, a := range i.Addrs {
+			if ad := a.Prefix.Addr(); ad != h.IP && !ad.IsLoopback() {
+				out = append(out, ad)
+			}
+		}
+	}
+	return out
 }

@@ -134,7 +134,8 @@ type VPC struct {
 	RouteQuota int `yaml:"routeQuota"`
 	// VSwitches are the VPC's vSwitches (subnets). An l2 underlay has exactly one.
 	VSwitches []VSwitch `yaml:"vswitches"`
-	// Routes are custom route entries added to the VPC route table by hand.
+	// Routes are custom route entries added to the VPC route table by hand,
+	// after the failures (so an entry a failure deleted can be re-added).
 	Routes []VPCRoute `yaml:"routes"`
 	// NATGateways are Internet NAT gateways (see natgw.go); at most one.
 	NATGateways []NATGateway `yaml:"natGateways"`
@@ -169,6 +170,14 @@ type Node struct {
 	// daemons netsim models on every node (kubelet 10250/TCP, kube-proxy's
 	// health check node ports).
 	Ports []ListenPort `yaml:"ports"`
+	// Sysctls are the host's IPv4 sysctls, as in /etc/sysctl.d: keys
+	// net.ipv4.conf.{all,default,DEV}.{rp_filter,accept_local,route_localnet}.
+	// conf.all and conf.default apply when the host boots, so every device
+	// created afterwards (eth0, cni0, flannel.1, veths) starts from
+	// conf.default and pods inherit both (devconf_inherit_init_net=0);
+	// conf.DEV applies once the CNI has created its devices. Unset keys keep
+	// the kernel's 0, which is what ACK's ECS images set (see the README).
+	Sysctls map[string]int `yaml:"sysctls"`
 }
 
 // Instance is an ECS instance in the VPC that is not a Kubernetes node.
@@ -178,6 +187,8 @@ type Instance struct {
 	IP      string `yaml:"ip"`
 	// Ports are the ports programs on the instance listen on.
 	Ports []ListenPort `yaml:"ports"`
+	// Sysctls are as for a node.
+	Sysctls map[string]int `yaml:"sysctls"`
 }
 
 // Cluster is the cluster-wide network configuration.
@@ -195,6 +206,11 @@ type Cluster struct {
 	// IPVSScheduler is the IPVS scheduler in ipvs mode: "rr" (default),
 	// "lc" or "sh".
 	IPVSScheduler string `yaml:"ipvsScheduler"`
+	// NodePortAddresses is kube-proxy's --nodeport-addresses: the CIDRs
+	// whose node addresses answer NodePorts. Empty (the default): every
+	// local address of the node except loopback and kube-ipvs0 (in iptables
+	// mode "-m addrtype --dst-type LOCAL", 127.0.0.1 included).
+	NodePortAddresses []string `yaml:"nodePortAddresses"`
 }
 
 // CNI names the CNI mode and holds the options of that mode.

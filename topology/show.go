@@ -130,6 +130,7 @@ func WriteState(w io.Writer, wd *World, only string) error {
 			}
 			fmt.Fprintf(w, "%-14s %-5s %-17s mtu %-5d %-7s %s%s\n", i.Dev.Name, state, i.Dev.MAC, i.Dev.MTU, i.Dev.Kind, strings.Join(addrs, " "), extra)
 		}
+		writeSysctls(w, st)
 		fmt.Fprintln(w, "$ ip route")
 		for _, r := range st.Routes.All() {
 			fmt.Fprintln(w, r.String())
@@ -194,4 +195,18 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		}
 	}
 	return nil
+}
+
+// writeSysctls prints the namespace's modelled IPv4 sysctls as `sysctl`
+// does: ip_forward and conf.all/conf.default.rp_filter always, every other
+// modelled key (accept_local, proxy_arp, route_localnet, rp_filter of
+// all, default and each device) only when it is not the kernel default 0.
+func writeSysctls(w io.Writer, st *netstack.Stack) {
+	fmt.Fprintln(w, "$ sysctl -a | grep -E 'ip_forward|rp_filter|accept_local|route_localnet|proxy_arp'  # other keys only when not 0")
+	for _, c := range st.Sysctls() {
+		always := c.Key == "net.ipv4.ip_forward" || c.Key == "net.ipv4.conf.all.rp_filter" || c.Key == "net.ipv4.conf.default.rp_filter"
+		if always || c.Value != 0 {
+			fmt.Fprintf(w, "%s = %d\n", c.Key, c.Value)
+		}
+	}
 }

@@ -154,6 +154,8 @@ func TestWriteStateOnly(t *testing.T) {
 		"-A FLANNEL-FWD -d 172.20.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\n",
 		// The kubernetes Service, on every node.
 		"-A KUBE-SERVICES -d 172.21.0.1/32 -p tcp -m comment --comment \"default/kubernetes:https cluster IP\" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y\n",
+		"-A INPUT -j KUBE-FIREWALL\n", // kubelet's, on every node
+		"$ sysctl -a | grep -E 'ip_forward|rp_filter|accept_local|route_localnet|proxy_arp'  # other keys only when not 0\nnet.ipv4.ip_forward = 1\nnet.ipv4.conf.all.route_localnet = 1\nnet.ipv4.conf.all.rp_filter = 0\n",
 	} {
 		assert.Contains(t, out, want)
 	}

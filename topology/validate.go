@@ -529,6 +529,23 @@ func (v *validator) checkProxy() {
 	case !slices.Contains(ipvsSchedulers, c.IPVSScheduler):
 		v.addf("cluster.ipvsScheduler", `unknown IPVS scheduler %q: expected "rr" (round robin, the default), "lc" (least connection) or "sh" (source hashing)%s`, c.IPVSScheduler, hint.DidYouMean(c.IPVSScheduler, ipvsSchedulers))
 	}
+	seen := map[netip.Prefix]int{}
+	for i, a := range c.NodePortAddresses {
+		path := indexPath("cluster.nodePortAddresses", i)
+		p, msg := parseCIDR4(a)
+		if msg != "" {
+			if a == "primary" {
+				msg = `"primary" (the node's primary address, kube-proxy v1.29+) is not modelled: give the CIDR, e.g. the node's vSwitch CIDR`
+			}
+			v.add(path, msg)
+			continue
+		}
+		if j, dup := seen[p]; dup {
+			v.addf(path, "%s is already cluster.nodePortAddresses[%d]", p, j)
+			continue
+		}
+		seen[p] = i
+	}
 }
 
 func (v *validator) checkCNI() {
@@ -578,6 +595,7 @@ func (v *validator) checkHosts() {
 		path := indexPath("nodes", i)
 		v.checkHost(path, "node", n.Name, n.VSwitch, n.IP, names, ips)
 		v.checkListenPorts(path+".ports", s.Nodes[i].Ports)
+		v.checkSysctls(path+".sysctls", n.Sysctls)
 		if n.PodCIDR == "" {
 			continue
 		}
@@ -601,7 +619,59 @@ func (v *validator) checkHosts() {
 	for i, in := range s.Instances {
 		v.checkHost(indexPath("instances", i), "instance", in.Name, in.VSwitch, in.IP, names, ips)
 		v.checkListenPorts(indexPath("instances", i)+".ports", s.Instances[i].Ports)
+		v.checkSysctls(indexPath("instances", i)+".sysctls", in.Sysctls)
 	}
+}
+
+// checkSysctls checks a host's sysctls: known keys, values in range. The
+// device of a conf.DEV key is checked when the host is built (devices come
+// from the CNI).
+func (v *validator) checkSysctls(path string, sys map[string]int) {
+	keys := make([]string, 0, len(sys))
+	for k := range sys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kp := joinPath(path, k)
+		_, knob, msg := parseSysctl(k)
+		if msg != "" {
+			v.add(kp, msg)
+			continue
+		}
+		max := 1
+		if knob == "rp_filter" {
+			max = 2
+		}
+		if val := sys[k]; val < 0 || val > max {
+			what := "0 or 1"
+			if max == 2 {
+				what = "0 (off), 1 (strict) or 2 (loose)"
+			}
+			v.addf(kp, "%s = %d is out of range: expected %s", k, val, what)
+		}
+	}
+}
+
+// sysctlKnobs are the per-device IPv4 sysctls netsim models.
+var sysctlKnobs = []string{"accept_local", "route_localnet", "rp_filter"}
+
+// parseSysctl splits "net.ipv4.conf.SCOPE.KNOB" into SCOPE (all, default
+// or a device name) and KNOB; msg says what is wrong otherwise.
+func parseSysctl(key string) (scope, knob, msg string) {
+	rest, ok := strings.CutPrefix(key, "net.ipv4.conf.")
+	if !ok {
+		return "", "", fmt.Sprintf("%q is not a modelled sysctl: expected net.ipv4.conf.{all,default,DEV}.{%s}", key, strings.Join(sysctlKnobs, ","))
+	}
+	i := strings.LastIndexByte(rest, '.')
+	if i <= 0 {
+		return "", "", fmt.Sprintf("%q names no device: expected net.ipv4.conf.{all,default,DEV}.KNOB", key)
+	}
+	scope, knob = rest[:i], rest[i+1:]
+	if !slices.Contains(sysctlKnobs, knob) {
+		return "", "", fmt.Sprintf("%q: %q is not a modelled setting (%s)%s", key, knob, strings.Join(sysctlKnobs, ", "), hint.DidYouMean(knob, sysctlKnobs))
+	}
+	return scope, knob, ""
 }
 
 func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string]string, ips map[netip.Addr]string) {

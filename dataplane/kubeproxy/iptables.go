@@ -78,6 +78,10 @@ type Rules struct {
 	Canary []TableChain
 	// NFAcct are the nfacct objects kube-proxy ensures (nfacct.Ensure).
 	NFAcct []string
+	// RouteLocalnet says kube-proxy sets net.ipv4.conf.all.route_localnet=1
+	// at start-up (localhost NodePorts: --iptables-localhost-nodeports and
+	// --nodeport-addresses empty or containing 127.0.0.0/8).
+	RouteLocalnet bool
 }
 
 // Restore is the iptables-restore input kube-proxy writes (with
@@ -205,7 +209,7 @@ func IPTables(cfg Config, svcs []*Service) (Rules, error) {
 		ifNotLocal, ifLocal = []string{"!", "-s", cidr}, []string{"-s", cidr}
 	}
 
-	r := Rules{Jumps: jumpRules(iptablesJumpChains), Canary: canaryChains()}
+	r := Rules{Jumps: jumpRules(iptablesJumpChains), Canary: canaryChains(), RouteLocalnet: localhostNodePorts}
 	if nfacct {
 		r.NFAcct = []string{nfacctCTStateInvalidDropped, nfacctLocalhostNodePorts}
 	}

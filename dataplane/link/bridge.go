@@ -50,6 +50,9 @@ type Bridge struct {
 
 	ports []*Device
 	fdb   map[uint64]*FDBEntry
+	// mtuByUser is BROPT_MTU_SET_BY_USER: the MTU was set by hand and
+	// no longer follows the ports.
+	mtuByUser bool
 
 	// NF, when set, runs the namespace's IPv4 netfilter hooks on frames
 	// forwarded between ports (br_netfilter with
@@ -64,20 +67,83 @@ type BridgeNF interface {
 	BridgeForward(b *Bridge, in, out *Device, pkt *packet.Buffer) bool
 }
 
-// NewBridge creates a bridge device named name in namespace ns.
+// NewBridge creates a bridge device named name in namespace ns. mtu is
+// the MTU given at creation (`ip link add NAME mtu M type bridge`, as the
+// CNI bridge plugin does); 0 means the kernel's 1500. Either way it is not
+// an MTU set by hand: the first port added sets the bridge's MTU to the
+// ports' minimum (see AutoAdjustMTU).
 func NewBridge(env *Env, ns, name string, mtu int, mac packet.MAC) *Bridge {
+	if mtu == 0 {
+		mtu = ethDataLen
+	}
 	b := &Bridge{Ageing: DefaultAgeing, fdb: make(map[uint64]*FDBEntry)}
 	b.Dev = NewDevice(env, ns, name, "bridge", Ether, mtu, mac, b)
 	b.fdb[macKey(mac)] = &FDBEntry{MAC: mac, Local: true, Static: true}
 	return b
 }
 
-// AddPort enslaves dev (ip link set dev master BRIDGE).
+// ethDataLen is ETH_DATA_LEN, the MTU of a new bridge and of a bridge
+// with no ports.
+const ethDataLen = 1500
+
+// AddPort enslaves dev (ip link set dev master BRIDGE); the bridge's MTU
+// follows its ports (br_add_if → br_mtu_auto_adjust).
 func (b *Bridge) AddPort(dev *Device) {
 	dev.Master = b
 	dev.SetReceiver(b)
 	b.ports = append(b.ports, dev)
 	b.fdb[macKey(dev.MAC)] = &FDBEntry{MAC: dev.MAC, Port: dev, Local: true, Static: true}
+	b.AutoAdjustMTU()
+}
+
+// RemovePort releases dev (ip link set dev nomaster) and forgets the FDB
+// entries learned on it; the bridge's MTU follows the remaining ports
+// (br_del_if), 1500 when none is left.
+func (b *Bridge) RemovePort(dev *Device) {
+	for i, p := range b.ports {
+		if p == dev {
+			b.ports = append(b.ports[:i:i], b.ports[i+1:]...)
+			break
+		}
+	}
+	for k, e := range b.fdb {
+		if e.Port == dev {
+			delete(b.fdb, k)
+		}
+	}
+	dev.Master = nil
+	b.AutoAdjustMTU()
+}
+
+// SetMTU sets the bridge's MTU by hand (`ip link set BRIDGE mtu M`,
+// br_change_mtu): from then on it no longer follows its ports
+// (BROPT_MTU_SET_BY_USER).
+func (b *Bridge) SetMTU(mtu int) {
+	b.Dev.MTU = mtu
+	b.mtuByUser = true
+}
+
+// MTUSetByUser reports whether the MTU was set by hand.
+func (b *Bridge) MTUSetByUser() bool { return b.mtuByUser }
+
+// AutoAdjustMTU is br_mtu_auto_adjust: unless the MTU was set by hand, the
+// bridge takes the smallest MTU of its ports, or 1500 without ports. The
+// kernel runs it when a port is added or removed and when a port's MTU
+// changes (NETDEV_CHANGEMTU; see Device.SetMTU).
+func (b *Bridge) AutoAdjustMTU() {
+	if b.mtuByUser {
+		return
+	}
+	mtu := 0
+	for _, p := range b.ports {
+		if mtu == 0 || p.MTU < mtu {
+			mtu = p.MTU
+		}
+	}
+	if mtu == 0 {
+		mtu = ethDataLen
+	}
+	b.Dev.MTU = mtu
 }
 
 // Ports returns the enslaved devices.

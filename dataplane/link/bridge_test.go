@@ -3,6 +3,8 @@ package link_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -224,4 +226,59 @@ func TestFDBEntryString(t *testing.T) {
 	static := &link.FDBEntry{MAC: linktest.MAC(9), Port: f.ports[0], Static: true}
 	assert.Equal(t, "02:00:00:00:00:09 dev veth1 master br0 static", static.String(f.br))
 	assert.Len(t, f.br.Ports(), 2)
+}
+
+// TestBridgeMTUFollowsPorts is br_mtu_auto_adjust: a new bridge has the
+// MTU it was created with (1500 by default), takes the minimum MTU of its
+// ports when one is added or removed or a port's MTU changes, goes back to
+// 1500 without ports, and stops following once the MTU is set by hand.
+func TestBridgeMTUFollowsPorts(t *testing.T) {
+	type step struct {
+		do   string // "add N MTU", "del N", "port N MTU", "set MTU"
+		want int
+	}
+	tests := []struct {
+		name      string
+		createMTU int
+		steps     []step
+	}{
+		{name: "default 1500 without ports", steps: []step{{"", 1500}}},
+		{name: "created with 1450, no ports yet", createMTU: 1450, steps: []step{{"", 1450}}},
+		{name: "one 1500 port makes a 1450 bridge 1500", createMTU: 1450, steps: []step{{"add 1 1500", 1500}}},
+		{name: "minimum of the ports", createMTU: 1450, steps: []step{
+			{"add 1 1500", 1500}, {"add 2 1450", 1450}, {"add 3 9000", 1450}, {"del 2", 1500}, {"del 1", 9000}, {"del 3", 1500}}},
+		{name: "a port's MTU change", steps: []step{
+			{"add 1 1500", 1500}, {"add 2 1500", 1500}, {"port 2 1400", 1400}, {"port 2 1500", 1500}}},
+		{name: "set by hand stops following", steps: []step{
+			{"add 1 1500", 1500}, {"set 1400", 1400}, {"add 2 1300", 1400}, {"port 1 9000", 1400}, {"del 1", 1400}, {"del 2", 1400}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, _ := linktest.NewEnv()
+			br := link.NewBridge(env, "node", "cni0", tt.createMTU, linktest.MAC(0xbb))
+			ports := map[string]*link.Device{}
+			for _, st := range tt.steps {
+				f := strings.Fields(st.do)
+				switch {
+				case len(f) == 0:
+				case f[0] == "add":
+					mtu, _ := strconv.Atoi(f[2])
+					d := link.NewDevice(env, "node", "veth"+f[1], "veth", link.Ether, mtu, linktest.MAC(byte(len(ports)+1)), nil)
+					ports[f[1]] = d
+					br.AddPort(d)
+				case f[0] == "del":
+					br.RemovePort(ports[f[1]])
+					assert.Nil(t, ports[f[1]].Master)
+				case f[0] == "port":
+					mtu, _ := strconv.Atoi(f[2])
+					ports[f[1]].SetMTU(mtu)
+				case f[0] == "set":
+					mtu, _ := strconv.Atoi(f[1])
+					br.SetMTU(mtu)
+					assert.True(t, br.MTUSetByUser())
+				}
+				assert.Equal(t, st.want, br.Dev.MTU, "after %q", st.do)
+			}
+		})
+	}
 }

@@ -201,6 +201,15 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 // delivery (the far end of a wire).
 func (d *Device) Receive(_ *Device, pkt *packet.Buffer) { d.Input(pkt) }
 
+// SetMTU changes the device's MTU (`ip link set DEV mtu M`); a bridge it
+// is a port of follows (NETDEV_CHANGEMTU → br_mtu_auto_adjust).
+func (d *Device) SetMTU(mtu int) {
+	d.MTU = mtu
+	if d.Master != nil {
+		d.Master.AutoAdjustMTU()
+	}
+}
+
 // maxFrame is the longest frame the device accepts: MTU plus the link
 // header, plus room for a VLAN tag on Ethernet (is_skb_forwardable allows
 // mtu + hard_header_len + VLAN_HLEN, and NIC receive buffers are sized

@@ -116,8 +116,17 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // routeInput is ip_route_input: local delivery or forwarding.
 func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	ip := packet.IPv4(pkt.Bytes())
-	dst := ip.Dst()
+	dst, src := ip.Dst(), ip.Src()
+	// Loopback packets keep their route in the kernel (skb_dst) and never
+	// reach ip_route_input's checks.
+	lo := ifc.Dev.Kind == "loopback"
+	if !lo && !s.martianInput(ifc, pkt, src, dst) {
+		return
+	}
 	if s.IsLocal(dst) || s.isBroadcast(dst) {
+		if !lo && !(s.isBroadcast(dst) && src.IsUnspecified()) && !s.validateSource(ifc, nil, pkt, src, dst) {
+			return
+		}
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name,
 				Match: "local " + dst.String() + " dev " + s.localDevName(dst) + " table local proto kernel scope host src " + dst.String()})
@@ -148,6 +157,9 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	if r.Type != RouteUnicast {
 		s.routeTypeDrop(pkt, ifc.Dev.Name, r)
+		return
+	}
+	if !lo && !s.validateSource(ifc, r.Dev, pkt, src, dst) { // __mkroute_input
 		return
 	}
 	s.forward(ifc, pkt, r)
@@ -233,6 +245,7 @@ func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: in.Dev.Name, Kind: trace.KindTTL, Change: fmt.Sprintf("ttl %d→%d", ttl, ttl-1)})
 	}
+	s.maybeRedirect(in, pkt, r)
 	if s.Filter != nil {
 		if !s.runHook(Forward, pkt, in.Dev, r.Dev.Dev) {
 			return
@@ -512,6 +525,8 @@ func icmpName(typ, code uint8, info uint32) string {
 		return "ICMP echo reply"
 	case packet.ICMPEchoRequest:
 		return "ICMP echo request"
+	case icmpRedirect:
+		return fmt.Sprintf("ICMP redirect host (new nexthop %d.%d.%d.%d)", byte(info>>24), byte(info>>16), byte(info>>8), byte(info))
 	case packet.ICMPTimeExceeded:
 		if code == 1 {
 			return "ICMP time exceeded in fragment reassembly"

@@ -242,6 +242,8 @@ func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
 		pkt.Free()
 	case packet.ICMPDestUnreach, packet.ICMPTimeExceeded:
 		s.icmpErrorInput(ifc, pkt, ip, ic)
+	case icmpRedirect:
+		s.redirectInput(ifc, pkt, ip, ic)
 	default:
 		pkt.Free()
 	}

@@ -40,6 +40,9 @@ type Iface struct {
 	ProxyARP bool
 	// NoARP marks devices that never resolve neighbours (IFF_NOARP).
 	NoARP bool
+	// Conf is net.ipv4.conf.DEV (rp_filter, accept_local, route_localnet),
+	// copied from the namespace's ConfDefault when the device is added.
+	Conf Conf
 }
 
 // Primary returns the first address of the interface.
@@ -62,6 +65,10 @@ type Stack struct {
 	IPVS Interceptor
 	// Routes is the main routing table.
 	Routes RouteTable
+	// ConfAll is net.ipv4.conf.all; ConfDefault is net.ipv4.conf.default,
+	// which a device gets when it is added (see Conf for the kernel's
+	// defaults and EffectiveConf for how all and DEV combine).
+	ConfAll, ConfDefault Conf
 
 	env    *link.Env
 	ifaces []*Iface // by ifindex; 0 unused
@@ -70,6 +77,8 @@ type Stack struct {
 	neigh  map[uint64]*Neigh
 	rng    *rand.Rand
 	idents map[identKey]*identBucket
+
+	redirects map[netip.Addr]*redirectPeer // ICMP redirect rate limit per source
 
 	flushed []*Route // routes removed because their device went down
 	lo      *Route
@@ -133,7 +142,7 @@ func (s *Stack) Rand() *rand.Rand { return s.rng }
 func (s *Stack) AddIface(dev *link.Device) *Iface {
 	dev.Index = int32(len(s.ifaces))
 	dev.NS = s.Name
-	i := &Iface{Dev: dev}
+	i := &Iface{Dev: dev, Conf: s.ConfDefault}
 	s.ifaces = append(s.ifaces, i)
 	if dev.Master == nil {
 		dev.SetReceiver(s)

@@ -139,6 +139,17 @@ func icmpText(sb *strings.Builder, c ICMP) {
 		if q := IPv4(c[ICMPHeaderLen:]); len(q) >= IPv4HeaderLen {
 			fmt.Fprintf(sb, " (about %s > %s)", netip.AddrFrom4([4]byte(q[12:16])), netip.AddrFrom4([4]byte(q[16:20])))
 		}
+	case ICMPRedirect:
+		// tcpdump's wording: "redirect DST to host|net GW".
+		to := "host"
+		if c.Code() == 0 || c.Code() == 2 {
+			to = "net"
+		}
+		dst := "?"
+		if q := IPv4(c[ICMPHeaderLen:]); len(q) >= IPv4HeaderLen {
+			dst = netip.AddrFrom4([4]byte(q[16:20])).String()
+		}
+		fmt.Fprintf(sb, "ICMP redirect %s to %s %s", dst, to, netip.AddrFrom4([4]byte(c[4:8])))
 	default:
 		fmt.Fprintf(sb, "ICMP type %d code %d", c.Type(), c.Code())
 	}

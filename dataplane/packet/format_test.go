@@ -94,6 +94,10 @@ func summaryFrames(t testing.TB) map[string][]byte {
 	ttlExceeded := ser(t, ip4(net.IP{10, 244, 1, 1}, podA, layers.IPProtocolICMPv4),
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeTimeExceeded, 0)},
 		gopacket.Payload(syn[:28]))
+	// Redirect host: the new gateway 10.244.1.9 is in the Id/Seq words.
+	redirect := ser(t, ip4(net.IP{10, 244, 1, 1}, podA, layers.IPProtocolICMPv4),
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeRedirect, layers.ICMPv4CodeHost), Id: 10<<8 | 244, Seq: 1<<8 | 9},
+		gopacket.Payload(syn[:28]))
 
 	frag1 := ip4(podA, podB, layers.IPProtocolUDP)
 	frag1.Flags, frag1.Id = layers.IPv4MoreFragments, 77
@@ -107,7 +111,7 @@ func summaryFrames(t testing.TB) map[string][]byte {
 	return map[string][]byte{
 		"arp request": arpReq, "arp reply": arpRep, "ping": ping, "pong": pong, "dns": dns,
 		"syn": syn, "synack": synAck, "data": data, "rst": rst, "vxlan": vxlan,
-		"frag needed": fragNeeded, "port unreachable": portUnreach, "ttl exceeded": ttlExceeded,
+		"frag needed": fragNeeded, "port unreachable": portUnreach, "ttl exceeded": ttlExceeded, "redirect": redirect,
 		"first fragment": first, "second fragment": second,
 	}
 }
@@ -138,6 +142,7 @@ func TestSummary(t *testing.T) {
 		{"frag needed", false, nil, "192.168.0.1 > 192.168.0.10: ICMP unreachable - need to frag (mtu 1400) (about 192.168.0.10 > 8.8.8.8), ttl 64, DF, len 56"},
 		{"port unreachable", false, nil, "10.244.2.7 > 10.244.1.5: ICMP port unreachable (about 10.244.1.5 > 172.21.0.10), ttl 64, DF, len 56"},
 		{"ttl exceeded", false, nil, "10.244.1.1 > 10.244.1.5: ICMP time exceeded in-transit (about 10.244.1.5 > 172.21.0.10), ttl 64, DF, len 56"},
+		{"redirect", false, nil, "10.244.1.1 > 10.244.1.5: ICMP redirect 172.21.0.10 to host 10.244.1.9, ttl 64, DF, len 56"},
 		{"first fragment", false, nil, "10.244.1.5:1 > 10.244.2.7:2: UDP length 1000, ttl 64, frag id 77 off 0+, len 128"},
 		{"second fragment", false, nil, "10.244.1.5 > 10.244.2.7: fragment of proto 17, ttl 64, frag id 77 off 1480, len 70"},
 	}

@@ -337,6 +337,7 @@ type ICMP []byte
 const (
 	ICMPEchoReply       = 0
 	ICMPDestUnreach     = 3
+	ICMPRedirect        = 5
 	ICMPEchoRequest     = 8
 	ICMPTimeExceeded    = 11
 	ICMPCodeNetUnreach  = 0

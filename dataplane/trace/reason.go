@@ -45,6 +45,9 @@ const (
 	ReasonVPCNoInternet             // Internet egress without a NAT gateway SNAT entry or an EIP
 	ReasonNATNoSession              // Internet packet to a NAT gateway EIP that no SNAT session expects
 	ReasonInternetNoHost            // an Internet address outside the model
+	ReasonMartianSource             // fib_validate_source: a local, multicast, broadcast, zero or loopback source
+	ReasonRPFilter                  // rp_filter: the reverse path check failed
+	ReasonMartianDest               // ip_route_input_slow: a zero-net or loopback destination
 	reasonCount
 )
 
@@ -84,6 +87,9 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonVPCNoInternet:      {"vpc-no-internet", "the VPC has no route to the Internet: egress needs a NAT gateway SNAT entry or an EIP"},
 	ReasonNATNoSession:       {"nat-no-session", "from the Internet to a NAT gateway EIP with no SNAT session for it: SNAT serves outbound connections only"},
 	ReasonInternetNoHost:     {"internet-no-host", "no host is modelled at this Internet address"},
+	ReasonMartianSource:      {"martian-source", "martian source: the source is a local address of the receiving namespace (accept_local=0) or a multicast, broadcast, zero or loopback address"},
+	ReasonRPFilter:           {"rp-filter", "martian source: reverse path filter (rp_filter) found no route back to the source through the incoming device (strict) or at all (loose)"},
+	ReasonMartianDest:        {"martian-destination", "martian destination: a zero-net or loopback destination arrived on a non-loopback device"},
 }
 
 // Code is the stable kebab-case name of the reason, e.g. "vpc-no-route".

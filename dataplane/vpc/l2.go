@@ -21,7 +21,9 @@ type L2 struct {
 // NewL2 creates a segment; latency is the modelled one-way wire delay.
 func NewL2(env *link.Env, name string, mtu int, latency time.Duration) *L2 {
 	mac := packet.MAC{0x02, 0x4c, 0x32, 0, 0, 0}
-	return &L2{Name: name, Switch: link.NewBridge(env, name, "switch", mtu, mac), Latency: latency, env: env}
+	sw := link.NewBridge(env, name, "switch", mtu, mac)
+	sw.SetMTU(mtu) // a switch, not a Linux bridge: its MTU does not follow the ports
+	return &L2{Name: name, Switch: sw, Latency: latency, env: env}
 }
 
 // Attach cables dev (an instance's NIC) to a new switch port named after

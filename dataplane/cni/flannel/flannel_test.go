@@ -128,15 +128,22 @@ func TestVXLANRouteText(t *testing.T) {
 	assert.Equal(t, "172.20.1.0/24 via 172.20.1.0 dev flannel.1 onlink", r.String())
 }
 
+// fwdRules is a node's filter table: flanneld's FLANNEL-FWD, and
+// kubelet's KUBE-FIREWALL and canary, which every node has.
 func fwdRules(net string) string {
 	return `*filter
 :INPUT ACCEPT [0:0]
 :FORWARD ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :FLANNEL-FWD - [0:0]
+:KUBE-FIREWALL - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
+-A INPUT -j KUBE-FIREWALL
 -A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
+-A OUTPUT -j KUBE-FIREWALL
 -A FLANNEL-FWD -s ` + net + ` -m comment --comment "flanneld forward" -j ACCEPT
 -A FLANNEL-FWD -d ` + net + ` -m comment --comment "flanneld forward" -j ACCEPT
+-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP
 COMMIT
 `
 }
@@ -148,6 +155,7 @@ func masqRules(net, pod string) string {
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
 :FLANNEL-POSTRTG - [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
 -A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
 -A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
 -A FLANNEL-POSTRTG -s ` + pod + ` -d ` + net + ` -m comment --comment "flanneld masq" -j RETURN
@@ -164,6 +172,7 @@ const emptyNAT = `*nat
 :INPUT ACCEPT [0:0]
 :OUTPUT ACCEPT [0:0]
 :POSTROUTING ACCEPT [0:0]
+:KUBE-KUBELET-CANARY - [0:0]
 COMMIT
 `
 
@@ -205,7 +214,7 @@ func TestIPTablesRules(t *testing.T) {
 				if tt.masq {
 					want = masqRules("172.20.0.0/16", n.PodCIDR.String()) + fwdRules("172.20.0.0/16")
 				}
-				assert.Equal(t, want, flannelOnly(n.Filter.Save(false)), "iptables-save on %s (kubelet and kube-proxy lines left out)", n.Name)
+				assert.Equal(t, flannelOnly(want), flannelOnly(n.Filter.Save(false)), "iptables-save on %s (kubelet and kube-proxy lines left out)", n.Name)
 				if !tt.masq {
 					assert.NotContains(t, flannelOnly(n.Filter.Save(false, "nat")), "-A", "no flannel nat rules at all")
 				}
@@ -610,16 +619,21 @@ func TestPodMTUOverrides(t *testing.T) {
 		cni0MTU  int
 		backend  string
 		underlay string
+		others   []string
 	}{
-		{name: "pod mtu", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}", podMTU: 1500, flMTU: 1450, cni0MTU: 1450},
-		{name: "pod mtu smaller", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1200}", podMTU: 1200, flMTU: 1450, cni0MTU: 1450},
+		// cni0 is created with FLANNEL_MTU but takes the minimum MTU of its
+		// ports as soon as one is added (br_mtu_auto_adjust).
+		{name: "pod mtu", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}", podMTU: 1500, flMTU: 1450, cni0MTU: 1500},
+		{name: "pod mtu beside a default pod", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1500}",
+			others: []string{"- {name: q, node: node-1}"}, podMTU: 1500, flMTU: 1450, cni0MTU: 1450},
+		{name: "pod mtu smaller", flannel: []string{"backend: vxlan"}, pod: "- {name: p, node: node-1, mtu: 1200}", podMTU: 1200, flMTU: 1450, cni0MTU: 1200},
 		{name: "flannel mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1}", podMTU: 1400, flMTU: 1400, cni0MTU: 1400},
-		{name: "flannel and pod mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1, mtu: 1300}", podMTU: 1300, flMTU: 1400, cni0MTU: 1400},
+		{name: "flannel and pod mtu", flannel: []string{"backend: vxlan", "mtu: 1400"}, pod: "- {name: p, node: node-1, mtu: 1300}", podMTU: 1300, flMTU: 1400, cni0MTU: 1300},
 		{name: "host-gw flannel mtu", flannel: []string{"backend: host-gw", "mtu: 1400"}, pod: "- {name: p, node: node-1}", podMTU: 1400, cni0MTU: 1400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			w := scen{nodes: threeNodes, flannel: tt.flannel, pods: []string{tt.pod}}.world(t)
+			w := scen{nodes: threeNodes, flannel: tt.flannel, pods: append([]string{tt.pod}, tt.others...)}.world(t)
 			p := w.Pod("p")
 			require.NotNil(t, p)
 			assert.Equal(t, tt.podMTU, p.Stack.Iface("eth0").Dev.MTU, "pod end")
