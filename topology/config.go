@@ -176,7 +176,7 @@ type Node struct {
 	// created afterwards (eth0, cni0, flannel.1, veths) starts from
 	// conf.default and pods inherit both (devconf_inherit_init_net=0);
 	// conf.DEV applies once the CNI has created its devices. Unset keys keep
-	// the kernel's 0, which is what ACK's ECS images set (see the README).
+	// the kernel's 0 (what ACK's ECS images set is not confirmed: see the README).
 	Sysctls map[string]int `yaml:"sysctls"`
 }
 
