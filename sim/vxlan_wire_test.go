@@ -15,8 +15,9 @@ import (
 
 // TestVXLANOnTheWire decodes what node-1's eth0 sent for the cross-node
 // ping of scenarios/flannel-vxlan.yaml and checks every field against what
-// a kernel flannel.1 (VNI 1, dstport 8472, local 192.168.0.10, no UDP
-// checksum) puts on the wire.
+// a kernel flannel.1 (VNI 1, dstport 8472, local 192.168.0.10, udpcsum:
+// flanneld does not set IFLA_VXLAN_UDP_CSUM, so the IPv4 default of a
+// computed outer UDP checksum applies) puts on the wire.
 func TestVXLANOnTheWire(t *testing.T) {
 	layers.RegisterUDPPortLayerType(8472, layers.LayerTypeVXLAN)
 	r, _, sink := runScenario(t, "../scenarios/flannel-vxlan.yaml", true)
@@ -52,7 +53,9 @@ func TestVXLANOnTheWire(t *testing.T) {
 		assert.Equal(t, int(ip.Length), len(f)-14)
 		assert.GreaterOrEqual(t, int(udp.SrcPort), 32768)
 		assert.LessOrEqual(t, int(udp.SrcPort), 60999)
-		assert.Equal(t, uint16(0), udp.Checksum, "flannel leaves the outer UDP checksum off")
+		assert.NotZero(t, udp.Checksum, "flannel.1 has udpcsum: the outer UDP checksum is computed")
+		assert.True(t, packet.TransportChecksumOK(f[34:], packet.IPv4(f[14:]).Src(), packet.IPv4(f[14:]).Dst(), packet.ProtoUDP),
+			"outer UDP checksum over the pseudo-header and the whole datagram")
 		assert.Equal(t, int(udp.Length), len(f)-14-20)
 		vx := p.Layer(layers.LayerTypeVXLAN).(*layers.VXLAN)
 		assert.True(t, vx.ValidIDFlag)

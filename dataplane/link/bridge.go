@@ -40,8 +40,9 @@ func (e *FDBEntry) String(b *Bridge) string {
 
 // Bridge is a Linux bridge (cni0, docker0): ports learn source MACs,
 // frames go to the port their destination was learned on, unknown and
-// broadcast destinations are flooded, frames for the bridge's own address
-// go up to the namespace's stack through the bridge device.
+// broadcast destinations are flooded (back out of the ingress port too
+// when it has hairpin mode), frames for the bridge's own address go up to
+// the namespace's stack through the bridge device.
 type Bridge struct {
 	// Dev is the bridge device as the namespace sees it.
 	Dev *Device
@@ -249,13 +250,16 @@ func (b *Bridge) up(pkt *packet.Buffer) {
 	d.rx.Receive(d, pkt)
 }
 
-// flood sends copies to every port but in (nil: from the bridge device
-// itself), and up to the stack when local is set.
+// flood sends copies to every port (br_flood), and up to the stack when
+// local is set. in is the ingress port (nil: from the bridge device
+// itself); it gets a copy too when hairpin mode is on for it
+// (should_deliver: `(p->flags & BR_HAIRPIN_MODE) || skb->dev != p->dev`),
+// so a pod behind a hairpin port receives its own broadcasts.
 func (b *Bridge) flood(in *Device, pkt *packet.Buffer, local bool) {
 	pool := b.Dev.env.Pool
 	var last *Device
 	for _, p := range b.ports {
-		if p == in || !p.up {
+		if (p == in && !p.Hairpin) || !p.up {
 			continue
 		}
 		if last != nil {

@@ -154,6 +154,52 @@ func TestBridgeHairpin(t *testing.T) {
 	}
 }
 
+// TestBridgeFloodHairpin: br_flood's should_deliver skips the ingress
+// port only when hairpin mode is off on it; with hairpin on (cni0 ports,
+// hairpinMode: true) a broadcast or unknown unicast goes back to the
+// sender as well. Frames from the bridge device itself reach every port.
+func TestBridgeFloodHairpin(t *testing.T) {
+	m := func(i int) packet.MAC { return linktest.MAC(byte(i)) }
+	tests := []struct {
+		name    string
+		hairpin []bool // per port
+		from    int    // 0: transmitted by br0 itself
+		dst     packet.MAC
+		want    []string
+	}{
+		{"broadcast, hairpin on the ingress port", []bool{true, false, false}, 1, packet.Broadcast, []string{"h1", "h2", "h3", "up"}},
+		{"broadcast, hairpin on another port only", []bool{false, true, false}, 1, packet.Broadcast, []string{"h2", "h3", "up"}},
+		{"broadcast, hairpin everywhere", []bool{true, true, true}, 2, packet.Broadcast, []string{"h1", "h2", "h3", "up"}},
+		{"unknown unicast, hairpin on the ingress port", []bool{false, false, true}, 3, m(0x99), []string{"h1", "h2", "h3"}},
+		{"unknown unicast, hairpin off", []bool{false, false, false}, 3, m(0x99), []string{"h1", "h2"}},
+		{"broadcast from br0, hairpin everywhere", []bool{true, true, true}, 0, packet.Broadcast, []string{"h1", "h2", "h3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBridgeFixture(t, 3)
+			for i, h := range tt.hairpin {
+				f.ports[i].Hairpin = h
+			}
+			frame := ethFrame(tt.dst, brMAC, 60)
+			if tt.from == 0 {
+				f.br.Dev.Transmit(f.env.Pool.From(frame))
+			} else {
+				frame = ethFrame(tt.dst, m(tt.from), 60)
+				f.hosts[tt.from-1].Transmit(f.env.Pool.From(frame))
+			}
+			f.s.Run()
+			for i, sink := range f.sinks {
+				for _, fr := range sink.Frames {
+					assert.Equal(t, frame, fr.Data, "h%d gets the frame unchanged", i+1)
+				}
+			}
+			assert.Equal(t, tt.want, f.collect())
+			assert.Empty(t, f.env.Trace.DropList())
+			assert.Zero(t, f.env.Pool.Out)
+		})
+	}
+}
+
 func TestBridgeFDBAgeing(t *testing.T) {
 	f := newBridgeFixture(t, 3)
 	assert.Equal(t, 300*time.Second, f.br.Ageing)

@@ -21,14 +21,25 @@ import (
 //     (df unset), conntrack reset but mark kept (same namespace), IP ID
 //     from the IP ID generator; outer UDP source port from the inner flow
 //     hash mapped into the local port range 32768–60999
-//     (udp_flow_src_port), destination port 8472; UDP checksum 0 (flannel
-//     does not set udpcsum); VXLAN header flags 0x08 (I) and the VNI.
+//     (udp_flow_src_port), destination port 8472; VXLAN header flags 0x08
+//     (I) and the VNI.
+//   - Outer UDP checksum: flanneld creates the device through
+//     vishvananda/netlink without UDPCSum, and that library sends
+//     IFLA_VXLAN_UDP_CSUM only when it is true. vxlan_nl2conf sets
+//     VXLAN_F_UDP_ZERO_CSUM_TX only when the attribute is present and 0,
+//     so an IPv4 flannel.1 has `udpcsum` (ip -d link show) and
+//     udp_tunnel_xmit_skb fills in the checksum over the pseudo-header and
+//     the whole datagram (UDP header, VXLAN header, inner frame). netsim
+//     computes it in full; ZeroCsumTX models `noudpcsum`.
 //   - The encapsulated packet is then routed and sent by the namespace as
 //     a locally generated packet (OUTPUT and POSTROUTING hooks, eth0's
 //     neighbour), which is what the trace shows.
 //   - On receive, the driver's UDP socket checks the I flag and VNI, strips
 //     outer IPv4+UDP+VXLAN (36 bytes), and the inner frame enters the
-//     namespace through the VXLAN device.
+//     namespace through the VXLAN device. The UDP layer has already
+//     validated a non-zero outer checksum (udp_queue_rcv_one_skb checks it
+//     before calling the encap socket's encap_rcv): a bad one is dropped
+//     there (netsim: reason malformed); 0 means none and is accepted.
 //   - The kernel seeds its flow hash at boot; netsim uses a fixed hash so
 //     source ports are the same in every run.
 
@@ -50,6 +61,10 @@ type VXLAN struct {
 	Local netip.Addr
 	// TTL of the outer header; 0 means the route's default (64).
 	TTL uint8
+	// ZeroCsumTX is VXLAN_F_UDP_ZERO_CSUM_TX (`ip link add ... noudpcsum`):
+	// the outer UDP checksum is sent as 0. Off, as for flannel.1, the
+	// checksum is computed.
+	ZeroCsumTX bool
 
 	out IPOutput
 	fdb map[packet.MAC]netip.Addr
@@ -166,12 +181,18 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 	u := packet.UDP(hdr[packet.IPv4HeaderLen:])
 	u.SetPorts(sport, v.Port)
 	u.SetLength(packet.UDPHeaderLen + packet.VXLANHeaderLen + innerLen)
-	u.SetChecksumField(0)
 	packet.VXLAN(hdr[packet.IPv4HeaderLen+packet.UDPHeaderLen:]).Set(v.VNI)
+	if v.ZeroCsumTX {
+		u.SetChecksumField(0)
+	} else {
+		// udp_set_csum: pseudo-header plus the whole datagram; a result
+		// of 0 goes out as 0xffff.
+		packet.SetTransportChecksum(pkt.Bytes()[packet.IPv4HeaderLen:], v.Local, remote, packet.ProtoUDP)
+	}
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindEncap,
-			Change: fmt.Sprintf("VXLAN encap: outer %s:%d > %s:%d udp csum 0, vni %d, ttl %d (+50 bytes: IP 20, UDP 8, VXLAN 8, inner Ethernet 14)",
-				v.Local, sport, remote, v.Port, v.VNI, ttl)})
+			Change: fmt.Sprintf("VXLAN encap: outer %s:%d > %s:%d udp csum 0x%04x, vni %d, ttl %d (+50 bytes: IP 20, UDP 8, VXLAN 8, inner Ethernet 14)",
+				v.Local, sport, remote, v.Port, u.Checksum(), v.VNI, ttl)})
 	}
 	v.sending = true
 	v.out.LocalOut(pkt)

@@ -2,6 +2,7 @@ package link_test
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"testing"
 
@@ -32,6 +33,16 @@ func inetChecksum(b []byte, initial uint32) uint16 {
 		sum = sum&0xffff + sum>>16
 	}
 	return ^uint16(sum)
+}
+
+// udpChecksum is the RFC 768 checksum over the IPv4 pseudo-header of ip
+// and the UDP datagram seg, written out independently of package packet:
+// 0 when the datagram's checksum is correct.
+func udpChecksum(ip, seg []byte) uint16 {
+	pseudo := make([]byte, 0, 12+len(seg))
+	pseudo = append(pseudo, ip[12:20]...)
+	pseudo = append(pseudo, 0, 17, byte(len(seg)>>8), byte(len(seg)))
+	return inetChecksum(append(pseudo, seg...), 0)
 }
 
 const vxlanPort = 8472
@@ -148,8 +159,8 @@ type wireCheck struct {
 }
 
 // checkVXLANFrame decodes frame with gopacket and checks every field a
-// kernel flannel.1 (VNI 1, dstport 8472, no UDP checksum, df unset, ttl
-// auto, tos 0) writes. It returns the outer UDP source port.
+// kernel flannel.1 (VNI 1, dstport 8472, udpcsum, df unset, ttl auto,
+// tos 0) writes. It returns the outer UDP source port.
 func checkVXLANFrame(t *testing.T, frame []byte, w wireCheck) uint16 {
 	t.Helper()
 	p := gopacket.NewPacket(frame, layers.LayerTypeEthernet, gopacket.Default)
@@ -189,7 +200,8 @@ func checkVXLANFrame(t *testing.T, frame []byte, w wireCheck) uint16 {
 	assert.GreaterOrEqual(t, int(udp.SrcPort), 32768, "source port in ip_local_port_range")
 	assert.LessOrEqual(t, int(udp.SrcPort), 60999, "source port in ip_local_port_range")
 	assert.Equal(t, 8+8+innerFrameLen, int(udp.Length))
-	assert.Zero(t, udp.Checksum, "flannel does not set udpcsum: checksum 0")
+	assert.NotZero(t, udp.Checksum, "flannel.1 has udpcsum: the outer UDP checksum is computed")
+	assert.Zero(t, udpChecksum(outer[:20], outer[20:]), "outer UDP checksum over the pseudo-header and the whole datagram")
 
 	// VXLAN header, decoded explicitly from the UDP payload.
 	vp := gopacket.NewPacket(udp.Payload, layers.LayerTypeVXLAN, gopacket.Default)
@@ -462,16 +474,27 @@ func TestVXLANEncapResetsConntrack(t *testing.T) {
 	require.Len(t, vxlanFrames(w.capt, a.eth), 1)
 }
 
+// TestVXLANDecapDrops: node B's checks of a received VXLAN packet. The
+// outer UDP checksum is checked first (udp_queue_rcv_one_skb validates it
+// before calling the encap socket): a wrong one is dropped at eth0, 0
+// means none and is accepted; the VXLAN header is checked by flannel.1.
 func TestVXLANDecapDrops(t *testing.T) {
+	resum := func(f []byte) {
+		packet.SetTransportChecksum(f[14+20:], packet.IPv4(f[14:]).Src(), packet.IPv4(f[14:]).Dst(), packet.ProtoUDP)
+	}
 	tests := []struct {
 		name   string
 		mutate func(f []byte)
 		want   trace.Reason
+		device string
 	}{
-		{"VNI mismatch", func(f []byte) { f[14+20+8+6] = 2 }, trace.ReasonVXLANBadVNI},
-		{"VNI with high bits", func(f []byte) { f[14+20+8+4] = 1 }, trace.ReasonVXLANBadVNI},
-		{"I flag clear", func(f []byte) { f[14+20+8] = 0 }, trace.ReasonMalformed},
-		{"unchanged is delivered", func([]byte) {}, trace.ReasonNone},
+		{"VNI mismatch", func(f []byte) { f[14+20+8+6] = 2; resum(f) }, trace.ReasonVXLANBadVNI, "flannel.1"},
+		{"VNI with high bits", func(f []byte) { f[14+20+8+4] = 1; resum(f) }, trace.ReasonVXLANBadVNI, "flannel.1"},
+		{"I flag clear", func(f []byte) { f[14+20+8] = 0; resum(f) }, trace.ReasonMalformed, "flannel.1"},
+		{"outer UDP checksum wrong", func(f []byte) { f[14+20+6] ^= 0x5a }, trace.ReasonMalformed, "eth0"},
+		{"inner byte changed, checksum not", func(f []byte) { f[len(f)-1] ^= 0xff }, trace.ReasonMalformed, "eth0"},
+		{"outer UDP checksum 0 is accepted", func(f []byte) { f[14+20+6], f[14+20+7] = 0, 0 }, trace.ReasonNone, ""},
+		{"unchanged is delivered", func([]byte) {}, trace.ReasonNone, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -498,13 +521,42 @@ func TestVXLANDecapDrops(t *testing.T) {
 				require.Len(t, drops, 1)
 				assert.Equal(t, tt.want, drops[0].Reason)
 				assert.Equal(t, "node-b", drops[0].Node)
-				assert.Equal(t, "flannel.1", drops[0].Device)
+				assert.Equal(t, tt.device, drops[0].Device)
 				assert.Empty(t, b.events, "nothing reached node B's stack")
 				assert.Empty(t, w.capt.On(b.vx.Dev, link.In))
 			}
 			assert.Zero(t, w.env.Pool.Out)
 		})
 	}
+}
+
+// TestVXLANZeroCsumTX: a device created with noudpcsum
+// (VXLAN_F_UDP_ZERO_CSUM_TX) sends the outer UDP checksum as 0, and the
+// peer accepts it.
+func TestVXLANZeroCsumTX(t *testing.T) {
+	w := newFlannelWorld(t)
+	a, b := w.a, w.b
+	a.vx.ZeroCsumTX = true
+	w.env.Trace.Hops = true
+	require.True(t, a.pod.Ping(b.podIP, 1, 1, 56, netstack.DFWant, 1))
+	w.s.Run()
+	assert.Empty(t, w.env.Trace.DropList())
+	out := vxlanFrames(w.capt, a.eth)
+	require.Len(t, out, 1)
+	assert.Zero(t, packet.UDP(out[0][14+20:]).Checksum(), "noudpcsum: checksum 0")
+	back := vxlanFrames(w.capt, b.eth)
+	require.Len(t, back, 1)
+	assert.Zero(t, udpChecksum(back[0][14:34], back[0][34:]), "node B (udpcsum) still computes its checksum")
+	assert.NotZero(t, packet.UDP(back[0][14+20:]).Checksum())
+	var encap []string
+	for _, h := range w.env.Trace.HopList() {
+		if h.Kind == trace.KindEncap {
+			encap = append(encap, h.Change)
+		}
+	}
+	require.Len(t, encap, 2)
+	assert.Contains(t, encap[0], "udp csum 0x0000")
+	assert.Contains(t, encap[1], fmt.Sprintf("udp csum 0x%04x", packet.UDP(back[0][14+20:]).Checksum()))
 }
 
 func TestVXLANFDBMiss(t *testing.T) {

@@ -16,7 +16,17 @@ import (
 
 // spoofUDP sends a 4-byte UDP datagram to dst:9 from A with any source
 // address (A's routing does not check it, as a raw socket's would not).
+// A's neighbour for R and R's for B are permanent: with arp_announce=0 an
+// ARP request tells the packet's source when it is local (127.0.0.1 is),
+// and arp_process ignores a request whose sender is one of the receiver's
+// own addresses, so resolution would fail before the datagram is sent.
 func (w *world) spoofUDP(src, dst netip.Addr) {
+	if err := w.A.AddNeigh("eth0", w.rIP0, w.rEth0.MAC, true); err != nil {
+		panic(err)
+	}
+	if err := w.R.AddNeigh("eth1", w.bIP, w.bEth.MAC, true); err != nil {
+		panic(err)
+	}
 	pkt, pl := w.A.NewIPPacket(src, dst, packet.ProtoUDP, packet.UDPHeaderLen+4, false, 0)
 	u := packet.UDP(pl)
 	u.SetPorts(40000, 9)

@@ -234,6 +234,21 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	sip, tip, sha := a.SenderIP(), a.TargetIP(), a.SenderMAC()
 	op := a.Op()
+	if s.IsLocal(sip) {
+		// Our own request flooded back by a hairpin bridge port, or
+		// another host claiming one of our addresses. arp_process does
+		// not answer it: ip_route_input rejects the route check of a
+		// local sender (martian source with accept_local=0, or no route
+		// when not forwarding); no neighbour entry exists for our own
+		// address and arp_accept=0 creates none; the skb is consumed,
+		// not dropped. Linux does no duplicate address detection here.
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a),
+				Match: fmt.Sprintf("ignored: sender %s is one of our addresses (no reply, no neighbour entry)", sip)})
+		}
+		pkt.Free()
+		return
+	}
 	now := s.now()
 	forUs := s.IsLocal(tip)
 	key := neighKey(ifc.Dev.Index, sip)

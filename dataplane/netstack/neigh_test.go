@@ -1,6 +1,7 @@
 package netstack_test
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -258,4 +259,50 @@ func TestARPNotAnsweredForOtherAddress(t *testing.T) {
 	assert.Equal(t, ip("10.0.2.2"), a.SenderIP())
 	assert.Equal(t, w.rEth0.MAC, a.SenderMAC())
 	assert.Zero(t, w.env.Pool.Out)
+}
+
+// TestARPFromOwnAddressIgnored: an ARP packet whose sender IP is one of the
+// namespace's addresses (its own request come back through a hairpin
+// bridge port, or an address conflict) gets no reply and creates no
+// neighbour entry (arp_process: the route check of a local sender fails),
+// and it is not a drop.
+func TestARPFromOwnAddressIgnored(t *testing.T) {
+	tests := []struct {
+		name     string
+		op       uint16
+		sha      func(w *world) packet.MAC
+		sip, tip func(w *world) netip.Addr
+	}{
+		{"own request back: who-has gateway tell me", packet.ARPRequest,
+			func(w *world) packet.MAC { return w.aEth.MAC }, func(w *world) netip.Addr { return w.aIP }, func(w *world) netip.Addr { return w.rIP0 }},
+		{"gratuitous request for my own address", packet.ARPRequest,
+			func(w *world) packet.MAC { return w.aEth.MAC }, func(w *world) netip.Addr { return w.aIP }, func(w *world) netip.Addr { return w.aIP }},
+		{"another host claims my address", packet.ARPRequest,
+			func(*world) packet.MAC { return mac(0x77) }, func(w *world) netip.Addr { return w.aIP }, func(w *world) netip.Addr { return w.aIP }},
+		{"reply from my own address", packet.ARPReply,
+			func(*world) packet.MAC { return mac(0x77) }, func(w *world) netip.Addr { return w.aIP }, func(w *world) netip.Addr { return w.aIP }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.env.Trace.Hops = true
+			// A sends nothing itself: the frame arrives on A's eth0 from R's side.
+			f := make([]byte, 14+28)
+			packet.Ethernet(f).Set(packet.Broadcast, tt.sha(w), packet.EtherTypeARP)
+			packet.ARP(f[14:]).Set(tt.op, tt.sha(w), tt.sip(w), packet.MAC{}, tt.tip(w))
+			w.rEth0.Transmit(w.env.Pool.From(f))
+			w.run()
+			assert.Empty(t, w.arpFrames(w.aEth, link.Out), "no reply")
+			assert.Empty(t, neighLines(w.A, w.env.Now()), "no neighbour entry")
+			assert.Empty(t, w.reasons(), "not a drop")
+			var matched []string
+			for _, h := range w.env.Trace.HopList() {
+				if h.Node == "A" && h.Kind == trace.KindARP {
+					matched = append(matched, h.Match)
+				}
+			}
+			assert.Equal(t, []string{"ignored: sender 10.0.1.2 is one of our addresses (no reply, no neighbour entry)"}, matched)
+			assert.Zero(t, w.env.Pool.Out)
+		})
+	}
 }
