@@ -189,6 +189,9 @@ func TestKernelDifferential(t *testing.T) {
 	if err := kernel.Supported(prefix + "probe-"); err != nil {
 		t.Skipf("kernel differential test skipped: %v", err)
 	}
+	if err := kernel.SupportedNetfilter(prefix + "probe-"); err != nil {
+		t.Skipf("kernel differential test skipped: %v", err)
+	}
 	files, err := filepath.Glob("testdata/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
