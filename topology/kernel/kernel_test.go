@@ -368,10 +368,11 @@ func compareOnce(t *testing.T, w *topology.World, plans []casePlan, names kernel
 	})
 	devs, err := kn.Devices()
 	require.NoError(t, err)
+	rules := compareRules(t, w, kn)
 	kFrames, kOutcome := runKernel(t, w, kn, plans)
 	require.NoError(t, kn.Cleanup())
 
-	diffs := compareDevices(w, devs)
+	diffs := append(compareDevices(w, devs), rules...)
 	for _, p := range plans {
 		name := p.flow.Name
 		if kOutcome[name] != nsOutcome[name] {
@@ -513,5 +514,40 @@ func compareDevices(w *topology.World, devs map[string]map[string]kernel.Device)
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Point < out[b].Point })
+	return out
+}
+
+// compareRules compares, per node and table, the rules the kernel holds
+// after iptables-restore (read back with iptables-save) with netsim's own
+// iptables-save output: a rule netsim prints unlike iptables would, or
+// one the kernel rewrote, is a difference. Case "setup", point the node,
+// packet "iptables -t TABLE", field the line number in netsim's table.
+func compareRules(t *testing.T, w *topology.World, kn *kernel.Net) []kernel.Difference {
+	var out []kernel.Difference
+	for _, h := range w.Nodes {
+		if h.Filter == nil {
+			continue
+		}
+		save, err := kn.IPTablesSave(h.Name)
+		require.NoError(t, err)
+		kt := kernel.SaveTables(save)
+		nt := kernel.SaveTables(h.Filter.Save(false, "raw", "mangle", "nat", "filter"))
+		for _, table := range []string{"raw", "mangle", "nat", "filter"} {
+			kl, nl := kt[table], nt[table]
+			for i := 0; i < max(len(kl), len(nl)); i++ {
+				k, n := "missing", "missing"
+				if i < len(kl) {
+					k = kl[i]
+				}
+				if i < len(nl) {
+					n = nl[i]
+				}
+				if k != n {
+					out = append(out, kernel.Difference{Case: "setup", Point: h.Name, Packet: "iptables -t " + table,
+						Field: fmt.Sprintf("line %d", i+1), Kernel: k, Netsim: n})
+				}
+			}
+		}
+	}
 	return out
 }

@@ -170,3 +170,40 @@ func nfacctAdd(name string) error {
 	}
 	return nil
 }
+
+// IPTablesSave prints the rules loaded in the namespace of the netsim
+// namespace name (a node) with the iptables-save that matches
+// RestoreCommand.
+func (n *Net) IPTablesSave(name string) (string, error) {
+	restore := RestoreCommand()
+	if restore == "" {
+		return "", fmt.Errorf("iptables-save: %w", ErrUnsupported)
+	}
+	save := strings.TrimSuffix(restore, "-restore") + "-save"
+	out, err := exec.Command("ip", "netns", "exec", n.NS[name], save).Output()
+	if err != nil {
+		return "", fmt.Errorf("ip netns exec %s %s: %w", n.NS[name], save, err)
+	}
+	return string(out), nil
+}
+
+var chainCounters = regexp.MustCompile(`^(:\S+ \S+) \[\d+:\d+\]$`)
+
+// SaveTables splits iptables-save output into its tables' lines, without
+// comments and with the chain counters zeroed (iptables-legacy-save always
+// prints them; they are not what is compared).
+func SaveTables(save string) map[string][]string {
+	out := map[string][]string{}
+	table := ""
+	for _, l := range strings.Split(save, "\n") {
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "*"):
+			table = l[1:]
+			out[table] = nil
+		default:
+			out[table] = append(out[table], chainCounters.ReplaceAllString(l, "$1 [0:0]"))
+		}
+	}
+	return out
+}
