@@ -38,6 +38,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if !ok || m.Options().DirectRouting {
 		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
 	}
+	if s.Cluster.ProxyMode == "ipvs" {
+		// kube-proxy's IPVS mode needs ip_vs virtual servers and its
+		// ipsets (KUBE-CLUSTER-IP …) before its rules load; neither is
+		// made here.
+		return nil, fmt.Errorf("kube-proxy mode ipvs: %w (only iptables)", ErrUnsupported)
+	}
 	n := New(prefix)
 	defer func() {
 		if err != nil {
