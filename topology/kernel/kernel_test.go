@@ -276,8 +276,11 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 // netsim and from real kernel devices in network namespaces — sends every
 // flow's traffic in both, captures at the sender's eth0, its node's eth0
 // and the receiver's eth0, and compares every header field packet by
-// packet. Any difference not in testdata/known-differences.txt fails the
-// test, and so does a listed difference that no longer occurs.
+// packet. Each node namespace holds the iptables rules netsim built for
+// it (loaded with iptables-restore and compared, read back with
+// iptables-save, with netsim's own iptables-save). Any difference not in
+// testdata/known-differences.txt fails the test, and so does a listed
+// difference that no longer occurs.
 func TestKernelDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel differential test: skipped in -short mode")
