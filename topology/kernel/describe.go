@@ -46,6 +46,11 @@ type Names struct {
 	Ports map[uint16]bool
 	// VXLAN is the VXLAN UDP port.
 	VXLAN uint16
+	// NATPorts: the packets may carry a source port that MASQUERADE
+	// --random-fully chose (nf_nat_l4proto_unique_tuple: any port in
+	// 1024–65535 for an original port ≥ 1024), so a port that is not
+	// well-known is checked against that range instead of the ephemeral one.
+	NATPorts bool
 }
 
 // Ephemeral is Linux's default net.ipv4.ip_local_port_range; the VXLAN
@@ -113,6 +118,8 @@ func (nm Names) port(p uint16) string {
 	switch {
 	case nm.Ports[p]:
 		return strconv.Itoa(int(p))
+	case nm.NATPorts && p >= 1024:
+		return "1024–65535 (NAT or ephemeral)"
 	case p >= Ephemeral[0] && p <= Ephemeral[1]:
 		return "ephemeral"
 	}

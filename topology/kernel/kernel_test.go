@@ -40,63 +40,164 @@ type point struct {
 type casePlan struct {
 	flow   *topology.Flow
 	points []point
+	// server is the netsim namespace that answers (the endpoint pod of a
+	// Service or NodePort, else the flow's destination) and port the port
+	// it listens on (the endpoint's targetPort behind a Service port).
+	server string
+	port   int
+	// natPorts: a MASQUERADE rule of a node matched the flow in netsim
+	// (its counters grew; every one netsim and kube-proxy write is
+	// --random-fully): from point natFrom on (past a pod's or ECS
+	// instance's eth0 unless it also receives, in a hairpin; a node's own
+	// eth0 is after its POSTROUTING) a port
+	// is checked by rule (1024–65535), not as ephemeral.
+	natPorts bool
+	natFrom  int
 }
 
-// plan derives the capture points of every flow: the sender's eth0, the
-// eth0 of the node a sending pod is on (the outer VXLAN headers) and the
-// receiver's eth0. (On an l2 underlay what one node's eth0 sends the
-// other's receives unchanged, so the receiving node's eth0 would only
-// repeat the sending node's; on a vpc underlay it would only add what the
-// router namespace does unlike the vRouter.)
-func plan(t *testing.T, w *topology.World) []casePlan {
-	var out []casePlan
-	for i := range w.Scenario.Flows {
-		f := &w.Scenario.Flows[i]
-		require.LessOrEqual(t, f.Count, 1, "flow %s: the kernel test sends one exchange per flow", f.Name)
-		var pts []point
-		for j, ref := range []string{f.From, f.To} {
-			tg, err := w.Resolve(ref)
-			require.NoError(t, err)
-			if pod := w.PodByIP(tg.IP); pod != nil {
-				pts = append(pts, point{pod.Name + "/eth0", pod.Ref(), "eth0"})
-				if j == 0 {
-					pts = append(pts, point{pod.Node.Name + "/eth0", pod.Node.Name, "eth0"})
-				}
+// planFlow derives the capture points of a flow: the sender's eth0, the
+// eth0 of the node a sending pod is on (the outer VXLAN headers), the
+// destination's eth0 and, when another namespace answers (a Service's or
+// NodePort's endpoint, found from netsim's run), the answering pod's eth0.
+// (On an l2 underlay what one node's eth0 sends the other's receives
+// unchanged, so the receiving node's eth0 would only repeat the sending
+// node's; on a vpc underlay it would only add what the router namespace
+// does unlike the vRouter.)
+func planFlow(t *testing.T, w *topology.World, f *topology.Flow, responder string) casePlan {
+	require.LessOrEqual(t, f.Count, 1, "flow %s: the kernel test sends one exchange per flow", f.Name)
+	p := casePlan{flow: f, server: responder, port: f.Port}
+	var pts []point
+	add := func(pt point) {
+		for _, q := range pts {
+			if q == pt {
+				return
+			}
+		}
+		pts = append(pts, pt)
+	}
+	addNS := func(ns string, withNode bool) {
+		if pod := w.Pod(ns); pod != nil {
+			add(point{pod.Name + "/eth0", pod.Ref(), "eth0"})
+			if withNode {
+				add(point{pod.Node.Name + "/eth0", pod.Node.Name, "eth0"})
+			}
+			return
+		}
+		h := w.Host(ns)
+		require.NotNil(t, h, "flow %s: %s is neither a pod nor an ECS instance", f.Name, ns)
+		add(point{h.Name + "/eth0", h.Name, "eth0"})
+	}
+	from, err := w.Resolve(f.From)
+	require.NoError(t, err)
+	require.NotNil(t, from.Stack, "flow %s: the sender %s has no namespace", f.Name, f.From)
+	addNS(from.Stack.Name, true)
+	to, err := w.Resolve(f.To)
+	require.NoError(t, err)
+	if to.Stack != nil {
+		addNS(to.Stack.Name, false)
+		if p.server == "" {
+			p.server = to.Stack.Name
+		}
+	}
+	if p.server != "" && (to.Stack == nil || p.server != to.Stack.Name) {
+		addNS(p.server, false)
+		p.port = endpointPort(t, w, f, to, p.server)
+	}
+	require.NotEmpty(t, p.server, "flow %s: nobody answered in netsim, so there is no server to start in the kernel", f.Name)
+	p.points = pts
+	return p
+}
+
+// endpointPort is the port the endpoint pod server listens on behind the
+// Service port (to svc/…) or NodePort (to a node) f.Port.
+func endpointPort(t *testing.T, w *topology.World, f *topology.Flow, to topology.Target, server string) int {
+	pod := w.Pod(server)
+	require.NotNil(t, pod, "flow %s: %s answers but is not a pod", f.Name, server)
+	for _, svc := range w.Services {
+		for _, sp := range svc.Ports {
+			if !(to.Service == svc && sp.Port == f.Port) && !(to.Service == nil && sp.NodePort == f.Port) {
 				continue
 			}
-			h := w.Host(tg.Stack.Name)
-			require.NotNil(t, h, "flow %s: %s is neither a pod nor a node", f.Name, ref)
-			pts = append(pts, point{h.Name + "/eth0", h.Name, "eth0"})
+			for _, ep := range svc.Endpoints[sp.Name] {
+				if ep.IP == pod.IP {
+					return ep.Port
+				}
+			}
 		}
-		out = append(out, casePlan{flow: f, points: pts})
 	}
-	return out
+	t.Fatalf("flow %s: no Service port %d with endpoint %s", f.Name, f.Port, server)
+	return 0
 }
 
-// runNetsim runs each flow alone and captures its frames per point.
-func runNetsim(t *testing.T, r *sim.Runner, plans []casePlan) (map[string]map[string][]kernel.Frame, map[string]string) {
+// runNetsim runs each flow alone, plans its capture points from who
+// answered and captures its frames per point.
+func runNetsim(t *testing.T, r *sim.Runner) ([]casePlan, map[string]map[string][]kernel.Frame, map[string]string) {
+	var plans []casePlan
 	frames := map[string]map[string][]kernel.Frame{}
 	outcome := map[string]string{}
-	for _, p := range plans {
+	for i := range r.World.Scenario.Flows {
+		f := &r.World.Scenario.Flows[i]
 		sink := pcap.NewSink(r.Loop.Now, nil)
 		r.World.Env.Capture = sink
-		res, err := r.Run(sim.Options{Flow: p.flow.Name})
+		masq := masquerades(r.World)
+		res, err := r.Run(sim.Options{Flow: f.Name})
 		require.NoError(t, err)
-		v := res.Flows[0].Verdict
-		outcome[p.flow.Name] = v.Result
+		fr := res.Flows[0]
+		v := fr.Verdict
+		outcome[f.Name] = v.Result
 		if v.Reason != "" {
-			outcome[p.flow.Name] += " (" + v.Reason + ")"
+			outcome[f.Name] += " (" + v.Reason + ")"
 		}
-		frames[p.flow.Name] = map[string][]kernel.Frame{}
+		responder := ""
+		for ns := range fr.Responders {
+			require.Empty(t, responder, "flow %s: more than one namespace answered", f.Name)
+			responder = ns
+		}
+		p := planFlow(t, r.World, f, responder)
+		if masquerades(r.World) > masq {
+			from, _ := r.World.Resolve(f.From)
+			p.natPorts, p.natFrom = true, 1
+			for _, n := range r.World.Nodes {
+				if n.Stack == from.Stack {
+					p.natFrom = 0
+				}
+			}
+			if p.server == from.Stack.Name {
+				p.natFrom = 0 // a hairpin: the sender's eth0 also receives
+			}
+		}
+		plans = append(plans, p)
+		frames[f.Name] = map[string][]kernel.Frame{}
 		for _, pt := range p.points {
 			fs, dirs := sink.Frames(pt.netsimNS + "/" + pt.dev)
-			for i, f := range fs {
-				frames[p.flow.Name][pt.name] = append(frames[p.flow.Name][pt.name], kernel.Frame{Data: f, Out: dirs[i] == link.Out})
+			for i, fm := range fs {
+				frames[f.Name][pt.name] = append(frames[f.Name][pt.name], kernel.Frame{Data: fm, Out: dirs[i] == link.Out})
 			}
 		}
 	}
 	r.World.Env.Capture = nil
-	return frames, outcome
+	return plans, frames, outcome
+}
+
+// masquerades counts the packets that matched a MASQUERADE rule of any
+// node in netsim (iptables-save -c's counters of the nat table).
+func masquerades(w *topology.World) int {
+	n := 0
+	for _, h := range w.Nodes {
+		if h.Filter == nil {
+			continue
+		}
+		for _, l := range strings.Split(h.Filter.Save(true, "nat"), "\n") {
+			if !strings.Contains(l, "-j MASQUERADE") {
+				continue
+			}
+			var pk, by int
+			if _, err := fmt.Sscanf(l, "[%d:%d]", &pk, &by); err == nil {
+				n += pk
+			}
+		}
+	}
+	return n
 }
 
 func pmtu(df *bool) kernel.PMTUDisc {
@@ -117,7 +218,7 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 		f := p.flow
 		from, _ := w.Resolve(f.From)
 		to, _ := w.Resolve(f.To)
-		srcNS, dstNS := kn.NS[from.Stack.Name], kn.NS[to.Stack.Name]
+		srcNS, dstNS := kn.NS[from.Stack.Name], kn.NS[p.server]
 		caps := map[string]*kernel.Capture{}
 		for _, pt := range p.points {
 			c, err := kn.Capture(kn.NS[pt.netsimNS], pt.dev)
@@ -135,12 +236,12 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 			// iputils' ident on a raw socket is its process ID.
 			res, err = kn.Ping(srcNS, to.IP, max(uint16(os.Getpid()), 1), 1, size, pmtu(f.DF), time.Second)
 		case "udp":
-			stop, serr := kn.ServeUDPEcho(dstNS, uint16(f.Port))
+			stop, serr := kn.ServeUDPEcho(dstNS, uint16(p.port))
 			require.NoError(t, serr)
 			res, err = kn.SendUDP(srcNS, netipPort(to, f.Port), size, time.Second)
 			stop()
 		case "tcp":
-			stop, serr := kn.ServeTCPEcho(dstNS, uint16(f.Port))
+			stop, serr := kn.ServeTCPEcho(dstNS, uint16(p.port))
 			require.NoError(t, serr)
 			res, err = kn.DialTCP(srcNS, netipPort(to, f.Port), size, 2*time.Second)
 			// Let the FIN exchange finish before the captures stop.
@@ -175,8 +276,11 @@ func runKernel(t *testing.T, w *topology.World, kn *kernel.Net, plans []casePlan
 // netsim and from real kernel devices in network namespaces — sends every
 // flow's traffic in both, captures at the sender's eth0, its node's eth0
 // and the receiver's eth0, and compares every header field packet by
-// packet. Any difference not in testdata/known-differences.txt fails the
-// test, and so does a listed difference that no longer occurs.
+// packet. Each node namespace holds the iptables rules netsim built for
+// it (loaded with iptables-restore and compared, read back with
+// iptables-save, with netsim's own iptables-save). Any difference not in
+// testdata/known-differences.txt fails the test, and so does a listed
+// difference that no longer occurs.
 func TestKernelDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kernel differential test: skipped in -short mode")
@@ -187,6 +291,9 @@ func TestKernelDifferential(t *testing.T) {
 		require.NoError(t, kernel.RemoveStale("nsk"), "removing namespaces of killed earlier runs")
 	}
 	if err := kernel.Supported(prefix + "probe-"); err != nil {
+		t.Skipf("kernel differential test skipped: %v", err)
+	}
+	if err := kernel.SupportedNetfilter(prefix + "probe-"); err != nil {
 		t.Skipf("kernel differential test skipped: %v", err)
 	}
 	files, err := filepath.Glob("testdata/*.yaml")
@@ -208,13 +315,15 @@ func TestKernelDifferential(t *testing.T) {
 		r, err := sim.NewRunner(s)
 		require.NoError(t, err)
 		w := r.World
-		plans := plan(t, w)
 		port := uint16(0)
 		if m, ok := w.CNI.(*flannel.Mode); ok && m.Options().Backend == flannel.VXLAN {
 			port = uint16(m.Options().Port)
 		}
 		names := kernel.NamesOf(w, port)
-		nsFrames, nsOutcome := runNetsim(t, r, plans)
+		plans, nsFrames, nsOutcome := runNetsim(t, r)
+		for _, p := range plans {
+			names.Ports[uint16(p.port)] = true // an endpoint's targetPort
+		}
 		var diffs []kernel.Difference
 		for attempt := 1; attempt <= attempts; attempt++ {
 			diffs = compareOnce(t, w, plans, names, fmt.Sprintf("%s%d-%d-", prefix, si, attempt), nsFrames, nsOutcome)
@@ -262,18 +371,21 @@ func compareOnce(t *testing.T, w *topology.World, plans []casePlan, names kernel
 	})
 	devs, err := kn.Devices()
 	require.NoError(t, err)
+	rules := compareRules(t, w, kn)
 	kFrames, kOutcome := runKernel(t, w, kn, plans)
 	require.NoError(t, kn.Cleanup())
 
-	diffs := compareDevices(w, devs)
+	diffs := append(compareDevices(w, devs), rules...)
 	for _, p := range plans {
 		name := p.flow.Name
 		if kOutcome[name] != nsOutcome[name] {
 			diffs = append(diffs, kernel.Difference{Case: name, Point: "-", Packet: "-", Field: "outcome", Kernel: kOutcome[name], Netsim: nsOutcome[name]})
 		}
 		seen := 0
-		for _, pt := range p.points {
-			kd, nd := kernel.NewDescriber(names), kernel.NewDescriber(names)
+		for i, pt := range p.points {
+			nm := names
+			nm.NATPorts = p.natPorts && i >= p.natFrom
+			kd, nd := kernel.NewDescriber(nm), kernel.NewDescriber(nm)
 			var kp, np []kernel.Packet
 			for _, f := range kFrames[name][pt.name] {
 				if p := kd.Describe(f); !p.Noise {
@@ -405,5 +517,40 @@ func compareDevices(w *topology.World, devs map[string]map[string]kernel.Device)
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Point < out[b].Point })
+	return out
+}
+
+// compareRules compares, per node and table, the rules the kernel holds
+// after iptables-restore (read back with iptables-save) with netsim's own
+// iptables-save output: a rule netsim prints unlike iptables would, or
+// one the kernel rewrote, is a difference. Case "setup", point the node,
+// packet "iptables -t TABLE", field the line number in netsim's table.
+func compareRules(t *testing.T, w *topology.World, kn *kernel.Net) []kernel.Difference {
+	var out []kernel.Difference
+	for _, h := range w.Nodes {
+		if h.Filter == nil {
+			continue
+		}
+		save, err := kn.IPTablesSave(h.Name)
+		require.NoError(t, err)
+		kt := kernel.SaveTables(save)
+		nt := kernel.SaveTables(h.Filter.Save(false, "raw", "mangle", "nat", "filter"))
+		for _, table := range []string{"raw", "mangle", "nat", "filter"} {
+			kl, nl := kt[table], nt[table]
+			for i := 0; i < max(len(kl), len(nl)); i++ {
+				k, n := "missing", "missing"
+				if i < len(kl) {
+					k = kl[i]
+				}
+				if i < len(nl) {
+					n = nl[i]
+				}
+				if k != n {
+					out = append(out, kernel.Difference{Case: "setup", Point: h.Name, Packet: "iptables -t " + table,
+						Field: fmt.Sprintf("line %d", i+1), Kernel: k, Netsim: n})
+				}
+			}
+		}
+	}
 	return out
 }

@@ -25,10 +25,10 @@ import (
 // captured in either world names the same devices. MTUs are not copied:
 // they are derived from the scenario as flanneld (FLANNEL_MTU) and the CNI
 // plugin derive them, and the kernel applies its own rules (the bridge's
-// MTU), so that a wrong MTU in netsim shows as a difference. iptables rules
-// are not installed: flanneld's FLANNEL-FWD accepts and its masquerade
-// rules RETURN for pod-to-pod traffic, so they change none of the packets
-// the test sends.
+// MTU), so that a wrong MTU in netsim shows as a difference. Each node
+// gets the iptables rules netsim built for it (flanneld's masquerade and
+// forward chains, kube-proxy's Service chains) and its modelled sysctls,
+// see netfilter.
 func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	s := w.Scenario
 	if s.VPC.Underlay != "l2" && s.VPC.Underlay != "vpc" {
@@ -37,6 +37,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	m, ok := w.CNI.(*flannel.Mode)
 	if !ok || m.Options().DirectRouting {
 		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
+	}
+	if s.Cluster.ProxyMode == "ipvs" {
+		// kube-proxy's IPVS mode needs ip_vs virtual servers and its
+		// ipsets (KUBE-CLUSTER-IP …) before its rules load; neither is
+		// made here.
+		return nil, fmt.Errorf("kube-proxy mode ipvs: %w (only iptables)", ErrUnsupported)
 	}
 	n := New(prefix)
 	defer func() {
@@ -52,6 +58,9 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, err
 	}
 	if err := n.flannel(w, m); err != nil {
+		return nil, err
+	}
+	if err := n.netfilter(w); err != nil {
 		return nil, err
 	}
 	for ns := range n.NS {
