@@ -430,8 +430,11 @@ func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 		nf.ctAttach(&c)
 		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c)
 	case netstack.LocalOut:
-		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst) &&
-			nf.runTable(nf.tbl[tFilter], h, &c)
+		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst)
+	case netstack.LocalOutFilter:
+		// OUTPUT after NF_IP_PRI_NAT_DST+2: after IPVS had its chance.
+		nf.ctAttach(&c)
+		return nf.runTable(nf.tbl[tFilter], netstack.LocalOut, &c)
 	case netstack.PostRouting:
 		nf.ctAttach(&c)
 		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipSrc) && nf.confirm(&c)

@@ -318,8 +318,14 @@ func (s *Stack) LocalOut(pkt *packet.Buffer) {
 	if r == nil {
 		return
 	}
+	if s.Filter != nil && !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
+		return
+	}
+	if s.IPVS != nil && pkt.IPVS == nil && s.IPVS.LocalOut(s, pkt) {
+		return // ip_vs_local_request4: NF_STOLEN, sent on by IPVSOut
+	}
 	if s.Filter != nil {
-		if !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
+		if !s.runHook(LocalOutFilter, pkt, nil, r.Dev.Dev) {
 			return
 		}
 		if nd := packet.IPv4(pkt.Bytes()).Dst(); nd != dst {
@@ -466,7 +472,9 @@ func (s *Stack) SendICMPError(pkt *packet.Buffer, typ, code uint8, info uint32) 
 }
 
 // IPVSOut sends a packet IPVS has rewritten through LOCAL_OUT: route
-// lookup, OUTPUT, POSTROUTING (ip_vs_nat_send_or_cont).
+// lookup (ip_vs_get_out_rt), OUTPUT, POSTROUTING (ip_vs_nat_send_or_cont).
+// The packet carries its IPVS connection (pkt.IPVS), so IPVS does not
+// take it again on the way.
 func (s *Stack) IPVSOut(pkt *packet.Buffer) { s.LocalOut(pkt) }
 
 // icmpError is icmp_send: an ICMP error about orig (which starts at its
