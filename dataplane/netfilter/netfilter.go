@@ -364,18 +364,54 @@ func (nf *Netfilter) SortUserChains(table string) {
 	sort.Strings(user)
 }
 
-// MasqueradeSourceFor adapts a Stack to Host.
+// stackHost adapts a Stack to Host.
 type stackHost struct{ s *netstack.Stack }
 
 func (h stackHost) IsLocal(a netip.Addr) bool { return h.s.IsLocal(a) }
 
+// MasqueradeSource is inet_select_addr(out, dst, RT_SCOPE_UNIVERSE), as
+// nf_nat_masquerade_ipv4 calls it: the out device's first global-scope
+// address, preferring one whose subnet holds dst; with none (only
+// host-scope 127.0.0.0/8 addresses, as on lo, or no address at all) the
+// first global-scope address of any device in ifindex order. false is the
+// kernel's "ate my IP address" drop. (The kernel matches the route's next
+// hop; for a directly connected destination that is dst.)
 func (h stackHost) MasqueradeSource(out *link.Device, dst netip.Addr) (netip.Addr, bool) {
 	if i := h.s.IfaceOf(out); i != nil {
-		if a, ok := i.Primary(); ok {
+		if a, ok := selectAddr(i, dst); ok {
+			return a, true
+		}
+	}
+	for _, i := range h.s.Ifaces() {
+		if a, ok := selectAddr(i, netip.Addr{}); ok {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// hostScope is the scope iproute2 gives an address in 127.0.0.0/8 (and
+// the kernel gives lo's 127.0.0.1): RT_SCOPE_HOST, never chosen for a
+// packet that leaves the host.
+var hostScope = netip.MustParsePrefix("127.0.0.0/8")
+
+// selectAddr is one device's part of inet_select_addr for
+// RT_SCOPE_UNIVERSE: the first global-scope address, or the first one
+// whose subnet holds dst.
+func selectAddr(i *netstack.Iface, dst netip.Addr) (netip.Addr, bool) {
+	var first netip.Addr
+	for _, a := range i.Addrs {
+		if hostScope.Contains(a.Prefix.Addr()) {
+			continue
+		}
+		if dst.IsValid() && a.Prefix.Masked().Contains(dst) {
+			return a.Prefix.Addr(), true
+		}
+		if !first.IsValid() {
+			first = a.Prefix.Addr()
+		}
+	}
+	return first, first.IsValid()
 }
 
 // ForStack creates a netfilter for a namespace and installs it as the
