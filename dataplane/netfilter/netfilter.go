@@ -415,10 +415,12 @@ func selectAddr(i *netstack.Iface, dst netip.Addr) (netip.Addr, bool) {
 }
 
 // ForStack creates a netfilter for a namespace and installs it as the
-// namespace's Filter.
+// namespace's Filter, with conntrack's defragmentation
+// (Stack.ConntrackDefrag).
 func ForStack(s *netstack.Stack, seed uint64) *Netfilter {
 	nf := New(s.Env(), s.Name, stackHost{s}, seed)
 	s.Filter = nf
+	s.ConntrackDefrag = true // conntrack loads nf_defrag_ipv4
 	return nf
 }
 

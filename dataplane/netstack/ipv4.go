@@ -55,6 +55,14 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 	if tl := ip.TotalLen(); tl < len(ip) {
 		pkt.Trim(tl)
 	}
+	pkt.FragMax = 0 // ip_rcv_core clears IPCB
+	if s.ConntrackDefrag && ip.IsFragment() {
+		// ipv4_conntrack_defrag (NF_IP_PRI_CONNTRACK_DEFRAG): conntrack and
+		// NAT see whole datagrams only.
+		if pkt = s.reassemble(ifc, pkt, defragConntrackIn); pkt == nil {
+			return
+		}
+	}
 	if s.Filter != nil {
 		if !s.runHook(PreRouting, pkt, ifc.Dev, nil) {
 			return
@@ -275,6 +283,11 @@ func (s *Stack) output(pkt *packet.Buffer, r *Route, in *link.Device) {
 	} else {
 		mtu = s.RouteMTU(r, ip.Dst())
 	}
+	// ip_finish_output → ip_fragment: a datagram conntrack reassembled is
+	// fragmented again, to no more than its largest fragment.
+	if fm := int(pkt.FragMax); fm != 0 && fm < mtu {
+		mtu = fm
+	}
 	if ip.TotalLen() > mtu {
 		if ip.DF() {
 			s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))
@@ -371,7 +384,7 @@ func (s *Stack) lookupOut(pkt *packet.Buffer, dst netip.Addr) *Route {
 func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 	ip := packet.IPv4(pkt.Bytes())
 	if ip.IsFragment() {
-		pkt = s.reassemble(ifc, pkt)
+		pkt = s.reassemble(ifc, pkt, defragLocalDeliver)
 		if pkt == nil {
 			return
 		}
