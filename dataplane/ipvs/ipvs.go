@@ -117,9 +117,33 @@ func (v *IPVS) hop(pkt *packet.Buffer, h trace.Hop) {
 	v.env.Hop(pkt, h)
 }
 
-// LocalIn is ip_vs_remote_request4: a packet for a virtual service is
-// scheduled to a real server, DNATed and sent on through LOCAL_OUT.
+// LocalIn is IPVS's LOCAL_IN hooks: ip_vs_reply4 (priority NAT_SRC−2)
+// gives a reply from a real server to a local client (a connection the
+// node itself opened to a virtual service) the virtual service's address
+// back as its source and lets it go on to the socket; then
+// ip_vs_remote_request4 (NAT_SRC−1) schedules a packet for a virtual
+// service, DNATs it and sends it on through LOCAL_OUT.
 func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer) bool {
+	if v.reply(pkt) {
+		return false
+	}
+	return v.request(s, in.Dev.Name, pkt)
+}
+
+// LocalOut is ip_vs_local_request4 (LOCAL_OUT, priority NAT_DST+2): a
+// locally generated packet for a virtual service — the node's own
+// connection to a ClusterIP — is scheduled and DNATed before the filter
+// table, then routed again to the real server (ip_vs_nat_xmit →
+// __ip_vs_get_out_rt) and sent on through LOCAL_OUT, so POSTROUTING sees
+// the real server's out device.
+func (v *IPVS) LocalOut(s *netstack.Stack, pkt *packet.Buffer) bool {
+	return v.request(s, "", pkt)
+}
+
+// request is ip_vs_in for the client's direction: schedule (or find the
+// connection of) a packet for a virtual service, DNAT it to the real
+// server and send it on. It reports whether it took the packet.
+func (v *IPVS) request(s *netstack.Stack, dev string, pkt *packet.Buffer) bool {
 	ip := packet.IPv4(pkt.Bytes())
 	proto, seg, ok := l4(ip)
 	if !ok {
@@ -144,7 +168,7 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 		if rs == nil {
 			// ip_vs_leave: no destination — ICMP port unreachable, drop.
 			s.SendICMPError(pkt, packet.ICMPDestUnreach, packet.ICMPCodePortUnreach, 0)
-			v.env.Drop(pkt, v.ns, in.Dev.Name, trace.ReasonNoEndpoints,
+			v.env.Drop(pkt, v.ns, dev, trace.ReasonNoEndpoints,
 				fmt.Sprintf("IPVS virtual service %s has no real servers (%s); ICMP port unreachable sent", vs.Key(), vs.Comment))
 			return true
 		}
@@ -153,7 +177,7 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 		v.out[outKey{proto, c.RS, client}] = c
 		rs.InActConn++
 		if v.env.Tracing() {
-			v.hop(pkt, trace.Hop{Device: in.Dev.Name, Lookup: fmt.Sprintf("ipvs %s %s (%s)", proto, vip, vs.Comment),
+			v.hop(pkt, trace.Hop{Device: dev, Lookup: fmt.Sprintf("ipvs %s %s (%s)", proto, vip, vs.Comment),
 				Match: fmt.Sprintf("%s scheduler %s: → %s", vs.Key(), vs.Scheduler, c.RS), Change: why})
 		}
 		// ip_vs_update_conntrack: replies are expected from the real server.
@@ -165,7 +189,7 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 	packet.RewriteAddrPort(ip, c.RS, false)
 	pkt.IPVS = c
 	if v.env.Tracing() {
-		v.hop(pkt, trace.Hop{Device: in.Dev.Name, Change: fmt.Sprintf("IPVS masq: %s → %s (ipvs conn %s %s → %s)", vip, c.RS, proto, client, vip)})
+		v.hop(pkt, trace.Hop{Device: dev, Change: fmt.Sprintf("IPVS masq: %s → %s (ipvs conn %s %s → %s)", vip, c.RS, proto, client, vip)})
 	}
 	s.IPVSOut(pkt)
 	return true
@@ -173,25 +197,30 @@ func (v *IPVS) LocalIn(s *netstack.Stack, in *netstack.Iface, pkt *packet.Buffer
 
 // Forward is ip_vs_reply4: a reply from a real server gets the virtual
 // service's address back as its source.
-func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) {
+func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) { v.reply(pkt) }
+
+// reply is ip_vs_out for the real server's direction: a packet from a real
+// server to a client of one of the connections gets the virtual service's
+// address and port as its source. It reports whether it rewrote pkt.
+func (v *IPVS) reply(pkt *packet.Buffer) bool {
 	if len(v.out) == 0 {
-		return
+		return false
 	}
 	ip := packet.IPv4(pkt.Bytes())
 	proto, seg, ok := l4(ip)
 	if !ok {
-		return
+		return false
 	}
 	rs := netip.AddrPortFrom(ip.Src(), binary.BigEndian.Uint16(seg[0:2]))
 	client := netip.AddrPortFrom(ip.Dst(), binary.BigEndian.Uint16(seg[2:4]))
 	c := v.out[outKey{proto, rs, client}]
 	if c == nil {
-		return
+		return false
 	}
 	now := v.env.Now()
 	if now >= c.Expires {
 		v.expire(c)
-		return
+		return false
 	}
 	v.track(c, seg, now)
 	packet.RewriteAddrPort(ip, c.VIP, true)
@@ -199,6 +228,7 @@ func (v *IPVS) Forward(s *netstack.Stack, pkt *packet.Buffer) {
 	if v.env.Tracing() {
 		v.hop(pkt, trace.Hop{Change: fmt.Sprintf("IPVS reply: source %s → %s (ipvs conn %s %s → %s)", rs, c.VIP, proto, c.Client, c.VIP)})
 	}
+	return true
 }
 
 func (v *IPVS) expire(c *Conn) {

@@ -210,7 +210,7 @@ func TestNoEndpointsRejected(t *testing.T) {
 	assert.Equal(t, uint8(packet.ICMPCodePortUnreach), res.v.RejectICMPCode)
 	assert.Contains(t, res.v.Detail, `"default/empty:http has no endpoints"`)
 	// From the node itself: filter OUTPUT → KUBE-SERVICES.
-	out := n.run(syn(t, "192.168.0.10", 42001, "172.21.0.22", 80), nil, n.eth0, netstack.LocalOut)
+	out := n.run(syn(t, "192.168.0.10", 42001, "172.21.0.22", 80), nil, n.eth0, netstack.LocalOut, netstack.LocalOutFilter)
 	require.Equal(t, netstack.Reject, out.v.Kind)
 	assert.Equal(t, trace.ReasonNoEndpoints, out.v.Reason)
 }
@@ -372,7 +372,7 @@ func TestIPVSModeRules(t *testing.T) {
 	t.Run("hairpin through KUBE-LOOP-BACK", func(t *testing.T) {
 		// IPVS sent 172.20.0.5's own connection back to it (through
 		// LOCAL_OUT, as ip_vs_nat_send_or_cont does).
-		res := n.run(syn(t, "172.20.0.5", 44009, "172.20.0.5", 8080), nil, n.cni0, netstack.LocalOut, netstack.PostRouting)
+		res := n.run(syn(t, "172.20.0.5", 44009, "172.20.0.5", 8080), nil, n.cni0, netstack.LocalOut, netstack.LocalOutFilter, netstack.PostRouting)
 		require.Equal(t, netstack.Accept, res.v.Kind)
 		src, _ := ends(res.bytes)
 		assert.Equal(t, addr("172.20.0.1"), src.Addr(), "MASQUERADE to cni0's address")

@@ -291,7 +291,7 @@ func (n *node) run(b []byte, in, out *link.Device, hooks ...netstack.Hook) resul
 			hin = in
 		case netstack.Forward, netstack.PostRouting:
 			hin, hout = in, out
-		case netstack.LocalOut:
+		case netstack.LocalOut, netstack.LocalOutFilter:
 			hout = out
 		}
 		v := n.nf.Hook(h, pkt, hin, hout)

@@ -197,7 +197,7 @@ func TestFilterVerdicts(t *testing.T) {
 			case "input":
 				hooks = []netstack.Hook{netstack.PreRouting, netstack.LocalIn}
 			case "output":
-				hooks = []netstack.Hook{netstack.LocalOut, netstack.PostRouting}
+				hooks = []netstack.Hook{netstack.LocalOut, netstack.LocalOutFilter, netstack.PostRouting}
 			}
 			var got netstack.Verdict
 			for _, h := range hooks {
@@ -205,7 +205,7 @@ func TestFilterVerdicts(t *testing.T) {
 				if h == netstack.PreRouting || h == netstack.LocalIn {
 					hout = nil
 				}
-				if h == netstack.LocalOut {
+				if h == netstack.LocalOut || h == netstack.LocalOutFilter {
 					hin = nil
 				}
 				if got = r.nf.Hook(h, pkt, hin, hout); got.Kind != netstack.Accept {

@@ -105,7 +105,7 @@ func (r *rig) run(b []byte, in, out *link.Device, hooks ...netstack.Hook) step {
 			hin = in
 		case netstack.Forward, netstack.PostRouting:
 			hin, hout = in, out
-		case netstack.LocalOut:
+		case netstack.LocalOut, netstack.LocalOutFilter:
 			hout = out
 		}
 		v := r.nf.Hook(h, pkt, hin, hout)
@@ -128,7 +128,7 @@ func (r *rig) input(b []byte, in *link.Device) step {
 
 // output runs a locally generated packet through OUTPUT and POSTROUTING.
 func (r *rig) output(b []byte, out *link.Device) step {
-	return r.run(b, nil, out, netstack.LocalOut, netstack.PostRouting)
+	return r.run(b, nil, out, netstack.LocalOut, netstack.LocalOutFilter, netstack.PostRouting)
 }
 
 func ipLayer(src, dst string, proto layers.IPProtocol) *layers.IPv4 {

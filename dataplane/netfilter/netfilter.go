@@ -364,25 +364,63 @@ func (nf *Netfilter) SortUserChains(table string) {
 	sort.Strings(user)
 }
 
-// MasqueradeSourceFor adapts a Stack to Host.
+// stackHost adapts a Stack to Host.
 type stackHost struct{ s *netstack.Stack }
 
 func (h stackHost) IsLocal(a netip.Addr) bool { return h.s.IsLocal(a) }
 
+// MasqueradeSource is inet_select_addr(out, dst, RT_SCOPE_UNIVERSE), as
+// nf_nat_masquerade_ipv4 calls it: the out device's first global-scope
+// address, preferring one whose subnet holds dst; with none (only
+// host-scope 127.0.0.0/8 addresses, as on lo, or no address at all) the
+// first global-scope address of any device in ifindex order. false is the
+// kernel's "ate my IP address" drop. (The kernel matches the route's next
+// hop; for a directly connected destination that is dst.)
 func (h stackHost) MasqueradeSource(out *link.Device, dst netip.Addr) (netip.Addr, bool) {
 	if i := h.s.IfaceOf(out); i != nil {
-		if a, ok := i.Primary(); ok {
+		if a, ok := selectAddr(i, dst); ok {
+			return a, true
+		}
+	}
+	for _, i := range h.s.Ifaces() {
+		if a, ok := selectAddr(i, netip.Addr{}); ok {
 			return a, true
 		}
 	}
 	return netip.Addr{}, false
 }
 
+// hostScope is the scope iproute2 gives an address in 127.0.0.0/8 (and
+// the kernel gives lo's 127.0.0.1): RT_SCOPE_HOST, never chosen for a
+// packet that leaves the host.
+var hostScope = netip.MustParsePrefix("127.0.0.0/8")
+
+// selectAddr is one device's part of inet_select_addr for
+// RT_SCOPE_UNIVERSE: the first global-scope address, or the first one
+// whose subnet holds dst.
+func selectAddr(i *netstack.Iface, dst netip.Addr) (netip.Addr, bool) {
+	var first netip.Addr
+	for _, a := range i.Addrs {
+		if hostScope.Contains(a.Prefix.Addr()) {
+			continue
+		}
+		if dst.IsValid() && a.Prefix.Masked().Contains(dst) {
+			return a.Prefix.Addr(), true
+		}
+		if !first.IsValid() {
+			first = a.Prefix.Addr()
+		}
+	}
+	return first, first.IsValid()
+}
+
 // ForStack creates a netfilter for a namespace and installs it as the
-// namespace's Filter.
+// namespace's Filter, with conntrack's defragmentation
+// (Stack.ConntrackDefrag).
 func ForStack(s *netstack.Stack, seed uint64) *Netfilter {
 	nf := New(s.Env(), s.Name, stackHost{s}, seed)
 	s.Filter = nf
+	s.ConntrackDefrag = true // conntrack loads nf_defrag_ipv4
 	return nf
 }
 
@@ -430,8 +468,11 @@ func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 		nf.ctAttach(&c)
 		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.runTable(nf.tbl[tFilter], h, &c)
 	case netstack.LocalOut:
-		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst) &&
-			nf.runTable(nf.tbl[tFilter], h, &c)
+		return nf.ctIn(&c) && nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipDst)
+	case netstack.LocalOutFilter:
+		// OUTPUT after NF_IP_PRI_NAT_DST+2: after IPVS had its chance.
+		nf.ctAttach(&c)
+		return nf.runTable(nf.tbl[tFilter], netstack.LocalOut, &c)
 	case netstack.PostRouting:
 		nf.ctAttach(&c)
 		return nf.runTable(nf.tbl[tMangle], h, &c) && nf.nat(&c, h, manipSrc) && nf.confirm(&c)

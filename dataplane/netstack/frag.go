@@ -25,8 +25,13 @@ func (s *Stack) fragment(pkt *packet.Buffer, out *Iface, nh netip.Addr, mtu int)
 	lastMF := ip.MF()
 	n := (len(payload) + chunk - 1) / chunk
 	if s.tracing() {
+		what := fmt.Sprintf("%d-byte packet over %s MTU %d, DF clear", ip.TotalLen(), out.Dev.Name, mtu)
+		if pkt.FragMax != 0 {
+			what = fmt.Sprintf("%d-byte datagram reassembled by conntrack, out %s: refragmented to at most %d bytes (the MTU or its largest fragment, %d, whichever is less)",
+				ip.TotalLen(), out.Dev.Name, mtu, pkt.FragMax)
+		}
 		s.hop(pkt, trace.Hop{Device: out.Dev.Name, Kind: trace.KindFrag,
-			Change: fmt.Sprintf("%d-byte packet over %s MTU %d, DF clear: %d fragments of up to %d data bytes", ip.TotalLen(), out.Dev.Name, mtu, n, chunk)})
+			Change: fmt.Sprintf("%s: %d fragments of up to %d data bytes", what, n, chunk)})
 	}
 	for off := 0; off < len(payload); off += chunk {
 		end := min(off+chunk, len(payload))
@@ -49,10 +54,21 @@ func (s *Stack) fragment(pkt *packet.Buffer, out *Iface, nh netip.Addr, mtu int)
 	pkt.Free()
 }
 
+// defragUser is the kernel's ip_defrag_users: which part of the stack
+// owns a reassembly queue. Queues of different users are separate, so
+// conntrack's reassembly and local delivery's never mix fragments.
+type defragUser uint8
+
+const (
+	defragLocalDeliver defragUser = iota // IP_DEFRAG_LOCAL_DELIVER
+	defragConntrackIn                    // IP_DEFRAG_CONNTRACK_IN
+)
+
 type fragKey struct {
 	src, dst [4]byte
 	id       uint16
 	proto    uint8
+	user     defragUser
 }
 
 type fragPiece struct {
@@ -66,13 +82,17 @@ type reasm struct {
 	total  int // known once the last fragment arrived; -1 before
 	first  *packet.Buffer
 	meta   packet.Buffer
+	// maxSize is the total length of the largest fragment (q.max_size).
+	maxSize int
 }
 
-// reassemble collects fragments (ip_defrag); it returns the whole
-// datagram once complete, nil while waiting.
-func (s *Stack) reassemble(ifc *Iface, pkt *packet.Buffer) *packet.Buffer {
+// reassemble collects fragments (ip_defrag) in user's queues; it returns
+// the whole datagram once complete, nil while waiting. A datagram
+// reassembled for conntrack records its largest fragment's size
+// (FragMax) for refragmentation.
+func (s *Stack) reassemble(ifc *Iface, pkt *packet.Buffer, user defragUser) *packet.Buffer {
 	ip := packet.IPv4(pkt.Bytes())
-	k := fragKey{src: ip.Src().As4(), dst: ip.Dst().As4(), id: ip.ID(), proto: ip.Protocol()}
+	k := fragKey{src: ip.Src().As4(), dst: ip.Dst().As4(), id: ip.ID(), proto: ip.Protocol(), user: user}
 	r, ok := s.frags[k]
 	if !ok {
 		r = &reasm{total: -1}
@@ -89,9 +109,14 @@ func (s *Stack) reassemble(ifc *Iface, pkt *packet.Buffer) *packet.Buffer {
 		r.total = off + len(data)
 	}
 	r.pieces = append(r.pieces, fragPiece{off: off, data: data})
+	r.maxSize = max(r.maxSize, ip.TotalLen())
 	if s.tracing() {
+		by := ""
+		if user == defragConntrackIn {
+			by = " (nf_defrag_ipv4, before conntrack)"
+		}
 		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindFrag,
-			Change: fmt.Sprintf("fragment id %d offset %d, %d bytes queued for reassembly", ip.ID(), off, len(data))})
+			Change: fmt.Sprintf("fragment id %d offset %d, %d bytes queued for reassembly%s", ip.ID(), off, len(data), by)})
 	}
 	pkt.Free()
 	if r.total < 0 || r.hdr == nil {
@@ -120,6 +145,9 @@ func (s *Stack) reassemble(ifc *Iface, pkt *packet.Buffer) *packet.Buffer {
 	binary.BigEndian.PutUint16(b[6:8], wip.FlagsFrag()&packet.FlagDF)
 	wip.SetChecksum()
 	whole.CopyMeta(&r.meta)
+	if user == defragConntrackIn {
+		whole.FragMax = uint16(r.maxSize)
+	}
 	if s.tracing() {
 		s.hop(whole, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindFrag,
 			Change: fmt.Sprintf("reassembled %d fragments into a %d-byte datagram", len(r.pieces), len(b))})
@@ -134,7 +162,11 @@ func (s *Stack) fragTimeout(ifc *Iface, k fragKey, r *reasm) {
 	delete(s.frags, k)
 	ghost := s.env.Pool.Get(0)
 	ghost.CopyMeta(&r.meta)
-	if r.hdr != nil && len(r.pieces) > 0 {
+	// ip_expire: only an end host sends "time exceeded in reassembly"
+	// (RFC 792): conntrack's queues stay silent for a datagram that is
+	// not for this host (frag_expire_skip_icmp).
+	endHost := k.user == defragLocalDeliver || s.IsLocal(netip.AddrFrom4(k.dst))
+	if r.hdr != nil && len(r.pieces) > 0 && endHost {
 		// ip_expire: time exceeded (reassembly) quoting the first fragment.
 		first := s.env.Pool.Get(len(r.hdr) + 8)
 		b := first.Append(len(r.hdr) + 8)

@@ -20,10 +20,15 @@ const (
 	// nat table's INPUT chain, then the conntrack confirm). It is a separate
 	// call so that IPVS (priority NAT_SRC−2) can take packets in between.
 	LocalInNAT
+	// LocalOutFilter is the part of OUTPUT after NF_IP_PRI_NAT_DST+2 (the
+	// filter table). It is a separate call so that IPVS's
+	// ip_vs_local_request4 (priority NAT_DST+2) can take locally generated
+	// packets after the nat table's OUTPUT chain and before filtering.
+	LocalOutFilter
 )
 
 func (h Hook) String() string {
-	return [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING", "INPUT"}[h]
+	return [...]string{"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING", "INPUT", "OUTPUT"}[h]
 }
 
 // VerdictKind is what a hook decided.
@@ -62,10 +67,15 @@ type Filter interface {
 
 // Interceptor is a module that takes packets at the kernel's IPVS hook
 // points: LocalIn sees packets for local addresses after the INPUT filter
-// (ip_vs_remote_request4) and returns true when it took the packet;
-// Forward sees forwarded packets before the FORWARD filter
-// (ip_vs_reply4) and may rewrite them.
+// (ip_vs_reply4, which may rewrite a reply, then ip_vs_remote_request4)
+// and returns true when it took the packet; LocalOut sees locally
+// generated packets after the nat table's OUTPUT chain
+// (ip_vs_local_request4) and returns true when it took the packet;
+// Forward sees forwarded packets after the FORWARD filter (ip_vs_reply4)
+// and may rewrite them. A packet IPVS already handled (Buffer.IPVS set,
+// the kernel's skb->ipvs_property) is not offered to LocalOut again.
 type Interceptor interface {
 	LocalIn(s *Stack, in *Iface, pkt *packet.Buffer) bool
+	LocalOut(s *Stack, pkt *packet.Buffer) bool
 	Forward(s *Stack, pkt *packet.Buffer)
 }

@@ -55,6 +55,14 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 	if tl := ip.TotalLen(); tl < len(ip) {
 		pkt.Trim(tl)
 	}
+	pkt.FragMax = 0 // ip_rcv_core clears IPCB
+	if s.ConntrackDefrag && ip.IsFragment() {
+		// ipv4_conntrack_defrag (NF_IP_PRI_CONNTRACK_DEFRAG): conntrack and
+		// NAT see whole datagrams only.
+		if pkt = s.reassemble(ifc, pkt, defragConntrackIn); pkt == nil {
+			return
+		}
+	}
 	if s.Filter != nil {
 		if !s.runHook(PreRouting, pkt, ifc.Dev, nil) {
 			return
@@ -275,6 +283,11 @@ func (s *Stack) output(pkt *packet.Buffer, r *Route, in *link.Device) {
 	} else {
 		mtu = s.RouteMTU(r, ip.Dst())
 	}
+	// ip_finish_output → ip_fragment: a datagram conntrack reassembled is
+	// fragmented again, to no more than its largest fragment.
+	if fm := int(pkt.FragMax); fm != 0 && fm < mtu {
+		mtu = fm
+	}
 	if ip.TotalLen() > mtu {
 		if ip.DF() {
 			s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeFragNeeded, uint32(mtu))
@@ -318,8 +331,14 @@ func (s *Stack) LocalOut(pkt *packet.Buffer) {
 	if r == nil {
 		return
 	}
+	if s.Filter != nil && !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
+		return
+	}
+	if s.IPVS != nil && pkt.IPVS == nil && s.IPVS.LocalOut(s, pkt) {
+		return // ip_vs_local_request4: NF_STOLEN, sent on by IPVSOut
+	}
 	if s.Filter != nil {
-		if !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
+		if !s.runHook(LocalOutFilter, pkt, nil, r.Dev.Dev) {
 			return
 		}
 		if nd := packet.IPv4(pkt.Bytes()).Dst(); nd != dst {
@@ -365,7 +384,7 @@ func (s *Stack) lookupOut(pkt *packet.Buffer, dst netip.Addr) *Route {
 func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 	ip := packet.IPv4(pkt.Bytes())
 	if ip.IsFragment() {
-		pkt = s.reassemble(ifc, pkt)
+		pkt = s.reassemble(ifc, pkt, defragLocalDeliver)
 		if pkt == nil {
 			return
 		}
@@ -466,7 +485,9 @@ func (s *Stack) SendICMPError(pkt *packet.Buffer, typ, code uint8, info uint32) 
 }
 
 // IPVSOut sends a packet IPVS has rewritten through LOCAL_OUT: route
-// lookup, OUTPUT, POSTROUTING (ip_vs_nat_send_or_cont).
+// lookup (ip_vs_get_out_rt), OUTPUT, POSTROUTING (ip_vs_nat_send_or_cont).
+// The packet carries its IPVS connection (pkt.IPVS), so IPVS does not
+// take it again on the way.
 func (s *Stack) IPVSOut(pkt *packet.Buffer) { s.LocalOut(pkt) }
 
 // icmpError is icmp_send: an ICMP error about orig (which starts at its

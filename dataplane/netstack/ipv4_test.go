@@ -290,6 +290,11 @@ func TestFragmentationAndReassembly(t *testing.T) {
 		df    netstack.DFMode
 		nfrag int
 		full  bool
+		// defrag: R tracks connections (nf_defrag_ipv4), so it reassembles
+		// A's fragments and cuts the datagram again, for at most cut bytes
+		// (the MTU, or the largest fragment it received if less).
+		defrag bool
+		cut    int
 	}{
 		{name: "1400 bytes over a 1000-byte link", size: 1400, mtu: 1000, df: netstack.DFDont, nfrag: 2, full: true},
 		{name: "DFWant over the local MTU is sent without DF", size: 1600, mtu: 1000, df: netstack.DFWant, nfrag: 3},
@@ -297,12 +302,22 @@ func TestFragmentationAndReassembly(t *testing.T) {
 		// 576: 552+552+376, 552+552+376, 552+496.
 		{name: "4008 bytes: A fragments, R fragments the fragments", size: 4000, mtu: 576, df: netstack.DFDont, nfrag: 8},
 		{name: "fits: not fragmented", size: 900, mtu: 1000, df: netstack.DFDont, nfrag: 1, full: true},
+		// With conntrack R reassembles first: one cut of the whole datagram
+		// for 576, 7×552+144, instead of cutting each fragment.
+		{name: "4008 bytes through a conntrack router: reassembled, cut once", size: 4000, mtu: 576, df: netstack.DFDont, nfrag: 8, full: true, defrag: true},
+		// ip_do_fragment caps the MTU at frag_max_size: a 9000-byte link
+		// still gets A's 1500-byte fragments, not the whole datagram.
+		{name: "4008 bytes through a conntrack router onto a 9000-byte link", size: 4000, mtu: 9000, df: netstack.DFDont, nfrag: 3, full: true, defrag: true, cut: 1500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
 			w.setMTU(tt.mtu)
-			w.B.ListenUDP(7, true)
+			w.R.ConntrackDefrag = tt.defrag
+			// B's echo of a 4008-byte datagram over 9000 bytes would carry DF
+			// (path MTU discovery) and meet R's 1500-byte eth0: no echo then.
+			echo := tt.mtu <= 1500
+			w.B.ListenUDP(7, echo)
 			w.A.ListenUDP(40000, false)
 			require.True(t, w.A.SendUDP(40000, netip.AddrPortFrom(w.bIP, 7), tt.size, tt.df, 1))
 			w.run()
@@ -311,7 +326,11 @@ func TestFragmentationAndReassembly(t *testing.T) {
 			// R cut the datagram for eth1.
 			frags := fragments(t, w.ipv4Frames(w.rEth1, link.Out, packet.ProtoUDP))
 			require.Len(t, frags, tt.nfrag)
-			whole := checkFragmented(t, frags, tt.mtu, tt.full)
+			cut := tt.mtu
+			if tt.cut != 0 {
+				cut = tt.cut
+			}
+			whole := checkFragmented(t, frags, cut, tt.full)
 			require.Len(t, whole, 8+tt.size)
 			assert.Equal(t, uint16(8+tt.size), u16(whole, 4), "UDP length")
 			// UDP checksum over the reassembled datagram.
@@ -327,6 +346,9 @@ func TestFragmentationAndReassembly(t *testing.T) {
 			require.Len(t, got, 1)
 			assert.Equal(t, tt.size, got[0].Len)
 			assert.Equal(t, ap("10.0.1.2:40000"), got[0].Src)
+			if !echo {
+				return
+			}
 			back := ofKind(w.evA, netstack.EvUDPRecv)
 			require.Len(t, back, 1)
 			assert.Equal(t, tt.size, back[0].Len)

@@ -63,6 +63,11 @@ type Stack struct {
 	Filter Filter
 	// IPVS, if set, takes packets at IPVS's hook points.
 	IPVS Interceptor
+	// ConntrackDefrag is nf_defrag_ipv4, loaded with conntrack: fragments
+	// are reassembled at PREROUTING priority −400, before conntrack and
+	// NAT, so that every fragment of a datagram gets the datagram's
+	// translation; a forwarded datagram is refragmented on output.
+	ConntrackDefrag bool
 	// Routes is the main routing table.
 	Routes RouteTable
 	// ConfAll is net.ipv4.conf.all; ConfDefault is net.ipv4.conf.default,

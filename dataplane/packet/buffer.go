@@ -53,6 +53,11 @@ type Buffer struct {
 	InIf int32
 	// Hairpin is set when the packet may leave by the port it came in on.
 	Hairpin bool
+	// FragMax is the total length of the largest fragment a datagram was
+	// reassembled from before conntrack (IPCB(skb)->frag_max_size); 0 for a
+	// packet that arrived whole. Output refragments such a datagram to at
+	// most this size. Cleared when the packet enters a namespace's IP layer.
+	FragMax uint16
 }
 
 // Bytes returns the packet data. The slice is valid until the buffer is
@@ -126,6 +131,7 @@ func (p *Buffer) reset() {
 	p.head, p.tail = Headroom, Headroom
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
 	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = nil, false, false, 0, false, nil
+	p.FragMax = 0
 }
 
 // Pool hands out buffers and takes them back. It is not safe for concurrent
