@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -124,7 +123,8 @@ func hintVXLANDeletedEntry(c hintCtx) string {
 	if c.w.CNI.Name() != "flannel/vxlan" || !c.dropped() || !prefixOf(c.w.Scenario.Cluster.PodCIDR).Contains(c.dst) {
 		return ""
 	}
-	if !slices.ContainsFunc(c.w.Scenario.Failures, func(f topology.Failure) bool { return f.Type == "delete-vpc-route" }) {
+	// Deleted by a failure or by an action before this flow.
+	if c.w.VPC == nil || len(c.w.VPC.Deleted()) == 0 {
 		return ""
 	}
 	return "flannel vxlan carries pod traffic between node addresses and never needed VPC route entries: the deleted entry is not the cause, look at where the drop is"
