@@ -206,8 +206,8 @@ func TestExtMatchesCanonical(t *testing.T) {
 		{`-A OUTPUT -m ipvs --ipvs -j ACCEPT`, `-A OUTPUT -m ipvs --ipvs -j ACCEPT`},
 		{`-A INPUT -m comment --comment ns/svc:sctp -m sctp -p sctp -d 172.21.0.9 --dport 9999 -j ACCEPT`,
 			`-A INPUT -d 172.21.0.9/32 -p sctp -m comment --comment "ns/svc:sctp" -m sctp --dport 9999 -j ACCEPT`},
-		{`-A FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP`,
-			`-A FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP`},
+		{`-A FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP`, // iptables-save prints two spaces after --nfacct-name (libxt_nfacct)
+			`-A FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name  ct_state_invalid_dropped_pkts -j DROP`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

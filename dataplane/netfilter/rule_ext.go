@@ -248,7 +248,10 @@ func (p *ruleParser) extOpt(a string, neg bool) (handled bool, err error) {
 		}
 		r.extOf().nfacct = v
 		r.flags |= mExt
-		r.matches = append(r.matches, "--nfacct-name "+v)
+		// libxt_nfacct saves " --nfacct-name " and xtables_save_string adds
+		// a space of its own: iptables-save prints two (checked against the
+		// kernel by topology/kernel).
+		r.matches = append(r.matches, "--nfacct-name  "+v)
 		return true, nil
 	}
 	return false, nil

@@ -65,7 +65,7 @@ func (n *Net) restore(ns, restore, rules string) error {
 	return nil
 }
 
-var nfacctName = regexp.MustCompile(`--nfacct-name (\S+)`)
+var nfacctName = regexp.MustCompile(`--nfacct-name +(\S+)`)
 
 // netfilter loads into every node's namespace the iptables rules netsim
 // built for it (flanneld's, kube-proxy's: h.Filter.Save) with
