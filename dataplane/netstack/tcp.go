@@ -39,11 +39,17 @@ import (
 //     ilog2(max(tcp_rmem[2], rmem_max)) − 15: 10 with the 32 MB
 //     tcp_rmem[2] of Linux ≥ 6.16 (7 with the 6 MB of 6.1–6.15). Segments
 //     after the SYN carry the window >> wscale, tcp_select_window never
-//     shrinking an offered window and aligning it to 1<<wscale; the window
-//     grows by max(2·advmss, 2·len) per data segment of at least 128
-//     bytes (tcp_grow_window). Receive-buffer accounting (skb truesize,
-//     scaling_ratio updates) is not modelled, so after a few full-sized
-//     segments the kernel's window can be one unit larger than netsim's.
+//     shrinking an offered window and aligning it to 1<<wscale. The
+//     window is min(tcp_space, rcv_ssthresh): tcp_init_buffer_space
+//     clamps rcv_ssthresh to the full space less one segment (65536 −
+//     1448), so segments shorter than rcv_mss (536 at first) leave the
+//     windows at the handshake's; a longer segment sets scaling_ratio to
+//     len/truesize (truesize = len + 832 as a veth delivers it), which
+//     raises the clamp, and tcp_grow_window adds max(2·advmss, 2·len) per
+//     segment of at least 128 bytes within the clamp and tcp_space, the
+//     131072-byte buffer less the truesize of unread segments (the
+//     application reads once every segment of the same instant is in).
+//     Receive-buffer autotuning (tcp_rcv_space_adjust) is not modelled.
 //   - acknowledgements: the handshake ACK is its own segment, data
 //     received in quick-ACK mode (the first 16 ACKs) is acknowledged at
 //     once by a pure ACK, later data when more than one full frame is
