@@ -39,11 +39,17 @@ import (
 //     ilog2(max(tcp_rmem[2], rmem_max)) − 15: 10 with the 32 MB
 //     tcp_rmem[2] of Linux ≥ 6.16 (7 with the 6 MB of 6.1–6.15). Segments
 //     after the SYN carry the window >> wscale, tcp_select_window never
-//     shrinking an offered window and aligning it to 1<<wscale; the window
-//     grows by max(2·advmss, 2·len) per data segment of at least 128
-//     bytes (tcp_grow_window). Receive-buffer accounting (skb truesize,
-//     scaling_ratio updates) is not modelled, so after a few full-sized
-//     segments the kernel's window can be one unit larger than netsim's.
+//     shrinking an offered window and aligning it to 1<<wscale. The
+//     window is min(tcp_space, rcv_ssthresh): tcp_init_buffer_space
+//     clamps rcv_ssthresh to the full space less one segment (65536 −
+//     1448), so segments shorter than rcv_mss (536 at first) leave the
+//     windows at the handshake's; a longer segment sets scaling_ratio to
+//     len/truesize (truesize = len + 832 as a veth delivers it), which
+//     raises the clamp, and tcp_grow_window adds max(2·advmss, 2·len) per
+//     segment of at least 128 bytes within the clamp and tcp_space, the
+//     131072-byte buffer less the truesize of unread segments (the
+//     application reads once every segment of the same instant is in).
+//     Receive-buffer autotuning (tcp_rcv_space_adjust) is not modelled.
 //   - acknowledgements: the handshake ACK is its own segment, data
 //     received in quick-ACK mode (the first 16 ACKs) is acknowledged at
 //     once by a pure ACK, later data when more than one full frame is
@@ -83,6 +89,27 @@ const (
 	tcpMaxQuickacks = 16                    // TCP_MAX_QUICKACKS
 	tcpDelackMin    = 40 * time.Millisecond // TCP_DELACK_MIN (HZ/25)
 	tcpInitCwnd     = 10                    // TCP_INIT_CWND
+
+	// tcpRmemToWinScale is TCP_RMEM_TO_WIN_SCALE: scaling_ratio is the
+	// share of the receive buffer that is window, in 1/256ths.
+	tcpRmemToWinScale = 8
+	// tcpDefaultScalingRatio is TCP_DEFAULT_SCALING_RATIO: half the buffer
+	// until the first segment's len/truesize is measured (65536 of the
+	// 131072-byte tcp_rmem[1], the window observed on Linux 6.18).
+	tcpDefaultScalingRatio = 1 << (tcpRmemToWinScale - 1)
+	// skbRxOverhead is the truesize of a received segment beyond its
+	// payload, as a veth pair delivers it. Measured on Linux 6.18 with a
+	// reader that never reads: ss -m shows r1032 for one 200-byte
+	// segment, r1832 for 1000, r2280 for 1448, i.e. len + 832. The skb
+	// crosses the veth as the sender's tcp_stream_alloc_skb built it: the
+	// payload in page fragments, charged byte for byte, and a head of
+	// SKB_TRUESIZE(256) = 256 (a 576-byte skb_small_head_cache object less
+	// the aligned skb_shared_info) + 256 (aligned struct sk_buff) + 320
+	// (aligned struct skb_shared_info).
+	skbRxOverhead = 832
+	// sockMinRcvbuf is SOCK_MIN_RCVBUF: 2·TCP_SKB_MIN_TRUESIZE (2048 +
+	// 256); tcp_set_window_clamp never goes below half of it.
+	sockMinRcvbuf = 2 * (2048 + 256)
 )
 
 // TCPState is a connection state.
@@ -139,6 +166,11 @@ type TCPConn struct {
 	ackPending         bool // received data not yet acknowledged
 	delackGen          int  // invalidates a scheduled delayed ACK
 	lastDataRcv        time.Duration
+
+	// Receive buffer accounting (see dataReceived).
+	scalingRatio int           // tp->scaling_ratio, in 1/256ths of the buffer
+	rmemAlloc    int           // sk_rmem_alloc: truesize of data not yet read
+	rmemAt       time.Duration // when the unread data arrived
 
 	// Sending: slow start from the initial window, within the peer's
 	// receive window.
@@ -228,18 +260,84 @@ func (c *TCPConn) sendMSS() int {
 	return c.mss
 }
 
+// winFromSpace is tcp_win_from_space: the part of space bytes of
+// receive buffer that may be offered as window.
+func (c *TCPConn) winFromSpace(space int) int {
+	return space * c.scalingRatio >> tcpRmemToWinScale
+}
+
+// tcpSpace is tcp_space: the window the free receive buffer allows,
+// sk_rcvbuf (tcp_rmem[1]; buffer autotuning is not modelled) less what
+// unread segments take.
+func (c *TCPConn) tcpSpace() int {
+	if c.rmemAt != c.s.now() {
+		// The application runs once the softirq has handled every
+		// segment that arrived together, and reads them all.
+		c.rmemAlloc = 0
+	}
+	return c.winFromSpace(tcpRmemDefault - c.rmemAlloc)
+}
+
+// winAdvmss is tp->advmss once established: the MSS we announced less
+// the timestamp option when timestamps are on.
+func (c *TCPConn) winAdvmss() int {
+	if c.tsOK {
+		return c.advmss - tcpTSLen
+	}
+	return c.advmss
+}
+
+// initBufferSpace is tcp_init_buffer_space at the handshake's end, with
+// tcp_app_win=31: the window clamp is the full space less one segment
+// (65536 − 1448 = 64088 on Linux 6.18), and rcv_ssthresh starts no
+// higher. Until a segment's len/truesize raises the scaling ratio,
+// tcp_grow_window has no room: the window stays where the handshake left
+// it.
+func (c *TCPConn) initBufferSpace() {
+	maxwin := uint32(c.winFromSpace(tcpRmemDefault))
+	advmss := uint32(c.winAdvmss())
+	if c.windowClamp >= maxwin {
+		c.windowClamp = maxwin
+	}
+	if c.windowClamp > 2*advmss && c.windowClamp+advmss > maxwin {
+		c.windowClamp = max(2*advmss, maxwin-advmss)
+	}
+	c.rcvSsthresh = min(c.rcvSsthresh, c.windowClamp)
+}
+
+// setWindowClamp is tcp_set_window_clamp after a scaling ratio change.
+func (c *TCPConn) setWindowClamp(val int) {
+	clamp := uint32(max(sockMinRcvbuf/2, val))
+	if clamp == c.windowClamp {
+		return
+	}
+	old := c.windowClamp
+	c.windowClamp = clamp
+	if clamp < old {
+		c.rcvSsthresh = min(c.rcvSsthresh, clamp)
+	} else {
+		c.rcvSsthresh = max(min(c.rcvWnd, clamp), c.rcvSsthresh)
+	}
+}
+
 // selectWindow is tcp_select_window: the window field of a non-SYN
-// segment, never shrinking what was offered.
+// segment (__tcp_select_window: the free buffer space within
+// rcv_ssthresh, aligned up to the window scale), never shrinking what was
+// offered.
 func (c *TCPConn) selectWindow() uint16 {
 	cur := int64(max(int32(c.rcvWup+c.rcvWnd-c.rcvNxt), 0))
-	free := c.rcvSsthresh
+	free := uint32(max(c.tcpSpace(), 0))
+	if free > c.rcvSsthresh {
+		free = c.rcvSsthresh
+	}
 	var win uint32
 	if c.rcvWscale > 0 {
 		win = alignUp(free, 1<<c.rcvWscale)
 	} else {
+		mss := uint32(min(c.rcvMss, int(min(c.windowClamp, uint32(c.winFromSpace(tcpRmemDefault))))))
 		win = c.rcvWnd
-		if int64(win) <= int64(free)-int64(c.rcvMss) || win > free {
-			win = free - free%uint32(c.rcvMss)
+		if int64(win) <= int64(free)-int64(mss) || win > free {
+			win = free - free%mss
 		}
 	}
 	if int64(win) < cur {
@@ -249,16 +347,41 @@ func (c *TCPConn) selectWindow() uint16 {
 	return uint16(min(win>>c.rcvWscale, 65535))
 }
 
-// dataReceived is the window part of tcp_event_data_recv: the rcv_mss
-// estimate and tcp_grow_window.
-func (c *TCPConn) dataReceived(n int) {
+// dataReceived is the window part of queueing a segment of n bytes and
+// of tcp_event_data_recv: the segment's truesize is charged to the
+// receive buffer, tcp_measure_rcv_mss updates rcv_mss and, when it
+// changes, the scaling ratio from len/truesize (and with it the window
+// clamp), and tcp_grow_window raises rcv_ssthresh by max(2·advmss, 2·len)
+// within the clamp and the free space. It reports whether the window
+// grew (tcp_grow_window then sets icsk_ack.quick's low bit).
+func (c *TCPConn) dataReceived(n int) bool {
+	truesize := n + skbRxOverhead
+	c.tcpSpace() // the application has read what came before now
+	c.rmemAlloc += truesize
+	c.rmemAt = c.s.now()
 	if n >= c.rcvMss {
-		c.rcvMss = min(n, c.advmss)
+		if n != c.rcvMss {
+			ratio := max(n<<tcpRmemToWinScale/truesize, 1)
+			if ratio != c.scalingRatio {
+				c.scalingRatio = ratio
+				c.setWindowClamp(c.winFromSpace(tcpRmemDefault))
+			}
+		}
+		c.rcvMss = min(n, c.winAdvmss())
 	}
-	if n >= 128 {
-		incr := uint32(max(2*c.advmss, 2*n))
-		c.rcvSsthresh = min(c.rcvSsthresh+incr, c.windowClamp)
+	if n < 128 {
+		return false
 	}
+	room := min(int(c.windowClamp), c.tcpSpace()) - int(c.rcvSsthresh)
+	if room <= 0 {
+		return false
+	}
+	// Check #2 of tcp_grow_window: truesize_adjust leaves only the page
+	// fragments (the head holds no payload), which always fit, so the
+	// increment is 2·advmss, never __tcp_grow_window's smaller one.
+	incr := max(2*c.winAdvmss(), 2*n)
+	c.rcvSsthresh += uint32(min(room, incr))
+	return true
 }
 
 // ListenTCP opens a listening socket on port; echo sends data back.
@@ -295,7 +418,7 @@ func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, 
 		iss: s.rng.Uint32(), mss: advmss, advmss: advmss, toSend: size, want: size,
 		// tcp_v4_connect: inet_id = get_random_u16(), tsoffset from secure_tcp_ts_off.
 		inetID: uint16(s.rng.Uint32()), tsOffset: s.rng.Uint32(),
-		tsOK: true, sackOK: true, wsOK: true, rcvWscale: tcpWscale(), rcvMss: tcpMSSDefault}
+		tsOK: true, sackOK: true, wsOK: true, rcvWscale: tcpWscale(), rcvMss: tcpMSSDefault, scalingRatio: tcpDefaultScalingRatio}
 	c.rcvWnd = initialWindow(advmss)
 	c.rcvSsthresh = c.rcvWnd
 	c.windowClamp = 65535 << c.rcvWscale
@@ -579,7 +702,7 @@ func (s *Stack) tcpInput(ifc *Iface, pkt *packet.Buffer) {
 		iss: s.rng.Uint32(), rcvNxt: t.Seq() + 1, mss: 1460, advmss: 1460,
 		// tcp_v4_syn_recv_sock: the child's inet_id = get_random_u16().
 		inetID: uint16(s.rng.Uint32()), tsOffset: s.rng.Uint32(),
-		tsOK: opts.tsOK, sackOK: opts.sackOK, wsOK: opts.wsOK, tsRecent: opts.tsVal, rcvMss: tcpMSSDefault}
+		tsOK: opts.tsOK, sackOK: opts.sackOK, wsOK: opts.wsOK, tsRecent: opts.tsVal, rcvMss: tcpMSSDefault, scalingRatio: tcpDefaultScalingRatio}
 	if r, _, ok := s.RouteOutput(remote.Addr()); ok {
 		c.advmss = s.RouteMTU(r, remote.Addr()) - 40
 	}
@@ -651,6 +774,7 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 			c.tsRecent = opts.tsVal
 		}
 		c.State = TCPEstablished
+		c.initBufferSpace() // tcp_finish_connect → tcp_init_transfer
 		ev.Kind = EvTCPEstablished
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("tcp %s: SYN-ACK from %s, ESTABLISHED", c.Local, c.Remote)})
@@ -675,6 +799,7 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 			c.tsRecent = opts.tsVal
 		}
 		c.State = TCPEstablished
+		c.initBufferSpace() // tcp_rcv_state_process → tcp_init_transfer
 		ev.Kind = EvTCPAccept
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("tcp %s: handshake done with %s, ESTABLISHED (accept)", c.Local, c.Remote)})
@@ -696,7 +821,7 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 	}
 	if len(data) > 0 && t.Seq() == c.rcvNxt {
 		c.rcvNxt += uint32(len(data))
-		c.dataReceived(len(data))
+		grew := c.dataReceived(len(data))
 		s.emit(Event{Kind: EvTCPData, Flow: pkt.Flow, Packet: id, Proto: packet.ProtoTCP, Src: c.Remote, Dst: c.Local, Len: len(data)})
 		if s.tracing() {
 			what := "received"
@@ -714,6 +839,9 @@ func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flag
 				q = 2
 			}
 			c.quick = min(q, tcpMaxQuickacks)
+		}
+		if grew {
+			c.quick |= 1 // tcp_grow_window
 		}
 		c.ackPending = true
 		c.lastDataRcv = s.now()
