@@ -119,7 +119,7 @@ func (s *Stack) bridgedDNATFinish(port *link.Device, pkt *packet.Buffer, mac pac
 	eth.SetDst(mac)
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: port.Master.Dev.Name, Kind: trace.KindNote,
-			Match: fmt.Sprintf("bridged DNAT: %s is behind %s, so the frame stays bridged (br_nf_pre_routing_finish_bridge)", packet.IPv4(eth.Payload()).Dst(), port.Master.Dev.Name),
+			Match:  fmt.Sprintf("bridged DNAT: %s is behind %s, so the frame stays bridged (br_nf_pre_routing_finish_bridge)", packet.IPv4(eth.Payload()).Dst(), port.Master.Dev.Name),
 			Change: "eth dst " + mac.String() + ", eth src and ttl kept"})
 	}
 	port.Master.ForwardDNAT(port, pkt)
