@@ -82,7 +82,7 @@ func (s *Stack) BridgeForwardDNAT(b *link.Bridge, _, _ *link.Device, pkt *packet
 func (s *Stack) bridgedDNAT(ifc *Iface, pkt *packet.Buffer, r *Route, phys int32) {
 	port := s.physPort(phys)
 	if port == nil {
-		s.drop(pkt, ifc.Dev.Name, trace.ReasonNotForHost, "bridged DNAT: the ingress port left the bridge")
+		s.drop(pkt, ifc.Dev.Name, trace.ReasonLinkDown, "bridged DNAT: the ingress port is no longer a port of the bridge (nf_bridge_get_physindev)")
 		return
 	}
 	nh := r.Gw

@@ -275,7 +275,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 					port := s.physPort(p.PhysIn)
 					p.PhysIn = 0
 					if port == nil {
-						s.drop(p, ifc.Dev.Name, trace.ReasonNotForHost, "bridged DNAT: the ingress port left the bridge")
+						s.drop(p, ifc.Dev.Name, trace.ReasonLinkDown, "bridged DNAT: the ingress port is no longer a port of the bridge (nf_bridge_get_physindev)")
 						continue
 					}
 					if s.tracing() {
