@@ -38,9 +38,16 @@ cluster:
     flannel: {backend: %[3]s}
 pods:
   - {name: a, node: node-1}
-  - {name: b, node: %[4]s, ports: [{port: 9000, protocol: UDP}]}
+  - {name: b, node: %[4]s, labels: {app: b}, ports: [{port: 9000, protocol: UDP}]}
+resources:
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: b}
+    spec:
+      selector: {app: b}
+      ports: [{port: 9000, protocol: UDP, targetPort: 9000}]
 flows:
-  - {name: warm, from: pod/a, to: pod/b, protocol: udp, port: 9000, size: 64, expect: delivered}
+  - {name: warm, from: pod/a, to: %[5]s, protocol: udp, port: 9000, size: 64, expect: delivered}
 `
 
 type benchWorld struct {
@@ -52,9 +59,13 @@ type benchWorld struct {
 	world *topology.World
 }
 
-func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string) *benchWorld {
+func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string, viaService bool) *benchWorld {
 	tb.Helper()
-	s, err := topology.Parse(name+".yaml", fmt.Appendf(nil, benchScenario, name, underlay, backend, dstNode))
+	to := "pod/b"
+	if viaService {
+		to = "svc/b"
+	}
+	s, err := topology.Parse(name+".yaml", fmt.Appendf(nil, benchScenario, name, underlay, backend, dstNode, to))
 	require.NoError(tb, err)
 	r, err := sim.NewRunner(s)
 	require.NoError(tb, err)
@@ -65,8 +76,12 @@ func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string) *benc
 	a, b := w.Pod("a"), w.Pod("b")
 	b.Stack.ListenUDP(9000, false)
 	w.Env.Trace = nil // tracing and drop records off
+	dst := b.IP
+	if viaService {
+		dst = w.Service("default", "b").ClusterIP
+	}
 	// Build the frame pod a would send: its own MAC to its gateway's.
-	rt, src, ok := a.Stack.RouteOutput(b.IP)
+	rt, src, ok := a.Stack.RouteOutput(dst)
 	require.True(tb, ok)
 	var gwMAC packet.MAC
 	for _, n := range a.Stack.Neighbours() {
@@ -79,11 +94,11 @@ func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string) *benc
 	frame := make([]byte, packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen+64)
 	packet.Ethernet(frame).Set(gwMAC, eth0.MAC, packet.EtherTypeIPv4)
 	ip := packet.IPv4(frame[packet.EthHeaderLen:])
-	ip.SetHeader(packet.IPv4Fields{TotalLen: len(ip), ID: 1, Flags: packet.FlagDF, TTL: 64, Protocol: packet.ProtoUDP, Src: src, Dst: b.IP})
+	ip.SetHeader(packet.IPv4Fields{TotalLen: len(ip), ID: 1, Flags: packet.FlagDF, TTL: 64, Protocol: packet.ProtoUDP, Src: src, Dst: dst})
 	u := packet.UDP(ip[packet.IPv4HeaderLen:])
 	u.SetPorts(40000, 9000)
 	u.SetLength(packet.UDPHeaderLen + 64)
-	packet.SetTransportChecksum(u, src, b.IP, packet.ProtoUDP)
+	packet.SetTransportChecksum(u, src, dst, packet.ProtoUDP)
 	bw := &benchWorld{loop: r.Loop, env: w.Env, src: eth0, frame: frame, dst: netip.AddrPortFrom(b.IP, 9000), world: w}
 	// One packet before measuring: creates the conntrack entries.
 	bw.send()
@@ -102,11 +117,15 @@ func (bw *benchWorld) send() {
 
 var paths = []struct {
 	name, underlay, backend, dst string
+	// viaService sends to pod b's ClusterIP (same node: br_netfilter's
+	// bridged DNAT).
+	viaService bool
 }{
-	{"same-node", "vpc", "vxlan", "node-1"},
-	{"cross-node-vxlan", "vpc", "vxlan", "node-2"},
-	{"cross-node-host-gw", "l2", "host-gw", "node-2"},
-	{"cross-node-alivpc", "vpc", "alivpc", "node-2"},
+	{"same-node", "vpc", "vxlan", "node-1", false},
+	{"cross-node-vxlan", "vpc", "vxlan", "node-2", false},
+	{"cross-node-host-gw", "l2", "host-gw", "node-2", false},
+	{"cross-node-alivpc", "vpc", "alivpc", "node-2", false},
+	{"same-node-clusterip", "vpc", "vxlan", "node-1", true},
 }
 
 // BenchmarkPodToPod measures ns and packets per second for each path. Run
@@ -114,7 +133,7 @@ var paths = []struct {
 func BenchmarkPodToPod(b *testing.B) {
 	for _, p := range paths {
 		b.Run(p.name, func(b *testing.B) {
-			bw := newBenchWorld(b, p.name, p.underlay, p.backend, p.dst)
+			bw := newBenchWorld(b, p.name, p.underlay, p.backend, p.dst, p.viaService)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -130,7 +149,7 @@ func BenchmarkPodToPod(b *testing.B) {
 func TestForwardingAllocatesNothing(t *testing.T) {
 	for _, p := range paths {
 		t.Run(p.name, func(t *testing.T) {
-			bw := newBenchWorld(t, p.name, p.underlay, p.backend, p.dst)
+			bw := newBenchWorld(t, p.name, p.underlay, p.backend, p.dst, p.viaService)
 			allocs := testing.AllocsPerRun(1000, bw.send)
 			require.Zero(t, allocs, "allocations per packet on the %s path", p.name)
 			require.Zero(t, bw.env.Pool.Out, "every buffer went back to the pool")

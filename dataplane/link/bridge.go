@@ -61,11 +61,19 @@ type Bridge struct {
 	NF BridgeNF
 }
 
-// BridgeNF runs netfilter on a bridged IPv4 frame going from port in to
-// port out. It returns false when it consumed the frame (dropped it, or
-// handed it to the IP layer after a DNAT changed its destination).
+// BridgeNF runs netfilter on bridged IPv4 frames (br_netfilter).
 type BridgeNF interface {
+	// BridgeForward runs PREROUTING, FORWARD and POSTROUTING on a frame
+	// going from port in to port out. It returns false when it consumed
+	// the frame (dropped it, or handed it to the IP layer after a DNAT
+	// changed its destination).
 	BridgeForward(b *Bridge, in, out *Device, pkt *packet.Buffer) bool
+	// BridgeForwardDNAT runs FORWARD and POSTROUTING only, on a frame
+	// whose PREROUTING already ran and DNATed it to a destination behind
+	// the bridge (br_nf_forward_ip, br_nf_post_routing after
+	// br_nf_pre_routing_finish_bridge). out is nil when the frame is
+	// flooded. It returns false when it dropped the frame.
+	BridgeForwardDNAT(b *Bridge, in, out *Device, pkt *packet.Buffer) bool
 }
 
 // NewBridge creates a bridge device named name in namespace ns. mtu is
@@ -219,12 +227,58 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 	case e == nil:
 		b.flood(in, pkt, false)
 	case e.Local:
+		if b.NF != nil {
+			// br_nf_pre_routing: PREROUTING runs on the frame before
+			// it goes up, and a DNAT toward a destination behind this
+			// bridge keeps it bridged (the stack calls ForwardDNAT
+			// with the ingress port recorded here).
+			pkt.PhysIn = in.Index
+		}
 		b.up(pkt)
 	case e.Port == in && !in.Hairpin:
 		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
 			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
 	default:
 		if b.NF != nil && !b.NF.BridgeForward(b, in, e.Port, pkt) {
+			return
+		}
+		e.Port.Transmit(pkt)
+	}
+}
+
+// ForwardDNAT is br_handle_frame_finish for a frame that br_netfilter
+// keeps bridged after PREROUTING DNATed it to a destination behind this
+// bridge (br_nf_pre_routing_finish_bridge: the destination MAC is the new
+// destination's neighbour, the source MAC and TTL are the sender's): the
+// FDB picks the port, which may be the ingress port in when hairpin mode
+// is on (a pod reaching itself through its Service), and FORWARD and
+// POSTROUTING run as for any bridged frame.
+func (b *Bridge) ForwardDNAT(in *Device, pkt *packet.Buffer) {
+	env := b.Dev.env
+	dst := packet.Ethernet(pkt.Bytes()).Dst()
+	e := b.lookup(dst, env.Now())
+	if env.Tracing() {
+		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
+		if e != nil {
+			h.Match = e.String(b)
+		} else {
+			h.Match = "no entry: flood"
+		}
+		env.Hop(pkt, h)
+	}
+	switch {
+	case e == nil:
+		if b.NF != nil && !b.NF.BridgeForwardDNAT(b, in, nil, pkt) {
+			return
+		}
+		b.flood(in, pkt, false)
+	case e.Local:
+		b.up(pkt)
+	case e.Port == in && !in.Hairpin:
+		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
+			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
+	default:
+		if b.NF != nil && !b.NF.BridgeForwardDNAT(b, in, e.Port, pkt) {
 			return
 		}
 		e.Port.Transmit(pkt)

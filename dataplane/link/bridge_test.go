@@ -328,3 +328,92 @@ func TestBridgeMTUFollowsPorts(t *testing.T) {
 		})
 	}
 }
+
+// recNF records which BridgeNF hook a bridge called, and accepts.
+type recNF struct{ calls []string }
+
+func (r *recNF) BridgeForward(_ *link.Bridge, in, out *link.Device, _ *packet.Buffer) bool {
+	r.calls = append(r.calls, "forward "+in.Name+">"+out.Name)
+	return true
+}
+
+func (r *recNF) BridgeForwardDNAT(_ *link.Bridge, in, out *link.Device, _ *packet.Buffer) bool {
+	name := "flood"
+	if out != nil {
+		name = out.Name
+	}
+	r.calls = append(r.calls, "dnat "+in.Name+">"+name)
+	return true
+}
+
+// TestBridgeForwardDNAT: a frame br_netfilter keeps bridged after a DNAT
+// (br_nf_pre_routing_finish_bridge → br_handle_frame_finish) goes to the
+// port its new destination MAC was learned on, through FORWARD and
+// POSTROUTING only (PREROUTING already ran); back out the ingress port only
+// with hairpin on; a frame to the bridge's own address is one br_netfilter
+// marks with its ingress port before it goes up.
+func TestBridgeForwardDNAT(t *testing.T) {
+	tests := []struct {
+		name    string
+		to      int // 1-based host whose MAC is the new destination
+		hairpin bool
+		want    []string
+		calls   []string
+		drop    trace.Reason
+	}{
+		{name: "to another port", to: 2, want: []string{"h2"}, calls: []string{"dnat veth1>veth2"}},
+		{name: "back to the sender, hairpin on", to: 1, hairpin: true, want: []string{"h1"}, calls: []string{"dnat veth1>veth1"}},
+		{name: "back to the sender, hairpin off", to: 1, drop: trace.ReasonHairpin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newBridgeFixture(t, 2)
+			nf := &recNF{}
+			f.br.NF = nf
+			f.send(1, packet.Broadcast, linktest.MAC(1))
+			f.send(2, packet.Broadcast, linktest.MAC(2))
+			nf.calls = nil
+			f.ports[0].Hairpin = tt.hairpin
+			f.br.ForwardDNAT(f.ports[0], f.env.Pool.From(ethFrame(linktest.MAC(byte(tt.to)), linktest.MAC(1), 60)))
+			f.s.Run()
+			assert.Equal(t, tt.want, f.collect())
+			assert.Equal(t, tt.calls, nf.calls)
+			if tt.drop != trace.ReasonNone {
+				drops := f.env.Trace.DropList()
+				require.Len(t, drops, 1)
+				assert.Equal(t, tt.drop, drops[0].Reason)
+			}
+			assert.Zero(t, f.env.Pool.Out)
+		})
+	}
+}
+
+// TestBridgeMarksPhysInForUp: with br_netfilter, a frame for the bridge's
+// own MAC goes up carrying its ingress port (nf_bridge->physindev), so the
+// stack can keep it bridged after a DNAT; without it, it carries none.
+func TestBridgeMarksPhysInForUp(t *testing.T) {
+	for _, withNF := range []bool{false, true} {
+		t.Run(strconv.FormatBool(withNF), func(t *testing.T) {
+			f := newBridgeFixture(t, 2)
+			f.ports[0].Index, f.ports[1].Index = 5, 6 // ifindexes in "node"
+			if withNF {
+				f.br.NF = &recNF{}
+			}
+			var phys []int32
+			f.br.Dev.SetReceiver(receiverFunc(func(_ *link.Device, pkt *packet.Buffer) {
+				phys = append(phys, pkt.PhysIn)
+				pkt.Free()
+			}))
+			f.send(2, brMAC, linktest.MAC(2))
+			want := int32(0)
+			if withNF {
+				want = 6
+			}
+			assert.Equal(t, []int32{want}, phys)
+		})
+	}
+}
+
+type receiverFunc func(*link.Device, *packet.Buffer)
+
+func (r receiverFunc) Receive(d *link.Device, pkt *packet.Buffer) { r(d, pkt) }

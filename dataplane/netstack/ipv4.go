@@ -15,6 +15,8 @@ import (
 func (s *Stack) Receive(dev *link.Device, pkt *packet.Buffer) {
 	ifc := s.ifaces[dev.Index]
 	pkt.InIf = dev.Index
+	phys := pkt.PhysIn
+	pkt.PhysIn = 0
 	if dev.Type == link.Ether {
 		b := pkt.Bytes()
 		if len(b) < packet.EthHeaderLen {
@@ -33,6 +35,7 @@ func (s *Stack) Receive(dev *link.Device, pkt *packet.Buffer) {
 			return
 		case packet.EtherTypeIPv4:
 			pkt.Pull(packet.EthHeaderLen)
+			pkt.PhysIn = phys
 		default:
 			s.drop(pkt, dev.Name, trace.ReasonMalformed, fmt.Sprintf("EtherType %#04x not handled", eth.Type()))
 			return
@@ -56,16 +59,35 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 		pkt.Trim(tl)
 	}
 	pkt.FragMax = 0 // ip_rcv_core clears IPCB
+	// A frame a netfilter bridge hands up from one of its ports
+	// (br_nf_pre_routing): remember the port and the sender's MAC for a
+	// bridged DNAT.
+	phys := pkt.PhysIn
+	pkt.PhysIn = 0
+	var srcMAC packet.MAC
+	if phys != 0 {
+		srcMAC = packet.Ethernet(pkt.Prepend(packet.EthHeaderLen)).Src()
+		pkt.Pull(packet.EthHeaderLen)
+	}
 	if s.ConntrackDefrag && ip.IsFragment() {
 		// ipv4_conntrack_defrag (NF_IP_PRI_CONNTRACK_DEFRAG): conntrack and
 		// NAT see whole datagrams only.
 		if pkt = s.reassemble(ifc, pkt, defragConntrackIn); pkt == nil {
 			return
 		}
+		if phys != 0 {
+			// The reassembled datagram gets the first frame's header.
+			packet.Ethernet(pkt.Prepend(packet.EthHeaderLen)).Set(ifc.Dev.MAC, srcMAC, packet.EtherTypeIPv4)
+			pkt.Pull(packet.EthHeaderLen)
+		}
 	}
 	if s.Filter != nil {
+		dst := packet.IPv4(pkt.Bytes()).Dst()
 		if !s.runHook(PreRouting, pkt, ifc.Dev, nil) {
 			return
+		}
+		if phys != 0 && packet.IPv4(pkt.Bytes()).Dst() != dst {
+			pkt.PhysIn = phys // br_nf_ipv4_daddr_was_changed
 		}
 	}
 	s.routeInput(ifc, pkt)
@@ -125,6 +147,9 @@ func lastAddr(p netip.Prefix) netip.Addr {
 func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	ip := packet.IPv4(pkt.Bytes())
 	dst, src := ip.Dst(), ip.Src()
+	// phys: PREROUTING DNATed a frame from this bridge's port phys.
+	phys := pkt.PhysIn
+	pkt.PhysIn = 0
 	// Loopback packets keep their route in the kernel (skb_dst) and never
 	// reach ip_route_input's checks.
 	lo := ifc.Dev.Kind == "loopback"
@@ -143,6 +168,12 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 		return
 	}
 	if !s.Forwarding {
+		if phys != 0 {
+			if r := s.bridgedDNATRoute(ifc, dst); r != nil {
+				s.bridgedDNAT(ifc, pkt, r, phys)
+				return
+			}
+		}
 		s.drop(pkt, ifc.Dev.Name, trace.ReasonForwardingDisabled,
 			fmt.Sprintf("%s is not a local address and net.ipv4.ip_forward=0 in %s", dst, s.Name))
 		return
@@ -168,6 +199,10 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 		return
 	}
 	if !lo && !s.validateSource(ifc, r.Dev, pkt, src, dst) { // __mkroute_input
+		return
+	}
+	if phys != 0 && r.Dev == ifc {
+		s.bridgedDNAT(ifc, pkt, r, phys) // skb_dst(skb)->dev == dev: bridged_dnat
 		return
 	}
 	s.forward(ifc, pkt, r)

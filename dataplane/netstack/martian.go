@@ -127,7 +127,12 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 	if c.RPFilter != 1 {
 		mode = "loose"
 	}
-	rpf := fmt.Sprintf("rp_filter=%d (%s; max of conf.all=%d and conf.%s=%d)", c.RPFilter, mode, s.ConfAll.RPFilter, ifc.Dev.Name, ifc.Conf.RPFilter)
+	// rpf describes the setting for a drop detail; built only on a drop
+	// (the path of every packet that leaves by the device it came in on
+	// allocates nothing).
+	rpf := func() string {
+		return fmt.Sprintf("rp_filter=%d (%s; max of conf.all=%d and conf.%s=%d)", c.RPFilter, mode, s.ConfAll.RPFilter, ifc.Dev.Name, ifc.Conf.RPFilter)
+	}
 	// The reverse lookup: the route a reply to src would take (local table
 	// first: own addresses, then the subnets' broadcast addresses).
 	if o, ok := s.local[v4key(src)]; ok {
@@ -140,7 +145,7 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 			return true
 		}
 		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter,
-			fmt.Sprintf("%s: the source is the local address of %s, not of %s", rpf, o.Dev.Name, ifc.Dev.Name))
+			fmt.Sprintf("%s: the source is the local address of %s, not of %s", rpf(), o.Dev.Name, ifc.Dev.Name))
 		return false
 	}
 	if s.isBroadcast(src) {
@@ -157,7 +162,7 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 		if r != nil {
 			what = "the route back to " + src.String() + " is \"" + r.String() + "\""
 		}
-		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter, rpf+": "+what)
+		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter, rpf()+": "+what)
 		return false
 	}
 	if r.Dev == ifc {
@@ -165,7 +170,7 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 	}
 	if len(ifc.Addrs) == 0 || c.RPFilter == 1 {
 		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter,
-			fmt.Sprintf("%s: the route back to %s is \"%s\", not via %s", rpf, src, r, ifc.Dev.Name))
+			fmt.Sprintf("%s: the route back to %s is \"%s\", not via %s", rpf(), src, r, ifc.Dev.Name))
 		return false
 	}
 	return true

@@ -269,7 +269,20 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 			q := n.queue
 			n.queue = nil
 			for _, p := range q {
-				if p.Len() > 0 {
+				if p.Len() > 0 && p.PhysIn != 0 {
+					// A bridged DNAT waiting for its neighbour
+					// (br_nf_pre_routing_finish_bridge_slow).
+					port := s.physPort(p.PhysIn)
+					p.PhysIn = 0
+					if port == nil {
+						s.drop(p, ifc.Dev.Name, trace.ReasonLinkDown, "bridged DNAT: the ingress port is no longer a port of the bridge (nf_bridge_get_physindev)")
+						continue
+					}
+					if s.tracing() {
+						s.hop(p, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindNeigh, Match: n.Format(now), Change: "queued packet released"})
+					}
+					s.bridgedDNATFinish(port, p, n.MAC)
+				} else if p.Len() > 0 {
 					eth := packet.Ethernet(p.Prepend(packet.EthHeaderLen))
 					eth.Set(n.MAC, ifc.Dev.MAC, packet.EtherTypeIPv4)
 					if s.tracing() {

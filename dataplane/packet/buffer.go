@@ -58,6 +58,12 @@ type Buffer struct {
 	// packet that arrived whole. Output refragments such a datagram to at
 	// most this size. Cleared when the packet enters a namespace's IP layer.
 	FragMax uint16
+	// PhysIn is nf_bridge->physindev: the ifindex of the bridge port a
+	// frame came in on when br_netfilter hands it to the bridge device's
+	// IP layer (0: not from a netfilter bridge). The stack uses it for a
+	// bridged DNAT (br_nf_pre_routing_finish_bridge) and clears it
+	// otherwise.
+	PhysIn int32
 }
 
 // Bytes returns the packet data. The slice is valid until the buffer is
@@ -125,13 +131,14 @@ func (p *Buffer) CopyMeta(q *Buffer) {
 // with xnet): the netfilter mark and the conntrack reference.
 func (p *Buffer) Scrub() {
 	p.Mark, p.CT, p.CTReply, p.CTRelated, p.Hairpin, p.IPVS = 0, nil, false, false, false, nil
+	p.PhysIn = 0
 }
 
 func (p *Buffer) reset() {
 	p.head, p.tail = Headroom, Headroom
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
 	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = nil, false, false, 0, false, nil
-	p.FragMax = 0
+	p.FragMax, p.PhysIn = 0, 0
 }
 
 // Pool hands out buffers and takes them back. It is not safe for concurrent
