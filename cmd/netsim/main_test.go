@@ -161,7 +161,7 @@ func TestHelp(t *testing.T) {
 		{[]string{"run", "-h"}, []string{"Usage: netsim run FILE"}},
 		{[]string{"run", alivpc, "--help"}, []string{"Usage: netsim run FILE"}},
 		{[]string{"validate", "--help"}, []string{"Usage: netsim validate FILE", "check a scenario file"}},
-		{[]string{"show", "--help"}, []string{"Usage: netsim show FILE [--node NAME]", "--node NAME"}},
+		{[]string{"show", "--help"}, []string{"Usage: netsim show FILE [--node NAME] [--after NAME]", "--node NAME", "--after"}},
 		{[]string{"version", "--help"}, []string{"Usage: netsim version", "print the version"}},
 	}
 	for _, tt := range tests {
