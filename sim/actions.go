@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"netsim/dataplane/trace"
@@ -85,34 +84,12 @@ func writeActions(w io.Writer, r *Result, n, width int) {
 	}
 }
 
-// writeWrappedLine writes prefix+text broken at spaces so that no line is
-// longer than width (a word longer than a line is cut), continuation lines
-// starting with indent.
+// writeWrappedLine writes prefix+text wrapped at width, continuation lines
+// indented like indent.
 func writeWrappedLine(w io.Writer, prefix, indent, text string, width int) {
-	line := []rune(prefix)
-	fresh := true // nothing but the prefix on the line yet
-	flush := func() {
-		fmt.Fprintln(w, strings.TrimRight(string(line), " "))
-		line, fresh = []rune(indent), true
+	for _, l := range trace.WrapIndent(prefix, text, width, len([]rune(indent))) {
+		fmt.Fprintln(w, l)
 	}
-	for _, word := range strings.Fields(text) {
-		r := []rune(word)
-		if width > 0 && !fresh && len(line)+1+len(r) > width {
-			flush()
-		}
-		if !fresh {
-			line = append(line, ' ')
-		}
-		for width > 0 && len(line)+len(r) > width && width-len(line) > 0 {
-			cut := width - len(line)
-			line = append(line, r[:cut]...)
-			r = r[cut:]
-			flush()
-		}
-		line = append(line, r...)
-		fresh = false
-	}
-	flush()
 }
 
 // writeActionSummaries writes one line for each action after n flows, for

@@ -72,16 +72,23 @@ func ParseRouteSpec(text string) (RouteSpec, error) {
 		}
 		return words[i+1], nil
 	}
+	needAddr := func(i int, what string) (netip.Addr, error) {
+		v, err := need(i, what)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		a, perr := netip.ParseAddr(v)
+		if perr != nil || !a.Is4() {
+			return netip.Addr{}, fmt.Errorf("route %q: %s %q is not an IPv4 address", text, words[i], v)
+		}
+		return a, nil
+	}
 	for i := 0; i < len(words); i++ {
 		switch words[i] {
 		case "via":
-			v, err := need(i, "a gateway address")
+			a, err := needAddr(i, "a gateway address")
 			if err != nil {
 				return r, err
-			}
-			a, perr := netip.ParseAddr(v)
-			if perr != nil || !a.Is4() {
-				return r, fmt.Errorf("route %q: via %q is not an IPv4 address", text, v)
 			}
 			r.Gw = a
 			i++
@@ -95,13 +102,9 @@ func ParseRouteSpec(text string) (RouteSpec, error) {
 		case "onlink":
 			r.Onlink = true
 		case "src":
-			v, err := need(i, "an address")
+			a, err := needAddr(i, "an address")
 			if err != nil {
 				return r, err
-			}
-			a, perr := netip.ParseAddr(v)
-			if perr != nil || !a.Is4() {
-				return r, fmt.Errorf("route %q: src %q is not an IPv4 address", text, v)
 			}
 			r.Src = a
 			i++

@@ -213,16 +213,7 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 		b.flood(in, pkt, true)
 		return
 	}
-	e := b.lookup(dst, now)
-	if env.Tracing() {
-		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
-		if e != nil {
-			h.Match = e.String(b)
-		} else {
-			h.Match = "no entry: flood"
-		}
-		env.Hop(pkt, h)
-	}
+	e := b.lookupTraced(pkt, dst, now)
 	switch {
 	case e == nil:
 		b.flood(in, pkt, false)
@@ -236,8 +227,7 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 		}
 		b.up(pkt)
 	case e.Port == in && !in.Hairpin:
-		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
-			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
+		b.dropHairpin(in, dst, pkt)
 	default:
 		if b.NF != nil && !b.NF.BridgeForward(b, in, e.Port, pkt) {
 			return
@@ -256,16 +246,7 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 func (b *Bridge) ForwardDNAT(in *Device, pkt *packet.Buffer) {
 	env := b.Dev.env
 	dst := packet.Ethernet(pkt.Bytes()).Dst()
-	e := b.lookup(dst, env.Now())
-	if env.Tracing() {
-		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
-		if e != nil {
-			h.Match = e.String(b)
-		} else {
-			h.Match = "no entry: flood"
-		}
-		env.Hop(pkt, h)
-	}
+	e := b.lookupTraced(pkt, dst, env.Now())
 	switch {
 	case e == nil:
 		if b.NF != nil && !b.NF.BridgeForwardDNAT(b, in, nil, pkt) {
@@ -275,14 +256,36 @@ func (b *Bridge) ForwardDNAT(in *Device, pkt *packet.Buffer) {
 	case e.Local:
 		b.up(pkt)
 	case e.Port == in && !in.Hairpin:
-		env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
-			fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
+		b.dropHairpin(in, dst, pkt)
 	default:
 		if b.NF != nil && !b.NF.BridgeForwardDNAT(b, in, e.Port, pkt) {
 			return
 		}
 		e.Port.Transmit(pkt)
 	}
+}
+
+// lookupTraced is the FDB lookup for dst, recorded as an fdb hop of pkt.
+func (b *Bridge) lookupTraced(pkt *packet.Buffer, dst packet.MAC, now time.Duration) *FDBEntry {
+	env := b.Dev.env
+	e := b.lookup(dst, now)
+	if env.Tracing() {
+		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
+		if e != nil {
+			h.Match = e.String(b)
+		} else {
+			h.Match = "no entry: flood"
+		}
+		env.Hop(pkt, h)
+	}
+	return e
+}
+
+// dropHairpin drops a frame whose destination was learned on its ingress
+// port in, where hairpin mode is off.
+func (b *Bridge) dropHairpin(in *Device, dst packet.MAC, pkt *packet.Buffer) {
+	b.Dev.env.Drop(pkt, b.Dev.NS, in.Name, trace.ReasonHairpin,
+		fmt.Sprintf("%s was learned on %s, the ingress port, and hairpin mode is off on %s", dst, in.Name, in.Name))
 }
 
 // up passes a frame to the namespace through the bridge device.
@@ -344,16 +347,7 @@ func (b *Bridge) Xmit(_ *Device, pkt *packet.Buffer) {
 		b.flood(nil, pkt, false)
 		return
 	}
-	e := b.lookup(dst, env.Now())
-	if env.Tracing() {
-		h := trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB, Lookup: "fdb " + dst.String()}
-		if e != nil {
-			h.Match = e.String(b)
-		} else {
-			h.Match = "no entry: flood"
-		}
-		env.Hop(pkt, h)
-	}
+	e := b.lookupTraced(pkt, dst, env.Now())
 	if e == nil || e.Port == nil {
 		b.flood(nil, pkt, false)
 		return
