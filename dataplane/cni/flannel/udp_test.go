@@ -148,16 +148,24 @@ func TestFlanneldForwarderDrops(t *testing.T) {
 		wantInDet string
 	}{
 		{name: "no lease for the subnet: ICMP net unreachable",
-			pkt:  func(env *link.Env) *packet.Buffer { return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoUDP, 63, packet.FlagDF, 20) },
+			pkt: func(env *link.Env) *packet.Buffer {
+				return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoUDP, 63, packet.FlagDF, 20)
+			},
 			want: trace.ReasonFlanneldNoRoute, wantICMP: true, wantInDet: "ICMP net unreachable sent"},
 		{name: "no lease, but ICMP: no ICMP about ICMP",
-			pkt:  func(env *link.Env) *packet.Buffer { return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoICMP, 63, 0, 16) },
+			pkt: func(env *link.Env) *packet.Buffer {
+				return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoICMP, 63, 0, 16)
+			},
 			want: trace.ReasonFlanneldNoRoute, wantInDet: "RFC 792"},
 		{name: "no lease, non-first fragment: no ICMP",
-			pkt:  func(env *link.Env) *packet.Buffer { return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoUDP, 63, 185, 16) },
+			pkt: func(env *link.Env) *packet.Buffer {
+				return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoUDP, 63, 185, 16)
+			},
 			want: trace.ReasonFlanneldNoRoute, wantInDet: "non-first fragment"},
 		{name: "TTL 1 reaches zero in flanneld",
-			pkt:  func(env *link.Env) *packet.Buffer { return ipPkt(env, "172.20.0.2", "172.20.1.2", packet.ProtoUDP, 1, 0, 16) },
+			pkt: func(env *link.Env) *packet.Buffer {
+				return ipPkt(env, "172.20.0.2", "172.20.1.2", packet.ProtoUDP, 1, 0, 16)
+			},
 			want: trace.ReasonFlanneldTTL, wantInDet: "due to zero TTL"},
 		{name: "shorter than an IPv4 header",
 			pkt: func(env *link.Env) *packet.Buffer {
