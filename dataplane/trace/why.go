@@ -33,6 +33,8 @@ var reasonWhy = [reasonCount]string{
 	ReasonMartianSource:      "the kernel accepts a packet only if its source could be a remote host: one carrying the receiving host's own address (a loop, often through a NAT that rewrote it), or a multicast, broadcast, zero or loopback source, is a martian and dropped (fib_validate_source)",
 	ReasonRPFilter:           "with rp_filter on, the kernel accepts a packet only if its route back to the source leaves through the interface it came in on (strict, 1) or through any interface (loose, 2): asymmetric paths fail the check",
 	ReasonMartianDest:        "a zero-net or loopback destination can never arrive from a real network, so the kernel drops such a packet as a martian destination",
+	ReasonFlanneldNoRoute:    "with the udp backend the kernel hands every packet for the cluster network to flanneld through flannel0, and flanneld forwards only to subnets it has a lease for (one per node); an address in the cluster network that no node owns has no peer to send to",
+	ReasonFlanneldTTL:        "flanneld's userspace forwarder decrements the TTL itself, once when it reads the packet from flannel0 and once when it writes it into the peer's flannel0, and discards a packet whose TTL reaches zero (it does not send ICMP time exceeded)",
 	ReasonSourceRangeDenied:  "the load balancer's access control list (loadBalancerSourceRanges) admits only the listed client ranges",
 	ReasonNoListener:         "an SLB forwards only ports it has a listener for, one per Service port; other ports are not served",
 	ReasonUnreachable:        "a router or host on the path sent back an ICMP destination unreachable, so the sender gives up",
