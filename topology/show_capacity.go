@@ -119,7 +119,7 @@ func writeInstanceENIs(w io.Writer, wd *World, h *Host) {
 		}
 		return devLess(rows[i].dev, rows[j].dev)
 	})
-	fmt.Fprintf(w, "$ aliyun ecs DescribeNetworkInterfaces --InstanceId %s  # modelled: %d of %s ENIs (EniQuantity)\n", h.Name, len(rows), totalOf(h.InstanceType))
+	fmt.Fprintf(w, "$ aliyun ecs DescribeNetworkInterfaces --InstanceId %s  # modelled: %d of %s ENIs (EniQuantity)\n", h.Name, len(rows), enisOf(h.InstanceType))
 	for _, r := range rows {
 		fmt.Fprintln(w, r.line)
 	}
@@ -135,7 +135,8 @@ func devLess(a, b string) bool {
 	return a < b
 }
 
-func totalOf(t ack.InstanceType) string {
+// enisOf is the type's EniQuantity as text ("?" without a type).
+func enisOf(t ack.InstanceType) string {
 	if t.Name == "" {
 		return "?"
 	}
