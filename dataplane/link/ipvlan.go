@@ -279,7 +279,7 @@ func (s *IPVlan) Xmit(dev *Device, pkt *packet.Buffer) {
 			if env.Tracing() {
 				env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindNote,
 					Lookup: fmt.Sprintf("ipvlan l2 %s: %s", p.Parent.Name, netip.AddrFrom4(addr)),
-					Match:  fmt.Sprintf("on %s (slave of %s): delivered locally, not through %s or its namespace", to.Dev, p.Parent.Name, p.Parent.Name)})
+					Match:  fmt.Sprintf("on %s (slave of %s): delivered to it directly, not out of %s", to.Dev, p.Parent.Name, p.Parent.Name)})
 			}
 			pkt.Scrub()
 			env.Sched.Deliver(0, to.Dev, dev, pkt)

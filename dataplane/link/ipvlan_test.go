@@ -510,7 +510,7 @@ func TestIPVlanTraceHops(t *testing.T) {
 		{"pod to pod says it bypasses the node",
 			func(f *ipvlanFixture) { f.a.Dev.Transmit(f.env.Pool.From(ipFrame(eniMAC, eniMAC, podAIP, podBIP))) },
 			"default/a eth0",
-			"note ipvlan l2 eth1: 10.0.1.11 ⇒ on default/b/eth0 (slave of eth1): delivered locally, not through eth1 or its namespace"},
+			"note ipvlan l2 eth1: 10.0.1.11 ⇒ on default/b/eth0 (slave of eth1): delivered to it directly, not out of eth1"},
 		{"shared MAC, no owner",
 			func(f *ipvlanFixture) {
 				f.a.Dev.Transmit(f.env.Pool.From(ipFrame(eniMAC, eniMAC, podAIP, netip.MustParseAddr("10.0.1.99"))))

@@ -22,10 +22,13 @@ const (
 	NudStale
 	NudPermanent
 	NudFailed
+	// NudNoARP is an entry of an Ethernet device with IFF_NOARP: no
+	// resolution, the device's own address as lladdr (arp_constructor).
+	NudNoARP
 )
 
 func (n NudState) String() string {
-	return [...]string{"INCOMPLETE", "REACHABLE", "STALE", "PERMANENT", "FAILED"}[n]
+	return [...]string{"INCOMPLETE", "REACHABLE", "STALE", "PERMANENT", "FAILED", "NOARP"}[n]
 }
 
 // Neighbour resolution parameters (net.ipv4.neigh.default.*).
@@ -137,7 +140,21 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		return
 	}
 	if ifc.NoARP {
-		s.drop(pkt, dev.Name, trace.ReasonNeighUnresolved, fmt.Sprintf("no neighbour entry for %s on %s, a NOARP device", nh, dev.Name))
+		// arp_constructor: on an Ethernet device with IFF_NOARP (Terway's
+		// ipvl_X) a neighbour is NUD_NOARP with the device's own address
+		// as its lladdr; nothing is resolved.
+		if n == nil {
+			n = &Neigh{IP: nh, Iface: ifc}
+			s.neigh[neighKey(dev.Index, nh)] = n
+		}
+		n.State, n.MAC, n.Updated, n.probes = NudNoARP, dev.MAC, now, 0
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: dev.Name, Kind: trace.KindNeigh, Lookup: "neigh " + nh.String() + " dev " + dev.Name,
+				Match: "no entry", Change: "created " + n.Format(now) + " (" + dev.Name + " is NOARP: its own address)"})
+		}
+		eth := packet.Ethernet(pkt.Prepend(packet.EthHeaderLen))
+		eth.Set(n.MAC, dev.MAC, packet.EtherTypeIPv4)
+		dev.Transmit(pkt)
 		return
 	}
 	if n == nil || n.State == NudFailed {
