@@ -2,7 +2,9 @@ package link_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,7 +67,7 @@ func newTerwayIPVlanNode(t *testing.T) *terwayIPVlanNode {
 	vsw := link.NewDevice(env, "vsw", "gw", "device", link.Ether, 1500, gwMAC, nil)
 	w.gw.AddIface(vsw)
 	require.NoError(t, w.gw.AddAddr("gw", netip.MustParsePrefix("10.0.1.253/24")))
-	link.Connect(eth1, vsw, 0)
+	link.Connect(eth1, vsw, 50*time.Microsecond)
 	listen(w.gw)
 
 	port, err := link.NewIPVlanPort(eth1, link.IPVlanL2)
@@ -146,6 +148,32 @@ func TestTerwayIPVlanDatapathWithStacks(t *testing.T) {
 		assert.Equal(t, []netstack.EventKind{netstack.EvEchoRequest}, w.kinds("default/b"))
 		assert.False(t, w.nodes()["node"], "no hop in the node: its netfilter never sees pod-to-pod traffic")
 		assert.False(t, w.nodes()["vsw"], "nor does the VPC")
+		assert.Empty(t, w.env.Trace.DropList())
+	})
+	t.Run("pod to pod stays local when the vSwitch answers ARP for the pod too", func(t *testing.T) {
+		w := newTerwayIPVlanNode(t)
+		// The vSwitch proxies ARP for addresses of its ENIs (with its
+		// gateway MAC): here for pod b, routed out of another device.
+		other := link.NewDevice(w.env, "vsw", "eni-b", "device", link.Ether, 1500, packet.MAC{0xee, 0xff, 0xff, 0xff, 0xff, 0xfe}, nowhere{})
+		w.gw.AddIface(other)
+		require.NoError(t, w.gw.AddRoute(&netstack.Route{Dst: netip.PrefixFrom(podBIP, 32), Dev: w.gw.Iface("eni-b"), Scope: "link"}))
+		w.gw.Iface("gw").ProxyARP = true
+		require.True(t, w.a.Ping(podBIP, 1, 1, 56, netstack.DFWant, 1))
+		w.s.Run()
+		assert.Equal(t, []netstack.EventKind{netstack.EvEchoReply}, w.kinds("default/a"))
+		var proxied, ignored bool
+		for _, h := range w.env.Trace.HopList() {
+			proxied = proxied || (h.Node == "vsw" && h.Kind == trace.KindARP && strings.Contains(h.Change, "proxy_arp"))
+			ignored = ignored || (h.Node == "default/a" && h.Kind == trace.KindARP && strings.Contains(h.Match, "within locktime"))
+		}
+		assert.True(t, proxied, "the vSwitch did answer")
+		assert.True(t, ignored, "its later reply is ignored: the first one wins")
+		for _, n := range w.a.Neighbours() {
+			if n.IP == podBIP {
+				assert.Equal(t, eniMAC, n.MAC, "pod b at the shared MAC: ipvlan delivers locally")
+			}
+		}
+		assert.False(t, w.nodes()["vsw"], "no IP packet went through the vSwitch")
 		assert.Empty(t, w.env.Trace.DropList())
 	})
 	t.Run("pod to the node IP goes through ipvl_3 both ways", func(t *testing.T) {

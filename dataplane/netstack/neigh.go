@@ -41,6 +41,10 @@ const (
 	ReachableTime = 30 * time.Second
 	// UnresQueueLen bounds the packets queued on an unresolved entry.
 	UnresQueueLen = 101
+	// ARPLockTime is locktime (100 centiseconds): an entry's address is
+	// not overridden by a different ARP reply within 1 s of its last
+	// update.
+	ARPLockTime = time.Second
 )
 
 // Neigh is a neighbour table entry.
@@ -270,6 +274,19 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	forUs := s.IsLocal(tip)
 	key := neighKey(ifc.Dev.Index, sip)
 	n := s.neigh[key]
+	if n != nil && op == packet.ARPReply && (n.State == NudReachable || n.State == NudStale) &&
+		sha != n.MAC && sip != tip && now-n.Updated < ARPLockTime {
+		// arp_process: "if several different ARP replies follow back to
+		// back, use the FIRST one" (several proxy agents answering, such
+		// as a VPC vSwitch and an ipvlan slave): within locktime a reply
+		// does not override the address, unless it is gratuitous.
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a),
+				Match: fmt.Sprintf("ignored: %s was updated %s ago, within locktime %s (the first reply wins)", n.Format(now), now-n.Updated, ARPLockTime)})
+		}
+		pkt.Free()
+		return
+	}
 	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs) {
 		was := n.State
 		n.MAC, n.Updated = sha, now

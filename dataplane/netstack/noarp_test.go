@@ -2,6 +2,7 @@ package netstack_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,6 +53,53 @@ func TestNoARPNeighbour(t *testing.T) {
 				neigh = append(neigh, n.Format(s.Now()))
 			}
 			assert.Equal(t, []string{tt.wantNeig}, neigh)
+		})
+	}
+}
+
+// TestARPLockTime: arp_process takes the first of several different ARP
+// replies (two proxy agents answering, such as the VPC's vSwitch and an
+// ipvlan slave): within locktime (1 s) of the entry's last update a reply
+// with another address is ignored, unless it is gratuitous.
+func TestARPLockTime(t *testing.T) {
+	first, second := mac(0x21), mac(0x22)
+	tests := []struct {
+		name  string
+		after time.Duration
+		tip   string // target IP of the second reply (its sender is 10.0.1.11)
+		want  packet.MAC
+	}{
+		{"a different reply right after: ignored", 10 * time.Microsecond, "10.0.1.10", first},
+		{"just inside locktime: ignored", time.Second - time.Millisecond, "10.0.1.10", first},
+		{"after locktime: taken", time.Second, "10.0.1.10", second},
+		{"gratuitous ARP (target = sender) overrides at once", 10 * time.Microsecond, "10.0.1.11", second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, s := linktest.NewEnv()
+			st := netstack.New(env, "a", 1)
+			dev := link.NewDevice(env, "a", "eth0", "veth", link.Ether, 1500, mac(1), nil)
+			wire := link.NewDevice(env, "x", "x", "veth", link.Ether, 1500, mac(2), nil)
+			link.Connect(dev, wire, 0)
+			wire.SetReceiver(&linktest.Sink{})
+			st.AddIface(dev)
+			require.NoError(t, st.AddAddr("eth0", pfx("10.0.1.10/24")))
+			sip := ip("10.0.1.11")
+			require.NoError(t, st.AddNeigh("eth0", sip, first, false))
+			s.RunFor(tt.after)
+			b := make([]byte, packet.EthHeaderLen+packet.ARPLen)
+			packet.Ethernet(b).Set(mac(1), second, packet.EtherTypeARP)
+			packet.ARP(b[packet.EthHeaderLen:]).Set(packet.ARPReply, second, sip, mac(1), ip(tt.tip))
+			wire.Transmit(env.Pool.From(b))
+			s.RunFor(0)
+			var got packet.MAC
+			for _, n := range st.Neighbours() {
+				if n.IP == sip {
+					got = n.MAC
+				}
+			}
+			assert.Equal(t, tt.want, got)
+			assert.Empty(t, env.Trace.DropList())
 		})
 	}
 }
