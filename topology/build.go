@@ -359,6 +359,8 @@ func (b *builder) cni() {
 			o.IPMasq = *f.IPMasq
 		}
 		opts = o
+	case "calico":
+		opts = calicoOptions(s.Cluster.CNI.Calico)
 	}
 	mode, err := cni.New(s.Cluster.CNI.Mode, c, opts)
 	if err != nil {

@@ -116,6 +116,7 @@ func (s *Stack) Neighbours() []*Neigh {
 func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 	dev := ifc.Dev
 	if dev.Type == link.RawIP {
+		pkt.NextHop = nh
 		dev.Transmit(pkt)
 		return
 	}
