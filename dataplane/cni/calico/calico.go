@@ -379,9 +379,13 @@ func (m *Mode) AddPeer(n, peer *cni.Node) error {
 		if err := s.AddRoute(r); err != nil {
 			return fmt.Errorf("calico %s: %w", n.Name, err)
 		}
-		if m.bird() && m.c.VPC != nil {
-			m.notes = append(m.notes, fmt.Sprintf("%s: BIRD %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (BGP routes reach the node kernels, never the VPC route table)",
-				n.Name, MeshSession(peer.IP), pst.block, peer.IP, direct.Dev.Dev.Name, pst.block))
+		if m.c.VPC != nil {
+			who := "felix (vxlanMode CrossSubnet)"
+			if m.bird() {
+				who = "BIRD " + MeshSession(peer.IP)
+			}
+			m.notes = append(m.notes, fmt.Sprintf("%s: %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (these routes reach the node kernels, never the VPC route table)",
+				n.Name, who, pst.block, peer.IP, direct.Dev.Dev.Name, pst.block))
 		}
 	default:
 		// BGP without encapsulation to a peer that is not on-link:
