@@ -402,7 +402,7 @@ func (m *Mode) AddPeer(n, peer *cni.Node) error {
 		}
 		what := "the next router"
 		if m.c.VPC != nil {
-			what = "the vSwitch gateway, i.e. the VPC vRouter, whose route table has no entry for the block: packets to those pods are dropped there. Use ipipMode or vxlanMode (Always or CrossSubnet) across vSwitches"
+			what = "the vSwitch gateway, i.e. the VPC vRouter, whose route table has no entry for the block: packets to those pods are dropped there. On a VPC use ipipMode or vxlanMode Always (CrossSubnet leaves same-vSwitch traffic unencapsulated, which the vRouter drops as well)"
 		}
 		m.notes = append(m.notes, fmt.Sprintf("%s: BIRD %s: next hop %s is not on-link (another subnet); gateway recursive resolved it through %q, so the kernel route is %q: it hands pod traffic to %s",
 			n.Name, MeshSession(peer.IP), peer.IP, via.String(), r.String(), what))
