@@ -218,6 +218,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.calicoRefresh()
 	b.listeners()
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()

@@ -149,3 +149,18 @@ func writeCalicoState(w io.Writer, wd *World, h *Host) {
 		}
 	}
 }
+
+// calicoRefresh runs felix's iptables refresh on every node once
+// kube-proxy's rules are in (felix keeps its jumps first in the kernel
+// chains).
+func (b *builder) calicoRefresh() {
+	m, ok := b.w.CNI.(*calico.Mode)
+	if !ok {
+		return
+	}
+	for i, h := range b.w.Nodes {
+		if err := m.Refresh(h.CNI); err != nil {
+			b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+		}
+	}
+}

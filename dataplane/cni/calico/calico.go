@@ -318,13 +318,7 @@ func (m *Mode) rules(n *cni.Node) error {
 			return wrap(err)
 		}
 	}
-	// The rule hashes ("cali:…") are those felix writes for these rules
-	// (they depend only on the chain and the rule).
-	if err := nf.Insert("nat",
-		`-I PREROUTING 1 -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING`,
-		`-I OUTPUT 1 -m comment --comment "cali:tVnHkvAo15HuiPy0" -j cali-OUTPUT`,
-		`-I POSTROUTING 1 -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING`,
-	); err != nil {
+	if err := insertJumps(n); err != nil {
 		return wrap(err)
 	}
 	rules := []string{
@@ -338,6 +332,43 @@ func (m *Mode) rules(n *cni.Node) error {
 	}
 	if err := nf.Append("nat", rules...); err != nil {
 		return wrap(err)
+	}
+	return nil
+}
+
+// felixJumps are felix's jumps from the kernel chains of the nat table.
+// The rule hashes ("cali:…") are those felix writes for these rules (they
+// depend only on the chain and the rule).
+var felixJumps = []string{
+	`PREROUTING -m comment --comment "cali:6gwbT8clXdHdC1b1" -j cali-PREROUTING`,
+	`OUTPUT -m comment --comment "cali:tVnHkvAo15HuiPy0" -j cali-OUTPUT`,
+	`POSTROUTING -m comment --comment "cali:O3lYWMrLQYEMJtB5" -j cali-POSTROUTING`,
+}
+
+func insertJumps(n *cni.Node) error {
+	for _, j := range felixJumps {
+		if err := n.Filter.Insert("nat", "-I "+j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Refresh is felix's periodic iptables resync with ChainInsertMode
+// "insert": when another program (kube-proxy) has put its rules in front
+// of felix's jumps in the kernel chains, felix moves them back to the top.
+// The builder calls it once kube-proxy's rules are in.
+func (m *Mode) Refresh(n *cni.Node) error {
+	if n.Filter == nil {
+		return nil
+	}
+	for _, j := range felixJumps {
+		if err := n.Filter.Delete("nat", "-D "+j); err != nil {
+			return fmt.Errorf("calico %s: felix: %w", n.Name, err)
+		}
+	}
+	if err := insertJumps(n); err != nil {
+		return fmt.Errorf("calico %s: felix: %w", n.Name, err)
 	}
 	return nil
 }
