@@ -142,7 +142,9 @@ func TestIPIPDrops(t *testing.T) {
 // rx collects what a device delivers.
 type rx struct{ got [][]byte }
 
-func (r *rx) Receive(_ *link.Device, pkt *packet.Buffer) { r.got = append(r.got, append([]byte(nil), pkt.Bytes()...)) }
+func (r *rx) Receive(_ *link.Device, pkt *packet.Buffer) {
+	r.got = append(r.got, append([]byte(nil), pkt.Bytes()...))
+}
 
 func TestIPIPDecapsulation(t *testing.T) {
 	env, _ := linktest.NewEnv()

@@ -111,7 +111,7 @@ func summaryFrames(t testing.TB) map[string][]byte {
 	return map[string][]byte{
 		"arp request": arpReq, "arp reply": arpRep, "ping": ping, "pong": pong, "dns": dns,
 		"ipip": ser(t, ip4(nodeA, nodeB, layers.IPProtocolIPv4), gopacket.Payload(pong)),
-		"syn": syn, "synack": synAck, "data": data, "rst": rst, "vxlan": vxlan,
+		"syn":  syn, "synack": synAck, "data": data, "rst": rst, "vxlan": vxlan,
 		"frag needed": fragNeeded, "port unreachable": portUnreach, "ttl exceeded": ttlExceeded, "redirect": redirect,
 		"first fragment": first, "second fragment": second,
 	}
