@@ -252,9 +252,19 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	now := s.now()
 	forUs := s.IsLocal(tip)
+	// proxy: a request this host answers by proxy ARP (arp_fwd_proxy: a
+	// route for the target through another device). Like a request for a
+	// local address, it makes a neighbour entry for the sender
+	// (neigh_event_ns in arp_process).
+	var proxy *Route
+	if !forUs && op == packet.ARPRequest && ifc.ProxyARP {
+		if r := s.Routes.Lookup(tip); r != nil && r.Dev != nil && r.Dev != ifc {
+			proxy = r
+		}
+	}
 	key := neighKey(ifc.Dev.Index, sip)
 	n := s.neigh[key]
-	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs) {
+	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs || proxy != nil) {
 		was := n.State
 		n.MAC, n.Updated = sha, now
 		if op == packet.ARPReply {
@@ -293,7 +303,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 				}
 			}
 		}
-	} else if n == nil && forUs && op == packet.ARPRequest {
+	} else if n == nil && (forUs || proxy != nil) && op == packet.ARPRequest {
 		s.neigh[key] = &Neigh{IP: sip, Iface: ifc, MAC: sha, State: NudStale, Updated: now}
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a), Change: "neighbour " + s.neigh[key].Format(now)})
@@ -305,10 +315,8 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	answer := forUs
 	how := "target is a local address"
-	if !answer && ifc.ProxyARP {
-		if r := s.Routes.Lookup(tip); r != nil && r.Dev != nil && r.Dev != ifc {
-			answer, how = true, "proxy_arp: "+r.String()
-		}
+	if proxy != nil {
+		answer, how = true, "proxy_arp: "+proxy.String()
 	}
 	if !answer {
 		pkt.Free()
