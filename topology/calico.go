@@ -124,8 +124,9 @@ func calicoOptions(k *Calico) *calico.Options {
 }
 
 // writeCalicoState prints what a Calico node has besides ip's tables:
-// vxlan.calico's FDB (`bridge fdb show dev vxlan.calico`) and BIRD's mesh
-// sessions (`birdcl show protocols`, BGP sessions only).
+// vxlan.calico's FDB (`bridge fdb show dev vxlan.calico`), the IP sets
+// (`ipset save`) and BIRD's mesh sessions (`birdcl show protocols`, BGP
+// sessions only).
 func writeCalicoState(w io.Writer, wd *World, h *Host) {
 	m, ok := wd.CNI.(*calico.Mode)
 	if !ok {
@@ -141,6 +142,12 @@ func writeCalicoState(w io.Writer, wd *World, h *Host) {
 		for _, l := range lines {
 			fmt.Fprintln(w, l)
 		}
+	}
+	if h.Filter != nil && len(h.Filter.Sets()) > 0 {
+		// felix's pool sets (and kube-proxy's in ipvs mode), as
+		// cali-nat-outgoing matches them.
+		fmt.Fprintln(w, "$ ipset save")
+		fmt.Fprint(w, h.Filter.SaveIPSets())
 	}
 	if lines := m.BGPProtocols(h.CNI); len(lines) > 0 {
 		fmt.Fprintln(w, "$ birdcl show protocols  # the node-to-node mesh sessions (AS 64512)")
