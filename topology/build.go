@@ -224,6 +224,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.calicoRefresh()
 	b.listeners()
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()
@@ -365,6 +366,8 @@ func (b *builder) cni() {
 			o.IPMasq = *f.IPMasq
 		}
 		opts = o
+	case "calico":
+		opts = calicoOptions(s.Cluster.CNI.Calico)
 	}
 	mode, err := cni.New(s.Cluster.CNI.Mode, c, opts)
 	if err != nil {

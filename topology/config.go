@@ -232,6 +232,8 @@ type CNI struct {
 	Mode string `yaml:"mode"`
 	// Flannel holds flannel's options (mode "flannel").
 	Flannel *Flannel `yaml:"flannel"`
+	// Calico holds Calico's options (mode "calico"; see calico.go).
+	Calico *Calico `yaml:"calico"`
 }
 
 // Flannel is flannel's net-conf.json, in YAML.

@@ -449,6 +449,10 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 	case packet.ProtoTCP:
 		s.tcpInput(ifc, pkt)
 	default:
+		if t, ok := s.ipProtos[ip.Protocol()]; ok {
+			t.ReceiveTunnel(pkt)
+			return
+		}
 		s.icmpError(pkt, packet.ICMPDestUnreach, 2, 0)
 		s.drop(pkt, ifc.Dev.Name, trace.ReasonProtoUnreachable, fmt.Sprintf("IP protocol %d", ip.Protocol()))
 	}

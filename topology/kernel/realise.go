@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"netsim/dataplane/cni/calico"
 	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/vpc"
 	"netsim/topology"
@@ -35,10 +36,11 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
+	cm, isCalico := w.CNI.(*calico.Mode)
 	// The udp backend needs flanneld's userspace forwarder on the TUN;
 	// no process here plays it.
-	if !ok || m.Options().DirectRouting || m.Options().Backend == flannel.UDP {
-		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
+	if (!ok && !isCalico) || (ok && (m.Options().DirectRouting || m.Options().Backend == flannel.UDP)) {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc, and calico)", w.CNI.Name(), ErrUnsupported)
 	}
 	if s.Cluster.ProxyMode == "ipvs" {
 		// kube-proxy's IPVS mode needs ip_vs virtual servers and its
@@ -59,7 +61,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if err := underlay(w); err != nil {
 		return nil, err
 	}
-	if err := n.flannel(w, m); err != nil {
+	if isCalico {
+		err = n.calico(w, cm)
+	} else {
+		err = n.flannel(w, m)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := n.netfilter(w); err != nil {
