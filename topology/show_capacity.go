@@ -45,8 +45,8 @@ func writeCapacity(w io.Writer, s *Scenario, t ack.InstanceType) {
 	used := ""
 	if usesInstanceCapacity(s) {
 		used = string(terwayENIMode(s))
-	} else if s.Cluster.CNI.Mode == "flannel" {
-		used = "flannel"
+	} else {
+		used = s.Cluster.CNI.Mode // flannel, calico
 	}
 	mark := func(mode string) string {
 		if mode == used {
@@ -75,7 +75,29 @@ func writeCapacity(w io.Writer, s *Scenario, t ack.InstanceType) {
 		fmt.Fprintf(w, "  terway trunk ENI      %s %d − %s %d = %d (maximum %s %d − 2 = %d)\n",
 			ack.FieldTotalENIs, t.TotalENIs, ack.FieldENIs, t.ENIs, t.TrunkPods(), ack.FieldTotalENIs, t.TotalENIs, t.MaximumTrunkPods())
 	}
+	if s.Cluster.CNI.Mode == "calico" {
+		// Calico: the node's IPAM block, not the instance type, bounds it
+		// here (netsim gives each node one block; calico-ipam would claim
+		// another when it is full, and kubelet's maxPods applies).
+		k := s.Cluster.CNI.Calico
+		tunnel := ""
+		if s.calicoTunnelled() {
+			tunnel = " − 1 (the tunnel address)"
+		}
+		fmt.Fprintf(w, "  calico                one IPAM block /%d: 2^(32−%d)%s = %d (netsim claims one block per node; calico-ipam would claim more)%s\n",
+			k.BlockSize, k.BlockSize, tunnel, calicoBlockPods(s), mark("calico"))
+		return
+	}
 	fmt.Fprintf(w, "  flannel               node CIDR /%d: %s (terraform alicloud_cs_managed_kubernetes node_cidr_mask)%s\n", mask, ack.FlannelFormula(mask), mark("flannel"))
+}
+
+// calicoBlockPods is the number of pod addresses in one Calico block.
+func calicoBlockPods(s *Scenario) int {
+	n := 1 << (32 - s.Cluster.CNI.Calico.BlockSize)
+	if s.calicoTunnelled() {
+		n--
+	}
+	return n
 }
 
 // writeInstanceENIs lists the ENIs the VPC has attached to the host, as

@@ -625,6 +625,8 @@ func (v *validator) checkHosts() {
 			v.add(path+".podCIDR", msg)
 		case v.podCIDR.IsValid() && !prefixContains(v.podCIDR, p):
 			v.addf(path+".podCIDR", "%s is not inside cluster.podCIDR %s", p, v.podCIDR)
+		case p.Bits() != s.Cluster.NodeCIDRMask && s.Cluster.CNI.Mode == "calico":
+			v.addf(path+".podCIDR", "%s has mask /%d, but the Calico IPAM block size (cluster.cni.calico.blockSize) is /%d", p, p.Bits(), s.Cluster.NodeCIDRMask)
 		case p.Bits() != s.Cluster.NodeCIDRMask:
 			v.addf(path+".podCIDR", "%s has mask /%d, but cluster.nodeCIDRMask is /%d", p, p.Bits(), s.Cluster.NodeCIDRMask)
 		case podCIDRs[p] != "":

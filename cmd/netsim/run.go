@@ -75,11 +75,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "wrote %d frames on %d interfaces to %s\n", sink.Len(), len(sink.Interfaces()), *pcapFile)
 		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE\n", *pcapFile, vxlanHint(r))
-		decode := "VXLAN for the tunnel port"
+		decode := "  (Decode As… UDP port → VXLAN for the tunnel port)"
 		if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
-			decode = "IPv4 for flannel's udp port"
+			decode = "  (Decode As… UDP port → IPv4 for flannel's udp port)"
+		} else if len(r.World.Env.VXLANPorts) == 0 {
+			decode = "" // IPIP (IP protocol 4) and plain routing need no Decode As
 		}
-		fmt.Fprintf(stderr, "         or: wireshark %s  (Decode As… UDP port → %s)\n", *pcapFile, decode)
+		fmt.Fprintf(stderr, "         or: wireshark %s%s\n", *pcapFile, decode)
 	}
 	if !res.AllMet() {
 		return exitUnmet
