@@ -48,7 +48,7 @@ func (b *builder) services() {
 	}
 	for i, h := range w.Nodes {
 		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: nodeAddresses(h),
-			ClusterCIDR: netip.MustParsePrefix(s.Cluster.PodCIDR), IPVSScheduler: s.Cluster.IPVSScheduler,
+			ClusterCIDR: clusterPodCIDR(s), IPVSScheduler: s.Cluster.IPVSScheduler,
 			NodePortAddresses: npa}
 		path := fmt.Sprintf("nodes[%d]", i)
 		h.ProxyConfig = cfg

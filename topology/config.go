@@ -219,6 +219,8 @@ type CNI struct {
 	Mode string `yaml:"mode"`
 	// Flannel holds flannel's options (mode "flannel").
 	Flannel *Flannel `yaml:"flannel"`
+	// Terway holds Terway's options (mode "terway", see terway_config.go).
+	Terway *Terway `yaml:"terway"`
 }
 
 // Flannel is flannel's net-conf.json, in YAML.

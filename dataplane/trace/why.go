@@ -33,6 +33,7 @@ var reasonWhy = [reasonCount]string{
 	ReasonMartianSource:      "the kernel accepts a packet only if its source could be a remote host: one carrying the receiving host's own address (a loop, often through a NAT that rewrote it), or a multicast, broadcast, zero or loopback source, is a martian and dropped (fib_validate_source)",
 	ReasonRPFilter:           "with rp_filter on, the kernel accepts a packet only if its route back to the source leaves through the interface it came in on (strict, 1) or through any interface (loose, 2): asymmetric paths fail the check",
 	ReasonMartianDest:        "a zero-net or loopback destination can never arrive from a real network, so the kernel drops such a packet as a martian destination",
+	ReasonPodPending:         "a pod the scheduler could not place (the node's pod capacity, with Terway the ENIs and private IPs of its instance type) or whose CNI ADD failed (with Terway: no pod vSwitch of its zone has a free address) stays Pending: kubectl describe pod shows the event, and nothing can reach it",
 	ReasonSourceRangeDenied:  "the load balancer's access control list (loadBalancerSourceRanges) admits only the listed client ranges",
 	ReasonNoListener:         "an SLB forwards only ports it has a listener for, one per Service port; other ports are not served",
 	ReasonUnreachable:        "a router or host on the path sent back an ICMP destination unreachable, so the sender gives up",
