@@ -131,9 +131,22 @@ func WriteState(w io.Writer, wd *World, only string) error {
 			fmt.Fprintf(w, "%-14s %-5s %-17s mtu %-5d %-7s %s%s\n", i.Dev.Name, state, i.Dev.MAC, i.Dev.MTU, i.Dev.Kind, strings.Join(addrs, " "), extra)
 		}
 		writeSysctls(w, st)
-		fmt.Fprintln(w, "$ ip route")
-		for _, r := range st.Routes.All() {
-			fmt.Fprintln(w, r.String())
+		if st.CustomRules() || len(st.TableIDs()) > 0 {
+			// Policy routing: the rules and every table, as on a node
+			// whose CNI programs them.
+			fmt.Fprintln(w, "$ ip rule")
+			for _, r := range st.Rules() {
+				fmt.Fprintln(w, r.String())
+			}
+			fmt.Fprintln(w, "$ ip route show table all")
+			for _, l := range st.RouteTableAll() {
+				fmt.Fprintln(w, l)
+			}
+		} else {
+			fmt.Fprintln(w, "$ ip route")
+			for _, r := range st.Routes.All() {
+				fmt.Fprintln(w, r.String())
+			}
 		}
 		writeRemovedRoutes(w, wd, st)
 		if nb := st.Neighbours(); len(nb) > 0 {

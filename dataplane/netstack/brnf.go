@@ -130,7 +130,7 @@ func (s *Stack) bridgedDNATFinish(port *link.Device, pkt *packet.Buffer, mac pac
 // br_nf_pre_routing_finish uses ip_route_output (bridged-and-DNATed traffic
 // does not need ip_forward).
 func (s *Stack) bridgedDNATRoute(ifc *Iface, dst netip.Addr) *Route {
-	r := s.Routes.Lookup(dst)
+	r, _ := s.fibLookup(dst, netip.Addr{}, s.ifaces[1], nil, 0)
 	if r == nil || r.Type != RouteUnicast || r.Dev != ifc {
 		return nil
 	}

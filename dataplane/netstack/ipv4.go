@@ -178,24 +178,25 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 			fmt.Sprintf("%s is not a local address and net.ipv4.ip_forward=0 in %s", dst, s.Name))
 		return
 	}
-	r := s.Routes.Lookup(dst)
+	r, ru := s.fibLookup(dst, src, ifc, nil, pkt.Mark)
 	if s.tracing() {
-		h := trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name}
-		if r != nil {
-			h.Match = r.String()
-		} else {
-			h.Match = "no route"
+		h := trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindRoute, Lookup: "route " + dst.String() + " iif " + ifc.Dev.Name, Match: routeText(r, ru)}
+		if s.customRules {
+			h.Lookup = "route " + dst.String() + " from " + src.String() + " iif " + ifc.Dev.Name
+			if pkt.Mark != 0 {
+				h.Lookup += fmt.Sprintf(" mark %#x", pkt.Mark)
+			}
 		}
 		s.hop(pkt, h)
 	}
 	if r == nil {
 		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeNetUnreach, 0)
 		s.drop(pkt, ifc.Dev.Name, trace.ReasonNoRoute,
-			fmt.Sprintf("no route to %s in %s's main table (ICMP net unreachable sent)", dst, s.Name))
+			fmt.Sprintf("no route to %s in %s (ICMP net unreachable sent)", dst, s.tablesText()))
 		return
 	}
 	if r.Type != RouteUnicast {
-		s.routeTypeDrop(pkt, ifc.Dev.Name, r)
+		s.routeTypeDrop(pkt, ifc.Dev.Name, r, ru)
 		return
 	}
 	if !lo && !s.validateSource(ifc, r.Dev, pkt, src, dst) { // __mkroute_input
@@ -215,14 +216,14 @@ func (s *Stack) localDevName(a netip.Addr) string {
 	return "lo"
 }
 
-func (s *Stack) routeTypeDrop(pkt *packet.Buffer, dev string, r *Route) {
+func (s *Stack) routeTypeDrop(pkt *packet.Buffer, dev string, r *Route, ru *Rule) {
 	switch r.Type {
 	case RouteUnreachable:
 		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeHostUnreach, 0)
 	case RouteProhibit:
 		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeAdminProhib, 0)
 	}
-	s.drop(pkt, dev, trace.ReasonNoRoute, "route "+r.String())
+	s.drop(pkt, dev, trace.ReasonNoRoute, "route "+routeText(r, ru))
 }
 
 // RouteMTU is the MTU of locally generated packets toward dst through r
@@ -342,7 +343,7 @@ func (s *Stack) RouteOutput(dst netip.Addr) (*Route, netip.Addr, bool) {
 	if s.IsLocal(dst) {
 		return s.loRoute(), dst, true
 	}
-	r := s.Routes.Lookup(dst)
+	r, _ := s.fibLookup(dst, netip.Addr{}, s.ifaces[1], nil, 0)
 	if r == nil || r.Type != RouteUnicast {
 		return r, netip.Addr{}, false
 	}
@@ -387,29 +388,30 @@ func (s *Stack) LocalOut(pkt *packet.Buffer) {
 
 func (s *Stack) lookupOut(pkt *packet.Buffer, dst netip.Addr) *Route {
 	var r *Route
+	var ru *Rule
 	if s.IsLocal(dst) {
 		r = s.loRoute()
 	} else {
-		r = s.Routes.Lookup(dst)
+		r, ru = s.fibLookup(dst, packet.IPv4(pkt.Bytes()).Src(), s.ifaces[1], nil, pkt.Mark)
 	}
 	if s.tracing() {
-		h := trace.Hop{Kind: trace.KindRoute, Lookup: "route get " + dst.String()}
-		if r != nil {
-			h.Match = r.String()
-			if r == s.lo {
-				h.Match = "local " + dst.String() + " dev lo table local proto kernel scope host src " + dst.String()
+		h := trace.Hop{Kind: trace.KindRoute, Lookup: "route get " + dst.String(), Match: routeText(r, ru)}
+		if r == s.lo {
+			h.Match = "local " + dst.String() + " dev lo table local proto kernel scope host src " + dst.String()
+		} else if s.customRules {
+			h.Lookup += " from " + packet.IPv4(pkt.Bytes()).Src().String()
+			if pkt.Mark != 0 {
+				h.Lookup += fmt.Sprintf(" mark %#x", pkt.Mark)
 			}
-		} else {
-			h.Match = "no route"
 		}
 		s.hop(pkt, h)
 	}
 	if r == nil {
-		s.drop(pkt, "", trace.ReasonNoRoute, fmt.Sprintf("no route to %s in %s's main table (connect: Network is unreachable)", dst, s.Name))
+		s.drop(pkt, "", trace.ReasonNoRoute, fmt.Sprintf("no route to %s in %s (connect: Network is unreachable)", dst, s.tablesText()))
 		return nil
 	}
 	if r.Type != RouteUnicast {
-		s.drop(pkt, "", trace.ReasonNoRoute, "route "+r.String())
+		s.drop(pkt, "", trace.ReasonNoRoute, "route "+routeText(r, ru))
 		return nil
 	}
 	return r

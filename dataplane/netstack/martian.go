@@ -156,11 +156,18 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 	if c.RPFilter == 0 {
 		return true // last_resort, or a reverse route: accepted without rp_filter
 	}
-	r := s.Routes.Lookup(src)
+	// The reverse lookup is a flow from dst to src entering through the
+	// forward route's device (loopback for local delivery), without the
+	// mark (src_valid_mark=0).
+	rin := s.ifaces[1]
+	if out != nil {
+		rin = out
+	}
+	r, ru := s.fibLookup(src, dst, rin, nil, 0)
 	if r == nil || r.Type != RouteUnicast {
 		what := "no route back to " + src.String()
 		if r != nil {
-			what = "the route back to " + src.String() + " is \"" + r.String() + "\""
+			what = "the route back to " + src.String() + " is \"" + routeText(r, ru) + "\""
 		}
 		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter, rpf()+": "+what)
 		return false
@@ -170,7 +177,7 @@ func (s *Stack) validateSource(ifc, out *Iface, pkt *packet.Buffer, src, dst net
 	}
 	if len(ifc.Addrs) == 0 || c.RPFilter == 1 {
 		s.martianSource(ifc, pkt, src, dst, trace.ReasonRPFilter,
-			fmt.Sprintf("%s: the route back to %s is \"%s\", not via %s", rpf(), src, r, ifc.Dev.Name))
+			fmt.Sprintf("%s: the route back to %s is \"%s\", not via %s", rpf(), src, routeText(r, ru), ifc.Dev.Name))
 		return false
 	}
 	return true

@@ -305,8 +305,8 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	answer := forUs
 	how := "target is a local address"
 	if !answer && ifc.ProxyARP {
-		if r := s.Routes.Lookup(tip); r != nil && r.Dev != nil && r.Dev != ifc {
-			answer, how = true, "proxy_arp: "+r.String()
+		if r, ru := s.fibLookup(tip, sip, ifc, nil, 0); r != nil && r.Type == RouteUnicast && r.Dev != nil && r.Dev != ifc {
+			answer, how = true, "proxy_arp: "+routeText(r, ru)
 		}
 	}
 	if !answer {

@@ -49,7 +49,7 @@ func (s *Stack) maybeRedirect(in *Iface, pkt *packet.Buffer, r *Route) {
 	if _, local := s.local[v4key(src)]; local {
 		return
 	}
-	back := s.Routes.Lookup(src)
+	back, _ := s.fibLookup(src, ip.Dst(), in, nil, 0)
 	if back == nil || back.Type != RouteUnicast || back.Gw.IsValid() || back.Dev != in {
 		return
 	}
@@ -97,7 +97,7 @@ func (s *Stack) redirectInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, ic
 	newGw := netip.AddrFrom4([4]byte{g[0], g[1], g[2], g[3]})
 	dst := q.Dst()
 	what := fmt.Sprintf("ICMP redirect host from %s: %s via %s", ip.Src(), dst, newGw)
-	r := s.Routes.Lookup(dst)
+	r, _ := s.fibLookup(dst, netip.Addr{}, s.ifaces[1], nil, 0)
 	var verdict string
 	switch {
 	case s.Forwarding:

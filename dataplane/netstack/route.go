@@ -40,7 +40,11 @@ type Route struct {
 
 // String prints the route as `ip route show` does, e.g.
 // "10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink".
-func (r *Route) String() string {
+func (r *Route) String() string { return r.StringIn(TableMain) }
+
+// StringIn prints the route as `ip route show table all` does for a route
+// of table id: "table ID" after the device for tables other than main.
+func (r *Route) StringIn(id uint32) string {
 	var b strings.Builder
 	switch r.Type {
 	case RouteBlackhole:
@@ -65,6 +69,10 @@ func (r *Route) String() string {
 	if r.Dev != nil {
 		b.WriteString(" dev ")
 		b.WriteString(r.Dev.Dev.Name)
+	}
+	if id != TableMain {
+		b.WriteString(" table ")
+		b.WriteString(TableName(id))
 	}
 	if r.Proto != "" {
 		b.WriteString(" proto ")

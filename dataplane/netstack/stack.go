@@ -68,7 +68,8 @@ type Stack struct {
 	// NAT, so that every fragment of a datagram gets the datagram's
 	// translation; a forwarded datagram is refragmented on output.
 	ConntrackDefrag bool
-	// Routes is the main routing table.
+	// Routes is the main routing table (Table(TableMain)); other tables
+	// and the rules that choose between them are in rules.go.
 	Routes RouteTable
 	// ConfAll is net.ipv4.conf.all; ConfDefault is net.ipv4.conf.default,
 	// which a device gets when it is added (see Conf for the kernel's
@@ -85,7 +86,11 @@ type Stack struct {
 
 	redirects map[netip.Addr]*redirectPeer // ICMP redirect rate limit per source
 
-	flushed []*Route // routes removed because their device went down
+	rules       []Rule                 // policy routing rules, in priority order
+	customRules bool                   // rules other than the three defaults
+	tables      map[uint32]*RouteTable // tables other than main
+
+	flushed []flushedRoute // routes removed because their device went down
 	lo      *Route
 	pmtu    map[netip.Addr]pmtuEntry
 
@@ -125,6 +130,7 @@ func New(env *link.Env, name string, seed uint64) *Stack {
 		pmtu:      make(map[netip.Addr]pmtuEntry),
 		idents:    make(map[identKey]*identBucket),
 		pingFlows: make(map[int32]uint16),
+		rules:     defaultRules(),
 	}
 	// ping_get_port's rover is global to the kernel and has moved since
 	// boot: start it anywhere.
@@ -239,10 +245,13 @@ func (s *Stack) SetLinkUp(name string, up bool) error {
 	}
 	i.Dev.SetUp(up)
 	if !up {
-		for _, r := range s.Routes.All() {
-			if r.Dev == i {
-				s.Routes.Delete(r)
-				s.flushed = append(s.flushed, r)
+		for _, id := range append([]uint32{TableMain}, s.TableIDs()...) {
+			t := s.Table(id)
+			for _, r := range t.All() {
+				if r.Dev == i {
+					t.Delete(r)
+					s.flushed = append(s.flushed, flushedRoute{id, r})
+				}
 			}
 		}
 		for k, n := range s.neigh {
@@ -253,19 +262,30 @@ func (s *Stack) SetLinkUp(name string, up bool) error {
 		return nil
 	}
 	kept := s.flushed[:0]
-	for _, r := range s.flushed {
-		if r.Dev == i {
-			_ = s.Routes.Add(r)
+	for _, f := range s.flushed {
+		if f.r.Dev == i {
+			_ = s.Table(f.table).Add(f.r)
 		} else {
-			kept = append(kept, r)
+			kept = append(kept, f)
 		}
 	}
 	s.flushed = kept
 	return nil
 }
 
+type flushedRoute struct {
+	table uint32
+	r     *Route
+}
+
 // Flushed returns the routes removed because their device is down.
-func (s *Stack) Flushed() []*Route { return s.flushed }
+func (s *Stack) Flushed() []*Route {
+	out := make([]*Route, len(s.flushed))
+	for i, f := range s.flushed {
+		out[i] = f.r
+	}
+	return out
+}
 
 // SourceFor picks the source address for traffic leaving through r
 // (inet_select_addr): the route's src, else the out device's first
