@@ -432,7 +432,7 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 		default:
 			h.Match = "no entry"
 		}
-		if to != nil && (to != v.primary[to.Instance] || dst != to.Primary) {
+		if to != nil && e.VSwitch != nil && (to != v.primary[to.Instance] || dst != to.Primary) {
 			// A secondary ENI or a secondary private IP (Terway pods).
 			dev := to.Dev.Name
 			if to.Dev.NS != to.Instance {
