@@ -15,7 +15,7 @@ import (
 func WriteOverview(w io.Writer, wd *World) {
 	fmt.Fprintf(w, "  CNI %s, pod MTU %d, underlay %s\n", wd.CNI.Name(), wd.CNI.PodMTU(), wd.Scenario.VPC.Underlay)
 	for _, h := range wd.Nodes {
-		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s%s\n", h.Name, h.IP, h.VSwitch, h.PodCIDR, listensText(wd, h.Stack))
+		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s%s\n", h.Name, h.IP, h.VSwitch, nodePodsText(wd, h), listensText(wd, h.Stack))
 	}
 	for _, h := range wd.Instances {
 		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s%s\n", h.Name, h.IP, h.VSwitch, listensText(wd, h.Stack))
@@ -29,6 +29,7 @@ func WriteOverview(w io.Writer, wd *World) {
 	for _, p := range wd.Pods {
 		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)%s\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name, listensText(wd, p.Stack))
 	}
+	writeTerwayOverview(w, wd)
 	if len(wd.Services) > 0 {
 		fmt.Fprintf(w, "  kube-proxy mode %s\n", wd.ProxyMode)
 	}
@@ -129,6 +130,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 				extra = " master " + i.Dev.Master.Dev.Name
 			}
 			fmt.Fprintf(w, "%-14s %-5s %-17s mtu %-5d %-7s %s%s\n", i.Dev.Name, state, i.Dev.MAC, i.Dev.MTU, i.Dev.Kind, strings.Join(addrs, " "), extra)
+		}
+		if n.h != nil {
+			writeENIs(w, wd, n.h)
 		}
 		writeSysctls(w, st)
 		if st.CustomRules() || len(st.TableIDs()) > 0 {

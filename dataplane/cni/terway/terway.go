@@ -353,8 +353,6 @@ func (m *Mode) newENI(n *cni.Node, st *nodeState, sw *vpc.VSwitch, ip netip.Addr
 	}
 	e := &ENI{ENI: ve, Name: name, Pods: map[netip.Addr]string{}, Slots: st.limits.IPv4PerAdapter}
 	st.enis = append(st.enis, e)
-	m.notes = append(m.notes, fmt.Sprintf("%s: terwayd: created ENI %s (%s %s) in vSwitch %s (%s), primary IP %s",
-		n.Name, ve.ID, name, dev.MAC, sw.Name, sw.Zone, ip))
 	return e, dev, nil
 }
 
