@@ -17,6 +17,7 @@ import (
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/vpc"
+	"netsim/topology/ack"
 	"netsim/topology/k8s"
 )
 
@@ -75,6 +76,9 @@ type Host struct {
 	Filter  *netfilter.Netfilter // nodes only
 	NIC     *netstack.Iface
 	ENI     *vpc.ENI // vpc underlay only
+	// InstanceType is the ECS instance type with its ENI figures (the
+	// scenario's instanceType, or ack.DefaultInstanceType).
+	InstanceType ack.InstanceType
 	// PodCIDR and CNI are set for nodes.
 	PodCIDR netip.Prefix
 	CNI     *cni.Node
@@ -189,6 +193,7 @@ func (b *builder) build() {
 		if h == nil {
 			continue
 		}
+		h.InstanceType, _ = s.InstanceTypeOf(n.InstanceType)
 		h.Filter = netfilter.ForStack(h.Stack, seedFor(s.Seed, "netfilter/"+n.Name))
 		if err := kubeproxy.InstallKubelet(h.Filter); err != nil {
 			b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
@@ -197,6 +202,7 @@ func (b *builder) build() {
 	}
 	for i, n := range s.Instances {
 		if h := b.host(fmt.Sprintf("instances[%d]", i), n.Name, n.VSwitch, n.IP, n.Sysctls); h != nil {
+			h.InstanceType, _ = s.InstanceTypeOf(n.InstanceType)
 			w.Instances = append(w.Instances, h)
 		}
 	}

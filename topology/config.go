@@ -6,6 +6,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"netsim/topology/ack"
 	"netsim/topology/k8s"
 )
 
@@ -45,6 +46,9 @@ type Scenario struct {
 	Resources []Resource `yaml:"resources"`
 	// Internet is a client outside the VPC, on the Internet.
 	Internet *Internet `yaml:"internet"`
+	// InstanceTypes add ECS instance types to the built-in table or
+	// override its figures (see instancetype.go and package ack).
+	InstanceTypes []InstanceTypeSpec `yaml:"instanceTypes"`
 
 	// File is the path the scenario was read from (set by the loader).
 	File string `yaml:"-"`
@@ -57,6 +61,9 @@ type Scenario struct {
 	pos func(path string) (int, int)
 	// src is the scenario file's text, for the positions of resources.
 	src []byte
+	// catalog is the built-in instance types with InstanceTypes applied
+	// (set by Validate; nil means the built-in table).
+	catalog *ack.Catalog
 }
 
 // Resource is one Kubernetes object written inline under resources:, kept
@@ -166,6 +173,10 @@ type Node struct {
 	IP string `yaml:"ip"`
 	// PodCIDR is the node's pod subnet; allocated from the cluster pod CIDR if empty.
 	PodCIDR string `yaml:"podCIDR"`
+	// InstanceType is the ECS instance type, e.g. "ecs.g7.xlarge" (the
+	// default, ack.DefaultInstanceType): with Terway it sets the node's
+	// pod capacity.
+	InstanceType string `yaml:"instanceType"`
 	// Ports are the ports programs on the node listen on, besides the
 	// daemons netsim models on every node (kubelet 10250/TCP, kube-proxy's
 	// health check node ports).
@@ -185,6 +196,8 @@ type Instance struct {
 	Name    string `yaml:"name"`
 	VSwitch string `yaml:"vswitch"`
 	IP      string `yaml:"ip"`
+	// InstanceType is the ECS instance type, as for a node.
+	InstanceType string `yaml:"instanceType"`
 	// Ports are the ports programs on the instance listen on.
 	Ports []ListenPort `yaml:"ports"`
 	// Sysctls are as for a node.

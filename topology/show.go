@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -190,6 +191,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		if n.h != nil && n.h.IPVS != nil {
 			fmt.Fprintln(w, "$ ipvsadm -Ln")
 			fmt.Fprint(w, n.h.IPVS.Table.Format())
+		}
+		if n.h != nil && (wd.APIServer == nil || n.h != wd.APIServer.Host) {
+			writeInstance(w, wd, n.h, slices.Contains(wd.Nodes, n.h))
 		}
 		fmt.Fprintln(w)
 	}

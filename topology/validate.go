@@ -136,6 +136,7 @@ func (s *Scenario) validate() *validator {
 	v.checkVPC()
 	v.checkCluster()
 	v.checkHosts()
+	v.checkInstanceTypes()
 	v.checkCapacity()
 	v.checkPods()
 	v.loadObjects()
