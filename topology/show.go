@@ -132,9 +132,6 @@ func WriteState(w io.Writer, wd *World, only string) error {
 			}
 			fmt.Fprintf(w, "%-14s %-5s %-17s mtu %-5d %-7s %s%s\n", i.Dev.Name, state, i.Dev.MAC, i.Dev.MTU, i.Dev.Kind, strings.Join(addrs, " "), extra)
 		}
-		if n.h != nil {
-			writeENIs(w, wd, n.h)
-		}
 		writeSysctls(w, st)
 		if st.CustomRules() || len(st.TableIDs()) > 0 {
 			// Policy routing: the rules and every table, as on a node

@@ -92,6 +92,9 @@ func writeENIs(w io.Writer, wd *World, h *Host) {
 		dev := "-"
 		if e.Dev != nil {
 			dev = e.Dev.Name
+			if e.Dev.NS != h.Name {
+				dev += " (in pod " + e.Dev.NS + ")" // Terway exclusive ENI
+			}
 		}
 		sec := "-"
 		if len(e.Secondary) > 0 {

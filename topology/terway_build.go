@@ -12,6 +12,7 @@ import (
 	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/vpc"
+	"netsim/topology/ack"
 )
 
 // PendingPod is a pod that was never started: the scheduler found no room
@@ -67,11 +68,6 @@ func clusterPodCIDR(s *Scenario) netip.Prefix {
 	return p
 }
 
-// defaultTerwayLimits are the ENI figures of a node whose instance type
-// the scenario does not give: 4 ENIs of 15 private IPs (an ecs.g7.xlarge
-// as commonly listed; not confirmed from a public source).
-var defaultTerwayLimits = terway.Limits{InstanceType: "ecs.g7.xlarge", Adapters: 4, IPv4PerAdapter: 15}
-
 // terwayOptions resolves cluster.cni.terway into the mode's options.
 func (b *builder) terwayOptions() *terway.Options {
 	s := b.s
@@ -88,8 +84,15 @@ func (b *builder) terwayOptions() *terway.Options {
 		VSwitchSelectionPolicy: t.VSwitchSelectionPolicy,
 		VSwitches:              map[string][]*vpc.VSwitch{},
 		Zone:                   func(node string) string { return zone[node] },
-		Limits:                 func(node string) terway.Limits { return defaultTerwayLimits },
-		Seed:                   seedFor(s.Seed, "terway"),
+		Limits: func(node string) terway.Limits {
+			// The node's instance type (its instanceType, or ack.DefaultInstanceType).
+			var t ack.InstanceType
+			if h := b.w.Node(node); h != nil {
+				t = h.InstanceType
+			}
+			return terway.Limits{InstanceType: t.Name, Adapters: t.ENIs, IPv4PerAdapter: t.IPv4PerENI}
+		},
+		Seed: seedFor(s.Seed, "terway"),
 	}
 	for z, names := range t.PodVSwitches {
 		for _, n := range names {

@@ -40,40 +40,6 @@ func writeTerwayOverview(w io.Writer, wd *World) {
 	}
 }
 
-// writeENIs lists an instance's ENIs as the ECS console (or
-// DescribeNetworkInterfaces) shows them, for nodes with secondary ENIs.
-func writeENIs(w io.Writer, wd *World, h *Host) {
-	if wd.VPC == nil {
-		return
-	}
-	var lines []string
-	for _, e := range wd.VPC.ENIs() {
-		if e.Instance != h.Name {
-			continue
-		}
-		kind := "Secondary"
-		if e == h.ENI {
-			kind = "Primary"
-		}
-		ips := []string{e.Primary.String() + " (primary)"}
-		for _, a := range e.Secondary {
-			ips = append(ips, a.String())
-		}
-		where := e.Dev.Name
-		if e.Dev.NS != h.Name {
-			where += " in pod " + e.Dev.NS
-		}
-		lines = append(lines, fmt.Sprintf("%s  %-9s %-22s %s  %s (%s)  %s", e.ID, kind, where, e.MAC, e.VSwitch.Name, e.VSwitch.Zone, strings.Join(ips, " ")))
-	}
-	if len(lines) < 2 {
-		return // only the primary ENI: nothing Terway-specific to show
-	}
-	fmt.Fprintf(w, "$ aliyun ecs DescribeNetworkInterfaces --InstanceId %s  # modelled: ID, type, device, MAC, vSwitch, private IPs\n", h.Name)
-	for _, l := range lines {
-		fmt.Fprintln(w, l)
-	}
-}
-
 // nodePodsText is where a node's pod addresses come from: its pod CIDR,
 // or with Terway the pod vSwitches of its zone.
 func nodePodsText(wd *World, h *Host) string {
