@@ -80,7 +80,6 @@ func (v *validator) checkTerway() {
 		v.addf(p+".eniipVirtualType", `unknown eniip_virtual_type %q: expected "veth" (the default)%s`, t.ENIIPVirtualType, hint.DidYouMean(t.ENIIPVirtualType, terwayVirtualTypes))
 	case t.ENIIPVirtualType != "veth":
 		v.addf(p+".eniipVirtualType", `eniip_virtual_type %q is not modelled yet: netsim models "veth" (policy routing)`, t.ENIIPVirtualType)
-	case t.ENIMode == "exclusive" && t.ENIIPVirtualType != "veth":
 	}
 	if !slices.Contains(terwayPolicies, t.VSwitchSelectionPolicy) {
 		v.addf(p+".vswitchSelectionPolicy", `unknown vswitch_selection_policy %q: expected "ordered" (the default, which terwayd treats as "most"), "most" or "random"%s`,
