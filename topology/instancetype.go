@@ -183,6 +183,9 @@ func (v *validator) checkInstanceTypeSpec(path string, spec InstanceTypeSpec) (a
 		}
 	case !builtin:
 		t.TotalENIs = t.ENIs
+	case t.TotalENIs != 0 && t.TotalENIs < t.ENIs:
+		v.addf(path+".eniQuantity", "%d is more than the built-in eniTotalQuantity %d of %s, which counts the ENIs too: give eniTotalQuantity as well", t.ENIs, t.TotalENIs, spec.Name)
+		ok = false
 	}
 	if b := spec.EniTrunkSupported; b != nil {
 		given[ack.FieldTrunkSupported] = true

@@ -34,7 +34,7 @@ func writeInstance(w io.Writer, wd *World, h *Host, node bool) {
 	if node {
 		writeCapacity(w, s, t)
 	}
-	writeENIs(w, wd, h)
+	writeInstanceENIs(w, wd, h)
 }
 
 // writeCapacity prints a node's pod limit under each mode, the formula
@@ -78,40 +78,48 @@ func writeCapacity(w io.Writer, s *Scenario, t ack.InstanceType) {
 	fmt.Fprintf(w, "  flannel               node CIDR /%d: %s (terraform alicloud_cs_managed_kubernetes node_cidr_mask)%s\n", mask, ack.FlannelFormula(mask), mark("flannel"))
 }
 
-// writeENIs lists the ENIs the VPC has attached to the host.
-func writeENIs(w io.Writer, wd *World, h *Host) {
-	if wd.VPC == nil {
-		return
+// writeInstanceENIs lists the ENIs the VPC has attached to the host, as
+// DescribeNetworkInterfaces (or the ECS console) shows them: ID, type,
+// device (and the pod it was moved into), MAC, vSwitch and zone, private
+// IPs, the primary ENI first.
+func writeInstanceENIs(w io.Writer, wd *World, h *Host) {
+	type row struct {
+		primary bool
+		dev     string
+		line    string
 	}
-	type row struct{ dev, line string }
 	var rows []row
 	for _, e := range wd.VPC.ENIs() {
 		if e.Instance != h.Name || e.Internet {
 			continue
 		}
-		dev := "-"
+		kind, where := "Secondary", "-"
+		if e == h.ENI {
+			kind = "Primary"
+		}
 		if e.Dev != nil {
-			dev = e.Dev.Name
+			where = e.Dev.Name
 			if e.Dev.NS != h.Name {
-				dev += " (in pod " + e.Dev.NS + ")" // Terway exclusive ENI
+				where += " in pod " + e.Dev.NS
 			}
 		}
-		sec := "-"
-		if len(e.Secondary) > 0 {
-			var a []string
-			for _, ip := range e.Secondary {
-				a = append(a, ip.String())
-			}
-			sec = strings.Join(a, ",")
+		ips := []string{e.Primary.String() + " (primary)"}
+		for _, a := range e.Secondary {
+			ips = append(ips, a.String())
 		}
 		sw := "-"
 		if e.VSwitch != nil {
-			sw = e.VSwitch.Name
+			sw = fmt.Sprintf("%s (%s)", e.VSwitch.Name, e.VSwitch.Zone)
 		}
-		rows = append(rows, row{dev, fmt.Sprintf("%-26s %-6s %s  vSwitch %s  primary %s  secondary %s", e.ID, dev, e.MAC, sw, e.Primary, sec)})
+		rows = append(rows, row{kind == "Primary", where, fmt.Sprintf("%s  %-9s %-10s %s  %s  %s", e.ID, kind, where, e.MAC, sw, strings.Join(ips, " "))})
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return devLess(rows[i].dev, rows[j].dev) })
-	fmt.Fprintf(w, "$ aliyun ecs DescribeNetworkInterfaces --InstanceId %s  # modelled: %d of %s ENIs\n", h.Name, len(rows), totalOf(h.InstanceType))
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].primary != rows[j].primary {
+			return rows[i].primary
+		}
+		return devLess(rows[i].dev, rows[j].dev)
+	})
+	fmt.Fprintf(w, "$ aliyun ecs DescribeNetworkInterfaces --InstanceId %s  # modelled: %d of %s ENIs (EniQuantity)\n", h.Name, len(rows), enisOf(h.InstanceType))
 	for _, r := range rows {
 		fmt.Fprintln(w, r.line)
 	}
@@ -127,7 +135,8 @@ func devLess(a, b string) bool {
 	return a < b
 }
 
-func totalOf(t ack.InstanceType) string {
+// enisOf is the type's EniQuantity as text ("?" without a type).
+func enisOf(t ack.InstanceType) string {
 	if t.Name == "" {
 		return "?"
 	}

@@ -57,8 +57,9 @@ func (t InstanceType) Verified(field string) bool { return !slices.Contains(t.Un
 // multi-IP, veth or ipvlan): (EniQuantity − 1) × EniPrivateIpAddressQuantity.
 // The primary ENI carries the node and is not used for pods, and on each
 // secondary ENI every address (its primary one included) can be a pod's.
-// Terway: Limits.MultiIPPod in pkg/aliyun/client/limit.go; ACK: "ecs.g7.4xlarge
-// supports 8 ENIs, each ENI supports 30 private IP addresses → (8−1)×30 = 210"
+// Terway: Limits.MultiIPPod in pkg/aliyun/client/limit.go; ACK's example:
+// ecs.g7.4xlarge "supports 8 ENIs, and each ENI supports 30 private IP
+// addresses", so (8 − 1) × 30 = 210 pods
 // (https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/adjusting-the-number-of-node-pods).
 func (t InstanceType) SharedENIPods() int { return max(t.ENIs-1, 0) * max(t.IPv4PerENI, 0) }
 
