@@ -125,6 +125,7 @@ var paths = []struct {
 	{"cross-node-vxlan", "vpc", "vxlan", "node-2", false},
 	{"cross-node-host-gw", "l2", "host-gw", "node-2", false},
 	{"cross-node-alivpc", "vpc", "alivpc", "node-2", false},
+	{"cross-node-udp", "vpc", "udp", "node-2", false},
 	{"same-node-clusterip", "vpc", "vxlan", "node-1", true},
 }
 

@@ -32,6 +32,7 @@ var hintRules = []struct {
 	{"hostgw-on-vpc", hintHostGWOnVPC},
 	{"egress-outside-vpc", hintEgress},
 	{"vxlan-vpc-entry", hintVXLANDeletedEntry},
+	{"flanneld-unleased", hintFlanneldUnleased},
 	{"policy-not-enforced", hintPolicyNotEnforced},
 }
 
@@ -128,6 +129,20 @@ func hintVXLANDeletedEntry(c hintCtx) string {
 		return ""
 	}
 	return "flannel vxlan carries pod traffic between node addresses and never needed VPC route entries: the deleted entry is not the cause, look at where the drop is"
+}
+
+// hintFlanneldUnleased: flannel udp sends the whole pod network into
+// flannel0, and only flanneld's lease table says which subnets exist.
+func hintFlanneldUnleased(c hintCtx) string {
+	if c.fr.Verdict.Reason != trace.ReasonFlanneldNoRoute.Code() || !c.dst.IsValid() {
+		return ""
+	}
+	var leases []string
+	for _, n := range c.w.Nodes {
+		leases = append(leases, n.Name+" "+n.PodCIDR.String())
+	}
+	return fmt.Sprintf("%s is inside the pod network %s but in no node's lease (%s): the kernel routes all of %s into flannel0 and only flanneld knows which subnets have a node; look for a stale pod IP or a node that is gone",
+		c.dst, c.w.Scenario.Cluster.PodCIDR, strings.Join(leases, ", "), c.w.Scenario.Cluster.PodCIDR)
 }
 
 func hintEgress(c hintCtx) string {

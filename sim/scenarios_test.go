@@ -110,6 +110,13 @@ func TestCapturesDecodeCleanlyInTshark(t *testing.T) {
 			for _, p := range r.World.Env.VXLANPorts {
 				args = append(args, "-d", fmt.Sprintf("udp.port==%d,vxlan", p))
 			}
+			// flannel udp has no dissector: its payload is a bare IP packet,
+			// decoded (and its checksums checked) as IP by decode-as.
+			flannelUDP := 0
+			if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
+				flannelUDP = *f.Port
+				args = append(args, "-d", fmt.Sprintf("udp.port==%d,ip", flannelUDP))
+			}
 			// Every frame decodes, and none has a bad checksum or is malformed.
 			bad := exec.Command(tshark, append(args, "-Y",
 				"ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0 || icmp.checksum.status == 0 || _ws.malformed || _ws.expert.severity == error")...)
@@ -120,6 +127,16 @@ func TestCapturesDecodeCleanlyInTshark(t *testing.T) {
 			outb, err = all.CombinedOutput()
 			require.NoError(t, err, "%s", outb)
 			assert.Equal(t, sink.Len(), len(strings.Fields(filterNoise(string(outb)))), "tshark read every frame")
+			if flannelUDP != 0 {
+				fu := exec.Command(tshark, append(args, "-Y", fmt.Sprintf("udp.dstport == %d", flannelUDP), "-T", "fields", "-e", "frame.protocols")...)
+				outb, err = fu.CombinedOutput()
+				require.NoError(t, err, "%s", outb)
+				lines := strings.Split(strings.TrimSpace(filterNoise(string(outb))), "\n")
+				require.NotEmpty(t, lines)
+				for _, l := range lines {
+					assert.Contains(t, l, ":ip:udp:ip:", "flannel udp datagram decoded as %q: the payload must be the inner IP packet", l)
+				}
+			}
 			if len(r.World.Env.VXLANPorts) > 0 {
 				vx := exec.Command(tshark, append(args, "-Y", "vxlan", "-T", "fields", "-e", "vxlan.vni", "-e", "ip.proto")...)
 				outb, err = vx.CombinedOutput()

@@ -49,6 +49,9 @@ type ActionSpec struct {
 	// Route is an `ip route` route (delete-node-route, add-node-route),
 	// e.g. "172.20.2.0/24 via 172.20.2.0 dev flannel.1 onlink".
 	Route string `yaml:"route"`
+	// Rule is an `ip rule` rule (add-node-rule, delete-node-rule), e.g.
+	// "from 10.0.1.5 lookup 1003 priority 2048".
+	Rule string `yaml:"rule"`
 	// Deployment is the Deployment to scale ("NAME" or "NS/NAME").
 	Deployment string `yaml:"deployment"`
 	// Replicas is the Deployment's new replica count (scale).
@@ -69,6 +72,8 @@ var actionKinds = []actionKind{
 	{"link-up", []string{"node", "pod", "device"}, "ip link set DEVICE up"},
 	{"delete-node-route", []string{"node", "pod", "route"}, "ip route del ROUTE in a node's or pod's namespace"},
 	{"add-node-route", []string{"node", "pod", "route"}, "ip route add ROUTE in a node's or pod's namespace"},
+	{"delete-node-rule", []string{"node", "pod", "rule"}, "ip rule del RULE in a node's or pod's namespace"},
+	{"add-node-rule", []string{"node", "pod", "rule"}, "ip rule add RULE in a node's or pod's namespace"},
 	{"delete-pod", []string{"pod"}, "kubectl delete pod: the pod's endpoints go away, kube-proxy resyncs"},
 	{"scale", []string{"deployment", "replicas"}, "kubectl scale deployment --replicas=N (down): the removed pods' endpoints go away"},
 	{"show-pod-cidr", []string{"node"}, "kubectl get node NODE -o jsonpath='{.spec.podCIDR}'"},
@@ -140,6 +145,10 @@ func (w *World) Apply(f *Flow) (*ActionOutcome, error) {
 		return w.deleteNodeRoute(a)
 	case "add-node-route":
 		return w.addNodeRoute(a)
+	case "delete-node-rule":
+		return w.deleteNodeRule(a)
+	case "add-node-rule":
+		return w.addNodeRule(a)
 	case "delete-pod":
 		return w.deletePods("kubectl delete pod", []string{a.Pod})
 	case "scale":

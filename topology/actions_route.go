@@ -25,6 +25,8 @@ type RouteSpec struct {
 	Type      netstack.RouteType
 	HasType   bool
 	MTU       int
+	// Table is the routing table ("table N|main|local|default"); 0 is main.
+	Table uint32
 }
 
 // ParseRouteSpec parses the arguments of `ip route add|del`:
@@ -136,8 +138,19 @@ func ParseRouteSpec(text string) (RouteSpec, error) {
 			}
 			r.MTU = n
 			i++
+		case "table":
+			v, err := need(i, "a table id or name")
+			if err != nil {
+				return r, err
+			}
+			id, err := ParseTable(v)
+			if err != nil {
+				return r, fmt.Errorf("route %q: %v", text, err)
+			}
+			r.Table = id
+			i++
 		default:
-			return r, fmt.Errorf("route %q: unknown word %q (netsim reads: [TYPE] PREFIX [via GW] [dev DEV] [onlink] [src ADDR] [metric N] [mtu [lock] N])", text, words[i])
+			return r, fmt.Errorf("route %q: unknown word %q (netsim reads: [TYPE] PREFIX [via GW] [dev DEV] [onlink] [src ADDR] [metric N] [mtu [lock] N] [table ID])", text, words[i])
 		}
 	}
 	return r, nil
@@ -154,8 +167,9 @@ func (w *World) deleteNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 	}
 	// fib_table_delete: the first route of the prefix whose attributes
 	// match every attribute given.
+	table := st.Table(tableOr(spec.Table))
 	var found *netstack.Route
-	for _, r := range st.Routes.All() {
+	for _, r := range table.All() {
 		switch {
 		case r.Dst != spec.Dst,
 			spec.Gw.IsValid() && r.Gw != spec.Gw,
@@ -169,12 +183,12 @@ func (w *World) deleteNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 	}
 	if found == nil {
 		var have []string
-		for _, r := range st.Routes.All() {
+		for _, r := range table.All() {
 			have = append(have, r.String())
 		}
 		return nil, actionErrf("route", "ip route del %s on %s: RTNETLINK answers: No such process (no such route; routes: %s)", a.Route, who, strings.Join(have, "; "))
 	}
-	st.Routes.Delete(found)
+	table.Delete(found)
 	if w.deletedRoutes == nil {
 		w.deletedRoutes = map[*netstack.Stack][]*netstack.Route{}
 	}
@@ -209,7 +223,7 @@ func (w *World) addNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 	if r.Dev == nil && r.Type == netstack.RouteUnicast {
 		return nil, actionErrf("route", "ip route add %s on %s: RTNETLINK answers: Network is unreachable (name dev DEVICE, or a gateway on a connected network)", a.Route, who)
 	}
-	if err := st.AddRoute(r); err != nil {
+	if err := st.AddTableRoute(tableOr(spec.Table), r); err != nil {
 		return nil, actionErrf("route", "ip route add %s on %s: %v", a.Route, who, err)
 	}
 	if list := w.deletedRoutes[st]; list != nil {
@@ -221,3 +235,29 @@ func (w *World) addNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 // DeletedRoutes returns the routes an action deleted from a namespace and
 // no action added back.
 func (w *World) DeletedRoutes(st *netstack.Stack) []*netstack.Route { return w.deletedRoutes[st] }
+
+// tableOr is the table of a spec: main when none was named.
+func tableOr(id uint32) uint32 {
+	if id == 0 {
+		return netstack.TableMain
+	}
+	return id
+}
+
+// ParseTable reads a routing table as iproute2 takes it: main, local,
+// default or a number from 1 to 4294967295.
+func ParseTable(v string) (uint32, error) {
+	switch v {
+	case "main":
+		return netstack.TableMain, nil
+	case "local":
+		return netstack.TableLocal, nil
+	case "default":
+		return netstack.TableDefault, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("table %q: expected main, local, default or a number from 1 to 4294967295", v)
+	}
+	return uint32(n), nil
+}

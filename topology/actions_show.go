@@ -65,7 +65,7 @@ func writeActionOverview(w io.Writer, wd *World) {
 				continue
 			}
 			v := map[string]string{"destination": f.Destination, "nextHop": f.NextHop, "node": f.Node, "pod": f.Pod,
-				"device": f.Device, "route": f.Route, "deployment": f.Deployment}[k]
+				"device": f.Device, "route": f.Route, "rule": f.Rule, "deployment": f.Deployment}[k]
 			if k == "replicas" {
 				v = strconv.Itoa(*f.Replicas)
 			}

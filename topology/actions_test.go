@@ -147,6 +147,36 @@ func TestActionsApplied(t *testing.T) {
 			},
 		},
 		{
+			name: "rules and a table: add, then delete",
+			items: "  - {action: add-node-route, node: node-1, route: default via 192.168.0.253 dev eth0 onlink table 1003}\n" +
+				"  - {action: add-node-rule, node: node-1, rule: from 172.20.0.2 lookup 1003 priority 2048}\n" +
+				"  - {action: add-node-rule, node: node-1, rule: to 172.20.0.2 lookup main pref 512}\n" +
+				"  - {action: add-node-rule, node: node-1, rule: fwmark 0x10/0x10 blackhole}\n" +
+				"  - {action: delete-node-rule, node: node-1, rule: priority 512}\n",
+			check: func(t *testing.T, w *World, out []*ActionOutcome) {
+				st := w.Node("node-1").Stack
+				assert.Equal(t, "ip route add default via 192.168.0.253 dev eth0 onlink on node-1", out[0].Text)
+				assert.Equal(t, "ip rule add 2048: from 172.20.0.2 lookup 1003 on node-1", out[1].Text)
+				assert.Equal(t, "ip rule add 511: from all fwmark 0x10/0x10 blackhole on node-1", out[3].Text)
+				assert.Equal(t, []string{"deleted: 512: from all to 172.20.0.2 lookup main"}, out[4].Output)
+				var rules []string
+				for _, r := range st.Rules() {
+					rules = append(rules, r.String())
+				}
+				// No priority: one below the rule after local (fib_default_rule_pref).
+				assert.Equal(t, []string{"0:\tfrom all lookup local", "511:\tfrom all fwmark 0x10/0x10 blackhole",
+					"2048:\tfrom 172.20.0.2 lookup 1003", "32766:\tfrom all lookup main", "32767:\tfrom all lookup default"}, rules)
+				assert.Equal(t, 1, st.Table(1003).Len())
+				_, err := w.Apply(&Flow{Action: "delete-node-rule", ActionSpec: ActionSpec{Node: "node-1", Rule: "priority 512"}})
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), "No such file or directory")
+				_, err = w.Apply(&Flow{Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-1", Route: "default table 1003"}})
+				require.NoError(t, err)
+				assert.Zero(t, st.Table(1003).Len())
+			},
+			state: []string{"$ ip rule", "2048:\tfrom 172.20.0.2 lookup 1003", "$ ip route show table all"},
+		},
+		{
 			name:  "delete a node route: show marks it",
 			items: "  - {action: delete-node-route, pod: web-1, route: 172.20.0.0/16 via 172.20.0.1}\n",
 			state: []string{"# deleted (ip route del): 172.20.0.0/16 via 172.20.0.1 dev eth0"},
@@ -453,6 +483,40 @@ func TestApplyThrough(t *testing.T) {
 	}
 }
 
+func TestParseRuleSpec(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string // the rule as ip rule show prints it
+		err  string
+	}{
+		{in: "from 10.0.1.5 lookup 1003 priority 2048", want: "2048:\tfrom 10.0.1.5 lookup 1003"},
+		{in: "from all to 10.0.1.0/24 table main pref 512", want: "512:\tfrom all to 10.0.1.0/24 lookup main"},
+		{in: "iif eth0 oif eth1 fwmark 0x4000/0x4000 lookup 7 preference 9", want: "9:\tfrom all fwmark 0x4000/0x4000 iif eth0 oif eth1 lookup 7"},
+		{in: "from 10.1.0.0/16 unreachable priority 5", want: "5:\tfrom 10.1.0.0/16 unreachable"},
+		{in: "", err: "empty rule"},
+		{in: "from", err: "from needs a prefix"},
+		{in: "from 10.0.1.1/24", err: "host bits set"},
+		{in: "from fe80::1", err: "not an IPv4"},
+		{in: "fwmark x", err: "is not MARK or MARK/MASK"},
+		{in: "priority -1", err: "is not a number"},
+		{in: "lookup 0", err: "expected main, local, default or a number"},
+		{in: "lookup 5 blackhole", err: "either looks up a table"},
+		{in: "from 10.0.1.5 goto 5", err: `unknown word "goto"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseRuleSpec(tt.in)
+			if tt.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.err)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.Rule.String())
+		})
+	}
+}
+
 func TestParseRouteSpec(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -471,7 +535,11 @@ func TestParseRouteSpec(t *testing.T) {
 		{in: "10.0.0.0/8 via", err: "via needs a gateway address"},
 		{in: "10.0.0.0/8 via fe80::1", err: "is not an IPv4 address"},
 		{in: "10.0.0.0/8 metric x", err: "is not a number"},
-		{in: "10.0.0.0/8 table 5", err: `unknown word "table"`},
+		{in: "10.0.0.0/8 table 5", want: RouteSpec{Dst: netip.MustParsePrefix("10.0.0.0/8"), Table: 5}},
+		{in: "default via 10.0.0.253 dev eth1 onlink table main", want: RouteSpec{Dst: netip.MustParsePrefix("0.0.0.0/0"), Gw: netip.MustParseAddr("10.0.0.253"), Dev: "eth1", Onlink: true, Table: netstack.TableMain}},
+		{in: "10.0.0.0/8 table 0", err: "expected main, local, default or a number"},
+		{in: "10.0.0.0/8 table x", err: "expected main, local, default or a number"},
+		{in: "10.0.0.0/8 gw 1.2.3.4", err: `unknown word "gw"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -15,13 +15,13 @@ func (a ActionSpec) empty() bool { return a == ActionSpec{} }
 func (a ActionSpec) set() map[string]bool {
 	return map[string]bool{
 		"destination": a.Destination != "", "nextHop": a.NextHop != "", "node": a.Node != "",
-		"pod": a.Pod != "", "device": a.Device != "", "route": a.Route != "",
+		"pod": a.Pod != "", "device": a.Device != "", "route": a.Route != "", "rule": a.Rule != "",
 		"deployment": a.Deployment != "", "replicas": a.Replicas != nil,
 	}
 }
 
 // actionFieldOrder is the order fields are reported in.
-var actionFieldOrder = []string{"destination", "nextHop", "node", "pod", "device", "route", "deployment", "replicas"}
+var actionFieldOrder = []string{"destination", "nextHop", "node", "pod", "device", "route", "rule", "deployment", "replicas"}
 
 // actionFieldsOnFlow reports action fields on a flow (an item without action:).
 func (v *validator) actionFieldsOnFlow(path string, f *Flow) {
@@ -123,6 +123,13 @@ func (v *validator) checkAction(path string, f *Flow, names map[string]string) {
 			v.add(path+".route", `required: the route as ip route writes it, e.g. "172.20.2.0/24 via 172.20.2.0 dev flannel.1 onlink"`)
 		} else if _, err := ParseRouteSpec(a.Route); err != nil {
 			v.add(path+".route", err.Error())
+		}
+	case "delete-node-rule", "add-node-rule":
+		v.checkHostOrPod(path, f.Action, a)
+		if a.Rule == "" {
+			v.add(path+".rule", `required: the rule as ip rule takes it, e.g. "from 10.0.1.5 lookup 1003 priority 2048"`)
+		} else if _, err := ParseRuleSpec(a.Rule); err != nil {
+			v.add(path+".rule", err.Error())
 		}
 	case "delete-pod":
 		if a.Pod == "" {

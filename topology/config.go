@@ -238,11 +238,12 @@ type CNI struct {
 
 // Flannel is flannel's net-conf.json, in YAML.
 type Flannel struct {
-	// Backend is "vxlan" (default), "host-gw" or "alivpc" ("ali-vpc" accepted).
+	// Backend is "vxlan" (default), "host-gw", "udp" or "alivpc" ("ali-vpc" accepted).
 	Backend string `yaml:"backend"`
 	// VNI of the VXLAN device. Default 1.
 	VNI *int `yaml:"vni"`
-	// Port is the VXLAN UDP destination port. Default 8472 (Linux's historic port).
+	// Port is the VXLAN UDP destination port, default 8472 (Linux's
+	// historic port), or the udp backend's port, default 8285.
 	Port *int `yaml:"port"`
 	// DirectRouting makes the vxlan backend route directly (like host-gw)
 	// to peers on the same subnet.
@@ -250,7 +251,7 @@ type Flannel struct {
 	// IPMasq installs flannel's masquerade rules (flanneld --ip-masq). Default true.
 	IPMasq *bool `yaml:"ipMasq"`
 	// MTU overrides the pod/flannel MTU. Default: underlay MTU minus the
-	// backend's overhead (50 for vxlan, 0 otherwise).
+	// backend's overhead (50 for vxlan, 28 for udp, 0 otherwise).
 	MTU int `yaml:"mtu"`
 }
 

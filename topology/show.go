@@ -169,6 +169,19 @@ func WriteState(w io.Writer, wd *World, only string) error {
 					fmt.Fprintln(w, l)
 				}
 			}
+			if px := flannel.Proxy(n.h.CNI); px != nil {
+				// flanneld's forwarder keeps its table in userspace: no
+				// command prints it; this is what its lease watcher set.
+				fmt.Fprintf(w, "# flanneld udp forwarder: socket %s/udp, /dev/net/tun %s; routes from subnet leases:\n", px.Local(), flannel.UDPDeviceName)
+				var lines []string
+				for _, r := range px.Routes() {
+					lines = append(lines, r.String())
+				}
+				sort.Strings(lines)
+				for _, l := range lines {
+					fmt.Fprintln(w, l)
+				}
+			}
 			if vx := flannel.Tunnel(n.h.CNI); vx != nil {
 				fmt.Fprintln(w, "$ bridge fdb show dev "+vx.Dev.Name)
 				var lines []string

@@ -44,6 +44,7 @@ const (
 	defaultVNI        = 1
 	maxVNI            = 1<<24 - 1
 	defaultVXLANPort  = 8472 // flannel's default (Linux's historic VXLAN port)
+	defaultUDPPort    = 8285 // flannel udp backend's default (udp_amd64.go defaultPort)
 	defaultProxyMode  = "iptables"
 	defaultScheduler  = "rr" // kube-proxy's --ipvs-scheduler default
 	defaultInternet   = "internet"
@@ -100,7 +101,7 @@ var privateRanges = []netip.Prefix{
 var cloudReserved = netip.MustParsePrefix("100.64.0.0/10")
 
 var (
-	flannelBackends = []string{"vxlan", "host-gw", "alivpc"}
+	flannelBackends = []string{"vxlan", "host-gw", "udp", "alivpc"}
 	underlays       = []string{"vpc", "l2"}
 	failureTypes    = []string{"delete-vpc-route", "link-down"}
 	protocols       = []string{"icmp", "udp", "tcp"}
@@ -249,7 +250,11 @@ func (v *validator) applyDefaults() {
 			f.VNI = ptr(defaultVNI)
 		}
 		if f.Port == nil {
-			f.Port = ptr(defaultVXLANPort)
+			if f.Backend == "udp" {
+				f.Port = ptr(defaultUDPPort)
+			} else {
+				f.Port = ptr(defaultVXLANPort)
+			}
 		}
 		if f.IPMasq == nil {
 			f.IPMasq = ptr(true)
@@ -578,7 +583,7 @@ func (v *validator) checkCNI() {
 	}
 	const p = "cluster.cni.flannel"
 	if !slices.Contains(flannelBackends, f.Backend) {
-		v.addf(p+".backend", `unknown flannel backend %q: expected "vxlan" (the default), "host-gw" or "alivpc" ("ali-vpc" is accepted too)%s`, f.Backend, hint.DidYouMean(f.Backend, append(slices.Clone(flannelBackends), "ali-vpc")))
+		v.addf(p+".backend", `unknown flannel backend %q: expected "vxlan" (the default), "host-gw", "udp" or "alivpc" ("ali-vpc" is accepted too)%s`, f.Backend, hint.DidYouMean(f.Backend, append(slices.Clone(flannelBackends), "ali-vpc")))
 	} else if f.DirectRouting && f.Backend != "vxlan" {
 		v.addf(p+".directRouting", "directRouting is an option of the vxlan backend, but the backend is %q", f.Backend)
 	}
@@ -586,7 +591,11 @@ func (v *validator) checkCNI() {
 		v.addf(p+".vni", "%d is out of range: a VXLAN VNI is 1 to %d (the default is %d)", *f.VNI, maxVNI, defaultVNI)
 	}
 	if *f.Port < 1 || *f.Port > 65535 {
-		v.addf(p+".port", "%d is out of range: a UDP port is 1 to 65535 (the default is %d)", *f.Port, defaultVXLANPort)
+		def := defaultVXLANPort
+		if f.Backend == "udp" {
+			def = defaultUDPPort
+		}
+		v.addf(p+".port", "%d is out of range: a UDP port is 1 to 65535 (the default is %d)", *f.Port, def)
 	}
 	if f.MTU != 0 && (f.MTU < minMTU || f.MTU > maxMTU) {
 		v.addf(p+".mtu", "%d is out of range: expected %d to %d, or leave it out to derive it from vpc.mtu", f.MTU, minMTU, maxMTU)

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,35 @@ func TestValidateDefaults(t *testing.T) {
 	assert.Equal(t, 7, *s.Cluster.CNI.Flannel.VNI)
 	assert.False(t, *s.Cluster.CNI.Flannel.IPMasq)
 	assert.Equal(t, 0, *s.Flows[0].Size)
+}
+
+// TestFlannelPortDefaultFollowsTheBackend: 8472 for vxlan, 8285 for udp
+// (flannel's udp_amd64.go defaultPort), an explicit port kept.
+func TestFlannelPortDefaultFollowsTheBackend(t *testing.T) {
+	tests := []struct {
+		backend string
+		port    *int
+		want    int
+	}{
+		{backend: "vxlan", want: 8472},
+		{backend: "", want: 8472},
+		{backend: "udp", want: 8285},
+		{backend: "udp", port: ptr(9000), want: 9000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.backend+"/"+strconv.Itoa(tt.want), func(t *testing.T) {
+			s := baseScenario()
+			s.Cluster.CNI.Flannel = &Flannel{Backend: tt.backend, Port: tt.port}
+			require.Empty(t, s.Validate())
+			assert.Equal(t, tt.want, *s.Cluster.CNI.Flannel.Port)
+		})
+	}
+	s := baseScenario()
+	s.Cluster.CNI.Flannel = &Flannel{Backend: "udp", Port: ptr(0)}
+	probs := s.Validate()
+	require.Len(t, probs, 1)
+	assert.Equal(t, "cluster.cni.flannel.port", probs[0].Path)
+	assert.Contains(t, probs[0].String(), "the default is 8285")
 }
 
 // TestValidateRules breaks the base scenario one way at a time and checks

@@ -263,9 +263,11 @@ func TestRunPcap(t *testing.T) {
 	tests := []struct {
 		name, file string
 		hint       string
+		tunnelPort layers.UDPPort // the UDP port of the tunnel datagrams (0: none)
 	}{
-		{"vxlan", vxlan, " -d udp.port==8472,vxlan "},
-		{"alivpc", alivpc, ""},
+		{"vxlan", vxlan, " -d udp.port==8472,vxlan ", 8472},
+		{"alivpc", alivpc, "", 0},
+		{"udp", "../../scenarios/flannel-udp.yaml", " -d udp.port==8285,ip ", 8285},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -296,7 +298,7 @@ func TestRunPcap(t *testing.T) {
 			r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
 			require.NoError(t, err)
 			var n int
-			var vxlanSeen bool
+			var tunnelSeen bool
 			for {
 				data, _, err := r.ReadPacketData()
 				if err != nil {
@@ -305,14 +307,14 @@ func TestRunPcap(t *testing.T) {
 				n++
 				if r.LinkType() == layers.LinkTypeEthernet {
 					p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.NoCopy)
-					if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && u.DstPort == 8472 {
-						vxlanSeen = true
+					if u, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP); ok && tt.tunnelPort != 0 && u.DstPort == tt.tunnelPort {
+						tunnelSeen = true
 					}
 				}
 			}
 			assert.Positive(t, n, "packets in the capture")
 			assert.Positive(t, r.NInterfaces())
-			assert.Equal(t, tt.hint != "", vxlanSeen)
+			assert.Equal(t, tt.tunnelPort != 0, tunnelSeen, "tunnel datagrams in the capture")
 		})
 	}
 }

@@ -75,7 +75,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "wrote %d frames on %d interfaces to %s\n", sink.Len(), len(sink.Interfaces()), *pcapFile)
 		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE\n", *pcapFile, vxlanHint(r))
-		fmt.Fprintf(stderr, "         or: wireshark %s  (Decode As… UDP port → VXLAN for the tunnel port)\n", *pcapFile)
+		decode := "VXLAN for the tunnel port"
+		if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
+			decode = "IPv4 for flannel's udp port"
+		}
+		fmt.Fprintf(stderr, "         or: wireshark %s  (Decode As… UDP port → %s)\n", *pcapFile, decode)
 	}
 	if !res.AllMet() {
 		return exitUnmet
@@ -87,6 +91,10 @@ func vxlanHint(r *sim.Runner) string {
 	s := ""
 	for _, p := range r.World.Env.VXLANPorts {
 		s += fmt.Sprintf(" -d udp.port==%d,vxlan", p)
+	}
+	// flannel udp: the payload is a bare IP packet (no dissector of its own).
+	if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" && f.Port != nil {
+		s += fmt.Sprintf(" -d udp.port==%d,ip", *f.Port)
 	}
 	return s
 }

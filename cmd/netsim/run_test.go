@@ -46,7 +46,7 @@ func TestRunTextFlags(t *testing.T) {
 		{name: "hide repeated", args: []string{"--flow", flow, "--hide", "arp", "--hide", "rule"},
 			stdout: []string{" route "}, notStdout: []string{" arp ", " rule "}},
 		{name: "bad hop kind", args: []string{"--hide", "arp,fbd"}, code: 2,
-			stderr: []string{`--hide "fbd": not a hop kind (did you mean "fdb"?); the kinds are arp, ct, decap, deliver, dns, drop, encap, fdb, frag, icmp, local, nat, neigh, note, route, rule, rx, switch, ttl, tx, vpc`}},
+			stderr: []string{`--hide "fbd": not a hop kind (did you mean "fdb"?); the kinds are app, arp, ct, decap, deliver, dns, drop, encap, fdb, frag, icmp, local, nat, neigh, note, route, rule, rx, switch, ttl, tx, vpc`}},
 		{name: "one namespace", args: []string{"--flow", flow, "--node", "node-2", "--width", "0"},
 			stdout: []string{" node-2 flannel.1    decap "}, notStdout: []string{"#1  node-1", "#1  default/web-1", "#8  vpc"}},
 		{name: "a pod by its short name", args: []string{"--flow", flow, "--node", "pod/api-1", "--width", "0"},

@@ -141,11 +141,24 @@ type Device struct {
 	// Stats are the counters.
 	Stats Stats
 
-	env  *Env
-	up   bool
-	xmit Xmitter
-	rx   Receiver
+	env    *Env
+	up     bool
+	xmit   Xmitter
+	rx     Receiver
+	egress EgressHook
 }
+
+// EgressHook sees the frames transmitted on a device before they are
+// counted, captured or handed to its Xmitter, as tc's clsact egress hook
+// does (sch_handle_egress runs in __dev_queue_xmit before the qdisc, and
+// the packet taps that tcpdump reads come after it). Egress returns true
+// when it took the frame (redirected or dropped it).
+type EgressHook interface {
+	Egress(dev *Device, pkt *packet.Buffer) bool
+}
+
+// SetEgress installs the device's egress hook (nil: none).
+func (d *Device) SetEgress(h EgressHook) { d.egress = h }
 
 // NewDevice makes a device; it starts up.
 func NewDevice(env *Env, ns, name, kind string, typ LinkType, mtu int, mac packet.MAC, x Xmitter) *Device {
@@ -184,6 +197,9 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 	if !d.up {
 		d.Stats.TxDropped++
 		env.Drop(pkt, d.NS, d.Name, trace.ReasonLinkDown, fmt.Sprintf("%s is down (ip link set %s down)", d.Name, d.Name))
+		return
+	}
+	if d.egress != nil && d.egress.Egress(d, pkt) {
 		return
 	}
 	d.Stats.TxPackets++

@@ -22,10 +22,13 @@ const (
 	NudStale
 	NudPermanent
 	NudFailed
+	// NudNoARP is an entry of an Ethernet device with IFF_NOARP: no
+	// resolution, the device's own address as lladdr (arp_constructor).
+	NudNoARP
 )
 
 func (n NudState) String() string {
-	return [...]string{"INCOMPLETE", "REACHABLE", "STALE", "PERMANENT", "FAILED"}[n]
+	return [...]string{"INCOMPLETE", "REACHABLE", "STALE", "PERMANENT", "FAILED", "NOARP"}[n]
 }
 
 // Neighbour resolution parameters (net.ipv4.neigh.default.*).
@@ -38,6 +41,10 @@ const (
 	ReachableTime = 30 * time.Second
 	// UnresQueueLen bounds the packets queued on an unresolved entry.
 	UnresQueueLen = 101
+	// ARPLockTime is locktime (100 centiseconds): an entry's address is
+	// not overridden by a different ARP reply within 1 s of its last
+	// update.
+	ARPLockTime = time.Second
 )
 
 // Neigh is a neighbour table entry.
@@ -137,7 +144,21 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		return
 	}
 	if ifc.NoARP {
-		s.drop(pkt, dev.Name, trace.ReasonNeighUnresolved, fmt.Sprintf("no neighbour entry for %s on %s, a NOARP device", nh, dev.Name))
+		// arp_constructor: on an Ethernet device with IFF_NOARP (Terway's
+		// ipvl_X) a neighbour is NUD_NOARP with the device's own address
+		// as its lladdr; nothing is resolved.
+		if n == nil {
+			n = &Neigh{IP: nh, Iface: ifc}
+			s.neigh[neighKey(dev.Index, nh)] = n
+		}
+		n.State, n.MAC, n.Updated, n.probes = NudNoARP, dev.MAC, now, 0
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: dev.Name, Kind: trace.KindNeigh, Lookup: "neigh " + nh.String() + " dev " + dev.Name,
+				Match: "no entry", Change: "created " + n.Format(now) + " (" + dev.Name + " is NOARP: its own address)"})
+		}
+		eth := packet.Ethernet(pkt.Prepend(packet.EthHeaderLen))
+		eth.Set(n.MAC, dev.MAC, packet.EtherTypeIPv4)
+		dev.Transmit(pkt)
 		return
 	}
 	if n == nil || n.State == NudFailed {
@@ -253,6 +274,19 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	forUs := s.IsLocal(tip)
 	key := neighKey(ifc.Dev.Index, sip)
 	n := s.neigh[key]
+	if n != nil && op == packet.ARPReply && (n.State == NudReachable || n.State == NudStale) &&
+		sha != n.MAC && sip != tip && now-n.Updated < ARPLockTime {
+		// arp_process: "if several different ARP replies follow back to
+		// back, use the FIRST one" (several proxy agents answering, such
+		// as a VPC vSwitch and an ipvlan slave): within locktime a reply
+		// does not override the address, unless it is gratuitous.
+		if s.tracing() {
+			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a),
+				Match: fmt.Sprintf("ignored: %s was updated %s ago, within locktime %s (the first reply wins)", n.Format(now), now-n.Updated, ARPLockTime)})
+		}
+		pkt.Free()
+		return
+	}
 	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs) {
 		was := n.State
 		n.MAC, n.Updated = sha, now

@@ -292,3 +292,44 @@ func TestRouteTableAllIsIPRouteShowTableAll(t *testing.T) {
 		"broadcast 127.255.255.255 dev lo table local proto kernel scope link src 127.0.0.1",
 	}, w.R.RouteTableAll())
 }
+
+// TestRouteGetAnswersAsIPRouteGet: the input decision without a packet
+// (compared with a kernel in topology/kernel's TestPolicyRoutingMatchesTheKernel).
+func TestRouteGetAnswersAsIPRouteGet(t *testing.T) {
+	w := newWorld(t)
+	withC(t, w)
+	require.NoError(t, w.R.AddTableRoute(400, &netstack.Route{Dst: pfx("10.9.9.0/24"), Type: netstack.RouteBlackhole}))
+	require.NoError(t, w.R.AddRule(netstack.Rule{Priority: 100, From: pfx("10.0.1.7/32"), Table: 400}))
+	require.NoError(t, w.R.AddRule(netstack.Rule{Priority: 101, From: pfx("10.0.1.8/32"), Action: netstack.RuleProhibit}))
+	require.NoError(t, w.R.AddRule(netstack.Rule{Priority: 2048, From: pfx("10.0.1.2/32"), Table: 100}))
+	tests := []struct {
+		dst, src, iif string
+		dev, table    string
+		local         bool
+		errno         string
+	}{
+		{dst: "10.9.9.9", src: "10.0.1.2", iif: "eth0", dev: "eth2", table: "100"},
+		{dst: "10.9.9.9", src: "10.0.1.3", iif: "eth0", dev: "eth1", table: "main"},
+		{dst: "10.0.3.1", src: "10.0.1.3", iif: "eth0", local: true},
+		{dst: "10.9.9.9", src: "10.0.1.7", iif: "eth0", errno: "Invalid argument"},
+		{dst: "10.9.9.9", src: "10.0.1.8", iif: "eth0", errno: "Permission denied"},
+		{dst: "10.10.0.1", src: "10.0.1.3", iif: "eth0", errno: "Network is unreachable"},
+		{dst: "10.9.9.9", src: "10.0.2.1", iif: "eth0", errno: "Invalid argument"}, // own address
+	}
+	for _, tt := range tests {
+		t.Run(tt.dst+" from "+tt.src, func(t *testing.T) {
+			res, err := w.R.RouteGet(ip(tt.dst), ip(tt.src), tt.iif, 0)
+			require.NoError(t, err)
+			assert.Equal(t, tt.errno, res.Errno, res.Detail)
+			assert.Equal(t, tt.local, res.Local)
+			if tt.dev != "" {
+				require.NotNil(t, res.Route)
+				assert.Equal(t, tt.dev, res.Route.Dev.Dev.Name)
+				assert.Equal(t, tt.table, netstack.TableName(res.Table))
+			}
+		})
+	}
+	assert.Empty(t, w.reasons(), "RouteGet sends and drops nothing")
+	_, err := w.R.RouteGet(ip("10.9.9.9"), ip("10.0.1.2"), "eth9", 0)
+	assert.Error(t, err)
+}

@@ -90,7 +90,8 @@ type Stack struct {
 	customRules bool                   // rules other than the three defaults
 	tables      map[uint32]*RouteTable // tables other than main
 
-	flushed []flushedRoute // routes removed because their device went down
+	flushed []flushedRoute  // routes removed because their device went down
+	probe   *RouteGetResult // set while RouteGet runs the input checks
 	lo      *Route
 	pmtu    map[netip.Addr]pmtuEntry
 
@@ -343,6 +344,10 @@ func (s *Stack) hop(pkt *packet.Buffer, h trace.Hop) {
 }
 
 func (s *Stack) drop(pkt *packet.Buffer, dev string, r trace.Reason, detail string) {
+	if s.probe != nil {
+		s.probeDrop(r, detail)
+		return
+	}
 	s.env.Drop(pkt, s.Name, dev, r, detail)
 }
 

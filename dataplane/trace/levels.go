@@ -43,7 +43,7 @@ func ParseLevel(s string) (Level, bool) {
 func Kinds() []Kind {
 	return []Kind{KindRx, KindTx, KindRoute, KindNeigh, KindARP, KindFDB, KindEncap, KindDecap, KindTTL,
 		KindRule, KindCT, KindNAT, KindFrag, KindICMP, KindLocal, KindVPC, KindSwitch, KindDeliver,
-		KindDrop, KindDNS, KindNote}
+		KindDrop, KindDNS, KindNote, KindApp}
 }
 
 // ParseKind returns the hop kind named s.
@@ -95,7 +95,7 @@ func arpPackets(hops []Hop) map[uint64]bool {
 		switch h.Kind {
 		case KindARP:
 			arp[h.Packet] = true
-		case KindRoute, KindEncap, KindDecap, KindTTL, KindRule, KindCT, KindNAT, KindDeliver, KindICMP, KindFrag:
+		case KindRoute, KindEncap, KindDecap, KindTTL, KindRule, KindCT, KindNAT, KindDeliver, KindICMP, KindFrag, KindApp:
 			ip[h.Packet] = true
 		}
 	}
@@ -205,6 +205,12 @@ func (v visit) decisions() []string {
 			s = HopText(h)
 			if h.Kind == KindLocal || h.Kind == KindDeliver {
 				s = strings.TrimPrefix(s, string(h.Kind)+" ")
+			}
+		case KindApp:
+			// "flanneld route 172.20.1.2 ⇒ 172.20.1.0/24 → 192.168.1.11:8285";
+			// the read and write hops show as the flanneld place.
+			if h.Lookup != "" {
+				s = strings.TrimPrefix(HopText(h), string(h.Kind)+" ")
 			}
 		case KindDrop:
 			s = "DROPPED " + h.Change + " [" + h.Reason + "]"

@@ -48,6 +48,8 @@ const (
 	ReasonMartianSource             // fib_validate_source: a local, multicast, broadcast, zero or loopback source
 	ReasonRPFilter                  // rp_filter: the reverse path check failed
 	ReasonMartianDest               // ip_route_input_slow: a zero-net or loopback destination
+	ReasonFlanneldNoRoute           // flannel udp: flanneld has no lease for the destination subnet
+	ReasonFlanneldTTL               // flannel udp: flanneld decremented the TTL to zero
 	ReasonPodPending                // the pod was never started (Pending): it has no address and no sandbox
 	reasonCount
 )
@@ -91,6 +93,8 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonMartianSource:      {"martian-source", "martian source: the source is a local address of the receiving namespace (accept_local=0) or a multicast, broadcast, zero or loopback address"},
 	ReasonRPFilter:           {"rp-filter", "martian source: reverse path filter (rp_filter) found no route back to the source through the incoming device (strict) or at all (loose)"},
 	ReasonMartianDest:        {"martian-destination", "martian destination: a zero-net or loopback destination arrived on a non-loopback device"},
+	ReasonFlanneldNoRoute:    {"flanneld-no-route", "flanneld (udp backend) has no lease for the destination subnet; ICMP net unreachable written back into flannel0 unless the packet is ICMP or a non-first fragment"},
+	ReasonFlanneldTTL:        {"flanneld-ttl-zero", "flanneld (udp backend) decremented the TTL to zero and discarded the packet without an ICMP time exceeded"},
 	ReasonPodPending:         {"pod-pending", "the pod is Pending: it was never started, has no address and sends or receives nothing"},
 }
 

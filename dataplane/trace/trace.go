@@ -39,6 +39,7 @@ const (
 	KindDrop    Kind = "drop"    // the packet was dropped
 	KindDNS     Kind = "dns"     // a cluster DNS lookup
 	KindNote    Kind = "note"    // anything else worth saying
+	KindApp     Kind = "app"     // a userspace program (flanneld) read, looked up or wrote the packet
 )
 
 // Hop is one recorded step. Fields are strings formatted the way the Linux

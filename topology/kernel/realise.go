@@ -35,7 +35,9 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
-	if !ok || m.Options().DirectRouting {
+	// The udp backend needs flanneld's userspace forwarder on the TUN;
+	// no process here plays it.
+	if !ok || m.Options().DirectRouting || m.Options().Backend == flannel.UDP {
 		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
 	}
 	if s.Cluster.ProxyMode == "ipvs" {

@@ -1,4 +1,4 @@
-// Package flannel is the flannel CNI mode with its vxlan, host-gw and
+// Package flannel is the flannel CNI mode with its vxlan, host-gw, udp and
 // ali-vpc (ACK) backends, named and numbered as Linux flannel does.
 //
 // Design notes:
@@ -21,6 +21,7 @@
 //   - host-gw: per peer "<peer subnet> via <peer IP> dev eth0"; the kernel
 //     refuses it when the peer is not on-link (flanneld logs the error and
 //     goes on) — netsim reports that as a note.
+//   - udp: TUN flannel0 and flanneld's userspace forwarder (udp.go).
 //   - alivpc (ACK's default): no tunnel and no peer routes; at node setup
 //     a VPC custom route entry "<node subnet> → this ECS instance" is
 //     created, counted against the route table quota.
@@ -32,6 +33,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"netsim/dataplane/app/flanneld"
 	"netsim/dataplane/cni"
 	"netsim/dataplane/link"
 	"netsim/dataplane/netstack"
@@ -71,6 +73,8 @@ type Mode struct {
 type nodeState struct {
 	bridge *link.Bridge
 	vxlan  *link.VXLAN
+	tun    *link.TUN
+	proxy  *flanneld.Proxy
 	vtep   packet.MAC
 	next   int
 	used   map[netip.Addr]string
@@ -93,15 +97,18 @@ func New(c *cni.Cluster, opts any) (cni.Mode, error) {
 		oo.Backend = AliVPC
 	}
 	switch oo.Backend {
-	case VXLAN, HostGW, AliVPC:
+	case VXLAN, HostGW, UDP, AliVPC:
 	default:
-		return nil, fmt.Errorf("flannel: unknown backend %q (expected vxlan, host-gw or alivpc)", oo.Backend)
+		return nil, fmt.Errorf("flannel: unknown backend %q (expected vxlan, host-gw, udp or alivpc)", oo.Backend)
 	}
 	if oo.VNI == 0 {
 		oo.VNI = 1
 	}
 	if oo.Port == 0 {
 		oo.Port = 8472
+		if oo.Backend == UDP {
+			oo.Port = flanneld.DefaultPort
+		}
 	}
 	if oo.Backend == AliVPC && c.VPC == nil {
 		return nil, fmt.Errorf("flannel: backend alivpc needs an Alibaba Cloud VPC underlay (underlay: vpc), not %q", c.Underlay)
@@ -120,8 +127,11 @@ func (m *Mode) PodMTU() int {
 	if m.o.MTU != 0 {
 		return m.o.MTU
 	}
-	if m.o.Backend == VXLAN {
+	switch m.o.Backend {
+	case VXLAN:
 		return m.c.UnderlayMTU - packet.VXLANOverhead
+	case UDP:
+		return m.c.UnderlayMTU - flanneld.EncapOverhead
 	}
 	return m.c.UnderlayMTU
 }
@@ -171,6 +181,10 @@ func (m *Mode) SetupNode(n *cni.Node) error {
 		}
 		s.BindTunnel(uint16(m.o.Port), st.vxlan)
 		m.addVXLANPort()
+	case UDP:
+		if err := m.setupUDP(n, st); err != nil {
+			return err
+		}
 	case AliVPC:
 		if _, err := m.c.VPC.AddRoute(n.PodCIDR, n.Name, "flannel ali-vpc route for "+n.Name); err != nil {
 			return fmt.Errorf("flannel %s: %w", n.Name, err)
@@ -259,6 +273,12 @@ func (m *Mode) AddPeer(n, peer *cni.Node) error {
 			m.notes = append(m.notes, fmt.Sprintf("%s: flanneld host-gw: Error adding route to %s via %s dev %s: Network is unreachable (%s is not on-link: host-gw needs every node on one L2 segment)",
 				n.Name, peer.PodCIDR, peer.IP, n.NIC.Dev.Name, peer.IP))
 		}
+	case UDP:
+		// subnet.WatchLeases → processSubnetEvents → setRoute over the
+		// control socket: the forwarder learns the lease; the kernel
+		// routes every peer through "<network> dev flannel0" already.
+		st := n.State.(*nodeState)
+		st.proxy.SetRoute(peer.PodCIDR, netip.AddrPortFrom(peer.IP, uint16(m.o.Port)))
 	case AliVPC:
 		// Routing between nodes is the VPC route table's job.
 	}

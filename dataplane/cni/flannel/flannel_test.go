@@ -467,12 +467,15 @@ func TestNew(t *testing.T) {
 		opts     any
 		wantName string
 		wantMTU  int
+		wantPort int // 0: 8472
 		wantErr  string
 	}{
 		{name: "defaults", c: l2, opts: &flannel.Options{}, wantName: "flannel/vxlan", wantMTU: 1450},
 		{name: "host-gw", c: l2, opts: &flannel.Options{Backend: "host-gw"}, wantName: "flannel/host-gw", wantMTU: 1500},
 		{name: "MTU override", c: l2, opts: &flannel.Options{MTU: 1400}, wantName: "flannel/vxlan", wantMTU: 1400},
-		{name: "unknown backend", c: l2, opts: &flannel.Options{Backend: "udp"}, wantErr: `flannel: unknown backend "udp" (expected vxlan, host-gw or alivpc)`},
+		{name: "udp", c: l2, opts: &flannel.Options{Backend: "udp"}, wantName: "flannel/udp", wantMTU: 1472, wantPort: 8285},
+		{name: "udp port", c: l2, opts: &flannel.Options{Backend: "udp", Port: 9000}, wantName: "flannel/udp", wantMTU: 1472, wantPort: 9000},
+		{name: "unknown backend", c: l2, opts: &flannel.Options{Backend: "ipip"}, wantErr: `flannel: unknown backend "ipip" (expected vxlan, host-gw, udp or alivpc)`},
 		{name: "alivpc without a VPC", c: l2, opts: &flannel.Options{Backend: "ali-vpc"}, wantErr: `flannel: backend alivpc needs an Alibaba Cloud VPC underlay (underlay: vpc), not "l2"`},
 		{name: "wrong options type", c: l2, opts: flannel.Options{}, wantErr: "flannel: options must be *flannel.Options, got flannel.Options"},
 		{name: "nil options", c: l2, opts: (*flannel.Options)(nil), wantErr: "flannel: options must be a non-nil *flannel.Options"},
@@ -490,7 +493,11 @@ func TestNew(t *testing.T) {
 			assert.Equal(t, tt.wantMTU, m.PodMTU())
 			fm := m.(*flannel.Mode)
 			assert.Equal(t, 1, fm.Options().VNI)
-			assert.Equal(t, 8472, fm.Options().Port)
+			wantPort := tt.wantPort
+			if wantPort == 0 {
+				wantPort = 8472
+			}
+			assert.Equal(t, wantPort, fm.Options().Port)
 			assert.Equal(t, "flannel.1", fm.DeviceName())
 		})
 	}
