@@ -194,6 +194,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 				}
 			}
 		}
+		if n.h != nil {
+			writeTerwayNode(w, n.h)
+		}
 		if n.h != nil && n.h.Filter != nil {
 			fmt.Fprintln(w, "$ iptables-save")
 			fmt.Fprint(w, n.h.Filter.Save(false))

@@ -9,8 +9,10 @@ type Terway struct {
 	// (each pod gets a whole ENI, DaemonSet terway-eni).
 	ENIMode string `yaml:"eniMode"`
 	// ENIIPVirtualType is eniip_virtual_type, the shared-ENI datapath:
-	// "veth" (the default: veth pair and policy routing). "ipvlan" is not
-	// modelled.
+	// "veth" (the default: veth pair and policy routing) or "ipvlan" (the
+	// legacy IPvlan L2 datapath: pods are ipvlan slaves of the ENI, and only
+	// the Service CIDR and the host-stack CIDRs, 169.254.20.10/32 by
+	// default, are redirected into the node's stack).
 	ENIIPVirtualType string `yaml:"eniipVirtualType"`
 	// VSwitchSelectionPolicy is vswitch_selection_policy: "ordered" (the
 	// chart default, which terwayd treats as "most"), "most" (the vSwitch

@@ -59,3 +59,25 @@ func nodePodsText(wd *World, h *Host) string {
 	}
 	return "none"
 }
+
+// writeTerwayNode prints a Terway node's ipvlan state: each ENI's tc
+// egress filters and ipvlan slaves.
+func writeTerwayNode(w io.Writer, h *Host) {
+	if h.CNI == nil {
+		return
+	}
+	for _, e := range terway.ENIs(h.CNI) {
+		filters, slaves := e.IPVlanState()
+		if filters == nil && slaves == nil {
+			continue
+		}
+		fmt.Fprintf(w, "$ tc filter show dev %s egress  # printed as the commands that added them\n", e.Name)
+		for _, f := range filters {
+			fmt.Fprintln(w, f.String())
+		}
+		fmt.Fprintf(w, "$ ip -d link show type ipvlan  # slaves of %s, in the node and in pods\n", e.Name)
+		for _, s := range slaves {
+			fmt.Fprintf(w, "%s (netns %s)\n", s.String(), s.Dev.NS)
+		}
+	}
+}

@@ -78,8 +78,10 @@ func (v *validator) checkTerway() {
 	switch {
 	case !slices.Contains(terwayVirtualTypes, t.ENIIPVirtualType):
 		v.addf(p+".eniipVirtualType", `unknown eniip_virtual_type %q: expected "veth" (the default)%s`, t.ENIIPVirtualType, hint.DidYouMean(t.ENIIPVirtualType, terwayVirtualTypes))
-	case t.ENIIPVirtualType != "veth":
-		v.addf(p+".eniipVirtualType", `eniip_virtual_type %q is not modelled yet: netsim models "veth" (policy routing)`, t.ENIIPVirtualType)
+	case t.ENIIPVirtualType == "datapathv2":
+		v.addf(p+".eniipVirtualType", `eniip_virtual_type "datapathv2" (veth with Cilium's eBPF chained) is not modelled: netsim models "veth" (policy routing) and "ipvlan"`)
+	case t.ENIMode == "exclusive" && t.ENIIPVirtualType != "veth":
+		v.addf(p+".eniipVirtualType", "eniip_virtual_type is the shared-ENI datapath: an exclusive ENI is moved into its pod, so %q does not apply", t.ENIIPVirtualType)
 	}
 	if !slices.Contains(terwayPolicies, t.VSwitchSelectionPolicy) {
 		v.addf(p+".vswitchSelectionPolicy", `unknown vswitch_selection_policy %q: expected "ordered" (the default, which terwayd treats as "most"), "most" or "random"%s`,

@@ -99,9 +99,12 @@ func (l Limits) MaxPods(eniMode string) int {
 
 // Options are terway's eni-config and CNI configuration as netsim models them.
 type Options struct {
-	// VirtualType is eniip_virtual_type: "veth" (default). "ipvlan" is not
-	// modelled.
+	// VirtualType is eniip_virtual_type: "veth" (default, policy routing)
+	// or "ipvlan" (the legacy IPvlan L2 datapath).
 	VirtualType string
+	// HostStackCIDRs are host_stack_cidrs, redirected into the host stack
+	// in ipvlan mode with the Service CIDR (default DefaultHostStackCIDRs).
+	HostStackCIDRs []netip.Prefix
 	// ENIMode is "shared" (default, ENI multi-IP) or "exclusive".
 	ENIMode string
 	// VSwitchSelectionPolicy is "ordered" (the chart default, which
@@ -146,6 +149,8 @@ type ENI struct {
 	Pods map[netip.Addr]string
 	// Slots is the number of private IPs it may hold.
 	Slots int
+
+	ipvlan *ipvlanENI // eniip_virtual_type ipvlan
 }
 
 type nodeState struct {
@@ -177,8 +182,8 @@ func New(c *cni.Cluster, opts any) (cni.Mode, error) {
 		return nil, fmt.Errorf("terway: pods take addresses from ENIs in the VPC: needs the Alibaba Cloud VPC underlay (underlay: vpc), not %q", c.Underlay)
 	case c.IPAM == nil:
 		return nil, fmt.Errorf("terway: no vSwitch address allocator (cni.Cluster.IPAM)")
-	case oo.VirtualType != Veth:
-		return nil, fmt.Errorf("terway: eniipVirtualType %q is not modelled (only %q)", oo.VirtualType, Veth)
+	case oo.VirtualType != Veth && oo.VirtualType != IPVlan:
+		return nil, fmt.Errorf("terway: eniipVirtualType %q is not modelled (only %q and %q)", oo.VirtualType, Veth, IPVlan)
 	case oo.ENIMode != Shared && oo.ENIMode != Exclusive:
 		return nil, fmt.Errorf("terway: unknown ENI mode %q (expected %q or %q)", oo.ENIMode, Shared, Exclusive)
 	case oo.Zone == nil || oo.Limits == nil:
@@ -192,6 +197,9 @@ func New(c *cni.Cluster, opts any) (cni.Mode, error) {
 func (m *Mode) Name() string {
 	if m.o.ENIMode == Exclusive {
 		return "terway/eni"
+	}
+	if m.o.VirtualType == IPVlan {
+		return "terway/eniip-ipvlan"
 	}
 	return "terway/eniip"
 }
@@ -288,6 +296,9 @@ func (m *Mode) AddPod(p *cni.Pod) error {
 	p.IP = ip
 	st.pods++
 	e.Pods[ip] = who
+	if m.o.VirtualType == IPVlan {
+		return m.wireIPVlan(p, e, who)
+	}
 	return m.wireVeth(p, e, who)
 }
 
@@ -435,6 +446,9 @@ func (m *Mode) setupENI(n *cni.Node, e *ENI, dev *link.Device) error {
 	s := n.Stack
 	ifc := s.AddIface(dev)
 	ifc.Conf.RPFilter = 0
+	if m.o.VirtualType == IPVlan {
+		return m.setupIPVlanENI(n, e, ifc)
+	}
 	e.Table = uint32(TableBase + int(dev.Index))
 	if err := s.AddAddrAlias(e.Name, netip.PrefixFrom(n.IP, 32)); err != nil {
 		return fmt.Errorf("terway %s: %w", n.Name, err)

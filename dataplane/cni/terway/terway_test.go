@@ -284,3 +284,38 @@ func TestExclusiveENIMovesTheENIIntoThePod(t *testing.T) {
 	require.Len(t, enis, 1)
 	assert.Equal(t, "default/web-1", enis[0].Pod)
 }
+
+func TestIPVlanPodsAreSlavesOfTheENI(t *testing.T) {
+	s := twoNodes()
+	s.extra = ""
+	s.pods = []string{"- {name: web-1, node: node-1}", "- {name: web-2, node: node-1}"}
+	y := strings.Replace(s.yaml(), "    terway:\n", "    terway:\n      eniipVirtualType: ipvlan\n", 1)
+	sc, err := topology.Parse("terway-test.yaml", []byte(y))
+	require.NoError(t, err)
+	w, err := topology.Build(sc, sim.NewLoop())
+	require.NoError(t, err)
+	n1, web1 := w.Node("node-1"), w.Pod("web-1")
+	eth1 := n1.Stack.Iface("eth1")
+	require.NotNil(t, eth1)
+	assert.Empty(t, addrs(eth1), "the ENI has no address in ipvlan mode")
+	host := n1.Stack.Iface("ipvl_3")
+	require.NotNil(t, host, "host slave named after the ENI's ifindex")
+	assert.True(t, host.NoARP)
+	assert.Equal(t, []string{"192.168.0.10/32"}, addrs(host))
+	eth0 := web1.Stack.Iface("eth0")
+	assert.Equal(t, "ipvlan", eth0.Dev.Kind)
+	assert.Equal(t, eth1.Dev.MAC, eth0.Dev.MAC, "slaves share the ENI's MAC")
+	assert.Equal(t, []string{"192.168.16.1/24"}, addrs(eth0), "the pod IP with the vSwitch prefix")
+	assert.Equal(t, []string{
+		"default via 192.168.16.253 dev eth0 onlink",
+		"192.168.0.10 dev eth0 scope link",
+		"192.168.16.0/24 dev eth0 proto kernel scope link src 192.168.16.1",
+	}, routes(web1.Stack.Routes.All()))
+	assert.Contains(t, routes(n1.Stack.Routes.All()), "192.168.16.1 dev ipvl_3 scope link")
+	assert.Len(t, rules(n1.Stack), 3, "no policy rules in ipvlan mode")
+	filters, slaves := terway.ENIs(n1.CNI)[0].IPVlanState()
+	require.Len(t, filters, 2)
+	assert.Equal(t, "169.254.20.10/32", filters[0].Dst.String(), "host_stack_cidrs first")
+	assert.Equal(t, "172.21.0.0/20", filters[1].Dst.String(), "then the Service CIDR")
+	assert.Len(t, slaves, 3, "ipvl_3 and the two pods")
+}
