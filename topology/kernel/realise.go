@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/vpc"
 	"netsim/topology"
 )
@@ -15,7 +16,8 @@ import (
 // already removed. What it can build today: flannel with the vxlan,
 // host-gw or alivpc backend on an l2 underlay (a Linux bridge in its own
 // namespace, "underlay") or a vpc underlay (a router namespace standing in
-// for the vRouter, see vrouter). Every other data path is ErrUnsupported;
+// for the vRouter, see vrouter), and Terway's shared-ENI veth datapath on
+// a vpc underlay (terwayVeth). Every other data path is ErrUnsupported;
 // add one as a case here, with a scenario under testdata for the
 // differential test.
 //
@@ -34,10 +36,14 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if s.VPC.Underlay != "l2" && s.VPC.Underlay != "vpc" {
 		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
+	tw, isTerway := w.CNI.(*terway.Mode)
+	if isTerway && (s.VPC.Underlay != "vpc" || tw.Options().ENIMode != terway.Shared || tw.Options().VirtualType != terway.Veth) {
+		return nil, fmt.Errorf("CNI %s: %w (only terway's shared-ENI veth datapath)", w.CNI.Name(), ErrUnsupported)
+	}
 	m, ok := w.CNI.(*flannel.Mode)
 	// The udp backend needs flanneld's userspace forwarder on the TUN;
 	// no process here plays it.
-	if !ok || m.Options().DirectRouting || m.Options().Backend == flannel.UDP {
+	if !isTerway && (!ok || m.Options().DirectRouting || m.Options().Backend == flannel.UDP) {
 		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
 	}
 	if s.Cluster.ProxyMode == "ipvs" {
@@ -59,7 +65,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if err := underlay(w); err != nil {
 		return nil, err
 	}
-	if err := n.flannel(w, m); err != nil {
+	if isTerway {
+		err = n.terwayVeth(w)
+	} else {
+		err = n.flannel(w, m)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := n.netfilter(w); err != nil {
