@@ -117,7 +117,7 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 		if backend == "eni" {
 			for _, e := range svc.Endpoints[p.Name] {
 				if e.Ready {
-					l.Backends = append(l.Backends, &vpc.Backend{Name: e.IP.String(), Addr: e.IP, Port: uint16(e.Port), Weight: 100})
+					l.Backends = append(l.Backends, &vpc.Backend{Name: w.eniBackendName(e.IP), Addr: e.IP, Port: uint16(e.Port), Weight: 100})
 				}
 			}
 		} else {

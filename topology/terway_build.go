@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -163,4 +164,22 @@ func (b *builder) terwayPolicyWarnings() {
 			"selects %s, which use exclusive ENIs: ACK's Terway does not support NetworkPolicy for exclusive-ENI pods (their ENI is inside the pod, the policy agent never sees their traffic), so this policy would not be enforced on a real cluster either",
 			strings.Join(hit, ", "))))
 	}
+}
+
+// eniBackendName names an SLB eni backend as the console lists it: the
+// pod and the ENI that owns its address (the address alone when no ENI
+// owns it).
+func (w *World) eniBackendName(a netip.Addr) string {
+	name := a.String()
+	if p := w.PodByIP(a); p != nil {
+		name = p.Ref()
+	}
+	if w.VPC != nil {
+		for _, e := range w.VPC.ENIs() {
+			if e.Primary == a || slices.Contains(e.Secondary, a) {
+				return name + " on " + e.ID
+			}
+		}
+	}
+	return name
 }
