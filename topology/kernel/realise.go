@@ -16,8 +16,8 @@ import (
 // already removed. What it can build today: flannel with the vxlan,
 // host-gw or alivpc backend on an l2 underlay (a Linux bridge in its own
 // namespace, "underlay") or a vpc underlay (a router namespace standing in
-// for the vRouter, see vrouter), and Terway's shared-ENI veth datapath on
-// a vpc underlay (terwayVeth). Every other data path is ErrUnsupported;
+// for the vRouter, see vrouter), and Terway's shared-ENI veth and
+// exclusive-ENI datapaths on a vpc underlay (terwayVeth). Every other data path is ErrUnsupported;
 // add one as a case here, with a scenario under testdata for the
 // differential test.
 //
@@ -37,8 +37,8 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
 	tw, isTerway := w.CNI.(*terway.Mode)
-	if isTerway && (s.VPC.Underlay != "vpc" || tw.Options().ENIMode != terway.Shared || tw.Options().VirtualType != terway.Veth) {
-		return nil, fmt.Errorf("CNI %s: %w (only terway's shared-ENI veth datapath)", w.CNI.Name(), ErrUnsupported)
+	if isTerway && (s.VPC.Underlay != "vpc" || tw.Options().VirtualType != terway.Veth) {
+		return nil, fmt.Errorf("CNI %s: %w (only terway's veth and exclusive-ENI datapaths)", w.CNI.Name(), ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
 	// The udp backend needs flanneld's userspace forwarder on the TUN;

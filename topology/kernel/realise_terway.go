@@ -47,7 +47,7 @@ func (n *Net) terwayVeth(w *topology.World) error {
 		}
 		for _, e := range terway.ENIs(h.CNI) {
 			if e.Pod != "" {
-				return fmt.Errorf("%s: exclusive ENI %s: %w (only the shared-ENI veth datapath)", h.Name, e.ID, ErrUnsupported)
+				continue // moved into its pod: see terwayExclusivePod
 			}
 			p := "seni" + strconv.Itoa(i)
 			i++
@@ -91,8 +91,95 @@ func (n *Net) terwayVeth(w *topology.World) error {
 			}
 		}
 	}
+	k := 0
 	for _, p := range w.Pods {
-		if err := n.terwayPod(p); err != nil {
+		var err error
+		if e := exclusiveENI(p); e != nil {
+			err = n.terwayExclusivePod(w, p, e, "xeni"+strconv.Itoa(k))
+			k++
+		} else {
+			err = n.terwayPod(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// exclusiveENI returns the ENI that was moved into p (exclusive ENI), or nil.
+func exclusiveENI(p *topology.WiredPod) *terway.ENI {
+	for _, e := range terway.ENIs(p.Node.CNI) {
+		if e.Pod == p.Ref() {
+			return e
+		}
+	}
+	return nil
+}
+
+// terwayExclusivePod is the ExclusiveENI CNI ADD: the ENI (a veth whose
+// router end, port, is in the vRouter namespace) is the pod's eth0 with
+// <podIP>/32 and "default via <gateway> dev eth0 onlink"; a veth pair
+// veth1 (pod) / cali… (host) carries Service and node traffic.
+func (n *Net) terwayExclusivePod(w *topology.World, p *topology.WiredPod, e *terway.ENI, port string) error {
+	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
+	if err != nil {
+		return err
+	}
+	n.NS[p.Ref()] = ns
+	rt := n.Prefix + "underlay"
+	node := n.NS[p.Node.Name]
+	mtu := strconv.Itoa(w.Scenario.VPC.MTU)
+	ip := netip.PrefixFrom(p.IP, 32).String()
+	gw := e.VSwitch.Gateway.String()
+	for _, c := range [][]string{
+		{"link", "add", port, "address", vpc.GatewayMAC.String(), "mtu", mtu, "type", "veth",
+			"peer", "name", "eth0", "netns", ns, "address", e.MAC.String(), "mtu", mtu},
+		{"addr", "add", netip.PrefixFrom(e.VSwitch.Gateway, 32).String(), "dev", port},
+		{"link", "set", port, "up"},
+		{"route", "add", ip, "dev", port},
+		{"neigh", "add", p.IP.String(), "lladdr", e.MAC.String(), "dev", port, "nud", "permanent"},
+	} {
+		if err := n.IP(rt, c...); err != nil {
+			return err
+		}
+	}
+	if err := n.Do(rt, func() error {
+		if err := sysctl("net/ipv4/conf/"+port+"/proxy_arp", "1"); err != nil {
+			return err
+		}
+		return sysctl("net/ipv4/neigh/"+port+"/proxy_delay", "0")
+	}); err != nil {
+		return err
+	}
+	host := p.HostVeth
+	veth1 := p.Stack.Iface("veth1").Dev
+	for _, c := range [][]string{
+		{"link", "add", host.Name, "mtu", strconv.Itoa(host.MTU), "address", host.MAC.String(), "type", "veth",
+			"peer", "name", "veth1", "netns", ns, "mtu", strconv.Itoa(veth1.MTU), "address", veth1.MAC.String()},
+		{"link", "set", host.Name, "up"},
+		{"route", "add", ip, "dev", host.Name, "scope", "link"},
+	} {
+		if err := n.IP(node, c...); err != nil {
+			return err
+		}
+	}
+	if err := n.Do(node, func() error { return sysctl("net/ipv4/conf/"+host.Name+"/rp_filter", "0") }); err != nil {
+		return err
+	}
+	ll := terway.LinkLocalGateway.String()
+	for _, c := range [][]string{
+		{"addr", "add", ip, "dev", "eth0"},
+		{"link", "set", "eth0", "up"},
+		{"route", "add", "default", "via", gw, "dev", "eth0", "onlink"},
+		{"addr", "add", ip, "dev", "veth1"},
+		{"link", "set", "veth1", "up"},
+		{"route", "add", ll, "dev", "veth1", "scope", "link"},
+		{"route", "add", w.Scenario.Cluster.ServiceCIDR, "via", ll, "dev", "veth1", "onlink"},
+		{"route", "add", netip.PrefixFrom(p.Node.IP, 32).String(), "via", ll, "dev", "veth1"},
+		{"neigh", "add", ll, "lladdr", host.MAC.String(), "dev", "veth1", "nud", "permanent"},
+	} {
+		if err := n.IP(ns, c...); err != nil {
 			return err
 		}
 	}
