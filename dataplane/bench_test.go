@@ -67,6 +67,13 @@ func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string, viaSe
 	}
 	s, err := topology.Parse(name+".yaml", fmt.Appendf(nil, benchScenario, name, underlay, backend, dstNode, to))
 	require.NoError(tb, err)
+	return newBenchWorldFrom(tb, s, viaService)
+}
+
+// newBenchWorldFrom warms up a parsed bench scenario (pods a and b, the
+// Service b, one warm-up flow) and returns it ready for send.
+func newBenchWorldFrom(tb testing.TB, s *topology.Scenario, viaService bool) *benchWorld {
+	tb.Helper()
 	r, err := sim.NewRunner(s)
 	require.NoError(tb, err)
 	res, err := r.Run(sim.Options{})

@@ -30,6 +30,8 @@ var hintRules = []struct {
 	{"clusterip-from-outside", hintClusterIPFromOutside},
 	{"clusterip-ping", hintClusterIPPing},
 	{"hostgw-on-vpc", hintHostGWOnVPC},
+	{"calico-on-vpc", hintCalicoOnVPC},
+	{"calico-no-default-route", hintCalicoNoDefaultRoute},
 	{"egress-outside-vpc", hintEgress},
 	{"vxlan-vpc-entry", hintVXLANDeletedEntry},
 	{"flanneld-unleased", hintFlanneldUnleased},

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"netsim/dataplane/cni/calico"
+	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/pcap"
 	"netsim/sim"
 	"netsim/topology"
@@ -143,13 +145,40 @@ func TestCapturesDecodeCleanlyInTshark(t *testing.T) {
 				require.NoError(t, err, "%s", outb)
 				lines := strings.Split(strings.TrimSpace(filterNoise(string(outb))), "\n")
 				require.NotEmpty(t, lines)
+				vni := tunnelVNI(r.World)
 				for _, l := range lines {
-					// vni 1; ip.proto lists outer UDP then the inner protocol.
-					assert.True(t, strings.HasPrefix(l, "1\t17,"), "VXLAN frame decoded as %q", l)
+					// The device's VNI; ip.proto lists outer UDP then the inner protocol.
+					assert.True(t, strings.HasPrefix(l, fmt.Sprintf("%d\t17,", vni)), "VXLAN frame decoded as %q (want vni %d)", l, vni)
+				}
+			}
+			if r.World.CNI != nil && strings.HasPrefix(r.World.CNI.Name(), "calico/ipip") {
+				// IPIP: outer protocol 4, then the inner IPv4 header
+				// (ip.proto lists both), each checksum validated above.
+				ipip := exec.Command(tshark, append(args, "-Y", "ip.proto == 4", "-T", "fields", "-e", "ip.proto", "-e", "ip.src")...)
+				outb, err = ipip.CombinedOutput()
+				require.NoError(t, err, "%s", outb)
+				lines := strings.Split(strings.TrimSpace(filterNoise(string(outb))), "\n")
+				require.NotEmpty(t, lines, "no IPIP frame in the capture")
+				for _, l := range lines {
+					assert.Regexp(t, `^4,(1|6|17)\t[0-9.]+,[0-9.]+$`, l, "IPIP frame decoded as %q", l)
 				}
 			}
 		})
 	}
+}
+
+// tunnelVNI is the VNI of the world's VXLAN devices (flannel.<VNI> or
+// vxlan.calico).
+func tunnelVNI(w *topology.World) uint32 {
+	for _, h := range w.Nodes {
+		if vx := flannel.Tunnel(h.CNI); vx != nil {
+			return vx.VNI
+		}
+		if vx := calico.VXLAN(h.CNI); vx != nil {
+			return vx.VNI
+		}
+	}
+	return 0
 }
 
 func filterNoise(s string) string {

@@ -193,8 +193,13 @@ func (w *World) deleteNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 		w.deletedRoutes = map[*netstack.Stack][]*netstack.Route{}
 	}
 	w.deletedRoutes[st] = append(w.deletedRoutes[st], found)
-	return &ActionOutcome{Text: fmt.Sprintf("ip route del %s on %s", found, who), Command: "ip route del " + a.Route,
-		Output: []string{"deleted: " + found.String()}}, nil
+	// As `ip route show table ID` prints it, with the table named when not main.
+	text := found.String()
+	if t := tableOr(spec.Table); t != netstack.TableMain {
+		text += " table " + netstack.TableName(t)
+	}
+	return &ActionOutcome{Text: fmt.Sprintf("ip route del %s on %s", text, who), Command: "ip route del " + a.Route,
+		Output: []string{"deleted: " + text}}, nil
 }
 
 func (w *World) addNodeRoute(a ActionSpec) (*ActionOutcome, error) {
@@ -229,7 +234,11 @@ func (w *World) addNodeRoute(a ActionSpec) (*ActionOutcome, error) {
 	if list := w.deletedRoutes[st]; list != nil {
 		w.deletedRoutes[st] = slices.DeleteFunc(list, func(o *netstack.Route) bool { return o.Dst == r.Dst && o.Metric == r.Metric })
 	}
-	return &ActionOutcome{Text: fmt.Sprintf("ip route add %s on %s", r, who), Command: "ip route add " + a.Route}, nil
+	text := r.String()
+	if t := tableOr(spec.Table); t != netstack.TableMain {
+		text += " table " + netstack.TableName(t)
+	}
+	return &ActionOutcome{Text: fmt.Sprintf("ip route add %s on %s", text, who), Command: "ip route add " + a.Route}, nil
 }
 
 // DeletedRoutes returns the routes an action deleted from a namespace and

@@ -155,7 +155,7 @@ func TestActionsApplied(t *testing.T) {
 				"  - {action: delete-node-rule, node: node-1, rule: priority 512}\n",
 			check: func(t *testing.T, w *World, out []*ActionOutcome) {
 				st := w.Node("node-1").Stack
-				assert.Equal(t, "ip route add default via 192.168.0.253 dev eth0 onlink on node-1", out[0].Text)
+				assert.Equal(t, "ip route add default via 192.168.0.253 dev eth0 onlink table 1003 on node-1", out[0].Text)
 				assert.Equal(t, "ip rule add 2048: from 172.20.0.2 lookup 1003 on node-1", out[1].Text)
 				assert.Equal(t, "ip rule add 511: from all fwmark 0x10/0x10 blackhole on node-1", out[3].Text)
 				assert.Equal(t, []string{"deleted: 512: from all to 172.20.0.2 lookup main"}, out[4].Output)

@@ -228,6 +228,7 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
+	b.calicoRefresh()
 	b.listeners()
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()
@@ -372,6 +373,8 @@ func (b *builder) cni() {
 		opts = o
 	case "terway":
 		opts = b.terwayOptions()
+	case "calico":
+		opts = calicoOptions(s.Cluster.CNI.Calico)
 	}
 	mode, err := cni.New(s.Cluster.CNI.Mode, c, opts)
 	if err != nil {

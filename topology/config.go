@@ -234,6 +234,8 @@ type CNI struct {
 	Flannel *Flannel `yaml:"flannel"`
 	// Terway holds Terway's options (mode "terway", see terway_config.go).
 	Terway *Terway `yaml:"terway"`
+	// Calico holds Calico's options (mode "calico"; see calico.go).
+	Calico *Calico `yaml:"calico"`
 }
 
 // Flannel is flannel's net-conf.json, in YAML.

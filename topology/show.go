@@ -182,6 +182,7 @@ func WriteState(w io.Writer, wd *World, only string) error {
 					fmt.Fprintln(w, l)
 				}
 			}
+			writeCalicoState(w, wd, n.h)
 			if vx := flannel.Tunnel(n.h.CNI); vx != nil {
 				fmt.Fprintln(w, "$ bridge fdb show dev "+vx.Dev.Name)
 				var lines []string

@@ -20,7 +20,7 @@ import (
 
 // CNIModes lists the CNI modes a scenario may name in cluster.cni.mode.
 // Add a mode here (and its options block to CNI) to make it loadable.
-var CNIModes = []string{"flannel", "terway"}
+var CNIModes = []string{"calico", "flannel", "terway"}
 
 // The limits and defaults Validate applies. Where a number is an Alibaba
 // Cloud or ACK rule, the comment at the check says where it comes from.
@@ -218,6 +218,7 @@ func (v *validator) applyDefaults() {
 	if s.VPC.RouteQuota == 0 {
 		s.VPC.RouteQuota = defaultRouteQuota
 	}
+	v.calicoDefaults()
 	if s.Cluster.NodeCIDRMask == 0 {
 		s.Cluster.NodeCIDRMask = defaultNodeMask
 	}
@@ -493,7 +494,13 @@ func (v *validator) checkCluster() {
 		// "The Flannel network plug-in ensures that the CIDR block of pods
 		// does not overlap with the CIDR block of the VPC." —
 		// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/work-with-flannel
-		v.addf("cluster.podCIDR", "%s overlaps the VPC CIDR %s: with Flannel the pod CIDR must not overlap the VPC", p, v.vpcCIDR)
+		cniName := "Flannel"
+		if c.CNI.Mode == "calico" {
+			// Calico's pool is routed by the nodes (tunnels, BGP): an
+			// overlap with the VPC would shadow VPC addresses.
+			cniName = "Calico"
+		}
+		v.addf("cluster.podCIDR", "%s overlaps the VPC CIDR %s: with %s the pod CIDR must not overlap the VPC", p, v.vpcCIDR, cniName)
 	} else {
 		v.podCIDR = p
 	}
@@ -501,6 +508,8 @@ func (v *validator) checkCluster() {
 	mask := c.NodeCIDRMask
 	if c.CNI.Mode == "terway" {
 		// Terway has no node pod subnets: nodeCIDRMask does not apply.
+	} else if c.CNI.Mode == "calico" {
+		// calico.blockSize, checked by checkCalico.
 	} else if mask < minNodeMask || mask > maxNodeMask {
 		v.addf("cluster.nodeCIDRMask", "/%d is out of range: ACK's Flannel \"pods per node\" choices are /%d (256 addresses per node) to /%d (16), the default is /%d", mask, minNodeMask, maxNodeMask, defaultNodeMask)
 	} else if v.podCIDR.IsValid() && mask <= v.podCIDR.Bits() {
@@ -574,9 +583,11 @@ func (v *validator) checkCNI() {
 		v.addf("cluster.cni.terway", "a terway block needs mode \"terway\", but the mode is %q", cni.Mode)
 		return
 	case cni.Mode == "terway":
+		v.checkCalico() // a calico block with mode terway
 		v.checkTerway()
 		return
 	}
+	v.checkCalico()
 	f := cni.Flannel
 	if f == nil {
 		return
@@ -748,7 +759,11 @@ func (v *validator) checkCapacity() {
 	if v.s.Cluster.CNI.Mode == "terway" {
 		return
 	}
-	if !pod.IsValid() || mask < minNodeMask || mask > maxNodeMask || mask <= pod.Bits() {
+	lo, hi := minNodeMask, maxNodeMask
+	if v.s.Cluster.CNI.Mode == "calico" {
+		lo, hi = minCalicoBlock, maxCalicoBlock
+	}
+	if !pod.IsValid() || mask < lo || mask > hi || mask <= pod.Bits() {
 		return
 	}
 	if n := uint64(1) << (mask - pod.Bits()); n < uint64(len(v.s.Nodes)) {
@@ -830,6 +845,14 @@ func (v *validator) checkPodIP(path string, p Pod, ips map[netip.Addr]string) {
 	}
 	if !cidr.Contains(a) {
 		v.addf(path, "%s is not inside the pod CIDR %s of node %q", a, cidr, p.Node)
+		return
+	}
+	if v.s.Cluster.CNI.Mode == "calico" {
+		// calico-ipam hands out every address of a block, the first one
+		// going to the node's tunnel device when the pool encapsulates.
+		if v.s.calicoTunnelled() && a == cidr.Addr() {
+			v.addf(path, "%s cannot be a pod address: it is the first address of node %q's block %s, which calico-node gives to the tunnel device", a, p.Node, cidr)
+		}
 		return
 	}
 	// The bridge CNI flannel delegates to takes the first host address as

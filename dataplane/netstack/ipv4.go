@@ -216,12 +216,20 @@ func (s *Stack) localDevName(a netip.Addr) string {
 	return "lo"
 }
 
+// routeTypeDrop drops a forwarded packet whose lookup ended in a
+// blackhole, unreachable or prohibit route or rule, with the ICMP error
+// ip_error sends for the lookup's error: EHOSTUNREACH (an unreachable
+// route) host unreachable, ENETUNREACH (an unreachable rule) net
+// unreachable, EACCES (prohibit, route or rule) communication
+// administratively prohibited, EINVAL (blackhole) nothing.
 func (s *Stack) routeTypeDrop(pkt *packet.Buffer, dev string, r *Route, ru *Rule) {
-	switch r.Type {
-	case RouteUnreachable:
-		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeHostUnreach, 0)
-	case RouteProhibit:
+	switch {
+	case ru != nil && ru.Action == RuleUnreachable:
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeNetUnreach, 0)
+	case ru != nil && ru.Action == RuleProhibit, r.Type == RouteProhibit:
 		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeAdminProhib, 0)
+	case r.Type == RouteUnreachable && (ru == nil || ru.Action == RuleLookup):
+		s.icmpError(pkt, packet.ICMPDestUnreach, packet.ICMPCodeHostUnreach, 0)
 	}
 	s.drop(pkt, dev, trace.ReasonNoRoute, "route "+routeText(r, ru))
 }
@@ -449,6 +457,10 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 	case packet.ProtoTCP:
 		s.tcpInput(ifc, pkt)
 	default:
+		if t, ok := s.ipProtos[ip.Protocol()]; ok {
+			t.ReceiveTunnel(pkt)
+			return
+		}
 		s.icmpError(pkt, packet.ICMPDestUnreach, 2, 0)
 		s.drop(pkt, ifc.Dev.Name, trace.ReasonProtoUnreachable, fmt.Sprintf("IP protocol %d", ip.Protocol()))
 	}

@@ -123,6 +123,7 @@ func (s *Stack) Neighbours() []*Neigh {
 func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 	dev := ifc.Dev
 	if dev.Type == link.RawIP {
+		pkt.NextHop = nh
 		dev.Transmit(pkt)
 		return
 	}
@@ -272,6 +273,17 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	now := s.now()
 	forUs := s.IsLocal(tip)
+	// proxy: a request this host answers by proxy ARP (arp_fwd_proxy: a
+	// route for the target through another device). Like a request for a
+	// local address, it makes a neighbour entry for the sender
+	// (neigh_event_ns in arp_process).
+	var proxy *Route
+	var proxyRule *Rule
+	if !forUs && op == packet.ARPRequest && ifc.ProxyARP {
+		if r, ru := s.fibLookup(tip, sip, ifc, nil, 0); r != nil && r.Type == RouteUnicast && r.Dev != nil && r.Dev != ifc {
+			proxy, proxyRule = r, ru
+		}
+	}
 	key := neighKey(ifc.Dev.Index, sip)
 	n := s.neigh[key]
 	if n != nil && op == packet.ARPReply && (n.State == NudReachable || n.State == NudStale) &&
@@ -287,7 +299,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 		pkt.Free()
 		return
 	}
-	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs) {
+	if n != nil && n.State != NudPermanent && (op == packet.ARPReply || forUs || proxy != nil) {
 		was := n.State
 		n.MAC, n.Updated = sha, now
 		if op == packet.ARPReply {
@@ -326,7 +338,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 				}
 			}
 		}
-	} else if n == nil && forUs && op == packet.ARPRequest {
+	} else if n == nil && (forUs || proxy != nil) && op == packet.ARPRequest {
 		s.neigh[key] = &Neigh{IP: sip, Iface: ifc, MAC: sha, State: NudStale, Updated: now}
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a), Change: "neighbour " + s.neigh[key].Format(now)})
@@ -338,10 +350,8 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	answer := forUs
 	how := "target is a local address"
-	if !answer && ifc.ProxyARP {
-		if r, ru := s.fibLookup(tip, sip, ifc, nil, 0); r != nil && r.Type == RouteUnicast && r.Dev != nil && r.Dev != ifc {
-			answer, how = true, "proxy_arp: "+routeText(r, ru)
-		}
+	if proxy != nil {
+		answer, how = true, "proxy_arp: "+routeText(proxy, proxyRule)
 	}
 	if !answer {
 		pkt.Free()

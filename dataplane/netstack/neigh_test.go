@@ -248,6 +248,7 @@ func TestARPNotAnsweredForOtherAddress(t *testing.T) {
 	w.aEth.Transmit(w.env.Pool.From(req))
 	w.run()
 	assert.Empty(t, w.arpFrames(w.aEth, link.In))
+	assert.Empty(t, neighOf(w.R, w.aIP), "an unanswered request makes no neighbour entry")
 	// With proxy_arp on eth0, R answers for 10.0.2.2 (routed via eth1).
 	w.R.Iface("eth0").ProxyARP = true
 	w.aEth.Transmit(w.env.Pool.From(req))
@@ -258,7 +259,28 @@ func TestARPNotAnsweredForOtherAddress(t *testing.T) {
 	assert.Equal(t, uint16(packet.ARPReply), a.Op())
 	assert.Equal(t, ip("10.0.2.2"), a.SenderIP())
 	assert.Equal(t, w.rEth0.MAC, a.SenderMAC())
+	// arp_process → neigh_event_ns: the proxied request leaves a STALE
+	// entry for its sender, so R does not ARP for A when it answers.
+	assert.Equal(t, []string{"10.0.1.2 dev eth0 lladdr " + w.aEth.MAC.String() + " STALE"}, neighOf(w.R, w.aIP))
+	// A request for an address routed back out of eth0 is not proxied.
+	req2 := make([]byte, 14+28)
+	packet.Ethernet(req2).Set(packet.Broadcast, w.aEth.MAC, packet.EtherTypeARP)
+	packet.ARP(req2[14:]).Set(packet.ARPRequest, w.aEth.MAC, w.aIP, packet.MAC{}, ip("10.0.1.77"))
+	w.aEth.Transmit(w.env.Pool.From(req2))
+	w.run()
+	assert.Len(t, w.arpFrames(w.aEth, link.In), 1)
 	assert.Zero(t, w.env.Pool.Out)
+}
+
+// neighOf lists st's neighbour entries for a, as ip neigh prints them.
+func neighOf(st *netstack.Stack, a netip.Addr) []string {
+	var out []string
+	for _, n := range st.Neighbours() {
+		if n.IP == a {
+			out = append(out, n.Format(0))
+		}
+	}
+	return out
 }
 
 // TestARPFromOwnAddressIgnored: an ARP packet whose sender IP is one of the

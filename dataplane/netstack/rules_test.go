@@ -333,3 +333,43 @@ func TestRouteGetAnswersAsIPRouteGet(t *testing.T) {
 	_, err := w.R.RouteGet(ip("10.9.9.9"), ip("10.0.1.2"), "eth9", 0)
 	assert.Error(t, err)
 }
+
+// TestRouteAndRuleActionsSendIPErrorsICMP: the ICMP error ip_error sends
+// for each lookup error a forwarded packet meets.
+func TestRouteAndRuleActionsSendIPErrorsICMP(t *testing.T) {
+	tests := []struct {
+		name string
+		rule netstack.Rule
+		code int // -1: no ICMP
+	}{
+		{"unreachable rule: net unreachable", netstack.Rule{Priority: 10, Action: netstack.RuleUnreachable}, int(packet.ICMPCodeNetUnreach)},
+		{"prohibit rule: administratively prohibited", netstack.Rule{Priority: 10, Action: netstack.RuleProhibit}, int(packet.ICMPCodeAdminProhib)},
+		{"blackhole rule: nothing", netstack.Rule{Priority: 10, Action: netstack.RuleBlackhole}, -1},
+		{"unreachable route: host unreachable", netstack.Rule{Priority: 10, Table: 500}, int(packet.ICMPCodeHostUnreach)},
+		{"prohibit route: administratively prohibited", netstack.Rule{Priority: 10, Table: 600}, int(packet.ICMPCodeAdminProhib)},
+		{"blackhole route: nothing", netstack.Rule{Priority: 10, Table: 400}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			withC(t, w)
+			require.NoError(t, w.R.AddTableRoute(400, &netstack.Route{Dst: pfx("10.9.9.0/24"), Type: netstack.RouteBlackhole}))
+			require.NoError(t, w.R.AddTableRoute(500, &netstack.Route{Dst: pfx("10.9.9.0/24"), Type: netstack.RouteUnreachable}))
+			require.NoError(t, w.R.AddTableRoute(600, &netstack.Route{Dst: pfx("10.9.9.0/24"), Type: netstack.RouteProhibit}))
+			r := tt.rule
+			r.From = pfx("10.0.1.2/32") // not R's own 10.0.1.1: its ICMP error takes the rules too
+			require.NoError(t, w.R.AddRule(r))
+			require.NoError(t, w.R.AddNeigh("eth0", w.aIP, w.aEth.MAC, true))
+			w.spoofUDP(w.aIP, ip("10.9.9.9"))
+			w.run()
+			assert.Equal(t, []trace.Reason{trace.ReasonNoRoute}, w.reasons())
+			errs := w.icmpErrors(w.rEth0, link.Out)
+			if tt.code < 0 {
+				assert.Empty(t, errs)
+				return
+			}
+			require.Len(t, errs, 1)
+			checkICMPError(t, errs[0], packet.ICMPDestUnreach, uint8(tt.code), w.rIP0, w.aIP, 64)
+		})
+	}
+}

@@ -305,6 +305,16 @@ type TunnelReceiver interface {
 // BindTunnel attaches a tunnel driver to a UDP port.
 func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) { s.tunnels[port] = t }
 
+// BindIPProto attaches a tunnel driver to an IP protocol (inet_add_protocol:
+// the ipip module's handler for protocol 4). It receives local packets of
+// that protocol after INPUT, pkt at the outer IPv4 header.
+func (s *Stack) BindIPProto(proto uint8, t TunnelReceiver) {
+	if s.ipProtos == nil {
+		s.ipProtos = map[uint8]TunnelReceiver{}
+	}
+	s.ipProtos[proto] = t
+}
+
 // UDPSocket is a bound UDP socket. An echo socket sends every datagram
 // back to its sender (a UDP echo server).
 type UDPSocket struct {

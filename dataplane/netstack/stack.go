@@ -101,6 +101,7 @@ type Stack struct {
 
 	udp       map[uint16]*UDPSocket
 	tunnels   map[uint16]TunnelReceiver
+	ipProtos  map[uint8]TunnelReceiver
 	pings     map[uint16]*PingSocket
 	pingFlows map[int32]uint16 // the ping socket of each flow (one ping process)
 	pingPort  uint16           // ping_table.next_port

@@ -8,7 +8,10 @@
 // (Ethernet, IPv4, UDP, ...) that are plain byte slices with methods.
 package packet
 
-import "fmt"
+import (
+	"fmt"
+	"net/netip"
+)
 
 // Headroom is the space reserved in front of a fresh packet for outer
 // headers (VXLAN needs 50 bytes, IPIP 20).
@@ -64,6 +67,12 @@ type Buffer struct {
 	// bridged DNAT (br_nf_pre_routing_finish_bridge) and clears it
 	// otherwise.
 	PhysIn int32
+	// NextHop is the gateway of the route a packet leaves a raw-IP device
+	// by (skb_rtable(skb)->rt_gw4 as rt_nexthop reads it), or its
+	// destination on a connected route: an IPIP device without a fixed
+	// remote (tunl0) takes the outer destination from it. Set by the
+	// stack just before it transmits on a raw-IP device.
+	NextHop netip.Addr
 }
 
 // Bytes returns the packet data. The slice is valid until the buffer is
@@ -139,6 +148,7 @@ func (p *Buffer) reset() {
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
 	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = nil, false, false, 0, false, nil
 	p.FragMax, p.PhysIn = 0, 0
+	p.NextHop = netip.Addr{}
 }
 
 // Pool hands out buffers and takes them back. It is not safe for concurrent

@@ -86,6 +86,11 @@ func summarize(sb *strings.Builder, b []byte, ether bool, vxlanPorts []uint16) {
 		if t.DataOffset() <= len(pl) {
 			fmt.Fprintf(sb, " length %d", len(pl)-t.DataOffset())
 		}
+	case ip.Protocol() == ProtoIPIP && IPv4(pl).Valid():
+		// tcpdump: "IP outer > outer: IP inner > inner: ..."
+		fmt.Fprintf(sb, "%s > %s: IPIP [", src, dst)
+		summarize(sb, pl, false, nil)
+		sb.WriteString("]")
 	default:
 		fmt.Fprintf(sb, "%s > %s: proto %d", src, dst, ip.Protocol())
 	}

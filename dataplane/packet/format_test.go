@@ -110,7 +110,8 @@ func summaryFrames(t testing.TB) map[string][]byte {
 
 	return map[string][]byte{
 		"arp request": arpReq, "arp reply": arpRep, "ping": ping, "pong": pong, "dns": dns,
-		"syn": syn, "synack": synAck, "data": data, "rst": rst, "vxlan": vxlan,
+		"ipip": ser(t, ip4(nodeA, nodeB, layers.IPProtocolIPv4), gopacket.Payload(pong)),
+		"syn":  syn, "synack": synAck, "data": data, "rst": rst, "vxlan": vxlan,
 		"frag needed": fragNeeded, "port unreachable": portUnreach, "ttl exceeded": ttlExceeded, "redirect": redirect,
 		"first fragment": first, "second fragment": second,
 	}
@@ -139,6 +140,7 @@ func TestSummary(t *testing.T) {
 			"], ttl 64, DF, len 134"},
 		{"vxlan", true, nil, "5e:12:34:56:78:9a > 5e:aa:bb:cc:dd:ee, 192.168.0.10:54321 > 192.168.0.11:8472: UDP length 106, ttl 64, DF, len 134"},
 		{"vxlan", true, []uint16{4789}, "5e:12:34:56:78:9a > 5e:aa:bb:cc:dd:ee, 192.168.0.10:54321 > 192.168.0.11:8472: UDP length 106, ttl 64, DF, len 134"},
+		{"ipip", false, nil, "192.168.0.10 > 192.168.0.11: IPIP [10.244.2.7 > 10.244.1.5: ICMP echo reply id 1 seq 2, ttl 64, DF, len 84], ttl 64, DF, len 104"},
 		{"frag needed", false, nil, "192.168.0.1 > 192.168.0.10: ICMP unreachable - need to frag (mtu 1400) (about 192.168.0.10 > 8.8.8.8), ttl 64, DF, len 56"},
 		{"port unreachable", false, nil, "10.244.2.7 > 10.244.1.5: ICMP port unreachable (about 10.244.1.5 > 172.21.0.10), ttl 64, DF, len 56"},
 		{"ttl exceeded", false, nil, "10.244.1.1 > 10.244.1.5: ICMP time exceeded in-transit (about 10.244.1.5 > 172.21.0.10), ttl 64, DF, len 56"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"netsim/dataplane/cni/calico"
 	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/link"
 	"netsim/dataplane/pcap"
@@ -318,6 +319,9 @@ func TestKernelDifferential(t *testing.T) {
 		port := uint16(0)
 		if m, ok := w.CNI.(*flannel.Mode); ok && m.Options().Backend == flannel.VXLAN {
 			port = uint16(m.Options().Port)
+		}
+		if m, ok := w.CNI.(*calico.Mode); ok && m.Options().VXLANMode != calico.Never {
+			port = calico.VXLANPort
 		}
 		names := kernel.NamesOf(w, port)
 		plans, nsFrames, nsOutcome := runNetsim(t, r)

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 
+	"netsim/dataplane/cni/calico"
 	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/vpc"
@@ -41,10 +42,11 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 		return nil, fmt.Errorf("CNI %s: %w (only terway's veth and exclusive-ENI datapaths)", w.CNI.Name(), ErrUnsupported)
 	}
 	m, ok := w.CNI.(*flannel.Mode)
+	cm, isCalico := w.CNI.(*calico.Mode)
 	// The udp backend needs flanneld's userspace forwarder on the TUN;
 	// no process here plays it.
-	if !isTerway && (!ok || m.Options().DirectRouting || m.Options().Backend == flannel.UDP) {
-		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc)", w.CNI.Name(), ErrUnsupported)
+	if !isTerway && ((!ok && !isCalico) || (ok && (m.Options().DirectRouting || m.Options().Backend == flannel.UDP))) {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc, calico, and terway veth and exclusive ENI)", w.CNI.Name(), ErrUnsupported)
 	}
 	if s.Cluster.ProxyMode == "ipvs" {
 		// kube-proxy's IPVS mode needs ip_vs virtual servers and its
@@ -65,9 +67,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if err := underlay(w); err != nil {
 		return nil, err
 	}
-	if isTerway {
+	switch {
+	case isTerway:
 		err = n.terwayVeth(w)
-	} else {
+	case isCalico:
+		err = n.calico(w, cm)
+	default:
 		err = n.flannel(w, m)
 	}
 	if err != nil {

@@ -279,7 +279,7 @@ func (p *Proxy) netUnreachable(pkt *packet.Buffer) {
 	switch {
 	case oip.Protocol() == packet.ProtoICMP:
 		p.drop(pkt, trace.ReasonFlanneldNoRoute,
-			fmt.Sprintf("flanneld has no lease covering %s (no node owns that subnet); no ICMP is sent about an ICMP packet (RFC 792)", dst))
+			fmt.Sprintf("flanneld has no lease covering %s (no node owns that subnet); flanneld sends no ICMP about any ICMP packet, echo requests included (proxy_amd64.c checks only the protocol)", dst))
 		return
 	case oip.FragOffset() != 0:
 		p.drop(pkt, trace.ReasonFlanneldNoRoute,

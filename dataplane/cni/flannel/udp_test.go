@@ -156,7 +156,7 @@ func TestFlanneldForwarderDrops(t *testing.T) {
 			pkt: func(env *link.Env) *packet.Buffer {
 				return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoICMP, 63, 0, 16)
 			},
-			want: trace.ReasonFlanneldNoRoute, wantInDet: "RFC 792"},
+			want: trace.ReasonFlanneldNoRoute, wantInDet: "no ICMP about any ICMP packet"},
 		{name: "no lease, non-first fragment: no ICMP",
 			pkt: func(env *link.Env) *packet.Buffer {
 				return ipPkt(env, "172.20.0.2", "172.20.9.9", packet.ProtoUDP, 63, 185, 16)
