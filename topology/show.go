@@ -28,7 +28,7 @@ func WriteOverview(w io.Writer, wd *World) {
 		fmt.Fprintf(w, "  %s\n", wd.APIServer)
 	}
 	for _, p := range wd.Pods {
-		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)%s\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name, listensText(wd, p.Stack))
+		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (%s)%s\n", p.Ref(), p.IP, p.Node.Name, hostSideText(p), listensText(wd, p.Stack))
 	}
 	writeTerwayOverview(w, wd)
 	if len(wd.Services) > 0 {

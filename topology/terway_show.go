@@ -81,3 +81,20 @@ func writeTerwayNode(w io.Writer, h *Host) {
 		}
 	}
 }
+
+// hostSideText names a pod's host-side device for the overview: "host
+// veth NAME", or for a Terway ipvlan pod the ENI its eth0 is a slave of.
+func hostSideText(p *WiredPod) string {
+	switch {
+	case p.HostVeth == nil:
+		return "no host device"
+	case p.HostVeth.Kind == "ipvlan":
+		for _, e := range terway.ENIs(p.Node.CNI) {
+			if _, ok := e.Pods[p.IP]; ok {
+				return fmt.Sprintf("eth0 an ipvlan slave of %s/%s", p.Node.Name, e.Name)
+			}
+		}
+		return "ipvlan slave"
+	}
+	return "host veth " + p.HostVeth.Name
+}

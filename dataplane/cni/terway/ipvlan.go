@@ -100,7 +100,9 @@ func (m *Mode) wireIPVlan(p *cni.Pod, e *ENI, who string) error {
 	if err := n.Stack.AddRoute(&netstack.Route{Dst: netip.PrefixFrom(p.IP, 32), Dev: hi, Scope: "link"}); err != nil {
 		return fmt.Errorf("terway %s: pod %s: %w", n.Name, who, err)
 	}
-	p.HostVeth = e.ipvlan.host.Dev
+	// No veth: the pod's host-side device is its own slave (deleting the
+	// pod takes it down, not the shared ipvl_N).
+	p.HostVeth = sl.Dev
 	return nil
 }
 

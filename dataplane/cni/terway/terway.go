@@ -401,7 +401,11 @@ func (m *Mode) allocate(n *cni.Node, st *nodeState, who string, want netip.Addr)
 		if len(ipNotEnough) > 0 {
 			return nil, netip.Addr{}, sandboxError(strings.Join(ipNotEnough, "; ") + fmt.Sprintf(" (and %s already has its %d secondary ENIs)", n.Name, st.limits.Adapters-1))
 		}
-		return nil, netip.Addr{}, sandboxError(fmt.Sprintf("%s has its %d secondary ENIs (%s) and none has a free slot for %s", n.Name, st.limits.Adapters-1, st.limits.InstanceType, want))
+		what := "a new address"
+		if want.IsValid() {
+			what = want.String() + " (its vSwitch's ENIs are full)"
+		}
+		return nil, netip.Addr{}, sandboxError(fmt.Sprintf("%s has its %d secondary ENIs (%s) and none has a free slot for %s", n.Name, st.limits.Adapters-1, st.limits.InstanceType, what))
 	}
 	var sw *vpc.VSwitch
 	primary := netip.Addr{}

@@ -287,7 +287,6 @@ func TestExclusiveENIMovesTheENIIntoThePod(t *testing.T) {
 
 func TestIPVlanPodsAreSlavesOfTheENI(t *testing.T) {
 	s := twoNodes()
-	s.extra = ""
 	s.pods = []string{"- {name: web-1, node: node-1}", "- {name: web-2, node: node-1}"}
 	y := strings.Replace(s.yaml(), "    terway:\n", "    terway:\n      eniipVirtualType: ipvlan\n", 1)
 	sc, err := topology.Parse("terway-test.yaml", []byte(y))
@@ -318,4 +317,11 @@ func TestIPVlanPodsAreSlavesOfTheENI(t *testing.T) {
 	assert.Equal(t, "169.254.20.10/32", filters[0].Dst.String(), "host_stack_cidrs first")
 	assert.Equal(t, "172.21.0.0/20", filters[1].Dst.String(), "then the Service CIDR")
 	assert.Len(t, slaves, 3, "ipvl_3 and the two pods")
+
+	// Deleting a pod takes its own slave down, not the shared ipvl_3.
+	_, err = w.Apply(&topology.Flow{Action: "delete-pod", ActionSpec: topology.ActionSpec{Pod: "web-1"}})
+	require.NoError(t, err)
+	assert.True(t, host.Dev.Up(), "ipvl_3 stays up")
+	assert.False(t, eth0.Dev.Up(), "web-1's slave is down")
+	assert.True(t, w.Pod("web-2").Stack.Iface("eth0").Dev.Up())
 }
