@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -30,7 +31,8 @@ func RestoreCommand() string {
 
 // SupportedNetfilter reports why the rules of netsim's nodes cannot be
 // loaded here: no iptables-restore, or a kernel without the nat table. It
-// probes in a throwaway namespace.
+// probes in a throwaway namespace. IP sets are probed apart
+// (SupportedIPSets): only topologies whose rules match a set need them.
 func SupportedNetfilter(prefix string) error {
 	restore := RestoreCommand()
 	if restore == "" {
@@ -49,11 +51,58 @@ func SupportedNetfilter(prefix string) error {
 	return nil
 }
 
+// IPSetCommand is the ipset tool that creates netsim's IP sets in a node's
+// namespace (`ipset restore`) and reads them back (`ipset save`); it is
+// empty when ipset is not installed.
+func IPSetCommand() string {
+	if p, err := exec.LookPath("ipset"); err == nil {
+		return p
+	}
+	return ""
+}
+
+// SupportedIPSets reports why the IP sets of netsim's nodes (felix's
+// cali40all-ipam-pools and cali40masq-ipam-pools, which Calico's
+// natOutgoing rule matches) cannot be made here: no ipset tool, or a
+// kernel without hash:net sets or the iptables set match. It probes in a
+// throwaway namespace. Topologies whose rules match no set do not need
+// it: their sets (if any) are then not created, see netfilter.
+func SupportedIPSets(prefix string) error {
+	ipset := IPSetCommand()
+	if ipset == "" {
+		return errors.New("needs the ipset tool (apt-get install ipset) to create the IP sets netsim's rules match (Calico's natOutgoing)")
+	}
+	restore := RestoreCommand()
+	if restore == "" {
+		return errors.New("needs iptables-restore (apt-get install iptables) to load rules that match IP sets")
+	}
+	n := New(prefix)
+	defer n.Cleanup()
+	ns, err := n.AddNS("probe")
+	if err != nil {
+		return fmt.Errorf("network namespaces: %w", err)
+	}
+	if err := n.pipe(ns, ipset, "create probe hash:net family inet hashsize 1024 maxelem 1048576\nadd probe 10.0.0.0/8\n", "restore"); err != nil {
+		return fmt.Errorf("no kernel support for hash:net IP sets (ip_set_hash_net): %w", err)
+	}
+	probe := "*nat\n:POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -m set --match-set probe src -m set ! --match-set probe dst -j MASQUERADE --random-fully\nCOMMIT\n"
+	if err := n.restore(ns, restore, probe); err != nil {
+		return fmt.Errorf("no kernel support for the iptables set match (xt_set): %w", err)
+	}
+	return nil
+}
+
 // restore pipes rules into `ip netns exec ns iptables-restore`.
 func (n *Net) restore(ns, restore, rules string) error {
-	line := "ip netns exec " + ns + " " + restore + " <<EOF"
-	cmd := exec.Command("ip", "netns", "exec", ns, restore)
-	cmd.Stdin = strings.NewReader(rules)
+	return n.pipe(ns, restore, rules)
+}
+
+// pipe runs `ip netns exec ns tool args…` with input on its standard
+// input, logging the command.
+func (n *Net) pipe(ns, tool, input string, args ...string) error {
+	line := strings.Join(append([]string{"ip netns exec " + ns + " " + tool}, args...), " ") + " <<EOF"
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, tool}, args...)...)
+	cmd.Stdin = strings.NewReader(input)
 	out, err := cmd.CombinedOutput()
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -68,9 +117,11 @@ func (n *Net) restore(ns, restore, rules string) error {
 var nfacctName = regexp.MustCompile(`--nfacct-name +(\S+)`)
 
 // netfilter loads into every node's namespace the iptables rules netsim
-// built for it (flanneld's, kube-proxy's: h.Filter.Save) with
+// built for it (flanneld's, kube-proxy's, felix's: h.Filter.Save) with
 // iptables-restore, after creating the nfacct counters the rules name (as
-// kube-proxy does), and sets the node's IPv4 sysctls netsim models
+// kube-proxy does) and the node's IP sets (felix's pool sets: `ipset
+// restore` of netsim's `ipset save`, h.Filter.SaveIPSets; sets live in the
+// network namespace, as the rules do), and sets the node's IPv4 sysctls netsim models
 // (route_localnet, rp_filter, accept_local, proxy_arp) to netsim's values.
 // br_netfilter's bridge-nf-call-iptables, which netsim's nodes have on, is
 // the kernel's per-namespace default (1); it is written all the same.
@@ -100,6 +151,9 @@ func (n *Net) netfilter(w *topology.World) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
+		if err := n.ipsets(h.Name, ns, h.Filter.SaveIPSets(), rules); err != nil {
+			return err
+		}
 		if err := n.restore(ns, restore, rules); err != nil {
 			return fmt.Errorf("%s: %w", h.Name, err)
 		}
@@ -116,6 +170,71 @@ func (n *Net) netfilter(w *topology.World) error {
 		}
 	}
 	return nil
+}
+
+// ipsets creates a node's IP sets (sets, `ipset save` text) in its
+// namespace ns with `ipset restore`. Without the ipset tool a node whose
+// rules match a set is ErrUnsupported; sets that no rule matches (felix
+// makes its pool sets with natOutgoing off too) are then left out.
+func (n *Net) ipsets(node, ns, sets, rules string) error {
+	if sets == "" {
+		return nil
+	}
+	ipset := IPSetCommand()
+	if ipset == "" {
+		if strings.Contains(rules, "--match-set") {
+			return fmt.Errorf("%s: its iptables rules match IP sets, which need the ipset tool (apt-get install ipset): %w", node, ErrUnsupported)
+		}
+		n.mu.Lock()
+		n.Log = append(n.Log, "# "+node+": no ipset tool; its IP sets are not created (no rule matches them)")
+		n.mu.Unlock()
+		return nil
+	}
+	if err := n.pipe(ns, ipset, sets, "restore"); err != nil {
+		return fmt.Errorf("%s: ipset restore: %w", node, err)
+	}
+	return nil
+}
+
+// IPSetSave prints the IP sets of the namespace of the netsim namespace
+// name (a node) with `ipset save`.
+func (n *Net) IPSetSave(name string) (string, error) {
+	ipset := IPSetCommand()
+	if ipset == "" {
+		return "", fmt.Errorf("ipset save: %w", ErrUnsupported)
+	}
+	out, err := exec.Command("ip", "netns", "exec", n.NS[name], ipset, "save").Output()
+	if err != nil {
+		return "", fmt.Errorf("ip netns exec %s ipset save: %w", n.NS[name], err)
+	}
+	return string(out), nil
+}
+
+var setInitval = regexp.MustCompile(` initval 0x[0-9a-f]+`)
+
+// SaveSets turns `ipset save` output into the lines compared: per set its
+// create line without "initval 0x…" (the hash seed, random per set since
+// ipset 7.11) and then its members sorted (a hash set prints them in
+// bucket order, which has no meaning). Sets keep their order.
+func SaveSets(save string) []string {
+	var out, members []string
+	flush := func() {
+		sort.Strings(members)
+		out = append(out, members...)
+		members = nil
+	}
+	for _, l := range strings.Split(save, "\n") {
+		switch {
+		case l == "":
+		case strings.HasPrefix(l, "create "):
+			flush()
+			out = append(out, setInitval.ReplaceAllString(l, ""))
+		default:
+			members = append(members, l)
+		}
+	}
+	flush()
+	return out
 }
 
 // sysctlPath turns a sysctl key into its /proc/sys path; a device name in

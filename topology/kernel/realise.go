@@ -30,8 +30,9 @@ import (
 // plugin derive them, and the kernel applies its own rules (the bridge's
 // MTU), so that a wrong MTU in netsim shows as a difference. Each node
 // gets the iptables rules netsim built for it (flanneld's masquerade and
-// forward chains, kube-proxy's Service chains) and its modelled sysctls,
-// see netfilter.
+// forward chains, kube-proxy's Service chains, felix's nat chains), the
+// IP sets they match (felix's pool sets, created with `ipset restore`) and
+// its modelled sysctls, see netfilter.
 func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	s := w.Scenario
 	if s.VPC.Underlay != "l2" && s.VPC.Underlay != "vpc" {
