@@ -325,3 +325,32 @@ func TestIPVlanPodsAreSlavesOfTheENI(t *testing.T) {
 	assert.False(t, eth0.Dev.Up(), "web-1's slave is down")
 	assert.True(t, w.Pod("web-2").Stack.Iface("eth0").Dev.Up())
 }
+
+func TestPendingFollowsTheInstanceTypesCapacity(t *testing.T) {
+	for _, c := range []struct {
+		instanceType, eniMode string
+		maxPods, enis         int
+	}{
+		{"ecs.g7.large", "shared", (3 - 1) * 6, 2},
+		{"ecs.g6.xlarge", "shared", (3 - 1) * 10, 2},
+		{"ecs.g7.xlarge", "shared", (4 - 1) * 15, 3},
+		{"ecs.g7.3xlarge", "exclusive", 8 - 1, 7},
+	} {
+		t.Run(c.instanceType+"/"+c.eniMode, func(t *testing.T) {
+			s := twoNodes()
+			s.eniMode = c.eniMode
+			s.nodes[0] = "- {name: node-1, vswitch: vsw-node-h, ip: 192.168.0.10, instanceType: " + c.instanceType + "}"
+			s.nodes[1] = "- {name: node-2, vswitch: vsw-node-i, ip: 192.168.1.11, instanceType: ecs.g7.3xlarge}"
+			for i := range c.maxPods + 1 {
+				s.pods = append(s.pods, fmt.Sprintf("- {name: p-%d, node: node-1}", i))
+			}
+			w := s.world(t)
+			assert.Len(t, w.Pods, c.maxPods)
+			require.Len(t, w.Pending, 1)
+			assert.Equal(t, fmt.Sprintf("p-%d", c.maxPods), w.Pending[0].Name)
+			assert.Equal(t, "FailedScheduling", w.Pending[0].Reason)
+			assert.Contains(t, w.Pending[0].Message, fmt.Sprintf("pod capacity %d", c.maxPods))
+			assert.Len(t, terway.ENIs(w.Node("node-1").CNI), c.enis, "secondary ENIs created")
+		})
+	}
+}
