@@ -228,6 +228,18 @@ func dfMode(df *bool) (netstack.DFMode, string) {
 	}
 }
 
+// pendingEndpoint says why a flow cannot start when either end is a
+// Pending pod ("" otherwise).
+func pendingEndpoint(from, to topology.Target) string {
+	if from.Pending != "" {
+		return "from " + from.Pending
+	}
+	if to.Pending != "" {
+		return "to " + to.Pending
+	}
+	return ""
+}
+
 func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult, error) {
 	w := r.World
 	from, err := w.Resolve(f.From)
@@ -281,6 +293,10 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 				r.Rec.Add(trace.Hop{Flow: id, Node: from.Stack.Name, Kind: trace.KindDNS,
 					Lookup: "dns A " + ans.Name, Match: ans.Text + " (modelled: answered by the cluster DNS model, no packets sent)"})
 			}
+		}
+		if why := pendingEndpoint(from, to); why != "" {
+			r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonPodPending, Detail: why})
+			dst = netip.Addr{}
 		}
 		switch {
 		case !dst.IsValid():

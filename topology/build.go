@@ -35,6 +35,8 @@ type World struct {
 	Nodes     []*Host
 	Instances []*Host
 	Pods      []*WiredPod
+	// Pending are pods that were never started (see PendingPod).
+	Pending []*PendingPod
 	// Services are the resolved Services (with endpoints) of the manifests.
 	Services []*kubeproxy.Service
 	// ProxyMode is kube-proxy's mode: "iptables" or "ipvs".
@@ -211,7 +213,9 @@ func (b *builder) build() {
 	if len(b.probs) > 0 {
 		return
 	}
-	b.podCIDRs()
+	if s.Cluster.CNI.Mode != "terway" {
+		b.podCIDRs()
+	}
 	if len(b.probs) > 0 {
 		return
 	}
@@ -345,11 +349,12 @@ func (b *builder) cni() {
 	s, w := b.s, b.w
 	c := &cni.Cluster{
 		Env:         w.Env,
-		PodCIDR:     netip.MustParsePrefix(s.Cluster.PodCIDR),
+		PodCIDR:     clusterPodCIDR(s),
 		ServiceCIDR: netip.MustParsePrefix(s.Cluster.ServiceCIDR),
 		Underlay:    s.VPC.Underlay,
 		VPC:         w.VPC,
 		UnderlayMTU: s.VPC.MTU,
+		IPAM:        vswitchIPAM{b},
 	}
 	var opts any
 	switch s.Cluster.CNI.Mode {
@@ -366,6 +371,8 @@ func (b *builder) cni() {
 			o.IPMasq = *f.IPMasq
 		}
 		opts = o
+	case "terway":
+		opts = b.terwayOptions()
 	case "calico":
 		opts = calicoOptions(s.Cluster.CNI.Calico)
 	}
@@ -436,7 +443,9 @@ func (b *builder) cni() {
 			continue
 		}
 		if err := mode.AddPod(cp); err != nil {
-			b.fail(b.podPath(i), "%v", err)
+			if !b.pending(b.podPath(i), p, node, st, err) {
+				b.fail(b.podPath(i), "%v", err)
+			}
 			continue
 		}
 		wired[i] = &WiredPod{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, Node: node, IP: cp.IP, Stack: st, HostVeth: cp.HostVeth}
@@ -589,6 +598,8 @@ type Target struct {
 	Service *kubeproxy.Service
 	// DNS is the name to resolve at run time (dns: destinations).
 	DNS string
+	// Pending is set for a Pending pod: why it has no address.
+	Pending string
 }
 
 // Resolve turns a flow endpoint into a namespace and address. A bare IP
@@ -602,6 +613,9 @@ func (w *World) Resolve(ref string) (Target, error) {
 	case EndpointPod:
 		if p := w.Pod(e.Namespace + "/" + e.Name); p != nil {
 			return Target{Name: e.String(), Stack: p.Stack, IP: p.IP}, nil
+		}
+		if p := w.PendingPod(e.Namespace + "/" + e.Name); p != nil {
+			return Target{Name: e.String(), Stack: p.Stack, Pending: fmt.Sprintf("pod %s is Pending on %s (never started, no address): %s", p.Ref(), p.Node.Name, p.Event())}, nil
 		}
 	case EndpointNode:
 		if h := w.Node(e.Name); h != nil {

@@ -48,7 +48,7 @@ func (b *builder) services() {
 	}
 	for i, h := range w.Nodes {
 		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: nodeAddresses(h),
-			ClusterCIDR: netip.MustParsePrefix(s.Cluster.PodCIDR), IPVSScheduler: s.Cluster.IPVSScheduler,
+			ClusterCIDR: clusterPodCIDR(s), IPVSScheduler: s.Cluster.IPVSScheduler,
 			NodePortAddresses: npa}
 		path := fmt.Sprintf("nodes[%d]", i)
 		h.ProxyConfig = cfg
@@ -117,7 +117,7 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 		if backend == "eni" {
 			for _, e := range svc.Endpoints[p.Name] {
 				if e.Ready {
-					l.Backends = append(l.Backends, &vpc.Backend{Name: e.IP.String(), Addr: e.IP, Port: uint16(e.Port), Weight: 100})
+					l.Backends = append(l.Backends, &vpc.Backend{Name: w.eniBackendName(e.IP), Addr: e.IP, Port: uint16(e.Port), Weight: 100})
 				}
 			}
 		} else {

@@ -232,6 +232,8 @@ type CNI struct {
 	Mode string `yaml:"mode"`
 	// Flannel holds flannel's options (mode "flannel").
 	Flannel *Flannel `yaml:"flannel"`
+	// Terway holds Terway's options (mode "terway", see terway_config.go).
+	Terway *Terway `yaml:"terway"`
 	// Calico holds Calico's options (mode "calico"; see calico.go).
 	Calico *Calico `yaml:"calico"`
 }

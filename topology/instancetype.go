@@ -47,9 +47,11 @@ func (s *Scenario) InstanceTypeOf(name string) (ack.InstanceType, bool) {
 }
 
 // terwayENIMode is the ENI mode of the scenario's Terway (shared unless
-// its options say exclusive). The Terway options block is not part of
-// this file's branch: until it is, every Terway scenario is shared ENI.
+// its options say exclusive).
 func terwayENIMode(s *Scenario) ack.ENIMode {
+	if t := s.Cluster.CNI.Terway; t != nil && t.ENIMode == string(ack.ExclusiveENI) {
+		return ack.ExclusiveENI
+	}
 	return ack.SharedENI
 }
 

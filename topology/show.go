@@ -16,7 +16,7 @@ import (
 func WriteOverview(w io.Writer, wd *World) {
 	fmt.Fprintf(w, "  CNI %s, pod MTU %d, underlay %s\n", wd.CNI.Name(), wd.CNI.PodMTU(), wd.Scenario.VPC.Underlay)
 	for _, h := range wd.Nodes {
-		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s%s\n", h.Name, h.IP, h.VSwitch, h.PodCIDR, listensText(wd, h.Stack))
+		fmt.Fprintf(w, "  node %-12s %-15s vSwitch %-16s pods %s%s\n", h.Name, h.IP, h.VSwitch, nodePodsText(wd, h), listensText(wd, h.Stack))
 	}
 	for _, h := range wd.Instances {
 		fmt.Fprintf(w, "  ecs  %-12s %-15s vSwitch %s%s\n", h.Name, h.IP, h.VSwitch, listensText(wd, h.Stack))
@@ -28,8 +28,9 @@ func WriteOverview(w io.Writer, wd *World) {
 		fmt.Fprintf(w, "  %s\n", wd.APIServer)
 	}
 	for _, p := range wd.Pods {
-		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (host veth %s)%s\n", p.Ref(), p.IP, p.Node.Name, p.HostVeth.Name, listensText(wd, p.Stack))
+		fmt.Fprintf(w, "  pod  %-20s %-15s on %s (%s)%s\n", p.Ref(), p.IP, p.Node.Name, hostSideText(p), listensText(wd, p.Stack))
 	}
+	writeTerwayOverview(w, wd)
 	if len(wd.Services) > 0 {
 		fmt.Fprintf(w, "  kube-proxy mode %s\n", wd.ProxyMode)
 	}
@@ -193,6 +194,9 @@ func WriteState(w io.Writer, wd *World, only string) error {
 					fmt.Fprintln(w, l)
 				}
 			}
+		}
+		if n.h != nil {
+			writeTerwayNode(w, n.h)
 		}
 		if n.h != nil && n.h.Filter != nil {
 			fmt.Fprintln(w, "$ iptables-save")

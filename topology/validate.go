@@ -20,7 +20,7 @@ import (
 
 // CNIModes lists the CNI modes a scenario may name in cluster.cni.mode.
 // Add a mode here (and its options block to CNI) to make it loadable.
-var CNIModes = []string{"calico", "flannel"}
+var CNIModes = []string{"calico", "flannel", "terway"}
 
 // The limits and defaults Validate applies. Where a number is an Alibaba
 // Cloud or ACK rule, the comment at the check says where it comes from.
@@ -236,6 +236,7 @@ func (v *validator) applyDefaults() {
 			in.IP = defaultInternetIP
 		}
 	}
+	v.terwayDefaults()
 	if s.Cluster.CNI.Mode == "flannel" && s.Cluster.CNI.Flannel == nil {
 		s.Cluster.CNI.Flannel = &Flannel{}
 	}
@@ -480,7 +481,9 @@ func (v *validator) checkRouteDestination(path string, p netip.Prefix) {
 
 func (v *validator) checkCluster() {
 	c := &v.s.Cluster
-	if c.PodCIDR == "" {
+	if c.CNI.Mode == "terway" {
+		v.checkTerwayPodCIDR()
+	} else if c.PodCIDR == "" {
 		v.add("cluster.podCIDR", "required: the cluster pod network (flannel's Network), e.g. 172.20.0.0/16")
 	} else if p, msg := parseCIDR4(c.PodCIDR); msg != "" {
 		v.add("cluster.podCIDR", msg)
@@ -503,7 +506,9 @@ func (v *validator) checkCluster() {
 	}
 
 	mask := c.NodeCIDRMask
-	if c.CNI.Mode == "calico" {
+	if c.CNI.Mode == "terway" {
+		// Terway has no node pod subnets: nodeCIDRMask does not apply.
+	} else if c.CNI.Mode == "calico" {
 		// calico.blockSize, checked by checkCalico.
 	} else if mask < minNodeMask || mask > maxNodeMask {
 		v.addf("cluster.nodeCIDRMask", "/%d is out of range: ACK's Flannel \"pods per node\" choices are /%d (256 addresses per node) to /%d (16), the default is /%d", mask, minNodeMask, maxNodeMask, defaultNodeMask)
@@ -574,6 +579,13 @@ func (v *validator) checkCNI() {
 	case cni.Mode != "flannel" && cni.Flannel != nil:
 		v.addf("cluster.cni.flannel", "a flannel block needs mode \"flannel\", but the mode is %q", cni.Mode)
 		return
+	case cni.Mode != "terway" && cni.Terway != nil:
+		v.addf("cluster.cni.terway", "a terway block needs mode \"terway\", but the mode is %q", cni.Mode)
+		return
+	case cni.Mode == "terway":
+		v.checkCalico() // a calico block with mode terway
+		v.checkTerway()
+		return
 	}
 	v.checkCalico()
 	f := cni.Flannel
@@ -617,6 +629,10 @@ func (v *validator) checkHosts() {
 		v.checkListenPorts(path+".ports", s.Nodes[i].Ports)
 		v.checkSysctls(path+".sysctls", n.Sysctls)
 		if n.PodCIDR == "" {
+			continue
+		}
+		if s.Cluster.CNI.Mode == "terway" {
+			v.addf(path+".podCIDR", "with Terway a node has no pod subnet: pods take addresses from the pod vSwitches of its zone (cluster.cni.terway.podVSwitches)")
 			continue
 		}
 		p, msg := parseCIDR4(n.PodCIDR)
@@ -742,6 +758,9 @@ func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string
 // checkCapacity checks that the pod CIDR has a node subnet for every node.
 func (v *validator) checkCapacity() {
 	mask, pod := v.s.Cluster.NodeCIDRMask, v.podCIDR
+	if v.s.Cluster.CNI.Mode == "terway" {
+		return
+	}
 	lo, hi := minNodeMask, maxNodeMask
 	if v.s.Cluster.CNI.Mode == "calico" {
 		lo, hi = minCalicoBlock, maxCalicoBlock

@@ -202,8 +202,9 @@ func TestValidateRules(t *testing.T) {
 		{"service cidr overlaps vpc", func(s *Scenario) { s.Cluster.ServiceCIDR = "192.168.4.0/24" }, "cluster.serviceCIDR", "overlaps the VPC CIDR"},
 		{"service cidr overlaps pods", func(s *Scenario) { s.Cluster.ServiceCIDR = "172.20.0.0/20" }, "cluster.serviceCIDR", "overlaps cluster.podCIDR"},
 
-		{"cni mode required", func(s *Scenario) { s.Cluster.CNI.Mode = "" }, "cluster.cni.mode", "known modes: calico, flannel"},
-		{"cni mode unknown", func(s *Scenario) { s.Cluster.CNI.Mode = "terway" }, "cluster.cni.mode", `unknown CNI mode "terway" (known modes: calico, flannel)`},
+		{"cni mode required", func(s *Scenario) { s.Cluster.CNI.Mode = "" }, "cluster.cni.mode", "known modes: calico, flannel, terway"},
+		{"cni mode unknown", func(s *Scenario) { s.Cluster.CNI.Mode = "weave" }, "cluster.cni.mode", `unknown CNI mode "weave" (known modes: calico, flannel, terway)`},
+		{"terway block with flannel", func(s *Scenario) { s.Cluster.CNI.Terway = &Terway{} }, "cluster.cni.terway", `a terway block needs mode "terway", but the mode is "flannel"`},
 		{"backend", func(s *Scenario) { s.Cluster.CNI.Flannel = &Flannel{Backend: "vxlna"} }, "cluster.cni.flannel.backend", `did you mean "vxlan"?`},
 		{"direct routing", func(s *Scenario) { s.Cluster.CNI.Flannel = &Flannel{Backend: "alivpc", DirectRouting: true} }, "cluster.cni.flannel.directRouting", "vxlan backend"},
 		{"vni", func(s *Scenario) { s.Cluster.CNI.Flannel = &Flannel{VNI: ptr(1 << 24)} }, "cluster.cni.flannel.vni", "1 to 16777215"},

@@ -24,6 +24,7 @@ func (b *builder) objectWarnings() {
 	for _, p := range objs.NetworkPolicies {
 		w.Warnings = append(w.Warnings, k8sProblem(p.Errorf("", "%s", networkPolicyWarning(cniName))))
 	}
+	b.terwayPolicyWarnings()
 	for _, in := range objs.Ingresses {
 		routes := ""
 		if len(in.Backends) > 0 {

@@ -30,7 +30,37 @@ type Cluster struct {
 	VPC *vpc.VPC
 	// UnderlayMTU is the MTU of the nodes' primary NICs.
 	UnderlayMTU int
+	// IPAM hands out vSwitch addresses to modes that create ENIs
+	// (Terway); nil for modes that do not.
+	IPAM VSwitchIPAM
 }
+
+// VSwitchIPAM is the VPC's address allocation in vSwitches, shared with
+// the builder so that ENIs a mode creates and the addresses it allocates
+// later (SLBs, NAT gateways) never collide.
+type VSwitchIPAM interface {
+	// Allocate takes the lowest free address of sw (invalid when none is left).
+	Allocate(sw *vpc.VSwitch) netip.Addr
+	// Take claims a given address of sw; false if it is taken or reserved.
+	Take(sw *vpc.VSwitch, a netip.Addr) bool
+	// Available is the number of free addresses of sw (the console's
+	// "Number of Available Private IPs", AvailableIpAddressCount).
+	Available(sw *vpc.VSwitch) int
+}
+
+// PendingError is what AddPod returns when the pod cannot be started: the
+// pod stays Pending with Reason and Message as its event would show them
+// (kubectl describe pod), e.g. FailedScheduling "0/2 nodes are
+// available: ..." or FailedCreatePodSandBox with the CNI's error. The
+// builder keeps building; flows to or from the pod are dropped.
+type PendingError struct {
+	// Reason is the event reason, e.g. "FailedScheduling".
+	Reason string
+	// Message is the event message.
+	Message string
+}
+
+func (e *PendingError) Error() string { return "Pending: " + e.Reason + ": " + e.Message }
 
 // Node is a Kubernetes node as a mode sees it.
 type Node struct {

@@ -50,6 +50,7 @@ const (
 	ReasonMartianDest               // ip_route_input_slow: a zero-net or loopback destination
 	ReasonFlanneldNoRoute           // flannel udp: flanneld has no lease for the destination subnet
 	ReasonFlanneldTTL               // flannel udp: flanneld decremented the TTL to zero
+	ReasonPodPending                // the pod was never started (Pending): it has no address and no sandbox
 	reasonCount
 )
 
@@ -94,6 +95,7 @@ var reasonCodes = [reasonCount]struct{ code, text string }{
 	ReasonMartianDest:        {"martian-destination", "martian destination: a zero-net or loopback destination arrived on a non-loopback device"},
 	ReasonFlanneldNoRoute:    {"flanneld-no-route", "flanneld (udp backend) has no lease for the destination subnet; ICMP net unreachable written back into flannel0 unless the packet is ICMP or a non-first fragment"},
 	ReasonFlanneldTTL:        {"flanneld-ttl-zero", "flanneld (udp backend) decremented the TTL to zero and discarded the packet without an ICMP time exceeded"},
+	ReasonPodPending:         {"pod-pending", "the pod is Pending: it was never started, has no address and sends or receives nothing"},
 }
 
 // Code is the stable kebab-case name of the reason, e.g. "vpc-no-route".

@@ -35,6 +35,7 @@ var reasonWhy = [reasonCount]string{
 	ReasonMartianDest:        "a zero-net or loopback destination can never arrive from a real network, so the kernel drops such a packet as a martian destination",
 	ReasonFlanneldNoRoute:    "with the udp backend the kernel hands every packet for the cluster network to flanneld through flannel0, and flanneld forwards only to subnets it has a lease for (one per node); an address in the cluster network that no node owns has no peer to send to",
 	ReasonFlanneldTTL:        "flanneld's userspace forwarder decrements the TTL itself, once when it reads the packet from flannel0 and once when it writes it into the peer's flannel0, and discards a packet whose TTL reaches zero (it does not send ICMP time exceeded)",
+	ReasonPodPending:         "a pod the scheduler could not place (the node's pod capacity, with Terway the ENIs and private IPs of its instance type) or whose CNI ADD failed (with Terway: no pod vSwitch of its zone has a free address) stays Pending: kubectl describe pod shows the event, and nothing can reach it",
 	ReasonSourceRangeDenied:  "the load balancer's access control list (loadBalancerSourceRanges) admits only the listed client ranges",
 	ReasonNoListener:         "an SLB forwards only ports it has a listener for, one per Service port; other ports are not served",
 	ReasonUnreachable:        "a router or host on the path sent back an ICMP destination unreachable, so the sender gives up",

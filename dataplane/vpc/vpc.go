@@ -432,7 +432,15 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 		default:
 			h.Match = "no entry"
 		}
-		if to != nil {
+		if to != nil && e.VSwitch != nil && (to != v.primary[to.Instance] || dst != to.Primary) {
+			// A secondary ENI or a secondary private IP (Terway pods).
+			dev := to.Dev.Name
+			if to.Dev.NS != to.Instance {
+				dev += " in " + to.Dev.NS // an ENI moved into a pod
+			}
+			h.Change = fmt.Sprintf("to %s %s (%s): %s is a private IP of that ENI, so the vSwitch delivers it with no route entry; eth %s > %s",
+				to.Instance, to.ID, dev, dst, GatewayMAC, to.MAC)
+		} else if to != nil {
 			h.Change = fmt.Sprintf("to %s %s (%s) in vSwitch %s; eth %s > %s", to.Instance, to.ID, to.Primary, to.VSwitch.Name, GatewayMAC, to.MAC)
 		}
 		env.Hop(pkt, h)

@@ -652,3 +652,19 @@ func TestReceiveFromUnknownPort(t *testing.T) {
 	assert.Empty(t, f.sinks["b1"].Frames)
 	assert.Zero(t, f.env.Pool.Out)
 }
+
+func TestReceiveTraceSaysASecondaryIPNeedsNoRouteEntry(t *testing.T) {
+	f := newFabric(t)
+	f.env.Trace.Hops = true
+	a1 := f.devs["a1"]
+	a1.Transmit(f.env.Pool.From(ipFrame(a1.MAC, ip("192.168.0.10"), ip("192.168.1.20"), 64)))
+	f.s.Run()
+	var change string
+	for _, h := range f.env.Trace.HopList() {
+		if h.Kind == trace.KindVPC {
+			change = h.Change
+		}
+	}
+	assert.Equal(t, "to b1 "+f.enis["b1"].ID+" ("+f.devs["b1"].Name+"): 192.168.1.20 is a private IP of that ENI, so the vSwitch delivers it with no route entry; eth ee:ff:ff:ff:ff:ff > "+f.devs["b1"].MAC.String(), change)
+	require.Len(t, f.sinks["b1"].Frames, 1, "delivered to the ENI owning the secondary IP")
+}

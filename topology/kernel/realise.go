@@ -7,6 +7,7 @@ import (
 
 	"netsim/dataplane/cni/calico"
 	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/vpc"
 	"netsim/topology"
 )
@@ -16,7 +17,8 @@ import (
 // already removed. What it can build today: flannel with the vxlan,
 // host-gw or alivpc backend on an l2 underlay (a Linux bridge in its own
 // namespace, "underlay") or a vpc underlay (a router namespace standing in
-// for the vRouter, see vrouter). Every other data path is ErrUnsupported;
+// for the vRouter, see vrouter), and Terway's shared-ENI veth and
+// exclusive-ENI datapaths on a vpc underlay (terwayVeth). Every other data path is ErrUnsupported;
 // add one as a case here, with a scenario under testdata for the
 // differential test.
 //
@@ -36,12 +38,16 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if s.VPC.Underlay != "l2" && s.VPC.Underlay != "vpc" {
 		return nil, fmt.Errorf("underlay %q: %w (only l2 and vpc)", s.VPC.Underlay, ErrUnsupported)
 	}
+	tw, isTerway := w.CNI.(*terway.Mode)
+	if isTerway && (s.VPC.Underlay != "vpc" || tw.Options().VirtualType != terway.Veth) {
+		return nil, fmt.Errorf("CNI %s: %w (only terway's veth and exclusive-ENI datapaths)", w.CNI.Name(), ErrUnsupported)
+	}
 	m, ok := w.CNI.(*flannel.Mode)
 	cm, isCalico := w.CNI.(*calico.Mode)
 	// The udp backend needs flanneld's userspace forwarder on the TUN;
 	// no process here plays it.
-	if (!ok && !isCalico) || (ok && (m.Options().DirectRouting || m.Options().Backend == flannel.UDP)) {
-		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc, and calico)", w.CNI.Name(), ErrUnsupported)
+	if !isTerway && ((!ok && !isCalico) || (ok && (m.Options().DirectRouting || m.Options().Backend == flannel.UDP))) {
+		return nil, fmt.Errorf("CNI %s: %w (only flannel vxlan, host-gw and alivpc, calico, and terway veth and exclusive ENI)", w.CNI.Name(), ErrUnsupported)
 	}
 	if s.Cluster.ProxyMode == "ipvs" {
 		// kube-proxy's IPVS mode needs ip_vs virtual servers and its
@@ -62,9 +68,12 @@ func Realise(w *topology.World, prefix string) (_ *Net, err error) {
 	if err := underlay(w); err != nil {
 		return nil, err
 	}
-	if isCalico {
+	switch {
+	case isTerway:
+		err = n.terwayVeth(w)
+	case isCalico:
 		err = n.calico(w, cm)
-	} else {
+	default:
 		err = n.flannel(w, m)
 	}
 	if err != nil {
