@@ -41,7 +41,11 @@ func flowHeader(f *FlowResult) string {
 	if f.SrcIP != "" {
 		src += " (" + f.SrcIP + ")"
 	}
-	return fmt.Sprintf("%s → %s (%s), %s", src, f.To, f.DstIP, what)
+	dst := f.DstIP
+	if dst == "" {
+		dst = "no address"
+	}
+	return fmt.Sprintf("%s → %s (%s), %s", src, f.To, dst, what)
 }
 
 // VerdictLine is the one-line outcome of a flow.

@@ -262,6 +262,9 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 	fr := &FlowResult{Name: f.Name, Description: f.Description, From: from.Name, To: to.Name,
 		DstIP: to.IP.String(), Protocol: f.Protocol, Port: f.Port, Size: size, Count: count, DF: dfText,
 		Expect: f.Expect, Dropped: map[string]int{}, Responders: map[string]int{}, Packets: map[uint64]string{}}
+	if !to.IP.IsValid() {
+		fr.DstIP = "" // a Pending pod, or a name resolved at run time
+	}
 	if to.IP.IsValid() {
 		if rt, src, ok := from.Stack.RouteOutput(to.IP); ok && rt != nil {
 			fr.SrcIP = src.String()
@@ -287,7 +290,7 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 				r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonDNSNXDomain, Detail: err.Error()})
 			} else {
 				dst = ans.Records[0]
-				if fr.DstIP == "invalid IP" || fr.DstIP == "" {
+				if fr.DstIP == "" {
 					fr.DstIP = dst.String()
 				}
 				r.Rec.Add(trace.Hop{Flow: id, Node: from.Stack.Name, Kind: trace.KindDNS,

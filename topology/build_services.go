@@ -103,8 +103,8 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 	if backend == "" {
 		backend = "ecs"
 	}
-	if backend == "eni" && w.CNI != nil && strings.HasPrefix(w.CNI.Name(), "flannel") {
-		return nil, fmt.Errorf("annotation service.beta.kubernetes.io/backend-type: eni attaches pod ENIs to the SLB, which needs pods with VPC addresses (Terway); with %s the pod addresses %s are not VPC addresses — use backend type ecs", w.CNI.Name(), b.s.Cluster.PodCIDR)
+	if backend == "eni" && w.CNI != nil && !strings.HasPrefix(w.CNI.Name(), "terway") {
+		return nil, fmt.Errorf("annotation service.beta.kubernetes.io/backend-type: eni attaches pod ENIs to the SLB, which needs pods with VPC addresses on ENIs (Terway); with %s the pod addresses %s are not VPC addresses — use backend type ecs", w.CNI.Name(), b.s.Cluster.PodCIDR)
 	}
 	lb, isNew, err := b.slbInstance(svc, spec)
 	if err != nil {

@@ -349,17 +349,35 @@ func path(vs []visit) (string, string) {
 	return b.String(), end
 }
 
-// reversed reports whether b's namespaces are a's backwards.
+// reversed reports whether b's namespaces are a's backwards, through the
+// same devices in each (a reply that skips a device the request crossed,
+// such as ipvlan's reply past the host's ipvl_X, is another path).
 func reversed(a, b []visit) bool {
 	if len(a) != len(b) {
 		return false
 	}
 	for i := range a {
-		if a[i].node != b[len(b)-1-i].node {
+		o := b[len(b)-1-i]
+		// The underlay is entered by each sender's vSwitch: only hosts'
+		// devices must match.
+		if a[i].node != o.node || !underlay(o.node) && !sameDevices(a[i].devs, o.devs) {
 			return false
 		}
 	}
 	return true
+}
+
+// sameDevices reports whether two visits crossed the same set of devices.
+// A bridge's veth ports ("veth…", the CNI bridge plugin's host side) are
+// left out: the trace names a port where the bridge sends out of it, not
+// where a frame comes in (that hop is the bridge's own).
+func sameDevices(a, b []string) bool {
+	keep := func(l []string) []string {
+		l = slices.DeleteFunc(slices.Clone(l), func(d string) bool { return strings.HasPrefix(d, "veth") })
+		slices.Sort(l)
+		return slices.Compact(l)
+	}
+	return slices.Equal(keep(a), keep(b))
 }
 
 // WriteMinimal prints the request's path on one line with how it ended,

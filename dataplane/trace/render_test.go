@@ -85,7 +85,8 @@ func hopsOfPing() []Hop {
 		{Seq: 13, Packet: 3, Parent: 1, Node: "pod-b", Device: "eth0", Kind: KindRoute, Match: "default via 10.0.0.254 dev eth0"},
 		{Seq: 14, Packet: 3, Parent: 1, Node: "vpc", Device: "vsw", Kind: KindVPC, Match: "local"},
 		{Seq: 15, Packet: 3, Parent: 1, Node: "node-1", Device: "eth1", Kind: KindRoute, Match: "10.0.0.0/24 dev br0"},
-		{Seq: 16, Packet: 3, Parent: 1, Node: "pod-a", Device: "eth0", Kind: KindDeliver, Change: "ping: 64 bytes"},
+		{Seq: 16, Packet: 3, Parent: 1, Node: "node-1", Device: "br0", Kind: KindFDB, Lookup: "fdb aa", Match: "port 1"},
+		{Seq: 17, Packet: 3, Parent: 1, Node: "pod-a", Device: "eth0", Kind: KindDeliver, Change: "ping: 64 bytes"},
 	}
 }
 
@@ -102,12 +103,12 @@ func TestFilter(t *testing.T) {
 		filter Filter
 		want   []int // the Seq of the hops kept
 	}{
-		{name: "keeps all", filter: Filter{}, want: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
-		{name: "hide arp removes every hop of ARP packets", filter: Filter{Hide: []Kind{KindARP}}, want: []int{1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
-		{name: "hide neigh and fdb", filter: Filter{Hide: []Kind{KindNeigh, KindFDB}}, want: []int{1, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16}},
-		{name: "hide ct", filter: Filter{Hide: []Kind{KindCT}}, want: []int{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16}},
-		{name: "one namespace", filter: Filter{Node: "node-1"}, want: []int{5, 7, 8, 9, 10, 15}},
-		{name: "namespace and kinds", filter: Filter{Node: "node-1", Hide: []Kind{KindARP, KindCT}}, want: []int{7, 9, 10, 15}},
+		{name: "keeps all", filter: Filter{}, want: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}},
+		{name: "hide arp removes every hop of ARP packets", filter: Filter{Hide: []Kind{KindARP}}, want: []int{1, 2, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17}},
+		{name: "hide neigh and fdb", filter: Filter{Hide: []Kind{KindNeigh, KindFDB}}, want: []int{1, 3, 4, 6, 8, 9, 10, 11, 12, 13, 14, 15, 17}},
+		{name: "hide ct", filter: Filter{Hide: []Kind{KindCT}}, want: []int{1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17}},
+		{name: "one namespace", filter: Filter{Node: "node-1"}, want: []int{5, 7, 8, 9, 10, 15, 16}},
+		{name: "namespace and kinds", filter: Filter{Node: "node-1", Hide: []Kind{KindARP, KindCT}}, want: []int{7, 9, 10, 15, 16}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,10 +160,18 @@ func TestLevels(t *testing.T) {
 func TestMinimalShowsADifferentReplyPath(t *testing.T) {
 	hops := hopsOfPing()
 	// The reply comes back through node-2 instead of node-1.
-	hops[14].Node = "node-2"
+	hops[14].Node, hops[15].Node = "node-2", "node-2"
 	var b bytes.Buffer
 	WriteMinimal(&b, hops, 0)
-	assert.Contains(t, b.String(), "reply: pod-b eth0 ⇒ vpc vsw ⇒ node-2 eth1 → pod-a eth0  delivered")
+	assert.Contains(t, b.String(), "reply: pod-b eth0 ⇒ vpc vsw ⇒ node-2 eth1 → br0 → pod-a eth0  delivered")
+
+	// Through node-1 again, but handed on without crossing br0 (as an
+	// ipvlan ENI hands a reply to its slave): another path too.
+	hops = hopsOfPing()
+	hops = append(hops[:15], hops[16:]...)
+	b.Reset()
+	WriteMinimal(&b, hops, 0)
+	assert.Contains(t, b.String(), "reply: pod-b eth0 ⇒ vpc vsw ⇒ node-1 eth1 → pod-a eth0  delivered")
 }
 
 func TestExchanges(t *testing.T) {
