@@ -345,16 +345,23 @@ func decidingDrop(drops []trace.Drop, flow int32, bystander func(string) bool) *
 }
 
 var (
+	// reIsolated is felix's explanation: "pod x/a is isolated for ingress
+	// by x/p1, x/p2; no rule of …".
+	reIsolated  = regexp.MustCompile(`isolated for (ingress|egress) by ([^;]+)`)
 	reDirection = regexp.MustCompile(`\b(ingress|egress)\b`)
-	// rePolicy: "policy NS/NAME", "policies NS/NAME", or a bare NS/NAME
-	// after "by" ("isolated for ingress by x/deny-all").
+	// rePolicy: "policy NS/NAME", "policies NS/NAME" or "by NS/NAME".
 	rePolicy = regexp.MustCompile(`(?:polic(?:y|ies)|by)\s+"?([a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*)`)
 )
 
 // PolicyOfDetail takes the direction and the policy out of a
-// policy-denied drop's detail: the first "ingress"/"egress" word and the
-// first NS/NAME after "policy" or "by".
+// policy-denied drop's detail: felix's "isolated for DIRECTION by
+// POLICIES;" (POLICIES: every policy selecting the pod, comma-separated),
+// else the first "ingress"/"egress" word and the first NS/NAME after
+// "policy" or "by".
 func PolicyOfDetail(detail string) (direction, policy string) {
+	if m := reIsolated.FindStringSubmatch(detail); m != nil {
+		return m[1], strings.TrimSpace(m[2])
+	}
 	if m := reDirection.FindStringSubmatch(detail); m != nil {
 		direction = m[1]
 	}

@@ -172,10 +172,12 @@ func TestMatrixPolicyMarks(t *testing.T) {
 	}{
 		{"pod x/a is isolated for ingress by x/default-deny; no rule of x/allow-web allows source y/b on TCP 81", "ingress", "x/default-deny", "X", "X", "."},
 		{"egress of y/b denied by policy y/deny-egress: no rule allows 172.20.1.3 on UDP 80", "egress", "y/deny-egress", "X", "?", "X"},
+		{"pod ingress-nginx/ctl is isolated for egress by ingress-nginx/a, ingress-nginx/b; no rule of ingress-nginx/b allows destination x/a (172.20.0.2) on TCP 80", "egress", "ingress-nginx/a, ingress-nginx/b", "X", "?", "X"},
+		{"pod y/b is isolated for ingress by y/deny; no policy selecting it has an ingress rule, so source x/a (172.20.0.2) on UDP 81 is denied", "ingress", "y/deny", "X", "X", "."},
 		{"denied (no policy named)", "", "", "X", ".", "."},
 	}
 	for _, tt := range tests {
-		t.Run(tt.direction, func(t *testing.T) {
+		t.Run(tt.detail, func(t *testing.T) {
 			dir, pol := sim.PolicyOfDetail(tt.detail)
 			assert.Equal(t, tt.direction, dir)
 			assert.Equal(t, tt.policy, pol)
