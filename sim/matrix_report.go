@@ -71,8 +71,8 @@ func (c MatrixCell) Mark(view string) string {
 // table and for the whole matrix, and one example per drop reason.
 func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, 0) }
-	ww("", fmt.Sprintf("matrix of scenario %s (%s): CNI %s; %d pods, %d extra columns; ports %s; protocols %s",
-		m.Scenario, m.File, m.CNI, len(m.Pods), len(m.Extra), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
+	ww("", fmt.Sprintf("matrix of scenario %s (%s): CNI %s; %s, %s; ports %s; protocols %s",
+		m.Scenario, m.File, m.CNI, plural(len(m.Pods), "pod"), plural(len(m.Extra), "extra column"), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
 	if len(m.Actions) > 0 {
 		ww("", "probed after the scenario's actions: "+strings.Join(m.Actions, ", "))
 	}
@@ -102,6 +102,13 @@ func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	c := m.Counts(0, "")
 	ww("", fmt.Sprintf("total: %d probes, %d allowed, %d denied%s; %d self pairs not probed", c.Probes, c.Allowed, c.Denied, reasonCounts(c), c.Self))
 	writeReasonExamples(w, m)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func joinInts(xs []int) string {
