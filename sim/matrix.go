@@ -141,9 +141,10 @@ func (m *Matrix) Counts(port int, proto string) MatrixCounts {
 // matrixProtocols are the protocols a probe can use.
 var matrixProtocols = []string{"tcp", "udp", "sctp"}
 
-// sctpModelled says whether netstack carries SCTP; until it does, an sctp
-// probe is an error rather than a silent "no reply".
-const sctpModelled = false
+// SCTPModelled says whether netstack carries SCTP (flows with protocol:
+// sctp); until it does, an sctp probe is an error rather than a silent
+// "no reply". Set it when the runner runs sctp flows.
+const SCTPModelled = false
 
 // Normalize fills the defaults and checks the options; errors name the
 // option.
@@ -170,7 +171,7 @@ func (o MatrixOptions) Normalize() (MatrixOptions, error) {
 		if !slices.Contains(matrixProtocols, p) {
 			return o, fmt.Errorf("protocol %q: expected tcp, udp or sctp", p)
 		}
-		if p == "sctp" && !sctpModelled {
+		if p == "sctp" && !SCTPModelled {
 			return o, fmt.Errorf("protocol sctp: SCTP is not modelled yet (netstack carries ICMP, UDP and TCP)")
 		}
 		if !slices.Contains(protos, p) {
