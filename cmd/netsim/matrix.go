@@ -19,6 +19,7 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 	external := fs.StringSlice("external", nil, "add a destination column per `ENDPOINT` outside the pod network: ecs/NAME, node/NAME or an IPv4 address")
 	view := fs.String("view", sim.ViewCombined, "`VIEW`: combined (every unanswered probe), ingress or egress (only what a policy of that direction denied), all")
 	out := fs.StringP("output", "o", "text", "output format: text or json")
+	denied := fs.Bool("denied", false, "after the grids, list every denied cell with its reason, where and why (text output)")
 	file, code := parse(fs, args, stderr)
 	if code >= 0 {
 		return code
@@ -56,5 +57,8 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	sim.WriteMatrixText(stdout, m, *view)
+	if *denied {
+		sim.WriteMatrixDenied(stdout, m)
+	}
 	return exitOK
 }

@@ -41,6 +41,7 @@ func TestMatrixCLI(t *testing.T) {
 	}{
 		{name: "universe tcp", args: []string{"matrix", universe}, golden: "cli-universe.txt"},
 		{name: "denials ingress view", args: []string{"matrix", denials, "--view", "ingress", "--port", "81", "--protocol", "tcp,udp", "--namespaces", "x,y"}, golden: "cli-denials-ingress.txt"},
+		{name: "denials listed", args: []string{"matrix", denials, "--port", "81", "--namespaces", "x", "--protocol", "udp,tcp", "--denied"}, golden: "cli-denials-listed.txt"},
 		{name: "denials extra columns", args: []string{"matrix", denials, "--port", "80", "--service", "x/web", "--external", "ecs/ecs-db,192.168.0.11"}, golden: "cli-denials-extra.txt"},
 		{name: "bad view", args: []string{"matrix", denials, "--view", "both"}, code: 2, stderr: `netsim matrix: --view "both": expected combined, ingress, egress, all`},
 		{name: "bad port", args: []string{"matrix", denials, "--port", "70000"}, code: 2, stderr: "netsim matrix: --port: port 70000: expected 1-65535"},
