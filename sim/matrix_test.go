@@ -232,3 +232,45 @@ func TestMatrixGolden(t *testing.T) {
 		assert.Equal(t, string(want), string(got), "%s differs; if intended run go test ./sim -run TestMatrixGolden -update and review the diff", path)
 	}
 }
+
+// TestMatrixConntrackDoesNotLeak: with a stateful filter like felix's
+// (ESTABLISHED,RELATED accepted first, then y/a -> x/a denied), the allowed
+// probes x/a -> y/a, probed first, leave conntrack entries that must not
+// let the later probes y/a -> x/a through: every probe is a new tuple.
+func TestMatrixConntrackDoesNotLeak(t *testing.T) {
+	r, err := sim.NewRunner(loadMatrixScenario(t, "denials"))
+	require.NoError(t, err)
+	xa, ya := r.World.Pod("x/a"), r.World.Pod("y/a")
+	require.NotNil(t, xa)
+	require.NotNil(t, ya)
+	nf := xa.Node.Filter
+	require.NoError(t, nf.Insert("filter",
+		"-I FORWARD 1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+		fmt.Sprintf("-I FORWARD 2 -s %s/32 -d %s/32 -j DROP", ya.IP, xa.IP)))
+	o, err := sim.MatrixOptions{Protocols: []string{"tcp", "udp"}, Namespaces: []string{"x", "y"}}.Normalize()
+	require.NoError(t, err)
+	m, err := r.Matrix(o)
+	require.NoError(t, err)
+	for _, proto := range []string{"tcp", "udp"} {
+		for _, port := range []int{80, 81} {
+			there, ok := m.Cell("x/a", "y/a", port, proto)
+			require.True(t, ok)
+			assert.True(t, there.Allowed, "x/a -> y/a %s/%d: %+v", proto, port, there)
+			back, ok := m.Cell("y/a", "x/a", port, proto)
+			require.True(t, ok)
+			assert.False(t, back.Allowed, "y/a -> x/a %s/%d must be denied by the DROP rule, not let through by an earlier probe's conntrack entry", proto, port)
+			assert.Contains(t, back.Where, xa.Node.Name, "dropped by %s's FORWARD rule: %+v", xa.Node.Name, back)
+			assert.Equal(t, "filtered", back.Reason, "the DROP rule's reason")
+			other, ok := m.Cell("x/b", "x/a", port, proto)
+			require.True(t, ok)
+			assert.True(t, other.Allowed, "x/b -> x/a %s/%d is not filtered", proto, port)
+		}
+	}
+	var fromXA int
+	for _, c := range nf.Conntrack().Entries() {
+		if strings.Contains(c.Format(r.Loop.Now()), "src="+xa.IP.String()+" dst="+ya.IP.String()) {
+			fromXA++
+		}
+	}
+	assert.GreaterOrEqual(t, fromXA, 4, "the allowed probes x/a -> y/a left conntrack entries (tcp and udp, 80 and 81)")
+}
