@@ -251,7 +251,7 @@ func quote(v string) string {
 	return `"` + r.Replace(v) + `"`
 }
 
-var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "all": 0}
+var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "ipencap": 4, "all": 0}
 
 func protoName(p uint8) string {
 	switch p {
@@ -263,6 +263,9 @@ func protoName(p uint8) string {
 		return "icmp"
 	case 132:
 		return "sctp"
+	case 4:
+		// /etc/protocols' name for IP-in-IP, as iptables-save prints it.
+		return "ipencap"
 	}
 	return strconv.Itoa(int(p))
 }
@@ -864,8 +867,10 @@ func (p *ruleParser) parse() error {
 		}
 		r.matches[pm.at] = strings.Join(parts, " ")
 	}
-	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP)) {
-		return p.errf("--dports needs -p tcp or -p udp")
+	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP && r.proto != protoSCTP)) {
+		// xt_multiport: tcp, udp, udplite, dccp and sctp (the ports
+		// sit at the same offsets); netsim models tcp, udp and sctp.
+		return p.errf("--dports needs -p tcp, -p udp or -p sctp")
 	}
 	for _, ao := range p.allAddr {
 		var parts []string
