@@ -111,7 +111,12 @@ type Rule struct {
 	// a packet (trace.ReasonNone: trace.ReasonFiltered). ParseRule derives
 	// it from kube-proxy's comments (see deriveReason); callers may set it.
 	Reason trace.Reason
-	ext    *ruleExt
+	// Explain, if set, says why the rule dropped this packet (given the
+	// packet's IPv4 bytes); the verdict's detail is its text followed by
+	// the rule. Policy engines (dataplane/felix) set it on their drop
+	// rules, so that a drop names the policy; it runs only on a drop.
+	Explain func(ip []byte) string
+	ext     *ruleExt
 
 	Target      TargetKind
 	JumpTo      string
