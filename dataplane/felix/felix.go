@@ -336,10 +336,15 @@ func (b *builder) endpoint(w *Workload, ingress bool) {
 	pols := b.selecting(w, ingress)
 	if len(pols) > 0 {
 		c.add(rule{action: clearMark(MarkPass), comments: []string{"Start of tier default"}})
-		for _, p := range pols {
-			name := PolicyChain(p, ingress)
-			b.policyChain(p, name, ingress)
-			c.add(rule{match: []string{markClear(MarkPass)}, action: jump(name)})
+		for _, g := range groups(pols) {
+			target := PolicyChain(g[0], ingress)
+			for _, p := range g {
+				b.policyChain(p, PolicyChain(p, ingress), ingress)
+			}
+			if len(g) > 1 {
+				target = b.groupChain(g, ingress)
+			}
+			c.add(rule{match: []string{markClear(MarkPass)}, action: jump(target)})
 			c.add(rule{match: []string{markSet(MarkAccept)}, action: actReturn, comments: []string{"Return if policy accepted"}})
 		}
 		c.add(rule{match: []string{markClear(MarkPass)}, action: actDrop,
