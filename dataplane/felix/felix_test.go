@@ -311,3 +311,22 @@ func TestPolicyGroups(t *testing.T) {
 	v := r.send(probe(t, "tcp", ip("z/c"), 41010, ip("x/b"), 2000))
 	assert.Equal(t, trace.ReasonPolicyDenied, v.Reason, "x/b is not app=web")
 }
+
+// Endpoint marks (kube-proxy IPVS mode) are distinct, inside the
+// endpoint mark field, and never the non-Calico endpoint's.
+func TestEndpointMarks(t *testing.T) {
+	var names []string
+	for i := range 300 {
+		names = append(names, fmt.Sprintf("cali%011x", i*7919))
+	}
+	marks := endpointMarks(names)
+	require.Len(t, marks, len(names))
+	seen := map[uint32]bool{}
+	for n, m := range marks {
+		assert.NotZero(t, m, n)
+		assert.Equal(t, m, m&MarkEndpoint, n)
+		assert.NotEqual(t, MarkNonCaliEndpoint, m, n)
+		assert.False(t, seen[m], "%s: mark %#x taken twice", n, m)
+		seen[m] = true
+	}
+}
