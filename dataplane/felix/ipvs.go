@@ -130,4 +130,3 @@ func (b *builder) ipvs() {
 	fe.add(rule{action: clearMark(MarkEndpoint)})
 	fe.add(rule{match: []string{markSet(MarkAccept)}, action: actAccept, comments: []string{"Policy explicitly accepted packet."}})
 }
-
