@@ -864,8 +864,9 @@ func (p *ruleParser) parse() error {
 		}
 		r.matches[pm.at] = strings.Join(parts, " ")
 	}
-	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP)) {
-		return p.errf("--dports needs -p tcp or -p udp")
+	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP && r.proto != protoSCTP)) {
+		// xt_multiport: tcp, udp, udplite, sctp and dccp.
+		return p.errf("--dports needs -p tcp, -p udp or -p sctp")
 	}
 	for _, ao := range p.allAddr {
 		var parts []string
