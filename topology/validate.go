@@ -43,15 +43,15 @@ const (
 	// maxSCTPPayload is one unfragmented DATA chunk in a 1500-byte packet:
 	// 1500 - 20 (IPv4) - 12 (common header) - 16 (DATA chunk header).
 	// netstack's SCTP does not fragment messages into several chunks.
-	maxSCTPPayload = 1452
-	defaultBackend    = "vxlan"
-	defaultVNI        = 1
-	maxVNI            = 1<<24 - 1
-	defaultVXLANPort  = 8472 // flannel's default (Linux's historic VXLAN port)
-	defaultUDPPort    = 8285 // flannel udp backend's default (udp_amd64.go defaultPort)
-	defaultProxyMode  = "iptables"
-	defaultScheduler  = "rr" // kube-proxy's --ipvs-scheduler default
-	defaultInternet   = "internet"
+	maxSCTPPayload   = 1452
+	defaultBackend   = "vxlan"
+	defaultVNI       = 1
+	maxVNI           = 1<<24 - 1
+	defaultVXLANPort = 8472 // flannel's default (Linux's historic VXLAN port)
+	defaultUDPPort   = 8285 // flannel udp backend's default (udp_amd64.go defaultPort)
+	defaultProxyMode = "iptables"
+	defaultScheduler = "rr" // kube-proxy's --ipvs-scheduler default
+	defaultInternet  = "internet"
 	// defaultInternetIP is in TEST-NET-3 (RFC 5737), documentation space.
 	defaultInternetIP = "203.0.113.10"
 
