@@ -40,10 +40,11 @@ const (
 	maxCount          = 100000
 	maxUDPPayload     = 65507 // 65535 - 20 (IPv4) - 8 (UDP or ICMP header)
 	maxTCPPayload     = 65495 // 65535 - 20 (IPv4) - 20 (TCP)
-	// maxSCTPPayload is one unfragmented DATA chunk in a 1500-byte packet:
-	// 1500 - 20 (IPv4) - 12 (common header) - 16 (DATA chunk header).
-	// netstack's SCTP does not fragment messages into several chunks.
-	maxSCTPPayload   = 1452
+	// maxSCTPPayload is one SCTP message that fits Linux's initial
+	// congestion window (min(4·MTU, max(2·MTU, 4380)) = 4380 bytes for
+	// MTU 1500), so all its DATA chunks leave at once: netstack's SCTP
+	// has no congestion or flow control.
+	maxSCTPPayload   = 4096
 	defaultBackend   = "vxlan"
 	defaultVNI       = 1
 	maxVNI           = 1<<24 - 1

@@ -260,7 +260,7 @@ func TestValidateRules(t *testing.T) {
 		{"flow to itself", func(s *Scenario) { s.Flows[1].To = "node/node-1" }, "flows[1].to", "to itself"},
 		{"protocol", func(s *Scenario) { s.Flows[0].Protocol = "gre" }, "flows[0].protocol", "expected icmp (the default), udp, tcp or sctp"},
 		{"sctp port required", func(s *Scenario) { s.Flows[0].Protocol = "sctp" }, "flows[0].port", "required for sctp"},
-		{"sctp size", func(s *Scenario) { s.Flows[2].Protocol, s.Flows[2].Size = "sctp", ptr(1453) }, "flows[2].size", "0 to 1452"},
+		{"sctp size", func(s *Scenario) { s.Flows[2].Protocol, s.Flows[2].Size = "sctp", ptr(4097) }, "flows[2].size", "0 to 4096"},
 		{"pod port range", func(s *Scenario) { s.Pods[0].Ports = []ListenPort{{Port: 70000}} }, "pods[0].ports[0].port", "1 to 65535"},
 		{"node port protocol", func(s *Scenario) { s.Nodes[0].Ports = []ListenPort{{Port: 22, Protocol: "ssh"}} }, "nodes[0].ports[0].protocol", `unknown protocol "ssh"`},
 		{"instance port name", func(s *Scenario) { s.Instances[0].Ports = []ListenPort{{Port: 3306, Name: "MySQL"}} }, "instances[0].ports[0].name", "not a valid port name"},

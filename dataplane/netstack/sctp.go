@@ -47,6 +47,7 @@ const (
 	sctpInStreams   = 65535
 	sctpARwnd       = 212992 / 2 // sk_rcvbuf / 2
 	sctpSackTimeout = 200 * time.Millisecond
+	sctpSackFreq    = 2 // net.sctp.sack_freq
 	sctpCookieLen   = 32 + 20
 	sctpSigLen      = 32
 )
@@ -87,9 +88,11 @@ type SCTPAssoc struct {
 	ssn           uint16
 	unacked       bool // DATA of ours not yet acknowledged
 	sackDue       bool // DATA received, not yet acknowledged
+	sackCnt       int  // packets with DATA since the last SACK
 	sackGen       int
 	toSend, want  int
 	received      int
+	rbuf          []byte // the fragments of the message being received
 }
 
 // ListenSCTP opens a listening SCTP socket on port; echo sends each
@@ -386,7 +389,7 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 	s := a.s
 	ev := Event{Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoSCTP, Src: a.Remote, Dst: a.Local}
 	var data []byte
-	gotData, shutdown, shutdownAck := false, false, false
+	gotData, anyData, shutdown, shutdownAck := false, false, false, false
 	sc.Chunks(func(ch packet.SCTPChunk) bool {
 		switch ch.Type() {
 		case packet.SCTPChunkCookieAck:
@@ -404,8 +407,15 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 			}
 			if ch.TSN() == a.cumTSN+1 {
 				a.cumTSN++
-				data = append(data[:0], ch.UserData()...)
-				gotData = true
+				anyData = true
+				if ch.Flags()&packet.SCTPDataB != 0 {
+					a.rbuf = a.rbuf[:0]
+				}
+				a.rbuf = append(a.rbuf, ch.UserData()...)
+				if ch.Flags()&packet.SCTPDataE != 0 {
+					data = append(data[:0], a.rbuf...)
+					gotData = true
+				}
 			}
 		case packet.SCTPChunkSack:
 			if len(ch) >= packet.SCTPSackLen && ch.CumTSN() == a.nextTSN-1 {
@@ -421,6 +431,19 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 		}
 		return true
 	})
+	if anyData {
+		// sctp_sf_eat_data_6_2: every second packet with DATA is
+		// acknowledged at once (net.sctp.sack_freq 2), else the SACK
+		// timer runs.
+		a.sackCnt++
+		if a.sackCnt >= sctpSackFreq {
+			a.sackCnt, a.sackDue = 0, false
+			cum := a.cumTSN
+			a.send(packet.SCTPSackLen, func(b []byte) { packet.PutSack(b, cum, sctpARwnd) }, pkt.ID, "SACK")
+		} else {
+			a.delayedSack(pkt.ID)
+		}
+	}
 	if gotData {
 		a.received += len(data)
 		ev.Kind, ev.Len = EvSCTPData, len(data)
@@ -435,23 +458,11 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 		}
 		switch {
 		case a.echo:
-			// The reply carries the SACK of the request (bundled first).
-			msg := data
-			tsn := a.nextTSN
-			a.nextTSN++
-			a.unacked = true
-			cum := a.cumTSN
-			ssn := a.ssn
-			a.ssn++
-			a.sackDue = false
-			a.send(packet.SCTPSackLen+packet.SCTPChunkLen(12+len(msg)), func(b []byte) {
-				n := packet.PutSack(b, cum, sctpARwnd)
-				packet.PutData(b[n:], tsn, ssn, msg)
-			}, pkt.ID, "SACK, DATA")
+			// The reply carries the pending SACK of the request (bundled
+			// first).
+			a.sendMessage(data, a.sackDue, pkt.ID)
 		case a.client && a.received >= a.want:
 			a.shutdown(pkt.ID)
-		default:
-			a.delayedSack(pkt.ID)
 		}
 	}
 	switch {
@@ -473,15 +484,71 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 			msg := make([]byte, a.toSend)
 			fillPattern(msg)
 			a.toSend = 0
-			tsn := a.nextTSN
-			a.nextTSN++
-			a.unacked = true
-			ssn := a.ssn
-			a.ssn++
-			a.send(packet.SCTPChunkLen(12+len(msg)), func(b []byte) { packet.PutData(b, tsn, ssn, msg) }, pkt.ID, "DATA")
+			a.sendMessage(msg, false, pkt.ID)
 		} else if a.want == 0 {
 			a.shutdown(pkt.ID)
 		}
+	}
+}
+
+// sendMessage sends one user message on stream 0, split into DATA chunks
+// at the fragmentation point (sctp_datamsg_from_user: the path MTU less
+// the IP, common and DATA headers), one chunk per packet. With sack the
+// SACK of what was received rides in front of the first chunk when both
+// fit, else alone before it.
+func (a *SCTPAssoc) sendMessage(msg []byte, sack bool, parent uint64) {
+	s := a.s
+	mtu := 1500
+	if r, _, ok := s.RouteOutput(a.Remote.Addr()); ok {
+		mtu = s.RouteMTU(r, a.Remote.Addr())
+	}
+	frag := mtu - packet.IPv4HeaderLen - packet.SCTPHeaderLen - packet.SCTPDataHeaderLen
+	frag &^= 3 // chunks are padded to 4 bytes
+	ssn := a.ssn
+	a.ssn++
+	a.unacked = true
+	cum := a.cumTSN
+	if sack {
+		a.sackDue, a.sackCnt = false, 0
+	}
+	// sctp_datamsg_from_user: a message that is fragmented anyway has its
+	// first fragment shortened to make room for a pending SACK; one that
+	// fits whole takes the SACK along only if both fit, else the SACK
+	// goes first on its own.
+	first := frag
+	if sack && len(msg) > frag {
+		first -= packet.SCTPSackLen
+	} else if sack && packet.SCTPSackLen+packet.SCTPChunkLen(12+len(msg)) > mtu-packet.IPv4HeaderLen-packet.SCTPHeaderLen {
+		a.send(packet.SCTPSackLen, func(b []byte) { packet.PutSack(b, cum, sctpARwnd) }, parent, "SACK")
+		sack = false
+	}
+	for off := 0; off < len(msg); {
+		n := min(len(msg)-off, frag)
+		if off == 0 {
+			n = min(len(msg), first)
+		}
+		var flags uint8
+		if off == 0 {
+			flags |= packet.SCTPDataB
+		}
+		if off+n == len(msg) {
+			flags |= packet.SCTPDataE
+		}
+		part, tsn, withSack := msg[off:off+n], a.nextTSN, sack
+		a.nextTSN++
+		size, what := packet.SCTPChunkLen(12+n), "DATA"
+		if withSack {
+			size += packet.SCTPSackLen
+			what = "SACK, DATA"
+		}
+		a.send(size, func(b []byte) {
+			if withSack {
+				b = b[packet.PutSack(b, cum, sctpARwnd):]
+			}
+			packet.PutDataFrag(b, flags, tsn, ssn, part)
+		}, parent, what)
+		sack = false
+		off += n
 	}
 }
 
@@ -489,7 +556,7 @@ func (a *SCTPAssoc) chunks(ifc *Iface, pkt *packet.Buffer, sc packet.SCTP, after
 // cumulative TSN ack, which also acknowledges what was received.
 func (a *SCTPAssoc) shutdown(parent uint64) {
 	a.State = SCTPShutdownSent
-	a.sackDue = false
+	a.sackDue, a.sackCnt = false, 0
 	cum := a.cumTSN
 	a.send(packet.SCTPChunkLen(4), func(b []byte) { packet.PutShutdown(b, cum) }, parent, "SHUTDOWN")
 }

@@ -244,3 +244,94 @@ func TestSCTPInitDroppedTimesOut(t *testing.T) {
 	assert.Equal(t, []trace.Reason{trace.ReasonForwardingDisabled}, w.reasons(), fmt.Sprint(w.env.Trace.DropList()))
 	assert.Empty(t, ofKind(w.evA, netstack.EvSCTPEstablished))
 }
+
+func TestSCTPMessageFragmentedAtPathMTU(t *testing.T) {
+	w := newWorld(t)
+	// 1000-byte links both ways: each end's fragmentation point is
+	// 1000 − 20 − 12 − 16 = 952.
+	w.aEth.MTU, w.rEth0.MTU = 1000, 1000
+	w.setMTU(1000)
+	w.B.ListenSCTP(80, true)
+	_, ok := w.A.DialSCTP(ap("10.0.2.2:80"), 3000, 5)
+	require.True(t, ok)
+	w.run()
+	assert.Empty(t, w.env.Trace.DropList())
+	type frag struct {
+		dir   string
+		what  string
+		flags uint8
+		n     int
+	}
+	var got []frag
+	var echoed []byte
+	for _, p := range sctpPackets(t, w)[4:] {
+		dir := "B>A"
+		if p.fromA {
+			dir = "A>B"
+		}
+		p.raw.Chunks(func(c packet.SCTPChunk) bool {
+			f := frag{dir: dir, what: packet.SCTPChunkName(c.Type())}
+			if c.Type() == packet.SCTPChunkData {
+				f.flags, f.n = c.Flags()&3, len(c.UserData())
+				if !p.fromA {
+					echoed = append(echoed, c.UserData()...)
+				}
+			}
+			got = append(got, f)
+			return true
+		})
+	}
+	B, E := uint8(packet.SCTPDataB), uint8(packet.SCTPDataE)
+	assert.Equal(t, []frag{
+		// The message leaves at once (it fits the initial cwnd).
+		{"A>B", "DATA", B, 952}, {"A>B", "DATA", 0, 952}, {"A>B", "DATA", 0, 952}, {"A>B", "DATA", E, 144},
+		// sack_freq 2: B acknowledges every second packet at once, so no
+		// SACK is pending when the echo goes out.
+		{"B>A", "SACK", 0, 0}, {"B>A", "SACK", 0, 0},
+		{"B>A", "DATA", B, 952}, {"B>A", "DATA", 0, 952}, {"B>A", "DATA", 0, 952}, {"B>A", "DATA", E, 144},
+		{"A>B", "SACK", 0, 0}, {"A>B", "SACK", 0, 0},
+		{"A>B", "SHUTDOWN", 0, 0}, {"B>A", "SHUTDOWN ACK", 0, 0}, {"A>B", "SHUTDOWN COMPLETE", 0, 0},
+	}, got)
+	want := make([]byte, 3000)
+	for i := range want {
+		want[i] = byte(i)
+	}
+	assert.Equal(t, want, echoed, "the message reassembled and echoed whole")
+	require.Len(t, ofKind(w.evA, netstack.EvSCTPData), 1)
+	assert.Equal(t, 3000, ofKind(w.evA, netstack.EvSCTPData)[0].Len)
+}
+
+func TestSCTPTwoPacketMessage(t *testing.T) {
+	w := newWorld(t)
+	// 2000 bytes on 1500-byte links: two DATA chunks of at most 1452
+	// bytes each way; the second packet with DATA is acknowledged at once
+	// (sack_freq 2), so no SACK rides on the echo.
+	w.B.ListenSCTP(80, true)
+	_, ok := w.A.DialSCTP(ap("10.0.2.2:80"), 2000, 5)
+	require.True(t, ok)
+	w.run()
+	assert.Empty(t, w.env.Trace.DropList())
+	var sizes []string
+	for _, p := range sctpPackets(t, w)[4:] {
+		var parts []string
+		p.raw.Chunks(func(c packet.SCTPChunk) bool {
+			s := packet.SCTPChunkName(c.Type())
+			if c.Type() == packet.SCTPChunkData {
+				s = fmt.Sprintf("DATA %d", len(c.UserData()))
+			}
+			parts = append(parts, s)
+			return true
+		})
+		who := "B"
+		if p.fromA {
+			who = "A"
+		}
+		sizes = append(sizes, who+": "+strings.Join(parts, "+"))
+	}
+	assert.Equal(t, []string{
+		"A: DATA 1452", "A: DATA 548",
+		"B: SACK", // the second packet with DATA is acknowledged at once
+		"B: DATA 1452", "B: DATA 548",
+		"A: SACK", "A: SHUTDOWN", "B: SHUTDOWN ACK", "A: SHUTDOWN COMPLETE",
+	}, sizes)
+}

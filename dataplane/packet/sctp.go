@@ -339,9 +339,15 @@ func SCTPChunkLen(n int) int { return pad4(SCTPChunkHeaderLen + n) }
 // PutData writes an unfragmented DATA chunk (B and E set, stream 0,
 // SSN ssn, PPID 0) carrying data and returns its padded length.
 func PutData(b []byte, tsn uint32, ssn uint16, data []byte) int {
+	return PutDataFrag(b, SCTPDataB|SCTPDataE, tsn, ssn, data)
+}
+
+// PutDataFrag writes a DATA chunk with the B/E flags given: one fragment
+// of a message (B first, E last, neither in between).
+func PutDataFrag(b []byte, flags uint8, tsn uint32, ssn uint16, data []byte) int {
 	n := SCTPDataHeaderLen + len(data)
 	clear(b[:pad4(n)])
-	b[0], b[1] = SCTPChunkData, SCTPDataB|SCTPDataE
+	b[0], b[1] = SCTPChunkData, flags
 	binary.BigEndian.PutUint16(b[2:4], uint16(n))
 	binary.BigEndian.PutUint32(b[4:8], tsn)
 	binary.BigEndian.PutUint16(b[8:10], 0)
