@@ -162,7 +162,7 @@ func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
 		switch ev.Kind {
 		// EvTCPClosed: the handshake and the FIN exchange completed — all a
 		// size-0 flow (connect and close, nc -z) waits for.
-		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData, netstack.EvTCPClosed:
+		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData, netstack.EvTCPClosed, netstack.EvSCTPData, netstack.EvSCTPClosed:
 			if !x.replied {
 				x.replied = true
 				x.rtt = r.Loop.Now() - x.start
@@ -171,7 +171,7 @@ func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
 		return
 	}
 	switch ev.Kind {
-	case netstack.EvEchoRequest, netstack.EvUDPRecv, netstack.EvTCPAccept, netstack.EvTCPData:
+	case netstack.EvEchoRequest, netstack.EvUDPRecv, netstack.EvTCPAccept, netstack.EvTCPData, netstack.EvSCTPAccept, netstack.EvSCTPData:
 		if !x.seen {
 			x.seen, x.seenSrc, x.responder = true, ev.Src.Addr(), s.Name
 		}
@@ -311,6 +311,9 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 			from.Stack.SendUDP(x.sport, netip.AddrPortFrom(dst, port), size, df, id)
 		case f.Protocol == "tcp":
 			local, _ := from.Stack.Dial(netip.AddrPortFrom(dst, port), size, id)
+			x.sport = local.Port()
+		case f.Protocol == "sctp":
+			local, _ := from.Stack.DialSCTP(netip.AddrPortFrom(dst, port), size, id)
 			x.sport = local.Port()
 		}
 		r.Loop.Run()

@@ -108,7 +108,9 @@ func TestCapturesDecodeCleanlyInTshark(t *testing.T) {
 			require.NoError(t, sink.Write(out))
 			require.NoError(t, out.Close())
 			args := []string{"-r", file, "-n",
-				"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE"}
+				"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+				// SCTP's CRC32c (RFC 9260 App. B): tshark 4.0's preference.
+				"-o", "sctp.checksum:CRC 32c"}
 			for _, p := range r.World.Env.VXLANPorts {
 				args = append(args, "-d", fmt.Sprintf("udp.port==%d,vxlan", p))
 			}
@@ -121,7 +123,7 @@ func TestCapturesDecodeCleanlyInTshark(t *testing.T) {
 			}
 			// Every frame decodes, and none has a bad checksum or is malformed.
 			bad := exec.Command(tshark, append(args, "-Y",
-				"ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0 || icmp.checksum.status == 0 || _ws.malformed || _ws.expert.severity == error")...)
+				"ip.checksum.status == 0 || udp.checksum.status == 0 || tcp.checksum.status == 0 || icmp.checksum.status == 0 || sctp.checksum.status == 0 || _ws.malformed || _ws.expert.severity == error")...)
 			outb, err := bad.CombinedOutput()
 			require.NoError(t, err, "%s", outb)
 			assert.Empty(t, strings.TrimSpace(filterNoise(string(outb))), "frames with bad checksums or malformed")

@@ -299,7 +299,7 @@ type Flow struct {
 	// and "dns:NAME.NS.svc.cluster.local" (resolved at run time).
 	From string `yaml:"from"`
 	To   string `yaml:"to"`
-	// Protocol is "icmp" (default), "udp" or "tcp".
+	// Protocol is "icmp" (default), "udp", "tcp" or "sctp".
 	Protocol string `yaml:"protocol"`
 	// Port is the destination port (udp, tcp). Only a listener answers on
 	// it (a container port, a ports: entry, a node daemon); any other port

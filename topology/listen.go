@@ -31,9 +31,8 @@ import (
 //     for a LoadBalancer Service with externalTrafficPolicy Local,
 //     kube-proxy's health check node port (its service health server).
 //
-// SCTP ports are accepted and resolved (a named targetPort may name one)
-// but nothing listens on them: netstack has no SCTP, and flows are icmp,
-// udp or tcp.
+// SCTP ports get an SCTP echo listener like TCP's (netstack's minimal
+// SCTP: association setup, one message echoed, SHUTDOWN).
 
 // KubeletPort is the port kubelet serves its API on, on every address of
 // the node (kubelet --port, default 10250).
@@ -106,8 +105,8 @@ func containerPorts(ports []ListenPort) []k8s.ContainerPort {
 	return out
 }
 
-// listen binds an echo server on st for each port: TCP and UDP; SCTP is
-// not modelled (see above). It records the ports for ListenPorts.
+// listen binds an echo server on st for each port: TCP, UDP and SCTP. It
+// records the ports for ListenPorts.
 func (w *World) listen(st *netstack.Stack, ports []k8s.ContainerPort) {
 	if w.listening == nil {
 		w.listening = map[*netstack.Stack][]k8s.ContainerPort{}
@@ -121,6 +120,8 @@ func (w *World) listen(st *netstack.Stack, ports []k8s.ContainerPort) {
 		switch p.Protocol {
 		case "UDP":
 			st.ListenUDP(uint16(p.Port), true)
+		case "SCTP":
+			st.ListenSCTP(uint16(p.Port), true)
 		case "TCP", "":
 			st.ListenTCP(uint16(p.Port), true)
 		}
@@ -176,17 +177,13 @@ func (b *builder) listeners() {
 }
 
 // ListenPorts describes what listens in namespace st, for the overview:
-// "8080/TCP http, 53/UDP dns"; "" when nothing does. SCTP ports are
-// marked as not answering.
+// "8080/TCP http, 53/UDP dns"; "" when nothing does.
 func (w *World) ListenPorts(st *netstack.Stack) string {
 	var parts []string
 	for _, p := range w.listening[st] {
 		t := strconv.Itoa(p.Port) + "/" + p.Protocol
 		if p.Name != "" {
 			t += " " + p.Name
-		}
-		if p.Protocol == "SCTP" {
-			t += " (not modelled: no answer)"
 		}
 		parts = append(parts, t)
 	}
@@ -295,7 +292,7 @@ func danglingText(sp k8s.ServicePort, missing []PodAddr, selected int) string {
 	case "UDP":
 		effect = "datagrams kube-proxy sends there get ICMP port unreachable (port-unreachable)"
 	case "SCTP":
-		effect = "nothing answers there"
+		effect = "associations kube-proxy sends there are refused with an ABORT (conn-refused)"
 	default:
 		effect = "connections kube-proxy sends there are refused with a RST (conn-refused)"
 	}
@@ -321,6 +318,8 @@ func (w *World) warnUnservedEndpoints() {
 			switch sp.Protocol {
 			case "UDP":
 				proto = packet.ProtoUDP
+			case "SCTP":
+				proto = packet.ProtoSCTP
 			case "TCP":
 			default:
 				continue
@@ -331,8 +330,11 @@ func (w *World) warnUnservedEndpoints() {
 					continue
 				}
 				effect := "connections to it are refused with a RST (conn-refused)"
-				if proto == packet.ProtoUDP {
+				switch proto {
+				case packet.ProtoUDP:
 					effect = "datagrams to it get ICMP port unreachable (port-unreachable)"
+				case packet.ProtoSCTP:
+					effect = "associations to it are refused with an ABORT (conn-refused)"
 				}
 				listens := w.ListenPorts(st)
 				if listens == "" {

@@ -40,14 +40,19 @@ const (
 	maxCount          = 100000
 	maxUDPPayload     = 65507 // 65535 - 20 (IPv4) - 8 (UDP or ICMP header)
 	maxTCPPayload     = 65495 // 65535 - 20 (IPv4) - 20 (TCP)
-	defaultBackend    = "vxlan"
-	defaultVNI        = 1
-	maxVNI            = 1<<24 - 1
-	defaultVXLANPort  = 8472 // flannel's default (Linux's historic VXLAN port)
-	defaultUDPPort    = 8285 // flannel udp backend's default (udp_amd64.go defaultPort)
-	defaultProxyMode  = "iptables"
-	defaultScheduler  = "rr" // kube-proxy's --ipvs-scheduler default
-	defaultInternet   = "internet"
+	// maxSCTPPayload is one SCTP message that fits Linux's initial
+	// congestion window (min(4·MTU, max(2·MTU, 4380)) = 4380 bytes for
+	// MTU 1500), so all its DATA chunks leave at once: netstack's SCTP
+	// has no congestion or flow control.
+	maxSCTPPayload   = 4096
+	defaultBackend   = "vxlan"
+	defaultVNI       = 1
+	maxVNI           = 1<<24 - 1
+	defaultVXLANPort = 8472 // flannel's default (Linux's historic VXLAN port)
+	defaultUDPPort   = 8285 // flannel udp backend's default (udp_amd64.go defaultPort)
+	defaultProxyMode = "iptables"
+	defaultScheduler = "rr" // kube-proxy's --ipvs-scheduler default
+	defaultInternet  = "internet"
 	// defaultInternetIP is in TEST-NET-3 (RFC 5737), documentation space.
 	defaultInternetIP = "203.0.113.10"
 
@@ -104,7 +109,7 @@ var (
 	flannelBackends = []string{"vxlan", "host-gw", "udp", "alivpc"}
 	underlays       = []string{"vpc", "l2"}
 	failureTypes    = []string{"delete-vpc-route", "link-down"}
-	protocols       = []string{"icmp", "udp", "tcp"}
+	protocols       = []string{"icmp", "udp", "tcp", "sctp"}
 	verdicts        = []string{"delivered", "dropped"}
 	proxyModes      = []string{"iptables", "ipvs"}
 	// ipvsSchedulers are the schedulers netsim's IPVS model implements
@@ -1116,14 +1121,11 @@ func (v *validator) checkFlows() {
 		}
 
 		proto := f.Protocol
-		switch {
-		case strings.EqualFold(proto, "sctp"):
-			v.add(path+".protocol", "sctp flows are not modelled (netsim's network stack has no SCTP): use udp or tcp; SCTP container ports and Service ports are accepted, but nothing answers on them")
-		case !slices.Contains(protocols, proto):
-			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp or tcp%s", proto, hint.DidYouMean(proto, protocols))
+		if !slices.Contains(protocols, proto) {
+			v.addf(path+".protocol", "unknown protocol %q: expected icmp (the default), udp, tcp or sctp%s", proto, hint.DidYouMean(proto, protocols))
 		}
 		switch proto {
-		case "udp", "tcp":
+		case "udp", "tcp", "sctp":
 			if f.Port == 0 {
 				v.addf(path+".port", "required for %s: the destination port, 1 to 65535", proto)
 			} else if f.Port < 1 || f.Port > 65535 {
@@ -1137,8 +1139,11 @@ func (v *validator) checkFlows() {
 			}
 		}
 		maxSize := maxUDPPayload
-		if proto == "tcp" {
+		switch proto {
+		case "tcp":
 			maxSize = maxTCPPayload
+		case "sctp":
+			maxSize = maxSCTPPayload
 		}
 		if *f.Size < 0 || *f.Size > maxSize {
 			v.addf(path+".size", "%d is out of range for %s: expected 0 to %d bytes of payload (the default is %d)", *f.Size, proto, maxSize, defaultSize)

@@ -20,6 +20,10 @@ const (
 	TCPTimeout    = 900 * time.Second
 	TCPFinTimeout = 120 * time.Second
 	UDPTimeout    = 300 * time.Second
+	// SCTPTimeout and SCTPSetupTimeout are ip_vs_proto_sctp's defaults:
+	// ESTABLISHED 15 minutes, every other state 10 s.
+	SCTPTimeout      = 900 * time.Second
+	SCTPSetupTimeout = 10 * time.Second
 )
 
 // Conn is an IPVS connection (ip_vs_conn): client → virtual service,
@@ -82,8 +86,11 @@ func New(s *netstack.Stack, t *Table) *IPVS {
 				return netfilter.IPVSConn{}, false
 			}
 			p := uint8(packet.ProtoTCP)
-			if c.Proto == "UDP" {
+			switch c.Proto {
+			case "UDP":
 				p = packet.ProtoUDP
+			case "SCTP":
+				p = packet.ProtoSCTP
 			}
 			return netfilter.IPVSConn{VAddr: c.VIP.Addr(), VPort: c.VIP.Port(), Proto: p}, true
 		})
@@ -107,6 +114,11 @@ func l4(ip packet.IPv4) (Proto, []byte, bool) {
 			return "", nil, false
 		}
 		return "UDP", b, true
+	case packet.ProtoSCTP:
+		if len(b) < packet.SCTPHeaderLen+packet.SCTPChunkHeaderLen {
+			return "", nil, false
+		}
+		return "SCTP", b, true
 	}
 	return "", nil, false
 }
@@ -245,8 +257,12 @@ func (v *IPVS) expire(c *Conn) {
 // "inactive" until the client's first ACK, "active" while established,
 // inactive again after a FIN or RST.
 func (v *IPVS) track(c *Conn, seg []byte, now time.Duration) {
-	if c.Proto == "UDP" {
+	switch c.Proto {
+	case "UDP":
 		c.Expires = now + UDPTimeout
+		return
+	case "SCTP":
+		v.trackSCTP(c, seg, now)
 		return
 	}
 	f := seg[13]
@@ -268,6 +284,33 @@ func (v *IPVS) track(c *Conn, seg []byte, now time.Duration) {
 		c.Expires = now + TCPTimeout
 	default:
 		c.Expires = now + TCPTimeout
+	}
+}
+
+// trackSCTP is ip_vs_proto_sctp's state table in brief: an association is
+// inactive until its COOKIE ACK or DATA passes, active while established
+// (SCTPTimeout), inactive again after a SHUTDOWN, SHUTDOWN ACK, SHUTDOWN
+// COMPLETE or ABORT; every other state times out in SCTPSetupTimeout.
+func (v *IPVS) trackSCTP(c *Conn, seg []byte, now time.Duration) {
+	switch seg[packet.SCTPHeaderLen] {
+	case packet.SCTPChunkAbort, packet.SCTPChunkShutdown, packet.SCTPChunkShutdownAck, packet.SCTPChunkShutdownComplete:
+		if c.Active {
+			c.Active = false
+			c.rs.ActiveConn--
+			c.rs.InActConn++
+		}
+		c.closing = true
+	case packet.SCTPChunkCookieAck, packet.SCTPChunkData, packet.SCTPChunkSack:
+		if !c.Active && !c.closing {
+			c.Active = true
+			c.rs.InActConn--
+			c.rs.ActiveConn++
+		}
+	}
+	if c.Active {
+		c.Expires = now + SCTPTimeout
+	} else {
+		c.Expires = now + SCTPSetupTimeout
 	}
 }
 

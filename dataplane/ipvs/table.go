@@ -20,7 +20,7 @@ const (
 	SourceHashing   = "sh"
 )
 
-// Proto is "TCP" or "UDP" (as ipvsadm prints it).
+// Proto is "TCP", "UDP" or "SCTP" (as ipvsadm prints it).
 type Proto string
 
 // RealServer is a backend of a virtual service.

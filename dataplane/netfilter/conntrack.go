@@ -35,7 +35,7 @@ func (t Tuple) String() string {
 	switch t.Proto {
 	case packet.ProtoICMP:
 		return fmt.Sprintf("src=%s dst=%s id=%d", t.SrcAddr(), t.DstAddr(), t.SPort)
-	case packet.ProtoTCP, packet.ProtoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoSCTP:
 		return fmt.Sprintf("src=%s dst=%s sport=%d dport=%d", t.SrcAddr(), t.DstAddr(), t.SPort, t.DPort)
 	}
 	return fmt.Sprintf("src=%s dst=%s", t.SrcAddr(), t.DstAddr())
@@ -88,6 +88,7 @@ type Conn struct {
 	Tuple   [2]Tuple
 	Status  uint16
 	TCP     uint8
+	SCTP    uint8 // the SCTP state (nf_conntrack_proto_sctp)
 	Expires time.Duration
 	Mark    uint32
 	ID      uint64
@@ -103,7 +104,7 @@ func (c *Conn) AlterReplySource(rs netip.AddrPort) bool {
 		return false
 	}
 	c.Tuple[1].Src = rs.Addr().As4()
-	if c.Tuple[1].Proto == packet.ProtoTCP || c.Tuple[1].Proto == packet.ProtoUDP {
+	if p := c.Tuple[1].Proto; p == packet.ProtoTCP || p == packet.ProtoUDP || p == packet.ProtoSCTP {
 		c.Tuple[1].SPort = rs.Port()
 	}
 	return true
@@ -145,9 +146,7 @@ func tupleOf(ip packet.IPv4) (t Tuple, icmpErr bool, ok bool) {
 		return t, false, true
 	}
 	switch t.Proto {
-	case packet.ProtoTCP, packet.ProtoUDP, protoSCTP:
-		// nf_conntrack_proto_sctp tracks SCTP by its ports too (they sit
-		// where TCP's and UDP's do).
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoSCTP:
 		if len(l4) < 4 {
 			return t, false, false
 		}
@@ -267,6 +266,9 @@ func (c *Conn) update(ip packet.IPv4, dir uint8, now time.Duration) {
 		} else {
 			c.Expires = now + UDPTimeout
 		}
+	case packet.ProtoSCTP:
+		c.sctpUpdate(ip, dir)
+		c.Expires = now + sctpTimeouts[c.SCTP]
 	case packet.ProtoICMP:
 		c.Expires = now + ICMPTimeout
 	default:
@@ -278,7 +280,7 @@ func (c *Conn) update(ip packet.IPv4, dir uint8, now time.Duration) {
 func (c *Conn) Format(now time.Duration) string {
 	t := c.Tuple[0]
 	var b strings.Builder
-	name := map[uint8]string{packet.ProtoTCP: "tcp", packet.ProtoUDP: "udp", packet.ProtoICMP: "icmp"}[t.Proto]
+	name := map[uint8]string{packet.ProtoTCP: "tcp", packet.ProtoUDP: "udp", packet.ProtoICMP: "icmp", packet.ProtoSCTP: "sctp"}[t.Proto]
 	if name == "" {
 		name = "unknown"
 	}
@@ -287,8 +289,11 @@ func (c *Conn) Format(now time.Duration) string {
 		left = 0
 	}
 	fmt.Fprintf(&b, "%-8s %d %d ", name, t.Proto, left)
-	if t.Proto == packet.ProtoTCP {
+	switch t.Proto {
+	case packet.ProtoTCP:
 		b.WriteString(tcpStateNames[c.TCP] + " ")
+	case packet.ProtoSCTP:
+		b.WriteString(sctpStateNames[c.SCTP] + " ")
 	}
 	b.WriteString(fmtTuple(c.Tuple[0], false))
 	if c.Status&ipsSeenReply == 0 {

@@ -71,7 +71,7 @@ func (nf *Netfilter) setupNAT(c *pktCtx, r *Rule, mt manipType) bool {
 	conn := c.conn
 	curr := conn.Tuple[1].Invert()
 	nt := curr
-	hasPorts := curr.Proto == packet.ProtoTCP || curr.Proto == packet.ProtoUDP
+	hasPorts := curr.Proto == packet.ProtoTCP || curr.Proto == packet.ProtoUDP || curr.Proto == packet.ProtoSCTP
 	switch r.Target {
 	case TDNAT:
 		nt.Dst = r.natTo.Addr().As4()
@@ -151,7 +151,7 @@ func endText(t Tuple, mt manipType) string {
 		a, p = t.SrcAddr(), t.SPort
 	}
 	switch t.Proto {
-	case packet.ProtoTCP, packet.ProtoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoSCTP:
 		return netip.AddrPortFrom(a, p).String()
 	case packet.ProtoICMP:
 		return fmt.Sprintf("%s id %d", a, p)
@@ -168,7 +168,7 @@ func (nf *Netfilter) uniquePort(nt *Tuple, r *Rule) {
 	now := nf.env.Now()
 	randomAll := r.randomFully || r.random
 	switch nt.Proto {
-	case packet.ProtoTCP, packet.ProtoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP, packet.ProtoSCTP:
 		if r.Target == TSNAT && r.natTo.Port() != 0 {
 			return
 		}
@@ -301,6 +301,25 @@ func manipPkt(ip packet.IPv4, t Tuple, mt manipType, ports bool) {
 		return
 	}
 	switch ip.Protocol() {
+	case packet.ProtoSCTP:
+		// sctp_manip_pkt: the port is rewritten and, SCTP having no
+		// pseudo-header, the CRC32c recomputed over the whole packet (an
+		// address change alone leaves it valid). A truncated packet quoted
+		// in an ICMP error keeps its checksum.
+		if len(l4) < packet.SCTPHeaderLen {
+			return
+		}
+		po, np := 0, t.SPort
+		if mt == manipDst {
+			po, np = 2, t.DPort
+		}
+		if binary.BigEndian.Uint16(l4[po:po+2]) == np {
+			return
+		}
+		binary.BigEndian.PutUint16(l4[po:po+2], np)
+		if tl := ip.TotalLen(); tl <= len(ip) && tl-hl >= packet.SCTPHeaderLen {
+			packet.SCTP(ip[hl:tl]).SetChecksum()
+		}
 	case packet.ProtoTCP, packet.ProtoUDP:
 		if len(l4) < 4 {
 			return

@@ -17,7 +17,7 @@ import (
 // protoSCTP is IPPROTO_SCTP: -m sctp --sport/--dport are modelled like
 // tcp/udp's (the ports sit at the same offsets of the SCTP common header),
 // for kube-proxy's SCTP Service rules.
-const protoSCTP = 132
+const protoSCTP = packet.ProtoSCTP
 
 // ruleExt holds the extension matches of a rule.
 type ruleExt struct {

@@ -456,6 +456,8 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 		s.udpInput(ifc, pkt)
 	case packet.ProtoTCP:
 		s.tcpInput(ifc, pkt)
+	case packet.ProtoSCTP:
+		s.sctpInput(ifc, pkt)
 	default:
 		if t, ok := s.ipProtos[ip.Protocol()]; ok {
 			t.ReceiveTunnel(pkt)

@@ -15,18 +15,22 @@ type EventKind uint8
 
 // Socket events.
 const (
-	EvEchoRequest    EventKind = iota // the kernel answered an ICMP echo request
-	EvEchoReply                       // a ping socket got its echo reply
-	EvUDPRecv                         // a UDP socket received a datagram
-	EvTCPAccept                       // a listener completed a handshake
-	EvTCPData                         // a TCP connection received data
-	EvTCPEstablished                  // a connecting socket completed the handshake
-	EvTCPClosed                       // a connection finished (FIN exchanged)
-	EvError                           // a socket got an error (ICMP error, RST, EMSGSIZE)
+	EvEchoRequest     EventKind = iota // the kernel answered an ICMP echo request
+	EvEchoReply                        // a ping socket got its echo reply
+	EvUDPRecv                          // a UDP socket received a datagram
+	EvTCPAccept                        // a listener completed a handshake
+	EvTCPData                          // a TCP connection received data
+	EvTCPEstablished                   // a connecting socket completed the handshake
+	EvTCPClosed                        // a connection finished (FIN exchanged)
+	EvError                            // a socket got an error (ICMP error, RST, ABORT, EMSGSIZE)
+	EvSCTPAccept                       // a listener's association came up (COOKIE ECHO accepted)
+	EvSCTPData                         // an SCTP association received a message
+	EvSCTPEstablished                  // a connecting association got its COOKIE ACK
+	EvSCTPClosed                       // an association finished (SHUTDOWN exchanged)
 )
 
 func (k EventKind) String() string {
-	return [...]string{"echo-request", "echo-reply", "udp-recv", "tcp-accept", "tcp-data", "tcp-established", "tcp-closed", "error"}[k]
+	return [...]string{"echo-request", "echo-reply", "udp-recv", "tcp-accept", "tcp-data", "tcp-established", "tcp-closed", "error", "sctp-accept", "sctp-data", "sctp-established", "sctp-closed"}[k]
 }
 
 // Event is what a socket reports to Stack.OnEvent.
@@ -277,7 +281,7 @@ func (s *Stack) icmpErrorInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, i
 	case packet.ProtoICMP:
 		ev.Src = netip.AddrPortFrom(q.Src(), 0)
 		ev.Dst = netip.AddrPortFrom(q.Dst(), 0)
-	case packet.ProtoUDP, packet.ProtoTCP:
+	case packet.ProtoUDP, packet.ProtoTCP, packet.ProtoSCTP:
 		ev.Src = netip.AddrPortFrom(q.Src(), binary.BigEndian.Uint16(l4[0:2]))
 		ev.Dst = netip.AddrPortFrom(q.Dst(), binary.BigEndian.Uint16(l4[2:4]))
 	}
@@ -289,8 +293,11 @@ func (s *Stack) icmpErrorInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, i
 		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindDeliver,
 			Change: fmt.Sprintf("%s from %s about %s > %s reported to the socket%s", ev.Err, ip.Src(), q.Src(), q.Dst(), note)})
 	}
-	if q.Protocol() == packet.ProtoTCP {
+	switch q.Protocol() {
+	case packet.ProtoTCP:
 		s.tcpICMPError(ev)
+	case packet.ProtoSCTP:
+		s.sctpICMPError(ev)
 	}
 	s.emit(ev)
 	pkt.Free()
@@ -329,10 +336,15 @@ func (s *Stack) ListenUDP(port uint16, echo bool) *UDPSocket {
 	return u
 }
 
-// Listening reports whether a UDP socket or TCP listener is bound to port.
+// Listening reports whether a UDP socket, TCP or SCTP listener is bound
+// to port.
 func (s *Stack) Listening(proto uint8, port uint16) bool {
-	if proto == packet.ProtoUDP {
+	switch proto {
+	case packet.ProtoUDP:
 		_, ok := s.udp[port]
+		return ok
+	case packet.ProtoSCTP:
+		_, ok := s.sctpListen[port]
 		return ok
 	}
 	_, ok := s.tcpListen[port]

@@ -108,9 +108,13 @@ type Stack struct {
 	tcpListen map[uint16]*TCPListener
 	tcpConns  map[tcpKey]*TCPConn
 	timeWait  map[tcpKey]time.Duration // 4-tuples in TIME-WAIT, until when
-	twSweepAt int
-	frags     map[fragKey]*reasm
-	nextPort  uint16
+
+	sctpListen map[uint16]*SCTPListener
+	sctpAssocs map[tcpKey]*SCTPAssoc
+	sctpSecret []byte // the key that signs state cookies
+	twSweepAt  int
+	frags      map[fragKey]*reasm
+	nextPort   uint16
 }
 
 // New creates an empty namespace with a loopback device.

@@ -91,8 +91,9 @@ func ChecksumUpdate32(c uint16, old, new [4]byte) uint16 {
 }
 
 // RewriteAddrPort sets the destination (or, with src, the source) address
-// and port of a TCP or UDP packet, updating the IPv4 header checksum and
-// the transport checksum incrementally; a UDP checksum of 0 (none) stays 0.
+// and port of a TCP, UDP or SCTP packet, updating the IPv4 header checksum
+// and the transport checksum incrementally; a UDP checksum of 0 (none)
+// stays 0; SCTP's CRC32c, which covers no pseudo-header, is recomputed.
 func RewriteAddrPort(ip IPv4, to netip.AddrPort, src bool) {
 	aoff, poff := 16, 2
 	if src {
@@ -105,6 +106,12 @@ func RewriteAddrPort(ip IPv4, to netip.AddrPort, src bool) {
 	copy(ip[aoff:aoff+4], nw[:])
 	binary.BigEndian.PutUint16(ip[10:12], ChecksumUpdate32(ip.Checksum(), old, nw))
 	binary.BigEndian.PutUint16(seg[poff:poff+2], to.Port())
+	if ip.Protocol() == ProtoSCTP {
+		if len(seg) >= SCTPHeaderLen {
+			SCTP(seg).SetChecksum()
+		}
+		return
+	}
 	off := 16
 	if ip.Protocol() == ProtoUDP {
 		off = 6

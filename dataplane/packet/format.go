@@ -86,6 +86,10 @@ func summarize(sb *strings.Builder, b []byte, ether bool, vxlanPorts []uint16) {
 		if t.DataOffset() <= len(pl) {
 			fmt.Fprintf(sb, " length %d", len(pl)-t.DataOffset())
 		}
+	case ip.Protocol() == ProtoSCTP && len(pl) >= SCTPHeaderLen:
+		// tcpdump: "sctp (1) [INIT] ..."; the chunks, in order.
+		sc := SCTP(pl)
+		fmt.Fprintf(sb, "%s:%d > %s:%d: SCTP [%s] vtag %#08x", src, sc.SrcPort(), dst, sc.DstPort(), sc.Summary(), sc.VTag())
 	case ip.Protocol() == ProtoIPIP && IPv4(pl).Valid():
 		// tcpdump: "IP outer > outer: IP inner > inner: ..."
 		fmt.Fprintf(sb, "%s > %s: IPIP [", src, dst)
