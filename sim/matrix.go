@@ -141,11 +141,6 @@ func (m *Matrix) Counts(port int, proto string) MatrixCounts {
 // matrixProtocols are the protocols a probe can use.
 var matrixProtocols = []string{"tcp", "udp", "sctp"}
 
-// SCTPModelled says whether netstack carries SCTP (flows with protocol:
-// sctp); until it does, an sctp probe is an error rather than a silent
-// "no reply". Set it when the runner runs sctp flows.
-const SCTPModelled = false
-
 // Normalize fills the defaults and checks the options; errors name the
 // option.
 func (o MatrixOptions) Normalize() (MatrixOptions, error) {
@@ -170,9 +165,6 @@ func (o MatrixOptions) Normalize() (MatrixOptions, error) {
 		p = strings.ToLower(strings.TrimSpace(p))
 		if !slices.Contains(matrixProtocols, p) {
 			return o, fmt.Errorf("protocol %q: expected tcp, udp or sctp", p)
-		}
-		if p == "sctp" && !SCTPModelled {
-			return o, fmt.Errorf("protocol sctp: SCTP is not modelled yet (netstack carries ICMP, UDP and TCP)")
 		}
 		if !slices.Contains(protos, p) {
 			protos = append(protos, p)

@@ -136,17 +136,6 @@ type matrixOptionsCase struct {
 	wantErr string
 }
 
-// sctpCase: an error until netstack carries SCTP, then a matrix.
-func sctpCase() matrixOptionsCase {
-	c := matrixOptionsCase{name: "sctp", opts: sim.MatrixOptions{Protocols: []string{"sctp"}}}
-	if !sim.SCTPModelled {
-		c.wantErr = "SCTP is not modelled yet"
-		return c
-	}
-	c.pods, c.cells = []string{"x/a", "x/b", "y/a", "y/b"}, 4*4*2
-	return c
-}
-
 func TestMatrixOptions(t *testing.T) {
 	tests := []matrixOptionsCase{
 		{name: "defaults", opts: sim.MatrixOptions{}, pods: []string{"x/a", "x/b", "y/a", "y/b"}, cells: 4 * 4 * 2},
@@ -156,7 +145,7 @@ func TestMatrixOptions(t *testing.T) {
 		{name: "unknown namespace", opts: sim.MatrixOptions{Namespaces: []string{"q"}}, wantErr: `namespace "q" has no pods (namespaces with pods: x, y)`},
 		{name: "port 0", opts: sim.MatrixOptions{Ports: []int{0}}, wantErr: "port 0: expected 1-65535"},
 		{name: "icmp", opts: sim.MatrixOptions{Protocols: []string{"icmp"}}, wantErr: `protocol "icmp": expected tcp, udp or sctp`},
-		sctpCase(),
+		{name: "sctp", opts: sim.MatrixOptions{Protocols: []string{"sctp"}}, pods: []string{"x/a", "x/b", "y/a", "y/b"}, cells: 4 * 4 * 2},
 		{name: "unknown service", opts: sim.MatrixOptions{Services: []string{"x/nope"}}, wantErr: "service svc/x/nope: svc/x/nope does not exist"},
 		{name: "pod as external", opts: sim.MatrixOptions{External: []string{"pod/x/a"}}, wantErr: "external pod/x/a: expected ecs/NAME, node/NAME or an address outside the pod network"},
 	}

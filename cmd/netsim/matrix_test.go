@@ -47,7 +47,7 @@ func TestMatrixCLI(t *testing.T) {
 		{name: "bad port", args: []string{"matrix", denials, "--port", "70000"}, code: 2, stderr: "netsim matrix: --port: port 70000: expected 1-65535"},
 		{name: "port not a number", args: []string{"matrix", denials, "--port", "http"}, code: 2, stderr: `invalid argument "http" for "--port" flag`},
 		{name: "bad protocol", args: []string{"matrix", denials, "--protocol", "icmp"}, code: 2, stderr: `netsim matrix: --protocol: protocol "icmp": expected tcp, udp or sctp`},
-		{name: "sctp", args: []string{"matrix", denials, "--protocol", "sctp"}, code: 2, stderr: "SCTP is not modelled yet"},
+		{name: "sctp", args: []string{"matrix", denials, "--protocol", "sctp", "--port", "80"}, golden: "cli-denials-sctp.txt"},
 		{name: "bad namespace", args: []string{"matrix", denials, "--namespaces", "z"}, code: 2, stderr: `denials.yaml: matrix: namespace "z" has no pods (namespaces with pods: x, y)`},
 		{name: "bad output", args: []string{"matrix", denials, "-o", "yaml"}, code: 2, stderr: `netsim matrix: -o "yaml": expected text or json`},
 		{name: "no file", args: []string{"matrix"}, code: 2, stderr: "missing the scenario FILE"},
