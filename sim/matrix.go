@@ -1,0 +1,390 @@
+package sim
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"netsim/topology"
+)
+
+// MatrixOptions choose what RunMatrix probes.
+type MatrixOptions struct {
+	// Ports are the destination ports probed; default [80, 81].
+	Ports []int
+	// Protocols are "tcp", "udp" or "sctp"; default ["tcp"].
+	Protocols []string
+	// Namespaces limit the pods (rows and columns) to these namespaces;
+	// default: every namespace with pods.
+	Namespaces []string
+	// Services are extra destination columns: Services as "svc/NAME" or
+	// "svc/NS/NAME", probed at their ClusterIP on the same ports and
+	// protocols as the pods. "all" means every Service with a ClusterIP.
+	Services []string
+	// External are extra destination columns outside the pod network:
+	// "ecs/NAME", "node/NAME" or an IPv4 address.
+	External []string
+}
+
+// MatrixCell is the outcome of one probe (or a self pair, not probed).
+type MatrixCell struct {
+	// From and To are "NS/NAME" for pods; extra columns keep their
+	// endpoint text ("svc/x/web", "ecs/ecs-db", "192.168.1.50").
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"`
+	// Allowed: the probe was delivered and answered (TCP handshake
+	// completed, UDP datagram echoed).
+	Allowed bool `json:"allowed"`
+	// Self: from == to, not probed (printed "#").
+	Self bool `json:"self,omitempty"`
+	// Reason is the drop reason code when not allowed ("policy-denied",
+	// "conn-refused", "port-unreachable", "link-down", …).
+	Reason string `json:"reason,omitempty"`
+	// Direction is "ingress" or "egress" when a policy denied the probe.
+	Direction string `json:"direction,omitempty"`
+	// Policy is the denying policy ("NS/NAME") when the drop names it.
+	Policy string `json:"policy,omitempty"`
+	// Detail is the drop's detail text; Where is "node device" of the drop.
+	Detail string `json:"detail,omitempty"`
+	Where  string `json:"where,omitempty"`
+}
+
+// Matrix is the all-pairs reachability of a scenario's pods, computed by
+// sending one probe per (source, destination, port, protocol) through the
+// data plane.
+type Matrix struct {
+	Schema   int    `json:"schema"`
+	Scenario string `json:"scenario"`
+	File     string `json:"file"`
+	CNI      string `json:"cni"`
+	// Pods are the rows and the first columns, in order ("NS/NAME").
+	Pods []string `json:"pods"`
+	// Extra are the extra destination columns (Services, external).
+	Extra     []string `json:"extra,omitempty"`
+	Ports     []int    `json:"ports"`
+	Protocols []string `json:"protocols"`
+	// Actions are the scenario's actions applied before probing, by name.
+	Actions []string `json:"actions,omitempty"`
+	// Warnings are the scenario's located warnings (policies not
+	// enforced, …).
+	Warnings []string     `json:"warnings,omitempty"`
+	Cells    []MatrixCell `json:"cells"`
+	// Elapsed is the wall time of the probes (not in JSON: it varies).
+	Elapsed time.Duration `json:"-"`
+
+	index map[cellKey]int
+}
+
+type cellKey struct {
+	from, to, proto string
+	port            int
+}
+
+// Cell returns the cell of from → to on port/proto.
+func (m *Matrix) Cell(from, to string, port int, proto string) (MatrixCell, bool) {
+	if m.index == nil {
+		m.index = make(map[cellKey]int, len(m.Cells))
+		for i, c := range m.Cells {
+			m.index[cellKey{c.From, c.To, c.Protocol, c.Port}] = i
+		}
+	}
+	i, ok := m.index[cellKey{from, to, strings.ToLower(proto), port}]
+	if !ok {
+		return MatrixCell{}, false
+	}
+	return m.Cells[i], true
+}
+
+// Columns are the destination columns: the pods, then the extra columns.
+func (m *Matrix) Columns() []string { return append(append([]string(nil), m.Pods...), m.Extra...) }
+
+// MatrixCounts are the totals of a matrix (self pairs not counted as
+// probes).
+type MatrixCounts struct {
+	Probes  int `json:"probes"`
+	Allowed int `json:"allowed"`
+	Denied  int `json:"denied"`
+	Self    int `json:"self"`
+	// ByReason counts the denied probes per drop reason.
+	ByReason map[string]int `json:"by_reason,omitempty"`
+}
+
+// Counts totals the cells (all ports and protocols, or only port/proto
+// when port != 0).
+func (m *Matrix) Counts(port int, proto string) MatrixCounts {
+	c := MatrixCounts{ByReason: map[string]int{}}
+	for _, x := range m.Cells {
+		if port != 0 && (x.Port != port || x.Protocol != proto) {
+			continue
+		}
+		switch {
+		case x.Self:
+			c.Self++
+			continue
+		case x.Allowed:
+			c.Allowed++
+		default:
+			c.Denied++
+			c.ByReason[x.Reason]++
+		}
+		c.Probes++
+	}
+	return c
+}
+
+// matrixProtocols are the protocols a probe can use.
+var matrixProtocols = []string{"tcp", "udp", "sctp"}
+
+// sctpModelled says whether netstack carries SCTP; until it does, an sctp
+// probe is an error rather than a silent "no reply".
+const sctpModelled = false
+
+// Normalize fills the defaults and checks the options; errors name the
+// option.
+func (o MatrixOptions) Normalize() (MatrixOptions, error) {
+	if len(o.Ports) == 0 {
+		o.Ports = []int{80, 81}
+	}
+	if len(o.Protocols) == 0 {
+		o.Protocols = []string{"tcp"}
+	}
+	var ports []int
+	for _, p := range o.Ports {
+		if p < 1 || p > 65535 {
+			return o, fmt.Errorf("port %d: expected 1-65535", p)
+		}
+		if !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
+	o.Ports = ports
+	var protos []string
+	for _, p := range o.Protocols {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if !slices.Contains(matrixProtocols, p) {
+			return o, fmt.Errorf("protocol %q: expected tcp, udp or sctp", p)
+		}
+		if p == "sctp" && !sctpModelled {
+			return o, fmt.Errorf("protocol sctp: SCTP is not modelled yet (netstack carries ICMP, UDP and TCP)")
+		}
+		if !slices.Contains(protos, p) {
+			protos = append(protos, p)
+		}
+	}
+	o.Protocols = protos
+	return o, nil
+}
+
+// matrixPod is a row/column pod.
+type matrixPod struct {
+	ref      string // NS/NAME
+	endpoint string // pod/NS/NAME
+}
+
+// RunMatrix builds the scenario, applies its actions in order (the
+// matrix is the world at the end of the scenario), and probes every pair
+// of pods — source pod, destination pod or extra column, port, protocol —
+// with one connection: a TCP connect (handshake and close), a UDP
+// datagram the destination's echo listener answers. A cell is allowed
+// when the answer came back; a TCP RST (nobody listens: conn-refused) or
+// an ICMP port unreachable counts as not allowed, with its reason. The
+// scenario's own flows are not run.
+//
+// Probes do not disturb each other: each is one connection from a fresh
+// ephemeral source port of its source (the client stack never reuses
+// one), so conntrack state of an earlier allowed probe (also of the
+// reverse direction, whose 5-tuple has the other pod's ephemeral port)
+// never matches a later probe; the loop runs to quiescence between
+// probes.
+func RunMatrix(s *topology.Scenario, o MatrixOptions) (*Matrix, error) {
+	o, err := o.Normalize()
+	if err != nil {
+		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+	}
+	r, err := NewRunner(s)
+	if err != nil {
+		return nil, err
+	}
+	return r.Matrix(o)
+}
+
+// Matrix runs the probes of RunMatrix on the runner's world (see
+// RunMatrix). o must be normalized (MatrixOptions.Normalize).
+func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
+	w := r.World
+	s := w.Scenario
+	m := &Matrix{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Ports: o.Ports, Protocols: o.Protocols}
+	for _, p := range w.Warnings {
+		m.Warnings = append(m.Warnings, p.String())
+	}
+	// The actions first: the matrix is the state at the end.
+	res := &Result{}
+	for i := range s.Flows {
+		if f := &s.Flows[i]; f.Action != "" {
+			if err := r.runAction(res, i, f, Options{}); err != nil {
+				return nil, err
+			}
+			m.Actions = append(m.Actions, res.Actions[len(res.Actions)-1].title())
+		}
+	}
+	pods, err := matrixPods(w, o.Namespaces)
+	if err != nil {
+		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+	}
+	extra, err := matrixExtra(w, o)
+	if err != nil {
+		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+	}
+	for _, p := range pods {
+		m.Pods = append(m.Pods, p.ref)
+	}
+	for _, e := range extra {
+		m.Extra = append(m.Extra, e.ref)
+	}
+	dsts := append(append([]matrixPod(nil), pods...), extra...)
+	start := time.Now()
+	id := int32(len(s.Flows))
+	tcpSize, udpSize := 0, 16
+	for _, proto := range o.Protocols {
+		for _, port := range o.Ports {
+			for _, src := range pods {
+				for _, dst := range dsts {
+					c := MatrixCell{From: src.ref, To: dst.ref, Port: port, Protocol: proto}
+					if src.ref == dst.ref {
+						c.Self = true
+						m.Cells = append(m.Cells, c)
+						continue
+					}
+					id++
+					size := &udpSize
+					if proto == "tcp" {
+						size = &tcpSize
+					}
+					f := &topology.Flow{Name: fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port),
+						From: src.endpoint, To: dst.endpoint, Protocol: proto, Port: port, Size: size}
+					fr, err := r.runFlow(id, f, Options{})
+					if err != nil {
+						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+					}
+					fillCell(&c, fr)
+					m.Cells = append(m.Cells, c)
+				}
+			}
+		}
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
+}
+
+func fillCell(c *MatrixCell, fr *FlowResult) {
+	v := fr.Verdict
+	if v.Result == "delivered" {
+		c.Allowed = true
+		return
+	}
+	c.Reason, c.Detail, c.Where = v.Reason, v.Detail, v.Where
+	if c.Reason == "policy-denied" {
+		c.Direction, c.Policy = policyOfDetail(v.Detail)
+	}
+}
+
+var (
+	reDirection = regexp.MustCompile(`\b(ingress|egress)\b`)
+	// rePolicy: "policy NS/NAME", "policies NS/NAME", or a bare NS/NAME
+	// after "by" ("isolated for ingress by x/deny-all").
+	rePolicy = regexp.MustCompile(`(?:polic(?:y|ies)|by)\s+"?([a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*)`)
+)
+
+// policyOfDetail takes the direction and the policy out of a
+// policy-denied drop's detail: the first "ingress"/"egress" word and the
+// first NS/NAME after "policy" or "by".
+func policyOfDetail(detail string) (direction, policy string) {
+	if m := reDirection.FindStringSubmatch(detail); m != nil {
+		direction = m[1]
+	}
+	if m := rePolicy.FindStringSubmatch(detail); m != nil {
+		policy = m[1]
+	}
+	return direction, policy
+}
+
+// matrixPods are the running and Pending pods of the namespaces (all when
+// none are given), sorted by namespace and name.
+func matrixPods(w *topology.World, namespaces []string) ([]matrixPod, error) {
+	var refs []string
+	have := map[string]bool{}
+	add := func(ns, name string) {
+		have[ns] = true
+		if len(namespaces) == 0 || slices.Contains(namespaces, ns) {
+			refs = append(refs, ns+"/"+name)
+		}
+	}
+	for _, p := range w.Pods {
+		add(p.Namespace, p.Name)
+	}
+	for _, p := range w.Pending {
+		add(p.Namespace, p.Name)
+	}
+	for _, ns := range namespaces {
+		if !have[ns] {
+			known := make([]string, 0, len(have))
+			for k := range have {
+				known = append(known, k)
+			}
+			sort.Strings(known)
+			return nil, fmt.Errorf("namespace %q has no pods (namespaces with pods: %s)", ns, strings.Join(known, ", "))
+		}
+	}
+	sort.Strings(refs)
+	out := make([]matrixPod, len(refs))
+	for i, ref := range refs {
+		out[i] = matrixPod{ref: ref, endpoint: "pod/" + ref}
+	}
+	return out, nil
+}
+
+// matrixExtra resolves the Service and external columns.
+func matrixExtra(w *topology.World, o MatrixOptions) ([]matrixPod, error) {
+	var out []matrixPod
+	var svcs []string
+	for _, ref := range o.Services {
+		if ref == "all" {
+			for _, svc := range w.Services {
+				if svc.ClusterIP.IsValid() && !svc.Headless() {
+					svcs = append(svcs, "svc/"+svc.Namespace+"/"+svc.Name)
+				}
+			}
+			continue
+		}
+		if !strings.HasPrefix(ref, "svc/") {
+			ref = "svc/" + ref
+		}
+		svcs = append(svcs, ref)
+	}
+	for _, ref := range svcs {
+		t, err := w.Resolve(ref)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", ref, err)
+		}
+		if t.Service == nil {
+			return nil, fmt.Errorf("service %s: not a Service", ref)
+		}
+		out = append(out, matrixPod{ref: t.Name, endpoint: t.Name})
+	}
+	for _, ref := range o.External {
+		t, err := w.Resolve(ref)
+		if err != nil {
+			return nil, fmt.Errorf("external %s: %w", ref, err)
+		}
+		if !t.IP.IsValid() || t.Service != nil || w.PodByIP(t.IP) != nil {
+			return nil, fmt.Errorf("external %s: expected ecs/NAME, node/NAME or an address outside the pod network", ref)
+		}
+		out = append(out, matrixPod{ref: t.Name, endpoint: ref})
+	}
+	return out, nil
+}
