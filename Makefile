@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test
+.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -29,6 +29,13 @@ bench:
 # also part of `go test ./...`, and skips itself without root).
 kernel-test:
 	$(GO) test ./topology/kernel -run KernelDifferential -count 1 -v
+
+# The NetworkPolicy truth tables in full: the 48 Kubernetes e2e cases
+# (testdata/netpol-e2e) and all 400 generated cases on the data plane,
+# against the e2e expectations and the test-only evaluator (`make test`
+# runs the e2e cases and a sample of 40 generated ones).
+netpol-truth:
+	$(GO) test ./sim -run 'Netpol|ParseGrid' -netpol-truth-full -count 1
 
 # Rewrite golden files after an intended change (review the diff).
 golden:
