@@ -30,12 +30,13 @@ bench:
 kernel-test:
 	$(GO) test ./topology/kernel -run KernelDifferential -count 1 -v
 
-# The NetworkPolicy truth tables in full: the 48 Kubernetes e2e cases
-# (testdata/netpol-e2e) and all 400 generated cases on the data plane,
-# against the e2e expectations and the test-only evaluator (`make test`
-# runs the e2e cases and a sample of 40 generated ones).
+# The NetworkPolicy truth tables, more of them: the 48 Kubernetes e2e
+# cases (testdata/netpol-e2e) and 3000 generated cases (`make test` runs
+# 400) on the data plane, against the e2e expectations and the test-only
+# evaluator. SEED=n for another generated set.
+SEED ?= 20261202
 netpol-truth:
-	$(GO) test ./sim -run 'Netpol|ParseGrid' -netpol-truth-full -count 1
+	$(GO) test ./sim -run 'Netpol|ParseGrid' -netpol-truth-cases 3000 -netpol-truth-seed $(SEED) -count 1
 
 # Rewrite golden files after an intended change (review the diff).
 golden:

@@ -23,10 +23,10 @@ import (
 )
 
 var (
-	truthFull  = flag.Bool("netpol-truth-full", false, "run every generated NetworkPolicy truth-table case on the data plane (make netpol-truth), not the bounded sample")
-	truthCases = 400 // generated cases
-	truthQuick = 40  // of them run on the data plane in a plain go test
-	truthSeed  = uint64(20261202)
+	// truthCases is how many cases the generator makes: 400 in go test
+	// (about 5 s on the data plane), more with make netpol-truth.
+	truthCases = flag.Int("netpol-truth-cases", 400, "generated NetworkPolicy truth-table cases to run on the data plane")
+	truthSeed  = flag.Uint64("netpol-truth-seed", 20261202, "seed of the generated NetworkPolicy truth-table cases")
 )
 
 // genUniverse is the truth universe with a few extra labels so that
@@ -302,8 +302,8 @@ func policyTexts(t testing.TB, pols []*networkingv1.NetworkPolicy) []string {
 // and covers every shape.
 func TestNetpolGeneratorCoverage(t *testing.T) {
 	u := genUniverse()
-	cases := generateCases(t, u, truthCases, truthSeed)
-	again := generateCases(t, u, truthCases, truthSeed)
+	cases := generateCases(t, u, 400, 20261202)
+	again := generateCases(t, u, 400, 20261202)
 	require.Equal(t, policyTexts(t, cases[7].Policies), policyTexts(t, again[7].Policies), "fixed seed")
 	seen := map[string]int{}
 	distinct := map[string]bool{}
@@ -339,22 +339,13 @@ func TestNetpolGeneratorCoverage(t *testing.T) {
 }
 
 // TestNetpolTruthGeneratedDataplane: the generated cases on the data
-// plane against the evaluator — a bounded sample in go test, all of them
-// with -netpol-truth-full (make netpol-truth).
+// plane against the evaluator (-netpol-truth-cases, -netpol-truth-seed).
 func TestNetpolTruthGeneratedDataplane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the data-plane truth tables build a cluster per case")
 	}
 	u := genUniverse()
-	cases := generateCases(t, u, truthCases, truthSeed)
-	if !*truthFull {
-		// An evenly spread sample, the same every run.
-		var sample []genCase
-		for i := 0; i < len(cases); i += len(cases) / truthQuick {
-			sample = append(sample, cases[i])
-		}
-		cases = sample
-	}
+	cases := generateCases(t, u, *truthCases, *truthSeed)
 	for _, c := range cases {
 		t.Run(c.Name, func(t *testing.T) {
 			texts := policyTexts(t, c.Policies)
