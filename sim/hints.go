@@ -5,8 +5,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/labels"
-
 	"netsim/dataplane/trace"
 	"netsim/topology"
 )
@@ -165,8 +163,11 @@ func hintEgress(c hintCtx) string {
 }
 
 func hintPolicyNotEnforced(c hintCtx) string {
-	objs := c.w.Scenario.Objects
-	if objs == nil || len(objs.NetworkPolicies) == 0 || !strings.HasPrefix(c.w.CNI.Name(), "flannel") {
+	if len(c.w.Policies) == 0 {
+		return ""
+	}
+	enforced, why := c.w.PolicyEnforcement()
+	if enforced {
 		return ""
 	}
 	pods := []*topology.WiredPod{c.w.PodByIP(c.dst)}
@@ -175,15 +176,11 @@ func hintPolicyNotEnforced(c hintCtx) string {
 			pods = append(pods, p)
 		}
 	}
-	for _, np := range objs.NetworkPolicies {
-		sel, err := labels.Parse(np.PodSelector)
-		if err != nil {
-			continue
-		}
+	for _, np := range c.w.Policies {
 		for _, p := range pods {
-			if p != nil && p.Namespace == np.Namespace && sel.Matches(labels.Set(p.Labels)) {
-				return fmt.Sprintf("NetworkPolicy %s/%s selects %s, but Flannel does not enforce NetworkPolicy: nothing was filtered; choose Terway or Calico for policies to apply",
-					np.Namespace, np.Name, p.Ref())
+			if p != nil && np.Selects(p.Namespace, p.Labels) {
+				return fmt.Sprintf("NetworkPolicy %s selects %s, but it is not enforced: %s; nothing was filtered",
+					np.Ref(), p.Ref(), why)
 			}
 		}
 	}

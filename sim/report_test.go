@@ -203,7 +203,7 @@ func TestHints(t *testing.T) {
 		{name: "NetworkPolicy not enforced by Flannel",
 			extra: "resources:\n  - apiVersion: networking.k8s.io/v1\n    kind: NetworkPolicy\n    metadata: {name: deny-b}\n    spec: {podSelector: {matchLabels: {app: b}}}\n",
 			flow:  "{name: f, from: pod/a, to: pod/b}",
-			hint:  "NetworkPolicy default/deny-b selects default/b, but Flannel does not enforce NetworkPolicy", wantDeliver: true},
+			hint:  "NetworkPolicy default/deny-b selects default/b, but it is not enforced: flannel does not implement NetworkPolicy (ACK: choose Terway)", wantDeliver: true},
 		{name: "NetworkPolicy selecting other pods: no hint",
 			extra: "resources:\n  - apiVersion: networking.k8s.io/v1\n    kind: NetworkPolicy\n    metadata: {name: deny-x}\n    spec: {podSelector: {matchLabels: {app: x}}}\n",
 			flow:  "{name: f, from: pod/a, to: pod/c}", wantDeliver: true},

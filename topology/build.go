@@ -14,6 +14,7 @@ import (
 	"netsim/dataplane/kubeproxy"
 	"netsim/dataplane/link"
 	"netsim/dataplane/netfilter"
+	"netsim/dataplane/netpol"
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/vpc"
@@ -41,6 +42,16 @@ type World struct {
 	Services []*kubeproxy.Service
 	// ProxyMode is kube-proxy's mode: "iptables" or "ipvs".
 	ProxyMode string
+	// Namespaces are the cluster's namespaces, sorted by name: the
+	// Namespace objects of the manifests (labels as declared, plus
+	// kubernetes.io/metadata.name) and every other namespace a pod or a
+	// NetworkPolicy is in (only kubernetes.io/metadata.name). Set before
+	// the CNI wires the pods.
+	Namespaces []netpol.Namespace
+	// Policies are the NetworkPolicies of the manifests, in declaration
+	// order, converted for the data plane. Whether they are enforced is
+	// PolicyEnforcement's answer. Set before the CNI wires the pods.
+	Policies []*netpol.Policy
 	// Internet is the client outside the VPC (nil when the scenario has none).
 	Internet *Host
 	// APIServer is the modelled API server behind the kubernetes Service
@@ -150,6 +161,7 @@ func (b *builder) fail(path, format string, args ...any) {
 func (b *builder) build() {
 	s, w := b.s, b.w
 	b.used = map[netip.Addr]bool{}
+	b.policies()
 	b.vsw = map[string]*vpc.VSwitch{}
 	b.cidr = map[string]netip.Prefix{}
 	latency := 50 * time.Microsecond

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
-
-	"k8s.io/apimachinery/pkg/labels"
 
 	"netsim/dataplane/cni"
 	"netsim/dataplane/cni/terway"
@@ -134,36 +131,6 @@ func (m vswitchIPAM) Available(sw *vpc.VSwitch) int {
 		}
 	}
 	return n
-}
-
-// terwayPolicyWarnings warns about NetworkPolicies that select
-// exclusive-ENI pods: "Pods that use exclusive ENIs do not support ...
-// Kubernetes NetworkPolicy" (ACK); the pod's traffic does not cross the
-// host's veth, where the policy agent would act.
-func (b *builder) terwayPolicyWarnings() {
-	objs, w := b.s.Objects, b.w
-	m, ok := w.CNI.(*terway.Mode)
-	if objs == nil || !ok || m.Options().ENIMode != terway.Exclusive {
-		return
-	}
-	for _, np := range objs.NetworkPolicies {
-		sel, err := labels.Parse(np.PodSelector)
-		if err != nil {
-			continue
-		}
-		var hit []string
-		for _, p := range w.Pods {
-			if p.Namespace == np.Namespace && sel.Matches(labels.Set(p.Labels)) {
-				hit = append(hit, p.Ref())
-			}
-		}
-		if len(hit) == 0 {
-			continue
-		}
-		w.Warnings = append(w.Warnings, k8sProblem(np.Errorf("spec.podSelector",
-			"selects %s, which use exclusive ENIs: ACK's Terway does not support NetworkPolicy for exclusive-ENI pods (their ENI is inside the pod, the policy agent never sees their traffic), so this policy would not be enforced on a real cluster either",
-			strings.Join(hit, ", "))))
-	}
 }
 
 // eniBackendName names an SLB eni backend as the console lists it: the

@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"strings"
+
+	"netsim/dataplane/cni/terway"
 )
 
 // objectWarnings records, located at each object in its manifest, the
@@ -17,14 +19,7 @@ func (b *builder) objectWarnings() {
 	for _, e := range objs.Warnings {
 		w.Warnings = append(w.Warnings, k8sProblem(e))
 	}
-	cniName := ""
-	if w.CNI != nil {
-		cniName = w.CNI.Name()
-	}
-	for _, p := range objs.NetworkPolicies {
-		w.Warnings = append(w.Warnings, k8sProblem(p.Errorf("", "%s", networkPolicyWarning(cniName))))
-	}
-	b.terwayPolicyWarnings()
+	b.policyWarnings()
 	for _, in := range objs.Ingresses {
 		routes := ""
 		if len(in.Backends) > 0 {
@@ -35,11 +30,34 @@ func (b *builder) objectWarnings() {
 	}
 }
 
-// networkPolicyWarning says why a NetworkPolicy is not enforced with the
-// cluster's CNI.
-func networkPolicyWarning(cniName string) string {
-	if strings.HasPrefix(cniName, "flannel") {
-		return "loaded, not enforced: Flannel does not enforce NetworkPolicy (it has no policy agent), so traffic this policy would deny is delivered, as on a real Flannel cluster; on ACK choose Terway (with NetworkPolicy support enabled) or Calico for policy; netsim does not model policy enforcement yet"
+// policyWarnings records, on a CNI that does not enforce NetworkPolicy,
+// one warning per policy located at the object, naming the CNI and why;
+// on Terway's exclusive ENI mode, at spec.podSelector when the policy
+// selects pods (all of them use exclusive ENIs). An enforcing CNI gets no
+// warning: its policies act on packets.
+func (b *builder) policyWarnings() {
+	objs, w := b.s.Objects, b.w
+	enforced, why := w.PolicyEnforcement()
+	if enforced || objs == nil {
+		return
 	}
-	return "loaded, not enforced: netsim does not model NetworkPolicy enforcement yet, so traffic this policy would deny is delivered"
+	cniName := "no CNI"
+	if w.CNI != nil {
+		cniName = w.CNI.Name()
+	}
+	m, _ := w.CNI.(*terway.Mode)
+	exclusive := m != nil && m.Options().ENIMode == terway.Exclusive
+	for _, np := range objs.NetworkPolicies {
+		if np.Policy == nil {
+			continue
+		}
+		if hit := w.PolicySelects(np.Policy); exclusive && len(hit) > 0 {
+			w.Warnings = append(w.Warnings, k8sProblem(np.Errorf("spec.podSelector",
+				"loaded, not enforced by %s: selects %s, which use exclusive ENIs: ACK's Terway does not support NetworkPolicy for exclusive-ENI pods (their ENI is inside the pod, the policy agent never sees their traffic), so traffic this policy would deny is delivered, as on a real cluster",
+				cniName, strings.Join(hit, ", "))))
+			continue
+		}
+		w.Warnings = append(w.Warnings, k8sProblem(np.Errorf("",
+			"loaded, not enforced by %s: %s, so traffic this policy would deny is delivered, as on a real cluster", cniName, why)))
+	}
 }

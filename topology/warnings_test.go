@@ -75,8 +75,8 @@ resources:
 		path, text string
 	}{
 		{file, specLine, specCol, "resources[1].metadata.annotations.service.beta.kubernetes.io/alibaba-cloud-loadbalancer-spec", `Service default/web: accepted but not modelled: netsim's SLB does not model what "spec" configures`},
-		{manifest, 1, 1, "", "NetworkPolicy default/deny-all: loaded, not enforced: Flannel does not enforce NetworkPolicy"},
-		{file, inlineLine, 5, "resources[0]", "NetworkPolicy shop/inline: loaded, not enforced: Flannel does not enforce NetworkPolicy"},
+		{manifest, 1, 1, "", "NetworkPolicy default/deny-all: loaded, not enforced by flannel/vxlan: flannel does not implement NetworkPolicy (ACK: choose Terway)"},
+		{file, inlineLine, 5, "resources[0]", "NetworkPolicy shop/inline: loaded, not enforced by flannel/vxlan: flannel does not implement NetworkPolicy (ACK: choose Terway)"},
 		{manifest, 9, 1, "", "Ingress default/web: loaded, not enforced: an Ingress is served by an ingress controller"},
 	}
 	require.Len(t, w.Warnings, len(tests), "%v", w.Warnings)
@@ -88,7 +88,7 @@ resources:
 		assert.Equal(t, tt.path, got.Path, "warning %d: %s", i, got)
 		assert.Contains(t, got.Msg, tt.text, "warning %d", i)
 	}
-	assert.Contains(t, w.Warnings[1].Msg, "on ACK choose Terway (with NetworkPolicy support enabled) or Calico for policy")
+	assert.Contains(t, w.Warnings[1].Msg, "so traffic this policy would deny is delivered")
 	assert.Contains(t, w.Warnings[3].Msg, "shop.example.com", "the rules it would route")
 	assert.Contains(t, w.Warnings[3].Msg, "which netsim does not model yet")
 }

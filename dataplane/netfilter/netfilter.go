@@ -620,10 +620,10 @@ func (nf *Netfilter) runChain(t *Table, ch *Chain, c *pktCtx) bool {
 	r, kind := nf.eval(t, ch, c)
 	switch kind {
 	case TDrop:
-		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: dropReason(r), Detail: ruleDetail(table, ch, r)}
+		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: dropReason(r), Detail: nf.explain(c, ruleDetail(table, ch, r), r)}
 		return false
 	case TReject:
-		v := netstack.Verdict{Kind: netstack.Reject, Reason: dropReason(r), Detail: ruleDetail(table, ch, r)}
+		v := netstack.Verdict{Kind: netstack.Reject, Reason: dropReason(r), Detail: nf.explain(c, ruleDetail(table, ch, r), r)}
 		switch r.rejectWith {
 		case "tcp-reset":
 			v.RejectTCPReset = true
@@ -646,6 +646,14 @@ func (nf *Netfilter) runChain(t *Table, ch *Chain, c *pktCtx) bool {
 		return false
 	}
 	return true
+}
+
+// explain puts the rule's Explain text in front of the rule's detail.
+func (nf *Netfilter) explain(c *pktCtx, detail string, r *Rule) string {
+	if r == nil || r.Explain == nil {
+		return detail
+	}
+	return r.Explain(c.pkt.Bytes()) + " — " + detail
 }
 
 func ruleDetail(table string, ch *Chain, r *Rule) string {

@@ -111,7 +111,12 @@ type Rule struct {
 	// a packet (trace.ReasonNone: trace.ReasonFiltered). ParseRule derives
 	// it from kube-proxy's comments (see deriveReason); callers may set it.
 	Reason trace.Reason
-	ext    *ruleExt
+	// Explain, if set, says why the rule dropped this packet (given the
+	// packet's IPv4 bytes); the verdict's detail is its text followed by
+	// the rule. Policy engines (dataplane/felix) set it on their drop
+	// rules, so that a drop names the policy; it runs only on a drop.
+	Explain func(ip []byte) string
+	ext     *ruleExt
 
 	Target      TargetKind
 	JumpTo      string
@@ -251,7 +256,7 @@ func quote(v string) string {
 	return `"` + r.Replace(v) + `"`
 }
 
-var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "all": 0}
+var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "ipencap": 4, "all": 0}
 
 func protoName(p uint8) string {
 	switch p {
@@ -263,6 +268,9 @@ func protoName(p uint8) string {
 		return "icmp"
 	case 132:
 		return "sctp"
+	case 4:
+		// /etc/protocols' name for IP-in-IP, as iptables-save prints it.
+		return "ipencap"
 	}
 	return strconv.Itoa(int(p))
 }
@@ -864,8 +872,10 @@ func (p *ruleParser) parse() error {
 		}
 		r.matches[pm.at] = strings.Join(parts, " ")
 	}
-	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP)) {
-		return p.errf("--dports needs -p tcp or -p udp")
+	if r.flags&mDPorts != 0 && (r.flags&mProto == 0 || r.inv&mProto != 0 || (r.proto != packet.ProtoTCP && r.proto != packet.ProtoUDP && r.proto != protoSCTP)) {
+		// xt_multiport: tcp, udp, udplite, dccp and sctp (the ports
+		// sit at the same offsets); netsim models tcp, udp and sctp.
+		return p.errf("--dports needs -p tcp, -p udp or -p sctp")
 	}
 	for _, ao := range p.allAddr {
 		var parts []string

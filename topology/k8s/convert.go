@@ -866,6 +866,7 @@ func (c *conv) endpointSlice(o *discoveryv1.EndpointSlice) *Endpoints {
 }
 
 func (c *conv) networkPolicy(o *networkingv1.NetworkPolicy) *NetworkPolicy {
+	nerrs := len(c.errs)
 	np := &NetworkPolicy{Meta: c.meta("NetworkPolicy", &o.ObjectMeta, subdomainName)}
 	if sel := c.selector("spec.podSelector", &o.Spec.PodSelector); sel != nil {
 		np.PodSelector = sel.String()
@@ -902,6 +903,9 @@ func (c *conv) networkPolicy(o *networkingv1.NetworkPolicy) *NetworkPolicy {
 	}
 	np.Summary = fmt.Sprintf("selects %s; %s; %d ingress rule(s), %d egress rule(s)", sel, strings.Join(np.PolicyTypes, "+"), len(o.Spec.Ingress), len(o.Spec.Egress))
 	np.Spec, _ = json.Marshal(o.Spec)
+	if n := len(c.errs); n == nerrs {
+		np.Policy = netpolPolicy(o, &np.Meta, np.PolicyTypes)
+	}
 	return np
 }
 

@@ -59,6 +59,7 @@ var kinds = []kindInfo{
 	{"discovery.k8s.io/v1", "EndpointSlice", func() runtime.Object { return &discoveryv1.EndpointSlice{} }},
 	{"networking.k8s.io/v1", "NetworkPolicy", func() runtime.Object { return &networkingv1.NetworkPolicy{} }},
 	{"networking.k8s.io/v1", "Ingress", func() runtime.Object { return &networkingv1.Ingress{} }},
+	{"v1", "Namespace", func() runtime.Object { return &corev1.Namespace{} }},
 }
 
 // codec is apimachinery's JSON serializer in strict mode: unknown and
@@ -300,6 +301,9 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 			name = "(no name)"
 		}
 		dc.object = kind + " " + ns + "/" + name
+		if kind == "Namespace" {
+			dc.object = kind + " " + name // cluster-scoped
+		}
 	}
 	for _, dup := range ix.dups {
 		dc.errAt(dup.key, dup.path, "%q is set twice (first at line %d)", dup.key.Value, dup.firstLine)
@@ -346,6 +350,10 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 		in := c.ingress(o)
 		meta = &in.Meta
 		d.objs.Ingresses = append(d.objs.Ingresses, in)
+	case *corev1.Namespace:
+		ns := c.namespace(o)
+		meta = &ns.Meta
+		d.objs.Namespaces = append(d.objs.Namespaces, ns)
 	}
 	// Problems found by validation after a decoding problem are mostly
 	// its consequences (a misspelt field is a missing one): only the
@@ -357,7 +365,11 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 	if meta != nil && meta.Name != "" {
 		key := meta.Kind + "/" + meta.Namespace + "/" + meta.Name
 		if first, dup := d.seen[key]; dup {
-			dc.errs = append(dc.errs, meta.Errorf("metadata.name", "already defined at %s: two %s objects cannot have the same namespace and name", first.Source, meta.Kind))
+			what := "the same namespace and name"
+			if meta.Kind == "Namespace" {
+				what = "the same name"
+			}
+			dc.errs = append(dc.errs, meta.Errorf("metadata.name", "already defined at %s: two %s objects cannot have %s", first.Source, meta.Kind, what))
 		} else {
 			d.seen[key] = meta
 		}

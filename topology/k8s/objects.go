@@ -3,6 +3,8 @@ package k8s
 import (
 	"net/netip"
 	"strconv"
+
+	"netsim/dataplane/netpol"
 )
 
 // Objects is everything decoded from a scenario's manifests, in the order
@@ -18,6 +20,8 @@ type Objects struct {
 	Endpoints       []*Endpoints
 	NetworkPolicies []*NetworkPolicy
 	Ingresses       []*Ingress
+	// Namespaces are the Namespace objects, in declaration order.
+	Namespaces []*Namespace
 	// Warnings are located warnings about objects that are valid but
 	// use something netsim does not model (an SLB annotation it accepts
 	// and ignores).
@@ -64,11 +68,17 @@ type Meta struct {
 	Source Source
 }
 
-// Ref is "namespace/name".
-func (m *Meta) Ref() string { return m.Namespace + "/" + m.Name }
+// Ref is "namespace/name" ("name" for a cluster-scoped object).
+func (m *Meta) Ref() string {
+	if m.Namespace == "" {
+		return m.Name
+	}
+	return m.Namespace + "/" + m.Name
+}
 
-// String is "Kind namespace/name", how messages name an object.
-func (m *Meta) String() string { return m.Kind + " " + m.Namespace + "/" + m.Name }
+// String is "Kind namespace/name", how messages name an object ("Kind
+// name" for a cluster-scoped one).
+func (m *Meta) String() string { return m.Kind + " " + m.Ref() }
 
 // Errorf returns an Error about the field at path (a Kubernetes field path
 // such as "spec.clusterIP") of this object, located in its file.
@@ -299,9 +309,13 @@ type EndpointAddress struct {
 }
 
 // NetworkPolicy is a networking.k8s.io/v1 NetworkPolicy: validated and
-// kept, not enforced yet.
+// converted (Policy) for the CNIs that enforce it.
 type NetworkPolicy struct {
 	Meta
+	// Policy is the policy as the data plane sees it (defaults applied:
+	// protocol TCP, policyTypes as the API server sets them); nil when the
+	// object is invalid.
+	Policy *netpol.Policy
 	// PodSelector is spec.podSelector as a selector string ("" selects
 	// every pod of the namespace).
 	PodSelector string
@@ -309,8 +323,20 @@ type NetworkPolicy struct {
 	PolicyTypes []string
 	// Summary is one line describing the rules.
 	Summary string
-	// Spec is the spec as JSON, for the enforcement still to come.
+	// Spec is the spec as JSON.
 	Spec []byte
+}
+
+// Namespace is a v1 Namespace: its name and labels, with the
+// kubernetes.io/metadata.name label the API server sets. Meta.Namespace
+// is "" (a Namespace is cluster-scoped).
+type Namespace struct {
+	Meta
+}
+
+// Netpol returns the namespace as the data plane sees it.
+func (n *Namespace) Netpol() netpol.Namespace {
+	return netpol.Namespace{Name: n.Name, Labels: n.Labels}
 }
 
 // Ingress is a networking.k8s.io/v1 Ingress: validated and kept, not
