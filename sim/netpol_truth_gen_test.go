@@ -72,10 +72,16 @@ func (g *gen) selector(forNS bool) map[string]any {
 			key = "kubernetes.io/metadata.name"
 		}
 	}
+	// In/NotIn sometimes on the extra key, which some objects lack
+	// (NotIn matches those, In does not).
+	exprKey, exprVals := key, vals
+	if g.chance(0.4) {
+		exprKey, exprVals = extra, extraVals
+	}
 	some := func() []string {
-		out := []string{vals[g.pick(len(vals))]}
+		out := []string{exprVals[g.pick(len(exprVals))]}
 		if g.chance(0.5) {
-			if v := vals[g.pick(len(vals))]; v != out[0] {
+			if v := exprVals[g.pick(len(exprVals))]; v != out[0] {
 				out = append(out, v)
 			}
 		}
@@ -90,10 +96,10 @@ func (g *gen) selector(forNS bool) map[string]any {
 		return map[string]any{"matchLabels": map[string]string{key: vals[g.pick(len(vals))]}}
 	case 3:
 		g.tag("selector-In")
-		return map[string]any{"matchExpressions": []map[string]any{{"key": key, "operator": "In", "values": some()}}}
+		return map[string]any{"matchExpressions": []map[string]any{{"key": exprKey, "operator": "In", "values": some()}}}
 	case 4:
 		g.tag("selector-NotIn")
-		return map[string]any{"matchExpressions": []map[string]any{{"key": key, "operator": "NotIn", "values": some()}}}
+		return map[string]any{"matchExpressions": []map[string]any{{"key": exprKey, "operator": "NotIn", "values": some()}}}
 	case 5:
 		g.tag("selector-Exists")
 		return map[string]any{"matchExpressions": []map[string]any{{"key": extra, "operator": "Exists"}}}
