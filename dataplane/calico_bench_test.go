@@ -21,10 +21,15 @@ var calicoPaths = []struct {
 	{"calico-cross-node-bgp", "l2", "{ipipMode: Never}", "node-2"},
 }
 
+// calicoBenchText is the bench scenario with mode calico.
+func calicoBenchText(name, underlay, calicoOpts, dstNode string) string {
+	text := string(fmt.Appendf(nil, benchScenario, name, underlay, "vxlan", dstNode, "pod/b"))
+	return strings.Replace(text, "mode: flannel\n    flannel: {backend: vxlan}", "mode: calico\n    calico: "+calicoOpts, 1)
+}
+
 func newCalicoBenchWorld(tb testing.TB, name, underlay, calicoOpts, dstNode string) *benchWorld {
 	tb.Helper()
-	text := string(fmt.Appendf(nil, benchScenario, name, underlay, "vxlan", dstNode, "pod/b"))
-	text = strings.Replace(text, "mode: flannel\n    flannel: {backend: vxlan}", "mode: calico\n    calico: "+calicoOpts, 1)
+	text := calicoBenchText(name, underlay, calicoOpts, dstNode)
 	require.Contains(tb, text, "mode: calico")
 	// The bench nodes have no default route on l2: give the BGP nodes one,
 	// which the host needs to proxy-ARP 169.254.1.1 for its pods.

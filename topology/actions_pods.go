@@ -40,6 +40,11 @@ func (w *World) deletePods(command string, refs []string) (*ActionOutcome, error
 	if err != nil {
 		return nil, err
 	}
+	// felix follows the pods too: the deleted pods leave the selector
+	// ipsets, and their workload chains go.
+	if err := w.syncPolicy(); err != nil {
+		return nil, fmt.Errorf("felix resync: %w", err)
+	}
 	out.Output = lines
 	return out, nil
 }

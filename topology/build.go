@@ -242,6 +242,7 @@ func (b *builder) build() {
 	}
 	b.calicoRefresh()
 	b.listeners()
+	b.felixSync()
 	w.warnDanglingTargetPorts()
 	w.warnUnservedEndpoints()
 	b.natGateways()

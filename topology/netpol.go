@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -106,4 +107,64 @@ func (w *World) PolicySelects(p *netpol.Policy) []string {
 		}
 	}
 	return out
+}
+
+// writePolicyOverview prints, for validate, whether the cluster enforces
+// NetworkPolicy, every policy (what it selects, its types, its rule
+// counts) and the namespaces with their labels.
+func writePolicyOverview(w io.Writer, wd *World) {
+	if len(wd.Policies) == 0 && (wd.Scenario.Objects == nil || len(wd.Scenario.Objects.Namespaces) == 0) {
+		return
+	}
+	for _, ns := range wd.Namespaces {
+		var labels []string
+		for _, k := range slices.Sorted(maps.Keys(ns.Labels)) {
+			labels = append(labels, k+"="+ns.Labels[k])
+		}
+		fmt.Fprintf(w, "  namespace %-10s %s\n", ns.Name, strings.Join(labels, ","))
+	}
+	if len(wd.Policies) == 0 {
+		return
+	}
+	enforced, how := wd.PolicyEnforcement()
+	if enforced {
+		fmt.Fprintf(w, "  NetworkPolicy enforced by %s: %d %s\n", how, len(wd.Policies), plural(len(wd.Policies), "policy", "policies"))
+	} else {
+		fmt.Fprintf(w, "  NetworkPolicy NOT enforced (%s): %d %s loaded, traffic they would deny is delivered\n", how, len(wd.Policies), plural(len(wd.Policies), "policy", "policies"))
+	}
+	for _, p := range wd.Policies {
+		fmt.Fprintf(w, "  netpol %-26s %s\n", p.Ref(), policySummary(wd, p))
+	}
+}
+
+// policySummary is one line about a policy: what it selects, the
+// directions it isolates, its rule counts.
+func policySummary(wd *World, p *netpol.Policy) string {
+	sel := "every pod"
+	if !p.PodSelector.Empty() {
+		sel = p.PodSelector.String()
+	}
+	hit := wd.PolicySelects(p)
+	pods := "no pod"
+	if len(hit) > 0 {
+		pods = strings.Join(hit, ",")
+	}
+	var types []string
+	if p.Ingress {
+		types = append(types, "Ingress")
+	}
+	if p.Egress {
+		types = append(types, "Egress")
+	}
+	return fmt.Sprintf("selects %s in %s (%s); %s; %d ingress %s, %d egress %s",
+		sel, p.Namespace, pods, strings.Join(types, "+"),
+		len(p.IngressRules), plural(len(p.IngressRules), "rule", "rules"),
+		len(p.EgressRules), plural(len(p.EgressRules), "rule", "rules"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

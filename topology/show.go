@@ -62,6 +62,7 @@ func WriteOverview(w io.Writer, wd *World) {
 		}
 		fmt.Fprintf(w, "  svc  %-20s %-9s %s%s  %s\n", svc.Namespace+"/"+svc.Name, svc.Type, ip, lb, strings.Join(ports, "; "))
 	}
+	writePolicyOverview(w, wd)
 	if wd.VPC != nil {
 		fmt.Fprintf(w, "  VPC route table %s (%d of %d custom entries):\n", wd.VPC.RouteTableID, wd.VPC.CustomRoutes(), wd.VPC.Quota)
 		for _, l := range VPCRouteLines(wd.VPC) {

@@ -103,15 +103,15 @@ func escapeComment(s string) string {
 }
 
 // Match and action fragments, as felix renders them.
-func markClear(m uint32) string   { return fmt.Sprintf("-m mark --mark 0/%#x", m) }
-func markSet(m uint32) string     { return fmt.Sprintf("-m mark --mark %#x/%#x", m, m) }
-func setMark(m uint32) string     { return fmt.Sprintf("--jump MARK --set-mark %#x/%#x", m, m) }
-func clearMark(m uint32) string   { return fmt.Sprintf("--jump MARK --set-mark 0/%#x", m) }
-func jump(c string) string        { return "--jump " + c }
-func gotoChain(c string) string   { return "--goto " + c }
-func inIface(i string) string     { return "--in-interface " + i }
-func outIface(i string) string    { return "--out-interface " + i }
-func ctState(s string) string     { return "-m conntrack --ctstate " + s }
+func markClear(m uint32) string { return fmt.Sprintf("-m mark --mark 0/%#x", m) }
+func markSet(m uint32) string   { return fmt.Sprintf("-m mark --mark %#x/%#x", m, m) }
+func setMark(m uint32) string   { return fmt.Sprintf("--jump MARK --set-mark %#x/%#x", m, m) }
+func clearMark(m uint32) string { return fmt.Sprintf("--jump MARK --set-mark 0/%#x", m) }
+func jump(c string) string      { return "--jump " + c }
+func gotoChain(c string) string { return "--goto " + c }
+func inIface(i string) string   { return "--in-interface " + i }
+func outIface(i string) string  { return "--out-interface " + i }
+func ctState(s string) string   { return "-m conntrack --ctstate " + s }
 func maskedMark(v, m uint32) string {
 	return fmt.Sprintf("--jump MARK --set-mark %#x/%#x", v, m)
 }

@@ -145,7 +145,9 @@ func tupleOf(ip packet.IPv4) (t Tuple, icmpErr bool, ok bool) {
 		return t, false, true
 	}
 	switch t.Proto {
-	case packet.ProtoTCP, packet.ProtoUDP:
+	case packet.ProtoTCP, packet.ProtoUDP, protoSCTP:
+		// nf_conntrack_proto_sctp tracks SCTP by its ports too (they sit
+		// where TCP's and UDP's do).
 		if len(l4) < 4 {
 			return t, false, false
 		}

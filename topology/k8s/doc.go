@@ -10,8 +10,11 @@
 //
 // Accepted kinds: Pod (v1), Deployment (apps/v1), Service (v1), Endpoints
 // (v1), EndpointSlice (discovery.k8s.io/v1), NetworkPolicy
-// (networking.k8s.io/v1) and Ingress (networking.k8s.io/v1). NetworkPolicy
-// and Ingress objects are validated and kept, not enforced.
+// (networking.k8s.io/v1), Ingress (networking.k8s.io/v1) and Namespace
+// (v1). A NetworkPolicy is validated and converted into a netpol.Policy
+// (netsim/dataplane/netpol) for the CNIs that enforce it; a Namespace
+// carries its labels plus the kubernetes.io/metadata.name label the API
+// server sets; Ingress objects are validated and kept, not enforced.
 //
 // Every problem is an Error with the file, the line and column of the
 // field (or of the document when the field is not in it), the object

@@ -1,0 +1,64 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+
+	"netsim/dataplane/felix"
+)
+
+// felixInput is what felix's calculation graph sees of the world: the
+// policies, the namespaces and every running pod (address, labels,
+// container ports, node and host-side veth).
+func (w *World) felixInput(node string) felix.Input {
+	in := felix.Input{Node: node, Policies: w.Policies, Namespaces: w.Namespaces}
+	for _, p := range w.Pods {
+		wl := felix.Workload{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IP: p.IP}
+		if p.Node != nil {
+			wl.Node = p.Node.Name
+		}
+		if p.HostVeth != nil && strings.HasPrefix(p.HostVeth.Name, felix.WorkloadIfacePfx) {
+			wl.Iface = p.HostVeth.Name
+		}
+		for _, cp := range w.listening[p.Stack] {
+			if cp.Name != "" {
+				wl.Ports = append(wl.Ports, felix.NamedPort{Name: cp.Name, Protocol: cp.Protocol, Port: cp.Port})
+			}
+		}
+		in.Workloads = append(in.Workloads, wl)
+	}
+	return in
+}
+
+// syncPolicy runs felix on every node when the cluster's CNI enforces
+// NetworkPolicy (Calico; Terway's veth datapath) and the cluster has
+// policies: felix's filter chains, marks and ipsets for the node's
+// workloads. Without any policy felix's chains would end in the
+// namespaces' allow-all profiles, so they are left out (and traces and
+// iptables-save stay as they were). It runs once the pods are wired and
+// kube-proxy's and Calico's own chains are in, and again after actions
+// change the pods.
+func (w *World) syncPolicy() error {
+	if len(w.Policies) == 0 {
+		return nil
+	}
+	if ok, _ := w.PolicyEnforcement(); !ok {
+		return nil
+	}
+	for _, h := range w.Nodes {
+		if h.Filter == nil {
+			continue
+		}
+		if err := felix.Sync(h.Filter, w.felixInput(h.Name)); err != nil {
+			return fmt.Errorf("node %s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// felixSync is syncPolicy during the build.
+func (b *builder) felixSync() {
+	if err := b.w.syncPolicy(); err != nil {
+		b.fail("nodes", "%v", err)
+	}
+}
