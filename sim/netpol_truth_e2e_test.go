@@ -87,22 +87,67 @@ var (
 	truthProtocols  = []string{"TCP", "UDP", "SCTP"}
 )
 
-// truthNode is the node of pod index i (0..8) and its pinned address.
-func truthNode(i int) (node string, ip netip.Addr) {
-	if i%2 == 0 {
-		return "node-1", netip.AddrFrom4([4]byte{172, 20, 0, byte(10 + i)})
-	}
-	return "node-2", netip.AddrFrom4([4]byte{172, 20, 0, byte(74 + i)})
+// truthCluster is a cluster the universe runs on: its scenario header
+// (everything but pods, resources and flows) and the pod addresses of
+// node-1 and node-2 (pod i of the universe at Base[i%2]+i).
+type truthCluster struct {
+	Name   string
+	Header string
+	Base   [2]netip.Addr
 }
 
-func truthUniverse() *tUniverse {
+// The enforcing clusters: Calico (VXLAN) and Terway shared ENI with the
+// veth datapath (felix in Terway's policy container).
+var (
+	truthCalico = truthCluster{Name: "calico", Base: [2]netip.Addr{netip.MustParseAddr("172.20.0.10"), netip.MustParseAddr("172.20.0.74")}, Header: `vpc:
+  name: vpc-ack
+  cidr: 10.0.0.0/16
+  underlay: vpc
+  mtu: 1500
+  vswitches: [{name: vsw-h, zone: cn-hangzhou-h, cidr: 10.0.0.0/24}]
+nodes:
+  - {name: node-1, vswitch: vsw-h, ip: 10.0.0.10}
+  - {name: node-2, vswitch: vsw-h, ip: 10.0.0.11}
+cluster:
+  podCIDR: 172.20.0.0/16
+  serviceCIDR: 172.21.0.0/20
+  cni: {mode: calico, calico: {ipipMode: Never, vxlanMode: Always}}
+`}
+	truthTerwayVeth = truthCluster{Name: "terway-veth", Base: [2]netip.Addr{netip.MustParseAddr("192.168.16.10"), netip.MustParseAddr("192.168.16.74")}, Header: `vpc:
+  name: vpc-ack
+  cidr: 192.168.0.0/16
+  underlay: vpc
+  vswitches:
+    - {name: vsw-node-h, zone: cn-hangzhou-h, cidr: 192.168.0.0/24}
+    - {name: vsw-pod-h, zone: cn-hangzhou-h, cidr: 192.168.16.0/24}
+nodes:
+  - {name: node-1, vswitch: vsw-node-h, ip: 192.168.0.10}
+  - {name: node-2, vswitch: vsw-node-h, ip: 192.168.0.11}
+cluster:
+  serviceCIDR: 172.21.0.0/20
+  cni:
+    mode: terway
+    terway:
+      eniMode: shared
+      eniipVirtualType: veth
+      podVSwitches:
+        cn-hangzhou-h: [vsw-pod-h]
+`}
+)
+
+// truthUniverse is the universe on Calico.
+func truthUniverse() *tUniverse { return truthUniverseOn(truthCalico) }
+
+// truthUniverseOn is the universe with the cluster's addresses.
+func truthUniverseOn(c truthCluster) *tUniverse {
 	u := &tUniverse{Namespaces: map[string]map[string]string{}}
 	i := 0
 	for _, ns := range truthNamespaces {
 		u.Namespaces[ns] = map[string]string{"kubernetes.io/metadata.name": ns, "ns": ns}
 		for _, name := range truthPodNames {
-			_, ip := truthNode(i)
-			p := &tPod{Namespace: ns, Name: name, Labels: map[string]string{"pod": name}, IP: ip}
+			b := c.Base[i%2].As4()
+			b[3] += byte(i)
+			p := &tPod{Namespace: ns, Name: name, Labels: map[string]string{"pod": name}, Node: fmt.Sprintf("node-%d", 1+i%2), IP: netip.AddrFrom4(b)}
 			for _, port := range truthPorts {
 				for _, proto := range truthProtocols {
 					p.Ports = append(p.Ports, tPort{Name: fmt.Sprintf("serve-%d-%s", port, strings.ToLower(proto)), Port: port, Protocol: proto})

@@ -36,8 +36,10 @@ type tPort struct {
 type tPod struct {
 	Namespace, Name string
 	Labels          map[string]string
-	IP              netip.Addr
-	Ports           []tPort
+	// Node is the node the pod runs on (for the harness's scenario).
+	Node  string
+	IP    netip.Addr
+	Ports []tPort
 }
 
 // Ref is "namespace/name".

@@ -33,8 +33,11 @@ var (
 // Exists/DoesNotExist and NotIn have something to tell apart: pods x/a,
 // y/b, z/c carry app=web, x/b and y/c app=db; namespaces x and y carry
 // tier=front.
-func genUniverse() *tUniverse {
-	u := truthUniverse()
+func genUniverse() *tUniverse { return genUniverseOn(truthCalico) }
+
+// genUniverseOn is genUniverse with the cluster's addresses.
+func genUniverseOn(c truthCluster) *tUniverse {
+	u := truthUniverseOn(c)
 	for ref, app := range map[string]string{"x/a": "web", "y/b": "web", "z/c": "web", "x/b": "db", "y/c": "db"} {
 		u.pod(ref).Labels["app"] = app
 	}
@@ -345,28 +348,37 @@ func TestNetpolGeneratorCoverage(t *testing.T) {
 }
 
 // TestNetpolTruthGeneratedDataplane: the generated cases on the data
-// plane against the evaluator (-netpol-truth-cases, -netpol-truth-seed).
+// plane against the evaluator (-netpol-truth-cases, -netpol-truth-seed):
+// all of them on Calico, every fourth on Terway veth (the same felix
+// rules behind another datapath's veths).
 func TestNetpolTruthGeneratedDataplane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the data-plane truth tables build a cluster per case")
 	}
-	u := genUniverse()
-	cases := generateCases(t, u, *truthCases, *truthSeed)
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			texts := policyTexts(t, c.Policies)
-			grids, m, skipped := dataplaneGrids(t, u, texts, c.Probes)
-			for _, p := range c.Probes {
-				if why, ok := skipped[p.Protocol]; ok {
-					t.Logf("%s/%d not probed: the data plane does not carry %s: %s", p.Protocol, p.Port, p.Protocol, why)
+	for _, cl := range []truthCluster{truthCalico, truthTerwayVeth} {
+		t.Run(cl.Name, func(t *testing.T) {
+			u := genUniverseOn(cl)
+			cases := generateCases(t, u, *truthCases, *truthSeed)
+			for i, c := range cases {
+				if cl.Name != truthCalico.Name && i%4 != 0 {
 					continue
 				}
-				got := grids[p]
-				want := evalGrid(u, c.Policies, p.Port, p.Protocol, tVerdict.Allowed)
-				if d := diffGrid(want, got); len(d) > 0 {
-					t.Errorf("%s %s/%d (shapes %s): the data plane disagrees with the evaluator in %d cell(s):\n%sevaluator:\n%s\ndata plane:\n%s\npolicies:\n%s",
-						c.Name, p.Protocol, p.Port, strings.Join(c.Tags, ","), len(d), explainDiff(m, p, d), want, got, strings.Join(texts, "\n"))
-				}
+				t.Run(c.Name, func(t *testing.T) {
+					texts := policyTexts(t, c.Policies)
+					grids, m, skipped := dataplaneGrids(t, cl, u, texts, c.Probes)
+					for _, p := range c.Probes {
+						if why, ok := skipped[p.Protocol]; ok {
+							t.Logf("%s/%d not probed: the data plane does not carry %s: %s", p.Protocol, p.Port, p.Protocol, why)
+							continue
+						}
+						got := grids[p]
+						want := evalGrid(u, c.Policies, p.Port, p.Protocol, tVerdict.Allowed)
+						if d := diffGrid(want, got); len(d) > 0 {
+							t.Errorf("%s on %s %s/%d (shapes %s): the data plane disagrees with the evaluator in %d cell(s):\n%sevaluator:\n%s\ndata plane:\n%s\npolicies:\n%s",
+								c.Name, cl.Name, p.Protocol, p.Port, strings.Join(c.Tags, ","), len(d), explainDiff(m, p, d), want, got, strings.Join(texts, "\n"))
+						}
+					}
+				})
 			}
 		})
 	}
