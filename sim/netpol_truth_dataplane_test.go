@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+	networkingv1 "k8s.io/api/networking/v1"
 
 	"netsim/topology"
 )
@@ -160,6 +161,46 @@ func requireEnforcement(t *testing.T, w *topology.World) {
 	}
 }
 
+// checkDenials: every cell both deny is dropped as policy-denied, in the
+// direction the evaluator says (egress first: the source's node drops
+// before the packet leaves), naming a policy that isolates that pod in
+// that direction.
+func checkDenials(u *tUniverse, pols []*networkingv1.NetworkPolicy, m *Matrix, p truthProbe) []string {
+	var out []string
+	for _, s := range u.Pods {
+		for _, d := range u.Pods {
+			if s == d {
+				continue
+			}
+			v := evaluate(u, pols, s, d, p.Port, p.Protocol)
+			c, ok := m.Cell(s.Ref(), d.Ref(), p.Port, strings.ToLower(p.Protocol))
+			if !ok || v.Allowed() || c.Allowed {
+				continue
+			}
+			dir, pod := "egress", s
+			if v.Egress {
+				dir, pod = "ingress", d
+			}
+			var isolating []string
+			for _, np := range pols {
+				in, eg := policyTypes(np)
+				if np.Namespace == pod.Namespace && selectorMatches(&np.Spec.PodSelector, pod.Labels) && (dir == "ingress" && in || dir == "egress" && eg) {
+					isolating = append(isolating, np.Namespace+"/"+np.Name)
+				}
+			}
+			switch {
+			case c.Reason != "policy-denied":
+				out = append(out, fmt.Sprintf("%s → %s: dropped as %q (%s), want policy-denied", s.Ref(), d.Ref(), c.Reason, c.Detail))
+			case c.Direction != dir:
+				out = append(out, fmt.Sprintf("%s → %s: denied for %q, want %s (%s)", s.Ref(), d.Ref(), c.Direction, dir, c.Detail))
+			case c.Policy != "" && !containsStr(isolating, c.Policy):
+				out = append(out, fmt.Sprintf("%s → %s: names policy %s, which does not isolate %s for %s (%v)", s.Ref(), d.Ref(), c.Policy, pod.Ref(), dir, isolating))
+			}
+		}
+	}
+	return out
+}
+
 // explainDiff adds the data plane's drop of every differing cell.
 func explainDiff(m *Matrix, p truthProbe, diffs []string) string {
 	var b strings.Builder
@@ -201,6 +242,9 @@ func TestNetpolTruthE2EDataplane(t *testing.T) {
 				}
 				if d := diffGrid(eval, got); len(d) > 0 {
 					t.Errorf("%s/%d: the data plane disagrees with the evaluator in %d cell(s):\n%s", p.Protocol, p.Port, len(d), explainDiff(m, tp, d))
+				}
+				if d := checkDenials(s.U, s.Policies, m, tp); len(d) > 0 {
+					t.Errorf("%s/%d: denied cells without the right drop:\n  %s", p.Protocol, p.Port, strings.Join(d, "\n  "))
 				}
 			})
 		})

@@ -377,6 +377,9 @@ func TestNetpolTruthGeneratedDataplane(t *testing.T) {
 							t.Errorf("%s on %s %s/%d (shapes %s): the data plane disagrees with the evaluator in %d cell(s):\n%sevaluator:\n%s\ndata plane:\n%s\npolicies:\n%s",
 								c.Name, cl.Name, p.Protocol, p.Port, strings.Join(c.Tags, ","), len(d), explainDiff(m, p, d), want, got, strings.Join(texts, "\n"))
 						}
+						if d := checkDenials(u, c.Policies, m, p); len(d) > 0 {
+							t.Errorf("%s on %s %s/%d: denied cells without the right drop:\n  %s\npolicies:\n%s", c.Name, cl.Name, p.Protocol, p.Port, strings.Join(d, "\n  "), strings.Join(texts, "\n"))
+						}
 					}
 				})
 			}
