@@ -99,7 +99,11 @@ func dataplaneGrids(t *testing.T, c truthCluster, u *tUniverse, policyDocs []str
 		}
 	}
 	skipped := map[string]string{}
-	o, err := MatrixOptions{Ports: ports, Protocols: protos}.Normalize()
+	var external []string
+	for _, e := range u.External {
+		external = append(external, e.Ref())
+	}
+	o, err := MatrixOptions{Ports: ports, Protocols: protos, External: external}.Normalize()
 	if err != nil && containsStr(protos, "sctp") && strings.Contains(err.Error(), "sctp") {
 		// Without SCTP, remembering why.
 		skipped["SCTP"] = err.Error()
@@ -107,7 +111,7 @@ func dataplaneGrids(t *testing.T, c truthCluster, u *tUniverse, policyDocs []str
 		if len(protos) == 0 {
 			return nil, nil, skipped
 		}
-		o, err = MatrixOptions{Ports: ports, Protocols: protos}.Normalize()
+		o, err = MatrixOptions{Ports: ports, Protocols: protos, External: external}.Normalize()
 	}
 	require.NoError(t, err)
 	r, err := NewRunner(s)

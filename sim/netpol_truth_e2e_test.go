@@ -94,12 +94,17 @@ type truthCluster struct {
 	Name   string
 	Header string
 	Base   [2]netip.Addr
+	// External is the address of ecs-ext, an ECS instance in the VPC
+	// outside the cluster serving 80 and 81 on TCP and UDP (the
+	// destination of egress ipBlock rules for cluster-external
+	// addresses).
+	External netip.Addr
 }
 
 // The enforcing clusters: Calico (VXLAN) and Terway shared ENI with the
 // veth datapath (felix in Terway's policy container).
 var (
-	truthCalico = truthCluster{Name: "calico", Base: [2]netip.Addr{netip.MustParseAddr("172.20.0.10"), netip.MustParseAddr("172.20.0.74")}, Header: `vpc:
+	truthCalico = truthCluster{Name: "calico", Base: [2]netip.Addr{netip.MustParseAddr("172.20.0.10"), netip.MustParseAddr("172.20.0.74")}, External: netip.MustParseAddr("10.0.0.50"), Header: `vpc:
   name: vpc-ack
   cidr: 10.0.0.0/16
   underlay: vpc
@@ -108,12 +113,14 @@ var (
 nodes:
   - {name: node-1, vswitch: vsw-h, ip: 10.0.0.10}
   - {name: node-2, vswitch: vsw-h, ip: 10.0.0.11}
+instances:
+  - {name: ecs-ext, vswitch: vsw-h, ip: 10.0.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}]}
 cluster:
   podCIDR: 172.20.0.0/16
   serviceCIDR: 172.21.0.0/20
   cni: {mode: calico, calico: {ipipMode: Never, vxlanMode: Always}}
 `}
-	truthTerwayVeth = truthCluster{Name: "terway-veth", Base: [2]netip.Addr{netip.MustParseAddr("192.168.16.10"), netip.MustParseAddr("192.168.16.74")}, Header: `vpc:
+	truthTerwayVeth = truthCluster{Name: "terway-veth", Base: [2]netip.Addr{netip.MustParseAddr("192.168.16.10"), netip.MustParseAddr("192.168.16.74")}, External: netip.MustParseAddr("192.168.0.50"), Header: `vpc:
   name: vpc-ack
   cidr: 192.168.0.0/16
   underlay: vpc
@@ -123,6 +130,8 @@ cluster:
 nodes:
   - {name: node-1, vswitch: vsw-node-h, ip: 192.168.0.10}
   - {name: node-2, vswitch: vsw-node-h, ip: 192.168.0.11}
+instances:
+  - {name: ecs-ext, vswitch: vsw-node-h, ip: 192.168.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}]}
 cluster:
   serviceCIDR: 172.21.0.0/20
   cni:
@@ -157,6 +166,7 @@ func truthUniverseOn(c truthCluster) *tUniverse {
 			i++
 		}
 	}
+	u.External = []*tPod{{Name: "ecs/ecs-ext", IP: c.External}}
 	return u
 }
 

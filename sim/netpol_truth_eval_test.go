@@ -42,8 +42,14 @@ type tPod struct {
 	Ports []tPort
 }
 
-// Ref is "namespace/name".
-func (p *tPod) Ref() string { return p.Namespace + "/" + p.Name }
+// Ref is "namespace/name" for a pod, the name for an address outside
+// the cluster.
+func (p *tPod) Ref() string {
+	if p.Namespace == "" {
+		return p.Name
+	}
+	return p.Namespace + "/" + p.Name
+}
 
 // tUniverse is what the evaluator sees of the cluster: namespaces with
 // their labels (the API server's kubernetes.io/metadata.name included) and
@@ -51,6 +57,10 @@ func (p *tPod) Ref() string { return p.Namespace + "/" + p.Name }
 type tUniverse struct {
 	Namespaces map[string]map[string]string
 	Pods       []*tPod
+	// External are destinations outside the cluster (no namespace, no
+	// labels, no container ports): only ipBlock peers match them, and
+	// no policy isolates them.
+	External []*tPod
 }
 
 // pod finds "ns/name".
@@ -74,6 +84,7 @@ func (u *tUniverse) clone() *tUniverse {
 		q.Labels = copyLabels(p.Labels)
 		c.Pods = append(c.Pods, &q)
 	}
+	c.External = u.External
 	return c
 }
 
@@ -200,6 +211,10 @@ func peerMatches(u *tUniverse, policyNS string, peer networkingv1.NetworkPolicyP
 			}
 		}
 		return true
+	}
+	if other.Namespace == "" {
+		// Not a pod: pod and namespace selectors select pods only.
+		return false
 	}
 	if peer.NamespaceSelector != nil {
 		if !selectorMatches(peer.NamespaceSelector, u.Namespaces[other.Namespace]) {

@@ -131,6 +131,23 @@ func (g *gen) peer(u *tUniverse) map[string]any {
 		g.tag("peer-podSelector-and-namespaceSelector")
 		return map[string]any{"podSelector": g.selector(false), "namespaceSelector": g.selector(true)}
 	default:
+		if len(u.External) > 0 && g.chance(0.35) {
+			// Addresses outside the cluster, ipBlock's intended use.
+			g.tag("peer-ipBlock-external")
+			ext := u.External[0].IP
+			switch g.pick(3) {
+			case 0:
+				return map[string]any{"ipBlock": map[string]any{"cidr": ext.String() + "/32"}}
+			case 1:
+				g.tag("peer-ipBlock-except")
+				return map[string]any{"ipBlock": map[string]any{"cidr": maskCIDR(ext.String() + "/24"), "except": []string{ext.String() + "/32"}}}
+			default:
+				// Everything but the pods' /24: the usual "allow the
+				// world, not the cluster".
+				g.tag("peer-ipBlock-except")
+				return map[string]any{"ipBlock": map[string]any{"cidr": "0.0.0.0/0", "except": []string{maskCIDR(u.Pods[0].IP.String() + "/24")}}}
+			}
+		}
 		p := u.Pods[g.pick(len(u.Pods))]
 		cidr := fmt.Sprintf("%s/%d", p.IP, []int{32, 26, 24, 16}[g.pick(4)])
 		b := map[string]any{"cidr": maskCIDR(cidr)}
@@ -336,7 +353,7 @@ func TestNetpolGeneratorCoverage(t *testing.T) {
 	assert := require.New(t)
 	assert.GreaterOrEqual(len(distinct), 300, "distinct policy sets")
 	for _, tg := range []string{"selector-empty", "selector-matchLabels", "selector-In", "selector-NotIn", "selector-Exists", "selector-DoesNotExist",
-		"peer-podSelector", "peer-namespaceSelector", "peer-podSelector-and-namespaceSelector", "two-peers", "peer-ipBlock", "peer-ipBlock-except",
+		"peer-podSelector", "peer-namespaceSelector", "peer-podSelector-and-namespaceSelector", "two-peers", "peer-ipBlock", "peer-ipBlock-except", "peer-ipBlock-external",
 		"port-number", "port-named", "port-endPort", "port-any", "protocol-TCP", "protocol-UDP", "protocol-SCTP", "protocol-default",
 		"policyTypes-defaulted", "policyTypes-Ingress", "policyTypes-Egress", "policyTypes-both", "default-deny-ingress", "default-deny-both",
 		"rule-allow-all", "rules-empty-list", "stacked"} {
@@ -376,6 +393,21 @@ func TestNetpolTruthGeneratedDataplane(t *testing.T) {
 						if d := diffGrid(want, got); len(d) > 0 {
 							t.Errorf("%s on %s %s/%d (shapes %s): the data plane disagrees with the evaluator in %d cell(s):\n%sevaluator:\n%s\ndata plane:\n%s\npolicies:\n%s",
 								c.Name, cl.Name, p.Protocol, p.Port, strings.Join(c.Tags, ","), len(d), explainDiff(m, p, d), want, got, strings.Join(texts, "\n"))
+						}
+						// The column outside the cluster: egress only.
+						for _, src := range u.Pods {
+							for _, ext := range u.External {
+								want := evaluate(u, c.Policies, src, ext, p.Port, p.Protocol)
+								cell, ok := m.Cell(src.Ref(), ext.Ref(), p.Port, strings.ToLower(p.Protocol))
+								if !ok {
+									t.Errorf("no matrix cell %s → %s %s/%d", src.Ref(), ext.Ref(), p.Protocol, p.Port)
+									continue
+								}
+								if cell.Allowed != want.Allowed() {
+									t.Errorf("%s on %s %s/%d: %s → %s (%s): evaluator says %s, data plane %s [%s %s]\npolicies:\n%s", c.Name, cl.Name, p.Protocol, p.Port,
+										src.Ref(), ext.Ref(), ext.IP, word(want.Allowed()), word(cell.Allowed), cell.Reason, cell.Detail, strings.Join(texts, "\n"))
+								}
+							}
 						}
 						if d := checkDenials(u, c.Policies, m, p); len(d) > 0 {
 							t.Errorf("%s on %s %s/%d: denied cells without the right drop:\n  %s\npolicies:\n%s", c.Name, cl.Name, p.Protocol, p.Port, strings.Join(d, "\n  "), strings.Join(texts, "\n"))
