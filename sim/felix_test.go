@@ -39,11 +39,24 @@ CNI
 pods:
   - {name: a, namespace: shop, node: node-1, labels: {app: web}, ports: [{port: 80}, {port: 81}]}
   - {name: b, namespace: ops, node: node-1, labels: {app: client}, ports: [{port: 80}]}
-  - {name: c, namespace: shop, node: node-2, labels: {app: client}, ports: [{port: 80}]}
+  - {name: c, namespace: shop, node: node-2, labels: {app: client}, ports: [{port: 80}, {port: 82}]}
 resources:
   - apiVersion: v1
     kind: Namespace
     metadata: {name: ops, labels: {team: blue}}
+  - apiVersion: v1
+    kind: Service
+    metadata: {name: web, namespace: shop}
+    spec:
+      selector: {app: web}
+      ports: [{port: 80, targetPort: 80}]
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: egress-shop-only, namespace: ops}
+    spec:
+      podSelector: {}
+      policyTypes: [Egress]
+      egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}}], ports: [{protocol: TCP, port: 80, endPort: 81}]}]
   - apiVersion: networking.k8s.io/v1
     kind: NetworkPolicy
     metadata: {name: default-deny, namespace: shop}
@@ -63,6 +76,9 @@ flows:
   - {name: blue-to-web-81, from: pod/ops/b, to: pod/shop/a, protocol: tcp, port: 81, expect: {verdict: EXPECT81}}
   - {name: same-ns-cross-node, from: pod/shop/c, to: pod/shop/a, protocol: tcp, port: 80, expect: {verdict: EXPECTC}}
   - {name: web-out, from: pod/shop/a, to: pod/ops/b, protocol: tcp, port: 80, expect: delivered}
+  - {name: blue-to-svc, from: pod/ops/b, to: svc/shop/web, protocol: tcp, port: 80, expect: delivered}
+  - {name: same-ns-to-svc-cross-node, from: pod/shop/c, to: svc/shop/web, protocol: tcp, port: 80, expect: {verdict: EXPECTC}}
+  - {name: ops-egress-not-to-itself, from: pod/ops/b, to: pod/shop/c, protocol: tcp, port: 82, expect: {verdict: EXPECTC}}
 `
 
 func TestFelixEnforcesWhereTheCNIDoes(t *testing.T) {
@@ -71,6 +87,7 @@ func TestFelixEnforcesWhereTheCNIDoes(t *testing.T) {
 		enforced  bool
 	}{
 		{"calico", "    mode: calico\n    calico: {ipipMode: Always}\n", true},
+		{"calico-ipvs", "    mode: calico\n    calico: {ipipMode: Always}\n  proxyMode: ipvs\n", true},
 		{"terway-veth", "    mode: terway\n    terway:\n      eniMode: shared\n      eniipVirtualType: veth\n      podVSwitches: {cn-hangzhou-h: [vsw-pod]}\n", true},
 		{"flannel", "    mode: flannel\n    flannel: {backend: vxlan}\n", false},
 	} {
@@ -116,6 +133,14 @@ func TestFelixEnforcesWhereTheCNIDoes(t *testing.T) {
 			out := txt.String()
 			assert.Contains(t, out, "pod shop/a is isolated for ingress by shop/allow-blue-web, shop/default-deny; no rule of shop/allow-blue-web allows source ops/b")
 			assert.Contains(t, out, "on TCP 81")
+			if strings.Contains(tc.cni, "ipvs") {
+				// IPVS forwards via INPUT and OUTPUT: felix marks the
+				// workload's packet and polices it in OUTPUT.
+				assert.Contains(t, out, "iptables -t filter INPUT → cali-INPUT → cali-forward-check → ")
+				assert.Contains(t, out, "iptables -t filter OUTPUT → cali-forward-endpoint-mark → cali-fw-")
+				assert.Contains(t, save, ":cali-sm-")
+			}
+			assert.Contains(t, out, "pod ops/b is isolated for egress by ops/egress-shop-only; no rule of ops/egress-shop-only allows destination shop/c")
 			// The allowed flow's trace shows the policy rule that accepted
 			// it, in the policy's chain, with felix's policy comment.
 			assert.Contains(t, out, allow+" ⇒ -A "+allow+` -p tcp -m comment`)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"netsim/dataplane/trace"
 	"netsim/topology"
 )
 
@@ -140,9 +141,10 @@ func (m *Matrix) Counts(port int, proto string) MatrixCounts {
 // matrixProtocols are the protocols a probe can use.
 var matrixProtocols = []string{"tcp", "udp", "sctp"}
 
-// sctpModelled says whether netstack carries SCTP; until it does, an sctp
-// probe is an error rather than a silent "no reply".
-const sctpModelled = false
+// SCTPModelled says whether netstack carries SCTP (flows with protocol:
+// sctp); until it does, an sctp probe is an error rather than a silent
+// "no reply". Set it when the runner runs sctp flows.
+const SCTPModelled = false
 
 // Normalize fills the defaults and checks the options; errors name the
 // option.
@@ -169,7 +171,7 @@ func (o MatrixOptions) Normalize() (MatrixOptions, error) {
 		if !slices.Contains(matrixProtocols, p) {
 			return o, fmt.Errorf("protocol %q: expected tcp, udp or sctp", p)
 		}
-		if p == "sctp" && !sctpModelled {
+		if p == "sctp" && !SCTPModelled {
 			return o, fmt.Errorf("protocol sctp: SCTP is not modelled yet (netstack carries ICMP, UDP and TCP)")
 		}
 		if !slices.Contains(protos, p) {
@@ -271,7 +273,7 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 					if err != nil {
 						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 					}
-					fillCell(&c, fr)
+					fillCell(&c, fr, decidingDrop(r.Rec.DropList(), id, bystander(w, src, dst)))
 					m.Cells = append(m.Cells, c)
 				}
 			}
@@ -281,29 +283,86 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	return m, nil
 }
 
-func fillCell(c *MatrixCell, fr *FlowResult) {
+func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
 	v := fr.Verdict
 	if v.Result == "delivered" {
 		c.Allowed = true
 		return
 	}
 	c.Reason, c.Detail, c.Where = v.Reason, v.Detail, v.Where
+	if d != nil {
+		c.Reason, c.Detail, c.Where = d.Reason.Code(), d.Detail, d.Node
+		if d.Device != "" {
+			c.Where += " " + d.Device
+		}
+	}
 	if c.Reason == "policy-denied" {
-		c.Direction, c.Policy = policyOfDetail(v.Detail)
+		c.Direction, c.Policy = PolicyOfDetail(v.Detail)
 	}
 }
 
+// bystander returns whether a namespace is a pod other than the probe's
+// source, destination or (for a Service) one of its endpoints: a drop there
+// is of a flooded copy (an ARP request a bridge floods to every port, a
+// down pod's eth0 drops it), never the probe's fate.
+func bystander(w *topology.World, src, dst matrixPod) func(ns string) bool {
+	involved := map[string]bool{src.ref: true, dst.ref: true}
+	if t, err := w.Resolve(dst.endpoint); err == nil && t.Service != nil {
+		for _, eps := range t.Service.Endpoints {
+			for _, ep := range eps {
+				if p := w.PodByIP(ep.IP); p != nil {
+					involved[p.Ref()] = true
+				}
+			}
+		}
+	}
+	return func(ns string) bool {
+		if involved[ns] {
+			return false
+		}
+		return w.Pod(ns) != nil && strings.Contains(ns, "/")
+	}
+}
+
+// decidingDrop picks the drop that decided a probe among the drops of its
+// flow: a refusal (conn-refused, port-unreachable: the probe reached a
+// listener-less port, whatever else was dropped), else the first drop not
+// in a bystander pod, else nil (the runner's verdict stands).
+func decidingDrop(drops []trace.Drop, flow int32, bystander func(string) bool) *trace.Drop {
+	var first *trace.Drop
+	for i := range drops {
+		d := &drops[i]
+		if d.Flow != flow {
+			continue
+		}
+		if d.Reason == trace.ReasonConnRefused || d.Reason == trace.ReasonPortUnreachable {
+			return d
+		}
+		if first == nil && !bystander(d.Node) {
+			first = d
+		}
+	}
+	return first
+}
+
 var (
+	// reIsolated is felix's explanation: "pod x/a is isolated for ingress
+	// by x/p1, x/p2; no rule of …".
+	reIsolated  = regexp.MustCompile(`isolated for (ingress|egress) by ([^;]+)`)
 	reDirection = regexp.MustCompile(`\b(ingress|egress)\b`)
-	// rePolicy: "policy NS/NAME", "policies NS/NAME", or a bare NS/NAME
-	// after "by" ("isolated for ingress by x/deny-all").
+	// rePolicy: "policy NS/NAME", "policies NS/NAME" or "by NS/NAME".
 	rePolicy = regexp.MustCompile(`(?:polic(?:y|ies)|by)\s+"?([a-z0-9][a-z0-9.-]*/[a-z0-9][a-z0-9.-]*)`)
 )
 
-// policyOfDetail takes the direction and the policy out of a
-// policy-denied drop's detail: the first "ingress"/"egress" word and the
-// first NS/NAME after "policy" or "by".
-func policyOfDetail(detail string) (direction, policy string) {
+// PolicyOfDetail takes the direction and the policy out of a
+// policy-denied drop's detail: felix's "isolated for DIRECTION by
+// POLICIES;" (POLICIES: every policy selecting the pod, comma-separated),
+// else the first "ingress"/"egress" word and the first NS/NAME after
+// "policy" or "by".
+func PolicyOfDetail(detail string) (direction, policy string) {
+	if m := reIsolated.FindStringSubmatch(detail); m != nil {
+		return m[1], strings.TrimSpace(m[2])
+	}
 	if m := reDirection.FindStringSubmatch(detail); m != nil {
 		direction = m[1]
 	}

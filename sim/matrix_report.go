@@ -71,8 +71,8 @@ func (c MatrixCell) Mark(view string) string {
 // table and for the whole matrix, and one example per drop reason.
 func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, 0) }
-	ww("", fmt.Sprintf("matrix of scenario %s (%s): CNI %s; %d pods, %d extra columns; ports %s; protocols %s",
-		m.Scenario, m.File, m.CNI, len(m.Pods), len(m.Extra), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
+	ww("", fmt.Sprintf("matrix of scenario %s (%s): CNI %s; %s, %s; ports %s; protocols %s",
+		m.Scenario, m.File, m.CNI, plural(len(m.Pods), "pod"), plural(len(m.Extra), "extra column"), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
 	if len(m.Actions) > 0 {
 		ww("", "probed after the scenario's actions: "+strings.Join(m.Actions, ", "))
 	}
@@ -101,7 +101,22 @@ func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	fmt.Fprintln(w)
 	c := m.Counts(0, "")
 	ww("", fmt.Sprintf("total: %d probes, %d allowed, %d denied%s; %d self pairs not probed", c.Probes, c.Allowed, c.Denied, reasonCounts(c), c.Self))
-	writeReasonExamples(w, m)
+	writeReasonExamples(w, m, false)
+}
+
+// WriteMatrixDenied writes every denied cell, one a line, with its reason,
+// direction and policies (policy denials), where and the drop's detail.
+func WriteMatrixDenied(w io.Writer, m *Matrix) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "denied cells:")
+	writeReasonExamples(w, m, true)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func joinInts(xs []int) string {
@@ -210,16 +225,23 @@ func writeGrid(w io.Writer, m *Matrix, view, proto string, port int) {
 	}
 }
 
-// writeReasonExamples writes, for each drop reason, the first cell that
-// had it with its detail.
-func writeReasonExamples(w io.Writer, m *Matrix) {
+// writeReasonExamples writes, for each drop reason (and, for policy
+// denials, each direction and set of policies), the first cell that had it
+// with its detail; every denied cell when all is set.
+func writeReasonExamples(w io.Writer, m *Matrix, all bool) {
 	seen := map[string]bool{}
 	for _, c := range m.Cells {
-		if c.Self || c.Allowed || seen[c.Reason] {
+		key := c.Reason + "|" + c.Direction + "|" + c.Policy
+		if c.Self || c.Allowed || (seen[key] && !all) {
 			continue
 		}
-		seen[c.Reason] = true
-		text := fmt.Sprintf("%s, e.g. %s -> %s %s/%d", c.Reason, c.From, c.To, strings.ToUpper(c.Protocol), c.Port)
+		seen[key] = true
+		text := fmt.Sprintf("%s -> %s %s/%d", c.From, c.To, strings.ToUpper(c.Protocol), c.Port)
+		if !all {
+			text = c.Reason + ", e.g. " + text
+		} else {
+			text += ": " + c.Reason
+		}
 		if c.Direction != "" {
 			text += " (" + c.Direction
 			if c.Policy != "" {

@@ -11,7 +11,19 @@ import (
 // policies, the namespaces and every running pod (address, labels,
 // container ports, node and host-side veth).
 func (w *World) felixInput(node string) felix.Input {
-	in := felix.Input{Node: node, Policies: w.Policies, Namespaces: w.Namespaces}
+	in := felix.Input{Node: node, Policies: w.Policies, Namespaces: w.Namespaces, KubeIPVS: w.ProxyMode == "ipvs"}
+	if h := w.Node(node); h != nil {
+		// felix's this-host set: the addresses of the host's interfaces
+		// but kube-ipvs0 (FELIX_INTERFACEEXCLUDE's default).
+		for _, i := range h.Stack.Ifaces() {
+			if i.Dev.Name == "kube-ipvs0" {
+				continue
+			}
+			for _, a := range i.Addrs {
+				in.HostIPs = append(in.HostIPs, a.Prefix.Addr())
+			}
+		}
+	}
 	for _, p := range w.Pods {
 		wl := felix.Workload{Namespace: p.Namespace, Name: p.Name, Labels: p.Labels, IP: p.IP}
 		if p.Node != nil {

@@ -128,9 +128,9 @@ func writePolicyOverview(w io.Writer, wd *World) {
 	}
 	enforced, how := wd.PolicyEnforcement()
 	if enforced {
-		fmt.Fprintf(w, "  NetworkPolicy enforced by %s: %d %s\n", how, len(wd.Policies), plural(len(wd.Policies), "policy", "policies"))
+		fmt.Fprintf(w, "  NetworkPolicy enforced by %s: %d %s\n", how, len(wd.Policies), npPlural(len(wd.Policies), "policy", "policies"))
 	} else {
-		fmt.Fprintf(w, "  NetworkPolicy NOT enforced (%s): %d %s loaded, traffic they would deny is delivered\n", how, len(wd.Policies), plural(len(wd.Policies), "policy", "policies"))
+		fmt.Fprintf(w, "  NetworkPolicy NOT enforced (%s): %d %s loaded, traffic they would deny is delivered\n", how, len(wd.Policies), npPlural(len(wd.Policies), "policy", "policies"))
 	}
 	for _, p := range wd.Policies {
 		fmt.Fprintf(w, "  netpol %-26s %s\n", p.Ref(), policySummary(wd, p))
@@ -158,11 +158,11 @@ func policySummary(wd *World, p *netpol.Policy) string {
 	}
 	return fmt.Sprintf("selects %s in %s (%s); %s; %d ingress %s, %d egress %s",
 		sel, p.Namespace, pods, strings.Join(types, "+"),
-		len(p.IngressRules), plural(len(p.IngressRules), "rule", "rules"),
-		len(p.EgressRules), plural(len(p.EgressRules), "rule", "rules"))
+		len(p.IngressRules), npPlural(len(p.IngressRules), "rule", "rules"),
+		len(p.EgressRules), npPlural(len(p.EgressRules), "rule", "rules"))
 }
 
-func plural(n int, one, many string) string {
+func npPlural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

@@ -193,3 +193,19 @@ func TestPolicyOverview(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateNamespaceAcrossFiles: the same Namespace in a manifest and
+// inline in the scenario is an error located at the second one, naming
+// the first.
+func TestDuplicateNamespaceAcrossFiles(t *testing.T) {
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "ns.yaml")
+	require.NoError(t, os.WriteFile(manifest, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n"), 0o644))
+	src := fmt.Sprintf(policyBase, policyCNIs["calico"]) + "manifests: [ns.yaml]\n"
+	file := filepath.Join(dir, "s.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(src), 0o644))
+	_, err := Load(file)
+	require.Error(t, err)
+	line := strings.Count(src[:strings.Index(src, "metadata: {name: x, labels")], "\n") + 1
+	assert.Contains(t, err.Error(), fmt.Sprintf("%s:%d:22: resources[0].metadata.name: Namespace x: already defined at %s:1: two Namespace objects cannot have the same name", file, line, manifest))
+}

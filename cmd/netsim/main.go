@@ -38,6 +38,8 @@ func commands() []command {
 		{"iptables-save", "netsim iptables-save FILE --node NAME [-t TABLE] [-c]", "print a node's iptables as iptables-save does", cmdIPTablesSave},
 		{"ipvsadm", "netsim ipvsadm FILE --node NAME", "print a node's IPVS table as ipvsadm -Ln does (proxyMode: ipvs)", cmdIPVSAdm},
 		{"conntrack", "netsim conntrack FILE --node NAME [--flow NAME]", "run the flows, then print a node's conntrack table as conntrack -L does", cmdConntrack},
+		{"matrix", "netsim matrix FILE [--port P,...] [--protocol tcp|udp|sctp,...] [--namespaces NS,...] [--service SVC,...] [--external ENDPOINT,...] [--view combined|ingress|egress|all] [--denied] [-o text|json]", "probe every pair of pods (rows sources, columns destinations) through the data plane and print the reachability grid", cmdMatrix},
+		{"diff", "netsim diff A.yaml B.yaml [--matrix] [matrix flags] [-o text|json]", "run the flows of two scenarios (matched by name) and print what differs: verdicts, drop reasons, sources seen, paths (--matrix: the grid cells too)", cmdDiff},
 		{"version", "netsim version", "print the version", cmdVersion},
 	}
 }
@@ -55,7 +57,8 @@ Commands:
 	}
 	fmt.Fprintf(w, `
 Run "netsim COMMAND --help" for a command's flags.
-Exit codes: 0 every flow met its expectation, 1 some did not, 2 bad input or usage.
+Exit codes: 0 every flow met its expectation, 1 some did not, 2 bad input or usage
+(diff: 0 the scenarios behave the same, 1 they differ, 2 bad input).
 `)
 }
 

@@ -30,7 +30,7 @@ func owned(name string) bool { return strings.HasPrefix(name, "cali-") }
 // owned ipsets: the selector and named-port sets (the pool sets of
 // cali-nat-outgoing belong to the IPAM side and are left alone).
 func ownedSet(name string) bool {
-	return strings.HasPrefix(name, "cali40s:") || strings.HasPrefix(name, "cali40n:")
+	return strings.HasPrefix(name, "cali40s:") || strings.HasPrefix(name, "cali40n:") || name == ThisHostSet
 }
 
 func (b *builder) apply(nf *netfilter.Netfilter) error {

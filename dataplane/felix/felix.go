@@ -136,6 +136,12 @@ type Input struct {
 	// EndpointToHostAction is DefaultEndpointToHostAction: "ACCEPT" (the
 	// default here, as calico.yaml and Terway set it), "DROP" or "RETURN".
 	EndpointToHostAction string
+	// KubeIPVS is felix's KubeIPVSSupportEnabled (kube-proxy in IPVS
+	// mode): HostIPs fill the cali40this-host set, NodePortRange is
+	// kube-proxy's (default 30000-32767).
+	KubeIPVS      bool
+	HostIPs       []netip.Addr
+	NodePortRange [2]int
 }
 
 // Sync programs the node's filter table and ipsets as felix does for the
@@ -202,6 +208,9 @@ func (b *builder) newChain(name string) *chain {
 func (b *builder) build() {
 	b.static()
 	b.dispatch()
+	if b.in.KubeIPVS {
+		b.ipvs()
+	}
 	for _, w := range b.local {
 		b.endpoint(w, true)
 		b.endpoint(w, false)
@@ -219,6 +228,11 @@ func (b *builder) static() {
 	f.add(rule{action: jump(chainCIDRBlock)})
 
 	in := b.newChain(ChainInput)
+	if b.in.KubeIPVS {
+		in.add(rule{action: clearMark(MarkEndpoint)})
+		in.add(rule{action: jump(chainForwardCheck)})
+		in.add(rule{match: []string{markNotClear(MarkEndpoint)}, action: actReturn})
+	}
 	in.add(rule{match: []string{inIface(WorkloadIfacePfx + "+")}, action: gotoChain(ChainWLToHost)})
 	in.add(rule{match: []string{markSet(MarkAccept)}, action: actAccept})
 	in.add(rule{action: clearMark(allMarks)})
@@ -227,6 +241,9 @@ func (b *builder) static() {
 
 	out := b.newChain(ChainOutput)
 	out.add(rule{match: []string{markSet(MarkAccept)}, action: actAccept})
+	if b.in.KubeIPVS {
+		out.add(rule{match: []string{markNotClear(MarkEndpoint)}, action: gotoChain(chainForwardEPMark)})
+	}
 	out.add(rule{match: []string{outIface(WorkloadIfacePfx + "+")}, action: actReturn})
 	out.add(rule{action: clearMark(allMarks)})
 	out.add(rule{match: []string{"-m conntrack ! --ctstate DNAT"}, action: jump(chainToHostEP)})
@@ -336,10 +353,15 @@ func (b *builder) endpoint(w *Workload, ingress bool) {
 	pols := b.selecting(w, ingress)
 	if len(pols) > 0 {
 		c.add(rule{action: clearMark(MarkPass), comments: []string{"Start of tier default"}})
-		for _, p := range pols {
-			name := PolicyChain(p, ingress)
-			b.policyChain(p, name, ingress)
-			c.add(rule{match: []string{markClear(MarkPass)}, action: jump(name)})
+		for _, g := range groups(pols) {
+			target := PolicyChain(g[0], ingress)
+			for _, p := range g {
+				b.policyChain(p, PolicyChain(p, ingress), ingress)
+			}
+			if len(g) > 1 {
+				target = b.groupChain(g, ingress)
+			}
+			c.add(rule{match: []string{markClear(MarkPass)}, action: jump(target)})
 			c.add(rule{match: []string{markSet(MarkAccept)}, action: actReturn, comments: []string{"Return if policy accepted"}})
 		}
 		c.add(rule{match: []string{markClear(MarkPass)}, action: actDrop,

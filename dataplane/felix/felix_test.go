@@ -1,6 +1,7 @@
 package felix
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -275,5 +276,57 @@ func TestResync(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(save, "-j cali-FORWARD\n"), "the kernel-chain jumps are not duplicated")
 	for _, s := range r.nf.Sets() {
 		assert.False(t, strings.HasPrefix(s.Name, "cali40s:"), "stale set %s", s.Name)
+	}
+}
+
+// Policies with the same selector form felix's policy group: one
+// cali-gi- chain the endpoint jumps to, jumping to each policy and
+// returning on a verdict every five.
+func TestPolicyGroups(t *testing.T) {
+	in := universe()
+	for i := range 6 {
+		in.Policies = append(in.Policies, ingressPolicy("x", fmt.Sprintf("p%d", i), netpol.Selector{},
+			netpol.Rule{Ports: []netpol.Port{tcp(1000 + i)}}))
+	}
+	in.Policies = append(in.Policies, ingressPolicy("x", "web-only", *sel("app", "web"), netpol.Rule{Ports: []netpol.Port{tcp(2000)}}))
+	r := newRig(t, in)
+	save := r.nf.Save(false, "filter")
+	var group string
+	for _, l := range strings.Split(save, "\n") {
+		if strings.HasPrefix(l, ":cali-gi-") {
+			require.Empty(t, group, "one group")
+			group = strings.Fields(l[1:])[0]
+		}
+	}
+	require.Len(t, group, 28)
+	assert.Equal(t, 7, strings.Count(save, "-A "+group+" "), "six jumps and one Return on verdict")
+	assert.Contains(t, save, "-A "+group+` -m comment --comment "cali:`)
+	assert.Regexp(t, `-A `+group+` -m comment --comment "cali:\S+" -m comment --comment "Return on verdict" -m mark ! --mark 0x0/0x30000 -j RETURN`, save)
+	assert.Regexp(t, `-A cali-tw-cali1a2b3c4d5e6 -m comment --comment "cali:\S+" -m mark --mark 0x0/0x20000 -j `+group, save)
+	assert.Regexp(t, `-A cali-tw-cali1a2b3c4d5e6 -m comment --comment "cali:\S+" -m mark --mark 0x0/0x20000 -j cali-pi-knp/x/web-only`, save)
+	for i, port := range []uint16{1000, 1005, 2000} {
+		v := r.send(probe(t, "tcp", ip("z/c"), uint16(41000+i), ip("x/a"), port))
+		assert.Equal(t, netstack.Accept, v.Kind, "port %d: %s", port, v.Detail)
+	}
+	v := r.send(probe(t, "tcp", ip("z/c"), 41010, ip("x/b"), 2000))
+	assert.Equal(t, trace.ReasonPolicyDenied, v.Reason, "x/b is not app=web")
+}
+
+// Endpoint marks (kube-proxy IPVS mode) are distinct, inside the
+// endpoint mark field, and never the non-Calico endpoint's.
+func TestEndpointMarks(t *testing.T) {
+	var names []string
+	for i := range 300 {
+		names = append(names, fmt.Sprintf("cali%011x", i*7919))
+	}
+	marks := endpointMarks(names)
+	require.Len(t, marks, len(names))
+	seen := map[uint32]bool{}
+	for n, m := range marks {
+		assert.NotZero(t, m, n)
+		assert.Equal(t, m, m&MarkEndpoint, n)
+		assert.NotEqual(t, MarkNonCaliEndpoint, m, n)
+		assert.False(t, seen[m], "%s: mark %#x taken twice", n, m)
+		seen[m] = true
 	}
 }

@@ -1,6 +1,8 @@
 package felix
 
 import (
+	"crypto/sha3"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -342,4 +344,66 @@ func (b *builder) namedPortSet(proto, port string) string {
 func (b *builder) addSet(s *ipset) {
 	b.sets[s.name] = s
 	b.setOrder = append(b.setOrder, s.name)
+}
+
+// policySelector is the policy's own selector as felix's calculation
+// graph holds it: the pod selector (libcalico-go k8sSelectorToCalico)
+// scoped to the policy's namespace.
+func policySelector(p *netpol.Policy) string {
+	pod := append([]string{"projectcalico.org/orchestrator == 'k8s'"}, calicoSelector(p.PodSelector, "")...)
+	return fmt.Sprintf("(projectcalico.org/namespace == '%s') && (%s)", p.Namespace, strings.Join(pod, " && "))
+}
+
+// groups cuts a tier's policies into felix's policy groups: runs of
+// consecutive policies with the same selector (endpoint_mgr.go
+// groupPolicies).
+func groups(pols []*netpol.Policy) [][]*netpol.Policy {
+	var out [][]*netpol.Policy
+	last := ""
+	for _, p := range pols {
+		sel := policySelector(p)
+		if len(out) == 0 || sel != last {
+			out = append(out, nil)
+			last = sel
+		}
+		out[len(out)-1] = append(out[len(out)-1], p)
+	}
+	return out
+}
+
+// groupChain renders a group of more than one policy as felix's
+// cali-gi-/cali-go- chain (PolicyGroupToIptablesChains): a jump to each
+// policy, after the first only while no verdict mark is set, and a
+// "Return on verdict" every five policies. The name is the group's
+// UniqueID: SHA3-224 over the selector, the direction, the count and
+// each policy ID, base64url, cut to fit 28 characters.
+func (b *builder) groupChain(g []*netpol.Policy, ingress bool) string {
+	pfx, dir := "cali-go-", "outbound"
+	if ingress {
+		pfx, dir = "cali-gi-", "inbound"
+	}
+	h := sha3.New224()
+	write := func(s string) { h.Write([]byte(s + "\n")) }
+	write(policySelector(g[0]))
+	write(dir)
+	write(strconv.Itoa(len(g)))
+	for _, p := range g {
+		write(fmt.Sprintf("{Name: %s, Namespace: %s, Kind: KubernetesNetworkPolicy}", p.Name, p.Namespace))
+	}
+	name := pfx + base64.RawURLEncoding.EncodeToString(h.Sum(nil))[:maxChainName-len(pfx)]
+	if _, ok := b.byName[name]; ok {
+		return name
+	}
+	c := b.newChain(name)
+	for i, p := range g {
+		if i != 0 && i%5 == 0 {
+			c.add(rule{match: []string{"-m mark ! --mark 0/" + fmt.Sprintf("%#x", MarkPass|MarkAccept)}, action: actReturn, comments: []string{"Return on verdict"}})
+		}
+		var m []string
+		if i%5 != 0 {
+			m = []string{markClear(MarkPass | MarkAccept)}
+		}
+		c.add(rule{match: m, action: jump(PolicyChain(p, ingress))})
+	}
+	return name
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"netsim/sim"
+	"netsim/topology"
+)
+
+func cmdMatrix(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("matrix", stdout, stderr)
+	ports := fs.IntSlice("port", nil, "destination `PORTS` to probe, comma-separated (default 80,81)")
+	protos := fs.StringSlice("protocol", nil, "`PROTOCOLS` to probe: tcp, udp, sctp, comma-separated (default tcp)")
+	namespaces := fs.StringSlice("namespaces", nil, "only the pods of these `NAMESPACES` (default: every namespace with pods)")
+	services := fs.StringSlice("service", nil, "add a destination column per Service (`SVC`: NAME or NS/NAME, or all), probed at its ClusterIP")
+	external := fs.StringSlice("external", nil, "add a destination column per `ENDPOINT` outside the pod network: ecs/NAME, node/NAME or an IPv4 address")
+	view := fs.String("view", sim.ViewCombined, "`VIEW`: combined (every unanswered probe), ingress or egress (only what a policy of that direction denied), all")
+	out := fs.StringP("output", "o", "text", "output format: text or json")
+	denied := fs.Bool("denied", false, "after the grids, list every denied cell with its reason, where and why (text output)")
+	file, code := parse(fs, args, stderr)
+	if code >= 0 {
+		return code
+	}
+	if *out != "text" && *out != "json" {
+		fmt.Fprintf(stderr, "netsim matrix: -o %q: expected text or json\n", *out)
+		return exitBadInput
+	}
+	if !slices.Contains(sim.MatrixViews, *view) {
+		fmt.Fprintf(stderr, "netsim matrix: --view %q: expected %s\n", *view, strings.Join(sim.MatrixViews, ", "))
+		return exitBadInput
+	}
+	o, err := sim.MatrixOptions{Ports: *ports, Protocols: *protos, Namespaces: *namespaces, Services: *services, External: *external}.Normalize()
+	if err != nil {
+		flag := "--port"
+		if strings.HasPrefix(err.Error(), "protocol") {
+			flag = "--protocol"
+		}
+		fmt.Fprintf(stderr, "netsim matrix: %s: %v\n", flag, err)
+		return exitBadInput
+	}
+	s, err := topology.Load(file)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	m, err := sim.RunMatrix(s, o)
+	if err != nil {
+		return badInput(stderr, err)
+	}
+	if *out == "json" {
+		if err := sim.WriteMatrixJSON(stdout, m); err != nil {
+			fmt.Fprintf(stderr, "netsim matrix: %v\n", err)
+			return exitBadInput
+		}
+		return exitOK
+	}
+	sim.WriteMatrixText(stdout, m, *view)
+	if *denied {
+		sim.WriteMatrixDenied(stdout, m)
+	}
+	return exitOK
+}
