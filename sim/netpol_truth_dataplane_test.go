@@ -167,8 +167,8 @@ func requireEnforcement(t *testing.T, w *topology.World) {
 
 // checkDenials: every cell both deny is dropped as policy-denied, in the
 // direction the evaluator says (egress first: the source's node drops
-// before the packet leaves), naming a policy that isolates that pod in
-// that direction.
+// before the packet leaves), naming every policy that isolates that pod
+// in that direction.
 func checkDenials(u *tUniverse, pols []*networkingv1.NetworkPolicy, m *Matrix, p truthProbe) []string {
 	var out []string
 	for _, s := range u.Pods {
@@ -197,12 +197,25 @@ func checkDenials(u *tUniverse, pols []*networkingv1.NetworkPolicy, m *Matrix, p
 				out = append(out, fmt.Sprintf("%s → %s: dropped as %q (%s), want policy-denied", s.Ref(), d.Ref(), c.Reason, c.Detail))
 			case c.Direction != dir:
 				out = append(out, fmt.Sprintf("%s → %s: denied for %q, want %s (%s)", s.Ref(), d.Ref(), c.Direction, dir, c.Detail))
-			case c.Policy != "" && !containsStr(isolating, c.Policy):
-				out = append(out, fmt.Sprintf("%s → %s: names policy %s, which does not isolate %s for %s (%v)", s.Ref(), d.Ref(), c.Policy, pod.Ref(), dir, isolating))
+			case c.Policy != "" && !samePolicies(c.Policy, isolating):
+				out = append(out, fmt.Sprintf("%s → %s: names %s, but the policies isolating %s for %s are %s", s.Ref(), d.Ref(), c.Policy, pod.Ref(), dir, strings.Join(isolating, ", ")))
 			}
 		}
 	}
 	return out
+}
+
+// samePolicies: the drop's policy list ("x/a, x/b") names exactly the
+// isolating policies.
+func samePolicies(named string, isolating []string) bool {
+	var got []string
+	for _, p := range strings.Split(named, ",") {
+		got = append(got, strings.TrimSpace(p))
+	}
+	want := append([]string(nil), isolating...)
+	sort.Strings(got)
+	sort.Strings(want)
+	return strings.Join(got, ",") == strings.Join(want, ",")
 }
 
 // explainDiff adds the data plane's drop of every differing cell.
