@@ -133,6 +133,11 @@ func TestFelixEnforcesWhereTheCNIDoes(t *testing.T) {
 			out := txt.String()
 			assert.Contains(t, out, "pod shop/a is isolated for ingress by shop/allow-blue-web, shop/default-deny; no rule of shop/allow-blue-web allows source ops/b")
 			assert.Contains(t, out, "on TCP 81")
+			var state strings.Builder
+			require.NoError(t, topology.WriteState(&state, r.World, "node-1"))
+			// The selector sets felix's rules match, with their members
+			// (Calico's state and Terway's both print them).
+			assert.Regexp(t, `(?m)^create cali40s:\S+ hash:net family inet`, state.String())
 			if strings.Contains(tc.cni, "ipvs") {
 				// IPVS forwards via INPUT and OUTPUT: felix marks the
 				// workload's packet and polices it in OUTPUT.

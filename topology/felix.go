@@ -2,8 +2,10 @@ package topology
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
+	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/felix"
 )
 
@@ -73,4 +75,18 @@ func (b *builder) felixSync() {
 	if err := b.w.syncPolicy(); err != nil {
 		b.fail("nodes", "%v", err)
 	}
+}
+
+// writeFelixSets prints a Terway node's ipsets (`ipset save`) when felix
+// enforces policies there: the cali40s:/cali40n: sets its rules match
+// (a Calico node's sets are printed with Calico's state).
+func writeFelixSets(w io.Writer, wd *World, h *Host) {
+	if _, ok := wd.CNI.(*terway.Mode); !ok || h.Filter == nil || len(wd.Policies) == 0 {
+		return
+	}
+	if ok, _ := wd.PolicyEnforcement(); !ok || len(h.Filter.Sets()) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "$ ipset save")
+	fmt.Fprint(w, h.Filter.SaveIPSets())
 }

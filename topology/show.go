@@ -198,6 +198,7 @@ func WriteState(w io.Writer, wd *World, only string) error {
 		}
 		if n.h != nil {
 			writeTerwayNode(w, n.h)
+			writeFelixSets(w, wd, n.h)
 		}
 		if n.h != nil && n.h.Filter != nil {
 			fmt.Fprintln(w, "$ iptables-save")
