@@ -268,6 +268,45 @@ func TestNetpolTruthE2EDataplane(t *testing.T) {
 	}
 }
 
+// TestNetpolTruthE2EFlannel: the same e2e cases on Flannel, which has no
+// policy agent: every policy is loaded with one not-enforced warning and
+// every probe the e2e suite expects denied is delivered — the exam's
+// point, as a truth table.
+func TestNetpolTruthE2EFlannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the data-plane truth tables build a cluster per probe")
+	}
+	cl := truthFlannel
+	forEachE2EProbe(t, func() *tUniverse { return truthUniverseOn(cl) }, func(t *testing.T, c *e2eCase, s *e2eState, p e2eProbe, want tGrid) {
+		if p.Protocol == "SCTP" {
+			t.Skip("the data plane does not carry SCTP")
+		}
+		data, err := truthScenario(cl, s.U, s.Texts)
+		require.NoError(t, err)
+		sc, err := topology.Parse("netpol-truth-flannel.yaml", data)
+		require.NoError(t, err)
+		m, err := RunMatrix(sc, MatrixOptions{Ports: []int{p.Port}, Protocols: []string{strings.ToLower(p.Protocol)}})
+		require.NoError(t, err)
+		warned := 0
+		for _, w := range m.Warnings {
+			if strings.Contains(w, "NetworkPolicy") && strings.Contains(w, "not enforced") {
+				warned++
+			}
+		}
+		require.Equal(t, len(s.Policies), warned, "one not-enforced warning per policy: %v", m.Warnings)
+		for _, from := range c.Pods {
+			for _, to := range c.Pods {
+				if from == to {
+					continue
+				}
+				cell, ok := m.Cell(from, to, p.Port, strings.ToLower(p.Protocol))
+				require.True(t, ok, "%s → %s", from, to)
+				require.True(t, cell.Allowed, "%s → %s %s/%d on Flannel: %s %s %s (the e2e suite expects %s on an enforcing CNI)", from, to, p.Protocol, p.Port, cell.Reason, cell.Where, cell.Detail, word(want.Cells[[2]string{from, to}]))
+			}
+		}
+	})
+}
+
 func containsInt(l []int, v int) bool {
 	for _, x := range l {
 		if x == v {

@@ -144,6 +144,24 @@ cluster:
 `}
 )
 
+// truthFlannel is the universe on Flannel (VXLAN), which enforces no
+// NetworkPolicy: the same policies load, are warned about, and every
+// probe is delivered.
+var truthFlannel = truthCluster{Name: "flannel", Base: [2]netip.Addr{netip.MustParseAddr("172.20.0.10"), netip.MustParseAddr("172.20.1.74")}, External: netip.MustParseAddr("10.0.0.50"), Header: `vpc:
+  name: vpc-ack
+  cidr: 10.0.0.0/16
+  underlay: vpc
+  vswitches: [{name: vsw-h, zone: cn-hangzhou-h, cidr: 10.0.0.0/24}]
+nodes:
+  - {name: node-1, vswitch: vsw-h, ip: 10.0.0.10}
+  - {name: node-2, vswitch: vsw-h, ip: 10.0.0.11}
+cluster:
+  podCIDR: 172.20.0.0/16
+  nodeCIDRMask: 24
+  serviceCIDR: 172.21.0.0/20
+  cni: {mode: flannel, flannel: {backend: vxlan}}
+`}
+
 // truthUniverse is the universe on Calico.
 func truthUniverse() *tUniverse { return truthUniverseOn(truthCalico) }
 
