@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test
+.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -29,6 +29,14 @@ bench:
 # also part of `go test ./...`, and skips itself without root).
 kernel-test:
 	$(GO) test ./topology/kernel -run KernelDifferential -count 1 -v
+
+# The NetworkPolicy truth tables, more of them: the 48 Kubernetes e2e
+# cases (testdata/netpol-e2e) and 3000 generated cases (`make test` runs
+# 400) on the data plane, against the e2e expectations and the test-only
+# evaluator. SEED=n for another generated set.
+SEED ?= 20261202
+netpol-truth:
+	$(GO) test ./sim -run 'Netpol|ParseGrid' -netpol-truth-cases 3000 -netpol-truth-seed $(SEED) -count 1
 
 # Rewrite golden files after an intended change (review the diff).
 golden:
