@@ -278,9 +278,6 @@ func TestNetpolTruthE2EFlannel(t *testing.T) {
 	}
 	cl := truthFlannel
 	forEachE2EProbe(t, func() *tUniverse { return truthUniverseOn(cl) }, func(t *testing.T, c *e2eCase, s *e2eState, p e2eProbe, want tGrid) {
-		if p.Protocol == "SCTP" {
-			t.Skip("the data plane does not carry SCTP")
-		}
 		data, err := truthScenario(cl, s.U, s.Texts)
 		require.NoError(t, err)
 		sc, err := topology.Parse("netpol-truth-flannel.yaml", data)

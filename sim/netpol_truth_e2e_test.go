@@ -114,7 +114,7 @@ nodes:
   - {name: node-1, vswitch: vsw-h, ip: 10.0.0.10}
   - {name: node-2, vswitch: vsw-h, ip: 10.0.0.11}
 instances:
-  - {name: ecs-ext, vswitch: vsw-h, ip: 10.0.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}]}
+  - {name: ecs-ext, vswitch: vsw-h, ip: 10.0.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}, {port: 80, protocol: SCTP}, {port: 81, protocol: SCTP}]}
 cluster:
   podCIDR: 172.20.0.0/16
   serviceCIDR: 172.21.0.0/20
@@ -131,7 +131,7 @@ nodes:
   - {name: node-1, vswitch: vsw-node-h, ip: 192.168.0.10}
   - {name: node-2, vswitch: vsw-node-h, ip: 192.168.0.11}
 instances:
-  - {name: ecs-ext, vswitch: vsw-node-h, ip: 192.168.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}]}
+  - {name: ecs-ext, vswitch: vsw-node-h, ip: 192.168.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}, {port: 80, protocol: SCTP}, {port: 81, protocol: SCTP}]}
 cluster:
   serviceCIDR: 172.21.0.0/20
   cni:
