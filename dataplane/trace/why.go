@@ -20,7 +20,7 @@ var reasonWhy = [reasonCount]string{
 	ReasonVXLANFDBMiss:       "a VXLAN device finds the remote node (VTEP) of an inner MAC in its FDB, which flanneld fills one entry per peer; without the entry it cannot encapsulate",
 	ReasonVXLANBadVNI:        "a VXLAN packet is accepted only by a device with the same VNI on the receiving node; the two ends are configured differently",
 	ReasonPortUnreachable:    "UDP is delivered only to a socket bound to the port; with none, the kernel answers ICMP port unreachable",
-	ReasonConnRefused:        "TCP connects only to a socket listening on the port; with none, the kernel answers the SYN with RST (connection refused)",
+	ReasonConnRefused:        "TCP and SCTP connect only to a socket listening on the port; with none, the kernel answers a TCP SYN with RST and an SCTP INIT with ABORT (connection refused)",
 	ReasonFiltered:           "an iptables rule (or a chain's policy) decided to drop or reject the packet; the rule quoted in the detail is the one to read",
 	ReasonPolicyDenied:       "a NetworkPolicy selecting the pod allows only the traffic its rules list; everything else to or from that pod is denied",
 	ReasonNoEndpoints:        "a Service is only an address and a port until pods back it: with no ready endpoint kube-proxy rejects connections to it",
