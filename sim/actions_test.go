@@ -245,9 +245,16 @@ func TestActionVerdicts(t *testing.T) {
 `},
 		{name: "a pod's eth0 down and up", items: `
   - {action: link-down, pod: b, device: eth0}
-  - {name: down, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: link-down}}
+  - {name: down, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: neigh-unresolved}}
   - {action: link-up, pod: b, device: eth0}
   - {name: up, from: pod/a, to: pod/b, expect: delivered}
+`},
+		// The node knows b's MAC from the first flow: the frame reaches
+		// cni0, whose port to b has no carrier.
+		{name: "a known pod's eth0 down", items: `
+  - {name: before, from: pod/a, to: pod/b, expect: delivered}
+  - {action: link-down, pod: b, device: eth0}
+  - {name: down, from: pod/a, to: pod/b, expect: {verdict: dropped, reason: link-down}}
 `},
 		{name: "a pod deleted", items: `
   - {action: delete-pod, pod: b}

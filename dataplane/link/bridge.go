@@ -232,7 +232,7 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 		if b.NF != nil && !b.NF.BridgeForward(b, in, e.Port, pkt) {
 			return
 		}
-		e.Port.Transmit(pkt)
+		b.toPort(e.Port, pkt)
 	}
 }
 
@@ -261,8 +261,27 @@ func (b *Bridge) ForwardDNAT(in *Device, pkt *packet.Buffer) {
 		if b.NF != nil && !b.NF.BridgeForwardDNAT(b, in, e.Port, pkt) {
 			return
 		}
-		e.Port.Transmit(pkt)
+		b.toPort(e.Port, pkt)
 	}
+}
+
+// carrier reports whether a port forwards: a veth whose peer is down has
+// no carrier, and the bridge disables the port (br_port_carrier_check →
+// br_stp_disable_port), so nothing is flooded or forwarded to it.
+func carrier(p *Device) bool {
+	return p.up && (p.Peer == nil || p.Peer.up)
+}
+
+// toPort is br_forward to a known port: a disabled port (no carrier)
+// drops the frame (should_deliver is false), an up one transmits it.
+func (b *Bridge) toPort(p *Device, pkt *packet.Buffer) {
+	if p.up && !carrier(p) {
+		p.Stats.TxDropped++
+		b.Dev.env.Drop(pkt, b.Dev.NS, p.Name, trace.ReasonLinkDown,
+			fmt.Sprintf("port %s of %s is disabled: no carrier, its peer %s is down (ip link set %s down)", p.Name, b.Dev.Name, p.Peer, p.Peer.Name))
+		return
+	}
+	p.Transmit(pkt)
 }
 
 // lookupTraced is the FDB lookup for dst, recorded as an fdb hop of pkt.
@@ -316,7 +335,7 @@ func (b *Bridge) flood(in *Device, pkt *packet.Buffer, local bool) {
 	pool := b.Dev.env.Pool
 	var last *Device
 	for _, p := range b.ports {
-		if (p == in && !p.Hairpin) || !p.up {
+		if (p == in && !p.Hairpin) || !carrier(p) {
 			continue
 		}
 		if last != nil {
@@ -352,5 +371,5 @@ func (b *Bridge) Xmit(_ *Device, pkt *packet.Buffer) {
 		b.flood(nil, pkt, false)
 		return
 	}
-	e.Port.Transmit(pkt)
+	b.toPort(e.Port, pkt)
 }

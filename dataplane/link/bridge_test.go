@@ -417,3 +417,26 @@ func TestBridgeMarksPhysInForUp(t *testing.T) {
 type receiverFunc func(*link.Device, *packet.Buffer)
 
 func (r receiverFunc) Receive(d *link.Device, pkt *packet.Buffer) { r(d, pkt) }
+
+// TestBridgeSkipsAPortWithoutCarrier: when the pod end of a veth goes
+// down, the bridge port has no carrier and is disabled: broadcasts are
+// not flooded to it and a frame for a MAC learned behind it is dropped at
+// the bridge as link-down (not at the pod).
+func TestBridgeSkipsAPortWithoutCarrier(t *testing.T) {
+	f := newBridgeFixture(t, 3)
+	m := func(i int) packet.MAC { return linktest.MAC(byte(i)) }
+	assert.Equal(t, []string{"h1", "h3", "up"}, f.send(2, packet.Broadcast, m(2)), "h2 learned")
+	f.hosts[1].SetUp(false) // ip link set eth0 down in h2
+	assert.Equal(t, []string{"h3", "up"}, f.send(1, packet.Broadcast, m(1)), "no flood to the disabled port")
+	assert.Empty(t, f.env.Trace.DropList(), "no copy is made for the disabled port")
+	assert.Empty(t, f.send(1, m(2), m(1)), "unicast to the disabled port")
+	drops := f.env.Trace.DropList()
+	require.Len(t, drops, 1)
+	assert.Equal(t, trace.ReasonLinkDown, drops[0].Reason)
+	assert.Equal(t, "node", drops[0].Node)
+	assert.Equal(t, "veth2", drops[0].Device)
+	assert.Contains(t, drops[0].Detail, "port veth2 of br0 is disabled: no carrier, its peer h2/eth0 is down")
+	f.hosts[1].SetUp(true)
+	assert.Equal(t, []string{"h2"}, f.send(1, m(2), m(1)), "carrier back: forwarded again")
+	assert.Zero(t, f.env.Pool.Out)
+}
