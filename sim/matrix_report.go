@@ -219,7 +219,7 @@ func writeGrid(w io.Writer, m *Matrix, view, proto string, port int) {
 	default:
 		line := fmt.Sprintf("%s: %d not denied, %d denied by %s policy", corner, allowed+other, denied, view)
 		if other > 0 {
-			line += fmt.Sprintf(" (%d of the not denied dropped for other reasons: see the combined view)", other)
+			line += fmt.Sprintf(" (%d of the not denied dropped otherwise — by the other direction's policy or for another reason: see the combined view)", other)
 		}
 		fmt.Fprintln(w, line)
 	}

@@ -74,7 +74,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return exitBadInput
 		}
 		fmt.Fprintf(stderr, "wrote %d frames on %d interfaces to %s\n", sink.Len(), len(sink.Interfaces()), *pcapFile)
-		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE\n", *pcapFile, vxlanHint(r))
+		sctp := ""
+		for _, f := range r.World.Scenario.Flows {
+			if f.Protocol == "sctp" {
+				sctp = ` -o "sctp.checksum:CRC 32c"` // tshark checks SCTP's CRC32c only when asked
+				break
+			}
+		}
+		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE%s\n", *pcapFile, vxlanHint(r), sctp)
 		decode := "  (Decode As… UDP port → VXLAN for the tunnel port)"
 		if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
 			decode = "  (Decode As… UDP port → IPv4 for flannel's udp port)"
