@@ -82,7 +82,7 @@ func TestMatrixDenials(t *testing.T) {
 		{"x/b", "x/a", 81, "udp", true, ""},
 		{"y/a", "x/a", 80, "udp", true, ""},
 		{"x/a", "y/b", 80, "tcp", false, "neigh-unresolved"}, // no ARP answer: the port to y/b has no carrier
-		{"y/b", "x/a", 80, "tcp", false, "no-route"}, // eth0 down flushed its routes: connect() fails
+		{"y/b", "x/a", 80, "tcp", false, "no-route"},         // eth0 down flushed its routes: connect() fails
 		{"y/a", "svc/x/web", 80, "tcp", true, ""},
 		{"x/b", "svc/x/web", 80, "tcp", true, ""},
 		{"x/b", "ecs/ecs-db", 80, "tcp", true, ""},
