@@ -329,14 +329,14 @@ func (s *IPVlan) Xmit(dev *Device, pkt *packet.Buffer) {
 	switch {
 	case dst == eth.Src():
 		to, addr, _ := p.lookup(b, true)
-		if to != nil && p.policy != nil && !p.judge(to, pkt, false) {
-			return
-		}
 		if to != nil {
 			if env.Tracing() {
 				env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindNote,
 					Lookup: fmt.Sprintf("ipvlan l2 %s: %s", p.Parent.Name, netip.AddrFrom4(addr)),
 					Match:  fmt.Sprintf("on %s (slave of %s): delivered to it directly, not out of %s", to.Dev, p.Parent.Name, p.Parent.Name)})
+			}
+			if p.policy != nil && !p.judge(to, pkt, false) {
+				return
 			}
 			pkt.Scrub()
 			env.Sched.Deliver(0, to.Dev, dev, pkt)
