@@ -19,6 +19,8 @@ var terwayPaths = []struct {
 	{"terway-veth-same-node", "{eniMode: shared, eniipVirtualType: veth}", "node-1"},
 	{"terway-veth-cross-node", "{eniMode: shared, eniipVirtualType: veth}", "node-2"},
 	{"terway-ipvlan-cross-node", "{eniMode: shared, eniipVirtualType: ipvlan}", "node-2"},
+	// With a NetworkPolicy: the modelled Cilium judges at both slaves.
+	{"terway-ipvlan-policy-cross-node", "{eniMode: shared, eniipVirtualType: ipvlan}", "node-2"},
 	{"terway-exclusive-cross-node", "{eniMode: exclusive}", "node-2"},
 }
 
@@ -35,6 +37,9 @@ func newTerwayBenchWorld(tb testing.TB, name, opts, dstNode string) *benchWorld 
 		require.Contains(tb, text, r.old)
 		text = strings.Replace(text, r.old, r.new, 1)
 	}
+	if strings.Contains(name, "policy") {
+		text = strings.Replace(text, "resources:\n", benchPolicy, 1)
+	}
 	if strings.Contains(opts, "exclusive") {
 		// Exclusive ENI needs an instance type with more than six ENIs.
 		text = strings.ReplaceAll(text, "vswitch: vsw-a, ip:", "vswitch: vsw-a, instanceType: ecs.g7.4xlarge, ip:")
@@ -43,6 +48,17 @@ func newTerwayBenchWorld(tb testing.TB, name, opts, dstNode string) *benchWorld 
 	require.NoError(tb, err)
 	return newBenchWorldFrom(tb, s, false)
 }
+
+// benchPolicy isolates pod b for ingress and admits UDP 9000 from every
+// pod of its namespace.
+const benchPolicy = `resources:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: b-udp}
+    spec:
+      podSelector: {matchLabels: {app: b}}
+      ingress: [{from: [{podSelector: {}}], ports: [{protocol: UDP, port: 9000}]}]
+`
 
 // BenchmarkTerwayPodToPod is BenchmarkPodToPod on Terway's paths.
 func BenchmarkTerwayPodToPod(b *testing.B) {

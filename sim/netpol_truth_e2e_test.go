@@ -101,8 +101,9 @@ type truthCluster struct {
 	External netip.Addr
 }
 
-// The enforcing clusters: Calico (VXLAN) and Terway shared ENI with the
-// veth datapath (felix in Terway's policy container).
+// The enforcing clusters: Calico (VXLAN), Terway shared ENI with the
+// veth datapath (felix in Terway's policy container) and with the ipvlan
+// datapath (Cilium).
 var (
 	truthCalico = truthCluster{Name: "calico", Base: [2]netip.Addr{netip.MustParseAddr("172.20.0.10"), netip.MustParseAddr("172.20.0.74")}, External: netip.MustParseAddr("10.0.0.50"), Header: `vpc:
   name: vpc-ack
@@ -139,6 +140,30 @@ cluster:
     terway:
       eniMode: shared
       eniipVirtualType: veth
+      podVSwitches:
+        cn-hangzhou-h: [vsw-pod-h]
+`}
+	// truthTerwayIPVlan is Terway shared ENI with the ipvlan datapath
+	// (Cilium, modelled with felix's rules at the pods' ipvlan slaves).
+	truthTerwayIPVlan = truthCluster{Name: "terway-ipvlan", Base: [2]netip.Addr{netip.MustParseAddr("192.168.16.10"), netip.MustParseAddr("192.168.16.74")}, External: netip.MustParseAddr("192.168.0.50"), Header: `vpc:
+  name: vpc-ack
+  cidr: 192.168.0.0/16
+  underlay: vpc
+  vswitches:
+    - {name: vsw-node-h, zone: cn-hangzhou-h, cidr: 192.168.0.0/24}
+    - {name: vsw-pod-h, zone: cn-hangzhou-h, cidr: 192.168.16.0/24}
+nodes:
+  - {name: node-1, vswitch: vsw-node-h, ip: 192.168.0.10}
+  - {name: node-2, vswitch: vsw-node-h, ip: 192.168.0.11}
+instances:
+  - {name: ecs-ext, vswitch: vsw-node-h, ip: 192.168.0.50, ports: [{port: 80}, {port: 81}, {port: 80, protocol: UDP}, {port: 81, protocol: UDP}, {port: 80, protocol: SCTP}, {port: 81, protocol: SCTP}]}
+cluster:
+  serviceCIDR: 172.21.0.0/20
+  cni:
+    mode: terway
+    terway:
+      eniMode: shared
+      eniipVirtualType: ipvlan
       podVSwitches:
         cn-hangzhou-h: [vsw-pod-h]
 `}

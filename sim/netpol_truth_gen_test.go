@@ -372,7 +372,7 @@ func TestNetpolTruthGeneratedDataplane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the data-plane truth tables build a cluster per case")
 	}
-	for _, cl := range []truthCluster{truthCalico, truthTerwayVeth} {
+	for _, cl := range []truthCluster{truthCalico, truthTerwayVeth, truthTerwayIPVlan} {
 		t.Run(cl.Name, func(t *testing.T) {
 			u := genUniverseOn(cl)
 			cases := generateCases(t, u, *truthCases, *truthSeed)

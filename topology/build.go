@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"netsim/dataplane/cilium"
 	"sort"
 	"strings"
 	"time"
@@ -95,6 +96,9 @@ type Host struct {
 	CNI     *cni.Node
 	// IPVS is kube-proxy's IPVS in ipvs mode.
 	IPVS *ipvs.IPVS
+	// Cilium is the modelled Cilium agent of a node on Terway's ipvlan
+	// datapath while policies are enforced there (nil otherwise).
+	Cilium *cilium.Endpoints
 	// ProxyConfig is kube-proxy's configuration on a node (set when the
 	// scenario has Services), kept for resyncs after actions.
 	ProxyConfig kubeproxy.Config

@@ -5,8 +5,10 @@ import (
 	"io"
 	"strings"
 
+	"netsim/dataplane/cilium"
 	"netsim/dataplane/cni/terway"
 	"netsim/dataplane/felix"
+	"netsim/dataplane/link"
 )
 
 // felixInput is what felix's calculation graph sees of the world: the
@@ -31,8 +33,12 @@ func (w *World) felixInput(node string) felix.Input {
 		if p.Node != nil {
 			wl.Node = p.Node.Name
 		}
-		if p.HostVeth != nil && strings.HasPrefix(p.HostVeth.Name, felix.WorkloadIfacePfx) {
+		switch {
+		case p.HostVeth != nil && strings.HasPrefix(p.HostVeth.Name, felix.WorkloadIfacePfx):
 			wl.Iface = p.HostVeth.Name
+		case p.HostVeth != nil && link.AsIPVlan(p.HostVeth) != nil:
+			// Terway ipvlan: the pod's Cilium endpoint (see package cilium).
+			wl.Iface = terway.VethName(p.Namespace, p.Name)
 		}
 		for _, cp := range w.listening[p.Stack] {
 			if cp.Name != "" {
@@ -59,12 +65,43 @@ func (w *World) syncPolicy() error {
 	if ok, _ := w.PolicyEnforcement(); !ok {
 		return nil
 	}
+	if m, ok := w.CNI.(*terway.Mode); ok && m.Options().VirtualType == terway.IPVlan {
+		return w.syncCilium()
+	}
 	for _, h := range w.Nodes {
 		if h.Filter == nil {
 			continue
 		}
 		if err := felix.Sync(h.Filter, w.felixInput(h.Name)); err != nil {
 			return fmt.Errorf("node %s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// syncCilium is syncPolicy on Terway's ipvlan datapath: each node's
+// modelled Cilium agent (package cilium) gets felix's rules in its own
+// policy netfilter, the node's netfilter stays as it was, and every pod's
+// ipvlan slave becomes an endpoint judged at the slave.
+func (w *World) syncCilium() error {
+	for _, h := range w.Nodes {
+		if h.Stack == nil {
+			continue
+		}
+		if h.Cilium == nil {
+			h.Cilium = cilium.New(h.Stack.Env(), h.Name, cilium.HostOf(h.Stack.IsLocal), seedFor(w.Scenario.Seed, "cilium/"+h.Name))
+		}
+		if err := felix.Sync(h.Cilium.NF, w.felixInput(h.Name)); err != nil {
+			return fmt.Errorf("node %s: cilium: %w", h.Name, err)
+		}
+		h.Cilium.Reset()
+		for _, p := range w.Pods {
+			if p.Node != h || p.HostVeth == nil {
+				continue
+			}
+			if s := link.AsIPVlan(p.HostVeth); s != nil {
+				h.Cilium.Add(s, terway.VethName(p.Namespace, p.Name))
+			}
 		}
 	}
 	return nil

@@ -72,7 +72,8 @@ func (w *World) Namespace(name string) *netpol.Namespace {
 //   - Terway, shared ENI, veth datapath: the calico-felix Terway's policy
 //     container runs (it finds the pods by their cali* host veths);
 //   - Terway, shared ENI, ipvlan datapath: Cilium on a real cluster
-//     (felix cannot see ipvlan traffic), which netsim does not model;
+//     (felix cannot see ipvlan traffic), modelled as felix-equivalent
+//     rules judged at every pod's ipvlan slave (package cilium);
 //   - Terway exclusive ENI: no policy agent (ACK does not support
 //     NetworkPolicy for exclusive-ENI pods);
 //   - Flannel: no policy agent.
@@ -86,7 +87,7 @@ func (w *World) PolicyEnforcement() (enforced bool, how string) {
 		case o.ENIMode == terway.Exclusive:
 			return false, "Terway's exclusive ENI mode does not enforce NetworkPolicy: the pod's ENI is inside the pod, its policy container runs no policy agent (only masquerade), and ACK does not support NetworkPolicy for exclusive-ENI pods"
 		case o.VirtualType == terway.IPVlan:
-			return false, "Terway's ipvlan datapath enforces NetworkPolicy with Cilium (eBPF on the ipvlan path; calico-felix cannot see ipvlan traffic), which netsim does not model"
+			return true, "Cilium (modelled as felix-equivalent rules on the ipvlan path)"
 		}
 		return true, "felix in Terway's policy container (calico-felix, veth datapath)"
 	case *flannel.Mode:

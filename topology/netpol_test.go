@@ -119,10 +119,7 @@ func TestPolicyEnforcement(t *testing.T) {
 	}{
 		{"calico", true, "felix (Calico)", nil},
 		{"terway-veth", true, "felix in Terway's policy container (calico-felix, veth datapath)", nil},
-		{"terway-ipvlan", false, "Cilium", [][2]string{
-			{"resources[1]", "NetworkPolicy x/deny-a: loaded, not enforced by terway/eniip-ipvlan: Terway's ipvlan datapath enforces NetworkPolicy with Cilium"},
-			{"resources[2]", "NetworkPolicy z/deny-egress: loaded, not enforced by terway/eniip-ipvlan: Terway's ipvlan datapath"},
-		}},
+		{"terway-ipvlan", true, "Cilium (modelled as felix-equivalent rules on the ipvlan path)", nil},
 		{"terway-eni", false, "exclusive ENI", [][2]string{
 			{"resources[1].spec.podSelector", "NetworkPolicy x/deny-a: loaded, not enforced by terway/eni: selects x/a, which use exclusive ENIs: ACK's Terway does not support NetworkPolicy for exclusive-ENI pods"},
 			{"resources[2]", "NetworkPolicy z/deny-egress: loaded, not enforced by terway/eni: Terway's exclusive ENI mode does not enforce NetworkPolicy"},

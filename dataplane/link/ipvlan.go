@@ -97,6 +97,57 @@ type IPVlanPort struct {
 	// pass is the parent's own receiver (its namespace's stack): what
 	// RX_HANDLER_PASS hands a frame to.
 	pass Receiver
+	// policy judges the slaves' unicast IPv4 frames (nil: none).
+	policy IPVlanPolicy
+}
+
+// IPVlanPolicy judges the frames of an ipvlan port's slaves where a
+// per-endpoint enforcer sits on the ipvlan path (Cilium's eBPF programs on
+// ACK's Terway ipvlan datapath): Egress every unicast IPv4 frame a slave
+// transmits, before ipvlan looks it up; Ingress every unicast IPv4 frame
+// handed to a slave, from a slave of the port or from the wire. frame is
+// the IPv4 packet (the Ethernet header pulled). A false verdict drops the
+// packet with reason and detail; the judge must not keep pkt.
+type IPVlanPolicy interface {
+	Egress(from *IPVlan, pkt *packet.Buffer) (ok bool, reason trace.Reason, detail string)
+	Ingress(to *IPVlan, pkt *packet.Buffer) (ok bool, reason trace.Reason, detail string)
+}
+
+// SetPolicy installs the port's per-endpoint policy (nil removes it).
+func (p *IPVlanPort) SetPolicy(pol IPVlanPolicy) { p.policy = pol }
+
+// Policy returns the port's per-endpoint policy, or nil.
+func (p *IPVlanPort) Policy() IPVlanPolicy { return p.policy }
+
+// AsIPVlan returns the ipvlan slave behind d, or nil when d is not one.
+func AsIPVlan(d *Device) *IPVlan {
+	s, _ := d.xmit.(*IPVlan)
+	return s
+}
+
+// judge runs the port's policy on a unicast IPv4 frame at slave s (egress
+// or ingress); false means the frame was dropped.
+func (p *IPVlanPort) judge(s *IPVlan, pkt *packet.Buffer, egress bool) bool {
+	b := pkt.Bytes()
+	if len(b) < packet.EthHeaderLen+packet.IPv4HeaderLen || packet.Ethernet(b).Type() != packet.EtherTypeIPv4 || packet.Ethernet(b).Dst().IsMulticast() {
+		return true
+	}
+	pkt.Pull(packet.EthHeaderLen)
+	var (
+		ok     bool
+		reason trace.Reason
+		detail string
+	)
+	if egress {
+		ok, reason, detail = p.policy.Egress(s, pkt)
+	} else {
+		ok, reason, detail = p.policy.Ingress(s, pkt)
+	}
+	pkt.Prepend(packet.EthHeaderLen)
+	if !ok {
+		s.Dev.env.Drop(pkt, s.Dev.NS, s.Dev.Name, reason, detail)
+	}
+	return ok
 }
 
 // IPVlan is one ipvlan slave device.
@@ -270,6 +321,9 @@ func (s *IPVlan) Xmit(dev *Device, pkt *packet.Buffer) {
 		env.Drop(pkt, dev.NS, dev.Name, trace.ReasonMalformed, "runt frame on an ipvlan slave")
 		return
 	}
+	if p.policy != nil && !p.judge(s, pkt, true) {
+		return
+	}
 	eth := packet.Ethernet(b)
 	dst := eth.Dst()
 	switch {
@@ -280,6 +334,9 @@ func (s *IPVlan) Xmit(dev *Device, pkt *packet.Buffer) {
 				env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindNote,
 					Lookup: fmt.Sprintf("ipvlan l2 %s: %s", p.Parent.Name, netip.AddrFrom4(addr)),
 					Match:  fmt.Sprintf("on %s (slave of %s): delivered to it directly, not out of %s", to.Dev, p.Parent.Name, p.Parent.Name)})
+			}
+			if p.policy != nil && !p.judge(to, pkt, false) {
+				return
 			}
 			pkt.Scrub()
 			env.Sched.Deliver(0, to.Dev, dev, pkt)
@@ -340,6 +397,9 @@ func (p *IPVlanPort) Receive(dev *Device, pkt *packet.Buffer) {
 		env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindNote,
 			Lookup: fmt.Sprintf("ipvlan l2 %s: %s", dev.Name, netip.AddrFrom4(addr)),
 			Match:  fmt.Sprintf("on %s: handed to the slave, not to the stack of %s", to.Dev, dev.NS)})
+	}
+	if p.policy != nil && !p.judge(to, pkt, false) {
+		return
 	}
 	to.Dev.Input(pkt)
 }

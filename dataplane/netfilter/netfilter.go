@@ -898,3 +898,22 @@ func (nf *Netfilter) recentMatch(rc *recentMatch, ip packet.IPv4) bool {
 	}
 	return ok
 }
+
+// Judge is the policy-only use of a netfilter (the modelled stand-in for
+// an eBPF policy enforcer and its connection tracking): conntrack
+// (nf_conntrack_in), the filter table's FORWARD chain with in and out as
+// the packet's devices, then the confirmation of a new connection. pkt is
+// an IPv4 packet. The packet's own conntrack attachment and mark (those
+// of the namespace it travels in) are saved and restored: the judge's
+// connections and marks stay its own.
+func (nf *Netfilter) Judge(pkt *packet.Buffer, in, out *link.Device) netstack.Verdict {
+	ct, rep, rel, mark := pkt.CT, pkt.CTReply, pkt.CTRelated, pkt.Mark
+	pkt.CT, pkt.CTReply, pkt.CTRelated = nil, false, false
+	c := pktCtx{pkt: pkt, in: in, out: out, hook: netstack.Forward}
+	ok := nf.ctIn(&c) && nf.runTable(nf.tbl[tFilter], netstack.Forward, &c) && nf.confirm(&c)
+	pkt.CT, pkt.CTReply, pkt.CTRelated, pkt.Mark = ct, rep, rel, mark
+	if ok {
+		return netstack.Verdict{}
+	}
+	return nf.v
+}
