@@ -114,12 +114,10 @@ func (n *Net) calico(w *topology.World, m *calico.Mode) error {
 
 // calicoPod is the calico CNI plugin's ADD for one pod.
 func (n *Net) calicoPod(p *topology.WiredPod) error {
-	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
+	ns, node, err := n.podNS(p)
 	if err != nil {
 		return err
 	}
-	n.NS[p.Ref()] = ns
-	node := n.NS[p.Node.Name]
 	host := p.HostVeth
 	eth0 := p.Stack.Iface("eth0").Dev
 	mtu := strconv.Itoa(eth0.MTU) // the scenario's pod MTU or the mode's

@@ -301,15 +301,24 @@ func (n *Net) flannel(w *topology.World, m *flannel.Mode) error {
 	return nil
 }
 
+// podNS makes the namespace of a pod and records it; it returns the
+// pod's and its node's namespace names.
+func (n *Net) podNS(p *topology.WiredPod) (ns, node string, err error) {
+	ns, err = n.AddNS(p.Namespace + "-" + p.Name)
+	if err != nil {
+		return "", "", err
+	}
+	n.NS[p.Ref()] = ns
+	return ns, n.NS[p.Node.Name], nil
+}
+
 // pod is the CNI ADD of the bridge plugin: a veth pair, the host end on
 // cni0 with hairpin on, the pod end eth0 with the address and routes.
 func (n *Net) pod(w *topology.World, p *topology.WiredPod, mtu int) error {
-	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
+	ns, node, err := n.podNS(p)
 	if err != nil {
 		return err
 	}
-	n.NS[p.Ref()] = ns
-	node := n.NS[p.Node.Name]
 	host := p.HostVeth
 	eth0 := p.Stack.Iface("eth0").Dev
 	gw := p.Node.CNI.Stack.Iface("cni0").Addrs[0].Prefix.Addr().String()

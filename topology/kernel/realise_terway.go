@@ -188,12 +188,10 @@ func (n *Net) terwayExclusivePod(w *topology.World, p *topology.WiredPod, e *ter
 
 // terwayPod is the PolicyRoute CNI ADD of one pod.
 func (n *Net) terwayPod(p *topology.WiredPod) error {
-	ns, err := n.AddNS(p.Namespace + "-" + p.Name)
+	ns, node, err := n.podNS(p)
 	if err != nil {
 		return err
 	}
-	n.NS[p.Ref()] = ns
-	node := n.NS[p.Node.Name]
 	host := p.HostVeth
 	eth0 := p.Stack.Iface("eth0").Dev
 	mtu := strconv.Itoa(eth0.MTU)
