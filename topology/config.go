@@ -61,6 +61,8 @@ type Scenario struct {
 	pos func(path string) (int, int)
 	// src is the scenario file's text, for the positions of resources.
 	src []byte
+	// inputs are the manifest files read, as given to the decoder.
+	inputs []string
 	// catalog is the built-in instance types with InstanceTypes applied
 	// (set by Validate; nil means the built-in table).
 	catalog *ack.Catalog

@@ -285,3 +285,9 @@ func TestProblemString(t *testing.T) {
 	assert.NoError(t, Problems(nil).Err())
 	assert.Error(t, ps.Err())
 }
+
+func TestInputFilesListsTheScenarioAndItsManifests(t *testing.T) {
+	s, err := Load("../scenarios/networkpolicy.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"../scenarios/networkpolicy.yaml", "../scenarios/manifests/networkpolicy-xyz.yaml"}, s.InputFiles())
+}

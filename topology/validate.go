@@ -906,6 +906,7 @@ func (v *validator) loadObjects() {
 		case info.IsDir():
 			v.addf(path, "%s is a directory: list the manifest files in it", file)
 		default:
+			s.inputs = append(s.inputs, file)
 			d.DecodeFile(file)
 		}
 	}
