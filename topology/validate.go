@@ -141,15 +141,19 @@ func (s *Scenario) validate() *validator {
 	v.checkName()
 	v.checkVPC()
 	v.checkCluster()
+	v.checkCNIMTU()
+	v.checkLimits()
 	v.checkHosts()
 	v.checkInstanceTypes()
 	v.checkCapacity()
 	v.checkPods()
 	v.loadObjects()
+	v.checkPodsPerNode()
 	v.checkInternet()
 	v.checkNAT()
 	v.checkFailures()
 	v.checkFlows()
+	v.checkWork()
 	v.checkActionSequence()
 	v.checkServices()
 	return v
@@ -1206,6 +1210,9 @@ func (v *validator) checkEndpoint(path, s string, allowIP bool) (Endpoint, bool)
 	case EndpointIP:
 		if !allowIP {
 			v.addf(path, "%q is an address: a flow starts at %s", s, forms)
+			return ep, false
+		}
+		if !v.checkTargetAddr(path, ep.IP) {
 			return ep, false
 		}
 	case EndpointInternet:

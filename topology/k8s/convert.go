@@ -303,9 +303,14 @@ type template struct {
 func (c *conv) deployment(o *appsv1.Deployment) *template {
 	d := &Deployment{Meta: c.meta("Deployment", &o.ObjectMeta, subdomainName), Replicas: 1}
 	if o.Spec.Replicas != nil {
-		if *o.Spec.Replicas < 0 {
-			c.errf("spec.replicas", "%d is out of range: replicas is 0 or more (the default is 1)", *o.Spec.Replicas)
-		} else {
+		switch r := *o.Spec.Replicas; {
+		case r < 0:
+			c.errf("spec.replicas", "%d is out of range: replicas is 0 or more (the default is 1)", r)
+		case r > MaxPods:
+			// Refused before any pod is made: the pods would not fit in memory.
+			c.errf("spec.replicas", "%d is out of range: netsim makes at most %d pods from the manifests of a scenario (a memory bound; the default is 1)", r, MaxPods)
+			d.Replicas = 0
+		default:
 			d.Replicas = int(*o.Spec.Replicas)
 		}
 	}

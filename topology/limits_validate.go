@@ -1,0 +1,366 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"netsim/topology/k8s"
+)
+
+// The size limits of a scenario. Each says where its number comes from:
+// an ACK quota, or what netsim's memory and time allow (measured with
+// `/usr/bin/time -v netsim run` on generated scenarios; the commands and
+// figures are in the notes of issue 9 and the README's "Limits" table).
+const (
+	// maxNodes: ACK Pro allows 1,000 nodes with Flannel (one VPC route
+	// entry per node, quota 200 by default, 1,000 at most) and 15,000 with
+	// Terway — "Comparison between Terway and Flannel",
+	// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/comparison-between-terway-and-flannel
+	// netsim's own bound is lower: with flannel vxlan every node holds a
+	// route, an ARP entry and an FDB entry for every other node, so memory
+	// grows with the square of the nodes (measured: 300 nodes 120 MB RSS,
+	// 500 nodes 280 MB, 1,000 nodes 850 MB and 14 s). 500 keeps a run
+	// under 300 MB.
+	maxNodes = 500
+	// maxPods is the pods of a scenario, its own and the manifests'
+	// together (k8s.MaxPods bounds a Deployment's replicas and the
+	// manifests' pods the same way): memory, about 8 KB RSS a pod
+	// (measured: 10,000 pods on 40 nodes 104 MB).
+	maxPods = k8s.MaxPods
+	// maxFlows is the flows and actions of a scenario: memory and time
+	// (each flow keeps its result and its first exchange's trace).
+	maxFlows = 10000
+	// maxPackets bounds the work of a run: the packets the flows send,
+	// estimated from count and size (see flowPackets). netsim forwards
+	// about 100,000 packets a second (measured: 100,000 refused TCP
+	// connections, 200,000 packets, 1.6 s; 2,000 TCP exchanges of 65,495
+	// bytes each way, about 190,000 packets, 1.9 s), so the limit is
+	// about 10 s of simulation.
+	maxPackets = 1000000
+	// tcpMSS is the segment size used to estimate packets: 1500 − 20 − 20
+	// − 12 (timestamps).
+	tcpMSS = 1448
+)
+
+// checkLimits checks the size limits that do not need the manifests:
+// nodes, the scenario's pods, flows. Each excess is one problem at the
+// first item over the limit.
+func (v *validator) checkLimits() {
+	s := v.s
+	if n := len(s.Nodes); n > maxNodes {
+		v.addf(indexPath("nodes", maxNodes), "%s nodes are more than netsim's limit of %s: ACK allows 1,000 with Flannel and 15,000 with Terway, but netsim's memory grows with the square of the nodes (every node holds routes and neighbours for every other): simulate a smaller cluster",
+			thousands(n), thousands(maxNodes))
+	}
+	if n := len(s.Pods); n > maxPods {
+		v.addf(indexPath("pods", maxPods), "%s pods are more than netsim's limit of %s pods in a scenario (its own and its manifests' together)", thousands(n), thousands(maxPods))
+	}
+	if n := len(s.Flows); n > maxFlows {
+		v.addf(indexPath("flows", maxFlows), "%s flows and actions are more than netsim's limit of %s", thousands(n), thousands(maxFlows))
+	}
+}
+
+// flowPackets estimates the packets one exchange of f sends, both ways:
+// ICMP and UDP a request and a reply (each fragmented into MTU-sized
+// pieces), TCP and SCTP the handshake and the close too (and a segment
+// plus an ACK per MSS of payload each way).
+func flowPackets(f *Flow) int {
+	size := 0
+	if f.Size != nil {
+		size = max(*f.Size, 0)
+	}
+	pieces := 1 + size/tcpMSS
+	switch f.Protocol {
+	case "tcp", "sctp":
+		return 7 + 4*pieces
+	}
+	return 2 * pieces
+}
+
+// checkWork checks that the flows' exchanges stay within maxPackets; it
+// runs after checkFlows (count and size in range) and reports one problem,
+// at the count of the flow that crosses the limit.
+func (v *validator) checkWork() {
+	total := 0
+	for i := range v.s.Flows {
+		f := &v.s.Flows[i]
+		if f.Action != "" || f.Count < 1 || f.Count > maxCount {
+			continue
+		}
+		per := flowPackets(f)
+		total += f.Count * per
+		if total > maxPackets {
+			v.addf(indexPath("flows", i)+".count", "%s exchanges of about %s packets each bring the flows to about %s packets, more than netsim's limit of %s (about 10 s of simulation): lower count or size, or split the scenario",
+				thousands(f.Count), thousands(per), thousands(total), thousands(maxPackets))
+			return
+		}
+	}
+}
+
+// podCapacity is how many pods a node's pod CIDR holds under the
+// cluster's CNI, with what it comes from; 0 when netsim does not bound it
+// here (Terway: pods over the ENI capacity stay Pending, as on ACK).
+func (v *validator) podCapacity(node string) (int, string) {
+	s := v.s
+	switch s.Cluster.CNI.Mode {
+	case "flannel":
+		mask := s.Cluster.NodeCIDRMask
+		if cidr, ok := v.nodePodCIDR[node]; ok {
+			mask = cidr.Bits()
+		}
+		if mask < 1 || mask > 30 {
+			return 0, ""
+		}
+		// host-local hands out .2 to the last but one address: the network
+		// address, cni0's gateway (.1) and the broadcast address are not pods'.
+		return 1<<(32-mask) - 3, fmt.Sprintf("flannel's node pod CIDR /%d holds 2^(32−%d) − 3 = %d pod addresses (network, cni0 gateway and broadcast excluded)", mask, mask, 1<<(32-mask)-3)
+	case "calico":
+		if k := s.Cluster.CNI.Calico; k != nil && k.BlockSize >= minCalicoBlock && k.BlockSize <= maxCalicoBlock {
+			n := calicoBlockPods(s)
+			return n, fmt.Sprintf("netsim gives each node one Calico IPAM block /%d: %d pod addresses", k.BlockSize, n)
+		}
+	}
+	return 0, ""
+}
+
+// checkPodsPerNode checks, once the manifests are expanded and placed,
+// that every node's pod CIDR holds its pods. The pods over a node's
+// capacity are reported once per origin: a Deployment at its
+// spec.replicas, a manifest Pod at its spec.nodeName, the scenario's pods
+// at the first one over.
+func (v *validator) checkPodsPerNode() {
+	s := v.s
+	total := len(s.Pods)
+	if s.Objects != nil {
+		total += len(s.Objects.Pods)
+	}
+	if total > maxPods && len(s.Pods) <= maxPods {
+		at := "manifests"
+		if len(s.Manifests) == 0 {
+			at = "resources"
+		}
+		v.addf(at, "the manifests bring the scenario to %s pods (%d of its own), more than netsim's limit of %s pods", thousands(total), len(s.Pods), thousands(maxPods))
+		return
+	}
+	used := map[string]int{}
+	type excess struct {
+		count, first int
+		why          string
+	}
+	var scenarioOver excess
+	for i, p := range s.Pods {
+		if v.nodes[p.Node] == nil {
+			continue
+		}
+		used[p.Node]++
+		if c, why := v.podCapacity(p.Node); c > 0 && used[p.Node] > c {
+			if scenarioOver.count == 0 {
+				scenarioOver.first, scenarioOver.why = i, fmt.Sprintf("node %q already has %d pods: %s", p.Node, c, why)
+			}
+			scenarioOver.count++
+		}
+	}
+	if scenarioOver.count > 0 {
+		more := ""
+		if scenarioOver.count > 1 {
+			more = fmt.Sprintf(" (and %s more pods after it over their node's capacity)", thousands(scenarioOver.count-1))
+		}
+		v.addf(indexPath("pods", scenarioOver.first)+".node", "the pod does not fit: %s%s", scenarioOver.why, more)
+	}
+	if s.Objects == nil {
+		return
+	}
+	type over struct {
+		pod   *k8s.Pod
+		count int
+		nodes []string
+		why   string
+	}
+	byOwner := map[string]*over{}
+	var order []string
+	for _, p := range s.Objects.Pods {
+		if v.nodes[p.Node] == nil {
+			continue
+		}
+		used[p.Node]++
+		c, why := v.podCapacity(p.Node)
+		if c == 0 || used[p.Node] <= c {
+			continue
+		}
+		key := p.Owner
+		if key == "" {
+			key = "Pod " + p.Ref()
+		}
+		o := byOwner[key]
+		if o == nil {
+			o = &over{pod: p, why: why}
+			byOwner[key] = o
+			order = append(order, key)
+		}
+		o.count++
+		if len(o.nodes) == 0 || o.nodes[len(o.nodes)-1] != p.Node {
+			if !containsString(o.nodes, p.Node) {
+				o.nodes = append(o.nodes, p.Node)
+			}
+		}
+	}
+	for _, key := range order {
+		o := byOwner[key]
+		nodes := "node " + o.nodes[0]
+		if len(o.nodes) > 1 {
+			nodes = "nodes " + strings.Join(o.nodes, ", ")
+		}
+		if dep := v.deployment(o.pod.Owner); dep != nil {
+			v.addK8s(dep.Errorf("spec.replicas", "%s of its %s pods do not fit on %s: %s; lower replicas or add nodes",
+				thousands(o.count), thousands(dep.Replicas), nodes, o.why))
+			continue
+		}
+		v.addK8s(o.pod.Errorf("spec.nodeName", "the pod does not fit on %s: %s (and %s pods already run there)", nodes, o.why, thousands(used[o.nodes[0]]-o.count)))
+	}
+}
+
+// deployment returns the Deployment named by a pod's Owner ("Deployment
+// ns/name"), or nil.
+func (v *validator) deployment(owner string) *k8s.Deployment {
+	if v.s.Objects == nil || owner == "" {
+		return nil
+	}
+	for _, d := range v.s.Objects.Deployments {
+		if d.String() == owner {
+			return d
+		}
+	}
+	return nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// thousands writes n with commas between groups of three digits: 99,497.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// Special destinations netsim refuses: it models unicast flows.
+var (
+	multicastRange = netip.MustParsePrefix("224.0.0.0/4")
+	reservedRange  = netip.MustParsePrefix("240.0.0.0/4") // class E (RFC 1112), 255.255.255.255 included
+	loopbackRange  = netip.MustParsePrefix("127.0.0.0/8")
+	thisNetwork    = netip.MustParsePrefix("0.0.0.0/8")
+)
+
+// checkTargetAddr refuses flow destinations that Linux would not send as
+// one unicast packet to one host: 0.0.0.0 (and 0.0.0.0/8), the limited
+// broadcast 255.255.255.255, multicast, class E, loopback (it never leaves
+// the sender, so it would not test the network), and the broadcast
+// address of a vSwitch or a pod CIDR (Linux sends it as a link-layer
+// broadcast, to every host of the subnet).
+func (v *validator) checkTargetAddr(path string, a netip.Addr) bool {
+	const unicast = "netsim models unicast flows to one host only"
+	switch {
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		v.addf(path, "%s is the limited broadcast address: Linux sends it to every host of the link (SO_BROADCAST), never through a router; %s", a, unicast)
+	case thisNetwork.Contains(a):
+		v.addf(path, "%s is in 0.0.0.0/8 (\"this network\", RFC 1122): it is not a destination (Linux treats 0.0.0.0 as the local host); %s", a, unicast)
+	case multicastRange.Contains(a):
+		v.addf(path, "%s is a multicast address (224.0.0.0/4): Linux sends it to a group, not to one host; %s", a, unicast)
+	case reservedRange.Contains(a):
+		v.addf(path, "%s is in 240.0.0.0/4, reserved (RFC 1112): Linux does not route it; %s", a, unicast)
+	case loopbackRange.Contains(a):
+		v.addf(path, "%s is a loopback address (127.0.0.0/8): the sender answers itself and the packet never reaches the network; use node/NAME or pod/NAME to reach a host", a)
+	default:
+		if what := v.subnetBroadcast(a); what != "" {
+			v.addf(path, "%s is the broadcast address of %s: Linux sends it as a link-layer broadcast to every host of the subnet; %s", a, what, unicast)
+		} else {
+			return true
+		}
+	}
+	return false
+}
+
+// subnetBroadcast names the subnet a is the last (broadcast) address of: a
+// vSwitch, the VPC, a node's pod CIDR; "" if none.
+func (v *validator) subnetBroadcast(a netip.Addr) string {
+	for _, name := range v.vswitchNames {
+		if p, ok := v.vswitchCIDR[name]; ok && p.Bits() < 31 && lastAddr(p) == a {
+			return fmt.Sprintf("vSwitch %s (%s)", name, p)
+		}
+	}
+	if p := v.vpcCIDR; p.IsValid() && lastAddr(p) == a {
+		return fmt.Sprintf("the VPC (%s)", p)
+	}
+	if v.s.Cluster.CNI.Mode != "flannel" {
+		return ""
+	}
+	// Flannel's bridge: each node's pod CIDR is a subnet on cni0.
+	for _, n := range v.nodeNames {
+		if p, ok := v.nodePodCIDR[n]; ok && lastAddr(p) == a {
+			return fmt.Sprintf("node %s's pod CIDR %s (cni0)", n, p)
+		}
+	}
+	mask := v.s.Cluster.NodeCIDRMask
+	if p := v.podCIDR; p.IsValid() && p.Contains(a) && mask >= p.Bits() && mask >= minNodeMask && mask <= maxNodeMask {
+		sub := netip.PrefixFrom(a, mask).Masked()
+		if lastAddr(sub) == a {
+			return fmt.Sprintf("the node pod CIDR %s (cni0's subnet on the node that gets it)", sub)
+		}
+	}
+	return ""
+}
+
+// checkCNIMTU checks that a configured CNI MTU fits the NIC: the tunnel's
+// packets, MTU plus the encapsulation headers, must fit vpc.mtu (the ECS
+// NIC's MTU, 1500 on ACK).
+func (v *validator) checkCNIMTU() {
+	s := v.s
+	nic := s.VPC.MTU
+	if nic < minMTU || nic > maxMTU {
+		return
+	}
+	check := func(path string, mtu, overhead int, what string) {
+		if mtu == 0 || mtu < minMTU || mtu > maxMTU || mtu+overhead <= nic {
+			return
+		}
+		v.addf(path, "%d is more than the NIC carries: %s, so the MTU is at most vpc.mtu %d − %d = %d (leave mtu out to get that)",
+			mtu, what, nic, overhead, nic-overhead)
+	}
+	if f := s.Cluster.CNI.Flannel; s.Cluster.CNI.Mode == "flannel" && f != nil {
+		switch f.Backend {
+		case "vxlan":
+			check("cluster.cni.flannel.mtu", f.MTU, 50, "flannel's vxlan backend adds 50 bytes (outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14)")
+		case "udp":
+			check("cluster.cni.flannel.mtu", f.MTU, 28, "flannel's udp backend adds 28 bytes (outer IPv4 20, UDP 8)")
+		default:
+			check("cluster.cni.flannel.mtu", f.MTU, 0, fmt.Sprintf("flannel's %s backend does not encapsulate", f.Backend))
+		}
+	}
+	if k := s.Cluster.CNI.Calico; s.Cluster.CNI.Mode == "calico" && k != nil {
+		switch {
+		case k.VXLANMode != "" && k.VXLANMode != "Never":
+			check("cluster.cni.calico.mtu", k.MTU, 50, "Calico's VXLAN adds 50 bytes (vxlan.calico)")
+		case k.IPIPMode != "" && k.IPIPMode != "Never":
+			check("cluster.cni.calico.mtu", k.MTU, 20, "Calico's IPIP adds 20 bytes (tunl0)")
+		default:
+			check("cluster.cni.calico.mtu", k.MTU, 0, "Calico without encapsulation adds nothing")
+		}
+	}
+}
