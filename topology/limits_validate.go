@@ -280,7 +280,7 @@ func (v *validator) checkTargetAddr(path string, a netip.Addr) bool {
 	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		v.addf(path, "%s is the limited broadcast address: Linux sends it to every host of the link (SO_BROADCAST), never through a router; %s", a, unicast)
 	case thisNetwork.Contains(a):
-		v.addf(path, "%s is in 0.0.0.0/8 (\"this network\", RFC 1122): it is not a destination (Linux treats 0.0.0.0 as the local host); %s", a, unicast)
+		v.addf(path, "%s is in 0.0.0.0/8 (\"this network\", RFC 1122): it is not a destination on the wire (Linux delivers a packet to 0.0.0.0 to the sender itself); %s", a, unicast)
 	case multicastRange.Contains(a):
 		v.addf(path, "%s is a multicast address (224.0.0.0/4): Linux sends it to a group, not to one host; %s", a, unicast)
 	case reservedRange.Contains(a):
@@ -298,15 +298,13 @@ func (v *validator) checkTargetAddr(path string, a netip.Addr) bool {
 }
 
 // subnetBroadcast names the subnet a is the last (broadcast) address of: a
-// vSwitch, the VPC, a node's pod CIDR; "" if none.
+// vSwitch or (flannel) a node's pod CIDR; "" if none. (The VPC CIDR's
+// last address is not a broadcast: the VPC is routed, not one subnet.)
 func (v *validator) subnetBroadcast(a netip.Addr) string {
 	for _, name := range v.vswitchNames {
 		if p, ok := v.vswitchCIDR[name]; ok && p.Bits() < 31 && lastAddr(p) == a {
 			return fmt.Sprintf("vSwitch %s (%s)", name, p)
 		}
-	}
-	if p := v.vpcCIDR; p.IsValid() && lastAddr(p) == a {
-		return fmt.Sprintf("the VPC (%s)", p)
 	}
 	if v.s.Cluster.CNI.Mode != "flannel" {
 		return ""

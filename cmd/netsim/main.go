@@ -78,11 +78,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
+			if msg := checkFlags(c.name, args[1:]); msg != "" {
+				fmt.Fprintf(stderr, "netsim %s: %s\n", c.name, msg)
+				return exitBadInput
+			}
 			return c.run(args[1:], stdout, stderr)
 		}
 	}
-	fmt.Fprintf(stderr, "netsim: unknown command %q\n\n", args[0])
-	usage(stderr)
+	unknownCommand(stderr, args[0])
 	return exitBadInput
 }
 
@@ -90,6 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	registerFlags(name, fs)
 	var u string
 	for _, c := range commands() {
 		if c.name == name {
