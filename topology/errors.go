@@ -55,8 +55,10 @@ func (p Problem) String() string {
 // at the individual problems.
 type Problems []Problem
 
-// Error lists the problems, one per line.
+// Error lists the problems, one per line, a problem repeated for many
+// items once with a count (see Collapse).
 func (ps Problems) Error() string {
+	ps = ps.Collapse()
 	lines := make([]string, len(ps))
 	for i, p := range ps {
 		lines[i] = p.String()
