@@ -133,6 +133,9 @@ func (v *validator) podCapacity(node string) (int, string) {
 // at the first one over.
 func (v *validator) checkPodsPerNode() {
 	s := v.s
+	if len(s.Pods) > maxPods {
+		return // checkLimits said so
+	}
 	total := len(s.Pods)
 	if s.Objects != nil {
 		total += len(s.Objects.Pods)
