@@ -173,8 +173,8 @@ func TestDeploymentLimits(t *testing.T) {
 		replicas string
 		want     string
 	}{
-		{"2147483647", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 2147483647 is out of range: netsim makes at most 20000 pods from the manifests of a scenario"},
-		{"100000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 100000 is out of range"},
+		{"2147483647", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 2,147,483,647 is out of range: netsim makes at most 20,000 pods from the manifests of a scenario"},
+		{"100000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 100,000 is out of range"},
 		{"20000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 20,000 replicas: the manifests bring the scenario to 20,002 pods (2 of them the scenario's own), more than netsim's limit of 20,000 pods"},
 		{"10000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 9,496 of its 10,000 pods do not fit on nodes node-1, node-2: flannel's node pod CIDR /24 holds 2^(32−24) − 3 = 253 pod addresses"},
 		{"505", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 1 of its 505 pods do not fit on node node-1"},

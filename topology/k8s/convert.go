@@ -308,7 +308,7 @@ func (c *conv) deployment(o *appsv1.Deployment) *template {
 			c.errf("spec.replicas", "%d is out of range: replicas is 0 or more (the default is 1)", r)
 		case r > MaxPods:
 			// Refused before any pod is made: the pods would not fit in memory.
-			c.errf("spec.replicas", "%d is out of range: netsim makes at most %d pods from the manifests of a scenario (a memory bound; the default is 1)", r, MaxPods)
+			c.errf("spec.replicas", "%s is out of range: netsim makes at most %s pods from the manifests of a scenario (a memory bound; the default is 1)", thousands(int64(r)), thousands(MaxPods))
 			d.Replicas = 0
 		default:
 			d.Replicas = int(*o.Spec.Replicas)

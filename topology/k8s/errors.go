@@ -154,3 +154,22 @@ func (s Source) errorf(object, path, format string, args ...any) Error {
 	e.Line, e.Column = s.At(path)
 	return e
 }
+
+// thousands writes n with commas between groups of three digits (20,000),
+// as topology's messages write counts.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

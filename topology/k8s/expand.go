@@ -50,7 +50,7 @@ func (d *Decoder) Objects() (*Objects, Errors) {
 			total++
 		case *template:
 			if total+it.dep.Replicas > MaxPods {
-				d.errs = append(d.errs, it.dep.Errorf("spec.replicas", "%d replicas bring the manifests to %d pods, more than netsim's limit of %d pods in a scenario", it.dep.Replicas, total+it.dep.Replicas, MaxPods))
+				d.errs = append(d.errs, it.dep.Errorf("spec.replicas", "%s replicas bring the manifests to %s pods, more than netsim's limit of %s pods in a scenario", thousands(int64(it.dep.Replicas)), thousands(int64(total+it.dep.Replicas)), thousands(MaxPods)))
 				it.dep.Replicas = 0
 				continue
 			}
