@@ -223,3 +223,26 @@ func TestThousands(t *testing.T) {
 		assert.Equal(t, want, thousands(n))
 	}
 }
+
+// TestProxyRulesLimit checks that Services whose endpoints on every node
+// add up past maxProxyEntries are one problem at the Service that
+// crosses the limit.
+func TestProxyRulesLimit(t *testing.T) {
+	services := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "  - {apiVersion: v1, kind: Service, metadata: {name: s-%d}, spec: {selector: {app: web}, ports: [{port: 80}]}}\n", i)
+		}
+		return b.String()
+	}
+	// 500 replicas and 2 nodes: 1,000 entries a Service.
+	text := strings.Replace(string(deploymentScenario("500")), "flows:", services(51)+"flows:", 1)
+	_, err := Parse("lim.yaml", []byte(text))
+	require.Error(t, err)
+	require.Len(t, strings.Split(err.Error(), "\n"), 1, err.Error())
+	assert.Equal(t, "lim.yaml:76:78: resources[51].spec.selector: Service default/s-50: its 500 endpoints (pods × ports) on 2 nodes bring kube-proxy's rules to 51,000 endpoint entries (every node programs every Service endpoint), more than netsim's limit of 50,000: select fewer pods, or use fewer nodes or Services", err.Error())
+
+	text = strings.Replace(string(deploymentScenario("500")), "flows:", services(50)+"flows:", 1)
+	_, err = Parse("lim.yaml", []byte(text))
+	assert.NoError(t, err, "50,000 entries are at the limit")
+}

@@ -149,6 +149,7 @@ func (s *Scenario) validate() *validator {
 	v.checkPods()
 	v.loadObjects()
 	v.checkPodsPerNode()
+	v.checkProxyRules()
 	v.checkInternet()
 	v.checkNAT()
 	v.checkFailures()
