@@ -246,3 +246,55 @@ func TestProxyRulesLimit(t *testing.T) {
 	_, err = Parse("lim.yaml", []byte(text))
 	assert.NoError(t, err, "50,000 entries are at the limit")
 }
+
+// TestPolicyRulesLimit checks that NetworkPolicies whose selected and
+// peer pods add up past maxPolicyEntries are one problem at the policy
+// that crosses the limit, and that Flannel (which enforces none) is not
+// bounded by them.
+func TestPolicyRulesLimit(t *testing.T) {
+	scenario := func(mode string, policies int) []byte {
+		var b strings.Builder
+		b.WriteString(`name: lim
+vpc:
+  cidr: 192.168.0.0/16
+  vswitches:
+    - {name: vsw-a, zone: z-a, cidr: 192.168.0.0/20}
+nodes:
+`)
+		for i := range 10 {
+			fmt.Fprintf(&b, "  - {name: node-%d, vswitch: vsw-a, instanceType: ecs.g7.4xlarge}\n", i)
+		}
+		b.WriteString("cluster:\n  serviceCIDR: 172.21.0.0/20\n")
+		if mode == "terway" {
+			b.WriteString("  cni: {mode: terway, terway: {eniMode: shared, podVSwitches: {z-a: [vsw-a]}}}\n")
+		} else {
+			b.WriteString("  podCIDR: 172.20.0.0/16\n  cni: {mode: flannel}\n")
+		}
+		b.WriteString(`resources:
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web}
+    spec:
+      replicas: 1000
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: c, image: nginx}]}
+`)
+		for i := range policies {
+			fmt.Fprintf(&b, "  - {apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: np-%d}, spec: {podSelector: {}, ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]}}\n", i)
+		}
+		b.WriteString("flows: []\n")
+		return []byte(b.String())
+	}
+	// 1,000 selected and 1,000 peers: 2,000 entries a policy.
+	_, err := Parse("lim.yaml", scenario("terway", 501))
+	require.Error(t, err)
+	require.Len(t, strings.Split(err.Error(), "\n"), 1, err.Error())
+	assert.Regexp(t, `^lim\.yaml:\d+:\d+: resources\[501\]\.spec\.podSelector: NetworkPolicy default/np-500: the pods it selects and its rules' peers \(2,000\) bring the NetworkPolicies to 1,002,000 policy entries`, err.Error())
+
+	_, err = Parse("lim.yaml", scenario("terway", 500))
+	assert.NoError(t, err, "1,000,000 entries are at the limit")
+	_, err = Parse("lim.yaml", scenario("flannel", 501))
+	assert.NoError(t, err, "flannel does not enforce NetworkPolicy")
+}

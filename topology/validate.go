@@ -150,6 +150,7 @@ func (s *Scenario) validate() *validator {
 	v.loadObjects()
 	v.checkPodsPerNode()
 	v.checkProxyRules()
+	v.checkPolicyRules()
 	v.checkInternet()
 	v.checkNAT()
 	v.checkFailures()
