@@ -24,6 +24,9 @@ const (
 	// 500 nodes 280 MB, 1,000 nodes 850 MB and 14 s). 500 keeps a run
 	// under 300 MB.
 	maxNodes = 500
+	// maxInstances is the ECS instances that are not nodes: netsim's
+	// memory, about 10 KB RSS each (measured: 2,000 instances, 34 MB).
+	maxInstances = 5000
 	// maxPods is the pods of a scenario, its own and the manifests'
 	// together (k8s.MaxPods bounds a Deployment's replicas and the
 	// manifests' pods the same way): memory, about 8 KB RSS a pod
@@ -55,6 +58,9 @@ func (v *validator) checkLimits() {
 	if n := len(s.Nodes); n > maxNodes {
 		v.addf(indexPath("nodes", maxNodes), "%s nodes are more than netsim's limit of %s: ACK allows 1,000 with Flannel and 15,000 with Terway, but netsim's memory grows with the square of the nodes (every node holds routes and neighbours for every other): simulate a smaller cluster",
 			thousands(n), thousands(maxNodes))
+	}
+	if n := len(s.Instances); n > maxInstances {
+		v.addf(indexPath("instances", maxInstances), "%s instances are more than netsim's limit of %s", thousands(n), thousands(maxInstances))
 	}
 	if n := len(s.Pods); n > maxPods {
 		v.addf(indexPath("pods", maxPods), "%s pods are more than netsim's limit of %s pods in a scenario (its own and its manifests' together)", thousands(n), thousands(maxPods))
@@ -378,9 +384,10 @@ func (v *validator) checkCNIMTU() {
 	}
 }
 
-// maxProxyEntries bounds kube-proxy's rules: the Service endpoints every
-// node programs (one KUBE-SEP chain, or IPVS real server, per endpoint and
-// Service port on every node), summed over the Services. netsim's memory
+// maxProxyEntries bounds kube-proxy's rules: what every node programs for
+// the Services (a KUBE-SVC chain or IPVS virtual server per Service port,
+// a KUBE-SEP chain or real server per endpoint and port), summed over the
+// Services and the nodes. netsim's memory
 // and time: about 4 KB and 0.1 ms an entry (measured: a Service with one
 // port over 2,000 pods on 20 nodes, 40,000 entries, 230 MB RSS and 4.2 s;
 // ten such Services, 400,000 entries, 1.7 GB and 43 s).
@@ -441,14 +448,15 @@ func (v *validator) checkProxyRules() {
 			}
 			endpoints *= len(svc.Ports)
 		}
-		total += endpoints * nodes
+		// A chain (or virtual server) per port, and one per endpoint.
+		total += (endpoints + len(svc.Ports)) * nodes
 		if total > maxProxyEntries {
 			at := "spec.selector"
 			if svc.Selector == nil {
 				at = "metadata.name"
 			}
-			v.addK8s(svc.Errorf(at, "its %s endpoints (pods × ports) on %s nodes bring kube-proxy's rules to %s endpoint entries (every node programs every Service endpoint), more than netsim's limit of %s: select fewer pods, or use fewer nodes or Services",
-				thousands(endpoints), thousands(nodes), thousands(total), thousands(maxProxyEntries)))
+			v.addK8s(svc.Errorf(at, "its %s endpoints (pods × ports) and %s on %s nodes bring kube-proxy's rules to %s entries (every node programs every Service port and endpoint), more than netsim's limit of %s: select fewer pods, or use fewer nodes or Services",
+				thousands(endpoints), plural(len(svc.Ports), "port"), thousands(nodes), thousands(total), thousands(maxProxyEntries)))
 			return
 		}
 	}
@@ -533,4 +541,12 @@ func (v *validator) checkPolicyRules() {
 			return
 		}
 	}
+}
+
+// plural is "1 port", "3 ports".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return thousands(n) + " " + what + "s"
 }

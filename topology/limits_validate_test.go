@@ -30,6 +30,12 @@ func TestValidateLimits(t *testing.T) {
 		msg    string
 	}{
 		{"nodes over the limit", func(s *Scenario) { manyNodes(s, maxNodes+1) }, "nodes[500]", "501 nodes are more than netsim's limit of 500"},
+		{"instances over the limit", func(s *Scenario) {
+			s.VPC.VSwitches = append(s.VPC.VSwitches, VSwitch{Name: "vsw-c", Zone: "z-c", CIDR: "192.168.16.0/20"})
+			for i := range maxInstances {
+				s.Instances = append(s.Instances, Instance{Name: fmt.Sprintf("ecs-x%d", i), VSwitch: "vsw-c"})
+			}
+		}, "instances[5000]", "5,001 instances are more than netsim's limit of 5,000"},
 		{"pods over the limit", func(s *Scenario) {
 			s.Cluster.NodeCIDRMask = 24
 			for i := range maxPods {
@@ -235,16 +241,17 @@ func TestProxyRulesLimit(t *testing.T) {
 		}
 		return b.String()
 	}
-	// 500 replicas and 2 nodes: 1,000 entries a Service.
+	// 500 replicas and 2 nodes: 1,002 entries a Service (its port and
+	// 500 endpoints on each node).
 	text := strings.Replace(string(deploymentScenario("500")), "flows:", services(51)+"flows:", 1)
 	_, err := Parse("lim.yaml", []byte(text))
 	require.Error(t, err)
 	require.Len(t, strings.Split(err.Error(), "\n"), 1, err.Error())
-	assert.Equal(t, "lim.yaml:76:78: resources[51].spec.selector: Service default/s-50: its 500 endpoints (pods × ports) on 2 nodes bring kube-proxy's rules to 51,000 endpoint entries (every node programs every Service endpoint), more than netsim's limit of 50,000: select fewer pods, or use fewer nodes or Services", err.Error())
+	assert.Equal(t, "lim.yaml:75:78: resources[50].spec.selector: Service default/s-49: its 500 endpoints (pods × ports) and 1 port on 2 nodes bring kube-proxy's rules to 50,100 entries (every node programs every Service port and endpoint), more than netsim's limit of 50,000: select fewer pods, or use fewer nodes or Services", err.Error())
 
-	text = strings.Replace(string(deploymentScenario("500")), "flows:", services(50)+"flows:", 1)
+	text = strings.Replace(string(deploymentScenario("500")), "flows:", services(49)+"flows:", 1)
 	_, err = Parse("lim.yaml", []byte(text))
-	assert.NoError(t, err, "50,000 entries are at the limit")
+	assert.NoError(t, err, "49,098 entries are under the limit")
 }
 
 // TestPolicyRulesLimit checks that NetworkPolicies whose selected and
