@@ -172,7 +172,7 @@ func joinAnd(list []string) string {
 
 // unknownCommand reports a command netsim does not have, suggesting the
 // closest (one letter off is enough for short words: "rn" → "run"), and
-// lists the commands.
+// lists the commands in one line.
 func unknownCommand(w io.Writer, word string) {
 	var names []string
 	for _, c := range commands() {
@@ -191,8 +191,8 @@ func unknownCommand(w io.Writer, word string) {
 		if len(owners) > 0 {
 			of = " of " + joinAnd(owners)
 		}
-		fmt.Fprintf(w, "netsim: %q is a flag%s, but the command comes first: netsim COMMAND [flags]\n\n", word, of)
-		usage(w)
+		fmt.Fprintf(w, "netsim: %q is a flag%s, but the command comes first: netsim COMMAND [flags]\n", word, of)
+		shortUsage(w, names)
 		return
 	}
 	mean := hint.DidYouMean(word, names)
@@ -204,6 +204,11 @@ func unknownCommand(w io.Writer, word string) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "netsim: unknown command %q%s\n\n", word, mean)
-	usage(w)
+	fmt.Fprintf(w, "netsim: unknown command %q%s\n", word, mean)
+	shortUsage(w, names)
+}
+
+// shortUsage is the usage line and the commands, for a usage error.
+func shortUsage(w io.Writer, names []string) {
+	fmt.Fprintf(w, "Usage: netsim COMMAND [flags] (commands: %s); run \"netsim --help\" for what each does\n", strings.Join(names[:len(names)-1], ", "))
 }
