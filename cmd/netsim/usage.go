@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -70,7 +73,11 @@ func checkFlags(cmd string, args []string) string {
 		return ""
 	}
 	seen := map[string][]string{} // flag name → the spellings given
-	note := func(f *pflag.Flag, as string) string {
+	note := func(f *pflag.Flag, as, val string, hasVal bool) string {
+		if msg := checkValue(f, as, val, hasVal); msg != "" {
+			return msg
+		}
+		as = flagText(as, val, f)
 		seen[f.Name] = append(seen[f.Name], as)
 		if len(seen[f.Name]) == 2 && !repeatable(f) {
 			return fmt.Sprintf("--%s is given twice (%s, then %s): give it once", f.Name, seen[f.Name][0], seen[f.Name][1])
@@ -93,9 +100,9 @@ func checkFlags(cmd string, args []string) string {
 			}
 			if !hasVal && f.NoOptDefVal == "" && i+1 < len(args) {
 				i++
-				val = args[i]
+				val, hasVal = args[i], true
 			}
-			if msg := note(f, flagText("--"+name, val, f)); msg != "" {
+			if msg := note(f, "--"+name, val, hasVal); msg != "" {
 				return msg
 			}
 		case strings.HasPrefix(a, "-") && len(a) > 1:
@@ -111,17 +118,23 @@ func checkFlags(cmd string, args []string) string {
 					return unknownFlag(cmd, "-"+c, sets)
 				}
 				if f.NoOptDefVal != "" {
-					if msg := note(f, "-"+c); msg != "" {
+					// A boolean: -c, or -c=false.
+					val, hasVal := strings.CutPrefix(a[j+1:], "=")
+					if msg := note(f, "-"+c, val, hasVal); msg != "" {
 						return msg
+					}
+					if hasVal {
+						break
 					}
 					continue
 				}
 				val := strings.TrimPrefix(a[j+1:], "=")
-				if val == "" && j+1 == len(a) && i+1 < len(args) {
+				hasVal := j+1 < len(a)
+				if !hasVal && i+1 < len(args) {
 					i++
-					val = args[i]
+					val, hasVal = args[i], true
 				}
-				if msg := note(f, flagText("-"+c, val, f)); msg != "" {
+				if msg := note(f, "-"+c, val, hasVal); msg != "" {
 					return msg
 				}
 				break
@@ -131,10 +144,47 @@ func checkFlags(cmd string, args []string) string {
 	return ""
 }
 
+// checkValue checks the value of a number or boolean flag as pflag will
+// parse it, so the message says what was expected without Go's parser
+// names; "" when it is fine or pflag reports the problem (a missing value).
+func checkValue(f *pflag.Flag, as, val string, hasVal bool) string {
+	if !hasVal {
+		return ""
+	}
+	switch f.Value.Type() {
+	case "int":
+		if _, err := strconv.Atoi(val); err != nil {
+			return fmt.Sprintf("%s %q: expected a whole number%s", as, val, rangeNote(err))
+		}
+	case "intSlice":
+		for _, part := range strings.Split(val, ",") {
+			if _, err := strconv.Atoi(strings.TrimSpace(part)); err != nil {
+				return fmt.Sprintf("%s %q: expected whole numbers separated by commas, e.g. 80,443; %q is not one%s", as, val, part, rangeNote(err))
+			}
+		}
+	case "bool":
+		if _, err := strconv.ParseBool(val); err != nil {
+			return fmt.Sprintf("%s=%s: expected true or false (or the flag alone for true)", as, val)
+		}
+	}
+	return ""
+}
+
+// rangeNote says a number was out of range, not malformed.
+func rangeNote(err error) string {
+	if errors.Is(err, strconv.ErrRange) {
+		return fmt.Sprintf(" (it is out of range: at most %d)", math.MaxInt)
+	}
+	return ""
+}
+
 // flagText is how a flag was given, for messages: "--pcap a.pcapng".
 func flagText(as, val string, f *pflag.Flag) string {
-	if val == "" || f.NoOptDefVal != "" {
+	switch {
+	case val == "":
 		return as
+	case f.NoOptDefVal != "":
+		return as + "=" + val // a boolean given a value
 	}
 	return as + " " + val
 }

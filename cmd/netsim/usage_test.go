@@ -39,6 +39,12 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag, did you mean", []string{"run", vxlan, "--pcapp", "x"}, `netsim run: unknown flag: --pcapp (did you mean "--pcap"?) (run "netsim run --help" for its flags)`},
 		{"unknown flag, did you mean with =", []string{"run", vxlan, "--levle=summary"}, `netsim run: unknown flag: --levle (did you mean "--level"?)`},
 		{"unknown shorthand", []string{"run", vxlan, "-x"}, `netsim run: unknown flag: -x (run "netsim run --help" for its flags)`},
+		{"--width not a number", []string{"run", vxlan, "--width", "abc"}, `netsim run: --width "abc": expected a whole number`},
+		{"--width out of range", []string{"run", vxlan, "--width=99999999999999999999"}, `netsim run: --width "99999999999999999999": expected a whole number (it is out of range: at most 9223372036854775807)`},
+		{"--port not a number", []string{"matrix", vxlan, "--port", "80,x"}, `netsim matrix: --port "80,x": expected whole numbers separated by commas, e.g. 80,443; "x" is not one`},
+		{"a boolean with a bad value", []string{"run", vxlan, "--summary=maybe"}, "netsim run: --summary=maybe: expected true or false (or the flag alone for true)"},
+		{"a boolean shorthand with a bad value", []string{"iptables-save", vxlan, "--node", "node-1", "-c=yes"}, "netsim iptables-save: -c=yes: expected true or false"},
+		{"a boolean shorthand twice", []string{"iptables-save", vxlan, "--node", "node-1", "-c=false", "-c"}, "netsim iptables-save: --counters is given twice (-c=false, then -c): give it once"},
 		{"--width below the minimum", []string{"run", vxlan, "--width", "5"}, "netsim run: --width 5: expected 0 (no wrapping) or at least 40 columns"},
 		{"--width negative", []string{"run", vxlan, "--width=-80"}, "netsim run: --width -80: expected 0 (no wrapping) or at least 40 columns"},
 		{"--width one below", []string{"run", vxlan, "--width", "39"}, "netsim run: --width 39: expected 0 (no wrapping) or at least 40 columns"},
@@ -65,6 +71,8 @@ func TestUsageAccepted(t *testing.T) {
 		{"--width 0 and the minimum", []string{"run", vxlan, "--width", "40", "--level", "minimal"}},
 		{"after --", []string{"validate", "--", vxlan}},
 		{"--help", []string{"run", "--help"}},
+		{"a boolean shorthand with a value", []string{"iptables-save", vxlan, "--node", "node-1", "-c=true"}},
+		{"-o with its value attached", []string{"run", vxlan, "-ojson", "--flow", "pod-to-ecs"}},
 		{"-h", []string{"validate", "-h"}},
 	}
 	for _, tt := range tests {
