@@ -154,17 +154,17 @@ func checkValue(f *pflag.Flag, as, val string, hasVal bool) string {
 	switch f.Value.Type() {
 	case "int":
 		if _, err := strconv.Atoi(val); err != nil {
-			return fmt.Sprintf("%s %q: expected a whole number%s", as, val, rangeNote(err))
+			return fmt.Sprintf("invalid argument %q for %q flag: expected a whole number%s", val, as, rangeNote(err))
 		}
 	case "intSlice":
 		for _, part := range strings.Split(val, ",") {
 			if _, err := strconv.Atoi(strings.TrimSpace(part)); err != nil {
-				return fmt.Sprintf("%s %q: expected whole numbers separated by commas, e.g. 80,443; %q is not one%s", as, val, part, rangeNote(err))
+				return fmt.Sprintf("invalid argument %q for %q flag: expected whole numbers separated by commas, e.g. 80,443; %q is not one%s", val, as, part, rangeNote(err))
 			}
 		}
 	case "bool":
 		if _, err := strconv.ParseBool(val); err != nil {
-			return fmt.Sprintf("%s=%s: expected true or false (or the flag alone for true)", as, val)
+			return fmt.Sprintf("invalid argument %q for %q flag: expected true or false (or the flag alone for true)", val, as)
 		}
 	}
 	return ""

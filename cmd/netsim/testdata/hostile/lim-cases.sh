@@ -152,5 +152,5 @@ EOF
 
 d=$(mk instances "5,001 ECS instances: more than netsim's limit of 5,000, one error at the 5,001st" "$VAL" 2 '^scenario\.yaml:\d+:5: instances\[5000\]: 5,001 instances are more than netsim.s limit of 5,000')
 { base | sed 's|cidr: 192.168.1.0/24}|cidr: 192.168.64.0/18}|; s|ip: 192.168.1.11|ip: 192.168.64.11|'; echo "instances:"; for i in $(seq 1 5001); do echo "  - {name: ecs-$i, vswitch: vsw-i}"; done; flow pod/api-1; } > $d/scenario.yaml
-cli width-not-a-number "--width abc: a usage error that names no Go parser" '[run, scenario.yaml, --width, abc]' '^netsim run: --width "abc": expected a whole number$'
-cli port-not-a-number "matrix --port 80,x: a usage error that names no Go parser" '[matrix, scenario.yaml, --port, "80,x"]' '^netsim matrix: --port "80,x": expected whole numbers separated by commas'
+cli width-not-a-number "--width abc: a usage error that names no Go parser" '[run, scenario.yaml, --width, abc]' '^netsim run: invalid argument "abc" for "--width" flag: expected a whole number$'
+cli port-not-a-number "matrix --port 80,x: a usage error that names no Go parser" '[matrix, scenario.yaml, --port, "80,x"]' '^netsim matrix: invalid argument "80,x" for "--port" flag: expected whole numbers separated by commas'
