@@ -202,7 +202,15 @@ func unknownFlag(cmd, flag string, sets map[string]*pflag.FlagSet) string {
 			owners = append(owners, "netsim "+other)
 		}
 	}
-	sort.Strings(owners)
+	sort.Slice(owners, func(i, j int) bool { // run first: it has most flags
+		if (owners[i] == "netsim run") != (owners[j] == "netsim run") {
+			return owners[i] == "netsim run"
+		}
+		return owners[i] < owners[j]
+	})
+	if len(owners) > 3 {
+		owners = append(owners[:3], fmt.Sprintf("%d more commands", len(owners)-3))
+	}
 	more := fmt.Sprintf(" (run \"netsim %s --help\" for its flags)", cmd)
 	if len(owners) > 0 {
 		return fmt.Sprintf("%s is a flag of %s, not of netsim %s%s", flag, joinAnd(owners), cmd, more)
