@@ -192,10 +192,11 @@ func (v *validator) checkPodsPerNode() {
 		return
 	}
 	type over struct {
-		pod   *k8s.Pod
-		count int
-		nodes []string
-		why   string
+		pod      *k8s.Pod
+		count    int
+		nodes    []string
+		why      string
+		capacity int
 	}
 	byOwner := map[string]*over{}
 	var order []string
@@ -214,7 +215,7 @@ func (v *validator) checkPodsPerNode() {
 		}
 		o := byOwner[key]
 		if o == nil {
-			o = &over{pod: p, why: why}
+			o = &over{pod: p, why: why, capacity: c}
 			byOwner[key] = o
 			order = append(order, key)
 		}
@@ -227,16 +228,16 @@ func (v *validator) checkPodsPerNode() {
 	}
 	for _, key := range order {
 		o := byOwner[key]
-		nodes := "node " + o.nodes[0]
-		if len(o.nodes) > 1 {
-			nodes = "nodes " + strings.Join(o.nodes, ", ")
-		}
 		if dep := v.deployment(o.pod.Owner); dep != nil {
+			nodes := "node " + o.nodes[0]
+			if len(o.nodes) > 1 {
+				nodes = "nodes " + strings.Join(o.nodes, ", ")
+			}
 			v.addK8s(dep.Errorf("spec.replicas", "%s of its %s pods do not fit on %s: %s; lower replicas or add nodes",
 				thousands(o.count), thousands(dep.Replicas), nodes, o.why))
 			continue
 		}
-		v.addK8s(o.pod.Errorf("spec.nodeName", "the pod does not fit on %s: %s (and %s pods already run there)", nodes, o.why, thousands(used[o.nodes[0]]-o.count)))
+		v.addK8s(o.pod.Errorf("spec.nodeName", "the pod does not fit: node %q already has %s pods: %s", o.nodes[0], thousands(o.capacity), o.why))
 	}
 }
 

@@ -305,3 +305,19 @@ nodes:
 	_, err = Parse("lim.yaml", scenario("flannel", 501))
 	assert.NoError(t, err, "flannel does not enforce NetworkPolicy")
 }
+
+// TestBarePodsOverCapacity checks that Pod objects over their node's
+// capacity are reported once, with a count, at the first one over.
+func TestBarePodsOverCapacity(t *testing.T) {
+	text := string(deploymentScenario("1"))
+	var b strings.Builder
+	for i := range 260 {
+		fmt.Fprintf(&b, "  - {apiVersion: v1, kind: Pod, metadata: {name: bare-%d}, spec: {nodeName: node-1, containers: [{name: c, image: nginx}]}}\n", i)
+	}
+	text = strings.Replace(text, "flows:", b.String()+"flows:", 1)
+	_, err := Parse("lim.yaml", []byte(text))
+	require.Error(t, err)
+	require.Len(t, strings.Split(err.Error(), "\n"), 1, err.Error())
+	// node-1 holds pod a, the Deployment's first replica and 251 bare pods.
+	assert.Regexp(t, `^lim\.yaml:\d+:\d+: resources\[252\]\.spec\.nodeName: Pod default/bare-251: the pod does not fit: node "node-1" already has 253 pods: flannel's node pod CIDR /24 holds .* \(and 8 more like it: resources\[253\.\.260\]\.spec\.nodeName\)$`, err.Error())
+}
