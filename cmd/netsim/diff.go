@@ -73,6 +73,10 @@ func cmdDiff(args []string, stdout, stderr io.Writer) int {
 			if err != nil {
 				return badInput(stderr, err)
 			}
+			if msg := matrixSize(s, o); msg != "" {
+				fmt.Fprintf(stderr, "netsim diff: %s: %s\n", file, msg)
+				return exitBadInput
+			}
 			if matrices[i], err = sim.RunMatrix(s, o); err != nil {
 				return badInput(stderr, err)
 			}

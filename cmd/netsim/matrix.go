@@ -45,6 +45,10 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return badInput(stderr, err)
 	}
+	if msg := matrixSize(s, o); msg != "" {
+		fmt.Fprintf(stderr, "netsim matrix: %s\n", msg)
+		return exitBadInput
+	}
 	m, err := sim.RunMatrix(s, o)
 	if err != nil {
 		return badInput(stderr, err)

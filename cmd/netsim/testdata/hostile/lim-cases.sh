@@ -154,3 +154,6 @@ d=$(mk instances "5,001 ECS instances: more than netsim's limit of 5,000, one er
 { base | sed 's|cidr: 192.168.1.0/24}|cidr: 192.168.64.0/18}|; s|ip: 192.168.1.11|ip: 192.168.64.11|'; echo "instances:"; for i in $(seq 1 5001); do echo "  - {name: ecs-$i, vswitch: vsw-i}"; done; flow pod/api-1; } > $d/scenario.yaml
 cli width-not-a-number "--width abc: a usage error that names no Go parser" '[run, scenario.yaml, --width, abc]' '^netsim run: invalid argument "abc" for "--width" flag: expected a whole number$'
 cli port-not-a-number "matrix --port 80,x: a usage error that names no Go parser" '[matrix, scenario.yaml, --port, "80,x"]' '^netsim matrix: invalid argument "80,x" for "--port" flag: expected whole numbers separated by commas'
+
+d=$(mk matrix-size "a reachability matrix of 300 pods on 2 ports: 180,000 probes, more than netsim's limit of 100,000" '[matrix, scenario.yaml]' 2 '^netsim matrix: 300 pods × 300 columns × 2 ports × 1 protocol are 180,000 probes, more than netsim.s limit of 100,000' "seconds: 5")
+{ base | sed '/^pods:/,$d'; echo "pods:"; for i in $(seq 1 300); do echo "  - {name: p-$i, node: node-$(( i % 2 + 1 ))}"; done; echo "flows: []"; } > $d/scenario.yaml

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+
+	"netsim/sim"
+	"netsim/topology"
+)
+
+// maxMatrixProbes bounds a reachability matrix: rows × columns × ports ×
+// protocols probes, each a TCP handshake (or a UDP/SCTP exchange) through
+// the data plane. netsim's time and memory: measured, 200 pods on two
+// flannel vxlan nodes with the default ports 80,81, 80,000 probes, 6.1 s and
+// 176 MB RSS; 2,000 pods would be 8 million probes, about ten minutes.
+const maxMatrixProbes = 100000
+
+// matrixSize checks the size of the matrix o asks of s before anything is
+// built; a non-empty message is a usage error. The pods are the scenario's
+// and the manifests' (pending ones included, as the matrix lists them).
+func matrixSize(s *topology.Scenario, o sim.MatrixOptions) string {
+	in := func(ns string) bool { return len(o.Namespaces) == 0 || slices.Contains(o.Namespaces, ns) }
+	pods := 0
+	for _, p := range s.Pods {
+		if in(p.Namespace) {
+			pods++
+		}
+	}
+	services := 0
+	if s.Objects != nil {
+		for _, p := range s.Objects.Pods {
+			if in(p.Namespace) {
+				pods++
+			}
+		}
+		services = len(s.Objects.Services) + 1 // and default/kubernetes
+	}
+	extra := len(o.External)
+	for _, svc := range o.Services {
+		if svc == "all" {
+			extra += services
+		} else {
+			extra++
+		}
+	}
+	probes := pods * (pods + extra) * len(o.Ports) * len(o.Protocols)
+	if probes <= maxMatrixProbes {
+		return ""
+	}
+	return fmt.Sprintf("%s × %s × %s × %s are %s probes, more than netsim's limit of %s (about 8 s): narrow it with --namespaces, --port or --protocol",
+		count(pods, "pod"), count(pods+extra, "column"), count(len(o.Ports), "port"), count(len(o.Protocols), "protocol"), thousandsInt(probes), thousandsInt(maxMatrixProbes))
+}
+
+// thousandsInt writes n with commas between groups of three digits.
+func thousandsInt(n int) string {
+	s := fmt.Sprint(n)
+	out := make([]byte, 0, len(s)+len(s)/3)
+	for i := range len(s) {
+		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+// count is "1 port", "2 ports".
+func count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return thousandsInt(n) + " " + what + "s"
+}

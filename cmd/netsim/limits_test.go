@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestMatrixSizeLimit checks that a matrix over maxMatrixProbes is a usage
+// error before anything is built, and that narrowing it makes it run.
+func TestMatrixSizeLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(strings.SplitN(small("delivered"), "pods:\n", 2)[0] + "pods:\n")
+	for i := range 230 {
+		fmt.Fprintf(&b, "  - {name: p-%d, node: node-%d, namespace: ns-%d}\n", i, i%2+1, i%10)
+	}
+	b.WriteString("flows: []\n")
+	file := writeScenario(t, "big.yaml", b.String())
+	tests := []struct {
+		name  string
+		args  []string
+		first string
+	}{
+		{"matrix", []string{"matrix", file}, "netsim matrix: 230 pods × 230 columns × 2 ports × 1 protocol are 105,800 probes, more than netsim's limit of 100,000"},
+		{"with an external column", []string{"matrix", file, "--port", "80", "--protocol", "tcp,udp", "--external", "node/node-1"}, "netsim matrix: 230 pods × 231 columns × 1 port × 2 protocols are 106,260 probes"},
+		{"diff --matrix", []string{"diff", file, file, "--matrix"}, "netsim diff: " + file + ": 230 pods × 230 columns × 2 ports × 1 protocol are 105,800 probes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := netsim(t, tt.args...)
+			assert.Equal(t, exitBadInput, code, stderr)
+			assert.Empty(t, stdout)
+			assert.True(t, strings.HasPrefix(stderr, tt.first), stderr)
+		})
+	}
+	code, _, stderr := netsim(t, "matrix", file, "--namespaces", "ns-1,ns-2", "--port", "80")
+	assert.Equal(t, exitOK, code, "46 pods × 46 × 1 port are within the limit: %s", stderr)
+}
+
+func TestThousandsInt(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 100: "100", 1000: "1,000", 105800: "105,800", 8000000: "8,000,000", -1000: "-1,000"} {
+		assert.Equal(t, want, thousandsInt(n))
+	}
+}
