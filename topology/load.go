@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -14,19 +13,39 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"netsim/topology/hint"
+	"netsim/topology/yamlbound"
 )
 
-// Load reads, decodes and validates the scenario file at path. See Parse.
-func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+// Load reads, decodes and validates the scenario file at path. See Parse
+// and LoadWith.
+func Load(path string) (*Scenario, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadOptions change how a scenario and its manifests are read.
+type LoadOptions struct {
+	// AllowOutside lets manifests: name files outside the scenario file's
+	// directory tree (an absolute path elsewhere, "../", a symbolic link
+	// that leads out). By default such a manifest is an error.
+	AllowOutside bool
+}
+
+// LoadWith is Load with options. The file must be a regular file of at
+// most yamlbound.MaxFileBytes (16 MiB); a directory, a device, a FIFO or a
+// socket is refused before it is read.
+func LoadWith(path string, opts LoadOptions) (*Scenario, error) {
+	data, err := yamlbound.ReadFile(path, "scenario")
 	if err != nil {
+		var fe *yamlbound.FileError
+		if errors.As(err, &fe) {
+			return nil, Problems{{File: path, Msg: fe.Msg}}
+		}
 		return nil, fmt.Errorf("load scenario: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, opts)
 }
 
 // Parse decodes and validates one scenario; name is the file name used in
@@ -38,14 +57,19 @@ func Load(path string) (*Scenario, error) {
 // every problem found, sorted by line, each with its file, line, column and
 // field path.
 func Parse(name string, data []byte) (*Scenario, error) {
-	l := &loader{
-		file:  name,
-		lines: strings.Split(string(data), "\n"),
-		index: map[string]*yaml.Node{},
-		paths: map[*yaml.Node]string{},
-		keys:  map[*yaml.Node]keyMeta{},
+	return ParseWith(name, data, LoadOptions{})
+}
+
+// ParseWith is Parse with options (see LoadOptions).
+func ParseWith(name string, data []byte, opts LoadOptions) (*Scenario, error) {
+	l := newLoader(name, opts)
+	var s *Scenario
+	if tp := yamlbound.CheckText(data, "scenario"); tp != nil {
+		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
+	} else {
+		l.lines = strings.Split(string(data), "\n")
+		s = l.load(data)
 	}
-	s := l.load(data)
 	if len(l.probs) > 0 {
 		l.probs.Sort()
 		groupByFile(l.probs, name)
@@ -54,6 +78,18 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	s.File = name
 	s.pos = l.position
 	return s, nil
+}
+
+func newLoader(name string, opts LoadOptions) *loader {
+	return &loader{
+		file:     name,
+		opts:     opts,
+		index:    map[string]*yaml.Node{},
+		paths:    map[*yaml.Node]string{},
+		keys:     map[*yaml.Node]keyMeta{},
+		broken:   map[string]bool{},
+		probLine: map[int]bool{},
+	}
 }
 
 // groupByFile keeps sorted problems together by file: the scenario's
@@ -77,8 +113,15 @@ type keyMeta struct {
 // loader holds the state of one Parse.
 type loader struct {
 	file  string
+	opts  LoadOptions
 	lines []string
 	probs Problems
+	// probLine records the lines with a problem.
+	probLine map[int]bool
+	// keysByLine and nodesByLine index keys and paths by line, built on
+	// the first translated yaml.v3 message.
+	keysByLine  map[int][]*yaml.Node
+	nodesByLine map[int][]*yaml.Node
 	root  *yaml.Node
 	// index maps a field path to the node holding its value; paths is the
 	// reverse; keys records every mapping key node.
@@ -88,7 +131,7 @@ type loader struct {
 	// broken lists paths with structural problems: semantic problems at or
 	// under them are consequences, not news, and are not reported. "" means
 	// the whole document.
-	broken []string
+	broken map[string]bool
 }
 
 var (
@@ -123,6 +166,13 @@ func (l *loader) load(data []byte) *Scenario {
 	default:
 		l.add(l.syntaxProblem(err))
 	}
+	// Before anything walks or decodes the tree: its size once aliases
+	// and merges are expanded is bounded (this also refuses alias cycles,
+	// on which the walk below would not end).
+	if e := yamlbound.Check(&doc); e != nil {
+		l.add(Problem{Line: e.Line, Column: e.Column, Path: e.Path, Msg: e.Msg})
+		return nil
+	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		l.add(l.emptyProblem())
 		return nil
@@ -131,7 +181,7 @@ func (l *loader) load(data []byte) *Scenario {
 	if resolveAlias(l.root).Kind != yaml.MappingNode {
 		n := resolveAlias(l.root)
 		l.add(Problem{Line: n.Line, Column: n.Column,
-			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", describeNode(n))})
+			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", yamlbound.Describe(n))})
 		return nil
 	}
 	l.walk(l.root, scenarioType, "")
@@ -159,7 +209,7 @@ func (l *loader) load(data []byte) *Scenario {
 	// Validate decodes the manifests and inline resources: it needs the
 	// file's name (manifests are relative to its directory) and text
 	// (positions of resources).
-	s.File, s.src = l.file, data
+	s.File, s.src, s.opts = l.file, data, l.opts
 	v := s.validate()
 	for i, p := range v.probs {
 		if l.isBroken(p.Path) || slices.ContainsFunc(v.deps[i], l.isBroken) {
@@ -178,27 +228,30 @@ func (l *loader) add(p Problem) {
 	if p.File == "" {
 		p.File = l.file
 	}
+	if p.File == l.file {
+		l.probLine[p.Line] = true
+	}
 	l.probs = append(l.probs, p)
 }
 
-func (l *loader) hasProblemOnLine(line int) bool {
-	for _, p := range l.probs {
-		if p.Line == line {
-			return true
-		}
-	}
-	return false
-}
+func (l *loader) hasProblemOnLine(line int) bool { return l.probLine[line] }
 
-func (l *loader) markBroken(path string) { l.broken = append(l.broken, path) }
+func (l *loader) markBroken(path string) { l.broken[path] = true }
 
+// isBroken reports whether path or one of its ancestors is broken.
 func (l *loader) isBroken(path string) bool {
-	for _, b := range l.broken {
-		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+	if len(l.broken) == 0 {
+		return false
+	}
+	for {
+		if l.broken[path] {
 			return true
 		}
+		if path == "" {
+			return false
+		}
+		path = parentPath(path)
 	}
-	return false
 }
 
 // position maps a field path to the line and column of its value; for a
@@ -300,7 +353,21 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i, c := range n.Content {
-			l.walk(c, t.Elem(), indexPath(path, i))
+			ip := indexPath(path, i)
+			if isNull(c) {
+				l.add(Problem{Line: c.Line, Column: c.Column, Path: ip,
+					Msg: "an empty list item: remove the stray '-' or give it a value"})
+				l.markBroken(ip)
+				l.index[ip] = resolveAlias(c)
+				continue
+			}
+			l.walk(c, t.Elem(), ip)
+			if l.broken[ip] && !kindFits(c, t.Elem()) {
+				// yaml.v3 drops an item it cannot decode at all: the
+				// decoded list's indexes after it are not the file's, so
+				// nothing judged on them could be placed.
+				l.markBroken(path)
+			}
 		}
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -314,11 +381,51 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		// Decode the one scalar with yaml.v3 itself, so that what is
-		// accepted here is exactly what the real decode accepts.
+		// accepted here is exactly what the real decode accepts, except
+		// that yaml.v3 truncates a number with a fraction (24.5, 1.0)
+		// into an integer field: that is an error here.
+		if isInteger(t) && t != durationType && n.ShortTag() == "!!float" {
+			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
+				Msg: fmt.Sprintf("expected an integer, got %s (a number with a fraction or an exponent)", describeNode(n))})
+			l.markBroken(path)
+			return
+		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			l.typeProblem(n, t, path)
 		}
 	}
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// kindFits reports whether node n is of the YAML kind Go type t decodes
+// from (a mapping for a struct, a list for a slice, a scalar otherwise);
+// a scalar is also decoded, as yaml.v3 would.
+func kindFits(n *yaml.Node, t reflect.Type) bool {
+	n = resolveAlias(n)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == expectType:
+		return n.Kind == yaml.ScalarNode || n.Kind == yaml.MappingNode
+	case t == resourceType:
+		return true // kept as a node whatever it is
+	case t.Kind() == reflect.Struct, t.Kind() == reflect.Map:
+		return n.Kind == yaml.MappingNode
+	case t.Kind() == reflect.Slice:
+		return n.Kind == yaml.SequenceNode
+	case t.Kind() == reflect.Interface:
+		return true
+	}
+	return n.Kind == yaml.ScalarNode && n.Decode(reflect.New(t).Interface()) == nil
 }
 
 // yamlFields lists the YAML keys of struct type t, in field order, with
@@ -554,7 +661,30 @@ func (l *loader) syntaxProblem(err error) Problem {
 		}
 		break
 	}
+	l.clampPosition(&p)
 	return p
+}
+
+// clampPosition keeps a syntax error's position in the file: yaml.v3 may
+// name the line after the last one (an unclosed bracket at the end), and
+// gives no column; the column is then the line's first character.
+func (l *loader) clampPosition(p *Problem) {
+	n := len(l.lines)
+	if n > 1 && l.lines[n-1] == "" {
+		n-- // the file ends with a newline
+	}
+	if p.Line > n {
+		p.Line = max(n, 1)
+	}
+	if p.Line >= 1 && p.Column == 0 {
+		p.Column = 1
+		if p.Line <= len(l.lines) {
+			text := l.lines[p.Line-1]
+			if t := strings.TrimLeft(text, " "); t != "" && t != "\r" {
+				p.Column = utf8.RuneCountInString(text[:len(text)-len(t)]) + 1
+			}
+		}
+	}
 }
 
 var (
@@ -615,9 +745,15 @@ func (l *loader) rewriteYAMLError(msg string) Problem {
 
 // keyAt finds the mapping key node with the given text on a line.
 func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
+	if l.keysByLine == nil {
+		l.keysByLine = map[int][]*yaml.Node{}
+		for k := range l.keys {
+			l.keysByLine[k.Line] = append(l.keysByLine[k.Line], k)
+		}
+	}
 	var best *yaml.Node
-	for k := range l.keys {
-		if k.Line == line && k.Value == key && (best == nil || k.Column < best.Column) {
+	for _, k := range l.keysByLine[line] {
+		if k.Value == key && (best == nil || k.Column < best.Column) {
 			best = k
 		}
 	}
@@ -630,11 +766,14 @@ func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
 // nodeAt finds the value node yaml.v3 complained about: on the line, with
 // the (possibly truncated, "abcdefg...") value it quoted.
 func (l *loader) nodeAt(line int, tag, value string) *yaml.Node {
-	var best *yaml.Node
-	for n := range l.paths {
-		if n.Line != line {
-			continue
+	if l.nodesByLine == nil {
+		l.nodesByLine = map[int][]*yaml.Node{}
+		for n := range l.paths {
+			l.nodesByLine[n.Line] = append(l.nodesByLine[n.Line], n)
 		}
+	}
+	var best *yaml.Node
+	for _, n := range l.nodesByLine[line] {
 		match := false
 		switch {
 		case tag == "!!map":

@@ -90,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if name != "version" {
+		fs.BoolVar(&loadOptions.AllowOutside, "allow-outside", false, "read manifests outside the scenario file's directory")
+	}
 	var u string
 	for _, c := range commands() {
 		if c.name == name {
