@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -122,6 +121,8 @@ type loader struct {
 	// the first translated yaml.v3 message.
 	keysByLine  map[int][]*yaml.Node
 	nodesByLine map[int][]*yaml.Node
+	// nulls are the null items of lists yaml.v3 would drop (see load).
+	nulls []nullItem
 	root  *yaml.Node
 	// index maps a field path to the node holding its value; paths is the
 	// reverse; keys records every mapping key node.
@@ -203,6 +204,21 @@ func (l *loader) load(data []byte) *Scenario {
 			if !l.hasProblemOnLine(p.Line) {
 				l.add(p)
 			}
+		}
+	}
+	if len(l.nulls) > 0 {
+		// yaml.v3 drops a null item of a list of structs, shifting the
+		// indexes of the items after it: Validate would judge flows[2]
+		// as flows[1]. The null items (already reported) become empty
+		// mappings and the tree is decoded again, indexes kept.
+		for _, n := range l.nulls {
+			z := *n.zero
+			z.Line, z.Column = n.node.Line, n.node.Column
+			*n.node = z
+		}
+		var again Scenario
+		if err := l.root.Decode(&again); err == nil || errors.As(err, new(*yaml.TypeError)) {
+			s = again
 		}
 	}
 
@@ -359,6 +375,9 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 					Msg: "an empty list item: remove the stray '-' or give it a value"})
 				l.markBroken(ip)
 				l.index[ip] = resolveAlias(c)
+				if zero := zeroNode(t.Elem()); zero != nil && c.Kind == yaml.ScalarNode {
+					l.nulls = append(l.nulls, nullItem{c, zero})
+				}
 				continue
 			}
 			l.walk(c, t.Elem(), ip)
@@ -394,6 +413,32 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 			l.typeProblem(n, t, path)
 		}
 	}
+}
+
+// nullItem is a null list item and what it decodes as instead.
+type nullItem struct{ node, zero *yaml.Node }
+
+// zeroNode is a YAML node that decodes as the zero value of Go type t, for
+// the types yaml.v3 does not decode a null into (it drops such a list
+// item); nil for the types a null decodes into.
+func zeroNode(t reflect.Type) *yaml.Node {
+	switch {
+	case t == resourceType:
+		return nil // its UnmarshalYAML keeps the null node
+	case t == durationType:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "0s"}
+	case t.Kind() == reflect.Struct:
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	case t.Kind() == reflect.String:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str"}
+	case isInteger(t):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0"}
+	case t.Kind() == reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"}
+	case t.Kind() == reflect.Float32, t.Kind() == reflect.Float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: "0"}
+	}
+	return nil
 }
 
 func isInteger(t reflect.Type) bool {
@@ -679,10 +724,7 @@ func (l *loader) clampPosition(p *Problem) {
 	if p.Line >= 1 && p.Column == 0 {
 		p.Column = 1
 		if p.Line <= len(l.lines) {
-			text := l.lines[p.Line-1]
-			if t := strings.TrimLeft(text, " "); t != "" && t != "\r" {
-				p.Column = utf8.RuneCountInString(text[:len(text)-len(t)]) + 1
-			}
+			p.Column = yamlbound.SyntaxColumn(l.lines[p.Line-1], p.Msg)
 		}
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -281,8 +280,8 @@ func syntaxError(file string, ch chunk, err error) Error {
 	if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
 		e.Column = strings.IndexByte(indent, '\t') + 1
 		e.Msg += " (this line is indented with a tab: YAML indentation must use spaces)"
-	} else if t := strings.TrimLeft(l, " "); t != "" && t != "\r" {
-		e.Column = utf8.RuneCountInString(l[:len(l)-len(t)]) + 1
+	} else {
+		e.Column = yamlbound.SyntaxColumn(l, msg)
 	}
 	return e
 }

@@ -203,10 +203,7 @@ func Describe(n *yaml.Node) string {
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
 		case "!!str":
-			if lines := strings.Count(strings.TrimRight(n.Value, "\n"), "\n") + 1; lines > 1 {
-				return fmt.Sprintf("plain text (%d lines that YAML reads as one string)", lines)
-			}
-			return "a string"
+			return "text that YAML reads as one string (no \"key: value\" lines)"
 		case "!!int", "!!float":
 			return "a number"
 		case "!!bool":
@@ -217,4 +214,41 @@ func Describe(n *yaml.Node) string {
 		return "a single value"
 	}
 	return "a value"
+}
+
+// SyntaxColumn guesses the 1-based column of a yaml.v3 syntax error on
+// the line text, from the token its message names: the unclosed "[" or "{"
+// of a flow collection, the second ": " of "mapping values are not
+// allowed", a reserved indicator ("@", "`") that cannot start a token;
+// otherwise the line's first character. yaml.v3 reports lines only.
+func SyntaxColumn(text, msg string) int {
+	col := func(i int) int { return utf8.RuneCountInString(text[:i]) + 1 }
+	first := len(text) - len(strings.TrimLeft(text, " "))
+	switch {
+	case strings.Contains(msg, "']'"):
+		if i := strings.LastIndexByte(text, '['); i >= 0 {
+			return col(i)
+		}
+	case strings.Contains(msg, "'}'"):
+		if i := strings.LastIndexByte(text, '{'); i >= 0 {
+			return col(i)
+		}
+	case strings.Contains(msg, "mapping values are not allowed"):
+		seen := 0
+		for i := first; i < len(text); i++ {
+			if text[i] == ':' && (i+1 == len(text) || text[i+1] == ' ' || text[i+1] == '\r') {
+				if seen++; seen == 2 {
+					return col(i)
+				}
+			}
+		}
+	case strings.Contains(msg, "cannot start any token"):
+		if i := strings.IndexAny(text[first:], "@`\t"); i >= 0 {
+			return col(first + i)
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		return 1
+	}
+	return col(first)
 }
