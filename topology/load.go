@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -476,6 +477,24 @@ func kindFits(n *yaml.Node, t reflect.Type) bool {
 // yamlFields lists the YAML keys of struct type t, in field order, with
 // their types.
 func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
+	if f, ok := fieldsCache.Load(t); ok {
+		f := f.(cachedFields)
+		return f.names, f.types
+	}
+	names, types := yamlFieldsOf(t)
+	fieldsCache.Store(t, cachedFields{names, types})
+	return names, types
+}
+
+// fieldsCache holds yamlFields' answers by type; they are read only.
+var fieldsCache sync.Map
+
+type cachedFields struct {
+	names []string
+	types map[string]reflect.Type
+}
+
+func yamlFieldsOf(t reflect.Type) ([]string, map[string]reflect.Type) {
 	var names []string
 	types := map[string]reflect.Type{}
 	for i := range t.NumField() {
@@ -489,7 +508,7 @@ func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 		}
 		if opts == "inline" && f.Type.Kind() == reflect.Struct {
 			// An inlined struct's keys are the outer mapping's keys.
-			n, t := yamlFields(f.Type)
+			n, t := yamlFieldsOf(f.Type)
 			names = append(names, n...)
 			maps.Copy(types, t)
 			continue

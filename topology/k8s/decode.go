@@ -372,6 +372,9 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 	for _, dup := range ix.dups {
 		dc.errAt(dup.key, dup.path, "%q is set twice (first at line %d)", dup.key.Value, dup.firstLine)
 	}
+	for _, nl := range ix.nulls {
+		dc.errAt(nl.node, nl.path, "an empty list item: remove the stray '-' or give it a value")
+	}
 	ki, ok := dc.kind()
 	if !ok {
 		return

@@ -27,6 +27,10 @@ const (
 	// MaxScalarBytes is the most bytes of scalar text (keys and values) a
 	// document may expand to: no more than the largest input file.
 	MaxScalarBytes = MaxFileBytes
+	// MaxMappingKeys is the most keys one mapping may hold: yaml.v3's
+	// decoder looks for repeated keys by comparing every pair, which takes
+	// minutes for a mapping of 100,000 keys.
+	MaxMappingKeys = 10_000
 )
 
 // Excess says where a document grows past the limits.
@@ -71,8 +75,13 @@ func Check(n *yaml.Node) *Excess { return NewBudget().Check(n) }
 // Check is the package's Check against what is left of b, and takes what
 // the document uses from b.
 func (b *Budget) Check(n *yaml.Node) *Excess {
-	c := &checker{memo: map[*yaml.Node]size{}, state: map[*yaml.Node]uint8{}}
+	c := &checker{memo: map[*yaml.Node]memoSize{}}
 	total := c.size(n)
+	if c.wide != nil {
+		k := c.wide.Content[2*MaxMappingKeys]
+		return &Excess{Line: k.Line, Column: k.Column, Path: pathTo(n, c.wide),
+			Msg: fmt.Sprintf("a mapping with more than %d keys: the most one mapping may hold (this is key %d)", MaxMappingKeys, MaxMappingKeys+1)}
+	}
 	if !total.over(b.left) {
 		b.left.nodes -= total.nodes
 		b.left.bytes -= total.bytes
@@ -97,10 +106,17 @@ func (b *Budget) Check(n *yaml.Node) *Excess {
 	return e
 }
 
+// memoSize is a node's size, and whether it is known (false: being
+// measured).
+type memoSize struct {
+	size
+	done bool
+}
+
 type checker struct {
-	memo   map[*yaml.Node]size
-	state  map[*yaml.Node]uint8 // 1 being measured, 2 done
+	memo   map[*yaml.Node]memoSize
 	cyclic map[*yaml.Node]bool
+	wide   *yaml.Node // the first mapping with more than MaxMappingKeys keys
 }
 
 // size is the expanded size of n, memoised; a node reached again while it
@@ -109,16 +125,16 @@ func (c *checker) size(n *yaml.Node) size {
 	if n == nil {
 		return size{}
 	}
-	switch c.state[n] {
-	case 2:
-		return c.memo[n]
-	case 1:
+	if m, ok := c.memo[n]; ok {
+		if m.done {
+			return m.size
+		}
 		return size{inf, inf}
 	}
-	c.state[n] = 1
+	c.memo[n] = memoSize{}
 	var s size
 	if n.Kind == yaml.AliasNode {
-		if n.Alias != nil && c.state[n.Alias] == 1 {
+		if m, ok := c.memo[n.Alias]; n.Alias != nil && ok && !m.done {
 			if c.cyclic == nil {
 				c.cyclic = map[*yaml.Node]bool{}
 			}
@@ -126,12 +142,15 @@ func (c *checker) size(n *yaml.Node) size {
 		}
 		s = c.size(n.Alias)
 	} else {
+		if n.Kind == yaml.MappingNode && len(n.Content) > 2*MaxMappingKeys && c.wide == nil {
+			c.wide = n
+		}
 		s = size{1, int64(len(n.Value))}
 		for _, ch := range n.Content {
 			s = s.add(c.size(ch))
 		}
 	}
-	c.memo[n], c.state[n] = s, 2
+	c.memo[n] = memoSize{s, true}
 	return s
 }
 
@@ -181,4 +200,34 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// pathTo is the field path of target in the tree at root (aliases are not
+// followed: target is a node of the tree itself).
+func pathTo(root, target *yaml.Node) string {
+	type item struct {
+		n    *yaml.Node
+		path string
+	}
+	stack := []item{{root, ""}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.n == target {
+			return it.path
+		}
+		for i, ch := range it.n.Content {
+			p := it.path
+			switch it.n.Kind {
+			case yaml.SequenceNode:
+				p += "[" + strconv.Itoa(i) + "]"
+			case yaml.MappingNode:
+				if k := it.n.Content[i&^1]; i%2 == 1 && k.Kind == yaml.ScalarNode && k.ShortTag() != "!!merge" {
+					p = join(p, k.Value)
+				}
+			}
+			stack = append(stack, item{ch, p})
+		}
+	}
+	return ""
 }
