@@ -175,7 +175,7 @@ func CheckText(data []byte, what string) *TextProblem {
 		switch b {
 		case '\n', ',', ':', '-', '[', '{', '?':
 			if marks++; marks > MaxMarks {
-				return &TextProblem{line, col, fmt.Sprintf("too many YAML items: the file has more than %d lines and ':' ',' '-' '[' '{' '?' characters together which bound its YAML nodes: a %s may hold at most %d)", MaxMarks, what, MaxMarks)}
+				return &TextProblem{line, col, fmt.Sprintf("too many YAML items: more than %d lines and ':' ',' '-' '[' '{' '?' characters together, the most a %s may hold (they bound its YAML nodes)", MaxMarks, what)}
 			}
 		}
 		if b < utf8.RuneSelf {
