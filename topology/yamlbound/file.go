@@ -146,12 +146,12 @@ func realPath(p string) (string, error) {
 }
 
 // MaxMarks bounds, before parsing, the YAML nodes a file can hold and so
-// the memory of its parsed node tree (some 300 bytes a node in yaml.v3):
-// a node needs a line or one of the characters ':' ',' '-' '[' '{' '?' of
-// its own, nearly (a key and its value on one line share the line's
-// newline and ':'), and a file with more of them together is refused
-// unparsed. 300,000 is some 100 times the largest bundled scenario with
-// its manifests.
+// the memory of its parsed node tree (some 300 bytes a node in yaml.v3).
+// Every node but a document's first needs an indicator of its own: a
+// mapping's key and value a ':' (or '?'), a list item a '-' (or ','), a
+// flow collection its '[' or '{'. CheckText counts them, 2 for each ':' and
+// '?', and refuses a file with more unparsed. 300,000 is some 100 times
+// the largest bundled scenario with its manifests.
 const MaxMarks = 300_000
 
 // BOM is the UTF-8 byte order mark, which YAML allows at the start.
@@ -173,10 +173,17 @@ func CheckText(data []byte, what string) *TextProblem {
 	for i := 0; i < len(data); {
 		b := data[i]
 		switch b {
-		case '\n', ',', ':', '-', '[', '{', '?':
-			if marks++; marks > MaxMarks {
-				return &TextProblem{line, col, fmt.Sprintf("too many YAML items: more than %d lines and ':' ',' '-' '[' '{' '?' characters together, the most a %s may hold (they bound its YAML nodes)", MaxMarks, what)}
+		case ':', '?':
+			marks += 2 // a key and its value
+		case ',', '[', '{':
+			marks++
+		case '-':
+			if i+1 == len(data) || data[i+1] == ' ' || data[i+1] == '\n' || data[i+1] == '\r' || data[i+1] == '\t' {
+				marks++ // a list item, or the end of "---"
 			}
+		}
+		if marks > MaxMarks {
+			return &TextProblem{line, col, fmt.Sprintf("too many YAML items: more than %d keys, values and list items (counted from the ':' ',' '-' '[' '{' that make them, up to here), the most a %s may hold", MaxMarks, what)}
 		}
 		if b < utf8.RuneSelf {
 			if b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f {
