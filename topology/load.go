@@ -124,6 +124,8 @@ type loader struct {
 	nodesByLine map[int][]*yaml.Node
 	// nulls are the null items of lists yaml.v3 would drop (see load).
 	nulls []nullItem
+	// stopped is set when maxProblems were found.
+	stopped bool
 	root  *yaml.Node
 	// index maps a field path to the node holding its value; paths is the
 	// reverse; keys records every mapping key node.
@@ -187,6 +189,9 @@ func (l *loader) load(data []byte) *Scenario {
 		return nil
 	}
 	l.walk(l.root, scenarioType, "")
+	if l.stopped {
+		return nil
+	}
 
 	// The strict decode. The walk has already reported what yaml.v3 would
 	// complain about, with better positions; its messages are translated
@@ -241,9 +246,22 @@ func (l *loader) load(data []byte) *Scenario {
 	return &s
 }
 
+// maxProblems is the most problems one load collects: past it, checking
+// stops (a file with 100,000 broken items gets the first 10,000 and a
+// note where netsim stopped).
+const maxProblems = 10_000
+
 func (l *loader) add(p Problem) {
+	if l.stopped {
+		return
+	}
 	if p.File == "" {
 		p.File = l.file
+	}
+	if len(l.probs) == maxProblems {
+		l.stopped = true
+		p.Path = ""
+		p.Msg = fmt.Sprintf("more than %d problems: netsim stopped checking here", maxProblems)
 	}
 	if p.File == l.file {
 		l.probLine[p.Line] = true
@@ -327,6 +345,9 @@ func isNull(n *yaml.Node) bool {
 // walk checks node n against Go type t, recording positions and reporting
 // unknown keys, duplicate keys and values of the wrong type.
 func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
+	if l.stopped {
+		return
+	}
 	n = resolveAlias(n)
 	if _, ok := l.index[path]; !ok {
 		l.index[path] = n
