@@ -126,7 +126,7 @@ type loader struct {
 	nulls []nullItem
 	// stopped is set when maxProblems were found.
 	stopped bool
-	root  *yaml.Node
+	root    *yaml.Node
 	// index maps a field path to the node holding its value; paths is the
 	// reverse; keys records every mapping key node.
 	index map[string]*yaml.Node
