@@ -88,6 +88,8 @@ type Decoder struct {
 	items []any
 	seen  map[string]*Meta
 	done  bool
+	// stopped is set once MaxErrors were collected.
+	stopped bool
 	// src and srcLines are the last scenario text inline objects came
 	// from, split into lines once.
 	src      []byte
@@ -102,6 +104,9 @@ func NewDecoder(opts Options) *Decoder {
 // DecodeFile reads and decodes the manifest file at path. The file must be
 // a regular file of at most yamlbound.MaxFileBytes (16 MiB).
 func (d *Decoder) DecodeFile(path string) {
+	if d.stopped {
+		return
+	}
 	data, err := yamlbound.ReadFile(path, "manifest")
 	if err != nil {
 		msg := err.Error()
@@ -130,6 +135,9 @@ func (d *Decoder) Decode(file string, data []byte) {
 	budget := yamlbound.NewBudget()
 	n := 0
 	for i, ch := range splitDocuments(data) {
+		if d.full(file, ch.line) {
+			return
+		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(ch.text, &doc); err != nil {
 			d.errs = append(d.errs, syntaxError(file, ch, err))
@@ -163,6 +171,9 @@ func (d *Decoder) Decode(file string, data []byte) {
 // path its field path there ("resources[2]"). Positions in messages are
 // positions in that file.
 func (d *Decoder) DecodeNode(file string, src []byte, n *yaml.Node, path string) {
+	if d.full(file, n.Line) {
+		return
+	}
 	if e := yamlbound.Check(n); e != nil {
 		d.errs = append(d.errs, Error{File: file, Line: e.Line, Column: e.Column, Path: Source{Path: path}.FieldPath(e.Path), Msg: e.Msg})
 		return
@@ -178,6 +189,24 @@ func (d *Decoder) DecodeNode(file string, src []byte, n *yaml.Node, path string)
 	}
 	text, off := inlineText(d.srcLines, n)
 	d.decodeObject(file, path, path, n, text, off)
+}
+
+// MaxErrors is the most problems a Decoder collects: past it, it stops
+// decoding (one more Error says where).
+const MaxErrors = 10_000
+
+// full reports whether MaxErrors were collected, and says so once, at the
+// given line of file.
+func (d *Decoder) full(file string, line int) bool {
+	if d.stopped {
+		return true
+	}
+	if len(d.errs) < MaxErrors {
+		return false
+	}
+	d.stopped = true
+	d.errs = append(d.errs, Error{File: file, Line: line, Msg: fmt.Sprintf("more than %d problems: netsim stopped checking here", MaxErrors)})
+	return true
 }
 
 // chunk is one document of a manifest.
