@@ -67,7 +67,7 @@ func ParseWith(name string, data []byte, opts LoadOptions) (*Scenario, error) {
 	if tp := yamlbound.CheckText(data, "scenario"); tp != nil {
 		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
 	} else {
-		l.lines = strings.Split(string(data), "\n")
+		l.data, l.lines = data, strings.Split(string(data), "\n")
 		s = l.load(data)
 	}
 	if len(l.probs) > 0 {
@@ -114,6 +114,7 @@ type keyMeta struct {
 type loader struct {
 	file  string
 	opts  LoadOptions
+	data  []byte
 	lines []string
 	probs Problems
 	// probLine records the lines with a problem.
@@ -734,6 +735,18 @@ func (l *loader) syntaxProblem(err error) Problem {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	p.Msg = "invalid YAML: " + msg
+	switch {
+	case p.Line == 0 && strings.HasPrefix(msg, "exceeded max depth"):
+		if line, col, ok := yamlbound.FlowDepthAt(l.data, 10000); ok {
+			p.Line, p.Column = line, col
+		}
+		p.Msg += ": lists and mappings nest at most 10000 deep"
+	case p.Line == 0 && strings.Contains(msg, "excessive aliasing"):
+		if l.root != nil {
+			p.Line, p.Column = l.root.Line, l.root.Column
+		}
+		p.Msg = "the document is mostly copies of aliases, which the YAML decoder refuses (excessive aliasing): write the values out or share fewer of them"
+	}
 	for i, text := range l.lines {
 		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
 		col := strings.IndexByte(indent, '\t')

@@ -275,3 +275,39 @@ func SyntaxColumn(text, msg string) int {
 	}
 	return col(first)
 }
+
+// FlowDepthAt returns the position of the first "[" or "{" nested deeper
+// than depth (yaml.v3 refuses more than 10000), ignoring quoted text and
+// comments roughly; ok is false when there is none.
+func FlowDepthAt(data []byte, depth int) (line, col int, ok bool) {
+	line, col = 1, 1
+	open := 0
+	var quote byte
+	comment := false
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		switch {
+		case b == '\n':
+			line, col, comment = line+1, 0, false
+		case comment:
+		case quote != 0:
+			if b == quote {
+				quote = 0
+			}
+		case b == '"' || b == '\'':
+			quote = b
+		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t'):
+			comment = true
+		case b == '[' || b == '{':
+			if open++; open > depth {
+				return line, col, true
+			}
+		case b == ']' || b == '}':
+			open = max(open-1, 0)
+		}
+		if b < utf8.RuneSelf || utf8.RuneStart(b) {
+			col++
+		}
+	}
+	return 0, 0, false
+}
