@@ -196,3 +196,16 @@ func TestLoadFiles(t *testing.T) {
 		assert.EqualError(t, err, tt.want)
 	}
 }
+
+// TestLoadStopsAfterMaxProblems: 12,000 broken items give 10,000 problems
+// and a note where checking stopped, not 12,000 (nor a decode of them).
+func TestLoadStopsAfterMaxProblems(t *testing.T) {
+	src := "name: x\npods:\n" + strings.Repeat("  - a\n", 12_000)
+	_, err := Parse("x.yaml", []byte(src))
+	var probs Problems
+	require.ErrorAs(t, err, &probs)
+	require.Len(t, probs, maxProblems+1)
+	last := probs[len(probs)-1]
+	assert.Equal(t, Problem{File: "x.yaml", Line: maxProblems + 3, Column: 5, Msg: "more than 10000 problems: netsim stopped checking here"}, last)
+	assert.Equal(t, "x.yaml:3:5: pods[0]: expected a mapping, got \"a\"", probs[0].String())
+}

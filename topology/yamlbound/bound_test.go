@@ -223,3 +223,11 @@ func TestDescribeDoesNotEcho(t *testing.T) {
 	assert.Equal(t, "a list", Describe(parse(t, "[1]").Content[0]))
 	assert.Equal(t, "a number", Describe(parse(t, "1.5").Content[0]))
 }
+
+func TestFlowDepthAt(t *testing.T) {
+	line, col, ok := FlowDepthAt([]byte("a: 1\n# [[[[\nb: '[[[['\nc: "+strings.Repeat("[", 5)), 3)
+	require.True(t, ok)
+	assert.Equal(t, [2]int{4, 7}, [2]int{line, col})
+	_, _, ok = FlowDepthAt([]byte("a: [[1], {b: [2]}]\n"), 3)
+	assert.False(t, ok)
+}

@@ -296,7 +296,7 @@ func FlowDepthAt(data []byte, depth int) (line, col int, ok bool) {
 			}
 		case b == '"' || b == '\'':
 			quote = b
-		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t'):
+		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
 			comment = true
 		case b == '[' || b == '{':
 			if open++; open > depth {
