@@ -90,9 +90,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if name != "version" {
-		fs.BoolVar(&loadOptions.AllowOutside, "allow-outside", false, "read manifests outside the scenario file's directory")
-	}
 	var u string
 	for _, c := range commands() {
 		if c.name == name {
@@ -104,6 +101,9 @@ func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 		if fs.HasFlags() {
 			fmt.Fprintf(stdout, "\nFlags:\n%s", fs.FlagUsages())
 		}
+	}
+	if name != "version" {
+		fs.BoolVar(&loadOptions.AllowOutside, "allow-outside", false, "read manifests outside the scenario file's directory")
 	}
 	return fs
 }
