@@ -771,6 +771,23 @@ func (l *loader) clampPosition(p *Problem) {
 	if n > 1 && l.lines[n-1] == "" {
 		n-- // the file ends with a newline
 	}
+	atEnd := p.Line > n
+	if !atEnd && p.Line >= 1 {
+		atEnd = true // the line and every line after it are blank
+		for _, text := range l.lines[p.Line-1:] {
+			if strings.TrimSpace(text) != "" {
+				atEnd = false
+				break
+			}
+		}
+	}
+	if atEnd && p.Column == 0 {
+		// yaml.v3 reached the end of the file inside a flow collection:
+		// the bracket that opened it is what is wrong.
+		if line, col, ok := yamlbound.UnclosedAt(l.data); ok {
+			p.Line, p.Column = line, col
+		}
+	}
 	if p.Line > n {
 		p.Line = max(n, 1)
 	}

@@ -302,7 +302,13 @@ func syntaxError(file string, ch chunk, err error) Error {
 	if n > 1 && lines[n-1] == "" {
 		n-- // the document ends with a newline
 	}
-	// yaml.v3 may name the line after the last (an unclosed bracket).
+	// yaml.v3 may name the line after the last (an unclosed bracket): the
+	// bracket is then what is wrong.
+	if line > n {
+		if l, c, ok := yamlbound.UnclosedAt(ch.text); ok {
+			return Error{File: file, Line: l + ch.line - 1, Column: c, Msg: "invalid YAML: " + msg}
+		}
+	}
 	line = max(min(line, n), 1)
 	e.Line, e.Column = line+ch.line-1, 1
 	l := lines[line-1]

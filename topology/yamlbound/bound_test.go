@@ -231,3 +231,11 @@ func TestFlowDepthAt(t *testing.T) {
 	_, _, ok = FlowDepthAt([]byte("a: [[1], {b: [2]}]\n"), 3)
 	assert.False(t, ok)
 }
+
+func TestUnclosedAt(t *testing.T) {
+	line, col, ok := UnclosedAt([]byte("a: [1, {b: 2}]\nc: {d: '{', e: [\n# [\n"))
+	require.True(t, ok)
+	assert.Equal(t, [2]int{2, 16}, [2]int{line, col})
+	_, _, ok = UnclosedAt([]byte("a: [1, {b: 2}]\n"))
+	assert.False(t, ok)
+}

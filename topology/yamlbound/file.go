@@ -311,3 +311,45 @@ func FlowDepthAt(data []byte, depth int) (line, col int, ok bool) {
 	}
 	return 0, 0, false
 }
+
+// UnclosedAt returns the position of the innermost "[" or "{" still open
+// at the end of data (ignoring quoted text and comments roughly), for a
+// syntax error yaml.v3 reports at the end of the file; ok is false when
+// every bracket is closed.
+func UnclosedAt(data []byte) (line, col int, ok bool) {
+	type pos struct{ line, col int }
+	var stack []pos
+	line, col = 1, 1
+	var quote byte
+	comment := false
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		switch {
+		case b == '\n':
+			line, col, comment = line+1, 0, false
+		case comment:
+		case quote != 0:
+			if b == quote {
+				quote = 0
+			}
+		case b == '"' || b == '\'':
+			quote = b
+		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
+			comment = true
+		case b == '[' || b == '{':
+			stack = append(stack, pos{line, col})
+		case b == ']' || b == '}':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+		if b < utf8.RuneSelf || utf8.RuneStart(b) {
+			col++
+		}
+	}
+	if len(stack) == 0 {
+		return 0, 0, false
+	}
+	top := stack[len(stack)-1]
+	return top.line, top.col, true
+}
