@@ -71,3 +71,29 @@ func count(n int, what string) string {
 	}
 	return thousandsInt(n) + " " + what + "s"
 }
+
+// maxTracedExchanges bounds `run --trace-all`: every exchange of every
+// flow traced hop by hop. netsim's time: measured, 2,000 traced pings
+// 4.1 s (text or JSON); 20,000 took 70 s on a loaded machine.
+const maxTracedExchanges = 5000
+
+// traceAllSize checks what --trace-all would trace: the exchanges (count)
+// of the flows that run (only --flow's when given); a non-empty message is
+// a usage error.
+func traceAllSize(s *topology.Scenario, flow string) string {
+	total, biggest, name := 0, 0, ""
+	for _, f := range s.Flows {
+		if f.Action != "" || (flow != "" && f.Name != flow) {
+			continue
+		}
+		total += f.Count
+		if f.Count > biggest {
+			biggest, name = f.Count, f.Name
+		}
+	}
+	if total <= maxTracedExchanges {
+		return ""
+	}
+	return fmt.Sprintf("--trace-all would trace %s exchanges (the most: flow %s, count %s), more than netsim's limit of %s traced exchanges (about 10 s): leave --trace-all out (the first exchange of each flow is traced), pick one flow with --flow, or lower count",
+		thousandsInt(total), name, thousandsInt(biggest), thousandsInt(maxTracedExchanges))
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestMatrixSizeLimit checks that a matrix over maxMatrixProbes is a usage
@@ -43,4 +44,19 @@ func TestThousandsInt(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 100: "100", 1000: "1,000", 105800: "105,800", 8000000: "8,000,000", -1000: "-1,000"} {
 		assert.Equal(t, want, thousandsInt(n))
 	}
+}
+
+// TestTraceAllLimit checks that --trace-all over maxTracedExchanges is a
+// usage error, and that --flow narrows what is counted.
+func TestTraceAllLimit(t *testing.T) {
+	text := strings.Replace(small("delivered"), "  - {name: b-to-a, from: pod/b, to: pod/a, expect: delivered}", "  - {name: b-to-a, from: pod/b, to: pod/a, count: 4500, expect: delivered}\n  - {name: many, from: pod/a, to: pod/b, count: 600, expect: delivered}", 1)
+	require.NotEqual(t, small("delivered"), text)
+	file := writeScenario(t, "s.yaml", text)
+	code, stdout, stderr := netsim(t, "run", file, "--trace-all")
+	assert.Equal(t, exitBadInput, code)
+	assert.Empty(t, stdout)
+	assert.Equal(t, "netsim run: --trace-all would trace 5,101 exchanges (the most: flow b-to-a, count 4,500), more than netsim's limit of 5,000 traced exchanges (about 10 s): leave --trace-all out (the first exchange of each flow is traced), pick one flow with --flow, or lower count\n", stderr)
+
+	code, _, stderr = netsim(t, "run", file, "--trace-all", "--flow", "many", "--level", "minimal")
+	assert.Equal(t, exitOK, code, stderr)
 }

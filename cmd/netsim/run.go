@@ -39,6 +39,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if r == nil {
 		return code
 	}
+	if msg := traceAllSize(r.World.Scenario, *flow); *traceAll && msg != "" {
+		fmt.Fprintf(stderr, "netsim run: %s\n", msg)
+		return exitBadInput
+	}
 	if *node != "" {
 		name, msg := nodeName(r, *node)
 		if msg != "" {

@@ -157,3 +157,6 @@ cli port-not-a-number "matrix --port 80,x: a usage error that names no Go parser
 
 d=$(mk matrix-size "a reachability matrix of 300 pods on 2 ports: 180,000 probes, more than netsim's limit of 100,000" '[matrix, scenario.yaml]' 2 '^netsim matrix: 300 pods × 300 columns × 2 ports × 1 protocol are 180,000 probes, more than netsim.s limit of 100,000' "seconds: 5")
 { base | sed '/^pods:/,$d'; echo "pods:"; for i in $(seq 1 300); do echo "  - {name: p-$i, node: node-$(( i % 2 + 1 ))}"; done; echo "flows: []"; } > $d/scenario.yaml
+
+d=$(mk trace-all "run --trace-all on 100,000 exchanges: more than the 5,000 traced exchanges netsim allows" '[run, scenario.yaml, --trace-all]' 2 '^netsim run: --trace-all would trace 100,000 exchanges \(the most: flow f, count 100,000\), more than netsim.s limit of 5,000 traced exchanges' "seconds: 5")
+{ base; flow pod/api-1 | sed 's/    expect: delivered/    count: 100000\n    expect: delivered/'; } > $d/scenario.yaml
