@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -162,45 +163,173 @@ func WriteText(w io.Writer, r *Result, width int) {
 // line is wrapped at o.Width. A flow traced for several exchanges
 // (--trace-all) gets a separator line before each exchange.
 func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
-	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, o.Width) }
-	ww("", fmt.Sprintf("scenario %s (%s): CNI %s, underlay %s", r.Scenario, r.File, r.CNI, r.Underlay))
+	t := NewTextStream(w, o)
+	for i, f := range r.Flows {
+		t.flow(r, i, f)
+	}
+	t.Close(r)
+}
+
+// TextStream writes the text report of WriteTextOptions flow by flow, as
+// the runner finishes them (Options.OnFlow), so that a flow's hops can be
+// dropped once written; Close writes the rest.
+type TextStream struct {
+	w       io.Writer
+	o       TextOptions
+	started bool
+}
+
+// NewTextStream returns a stream writing the report to w.
+func NewTextStream(w io.Writer, o TextOptions) *TextStream { return &TextStream{w: w, o: o} }
+
+func (t *TextStream) ww(prefix, text string) { trace.WriteWrapped(t.w, prefix, text, t.o.Width) }
+
+func (t *TextStream) head(r *Result) {
+	if t.started {
+		return
+	}
+	t.started = true
+	t.ww("", fmt.Sprintf("scenario %s (%s): CNI %s, underlay %s", r.Scenario, r.File, r.CNI, r.Underlay))
 	for _, n := range r.Notes {
-		ww("note: ", n)
+		t.ww("note: ", n)
 	}
 	for _, n := range r.Warnings {
-		ww("warning: ", n)
+		t.ww("warning: ", n)
 	}
-	for i, f := range r.Flows {
-		writeActions(w, r, i, o.Width)
-		fmt.Fprintln(w)
-		ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
-		if f.Description != "" {
-			ww("   ", f.Description)
-		}
-		if len(f.Hops) > 0 {
-			xs := trace.Exchanges(f.Hops)
-			if len(xs) == 1 && f.Count > 1 {
-				ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
-			}
-			for i, x := range xs {
-				if len(xs) > 1 {
-					ww("  ", exchangeHeader(f, x, i, len(xs)))
-				}
-				trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
-			}
-		}
-		ww("   verdict: ", VerdictLine(f))
-		if f.Verdict.Why != "" {
-			ww("      why: ", f.Verdict.Why)
-		}
-		if f.Verdict.Hint != "" {
-			ww("     hint: ", f.Verdict.Hint)
-		}
-		ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
-	}
-	writeActions(w, r, len(r.Flows), o.Width)
+}
+
+// Flow writes f, the last flow of r.Flows so far, and the actions before it.
+func (t *TextStream) Flow(r *Result, f *FlowResult) {
+	t.flow(r, len(r.Flows)-1, f)
+}
+
+func (t *TextStream) flow(r *Result, i int, f *FlowResult) {
+	t.head(r)
+	w, o, ww := t.w, t.o, t.ww
+	writeActions(w, r, i, o.Width)
 	fmt.Fprintln(w)
-	WriteSummaryWidth(w, r, o.Width)
+	ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
+	if f.Description != "" {
+		ww("   ", f.Description)
+	}
+	if len(f.Hops) > 0 {
+		xs := trace.Exchanges(f.Hops)
+		if len(xs) == 1 && f.Count > 1 {
+			ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
+		}
+		for i, x := range xs {
+			if len(xs) > 1 {
+				ww("  ", exchangeHeader(f, x, i, len(xs)))
+			}
+			trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
+		}
+	}
+	ww("   verdict: ", VerdictLine(f))
+	if f.Verdict.Why != "" {
+		ww("      why: ", f.Verdict.Why)
+	}
+	if f.Verdict.Hint != "" {
+		ww("     hint: ", f.Verdict.Hint)
+	}
+	ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
+}
+
+// Close writes the actions after the last flow and the summary.
+func (t *TextStream) Close(r *Result) {
+	t.head(r)
+	writeActions(t.w, r, len(r.Flows), t.o.Width)
+	fmt.Fprintln(t.w)
+	WriteSummaryWidth(t.w, r, t.o.Width)
+}
+
+// JSONStream writes the document of WriteJSON flow by flow, as the runner
+// finishes them (Options.OnFlow), with the same bytes, so that a flow's
+// hops can be dropped once written: the fields before "flows" at the
+// first flow, each flow as it comes, and the rest (the actions) at Close.
+type JSONStream struct {
+	w     io.Writer
+	flows int
+	err   error
+}
+
+// NewJSONStream returns a stream writing the JSON document to w.
+func NewJSONStream(w io.Writer) *JSONStream { return &JSONStream{w: w} }
+
+// flowsKey is the "flows" key of the indented document (a top-level key:
+// the only one at this indentation after a newline; strings hold no raw
+// newline).
+const flowsKey = "\n  \"flows\": null"
+
+// frame encodes r without its flows and returns the text before and after
+// its flows' value.
+func jsonFrame(r *Result) (before, after []byte, err error) {
+	c := *r
+	c.Flows = nil
+	var b bytes.Buffer
+	if err := WriteJSON(&b, &c); err != nil {
+		return nil, nil, err
+	}
+	i := bytes.LastIndex(b.Bytes(), []byte(flowsKey))
+	if i < 0 {
+		return nil, nil, fmt.Errorf("json: no flows key in the document")
+	}
+	end := i + len(flowsKey)
+	return b.Bytes()[:end-len("null")], b.Bytes()[end:], nil
+}
+
+func (s *JSONStream) write(p []byte) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+}
+
+// Flow writes f, the last flow of r.Flows so far; it returns the first
+// write error of the stream.
+func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.flows == 0 {
+		before, _, err := jsonFrame(r)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		s.write(before)
+		s.write([]byte("[\n    "))
+	} else {
+		s.write([]byte(",\n    "))
+	}
+	s.flows++
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("    ", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(f); err != nil {
+		s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+		return s.err
+	}
+	s.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	return s.err
+}
+
+// Close writes the rest of the document and returns the first write error.
+func (s *JSONStream) Close(r *Result) error {
+	if s.err != nil {
+		return s.err
+	}
+	before, after, err := jsonFrame(r)
+	if err != nil {
+		return err
+	}
+	if s.flows == 0 {
+		s.write(before)
+		s.write([]byte("null"))
+	} else {
+		s.write([]byte("\n  ]"))
+	}
+	s.write(after)
+	return s.err
 }
 
 // exchangeHeader introduces exchange i (from 0) of n of a flow traced in

@@ -25,6 +25,11 @@ type Options struct {
 	TraceAll bool
 	// Flow, if set, runs only the flow with this name.
 	Flow string
+	// OnFlow, if set, is called with the result so far as each flow
+	// finishes (fr is the last of res.Flows): a report can be written flow
+	// by flow (TextStream, JSONStream) and the flow's hops dropped
+	// (fr.DropTrace). An error stops the run and Run returns it.
+	OnFlow func(res *Result, fr *FlowResult) error
 }
 
 // Verdict is the outcome of a flow or one exchange.
@@ -93,6 +98,12 @@ type Result struct {
 	Flows    []*FlowResult `json:"flows"`
 	// Actions are the actions applied between the flows (see ActionResult).
 	Actions []*ActionResult `json:"actions,omitempty"`
+}
+
+// DropTrace forgets the flow's hops and packet names (once written): what
+// is left is a few hundred bytes whatever the flow's count.
+func (f *FlowResult) DropTrace() {
+	f.Hops, f.Packets = nil, nil
 }
 
 // AllMet reports whether every flow met its expectation.
@@ -204,6 +215,11 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 			return nil, err
 		}
 		res.Flows = append(res.Flows, fr)
+		if opts.OnFlow != nil {
+			if err := opts.OnFlow(res, fr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !found {
 		var names []string

@@ -1,0 +1,76 @@
+package sim_test
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/sim"
+	"netsim/topology"
+)
+
+// TestStreamsWriteTheSameBytes: the JSON and text reports written flow by
+// flow from Options.OnFlow, with each flow's hops dropped once written,
+// are byte for byte the documents WriteJSON and WriteTextOptions write
+// from the whole result (the goldens).
+func TestStreamsWriteTheSameBytes(t *testing.T) {
+	for _, f := range scenarioFiles(t) {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			_, whole, _ := runScenario(t, f, false)
+			var wantJS, wantTxt bytes.Buffer
+			require.NoError(t, sim.WriteJSON(&wantJS, whole))
+			sim.WriteTextOptions(&wantTxt, whole, sim.TextOptions{Width: 120})
+
+			s, err := topology.Load(f)
+			require.NoError(t, err)
+			r, err := sim.NewRunner(s)
+			require.NoError(t, err)
+			var js, txt bytes.Buffer
+			jst, tst := sim.NewJSONStream(&js), sim.NewTextStream(&txt, sim.TextOptions{Width: 120})
+			res, err := r.Run(sim.Options{Trace: true, OnFlow: func(res *sim.Result, fr *sim.FlowResult) error {
+				tst.Flow(res, fr)
+				err := jst.Flow(res, fr)
+				fr.DropTrace()
+				return err
+			}})
+			require.NoError(t, err)
+			require.NoError(t, jst.Close(res))
+			tst.Close(res)
+			for _, fr := range res.Flows {
+				assert.Nil(t, fr.Hops, "flow %s keeps its hops", fr.Name)
+			}
+			assert.Equal(t, wantJS.String(), js.String())
+			assert.Equal(t, wantTxt.String(), txt.String())
+		})
+	}
+}
+
+// TestOnFlowErrorStopsTheRun: an error of the callback (a full disk)
+// ends the run at that flow.
+func TestOnFlowErrorStopsTheRun(t *testing.T) {
+	s, err := topology.Load("../scenarios/flannel-vxlan.yaml")
+	require.NoError(t, err)
+	r, err := sim.NewRunner(s)
+	require.NoError(t, err)
+	boom := errors.New("boom")
+	calls := 0
+	_, err = r.Run(sim.Options{OnFlow: func(*sim.Result, *sim.FlowResult) error { calls++; return boom }})
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 1, calls)
+}
+
+// TestJSONStreamWithoutFlows: a result with no flow closes as WriteJSON
+// writes it.
+func TestJSONStreamWithoutFlows(t *testing.T) {
+	res := &sim.Result{Schema: sim.SchemaVersion, Scenario: "x", Notes: []string{`a "flows": null note`}}
+	var want, got bytes.Buffer
+	require.NoError(t, sim.WriteJSON(&want, res))
+	require.NoError(t, sim.NewJSONStream(&got).Close(res))
+	assert.Equal(t, want.String(), got.String())
+}
