@@ -149,9 +149,9 @@ func (s *Sink) Interfaces() []string {
 }
 
 // Err is the first error writing a stream sink's file (nil for a memory
-// sink, or when every write succeeded).
+// sink, a nil sink, or when every write succeeded).
 func (s *Sink) Err() error {
-	if s.out == nil {
+	if s == nil || s.out == nil {
 		return nil
 	}
 	return s.out.err
