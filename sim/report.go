@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -171,12 +173,14 @@ func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
 }
 
 // TextStream writes the text report of WriteTextOptions flow by flow, as
-// the runner finishes them (Options.OnFlow), so that a flow's hops can be
-// dropped once written; Close writes the rest.
+// the runner finishes them (Options.OnFlow), and a traced flow exchange by
+// exchange (Options.OnExchange), so that no hop is kept once written;
+// Close writes the rest.
 type TextStream struct {
 	w       io.Writer
 	o       TextOptions
 	started bool
+	inFlow  bool // the flow's header is written (its exchanges stream)
 }
 
 // NewTextStream returns a stream writing the report to w.
@@ -198,32 +202,61 @@ func (t *TextStream) head(r *Result) {
 	}
 }
 
-// Flow writes f, the last flow of r.Flows so far, and the actions before it.
+// Exchange writes one traced exchange of f, the flow after r.Flows (and,
+// at its first, the actions before the flow and the flow's header).
+func (t *TextStream) Exchange(r *Result, f *FlowResult, x ExchangeTrace) {
+	if !t.inFlow {
+		t.flowHead(r, len(r.Flows), f)
+		t.inFlow = true
+	}
+	t.exchange(f, x.Hops, x.Index, x.Traced)
+}
+
+// Flow writes f, the last flow of r.Flows so far, and the actions before
+// it; or, when its exchanges were streamed, its verdict.
 func (t *TextStream) Flow(r *Result, f *FlowResult) {
+	if t.inFlow {
+		t.inFlow = false
+		t.flowTail(f)
+		return
+	}
 	t.flow(r, len(r.Flows)-1, f)
 }
 
-func (t *TextStream) flow(r *Result, i int, f *FlowResult) {
+func (t *TextStream) flowHead(r *Result, i int, f *FlowResult) {
 	t.head(r)
-	w, o, ww := t.w, t.o, t.ww
-	writeActions(w, r, i, o.Width)
-	fmt.Fprintln(w)
-	ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
+	writeActions(t.w, r, i, t.o.Width)
+	fmt.Fprintln(t.w)
+	t.ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
 	if f.Description != "" {
-		ww("   ", f.Description)
+		t.ww("   ", f.Description)
 	}
+}
+
+// exchange writes exchange i of the n traced of f.
+func (t *TextStream) exchange(f *FlowResult, x []trace.Hop, i, n int) {
+	if n == 1 && f.Count > 1 {
+		t.ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
+	}
+	if n > 1 {
+		t.ww("  ", exchangeHeader(f, x, i, n))
+	}
+	trace.WriteLevel(t.w, t.o.Filter.Apply(x), f.Start, t.o.Level, t.o.Width)
+}
+
+func (t *TextStream) flow(r *Result, i int, f *FlowResult) {
+	t.flowHead(r, i, f)
 	if len(f.Hops) > 0 {
 		xs := trace.Exchanges(f.Hops)
-		if len(xs) == 1 && f.Count > 1 {
-			ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
-		}
 		for i, x := range xs {
-			if len(xs) > 1 {
-				ww("  ", exchangeHeader(f, x, i, len(xs)))
-			}
-			trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
+			t.exchange(f, x, i, len(xs))
 		}
 	}
+	t.flowTail(f)
+}
+
+func (t *TextStream) flowTail(f *FlowResult) {
+	ww := t.ww
 	ww("   verdict: ", VerdictLine(f))
 	if f.Verdict.Why != "" {
 		ww("      why: ", f.Verdict.Why)
@@ -246,10 +279,17 @@ func (t *TextStream) Close(r *Result) {
 // finishes them (Options.OnFlow), with the same bytes, so that a flow's
 // hops can be dropped once written: the fields before "flows" at the
 // first flow, each flow as it comes, and the rest (the actions) at Close.
+// The hops of a flow streamed exchange by exchange (Options.OnExchange)
+// wait in a temporary file until the flow's verdict is known: they come
+// after it in the document.
 type JSONStream struct {
 	w     io.Writer
 	flows int
 	err   error
+
+	spill  *os.File // this flow's hops, encoded
+	spillW *bufio.Writer
+	hops   int
 }
 
 // NewJSONStream returns a stream writing the JSON document to w.
@@ -283,9 +323,68 @@ func (s *JSONStream) write(p []byte) {
 	}
 }
 
-// Flow writes f, the last flow of r.Flows so far; it returns the first
-// write error of the stream.
+// encodeIndented encodes v as WriteJSON would at an indentation of
+// prefix, without the final newline.
+func encodeIndented(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Exchange encodes the hops of one traced exchange of the flow after
+// r.Flows into the flow's temporary file.
+func (s *JSONStream) Exchange(r *Result, f *FlowResult, x ExchangeTrace) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.spill == nil {
+		sp, err := os.CreateTemp("", "netsim-hops-*.json")
+		if err != nil {
+			s.err = fmt.Errorf("json: a temporary file for the hops of flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.spill, s.spillW, s.hops = sp, bufio.NewWriterSize(sp, 64<<10), 0
+	}
+	for i := range x.Hops {
+		b, err := encodeIndented(&x.Hops[i], "        ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		if s.hops > 0 {
+			s.spillW.WriteString(",\n")
+		}
+		s.spillW.WriteString("        ")
+		if _, err := s.spillW.Write(b); err != nil {
+			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.hops++
+	}
+	return nil
+}
+
+// dropSpill removes the temporary file of the hops.
+func (s *JSONStream) dropSpill() {
+	if s.spill != nil {
+		s.spill.Close()
+		os.Remove(s.spill.Name())
+		s.spill, s.spillW, s.hops = nil, nil, 0
+	}
+}
+
+// Abort removes what a stream left on disk (a run that stopped).
+func (s *JSONStream) Abort() { s.dropSpill() }
+
+// Flow writes f, the last flow of r.Flows so far, with the hops streamed
+// for it; it returns the first write error of the stream.
 func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
+	defer s.dropSpill()
 	if s.err != nil {
 		return s.err
 	}
@@ -301,15 +400,53 @@ func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
 		s.write([]byte(",\n    "))
 	}
 	s.flows++
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetIndent("    ", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(f); err != nil {
+	if s.spill == nil || len(f.Hops) > 0 {
+		b, err := encodeIndented(f, "    ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.write(b)
+		return s.err
+	}
+	// The flow without its hops and packets (the last two fields), then
+	// the hops from the file, the packets, the closing brace.
+	c := *f
+	c.Hops, c.Packets = nil, nil
+	b, err := encodeIndented(&c, "    ")
+	if err != nil {
 		s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
 		return s.err
 	}
-	s.write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	s.write(bytes.TrimSuffix(b, []byte("\n    }")))
+	if s.hops > 0 {
+		if err := s.spillW.Flush(); err != nil {
+			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+			return s.err
+		}
+		if _, err := s.spill.Seek(0, io.SeekStart); err != nil {
+			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.write([]byte(",\n      \"hops\": [\n"))
+		if s.err == nil {
+			if _, err := io.Copy(s.w, s.spill); err != nil {
+				s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+				return s.err
+			}
+		}
+		s.write([]byte("\n      ]"))
+	}
+	if len(f.Packets) > 0 {
+		p, err := encodeIndented(f.Packets, "      ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.write([]byte(",\n      \"packets\": "))
+		s.write(p)
+	}
+	s.write([]byte("\n    }"))
 	return s.err
 }
 

@@ -15,39 +15,57 @@ import (
 )
 
 // TestStreamsWriteTheSameBytes: the JSON and text reports written flow by
-// flow from Options.OnFlow, with each flow's hops dropped once written,
-// are byte for byte the documents WriteJSON and WriteTextOptions write
-// from the whole result (the goldens).
+// flow from Options.OnFlow, or exchange by exchange from
+// Options.OnExchange, with each flow's hops dropped once written, are byte
+// for byte the documents WriteJSON and WriteTextOptions write from the
+// whole result (the goldens), with the first or every exchange traced.
 func TestStreamsWriteTheSameBytes(t *testing.T) {
 	for _, f := range scenarioFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			_, whole, _ := runScenario(t, f, false)
-			var wantJS, wantTxt bytes.Buffer
-			require.NoError(t, sim.WriteJSON(&wantJS, whole))
-			sim.WriteTextOptions(&wantTxt, whole, sim.TextOptions{Width: 120})
+		for _, mode := range []struct {
+			name               string
+			traceAll, exchange bool
+		}{{"by flow", false, false}, {"by exchange", false, true}, {"every exchange", true, true}} {
+			t.Run(name+"/"+mode.name, func(t *testing.T) {
+				run := func(opts sim.Options) (*sim.Runner, *sim.Result) {
+					s, err := topology.Load(f)
+					require.NoError(t, err)
+					r, err := sim.NewRunner(s)
+					require.NoError(t, err)
+					opts.Trace, opts.TraceAll = true, mode.traceAll
+					res, err := r.Run(opts)
+					require.NoError(t, err)
+					return r, res
+				}
+				_, whole := run(sim.Options{})
+				var wantJS, wantTxt bytes.Buffer
+				require.NoError(t, sim.WriteJSON(&wantJS, whole))
+				sim.WriteTextOptions(&wantTxt, whole, sim.TextOptions{Width: 120})
 
-			s, err := topology.Load(f)
-			require.NoError(t, err)
-			r, err := sim.NewRunner(s)
-			require.NoError(t, err)
-			var js, txt bytes.Buffer
-			jst, tst := sim.NewJSONStream(&js), sim.NewTextStream(&txt, sim.TextOptions{Width: 120})
-			res, err := r.Run(sim.Options{Trace: true, OnFlow: func(res *sim.Result, fr *sim.FlowResult) error {
-				tst.Flow(res, fr)
-				err := jst.Flow(res, fr)
-				fr.DropTrace()
-				return err
-			}})
-			require.NoError(t, err)
-			require.NoError(t, jst.Close(res))
-			tst.Close(res)
-			for _, fr := range res.Flows {
-				assert.Nil(t, fr.Hops, "flow %s keeps its hops", fr.Name)
-			}
-			assert.Equal(t, wantJS.String(), js.String())
-			assert.Equal(t, wantTxt.String(), txt.String())
-		})
+				var js, txt bytes.Buffer
+				jst, tst := sim.NewJSONStream(&js), sim.NewTextStream(&txt, sim.TextOptions{Width: 120})
+				opts := sim.Options{OnFlow: func(res *sim.Result, fr *sim.FlowResult) error {
+					tst.Flow(res, fr)
+					err := jst.Flow(res, fr)
+					fr.DropTrace()
+					return err
+				}}
+				if mode.exchange {
+					opts.OnExchange = func(res *sim.Result, fr *sim.FlowResult, x sim.ExchangeTrace) error {
+						tst.Exchange(res, fr, x)
+						return jst.Exchange(res, fr, x)
+					}
+				}
+				_, res := run(opts)
+				require.NoError(t, jst.Close(res))
+				tst.Close(res)
+				for _, fr := range res.Flows {
+					assert.Nil(t, fr.Hops, "flow %s keeps its hops", fr.Name)
+				}
+				assert.Equal(t, wantJS.String(), js.String())
+				assert.Equal(t, wantTxt.String(), txt.String())
+			})
+		}
 	}
 }
 

@@ -91,7 +91,23 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		return nil
 	}
-	opts := sim.Options{Flow: *flow, Trace: !flowsOnly || *out == "json" || sink != nil, TraceAll: *traceAll, OnFlow: onFlow}
+	// A traced exchange is written as it ends (a JSON flow's hops wait in a
+	// temporary file for its verdict): --trace-all keeps no hop in memory.
+	onExchange := func(res *sim.Result, fr *sim.FlowResult, x sim.ExchangeTrace) error {
+		if tst != nil {
+			tst.Exchange(res, fr, x)
+		}
+		if jst != nil {
+			if err := jst.Exchange(res, fr, x); err != nil {
+				return &outputError{flag: "-o", path: "json", err: err}
+			}
+		}
+		return nil
+	}
+	opts := sim.Options{Flow: *flow, Trace: !flowsOnly || *out == "json" || sink != nil, TraceAll: *traceAll, OnFlow: onFlow, OnExchange: onExchange}
+	if jst != nil {
+		defer jst.Abort()
+	}
 	res, err := r.Run(opts)
 	if err != nil {
 		var oe *outputError
