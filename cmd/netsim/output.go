@@ -45,10 +45,20 @@ func openOutput(flag, path string, inputs []string) (*outFile, error) {
 	return o, nil
 }
 
-// isDevicePath says whether p names a file of the kernel's (/dev/stdout,
-// /proc/self/fd/1): written directly, never replaced by a rename.
-func isDevicePath(p string) bool {
-	return strings.HasPrefix(p, "/dev/") || strings.HasPrefix(p, "/proc/")
+// isFDPath says whether p names one of the process's open files
+// (/dev/stdout, /dev/fd/3, /proc/self/fd/1): written directly, appended
+// to, never replaced by a rename, whatever file it is.
+func isFDPath(p string) bool {
+	switch {
+	case p == "/dev/stdout" || p == "/dev/stderr":
+		return true
+	case strings.HasPrefix(p, "/dev/fd/"):
+		return true
+	case strings.HasPrefix(p, "/proc/"):
+		parts := strings.Split(p, "/") // "", "proc", PID|self|thread-self, "fd", N
+		return len(parts) == 5 && parts[3] == "fd"
+	}
+	return false
 }
 
 func (o *outFile) open(inputs []string) error {
@@ -67,15 +77,12 @@ func (o *outFile) open(inputs []string) error {
 				return fmt.Errorf("is %s: an output never overwrites an input of the run (choose another file)", inputName(in, inputs))
 			}
 		}
-		if !st.Mode().IsRegular() || isDevicePath(filepath.Clean(abs)) {
+		if !st.Mode().IsRegular() || isFDPath(filepath.Clean(abs)) {
 			return o.openDirect(st)
 		}
 		target, err := filepath.EvalSymlinks(o.path)
 		if err != nil {
 			return fmt.Errorf("resolving it: %w", err)
-		}
-		if isDevicePath(target) {
-			return o.openDirect(st)
 		}
 		return o.openTemp(target, st.Mode().Perm())
 	case errors.Is(err, fs.ErrNotExist):

@@ -70,11 +70,25 @@ func TestRunPcapPreflight(t *testing.T) {
 		{name: "a new file", scenario: "vxlan.yaml", pcap: "{dir}/new.pcapng", code: 0},
 		{name: "replaces an old file", scenario: "vxlan.yaml", pcap: "{dir}/old.pcapng", code: 0},
 		{name: "replaces the file a symbolic link points to", scenario: "vxlan.yaml", pcap: "{dir}/old-link.pcapng", code: 0},
+		{name: "a file under /dev/shm is replaced, not appended to", scenario: "vxlan.yaml", pcap: "{shm}", code: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := caseDir(t)
-			sub := func(s string) string { return strings.ReplaceAll(s, "{dir}", dir) }
+			shm := ""
+			if tt.pcap == "{shm}" {
+				if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
+					t.Skip("no /dev/shm")
+				}
+				f, err := os.CreateTemp("/dev/shm", "netsim-test-*.pcapng")
+				require.NoError(t, err)
+				_, err = f.WriteString("old capture")
+				require.NoError(t, err)
+				require.NoError(t, f.Close())
+				shm = f.Name()
+				t.Cleanup(func() { os.Remove(shm) })
+			}
+			sub := func(s string) string { return strings.NewReplacer("{dir}", dir, "{shm}", shm).Replace(s) }
 			scen := filepath.Join(dir, tt.scenario)
 			before, err := os.ReadFile(scen)
 			require.NoError(t, err)
@@ -100,7 +114,7 @@ func TestRunPcapPreflight(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, tt.old, string(b))
 			}
-			if tt.code == 0 && strings.HasPrefix(tt.pcap, "{dir}") {
+			if tt.code == 0 && (strings.HasPrefix(tt.pcap, "{dir}") || tt.pcap == "{shm}") {
 				p := sub(tt.pcap)
 				b, err := os.ReadFile(p)
 				require.NoError(t, err)
