@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -177,6 +178,38 @@ func TestRunPcapFIFO(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotZero(t, st.Mode()&os.ModeNamedPipe, "the FIFO is still a FIFO")
 	})
+}
+
+// TestRunPcapWriteErrorDuringTheRun: a reader that goes away after the
+// header makes the next write fail (EPIPE): the run stops with exit 2
+// naming the flag and the error.
+func TestRunPcapWriteErrorDuringTheRun(t *testing.T) {
+	dir := caseDir(t)
+	fifo := filepath.Join(dir, "pipe")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	require.NoError(t, err)
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 || (err != nil && !errors.Is(err, io.EOF)) {
+				break // the header came: go away
+			}
+			time.Sleep(time.Millisecond)
+		}
+		r.Close()
+	}()
+	// ~2 MB of frames: far more than the pipe and the buffers hold.
+	bulk := writeScenario(t, "bulk.yaml", strings.Replace(small("delivered"), "  - {name: b, node: node-2}",
+		"  - {name: b, node: node-2, ports: [{port: 80, protocol: TCP}]}", 1)+
+		"  - {name: bulk, from: pod/a, to: pod/b, protocol: tcp, port: 80, size: 65000, count: 2, expect: delivered}\n")
+	code, stdout, stderr := netsim(t, "run", bulk, "--summary", "--pcap", fifo)
+	assert.Equal(t, 2, code, stderr)
+	assert.NotContains(t, stdout, "flows met", "the run stopped at the error")
+	first, _, _ := strings.Cut(stderr, "\n")
+	assert.Regexp(t, `^netsim run: --pcap `+regexp.QuoteMeta(fifo)+`: pcapng: .*broken pipe$`, first)
+	assert.NotContains(t, stderr, "wrote ")
 }
 
 func TestRunPcapReadOnlyDirectory(t *testing.T) {
