@@ -63,6 +63,8 @@ type Scenario struct {
 	src []byte
 	// inputs are the manifest files read, as given to the decoder.
 	inputs []string
+	// opts are the options the scenario was loaded with.
+	opts LoadOptions
 	// catalog is the built-in instance types with InstanceTypes applied
 	// (set by Validate; nil means the built-in table).
 	catalog *ack.Catalog

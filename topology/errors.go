@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,11 +56,20 @@ func (p Problem) String() string {
 // at the individual problems.
 type Problems []Problem
 
-// Error lists the problems, one per line.
+// MaxListed is the most problems Problems.Error lists; the rest are
+// counted on one last line.
+const MaxListed = 100
+
+// Error lists the problems, one per line: the first MaxListed, then how
+// many more there are.
 func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
+	n := min(len(ps), MaxListed)
+	lines := make([]string, n, n+1)
+	for i, p := range ps[:n] {
 		lines[i] = p.String()
+	}
+	if more := len(ps) - n; more > 0 {
+		lines = append(lines, fmt.Sprintf("... and %d more problems (only the first %d are listed)", more, MaxListed))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -6,27 +6,46 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
 
 	"netsim/topology/hint"
+	"netsim/topology/yamlbound"
 )
 
-// Load reads, decodes and validates the scenario file at path. See Parse.
-func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+// Load reads, decodes and validates the scenario file at path. See Parse
+// and LoadWith.
+func Load(path string) (*Scenario, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadOptions change how a scenario and its manifests are read.
+type LoadOptions struct {
+	// AllowOutside lets manifests: name files outside the scenario file's
+	// directory tree (an absolute path elsewhere, "../", a symbolic link
+	// that leads out). By default such a manifest is an error.
+	AllowOutside bool
+}
+
+// LoadWith is Load with options. The file must be a regular file of at
+// most yamlbound.MaxFileBytes (16 MiB); a directory, a device, a FIFO or a
+// socket is refused before it is read.
+func LoadWith(path string, opts LoadOptions) (*Scenario, error) {
+	data, err := yamlbound.ReadFile(path, "scenario")
 	if err != nil {
+		var fe *yamlbound.FileError
+		if errors.As(err, &fe) {
+			return nil, Problems{{File: path, Msg: fe.Msg}}
+		}
 		return nil, fmt.Errorf("load scenario: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWith(path, data, opts)
 }
 
 // Parse decodes and validates one scenario; name is the file name used in
@@ -38,14 +57,19 @@ func Load(path string) (*Scenario, error) {
 // every problem found, sorted by line, each with its file, line, column and
 // field path.
 func Parse(name string, data []byte) (*Scenario, error) {
-	l := &loader{
-		file:  name,
-		lines: strings.Split(string(data), "\n"),
-		index: map[string]*yaml.Node{},
-		paths: map[*yaml.Node]string{},
-		keys:  map[*yaml.Node]keyMeta{},
+	return ParseWith(name, data, LoadOptions{})
+}
+
+// ParseWith is Parse with options (see LoadOptions).
+func ParseWith(name string, data []byte, opts LoadOptions) (*Scenario, error) {
+	l := newLoader(name, opts)
+	var s *Scenario
+	if tp := yamlbound.CheckText(data, "scenario"); tp != nil {
+		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
+	} else {
+		l.data, l.lines = data, strings.Split(string(data), "\n")
+		s = l.load(data)
 	}
-	s := l.load(data)
 	if len(l.probs) > 0 {
 		l.probs.Sort()
 		groupByFile(l.probs, name)
@@ -54,6 +78,18 @@ func Parse(name string, data []byte) (*Scenario, error) {
 	s.File = name
 	s.pos = l.position
 	return s, nil
+}
+
+func newLoader(name string, opts LoadOptions) *loader {
+	return &loader{
+		file:     name,
+		opts:     opts,
+		index:    map[string]*yaml.Node{},
+		paths:    map[*yaml.Node]string{},
+		keys:     map[*yaml.Node]keyMeta{},
+		broken:   map[string]bool{},
+		probLine: map[int]bool{},
+	}
 }
 
 // groupByFile keeps sorted problems together by file: the scenario's
@@ -77,9 +113,21 @@ type keyMeta struct {
 // loader holds the state of one Parse.
 type loader struct {
 	file  string
+	opts  LoadOptions
+	data  []byte
 	lines []string
 	probs Problems
-	root  *yaml.Node
+	// probLine records the lines with a problem.
+	probLine map[int]bool
+	// keysByLine and nodesByLine index keys and paths by line, built on
+	// the first translated yaml.v3 message.
+	keysByLine  map[int][]*yaml.Node
+	nodesByLine map[int][]*yaml.Node
+	// nulls are the null items of lists yaml.v3 would drop (see load).
+	nulls []nullItem
+	// stopped is set when maxProblems were found.
+	stopped bool
+	root    *yaml.Node
 	// index maps a field path to the node holding its value; paths is the
 	// reverse; keys records every mapping key node.
 	index map[string]*yaml.Node
@@ -88,7 +136,7 @@ type loader struct {
 	// broken lists paths with structural problems: semantic problems at or
 	// under them are consequences, not news, and are not reported. "" means
 	// the whole document.
-	broken []string
+	broken map[string]bool
 }
 
 var (
@@ -123,6 +171,13 @@ func (l *loader) load(data []byte) *Scenario {
 	default:
 		l.add(l.syntaxProblem(err))
 	}
+	// Before anything walks or decodes the tree: its size once aliases
+	// and merges are expanded is bounded (this also refuses alias cycles,
+	// on which the walk below would not end).
+	if e := yamlbound.Check(&doc); e != nil {
+		l.add(Problem{Line: e.Line, Column: e.Column, Path: e.Path, Msg: e.Msg})
+		return nil
+	}
 	if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 		l.add(l.emptyProblem())
 		return nil
@@ -131,10 +186,13 @@ func (l *loader) load(data []byte) *Scenario {
 	if resolveAlias(l.root).Kind != yaml.MappingNode {
 		n := resolveAlias(l.root)
 		l.add(Problem{Line: n.Line, Column: n.Column,
-			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", describeNode(n))})
+			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", yamlbound.Describe(n))})
 		return nil
 	}
 	l.walk(l.root, scenarioType, "")
+	if l.stopped {
+		return nil
+	}
 
 	// The strict decode. The walk has already reported what yaml.v3 would
 	// complain about, with better positions; its messages are translated
@@ -155,11 +213,26 @@ func (l *loader) load(data []byte) *Scenario {
 			}
 		}
 	}
+	if len(l.nulls) > 0 {
+		// yaml.v3 drops a null item of a list of structs, shifting the
+		// indexes of the items after it: Validate would judge flows[2]
+		// as flows[1]. The null items (already reported) become empty
+		// mappings and the tree is decoded again, indexes kept.
+		for _, n := range l.nulls {
+			z := *n.zero
+			z.Line, z.Column = n.node.Line, n.node.Column
+			*n.node = z
+		}
+		var again Scenario
+		if err := l.root.Decode(&again); err == nil || errors.As(err, new(*yaml.TypeError)) {
+			s = again
+		}
+	}
 
 	// Validate decodes the manifests and inline resources: it needs the
 	// file's name (manifests are relative to its directory) and text
 	// (positions of resources).
-	s.File, s.src = l.file, data
+	s.File, s.src, s.opts = l.file, data, l.opts
 	v := s.validate()
 	for i, p := range v.probs {
 		if l.isBroken(p.Path) || slices.ContainsFunc(v.deps[i], l.isBroken) {
@@ -174,31 +247,47 @@ func (l *loader) load(data []byte) *Scenario {
 	return &s
 }
 
+// maxProblems is the most problems one load collects: past it, checking
+// stops (a file with 100,000 broken items gets the first 10,000 and a
+// note where netsim stopped).
+const maxProblems = 10_000
+
 func (l *loader) add(p Problem) {
+	if l.stopped {
+		return
+	}
 	if p.File == "" {
 		p.File = l.file
+	}
+	if len(l.probs) == maxProblems {
+		l.stopped = true
+		p.Path = ""
+		p.Msg = fmt.Sprintf("more than %d problems: netsim stopped checking here", maxProblems)
+	}
+	if p.File == l.file {
+		l.probLine[p.Line] = true
 	}
 	l.probs = append(l.probs, p)
 }
 
-func (l *loader) hasProblemOnLine(line int) bool {
-	for _, p := range l.probs {
-		if p.Line == line {
-			return true
-		}
-	}
-	return false
-}
+func (l *loader) hasProblemOnLine(line int) bool { return l.probLine[line] }
 
-func (l *loader) markBroken(path string) { l.broken = append(l.broken, path) }
+func (l *loader) markBroken(path string) { l.broken[path] = true }
 
+// isBroken reports whether path or one of its ancestors is broken.
 func (l *loader) isBroken(path string) bool {
-	for _, b := range l.broken {
-		if b == "" || path == b || strings.HasPrefix(path, b+".") || strings.HasPrefix(path, b+"[") {
+	if len(l.broken) == 0 {
+		return false
+	}
+	for {
+		if l.broken[path] {
 			return true
 		}
+		if path == "" {
+			return false
+		}
+		path = parentPath(path)
 	}
-	return false
 }
 
 // position maps a field path to the line and column of its value; for a
@@ -257,6 +346,9 @@ func isNull(n *yaml.Node) bool {
 // walk checks node n against Go type t, recording positions and reporting
 // unknown keys, duplicate keys and values of the wrong type.
 func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
+	if l.stopped {
+		return
+	}
 	n = resolveAlias(n)
 	if _, ok := l.index[path]; !ok {
 		l.index[path] = n
@@ -300,7 +392,24 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		for i, c := range n.Content {
-			l.walk(c, t.Elem(), indexPath(path, i))
+			ip := indexPath(path, i)
+			if isNull(c) {
+				l.add(Problem{Line: c.Line, Column: c.Column, Path: ip,
+					Msg: "an empty list item: remove the stray '-' or give it a value"})
+				l.markBroken(ip)
+				l.index[ip] = resolveAlias(c)
+				if zero := zeroNode(t.Elem()); zero != nil && c.Kind == yaml.ScalarNode {
+					l.nulls = append(l.nulls, nullItem{c, zero})
+				}
+				continue
+			}
+			l.walk(c, t.Elem(), ip)
+			if l.broken[ip] && !kindFits(c, t.Elem()) {
+				// yaml.v3 drops an item it cannot decode at all: the
+				// decoded list's indexes after it are not the file's, so
+				// nothing judged on them could be placed.
+				l.markBroken(path)
+			}
 		}
 	case t.Kind() == reflect.Map:
 		if n.Kind != yaml.MappingNode {
@@ -314,16 +423,100 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		// Decode the one scalar with yaml.v3 itself, so that what is
-		// accepted here is exactly what the real decode accepts.
+		// accepted here is exactly what the real decode accepts, except
+		// that yaml.v3 truncates a number with a fraction (24.5, 1.0)
+		// into an integer field: that is an error here.
+		if isInteger(t) && t != durationType && n.ShortTag() == "!!float" {
+			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
+				Msg: fmt.Sprintf("expected an integer, got %s (a number with a fraction or an exponent)", describeNode(n))})
+			l.markBroken(path)
+			return
+		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			l.typeProblem(n, t, path)
 		}
 	}
 }
 
+// nullItem is a null list item and what it decodes as instead.
+type nullItem struct{ node, zero *yaml.Node }
+
+// zeroNode is a YAML node that decodes as the zero value of Go type t, for
+// the types yaml.v3 does not decode a null into (it drops such a list
+// item); nil for the types a null decodes into.
+func zeroNode(t reflect.Type) *yaml.Node {
+	switch {
+	case t == resourceType:
+		return nil // its UnmarshalYAML keeps the null node
+	case t == durationType:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "0s"}
+	case t.Kind() == reflect.Struct:
+		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	case t.Kind() == reflect.String:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str"}
+	case isInteger(t):
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: "0"}
+	case t.Kind() == reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "false"}
+	case t.Kind() == reflect.Float32, t.Kind() == reflect.Float64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: "0"}
+	}
+	return nil
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// kindFits reports whether node n is of the YAML kind Go type t decodes
+// from (a mapping for a struct, a list for a slice, a scalar otherwise);
+// a scalar is also decoded, as yaml.v3 would.
+func kindFits(n *yaml.Node, t reflect.Type) bool {
+	n = resolveAlias(n)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == expectType:
+		return n.Kind == yaml.ScalarNode || n.Kind == yaml.MappingNode
+	case t == resourceType:
+		return true // kept as a node whatever it is
+	case t.Kind() == reflect.Struct, t.Kind() == reflect.Map:
+		return n.Kind == yaml.MappingNode
+	case t.Kind() == reflect.Slice:
+		return n.Kind == yaml.SequenceNode
+	case t.Kind() == reflect.Interface:
+		return true
+	}
+	return n.Kind == yaml.ScalarNode && n.Decode(reflect.New(t).Interface()) == nil
+}
+
 // yamlFields lists the YAML keys of struct type t, in field order, with
 // their types.
 func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
+	if f, ok := fieldsCache.Load(t); ok {
+		f := f.(cachedFields)
+		return f.names, f.types
+	}
+	names, types := yamlFieldsOf(t)
+	fieldsCache.Store(t, cachedFields{names, types})
+	return names, types
+}
+
+// fieldsCache holds yamlFields' answers by type; they are read only.
+var fieldsCache sync.Map
+
+type cachedFields struct {
+	names []string
+	types map[string]reflect.Type
+}
+
+func yamlFieldsOf(t reflect.Type) ([]string, map[string]reflect.Type) {
 	var names []string
 	types := map[string]reflect.Type{}
 	for i := range t.NumField() {
@@ -337,7 +530,7 @@ func yamlFields(t reflect.Type) ([]string, map[string]reflect.Type) {
 		}
 		if opts == "inline" && f.Type.Kind() == reflect.Struct {
 			// An inlined struct's keys are the outer mapping's keys.
-			n, t := yamlFields(f.Type)
+			n, t := yamlFieldsOf(f.Type)
 			names = append(names, n...)
 			maps.Copy(types, t)
 			continue
@@ -542,6 +735,18 @@ func (l *loader) syntaxProblem(err error) Problem {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
 	p.Msg = "invalid YAML: " + msg
+	switch {
+	case p.Line == 0 && strings.HasPrefix(msg, "exceeded max depth"):
+		if line, col, ok := yamlbound.FlowDepthAt(l.data, 10000); ok {
+			p.Line, p.Column = line, col
+		}
+		p.Msg += ": lists and mappings nest at most 10000 deep"
+	case p.Line == 0 && strings.Contains(msg, "excessive aliasing"):
+		if l.root != nil {
+			p.Line, p.Column = l.root.Line, l.root.Column
+		}
+		p.Msg = "the document is mostly copies of aliases, which the YAML decoder refuses (excessive aliasing): write the values out or share fewer of them"
+	}
 	for i, text := range l.lines {
 		indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]
 		col := strings.IndexByte(indent, '\t')
@@ -554,7 +759,44 @@ func (l *loader) syntaxProblem(err error) Problem {
 		}
 		break
 	}
+	l.clampPosition(&p)
 	return p
+}
+
+// clampPosition keeps a syntax error's position in the file: yaml.v3 may
+// name the line after the last one (an unclosed bracket at the end), and
+// gives no column; the column is then the line's first character.
+func (l *loader) clampPosition(p *Problem) {
+	n := len(l.lines)
+	if n > 1 && l.lines[n-1] == "" {
+		n-- // the file ends with a newline
+	}
+	atEnd := p.Line > n
+	if !atEnd && p.Line >= 1 {
+		atEnd = true // the line and every line after it are blank
+		for _, text := range l.lines[p.Line-1:] {
+			if strings.TrimSpace(text) != "" {
+				atEnd = false
+				break
+			}
+		}
+	}
+	if atEnd && p.Column == 0 {
+		// yaml.v3 reached the end of the file inside a flow collection:
+		// the bracket that opened it is what is wrong.
+		if line, col, ok := yamlbound.UnclosedAt(l.data); ok {
+			p.Line, p.Column = line, col
+		}
+	}
+	if p.Line > n {
+		p.Line = max(n, 1)
+	}
+	if p.Line >= 1 && p.Column == 0 {
+		p.Column = 1
+		if p.Line <= len(l.lines) {
+			p.Column = yamlbound.SyntaxColumn(l.lines[p.Line-1], p.Msg)
+		}
+	}
 }
 
 var (
@@ -615,9 +857,15 @@ func (l *loader) rewriteYAMLError(msg string) Problem {
 
 // keyAt finds the mapping key node with the given text on a line.
 func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
+	if l.keysByLine == nil {
+		l.keysByLine = map[int][]*yaml.Node{}
+		for k := range l.keys {
+			l.keysByLine[k.Line] = append(l.keysByLine[k.Line], k)
+		}
+	}
 	var best *yaml.Node
-	for k := range l.keys {
-		if k.Line == line && k.Value == key && (best == nil || k.Column < best.Column) {
+	for _, k := range l.keysByLine[line] {
+		if k.Value == key && (best == nil || k.Column < best.Column) {
 			best = k
 		}
 	}
@@ -630,11 +878,14 @@ func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
 // nodeAt finds the value node yaml.v3 complained about: on the line, with
 // the (possibly truncated, "abcdefg...") value it quoted.
 func (l *loader) nodeAt(line int, tag, value string) *yaml.Node {
-	var best *yaml.Node
-	for n := range l.paths {
-		if n.Line != line {
-			continue
+	if l.nodesByLine == nil {
+		l.nodesByLine = map[int][]*yaml.Node{}
+		for n := range l.paths {
+			l.nodesByLine[n.Line] = append(l.nodesByLine[n.Line], n)
 		}
+	}
+	var best *yaml.Node
+	for _, n := range l.nodesByLine[line] {
 		match := false
 		switch {
 		case tag == "!!map":

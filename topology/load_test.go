@@ -165,9 +165,9 @@ func TestLoadMissingFile(t *testing.T) {
 	s, err := Load(filepath.Join("testdata", "no-such-file.yaml"))
 	assert.Nil(t, s)
 	require.Error(t, err)
-	assert.ErrorIs(t, err, fs.ErrNotExist)
-	assert.Contains(t, err.Error(), "load scenario")
-	assert.Contains(t, err.Error(), "no-such-file.yaml")
+	var probs Problems
+	require.ErrorAs(t, err, &probs)
+	assert.Equal(t, filepath.Join("testdata", "no-such-file.yaml")+": cannot read the scenario: no such file or directory", err.Error())
 }
 
 func TestParseProblemsPositions(t *testing.T) {
@@ -208,7 +208,7 @@ flows:
 // the fallback for anything the walk does not report itself.
 func TestRewriteYAMLError(t *testing.T) {
 	src := "name: x\nvpcs:\n  cidr: 1\nvpc:\n  mtu: abcdefghijklmnop\n  vswitches: {a: 1}\nflows:\n  - {name: f, count: nine}\n"
-	l := &loader{file: "x.yaml", index: map[string]*yaml.Node{}, paths: map[*yaml.Node]string{}, keys: map[*yaml.Node]keyMeta{}}
+	l := newLoader("x.yaml", LoadOptions{})
 	var doc yaml.Node
 	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
 	l.root = doc.Content[0]

@@ -3,9 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -898,17 +896,12 @@ func (v *validator) loadObjects() {
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(dir, m)
 		}
-		switch info, err := os.Stat(file); {
-		case errors.Is(err, fs.ErrNotExist):
-			v.addf(path, "manifest %s does not exist (manifests are relative to the scenario file's directory)", file)
-		case err != nil:
-			v.addf(path, "cannot read manifest %s: %v", file, errors.Unwrap(err))
-		case info.IsDir():
-			v.addf(path, "%s is a directory: list the manifest files in it", file)
-		default:
-			s.inputs = append(s.inputs, file)
-			d.DecodeFile(file)
+		if msg := s.checkManifest(dir, file); msg != "" {
+			v.add(path, msg)
+			continue
 		}
+		s.inputs = append(s.inputs, file)
+		d.DecodeFile(file)
 	}
 	for i, r := range s.Resources {
 		if r.node == nil {

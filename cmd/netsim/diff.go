@@ -56,7 +56,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) int {
 	var results [2]*sim.Result
 	var matrices [2]*sim.Matrix
 	for i, file := range fs.Args() {
-		s, err := topology.Load(file)
+		s, err := topology.LoadWith(file, loadOptions)
 		if err != nil {
 			return badInput(stderr, err)
 		}
@@ -69,7 +69,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) int {
 		}
 		if *withMatrix {
 			// A fresh world: the matrix must not see the flows' state.
-			s, err := topology.Load(file)
+			s, err := topology.LoadWith(file, loadOptions)
 			if err != nil {
 				return badInput(stderr, err)
 			}

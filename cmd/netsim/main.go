@@ -102,6 +102,9 @@ func newFlags(name string, stdout, stderr io.Writer) *pflag.FlagSet {
 			fmt.Fprintf(stdout, "\nFlags:\n%s", fs.FlagUsages())
 		}
 	}
+	if name != "version" {
+		fs.BoolVar(&loadOptions.AllowOutside, "allow-outside", false, "read manifests outside the scenario file's directory")
+	}
 	return fs
 }
 

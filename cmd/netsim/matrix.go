@@ -41,7 +41,7 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsim matrix: %s: %v\n", flag, err)
 		return exitBadInput
 	}
-	s, err := topology.Load(file)
+	s, err := topology.LoadWith(file, loadOptions)
 	if err != nil {
 		return badInput(stderr, err)
 	}

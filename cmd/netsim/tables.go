@@ -11,10 +11,14 @@ import (
 	"netsim/topology"
 )
 
+// loadOptions are the scenario loading flags of the command being run
+// (--allow-outside), set by newFlags.
+var loadOptions topology.LoadOptions
+
 // loadWorld loads and builds FILE; it prints problems and returns nil on
 // failure.
 func loadWorld(file string, stderr io.Writer) (*sim.Runner, int) {
-	s, err := topology.Load(file)
+	s, err := topology.LoadWith(file, loadOptions)
 	if err != nil {
 		return nil, badInput(stderr, err)
 	}

@@ -3,8 +3,8 @@ package k8s
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -23,6 +23,7 @@ import (
 	yamlutil "k8s.io/apimachinery/pkg/util/yaml"
 
 	"netsim/topology/hint"
+	"netsim/topology/yamlbound"
 )
 
 // Options configure a Decoder.
@@ -87,6 +88,12 @@ type Decoder struct {
 	items []any
 	seen  map[string]*Meta
 	done  bool
+	// stopped is set once MaxErrors were collected.
+	stopped bool
+	// src and srcLines are the last scenario text inline objects came
+	// from, split into lines once.
+	src      []byte
+	srcLines []string
 }
 
 // NewDecoder returns a Decoder.
@@ -94,26 +101,54 @@ func NewDecoder(opts Options) *Decoder {
 	return &Decoder{opts: opts, seen: map[string]*Meta{}}
 }
 
-// DecodeFile reads and decodes the manifest file at path.
+// DecodeFile reads and decodes the manifest file at path. The file must be
+// a regular file of at most yamlbound.MaxFileBytes (16 MiB).
 func (d *Decoder) DecodeFile(path string) {
-	data, err := os.ReadFile(path)
+	if d.stopped {
+		return
+	}
+	data, err := yamlbound.ReadFile(path, "manifest")
 	if err != nil {
-		d.errs = append(d.errs, Error{File: path, Msg: "cannot read the manifest: " + strings.TrimPrefix(err.Error(), "open "+path+": ")})
+		msg := err.Error()
+		var fe *yamlbound.FileError
+		if errors.As(err, &fe) {
+			msg = fe.Msg
+		}
+		d.errs = append(d.errs, Error{File: path, Msg: msg})
 		return
 	}
 	d.Decode(path, data)
 }
 
 // Decode decodes a manifest: one or more YAML documents separated by
-// "---" lines, as kubectl reads them. file names it in messages.
+// "---" lines, as kubectl reads them. file names it in messages. A UTF-8
+// byte order mark at the start is skipped; text that is not UTF-8 YAML
+// (a NUL or other control character, invalid UTF-8) is refused at its
+// first bad byte, and the documents of one file together may expand
+// through aliases to at most yamlbound.MaxNodes nodes.
 func (d *Decoder) Decode(file string, data []byte) {
+	data = bytes.TrimPrefix(data, []byte(yamlbound.BOM))
+	if tp := yamlbound.CheckText(data, "manifest"); tp != nil {
+		d.errs = append(d.errs, Error{File: file, Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
+		return
+	}
+	budget := yamlbound.NewBudget()
 	n := 0
 	for i, ch := range splitDocuments(data) {
+		if d.full(file, ch.line) {
+			return
+		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(ch.text, &doc); err != nil {
 			d.errs = append(d.errs, syntaxError(file, ch, err))
 			continue
 		}
+		if e := budget.Check(&doc); e != nil {
+			// Positions: the document's lines are its own until shifted.
+			d.errs = append(d.errs, Error{File: file, Line: e.Line + ch.line - 1, Column: e.Column, Path: e.Path, Object: docLabel(i), Msg: e.Msg})
+			return
+		}
+		shiftLines(&doc, ch.line-1)
 		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			continue // an empty document, as kubectl skips them
 		}
@@ -121,10 +156,10 @@ func (d *Decoder) Decode(file string, data []byte) {
 		root := resolveAlias(doc.Content[0])
 		if root.Kind != yaml.MappingNode {
 			d.errs = append(d.errs, Error{File: file, Line: root.Line, Column: root.Column, Object: docLabel(i),
-				Msg: "a Kubernetes object is a mapping with apiVersion, kind, metadata and spec; got " + describeNode(root)})
+				Msg: "a Kubernetes object is a mapping with apiVersion, kind, metadata and spec; got " + yamlbound.Describe(root)})
 			continue
 		}
-		d.decodeObject(file, "", docLabel(i), root, ch.text)
+		d.decodeObject(file, "", docLabel(i), root, ch.text, ch.line-1)
 	}
 	if n == 0 && !slices.ContainsFunc(d.errs, func(e Error) bool { return e.File == file }) {
 		d.errs = append(d.errs, Error{File: file, Msg: "no Kubernetes object in the file: expected YAML documents with apiVersion, kind and metadata (" + strings.Join(Kinds(), ", ") + ")"})
@@ -136,31 +171,80 @@ func (d *Decoder) Decode(file string, data []byte) {
 // path its field path there ("resources[2]"). Positions in messages are
 // positions in that file.
 func (d *Decoder) DecodeNode(file string, src []byte, n *yaml.Node, path string) {
+	if d.full(file, n.Line) {
+		return
+	}
+	if e := yamlbound.Check(n); e != nil {
+		d.errs = append(d.errs, Error{File: file, Line: e.Line, Column: e.Column, Path: Source{Path: path}.FieldPath(e.Path), Msg: e.Msg})
+		return
+	}
 	n = resolveAlias(n)
 	if n.Kind != yaml.MappingNode {
 		d.errs = append(d.errs, Error{File: file, Line: n.Line, Column: n.Column, Path: path,
-			Msg: "expected a Kubernetes object: a mapping with apiVersion, kind, metadata and spec; got " + describeNode(n)})
+			Msg: "expected a Kubernetes object: a mapping with apiVersion, kind, metadata and spec; got " + yamlbound.Describe(n)})
 		return
 	}
-	d.decodeObject(file, path, path, n, inlineText(src, n))
+	if len(src) == 0 || len(d.srcLines) == 0 || len(src) != len(d.src) || &src[0] != &d.src[0] {
+		d.src, d.srcLines = src, strings.SplitAfter(string(src), "\n")
+	}
+	text, off := inlineText(d.srcLines, n)
+	d.decodeObject(file, path, path, n, text, off)
 }
 
-// chunk is one document of a manifest, padded with empty lines so that
-// its line numbers are the file's.
+// MaxErrors is the most problems a Decoder collects: past it, it stops
+// decoding (one more Error says where).
+const MaxErrors = 10_000
+
+// full reports whether MaxErrors were collected, and says so once, at the
+// given line of file.
+func (d *Decoder) full(file string, line int) bool {
+	if d.stopped {
+		return true
+	}
+	if len(d.errs) < MaxErrors {
+		return false
+	}
+	d.stopped = true
+	d.errs = append(d.errs, Error{File: file, Line: line, Msg: fmt.Sprintf("more than %d problems: netsim stopped checking here", MaxErrors)})
+	return true
+}
+
+// chunk is one document of a manifest.
 type chunk struct {
 	text []byte
 	line int // first line of the document
 }
 
+// shiftLines adds off to the line of every node of the tree at n (aliases
+// are not followed: their targets are in the tree), so that a document
+// parsed on its own has its lines in the file.
+func shiftLines(n *yaml.Node, off int) {
+	if off == 0 || n == nil {
+		return
+	}
+	stack := []*yaml.Node{n}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n.Line > 0 {
+			n.Line += off
+		}
+		stack = append(stack, n.Content...)
+	}
+}
+
 // splitDocuments splits a manifest at "---" lines (a line that is "---",
 // possibly followed by spaces or a comment), like kubectl's YAML reader.
+// A document's text is its own lines (its line numbers are shifted by
+// line-1 in the file): linear in the file's size, whatever the number of
+// documents.
 func splitDocuments(data []byte) []chunk {
 	lines := strings.SplitAfter(string(data), "\n")
 	var out []chunk
 	start := 0
 	flush := func(end int) {
 		if end > start || (end == start && len(out) == 0) {
-			text := strings.Repeat("\n", start) + strings.Join(lines[start:end], "")
+			text := strings.Join(lines[start:end], "")
 			out = append(out, chunk{text: []byte(text), line: start + 1})
 		}
 	}
@@ -201,42 +285,55 @@ var yamlParserErrors = []string{
 }
 
 func syntaxError(file string, ch chunk, err error) Error {
-	e := Error{File: file, Line: ch.line}
+	line := 1 // in the document
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
+		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 		if slices.Contains(yamlParserErrors, msg) {
-			e.Line++
+			line++
 		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
 	}
-	e.Msg = "invalid YAML: " + msg
+	e := Error{File: file, Msg: "invalid YAML: " + msg}
 	lines := strings.Split(string(ch.text), "\n")
-	if e.Line >= 1 && e.Line <= len(lines) {
-		l := lines[e.Line-1]
-		if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
-			e.Column = strings.IndexByte(indent, '\t') + 1
-			e.Msg += " (this line is indented with a tab: YAML indentation must use spaces)"
+	n := len(lines)
+	if n > 1 && lines[n-1] == "" {
+		n-- // the document ends with a newline
+	}
+	// yaml.v3 may name the line after the last (an unclosed bracket): the
+	// bracket is then what is wrong.
+	if line > n {
+		if l, c, ok := yamlbound.UnclosedAt(ch.text); ok {
+			return Error{File: file, Line: l + ch.line - 1, Column: c, Msg: "invalid YAML: " + msg}
 		}
+	}
+	line = max(min(line, n), 1)
+	e.Line, e.Column = line+ch.line-1, 1
+	l := lines[line-1]
+	if indent := l[:len(l)-len(strings.TrimLeft(l, " \t"))]; strings.Contains(indent, "\t") {
+		e.Column = strings.IndexByte(indent, '\t') + 1
+		e.Msg += " (this line is indented with a tab: YAML indentation must use spaces)"
+	} else {
+		e.Column = yamlbound.SyntaxColumn(l, msg)
 	}
 	return e
 }
 
-// inlineText returns YAML text holding only the object at n, with the
-// file's line and column numbers: the lines of the object, the text
-// before it on its first line ("  - ") blanked, earlier lines empty. When
-// that does not reproduce the object (odd layouts, aliases to anchors
-// outside it), the object is re-encoded as JSON instead.
-func inlineText(src []byte, n *yaml.Node) []byte {
-	lines := strings.SplitAfter(string(src), "\n")
+// inlineText returns YAML text holding only the object at n (a node of
+// the file whose lines are lines) and the number of lines before it: the
+// lines of the object, the text before it on its first line ("  - ")
+// blanked, so that its columns are the file's and its lines are off
+// lines further on. When that does not reproduce the object (odd layouts,
+// aliases to anchors outside it), the object is re-encoded as JSON
+// instead (off is then -1: the JSON's lines are not the file's).
+func inlineText(lines []string, n *yaml.Node) ([]byte, int) {
 	if n.Line >= 1 && n.Line <= len(lines) && n.Column >= 1 {
 		first := lines[n.Line-1]
 		indent := n.Column - 1
 		if indent <= len(first) && strings.Trim(first[:indent], " -") == "" {
 			var b strings.Builder
-			b.WriteString(strings.Repeat("\n", n.Line-1))
 			b.WriteString(strings.Repeat(" ", indent))
 			b.WriteString(first[indent:])
 			for _, l := range lines[n.Line:] {
@@ -250,8 +347,8 @@ func inlineText(src []byte, n *yaml.Node) []byte {
 			var doc yaml.Node
 			if yaml.Unmarshal(text, &doc) == nil && len(doc.Content) == 1 {
 				r := resolveAlias(doc.Content[0])
-				if r.Kind == yaml.MappingNode && r.Line == n.Line && r.Column == n.Column && len(r.Content) == len(n.Content) {
-					return text
+				if r.Kind == yaml.MappingNode && r.Line == 1 && r.Column == n.Column && len(r.Content) == len(n.Content) {
+					return text, n.Line - 1
 				}
 			}
 		}
@@ -259,11 +356,11 @@ func inlineText(src []byte, n *yaml.Node) []byte {
 	var v any
 	if err := n.Decode(&v); err == nil {
 		if j, err := json.Marshal(v); err == nil {
-			return j
+			return j, -1
 		}
 	}
 	out, _ := yaml.Marshal(n)
-	return out
+	return out, -1
 }
 
 // docCtx is the object being decoded.
@@ -272,6 +369,7 @@ type docCtx struct {
 	object string
 	root   *yaml.Node
 	text   []byte
+	off    int // lines before text's first line in the file; -1: not the file's text
 	errs   []Error
 }
 
@@ -286,9 +384,10 @@ func (dc *docCtx) errAt(n *yaml.Node, path, format string, args ...any) {
 }
 
 // decodeObject decodes, defaults, validates and records one object.
-func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text []byte) {
+// text is the object's YAML text, whose line 1 is line off+1 of file.
+func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text []byte, off int) {
 	ix := newIndex(root)
-	dc := &docCtx{src: Source{File: file, Path: base, Line: root.Line, Column: root.Column, idx: ix}, object: label, root: root, text: text}
+	dc := &docCtx{src: Source{File: file, Path: base, Line: root.Line, Column: root.Column, idx: ix}, object: label, root: root, text: text, off: off}
 	defer func() { d.errs = append(d.errs, dc.errs...) }()
 
 	if kind, _ := scalar(root, "kind"); kind != "" {
@@ -307,6 +406,9 @@ func (d *Decoder) decodeObject(file, base, label string, root *yaml.Node, text [
 	}
 	for _, dup := range ix.dups {
 		dc.errAt(dup.key, dup.path, "%q is set twice (first at line %d)", dup.key.Value, dup.firstLine)
+	}
+	for _, nl := range ix.nulls {
+		dc.errAt(nl.node, nl.path, "an empty list item: remove the stray '-' or give it a value")
 	}
 	ki, ok := dc.kind()
 	if !ok {
@@ -420,10 +522,12 @@ func (dc *docCtx) strictDecode(ki kindInfo) runtime.Object {
 	if err != nil {
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 		e := Error{File: dc.src.File, Line: dc.src.Line, Column: dc.src.Column, Object: dc.object, Path: dc.src.Path}
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil && dc.off >= 0 {
 			e.Line, _ = strconv.Atoi(m[1])
-			e.Line--
+			e.Line += dc.off - 1
 			e.Column = 0
+			msg = m[2]
+		} else if m != nil {
 			msg = m[2]
 		}
 		e.Msg = "invalid YAML: " + strings.TrimPrefix(msg, "yaml: ")

@@ -15,6 +15,13 @@ type index struct {
 	entries []entry
 	byPath  map[string]int
 	dups    []dupKey
+	nulls   []nullItem
+}
+
+// nullItem is a null list item, a stray "-".
+type nullItem struct {
+	path string
+	node *yaml.Node
 }
 
 // entry is one field or list item of the document.
@@ -56,7 +63,11 @@ func (ix *index) walk(n *yaml.Node, k *yaml.Node, parent, path string, segs []an
 		ix.walkMapping(n, path, segs, seen)
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			ix.walk(c, nil, path, path+"["+strconv.Itoa(i)+"]", appendSeg(segs, i))
+			ip := path + "[" + strconv.Itoa(i) + "]"
+			if isNull(c) {
+				ix.nulls = append(ix.nulls, nullItem{path: ip, node: c})
+			}
+			ix.walk(c, nil, path, ip, appendSeg(segs, i))
 		}
 	}
 }
