@@ -280,16 +280,42 @@ func (t *TextStream) Close(r *Result) {
 // hops can be dropped once written: the fields before "flows" at the
 // first flow, each flow as it comes, and the rest (the actions) at Close.
 // The hops of a flow streamed exchange by exchange (Options.OnExchange)
-// wait in a temporary file until the flow's verdict is known: they come
-// after it in the document.
+// wait until the flow's verdict is known (they come after it in the
+// document): in memory up to spillAt bytes, then in a temporary file.
 type JSONStream struct {
 	w     io.Writer
 	flows int
 	err   error
 
-	spill  *os.File // this flow's hops, encoded
-	spillW *bufio.Writer
-	hops   int
+	streamed bool          // this flow's hops came by Exchange
+	mem      bytes.Buffer  // this flow's hops, encoded, while small
+	spill    *os.File      // or in this file, once big
+	spillW   *bufio.Writer // writing to spill
+	hops     int
+}
+
+// spillAt is how many bytes of encoded hops a flow keeps in memory
+// before they go to a temporary file.
+var spillAt = 4 << 20
+
+// hopsOut is where the next encoded hop of the flow goes.
+func (s *JSONStream) hopsOut(f *FlowResult) (io.Writer, error) {
+	if s.spill != nil {
+		return s.spillW, nil
+	}
+	if s.mem.Len() < spillAt {
+		return &s.mem, nil
+	}
+	sp, err := os.CreateTemp("", "netsim-hops-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("json: a temporary file for the hops of flow %s: %w", f.Name, err)
+	}
+	s.spill, s.spillW = sp, bufio.NewWriterSize(sp, 64<<10)
+	if _, err := s.spillW.Write(s.mem.Bytes()); err != nil {
+		return nil, fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+	}
+	s.mem = bytes.Buffer{}
+	return s.spillW, nil
 }
 
 // NewJSONStream returns a stream writing the JSON document to w.
@@ -337,30 +363,29 @@ func encodeIndented(v any, prefix string) ([]byte, error) {
 }
 
 // Exchange encodes the hops of one traced exchange of the flow after
-// r.Flows into the flow's temporary file.
+// r.Flows, to be written with the flow (Flow).
 func (s *JSONStream) Exchange(r *Result, f *FlowResult, x ExchangeTrace) error {
 	if s.err != nil {
 		return s.err
 	}
-	if s.spill == nil {
-		sp, err := os.CreateTemp("", "netsim-hops-*.json")
-		if err != nil {
-			s.err = fmt.Errorf("json: a temporary file for the hops of flow %s: %w", f.Name, err)
-			return s.err
-		}
-		s.spill, s.spillW, s.hops = sp, bufio.NewWriterSize(sp, 64<<10), 0
-	}
+	s.streamed = true
 	for i := range x.Hops {
 		b, err := encodeIndented(&x.Hops[i], "        ")
 		if err != nil {
 			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
 			return s.err
 		}
-		if s.hops > 0 {
-			s.spillW.WriteString(",\n")
+		out, err := s.hopsOut(f)
+		if err != nil {
+			s.err = err
+			return err
 		}
-		s.spillW.WriteString("        ")
-		if _, err := s.spillW.Write(b); err != nil {
+		sep := "        "
+		if s.hops > 0 {
+			sep = ",\n        "
+		}
+		io.WriteString(out, sep)
+		if _, err := out.Write(b); err != nil {
 			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
 			return s.err
 		}
@@ -374,8 +399,9 @@ func (s *JSONStream) dropSpill() {
 	if s.spill != nil {
 		s.spill.Close()
 		os.Remove(s.spill.Name())
-		s.spill, s.spillW, s.hops = nil, nil, 0
 	}
+	s.spill, s.spillW, s.hops, s.streamed = nil, nil, 0, false
+	s.mem.Reset()
 }
 
 // Abort removes what a stream left on disk (a run that stopped).
@@ -400,7 +426,7 @@ func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
 		s.write([]byte(",\n    "))
 	}
 	s.flows++
-	if s.spill == nil || len(f.Hops) > 0 {
+	if !s.streamed || len(f.Hops) > 0 {
 		b, err := encodeIndented(f, "    ")
 		if err != nil {
 			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
@@ -420,17 +446,18 @@ func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
 	}
 	s.write(bytes.TrimSuffix(b, []byte("\n    }")))
 	if s.hops > 0 {
-		if err := s.spillW.Flush(); err != nil {
-			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
-			return s.err
-		}
-		if _, err := s.spill.Seek(0, io.SeekStart); err != nil {
-			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
-			return s.err
-		}
 		s.write([]byte(",\n      \"hops\": [\n"))
-		if s.err == nil {
-			if _, err := io.Copy(s.w, s.spill); err != nil {
+		if s.spill == nil {
+			s.write(s.mem.Bytes())
+		} else if s.err == nil {
+			err := s.spillW.Flush()
+			if err == nil {
+				_, err = s.spill.Seek(0, io.SeekStart)
+			}
+			if err == nil {
+				_, err = io.Copy(s.w, s.spill)
+			}
+			if err != nil {
 				s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
 				return s.err
 			}

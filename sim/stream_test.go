@@ -25,7 +25,8 @@ func TestStreamsWriteTheSameBytes(t *testing.T) {
 		for _, mode := range []struct {
 			name               string
 			traceAll, exchange bool
-		}{{"by flow", false, false}, {"by exchange", false, true}, {"every exchange", true, true}} {
+			spill              bool // the hops go to a temporary file at once
+		}{{"by flow", false, false, false}, {"by exchange", false, true, false}, {"every exchange", true, true, false}, {"every exchange through a file", true, true, true}} {
 			t.Run(name+"/"+mode.name, func(t *testing.T) {
 				run := func(opts sim.Options) (*sim.Runner, *sim.Result) {
 					s, err := topology.Load(f)
@@ -42,6 +43,11 @@ func TestStreamsWriteTheSameBytes(t *testing.T) {
 				require.NoError(t, sim.WriteJSON(&wantJS, whole))
 				sim.WriteTextOptions(&wantTxt, whole, sim.TextOptions{Width: 120})
 
+				if mode.spill {
+					old := *sim.SpillAt
+					*sim.SpillAt = 0
+					defer func() { *sim.SpillAt = old }()
+				}
 				var js, txt bytes.Buffer
 				jst, tst := sim.NewJSONStream(&js), sim.NewTextStream(&txt, sim.TextOptions{Width: 120})
 				opts := sim.Options{OnFlow: func(res *sim.Result, fr *sim.FlowResult) error {
