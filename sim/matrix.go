@@ -261,7 +261,7 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 					}
 					f := &topology.Flow{Name: fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port),
 						From: src.endpoint, To: dst.endpoint, Protocol: proto, Port: port, Size: size}
-					fr, err := r.runFlow(id, f, Options{})
+					fr, err := r.runFlow(nil, id, f, Options{})
 					if err != nil {
 						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 					}

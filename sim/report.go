@@ -1,9 +1,12 @@
 package sim
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -162,45 +165,335 @@ func WriteText(w io.Writer, r *Result, width int) {
 // line is wrapped at o.Width. A flow traced for several exchanges
 // (--trace-all) gets a separator line before each exchange.
 func WriteTextOptions(w io.Writer, r *Result, o TextOptions) {
-	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, o.Width) }
-	ww("", fmt.Sprintf("scenario %s (%s): CNI %s, underlay %s", r.Scenario, r.File, r.CNI, r.Underlay))
+	t := NewTextStream(w, o)
+	for i, f := range r.Flows {
+		t.flow(r, i, f)
+	}
+	t.Close(r)
+}
+
+// TextStream writes the text report of WriteTextOptions flow by flow, as
+// the runner finishes them (Options.OnFlow), and a traced flow exchange by
+// exchange (Options.OnExchange), so that no hop is kept once written;
+// Close writes the rest.
+type TextStream struct {
+	w       io.Writer
+	o       TextOptions
+	started bool
+	inFlow  bool // the flow's header is written (its exchanges stream)
+}
+
+// NewTextStream returns a stream writing the report to w.
+func NewTextStream(w io.Writer, o TextOptions) *TextStream { return &TextStream{w: w, o: o} }
+
+func (t *TextStream) ww(prefix, text string) { trace.WriteWrapped(t.w, prefix, text, t.o.Width) }
+
+func (t *TextStream) head(r *Result) {
+	if t.started {
+		return
+	}
+	t.started = true
+	t.ww("", fmt.Sprintf("scenario %s (%s): CNI %s, underlay %s", r.Scenario, r.File, r.CNI, r.Underlay))
 	for _, n := range r.Notes {
-		ww("note: ", n)
+		t.ww("note: ", n)
 	}
 	for _, n := range r.Warnings {
-		ww("warning: ", n)
+		t.ww("warning: ", n)
 	}
-	for i, f := range r.Flows {
-		writeActions(w, r, i, o.Width)
-		fmt.Fprintln(w)
-		ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
-		if f.Description != "" {
-			ww("   ", f.Description)
-		}
-		if len(f.Hops) > 0 {
-			xs := trace.Exchanges(f.Hops)
-			if len(xs) == 1 && f.Count > 1 {
-				ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
-			}
-			for i, x := range xs {
-				if len(xs) > 1 {
-					ww("  ", exchangeHeader(f, x, i, len(xs)))
-				}
-				trace.WriteLevel(w, o.Filter.Apply(x), f.Start, o.Level, o.Width)
-			}
-		}
-		ww("   verdict: ", VerdictLine(f))
-		if f.Verdict.Why != "" {
-			ww("      why: ", f.Verdict.Why)
-		}
-		if f.Verdict.Hint != "" {
-			ww("     hint: ", f.Verdict.Hint)
-		}
-		ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
+}
+
+// Exchange writes one traced exchange of f, the flow after r.Flows (and,
+// at its first, the actions before the flow and the flow's header).
+func (t *TextStream) Exchange(r *Result, f *FlowResult, x ExchangeTrace) {
+	if !t.inFlow {
+		t.flowHead(r, len(r.Flows), f)
+		t.inFlow = true
 	}
-	writeActions(w, r, len(r.Flows), o.Width)
-	fmt.Fprintln(w)
-	WriteSummaryWidth(w, r, o.Width)
+	t.exchange(f, x.Hops, x.Index, x.Traced)
+}
+
+// Flow writes f, the last flow of r.Flows so far, and the actions before
+// it; or, when its exchanges were streamed, its verdict.
+func (t *TextStream) Flow(r *Result, f *FlowResult) {
+	if t.inFlow {
+		t.inFlow = false
+		t.flowTail(f)
+		return
+	}
+	t.flow(r, len(r.Flows)-1, f)
+}
+
+func (t *TextStream) flowHead(r *Result, i int, f *FlowResult) {
+	t.head(r)
+	writeActions(t.w, r, i, t.o.Width)
+	fmt.Fprintln(t.w)
+	t.ww("== ", fmt.Sprintf("flow %s: %s", f.Name, flowHeader(f)))
+	if f.Description != "" {
+		t.ww("   ", f.Description)
+	}
+}
+
+// exchange writes exchange i of the n traced of f.
+func (t *TextStream) exchange(f *FlowResult, x []trace.Hop, i, n int) {
+	if n == 1 && f.Count > 1 {
+		t.ww("   ", fmt.Sprintf("hops of the first of %d exchanges (times from the flow's start, virtual):", f.Count))
+	}
+	if n > 1 {
+		t.ww("  ", exchangeHeader(f, x, i, n))
+	}
+	trace.WriteLevel(t.w, t.o.Filter.Apply(x), f.Start, t.o.Level, t.o.Width)
+}
+
+func (t *TextStream) flow(r *Result, i int, f *FlowResult) {
+	t.flowHead(r, i, f)
+	if len(f.Hops) > 0 {
+		xs := trace.Exchanges(f.Hops)
+		for i, x := range xs {
+			t.exchange(f, x, i, len(xs))
+		}
+	}
+	t.flowTail(f)
+}
+
+func (t *TextStream) flowTail(f *FlowResult) {
+	ww := t.ww
+	ww("   verdict: ", VerdictLine(f))
+	if f.Verdict.Why != "" {
+		ww("      why: ", f.Verdict.Why)
+	}
+	if f.Verdict.Hint != "" {
+		ww("     hint: ", f.Verdict.Hint)
+	}
+	ww("   ", fmt.Sprintf("%s: %s", mark(f), expectText(f)))
+}
+
+// Close writes the actions after the last flow and the summary.
+func (t *TextStream) Close(r *Result) {
+	t.head(r)
+	writeActions(t.w, r, len(r.Flows), t.o.Width)
+	fmt.Fprintln(t.w)
+	WriteSummaryWidth(t.w, r, t.o.Width)
+}
+
+// JSONStream writes the document of WriteJSON flow by flow, as the runner
+// finishes them (Options.OnFlow), with the same bytes, so that a flow's
+// hops can be dropped once written: the fields before "flows" at the
+// first flow, each flow as it comes, and the rest (the actions) at Close.
+// The hops of a flow streamed exchange by exchange (Options.OnExchange)
+// wait until the flow's verdict is known (they come after it in the
+// document): in memory up to spillAt bytes, then in a temporary file.
+type JSONStream struct {
+	w     io.Writer
+	flows int
+	err   error
+
+	streamed bool          // this flow's hops came by Exchange
+	mem      bytes.Buffer  // this flow's hops, encoded, while small
+	spill    *os.File      // or in this file, once big
+	spillW   *bufio.Writer // writing to spill
+	hops     int
+}
+
+// spillAt is how many bytes of encoded hops a flow keeps in memory
+// before they go to a temporary file.
+var spillAt = 4 << 20
+
+// hopsOut is where the next encoded hop of the flow goes.
+func (s *JSONStream) hopsOut(f *FlowResult) (io.Writer, error) {
+	if s.spill != nil {
+		return s.spillW, nil
+	}
+	if s.mem.Len() < spillAt {
+		return &s.mem, nil
+	}
+	sp, err := os.CreateTemp("", "netsim-hops-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("json: a temporary file for the hops of flow %s: %w", f.Name, err)
+	}
+	s.spill, s.spillW = sp, bufio.NewWriterSize(sp, 64<<10)
+	if _, err := s.spillW.Write(s.mem.Bytes()); err != nil {
+		return nil, fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+	}
+	s.mem = bytes.Buffer{}
+	return s.spillW, nil
+}
+
+// NewJSONStream returns a stream writing the JSON document to w.
+func NewJSONStream(w io.Writer) *JSONStream { return &JSONStream{w: w} }
+
+// flowsKey is the "flows" key of the indented document (a top-level key:
+// the only one at this indentation after a newline; strings hold no raw
+// newline).
+const flowsKey = "\n  \"flows\": null"
+
+// frame encodes r without its flows and returns the text before and after
+// its flows' value.
+func jsonFrame(r *Result) (before, after []byte, err error) {
+	c := *r
+	c.Flows = nil
+	var b bytes.Buffer
+	if err := WriteJSON(&b, &c); err != nil {
+		return nil, nil, err
+	}
+	i := bytes.LastIndex(b.Bytes(), []byte(flowsKey))
+	if i < 0 {
+		return nil, nil, fmt.Errorf("json: no flows key in the document")
+	}
+	end := i + len(flowsKey)
+	return b.Bytes()[:end-len("null")], b.Bytes()[end:], nil
+}
+
+func (s *JSONStream) write(p []byte) {
+	if s.err == nil {
+		_, s.err = s.w.Write(p)
+	}
+}
+
+// encodeIndented encodes v as WriteJSON would at an indentation of
+// prefix, without the final newline.
+func encodeIndented(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// Exchange encodes the hops of one traced exchange of the flow after
+// r.Flows, to be written with the flow (Flow).
+func (s *JSONStream) Exchange(r *Result, f *FlowResult, x ExchangeTrace) error {
+	if s.err != nil {
+		return s.err
+	}
+	s.streamed = true
+	for i := range x.Hops {
+		b, err := encodeIndented(&x.Hops[i], "        ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		out, err := s.hopsOut(f)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		sep := "        "
+		if s.hops > 0 {
+			sep = ",\n        "
+		}
+		io.WriteString(out, sep)
+		if _, err := out.Write(b); err != nil {
+			s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.hops++
+	}
+	return nil
+}
+
+// dropSpill removes the temporary file of the hops.
+func (s *JSONStream) dropSpill() {
+	if s.spill != nil {
+		s.spill.Close()
+		os.Remove(s.spill.Name())
+	}
+	s.spill, s.spillW, s.hops, s.streamed = nil, nil, 0, false
+	s.mem.Reset()
+}
+
+// Abort removes what a stream left on disk (a run that stopped).
+func (s *JSONStream) Abort() { s.dropSpill() }
+
+// Flow writes f, the last flow of r.Flows so far, with the hops streamed
+// for it; it returns the first write error of the stream.
+func (s *JSONStream) Flow(r *Result, f *FlowResult) error {
+	defer s.dropSpill()
+	if s.err != nil {
+		return s.err
+	}
+	if s.flows == 0 {
+		before, _, err := jsonFrame(r)
+		if err != nil {
+			s.err = err
+			return err
+		}
+		s.write(before)
+		s.write([]byte("[\n    "))
+	} else {
+		s.write([]byte(",\n    "))
+	}
+	s.flows++
+	if !s.streamed || len(f.Hops) > 0 {
+		b, err := encodeIndented(f, "    ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.write(b)
+		return s.err
+	}
+	// The flow without its hops and packets (the last two fields), then
+	// the hops from the file, the packets, the closing brace.
+	c := *f
+	c.Hops, c.Packets = nil, nil
+	b, err := encodeIndented(&c, "    ")
+	if err != nil {
+		s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+		return s.err
+	}
+	s.write(bytes.TrimSuffix(b, []byte("\n    }")))
+	if s.hops > 0 {
+		s.write([]byte(",\n      \"hops\": [\n"))
+		if s.spill == nil {
+			s.write(s.mem.Bytes())
+		} else if s.err == nil {
+			err := s.spillW.Flush()
+			if err == nil {
+				_, err = s.spill.Seek(0, io.SeekStart)
+			}
+			if err == nil {
+				_, err = io.Copy(s.w, s.spill)
+			}
+			if err != nil {
+				s.err = fmt.Errorf("json: the hops of flow %s: %w", f.Name, err)
+				return s.err
+			}
+		}
+		s.write([]byte("\n      ]"))
+	}
+	if len(f.Packets) > 0 {
+		p, err := encodeIndented(f.Packets, "      ")
+		if err != nil {
+			s.err = fmt.Errorf("json: flow %s: %w", f.Name, err)
+			return s.err
+		}
+		s.write([]byte(",\n      \"packets\": "))
+		s.write(p)
+	}
+	s.write([]byte("\n    }"))
+	return s.err
+}
+
+// Close writes the rest of the document and returns the first write error.
+func (s *JSONStream) Close(r *Result) error {
+	if s.err != nil {
+		return s.err
+	}
+	before, after, err := jsonFrame(r)
+	if err != nil {
+		return err
+	}
+	if s.flows == 0 {
+		s.write(before)
+		s.write([]byte("null"))
+	} else {
+		s.write([]byte("\n  ]"))
+	}
+	s.write(after)
+	return s.err
 }
 
 // exchangeHeader introduces exchange i (from 0) of n of a flow traced in

@@ -25,6 +25,28 @@ type Options struct {
 	TraceAll bool
 	// Flow, if set, runs only the flow with this name.
 	Flow string
+	// OnFlow, if set, is called with the result so far as each flow
+	// finishes (fr is the last of res.Flows): a report can be written flow
+	// by flow (TextStream, JSONStream) and the flow's hops dropped
+	// (fr.DropTrace). An error stops the run and Run returns it.
+	OnFlow func(res *Result, fr *FlowResult) error
+	// OnExchange, if set, is called with the hops of each traced exchange
+	// as it finishes (fr is the flow so far, not yet in res.Flows), and the
+	// hops are not kept in fr.Hops: a report can stream a flow traced with
+	// --trace-all exchange by exchange. fr.Packets still names every
+	// packet. An error stops the run and Run returns it.
+	OnExchange func(res *Result, fr *FlowResult, x ExchangeTrace) error
+}
+
+// ExchangeTrace is the trace of one exchange (Options.OnExchange).
+type ExchangeTrace struct {
+	// Index counts the traced exchanges of the flow before this one.
+	Index int
+	// Traced is how many exchanges of the flow are traced: 1 (the first)
+	// or the flow's count (TraceAll).
+	Traced int
+	// Hops are the exchange's hops, valid during the call only.
+	Hops []trace.Hop
 }
 
 // Verdict is the outcome of a flow or one exchange.
@@ -93,6 +115,12 @@ type Result struct {
 	Flows    []*FlowResult `json:"flows"`
 	// Actions are the actions applied between the flows (see ActionResult).
 	Actions []*ActionResult `json:"actions,omitempty"`
+}
+
+// DropTrace forgets the flow's hops and packet names (once written): what
+// is left is a few hundred bytes whatever the flow's count.
+func (f *FlowResult) DropTrace() {
+	f.Hops, f.Packets = nil, nil
 }
 
 // AllMet reports whether every flow met its expectation.
@@ -199,11 +227,16 @@ func (r *Runner) Run(opts Options) (*Result, error) {
 			continue
 		}
 		found = true
-		fr, err := r.runFlow(int32(i+1), f, opts)
+		fr, err := r.runFlow(res, int32(i+1), f, opts)
 		if err != nil {
 			return nil, err
 		}
 		res.Flows = append(res.Flows, fr)
+		if opts.OnFlow != nil {
+			if err := opts.OnFlow(res, fr); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if !found {
 		var names []string
@@ -240,7 +273,7 @@ func pendingEndpoint(from, to topology.Target) string {
 	return ""
 }
 
-func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult, error) {
+func (r *Runner) runFlow(res *Result, id int32, f *topology.Flow, opts Options) (*FlowResult, error) {
 	w := r.World
 	from, err := w.Resolve(f.From)
 	if err != nil {
@@ -278,6 +311,7 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 	fr.Start = r.Loop.Now()
 	firstDrop := map[string]Verdict{}
 	var order []string
+	streamed := 0 // exchanges given to opts.OnExchange
 	for i := 0; i < count; i++ {
 		r.Rec.Reset()
 		r.Rec.Hops = opts.TraceAll || (opts.Trace && i == 0)
@@ -342,7 +376,20 @@ func (r *Runner) runFlow(id int32, f *topology.Flow, opts Options) (*FlowResult,
 		}
 		if r.Rec.Hops {
 			hops := r.Rec.HopList()
-			fr.Hops = append(fr.Hops, hops...)
+			switch {
+			case opts.OnExchange == nil:
+				fr.Hops = append(fr.Hops, hops...)
+			case len(hops) > 0:
+				labelHops(fr, hops)
+				traced := 1
+				if opts.TraceAll {
+					traced = count
+				}
+				if err := opts.OnExchange(res, fr, ExchangeTrace{Index: streamed, Traced: traced, Hops: hops}); err != nil {
+					return nil, err
+				}
+				streamed++
+			}
 		}
 		r.Loop.Advance(gap)
 	}
@@ -432,8 +479,11 @@ func dropCounts(fr *FlowResult) string {
 }
 
 // labelPackets names each packet seen in the hops by its first summary.
-func labelPackets(fr *FlowResult) {
-	for _, h := range fr.Hops {
+func labelPackets(fr *FlowResult) { labelHops(fr, fr.Hops) }
+
+// labelHops names the packets of hops not named yet.
+func labelHops(fr *FlowResult, hops []trace.Hop) {
+	for _, h := range hops {
 		if _, ok := fr.Packets[h.Packet]; !ok && h.After != "" {
 			fr.Packets[h.Packet] = h.After
 		}

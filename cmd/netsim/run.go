@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"netsim/dataplane/pcap"
 	"netsim/sim"
@@ -51,53 +50,127 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		topts.Filter.Node = name
 	}
+	// Outputs are opened and checked before the run: nothing is printed
+	// when one cannot be written, and none is an input of the run.
 	var sink *pcap.Sink
-	if *pcapFile != "" {
-		sink = pcap.NewSink(r.Loop.Now, r.Rec)
+	var pcapOut *outFile
+	if fs.Changed("pcap") {
+		o, err := openOutput("--pcap", *pcapFile, r.World.Scenario.InputFiles())
+		if err != nil {
+			fmt.Fprintf(stderr, "netsim run: %v\n", err)
+			return exitBadInput
+		}
+		defer o.abort()
+		pcapOut = o
+		sink, err = pcap.NewStreamSink(o.f, r.Loop.Now, r.Rec)
+		if err != nil {
+			fmt.Fprintf(stderr, "netsim run: %v\n", &outputError{flag: "--pcap", path: *pcapFile, err: err})
+			return exitBadInput
+		}
 		r.World.Env.Capture = sink
 	}
-	opts := sim.Options{Flow: *flow, Trace: !flowsOnly || *out == "json" || sink != nil, TraceAll: *traceAll}
+	// The report is written flow by flow and each flow's hops dropped once
+	// written: memory does not grow with the traces of earlier flows.
+	var jst *sim.JSONStream
+	var tst *sim.TextStream
+	switch {
+	case *out == "json":
+		jst = sim.NewJSONStream(stdout)
+	case flowsOnly:
+	default:
+		tst = sim.NewTextStream(stdout, topts)
+	}
+	onFlow := func(res *sim.Result, fr *sim.FlowResult) error {
+		if tst != nil {
+			tst.Flow(res, fr)
+		}
+		if jst != nil {
+			if err := jst.Flow(res, fr); err != nil {
+				return &outputError{flag: "-o", path: "json", err: err}
+			}
+		}
+		fr.DropTrace()
+		if err := sink.Err(); err != nil {
+			return &outputError{flag: "--pcap", path: *pcapFile, err: err}
+		}
+		return nil
+	}
+	// A traced exchange is written as it ends (a JSON flow's hops wait in a
+	// temporary file for its verdict): --trace-all keeps no hop in memory.
+	onExchange := func(res *sim.Result, fr *sim.FlowResult, x sim.ExchangeTrace) error {
+		if tst != nil {
+			tst.Exchange(res, fr, x)
+		}
+		if jst != nil {
+			if err := jst.Exchange(res, fr, x); err != nil {
+				return &outputError{flag: "-o", path: "json", err: err}
+			}
+		}
+		return nil
+	}
+	opts := sim.Options{Flow: *flow, Trace: !flowsOnly || *out == "json" || sink != nil, TraceAll: *traceAll, OnFlow: onFlow, OnExchange: onExchange}
+	if jst != nil {
+		defer jst.Abort()
+	}
 	res, err := r.Run(opts)
 	if err != nil {
+		var oe *outputError
+		if errors.As(err, &oe) {
+			fmt.Fprintf(stderr, "netsim run: %v\n", oe)
+			return exitBadInput
+		}
 		return badInput(stderr, err)
 	}
 	switch {
-	case *out == "json":
-		if err := sim.WriteJSON(stdout, res); err != nil {
-			fmt.Fprintf(stderr, "netsim run: %v\n", err)
+	case jst != nil:
+		if err := jst.Close(res); err != nil {
+			fmt.Fprintf(stderr, "netsim run: -o json: %v\n", err)
 			return exitBadInput
 		}
 	case flowsOnly:
 		sim.WriteSummaryWidth(stdout, res, topts.Width)
 	default:
-		sim.WriteTextOptions(stdout, res, topts)
+		tst.Close(res)
 	}
 	if sink != nil {
-		if err := writePcap(*pcapFile, sink); err != nil {
+		err := sink.Flush()
+		if err != nil {
+			err = &outputError{flag: "--pcap", path: *pcapFile, err: err}
+		} else {
+			err = pcapOut.commit()
+		}
+		if err != nil {
 			fmt.Fprintf(stderr, "netsim run: %v\n", err)
 			return exitBadInput
 		}
 		fmt.Fprintf(stderr, "wrote %d frames on %d interfaces to %s\n", sink.Len(), len(sink.Interfaces()), *pcapFile)
-		sctp := ""
-		for _, f := range r.World.Scenario.Flows {
-			if f.Protocol == "sctp" {
-				sctp = ` -o "sctp.checksum:CRC 32c"` // tshark checks SCTP's CRC32c only when asked
-				break
-			}
+		if pcapOut.tmp != "" { // not a device or a FIFO: a file to open afterwards
+			pcapHints(r, *pcapFile, stderr)
 		}
-		fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE%s\n", *pcapFile, vxlanHint(r), sctp)
-		decode := "  (Decode As… UDP port → VXLAN for the tunnel port)"
-		if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
-			decode = "  (Decode As… UDP port → IPv4 for flannel's udp port)"
-		} else if len(r.World.Env.VXLANPorts) == 0 {
-			decode = "" // IPIP (IP protocol 4) and plain routing need no Decode As
-		}
-		fmt.Fprintf(stderr, "         or: wireshark %s%s\n", *pcapFile, decode)
 	}
 	if !res.AllMet() {
 		return exitUnmet
 	}
 	return exitOK
+}
+
+// pcapHints says how to open the capture with tshark and wireshark.
+func pcapHints(r *sim.Runner, file string, stderr io.Writer) {
+	sctp := ""
+	for _, f := range r.World.Scenario.Flows {
+		if f.Protocol == "sctp" {
+			sctp = ` -o "sctp.checksum:CRC 32c"` // tshark checks SCTP's CRC32c only when asked
+			break
+		}
+	}
+	fmt.Fprintf(stderr, "open it with: tshark -r %s%s -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE -o tcp.check_checksum:TRUE%s\n", file, vxlanHint(r), sctp)
+	decode := "  (Decode As… UDP port → VXLAN for the tunnel port)"
+	if f := r.World.Scenario.Cluster.CNI.Flannel; f != nil && f.Backend == "udp" {
+		decode = "  (Decode As… UDP port → IPv4 for flannel's udp port)"
+	} else if len(r.World.Env.VXLANPorts) == 0 {
+		decode = "" // IPIP (IP protocol 4) and plain routing need no Decode As
+	}
+	fmt.Fprintf(stderr, "         or: wireshark %s%s\n", file, decode)
 }
 
 func vxlanHint(r *sim.Runner) string {
@@ -110,18 +183,6 @@ func vxlanHint(r *sim.Runner) string {
 		s += fmt.Sprintf(" -d udp.port==%d,ip", *f.Port)
 	}
 	return s
-}
-
-func writePcap(path string, sink *pcap.Sink) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("pcap %s: %w", path, err)
-	}
-	if err := sink.Write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("pcap %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // badInput prints a load/build error and returns exit code 2.

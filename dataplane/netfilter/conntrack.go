@@ -203,10 +203,29 @@ func (ct *Conntrack) confirm(c *Conn, now time.Duration) bool {
 	if ct.taken(c.Tuple[0], now) || ct.taken(c.Tuple[1], now) {
 		return false
 	}
+	if ct.m.full(2) {
+		ct.reap(now)
+	}
 	ct.m.set(c.Tuple[0], ctRef{c, 0})
 	ct.m.set(c.Tuple[1], ctRef{c, 1})
 	c.Status |= ipsConfirmed
 	return true
+}
+
+// reap removes the expired entries, as the kernel's conntrack GC worker
+// (gc_worker) does in the background: here when the table would grow, so
+// a long run keeps only the connections still within their timeout
+// (memory flat in the number of exchanges) and the cost stays amortised.
+func (ct *Conntrack) reap(now time.Duration) {
+	var dead []*Conn
+	ct.m.each(func(_ Tuple, r ctRef) {
+		if r.dir == 0 && now >= r.c.Expires {
+			dead = append(dead, r.c)
+		}
+	})
+	for _, c := range dead {
+		ct.remove(c)
+	}
 }
 
 // update advances protocol state and the timeout for a packet in dir.

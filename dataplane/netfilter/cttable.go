@@ -47,6 +47,9 @@ func (tt *tupleTable) get(t Tuple) (ctRef, bool) {
 	}
 }
 
+// full reports whether n more entries would make the table grow.
+func (tt *tupleTable) full(n int) bool { return (tt.used+n)*2 > len(tt.slots) }
+
 func (tt *tupleTable) set(t Tuple, r ctRef) {
 	if (tt.used+1)*2 > len(tt.slots) {
 		tt.grow()

@@ -9,6 +9,10 @@
 package pcap
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -25,7 +29,13 @@ import (
 // Epoch is the wall-clock time of virtual time zero in captures.
 var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-// Sink is a link.Capturer that keeps the frames in memory until Write.
+// Sink is a link.Capturer. A sink made by NewSink keeps the frames in
+// memory until Write (tests read them back with Frames); one made by
+// NewStreamSink writes each frame to its writer as it is captured, so a
+// run's memory does not grow with its traffic. Both write the same bytes
+// for the same frames: the section header, then, in capture order, an
+// interface block the first time a device is seen (pcapng allows one
+// anywhere before its first use) and a packet block for every frame.
 type Sink struct {
 	// Clock is the loop's clock.
 	Clock func() time.Duration
@@ -36,7 +46,10 @@ type Sink struct {
 
 	ifaces []iface
 	index  map[*link.Device]int
-	recs   []record
+	recs   []record // memory sink only
+	n      int      // frames captured
+
+	out *stream // stream sink only
 }
 
 type iface struct {
@@ -53,15 +66,33 @@ type record struct {
 	comment string
 }
 
-// NewSink returns an empty sink.
+// NewSink returns an empty sink that keeps its frames in memory.
 func NewSink(clock func() time.Duration, rec *trace.Recorder) *Sink {
 	return &Sink{Clock: clock, Trace: rec, index: map[*link.Device]int{}}
+}
+
+// NewStreamSink returns a sink that writes the pcapng file to w as frames
+// are captured, through a buffer. It writes the section header and
+// flushes it at once, so an unwritable w (no space left, a closed pipe)
+// fails here, before the run. The first error while capturing stops the
+// writing; Err reports it and Flush returns it.
+func NewStreamSink(w io.Writer, clock func() time.Duration, rec *trace.Recorder) (*Sink, error) {
+	st, err := newStream(w)
+	if err != nil {
+		return nil, err
+	}
+	s := NewSink(clock, rec)
+	s.out = st
+	return s, nil
 }
 
 // Capture implements link.Capturer.
 func (s *Sink) Capture(dev *link.Device, dir link.Dir, pkt *packet.Buffer) {
 	if s.Filter != nil && !s.Filter(dev) {
 		return
+	}
+	if s.out != nil && s.out.err != nil {
+		return // the file is broken: the run reports the first error
 	}
 	id, ok := s.index[dev]
 	if !ok {
@@ -73,8 +104,15 @@ func (s *Sink) Capture(dev *link.Device, dir link.Dir, pkt *packet.Buffer) {
 		s.ifaces = append(s.ifaces, iface{name: dev.NS + "/" + dev.Name, typ: typ, mtu: dev.MTU})
 		s.index[dev] = id
 	}
-	data := append([]byte(nil), pkt.Bytes()...)
-	s.recs = append(s.recs, record{iface: id, at: s.Clock(), data: data, dir: dir, comment: s.comment(dev, dir, pkt)})
+	s.n++
+	r := record{iface: id, at: s.Clock(), dir: dir, comment: s.comment(dev, dir, pkt)}
+	if s.out != nil {
+		r.data = pkt.Bytes()
+		s.out.write(s.ifaces, r)
+		return
+	}
+	r.data = append([]byte(nil), pkt.Bytes()...)
+	s.recs = append(s.recs, r)
 }
 
 // comment names the hop: where the frame is, which packet, and the last
@@ -99,7 +137,7 @@ func (s *Sink) comment(dev *link.Device, dir link.Dir, pkt *packet.Buffer) strin
 }
 
 // Len is the number of captured frames.
-func (s *Sink) Len() int { return len(s.recs) }
+func (s *Sink) Len() int { return s.n }
 
 // Interfaces returns the captured device names in interface-ID order.
 func (s *Sink) Interfaces() []string {
@@ -110,41 +148,162 @@ func (s *Sink) Interfaces() []string {
 	return out
 }
 
-// Write writes the pcapng file.
+// Err is the first error writing a stream sink's file (nil for a memory
+// sink, a nil sink, or when every write succeeded).
+func (s *Sink) Err() error {
+	if s == nil || s.out == nil {
+		return nil
+	}
+	return s.out.err
+}
+
+// Flush writes out what a stream sink still buffers and returns the first
+// error of the whole capture. It does nothing on a memory sink.
+func (s *Sink) Flush() error {
+	if s.out == nil {
+		return nil
+	}
+	return s.out.flush()
+}
+
+// Write writes the pcapng file of a memory sink: the same bytes a stream
+// sink would have written for the same frames.
 func (s *Sink) Write(w io.Writer) error {
-	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "netsim", OS: "netsim virtual time", Comment: "netsim capture: timestamps are virtual time from " + Epoch.Format(time.RFC3339)}}
-	first := iface{name: "netsim", typ: layers.LinkTypeEthernet, mtu: 1500}
-	if len(s.ifaces) > 0 {
-		first = s.ifaces[0]
+	if s.out != nil {
+		return errors.New("pcapng: a stream sink has already written its frames")
 	}
-	nw, err := pcapgo.NewNgWriterInterface(w, ngIface(first), opts)
+	st, err := newStream(w)
 	if err != nil {
-		return fmt.Errorf("pcapng: %w", err)
-	}
-	for _, f := range s.ifaces[min(1, len(s.ifaces)):] {
-		if _, err := nw.AddInterface(ngIface(f)); err != nil {
-			return fmt.Errorf("pcapng: interface %s: %w", f.name, err)
-		}
+		return err
 	}
 	for _, r := range s.recs {
-		ci := gopacket.CaptureInfo{Timestamp: Epoch.Add(r.at), CaptureLength: len(r.data), Length: len(r.data), InterfaceIndex: r.iface}
-		dir := pcapgo.NgEpbFlagDirectionInbound
-		if r.dir == link.Out {
-			dir = pcapgo.NgEpbFlagDirectionOutbound
-		}
-		if err := nw.WritePacketWithOptions(ci, r.data, pcapgo.NgPacketOptions{Comments: []string{r.comment}, Flags: &pcapgo.NgEpbFlags{Direction: dir}}); err != nil {
-			return fmt.Errorf("pcapng: %w", err)
+		if st.write(s.ifaces, r); st.err != nil {
+			return st.err
 		}
 	}
-	return nw.Flush()
+	return st.flush()
+}
+
+// stream writes a pcapng file block by block: the section header at once,
+// then interface and packet blocks in capture order.
+type stream struct {
+	w      *bufio.Writer
+	nw     *pcapgo.NgWriter // made at the first frame (it wants a first interface)
+	skip   int              // bytes of the section header nw writes again
+	ifaces int              // interface blocks written
+	err    error
+}
+
+func sectionOptions() pcapgo.NgWriterOptions {
+	return pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{Application: "netsim", OS: "netsim virtual time", Comment: "netsim capture: timestamps are virtual time from " + Epoch.Format(time.RFC3339)}}
+}
+
+// sectionHeader returns the bytes of the section header block pcapgo
+// writes, so that it can go out before the first interface is known.
+func sectionHeader() ([]byte, error) {
+	var b bytes.Buffer
+	nw, err := pcapgo.NewNgWriterInterface(&b, ngIface(iface{name: "netsim", typ: layers.LinkTypeEthernet, mtu: 1500}), sectionOptions())
+	if err == nil {
+		err = nw.Flush()
+	}
+	if err != nil || b.Len() < 8 {
+		return nil, fmt.Errorf("pcapng: section header: %v", err)
+	}
+	n := int(binary.LittleEndian.Uint32(b.Bytes()[4:8]))
+	return b.Bytes()[:n], nil
+}
+
+func newStream(w io.Writer) (*stream, error) {
+	shb, err := sectionHeader()
+	if err != nil {
+		return nil, err
+	}
+	st := &stream{w: bufio.NewWriterSize(w, 64<<10), skip: len(shb)}
+	if _, err := st.w.Write(shb); err != nil {
+		return nil, fmt.Errorf("writing the pcapng header: %w", err)
+	}
+	if err := st.w.Flush(); err != nil {
+		return nil, fmt.Errorf("writing the pcapng header: %w", err)
+	}
+	return st, nil
+}
+
+// Write implements io.Writer for the NgWriter: it drops the section header
+// the NgWriter writes first (already written by newStream).
+func (st *stream) Write(p []byte) (int, error) {
+	n := len(p)
+	if st.skip > 0 {
+		k := min(st.skip, len(p))
+		st.skip -= k
+		p = p[k:]
+	}
+	if _, err := st.w.Write(p); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (st *stream) fail(err error) {
+	if st.err == nil {
+		st.err = fmt.Errorf("pcapng: %w", err)
+	}
+}
+
+// write writes r, after the interface blocks it needs.
+func (st *stream) write(ifaces []iface, r record) {
+	if st.err != nil {
+		return
+	}
+	for st.ifaces <= r.iface {
+		f := ngIface(ifaces[st.ifaces])
+		var err error
+		if st.nw == nil {
+			// NgWriter's own buffer is flushed after every block (below),
+			// so its bytes reach st.w in order.
+			st.nw, err = pcapgo.NewNgWriterInterface(st, f, sectionOptions())
+		} else {
+			_, err = st.nw.AddInterface(f)
+		}
+		if err == nil {
+			err = st.nw.Flush()
+		}
+		if err != nil {
+			st.fail(fmt.Errorf("interface %s: %w", f.Name, err))
+			return
+		}
+		st.ifaces++
+	}
+	ci := gopacket.CaptureInfo{Timestamp: Epoch.Add(r.at), CaptureLength: len(r.data), Length: len(r.data), InterfaceIndex: r.iface}
+	dir := pcapgo.NgEpbFlagDirectionInbound
+	if r.dir == link.Out {
+		dir = pcapgo.NgEpbFlagDirectionOutbound
+	}
+	if err := st.nw.WritePacketWithOptions(ci, r.data, pcapgo.NgPacketOptions{Comments: []string{r.comment}, Flags: &pcapgo.NgEpbFlags{Direction: dir}}); err != nil {
+		st.fail(err)
+		return
+	}
+	if err := st.nw.Flush(); err != nil {
+		st.fail(err)
+	}
+}
+
+func (st *stream) flush() error {
+	if st.err != nil {
+		return st.err
+	}
+	if err := st.w.Flush(); err != nil {
+		st.fail(err)
+	}
+	return st.err
 }
 
 func ngIface(f iface) pcapgo.NgInterface {
 	return pcapgo.NgInterface{Name: f.name, LinkType: f.typ, TimestampResolution: 9, Description: fmt.Sprintf("netsim device %s (mtu %d)", f.name, f.mtu)}
 }
 
-// Frames returns copies of the frames captured on the device named
-// "namespace/device", in capture order, with their directions.
+// Frames returns copies of the frames a memory sink captured on the
+// device named "namespace/device", in capture order, with their
+// directions (none for a stream sink).
 func (s *Sink) Frames(name string) (frames [][]byte, dirs []link.Dir) {
 	for _, r := range s.recs {
 		if s.ifaces[r.iface].name == name {
