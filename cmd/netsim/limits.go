@@ -73,8 +73,10 @@ func count(n int, what string) string {
 }
 
 // maxTracedExchanges bounds `run --trace-all`: every exchange of every
-// flow traced hop by hop. netsim's time: measured, 2,000 traced pings
-// 4.1 s (text or JSON); 20,000 took 70 s on a loaded machine.
+// flow traced hop by hop. netsim's time (memory stays flat: the report
+// streams exchange by exchange): measured, 20,000 traced pings 27.5 s and
+// 52 MB RSS with the text report, 7.8 s and 96 MB with -o json; 2,000
+// pings 2 s. 5,000 keeps the text report under about 7 s.
 const maxTracedExchanges = 5000
 
 // traceAllSize checks what --trace-all would trace: the exchanges (count)
