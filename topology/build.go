@@ -144,6 +144,9 @@ func Build(s *Scenario, sched link.Scheduler) (*World, error) {
 		b.probs.Sort()
 		return nil, b.probs
 	}
+	// A warning repeated for many items (thousands of Pending pods) is
+	// one line with a count, as problems are.
+	b.w.Warnings = b.w.Warnings.Collapse()
 	return b.w, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -59,4 +60,34 @@ func TestTraceAllLimit(t *testing.T) {
 
 	code, _, stderr = netsim(t, "run", file, "--trace-all", "--flow", "many", "--level", "minimal")
 	assert.Equal(t, exitOK, code, stderr)
+}
+
+// TestPendingWarningsCollapse checks that many Pending pods (Terway out of
+// addresses) are a few warning lines with a count, not one a pod.
+func TestPendingWarningsCollapse(t *testing.T) {
+	data, err := os.ReadFile("../../scenarios/terway-eniip.yaml")
+	require.NoError(t, err)
+	text := strings.Replace(string(data), "\nflows:", `
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: big}
+    spec:
+      replicas: 300
+      selector: {matchLabels: {app: big}}
+      template:
+        metadata: {labels: {app: big}}
+        spec: {containers: [{name: c, image: nginx}]}
+flows:`, 1)
+	require.NotEqual(t, string(data), text)
+	file := writeScenario(t, "tw.yaml", text)
+	code, stdout, stderr := netsim(t, "validate", file)
+	require.Equal(t, exitOK, code, stderr)
+	pending := 0
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.Contains(l, "warning:") && strings.Contains(l, "is Pending") {
+			pending++
+		}
+	}
+	assert.LessOrEqual(t, pending, 4, stdout)
+	assert.Regexp(t, `manifests: pod default/big-\S+ on node-\d is Pending: .* \(and \d+ more like it\)`, stdout)
 }
