@@ -56,19 +56,24 @@ func fuzzWorker() bool {
 }
 
 // overrun ends the input that exceeded its bound. In a fuzz worker the
-// worker exits after printing every goroutine's stack (the stuck call's
-// among them): the fuzzer then records the input as a crasher without
-// trying to minimise it, which would re-run the hang many times and pile
-// up stuck goroutines. Under plain go test, t fails and the stuck
-// goroutine is left behind.
+// worker exits (the coordinator does not show its output): the fuzzer then
+// records the input as a crasher without trying to minimise it, which
+// would re-run the hang many times and pile up stuck goroutines; go test
+// on the recorded input then fails with the message. Under plain go test,
+// t fails with every goroutine's stack (the stuck call's among them) and
+// the stuck goroutine is left behind.
 func overrun(t testing.TB, format string, args ...any) {
 	t.Helper()
+	buf := make([]byte, 1<<20)
+	stacks := buf[:runtime.Stack(buf, true)]
 	if fuzzWorker() {
-		buf := make([]byte, 1<<20)
-		fmt.Fprintf(os.Stderr, "fuzzguard: "+format+"\n%s\n", append(args, buf[:runtime.Stack(buf, true)])...)
+		fmt.Fprintf(os.Stderr, "fuzzguard: "+format+"\n%s\n", append(args, stacks)...)
 		os.Exit(3)
 	}
-	t.Fatalf(format, args...)
+	if len(stacks) > 32<<10 {
+		stacks = stacks[:32<<10]
+	}
+	t.Fatalf("fuzzguard: "+format+"\n(re-run this input alone to see where it is stuck; goroutines now:)\n%s", append(args, stacks)...)
 }
 
 // Run calls f in a goroutine and fails t when f takes longer than l.Time
