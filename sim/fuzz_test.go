@@ -162,8 +162,8 @@ func (b *fuzzBytes) u16() int { return int(b.byte())<<8 | int(b.byte()) }
 // mutateScenario rewrites one bundled scenario (decoded as YAML) from the
 // fuzz bytes: a few of its flows, each with a protocol, endpoints among
 // the scenario's nodes, pods and flow endpoints, a port, a size, a count
-// of at most 3 and a DF flag; then maybe the CNI's mode and backend, an
-// MTU, a node's address. The result is often invalid, which is fine: the
+// of at most 3 and a DF flag; then maybe the CNI's mode and backend, the
+// node CIDR mask, a pod's MTU, the VPC MTU, a node's address. The result is often invalid, which is fine: the
 // loader must refuse it with a located error.
 func mutateScenario(doc map[string]any, b *fuzzBytes) {
 	var ends []string
@@ -238,13 +238,21 @@ func mutateScenario(doc map[string]any, b *fuzzBytes) {
 			n["ip"] = []string{"192.168.0.10", "192.168.1.11", "10.0.0.5", "192.168.0.255", "192.168.0.0"}[b.pick(5)]
 		}
 	}
+	if cluster != nil && b.pick(4) == 0 {
+		cluster["nodeCIDRMask"] = 23 + b.pick(7)
+	}
+	if pods, _ := doc["pods"].([]any); len(pods) > 0 && b.pick(4) == 0 {
+		if p, _ := pods[b.pick(len(pods))].(map[string]any); p != nil {
+			p["mtu"] = []int{576, 1400, 1450, 1480, 1500, 8950, 9000}[b.pick(7)]
+		}
+	}
 }
 
 // FuzzRun loads, builds and runs small random scenarios: a bundled one
 // with its flows and a few fields rewritten from the fuzz bytes (see
-// mutateScenario). The loader may refuse it; what it accepts must build
-// (or fail with an error) and run, with traces, without a panic, within
-// 10 s and 1 GiB.
+// mutateScenario; the scenario byte's top bit turns on TraceAll). The
+// loader may refuse it; what it accepts must build (or fail with an
+// error) and run, with traces, without a panic, within 10 s and 1 GiB.
 func FuzzRun(f *testing.F) {
 	require.NotEmpty(f, fuzzScenarios)
 	for i := range fuzzScenarios {
@@ -277,7 +285,7 @@ func checkRun(t *testing.T, scen uint8, data []byte) {
 		if err != nil {
 			return
 		}
-		res, err := r.Run(sim.Options{Trace: true})
+		res, err := r.Run(sim.Options{Trace: true, TraceAll: scen&0x80 != 0})
 		if err != nil {
 			return
 		}
