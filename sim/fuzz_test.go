@@ -85,7 +85,8 @@ func buildScenario(tb testing.TB, i int) *sim.Runner {
 // flannel's UDP encapsulation, netfilter, IPVS) and the trace's packet
 // summaries see the bytes. No panic, at most maxEvents events, within
 // 10 s and 1 GiB. The seeds are the frames the scenarios' own flows put
-// on each device.
+// on each device; with fix, the checksums of the mutated frame are
+// rewritten first (see fixChecksums) so that it gets past them.
 func FuzzFrame(f *testing.F) {
 	require.NotEmpty(f, fuzzScenarios)
 	for i := range fuzzScenarios {
@@ -100,17 +101,21 @@ func FuzzFrame(f *testing.F) {
 		require.NoError(f, err)
 		// A few frames per scenario, spread over the run.
 		for _, fr := range rec.frames {
-			f.Add(fr.data, uint8(i), uint16(fr.dev), false)
+			f.Add(fr.data, uint8(i), uint16(fr.dev), false, true)
 		}
 	}
-	f.Add([]byte{}, uint8(0), uint16(0), false)
-	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 2, 3, 4, 5, 0x08, 0x06}, uint8(0), uint16(0), true)
+	f.Add([]byte{}, uint8(0), uint16(0), false, false)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 1, 2, 3, 4, 5, 0x08, 0x06}, uint8(0), uint16(0), true, false)
 	f.Fuzz(checkFrame)
 }
 
-func checkFrame(t *testing.T, data []byte, scen uint8, dev uint16, transmit bool) {
+func checkFrame(t *testing.T, data []byte, scen uint8, dev uint16, transmit, fix bool) {
 	if len(data) > 9216 {
 		return
+	}
+	if fix {
+		data = slices.Clone(data)
+		fixChecksums(data, len(data) >= packet.EthHeaderLen && packet.Ethernet(data).Type() == packet.EtherTypeIPv4, 0)
 	}
 	fuzzguard.Run(t, runLimits, "frame", func() {
 		r := buildScenario(t, int(scen)%len(fuzzScenarios))
@@ -140,6 +145,47 @@ func checkFrame(t *testing.T, data []byte, scen uint8, dev uint16, transmit bool
 		}
 		trace.WriteHops(io.Discard, r.Rec.HopList(), 0, 100)
 	})
+}
+
+// fixChecksums rewrites the checksums of the IPv4 packet in b (after an
+// Ethernet header when ether) and of its ICMP, UDP, TCP or SCTP payload,
+// and those of a VXLAN or IPIP inner packet, so that a mutated frame gets
+// past the checksum checks to the parsers behind them (FuzzFrame's fix).
+func fixChecksums(b []byte, ether bool, depth int) {
+	if depth > 4 {
+		return
+	}
+	if ether {
+		if len(b) < packet.EthHeaderLen || packet.Ethernet(b).Type() != packet.EtherTypeIPv4 {
+			return
+		}
+		b = b[packet.EthHeaderLen:]
+	}
+	ip := packet.IPv4(b)
+	if !ip.Valid() {
+		return
+	}
+	pl := ip.Payload()
+	if !ip.IsFragment() {
+		switch p := ip.Protocol(); {
+		case p == packet.ProtoICMP && len(pl) >= packet.ICMPHeaderLen:
+			packet.ICMP(pl).SetChecksum()
+		case p == packet.ProtoUDP && len(pl) >= packet.UDPHeaderLen:
+			if u := packet.UDP(pl); (u.DstPort() == 8472 || u.DstPort() == 4789) && len(pl) >= packet.UDPHeaderLen+packet.VXLANHeaderLen {
+				fixChecksums(pl[packet.UDPHeaderLen+packet.VXLANHeaderLen:], true, depth+1)
+			} else if u.DstPort() == 8285 {
+				fixChecksums(pl[packet.UDPHeaderLen:], false, depth+1) // flannel udp: a bare IP packet
+			}
+			packet.SetTransportChecksum(pl, ip.Src(), ip.Dst(), packet.ProtoUDP)
+		case p == packet.ProtoTCP && len(pl) >= packet.TCPHeaderLen:
+			packet.SetTransportChecksum(pl, ip.Src(), ip.Dst(), packet.ProtoTCP)
+		case p == packet.ProtoSCTP && len(pl) >= packet.SCTPHeaderLen:
+			packet.SCTP(pl).SetChecksum()
+		case p == packet.ProtoIPIP:
+			fixChecksums(pl, false, depth+1)
+		}
+	}
+	ip.SetChecksum()
 }
 
 // fuzzBytes hands out the fuzz input a byte or a number at a time; past
