@@ -43,10 +43,12 @@ netpol-truth:
 # PKG/testdata/fuzz/TARGET/ and are then seeds of every `go test`: keep
 # them. Finds whose fix belongs to another change wait in
 # PKG/testdata/fuzz-pending/ (NETSIM_FUZZ_PENDING=1 go test runs them).
-# CI runs `make fuzz FUZZTIME=10s`. See .ci/fuzz.
+# CI runs `make fuzz FUZZTIME=10s`. See .ci/fuzz. FUZZ_TARGETS=PKG:TARGET...
+# runs a subset. The first -fuzz run compiles every dependency again with
+# coverage instrumentation (minutes with a cold build cache, once).
 FUZZTIME     ?= 60s
 FUZZPARALLEL ?= 2
-FUZZ_TARGETS := topology:FuzzParse topology/k8s:FuzzDecode \
+FUZZ_TARGETS ?= topology:FuzzParse topology/k8s:FuzzDecode \
 	dataplane/packet:FuzzSummary dataplane/packet:FuzzViews \
 	sim:FuzzFrame sim:FuzzRun
 fuzz:
