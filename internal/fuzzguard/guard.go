@@ -112,9 +112,11 @@ func Run(t testing.TB, l Limits, what string, f func()) {
 			return
 		case <-timer.C:
 			overrun(t, "%s took more than %v", what, l.Time)
+			return
 		case <-tick.C:
 			if d := allocated() - start; d > l.Alloc {
 				overrun(t, "%s allocated %d MiB and counting, more than the %d MiB bound", what, d>>20, l.Alloc>>20)
+				return
 			}
 		}
 	}
