@@ -32,7 +32,10 @@ type Limits struct {
 	// Time is the wall time one call may take.
 	Time time.Duration
 	// Alloc is the number of bytes one call may allocate in total (heap
-	// allocations, freed or not).
+	// allocations, freed or not). The count is the process's, read from
+	// runtime/metrics, so it is approximate by what other goroutines
+	// allocate meanwhile and by the small allocations the runtime has not
+	// yet added up: a bound for runaway growth, not an exact budget.
 	Alloc uint64
 }
 

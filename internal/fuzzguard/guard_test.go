@@ -58,7 +58,7 @@ func TestRunBounds(t *testing.T) {
 		want string // "" when Run must not fail
 	}{
 		{name: "quick call passes", l: roomy, f: func() {}},
-		{name: "slow call fails", l: Limits{Time: 50 * time.Millisecond, Alloc: 16 << 20}, f: func() { time.Sleep(time.Second) }, want: "took more than"},
+		{name: "slow call fails", l: Limits{Time: 50 * time.Millisecond, Alloc: 1 << 40}, f: func() { time.Sleep(time.Second) }, want: "took more than"},
 		{name: "allocating call fails", l: roomy, f: func() {
 			var keep [][]byte
 			for range 64 {
