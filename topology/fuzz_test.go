@@ -2,7 +2,6 @@ package topology
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,17 +52,9 @@ func addScenarioSeeds(f *testing.F) {
 	}
 }
 
-// checkPositions turns on FuzzParse's check that every problem points at
-// a line that exists. A YAML syntax error at the end of the file points
-// one line past it today (testdata/fuzz-pending/FuzzParse; helper
-// yamlsafe's change fixes it), so the check waits for that change:
-// NETSIM_FUZZ_POSITIONS=1, or the pending run, turns it on.
-var checkPositions = os.Getenv("NETSIM_FUZZ_POSITIONS") != "" || os.Getenv(fuzzguard.PendingEnv) != ""
-
 // FuzzParse feeds arbitrary bytes to the scenario loader: it must return
 // a scenario or a Problems error, never panic, within 2 s and 512 MiB,
-// and every problem must carry a message (and, see checkPositions, a line
-// that exists).
+// and every problem must carry a message and a line that exists.
 func FuzzParse(f *testing.F) {
 	addScenarioSeeds(f)
 	f.Fuzz(checkParse)
@@ -89,7 +80,7 @@ func checkParse(t *testing.T, data []byte) {
 	lines := strings.Count(string(data), "\n") + 1
 	for _, p := range ps {
 		require.NotEmpty(t, p.Msg, "problem without a message: %+v", p)
-		if checkPositions && p.File == fuzzScenarioName {
+		if p.File == fuzzScenarioName {
 			require.LessOrEqual(t, p.Line, lines, "problem points past the end of the file (%d lines): %s", lines, p)
 		}
 	}
