@@ -2,6 +2,7 @@ package topology
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
