@@ -3,7 +3,6 @@ package topology
 import (
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,16 +35,7 @@ var brokenScenarios = []string{
 // addScenarioSeeds adds every bundled scenario and every scenario of
 // testdata/good and testdata/bad, then the broken ones above.
 func addScenarioSeeds(f *testing.F) {
-	var files []string
-	for _, pat := range []string{"../scenarios/*.yaml", "testdata/good/*.yaml", "testdata/bad/*.yaml"} {
-		m, err := filepath.Glob(pat)
-		require.NoError(f, err)
-		files = append(files, m...)
-	}
-	require.NotEmpty(f, files)
-	for _, p := range files {
-		data, err := os.ReadFile(p)
-		require.NoError(f, err)
+	for _, data := range fuzzguard.Files(f, "../scenarios/*.yaml", "testdata/good/*.yaml", "testdata/bad/*.yaml") {
 		f.Add(data)
 	}
 	for _, s := range brokenScenarios {

@@ -212,3 +212,27 @@ func parseCorpus(data []byte) ([]any, error) {
 	}
 	return vals, sc.Err()
 }
+
+// Files returns the contents of the files the glob patterns match, in
+// order, for a fuzz target's seed corpus; no match at all fails the test.
+func Files(t testing.TB, patterns ...string) [][]byte {
+	t.Helper()
+	var out [][]byte
+	for _, pat := range patterns {
+		m, err := filepath.Glob(pat)
+		if err != nil {
+			t.Fatalf("seed files %q: %v", pat, err)
+		}
+		for _, p := range m {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatalf("seed file: %v", err)
+			}
+			out = append(out, data)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no seed files match %q", patterns)
+	}
+	return out
+}

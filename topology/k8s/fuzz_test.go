@@ -2,7 +2,6 @@ package k8s
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -29,16 +28,7 @@ var brokenManifests = []string{
 // the objects (Deployments to pods, placement on nodes): never a panic,
 // within 2 s and 512 MiB per input, every error with a message.
 func FuzzDecode(f *testing.F) {
-	var files []string
-	for _, pat := range []string{"../../scenarios/manifests/*.yaml", "testdata/good/*.yaml", "testdata/bad/*.yaml"} {
-		m, err := filepath.Glob(pat)
-		require.NoError(f, err)
-		files = append(files, m...)
-	}
-	require.NotEmpty(f, files)
-	for _, p := range files {
-		data, err := os.ReadFile(p)
-		require.NoError(f, err)
+	for _, data := range fuzzguard.Files(f, "../../scenarios/manifests/*.yaml", "testdata/good/*.yaml", "testdata/bad/*.yaml") {
 		f.Add(data, int64(1))
 	}
 	for _, s := range brokenManifests {
