@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth
+.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth fuzz
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -37,6 +37,22 @@ kernel-test:
 SEED ?= 20261202
 netpol-truth:
 	$(GO) test ./sim -run 'Netpol|ParseGrid' -netpol-truth-cases 3000 -netpol-truth-seed $(SEED) -count 1
+
+# Fuzzing: each target runs for FUZZTIME, one at a time (go test -fuzz
+# takes one target per run), with FUZZPARALLEL workers. Crashers land in
+# PKG/testdata/fuzz/TARGET/ and are then seeds of every `go test`: keep
+# them. Finds whose fix belongs to another change wait in
+# PKG/testdata/fuzz-pending/ (NETSIM_FUZZ_PENDING=1 go test runs them).
+# CI runs `make fuzz FUZZTIME=10s`. See .ci/fuzz. FUZZ_TARGETS=PKG:TARGET...
+# runs a subset. The first -fuzz run compiles every dependency again with
+# coverage instrumentation (minutes with a cold build cache, once).
+FUZZTIME     ?= 60s
+FUZZPARALLEL ?= 2
+FUZZ_TARGETS ?= topology:FuzzParse topology/k8s:FuzzDecode \
+	dataplane/packet:FuzzSummary dataplane/packet:FuzzViews \
+	sim:FuzzFrame sim:FuzzRun
+fuzz:
+	GO=$(GO) FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) sh .ci/fuzz $(FUZZ_TARGETS)
 
 # Rewrite golden files after an intended change (review the diff).
 golden:

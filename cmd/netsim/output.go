@@ -184,9 +184,15 @@ func (o *outFile) openTemp(target string, perm fs.FileMode) error {
 	o.stop = make(chan os.Signal, 1)
 	signal.Notify(o.stop, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func(stop chan os.Signal, tmp string) {
-		if _, ok := <-stop; ok {
+		if sig, ok := <-stop; ok {
 			os.Remove(tmp)
-			os.Exit(130)
+			// As a shell reports a process a signal ended: 128 + its
+			// number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
+			code := 130
+			if n, ok := sig.(syscall.Signal); ok {
+				code = 128 + int(n)
+			}
+			os.Exit(code)
 		}
 	}(o.stop, o.tmp)
 	return nil

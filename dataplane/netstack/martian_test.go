@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"netsim/dataplane/link"
+	"netsim/dataplane/link/linktest"
 	"netsim/dataplane/netstack"
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -247,4 +248,52 @@ func TestICMPRedirectRateLimit(t *testing.T) {
 	}
 	// 0: sent (n=1); 30 ms < 0+40 ms: no; 50 ms: sent (n=2); 100 ms < 50+80 ms: no; 140 ms: sent.
 	require.Len(t, at, 3)
+}
+
+// TestBroadcastEchoOnAddresslessDevice: a broadcast echo request arriving
+// on a device without an address (a Calico cali* veth on the node side)
+// is answered from another address of the namespace, as inet_select_addr
+// picks one; a namespace with no address at all drops it with a reason.
+// Found by FuzzRun (sim/testdata/fuzz/FuzzRun/broadcast-echo-on-cali): the
+// reply was built with no source address and panicked.
+func TestBroadcastEchoOnAddresslessDevice(t *testing.T) {
+	tests := []struct {
+		name      string
+		otherAddr bool // R has an address on eth1
+		wantFrom  string
+		wantDrop  trace.Reason
+	}{
+		{name: "answered from the namespace's other address", otherAddr: true, wantFrom: "10.0.2.1"},
+		{name: "no address in the namespace: dropped", wantDrop: trace.ReasonNoRoute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env, sched := linktest.NewEnv()
+			a := netstack.New(env, "A", 1)
+			r := netstack.New(env, "R", 2)
+			var evA []netstack.Event
+			a.OnEvent = func(_ *netstack.Stack, ev netstack.Event) { evA = append(evA, ev) }
+			aEth, rEth0 := link.NewVethPair(env, "A", "eth0", mac(0xa1), "R", "eth0", mac(0x10), 1500)
+			rEth1, _ := link.NewVethPair(env, "R", "eth1", mac(0x11), "B", "eth0", mac(0xb1), 1500)
+			a.AddIface(aEth)
+			r.AddIface(rEth0)
+			r.AddIface(rEth1)
+			require.NoError(t, a.AddAddr("eth0", pfx("10.0.1.2/24")))
+			require.NoError(t, a.AddRoute(&netstack.Route{Dst: defaultRoute(), Dev: a.Iface("eth0")}))
+			if tc.otherAddr {
+				require.NoError(t, r.AddAddr("eth1", pfx("10.0.2.1/24")))
+				require.NoError(t, r.AddRoute(&netstack.Route{Dst: pfx("10.0.1.0/24"), Dev: r.Iface("eth0")}))
+			}
+			require.True(t, a.Ping(ip("255.255.255.255"), 7, 1, 8, netstack.DFWant, 1))
+			sched.Run()
+			replies := ofKind(evA, netstack.EvEchoReply)
+			if tc.wantFrom != "" {
+				require.Len(t, replies, 1)
+				assert.Equal(t, tc.wantFrom, replies[0].Src.Addr().String())
+				return
+			}
+			assert.Empty(t, replies)
+			assert.Contains(t, linktest.Drops(env), tc.wantDrop)
+		})
+	}
 }

@@ -216,8 +216,13 @@ func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
 				Change: fmt.Sprintf("ICMP echo request id %d seq %d from %s answered by the kernel", ic.ID(), ic.Seq(), ip.Src())})
 		}
 		src := ip.Dst()
-		if !s.IsLocal(src) { // broadcast echo: answer from the interface address
-			src, _ = ifc.Primary()
+		if !s.IsLocal(src) { // broadcast echo: answer from an address of the interface
+			a, ok := s.selectAddr(ifc)
+			if !ok {
+				s.drop(pkt, ifc.Dev.Name, trace.ReasonNoRoute, fmt.Sprintf("broadcast ICMP echo request from %s to %s not answered: %s has no address to answer from", ip.Src(), ip.Dst(), s.Name))
+				return
+			}
+			src = a
 		}
 		// icmp_reply: the kernel's ICMP socket (IP_PMTUDISC_DONT: no DF,
 		// hash-generated ID), the request's TOS reflected.

@@ -293,6 +293,27 @@ func (s *Stack) Flushed() []*Route {
 	return out
 }
 
+// selectAddr is inet_select_addr(dev, 0, RT_SCOPE_UNIVERSE) for a reply
+// to a packet that arrived on ifc for a non-local address (a broadcast):
+// ifc's first address, else the first address of another non-loopback
+// device (an interface without an address, such as a Calico cali* veth,
+// borrows one of the namespace's). ok is false when the namespace has no
+// address at all.
+func (s *Stack) selectAddr(ifc *Iface) (netip.Addr, bool) {
+	if a, ok := ifc.Primary(); ok {
+		return a, true
+	}
+	for _, i := range s.ifaces[1:] {
+		if i.Dev.Kind == "loopback" {
+			continue
+		}
+		if a, ok := i.Primary(); ok {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // SourceFor picks the source address for traffic leaving through r
 // (inet_select_addr): the route's src, else the out device's first
 // address, else the first address of any other device.

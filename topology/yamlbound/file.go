@@ -280,36 +280,19 @@ func SyntaxColumn(text, msg string) int {
 // than depth (yaml.v3 refuses more than 10000), ignoring quoted text and
 // comments roughly; ok is false when there is none.
 func FlowDepthAt(data []byte, depth int) (line, col int, ok bool) {
-	line, col = 1, 1
 	open := 0
-	var quote byte
-	comment := false
-	for i := 0; i < len(data); i++ {
-		b := data[i]
-		switch {
-		case b == '\n':
-			line, col, comment = line+1, 0, false
-		case comment:
-		case quote != 0:
-			if b == quote {
-				quote = 0
-			}
-		case b == '"' || b == '\'':
-			quote = b
-		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
-			comment = true
-		case b == '[' || b == '{':
-			if open++; open > depth {
-				return line, col, true
-			}
-		case b == ']' || b == '}':
+	scanBrackets(data, func(opens bool, l, c int) bool {
+		if !opens {
 			open = max(open-1, 0)
+			return true
 		}
-		if b < utf8.RuneSelf || utf8.RuneStart(b) {
-			col++
+		if open++; open > depth {
+			line, col, ok = l, c, true
+			return false
 		}
-	}
-	return 0, 0, false
+		return true
+	})
+	return line, col, ok
 }
 
 // UnclosedAt returns the position of the innermost "[" or "{" still open
@@ -319,7 +302,26 @@ func FlowDepthAt(data []byte, depth int) (line, col int, ok bool) {
 func UnclosedAt(data []byte) (line, col int, ok bool) {
 	type pos struct{ line, col int }
 	var stack []pos
-	line, col = 1, 1
+	scanBrackets(data, func(opens bool, l, c int) bool {
+		if opens {
+			stack = append(stack, pos{l, c})
+		} else if len(stack) > 0 {
+			stack = stack[:len(stack)-1]
+		}
+		return true
+	})
+	if len(stack) == 0 {
+		return 0, 0, false
+	}
+	top := stack[len(stack)-1]
+	return top.line, top.col, true
+}
+
+// scanBrackets calls fn with each flow bracket of data outside quotes and
+// comments (roughly: no escapes, no block scalars), opens telling "[" "{"
+// from "]" "}", with its line and column; fn returns false to stop.
+func scanBrackets(data []byte, fn func(opens bool, line, col int) bool) {
+	line, col := 1, 1
 	var quote byte
 	comment := false
 	for i := 0; i < len(data); i++ {
@@ -336,20 +338,13 @@ func UnclosedAt(data []byte) (line, col int, ok bool) {
 			quote = b
 		case b == '#' && (i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n'):
 			comment = true
-		case b == '[' || b == '{':
-			stack = append(stack, pos{line, col})
-		case b == ']' || b == '}':
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
+		case b == '[' || b == '{', b == ']' || b == '}':
+			if !fn(b == '[' || b == '{', line, col) {
+				return
 			}
 		}
 		if b < utf8.RuneSelf || utf8.RuneStart(b) {
 			col++
 		}
 	}
-	if len(stack) == 0 {
-		return 0, 0, false
-	}
-	top := stack[len(stack)-1]
-	return top.line, top.col, true
 }
