@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"netsim/dataplane/trace"
+	"netsim/topology"
 )
 
 // WriteJSON writes the result as indented JSON (schema in the README).
@@ -186,7 +187,9 @@ type TextStream struct {
 // NewTextStream returns a stream writing the report to w.
 func NewTextStream(w io.Writer, o TextOptions) *TextStream { return &TextStream{w: w, o: o} }
 
-func (t *TextStream) ww(prefix, text string) { trace.WriteWrapped(t.w, prefix, text, t.o.Width) }
+func (t *TextStream) ww(prefix, text string) {
+	trace.WriteWrapped(t.w, prefix, topology.Printable(text), t.o.Width)
+}
 
 func (t *TextStream) head(r *Result) {
 	if t.started {

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Problem is one thing wrong with a scenario file: where it is and what was
@@ -48,13 +49,63 @@ func (p Problem) String() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(p.Msg)
+	return Printable(b.String())
+}
+
+// Printable makes text from an input file safe to print on a terminal:
+// control characters (an escape sequence could clear the screen or retitle
+// the window) and the Unicode controls that reorder or hide text (bidi
+// overrides and isolates, zero-width characters) are written as Go escapes,
+// \x1b or \u202e. Text that has none is returned as it is.
+func Printable(s string) string {
+	clean := utf8.ValidString(s)
+	for _, r := range s {
+		if !clean || unsafeRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i]) // not UTF-8
+		case !unsafeRune(r):
+			b.WriteRune(r)
+		case r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+		i += size
+	}
 	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case r == '\t':
+		return false
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+		return true
+	case r >= 0x200b && r <= 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0xfeff:
+		return true
+	}
+	return false
 }
 
 // Problems is every problem found in one scenario. It is the error Parse
 // and Load return for a scenario that does not load; use errors.As to get
 // at the individual problems.
 type Problems []Problem
+
+// StoppedChecking ends the message of the problem that stops a load with
+// too many problems.
+const StoppedChecking = "netsim stopped checking here"
 
 // MaxListed is the most problems Problems.Error lists; the rest are
 // counted on one last line.
@@ -72,6 +123,11 @@ func (ps Problems) Error() string {
 	}
 	if more := len(ps) - n; more > 0 {
 		lines = append(lines, fmt.Sprintf("... and %d more problems (only the first %d are listed)", more, MaxListed))
+		// Where checking stopped is news: say it even when it is not
+		// among the listed problems.
+		if last := ps[len(ps)-1]; strings.HasSuffix(last.Msg, StoppedChecking) {
+			lines = append(lines, last.String())
+		}
 	}
 	return strings.Join(lines, "\n")
 }

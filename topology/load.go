@@ -262,7 +262,7 @@ func (l *loader) add(p Problem) {
 	if len(l.probs) == maxProblems {
 		l.stopped = true
 		p.Path = ""
-		p.Msg = fmt.Sprintf("more than %d problems: netsim stopped checking here", maxProblems)
+		p.Msg = fmt.Sprintf("more than %d problems: %s", maxProblems, StoppedChecking)
 	}
 	if p.File == l.file {
 		l.probLine[p.Line] = true
@@ -427,13 +427,36 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 		// that yaml.v3 truncates a number with a fraction (24.5, 1.0)
 		// into an integer field: that is an error here.
 		if isInteger(t) && t != durationType && n.ShortTag() == "!!float" {
+			why := "a number with a fraction or an exponent"
+			if isDigits(strings.TrimPrefix(strings.TrimPrefix(n.Value, "-"), "+")) {
+				why = "too large for an integer" // YAML reads 20 digits as a float
+			}
 			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
-				Msg: fmt.Sprintf("expected an integer, got %s (a number with a fraction or an exponent)", describeNode(n))})
+				Msg: fmt.Sprintf("expected an integer, got %s (%s)", describeNode(n), why)})
 			l.markBroken(path)
 			return
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			l.typeProblem(n, t, path)
+			return
+		}
+		if t.Kind() == reflect.String {
+			l.checkPrintable(n, path)
+		}
+	}
+}
+
+// checkPrintable refuses a string with a control character or a Unicode
+// control that reorders or hides text: names and descriptions are printed
+// on terminals, where "\e]0;...\a" retitles the window and U+202E turns a
+// line around.
+func (l *loader) checkPrintable(n *yaml.Node, path string) {
+	for i, r := range n.Value {
+		if r != '\n' && unsafeRune(r) {
+			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
+				Msg: fmt.Sprintf("the text holds the control character %s at offset %d: names and descriptions are printed, so they must be printable", Printable(string(r)), i)})
+			l.markBroken(path)
+			return
 		}
 	}
 }
@@ -976,4 +999,17 @@ func (e *Expect) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s into topology.Expect", n.Line, n.ShortTag())}}
+}
+
+// isDigits reports whether s is one or more ASCII digits.
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

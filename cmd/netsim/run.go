@@ -193,6 +193,6 @@ func badInput(stderr io.Writer, err error) int {
 		fmt.Fprintf(stderr, "netsim: %d problem(s); nothing was run\n", len(probs))
 		return exitBadInput
 	}
-	fmt.Fprintf(stderr, "netsim: %v\n", err)
+	fmt.Fprintf(stderr, "netsim: %s\n", topology.Printable(err.Error()))
 	return exitBadInput
 }

@@ -694,21 +694,23 @@ func TestAddPodErrors(t *testing.T) {
 	assert.Equal(t, "flannel node-1: pod default/one-too-many: host-local: no IP addresses available in range set 172.20.0.2–172.20.0.14", err.Error())
 }
 
-func TestHostLocalExhaustedIsALocatedBuildError(t *testing.T) {
+// The loader counts the pods of each node against its pod CIDR, so a 14th
+// pod on a /28 is refused at the pod before host-local would run dry
+// (host-local's own error is TestHostLocal's, above).
+func TestHostLocalExhaustedIsALocatedLoadError(t *testing.T) {
 	var pods []string
 	for i := range 14 {
 		pods = append(pods, fmt.Sprintf("- {name: p%d, node: node-1}", i))
 	}
 	s := scen{nodes: threeNodes, nodeMask: 28, pods: pods}
-	_, err := topology.Build(s.parse(t), sim.NewLoop())
+	_, err := topology.Parse("flannel-test.yaml", []byte(s.yaml()))
 	var probs topology.Problems
 	require.True(t, errors.As(err, &probs), "%v", err)
 	require.Len(t, probs, 1)
-	line, col := lineOf(t, s.yaml(), "{name: p13,")
-	assert.Equal(t, "pods[13]", probs[0].Path)
+	line, _ := lineOf(t, s.yaml(), "{name: p13,")
+	assert.Equal(t, "pods[13].node", probs[0].Path)
 	assert.Equal(t, line, probs[0].Line)
-	assert.Equal(t, col, probs[0].Column)
-	assert.Contains(t, probs[0].Msg, "no IP addresses available")
+	assert.Contains(t, probs[0].Msg, "node \"node-1\" already has 13 pods: flannel's node pod CIDR /28 holds 2^(32−28) − 3 = 13 pod addresses")
 }
 
 func TestPinnedIPOutsideAllocatedCIDRIsALocatedBuildError(t *testing.T) {
