@@ -188,7 +188,13 @@ type TextStream struct {
 func NewTextStream(w io.Writer, o TextOptions) *TextStream { return &TextStream{w: w, o: o} }
 
 func (t *TextStream) ww(prefix, text string) {
-	trace.WriteWrapped(t.w, prefix, topology.Printable(text), t.o.Width)
+	// Line breaks are the report's own (WriteWrapped indents them);
+	// anything else that steers a terminal is escaped.
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		lines[i] = topology.Printable(l)
+	}
+	trace.WriteWrapped(t.w, prefix, strings.Join(lines, "\n"), t.o.Width)
 }
 
 func (t *TextStream) head(r *Result) {

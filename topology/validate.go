@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -878,6 +879,10 @@ func (v *validator) checkPodIP(path string, p Pod, ips map[netip.Addr]string) {
 // k8s: strictly, with the Kubernetes types), expands Deployments over the
 // nodes, and adds the manifest pods to the pods flows and failures may
 // name. Scenario pods and manifest pods share one namespace/name space.
+//
+// At most MaxManifests files of MaxManifestBytes in all are read, each file
+// once (the same file under two names is an error): one manifest of 16 MiB
+// costs some 25 MB to decode, so 200 of them took 78 s and 5 GB.
 func (v *validator) loadObjects() {
 	s := v.s
 	s.Objects = nil
@@ -887,6 +892,12 @@ func (v *validator) loadObjects() {
 	d := k8s.NewDecoder(k8s.Options{Nodes: v.nodeNames, Seed: s.Seed})
 	dir := filepath.Dir(s.File)
 	seen := map[string]int{}
+	type readManifest struct {
+		index int
+		info  os.FileInfo
+	}
+	var read []readManifest
+	var total int64
 	for i, m := range s.Manifests {
 		path := indexPath("manifests", i)
 		if strings.TrimSpace(m) == "" {
@@ -902,10 +913,28 @@ func (v *validator) loadObjects() {
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(dir, m)
 		}
+		if i == MaxManifests {
+			v.addf(path, "more than %d manifests: netsim reads at most %d manifest files (put several objects in one file, separated by ---)", MaxManifests, MaxManifests)
+			break
+		}
 		if msg := s.checkManifest(dir, file); msg != "" {
 			v.add(path, msg)
 			continue
 		}
+		info, err := os.Stat(file)
+		if err != nil {
+			v.addf(path, "cannot read manifest %s: %v", file, errors.Unwrap(err))
+			continue
+		}
+		if j := slices.IndexFunc(read, func(r readManifest) bool { return os.SameFile(r.info, info) }); j >= 0 {
+			v.addf(path, "%q is the same file as manifests[%d] (%q)", m, read[j].index, s.Manifests[read[j].index])
+			continue
+		}
+		if total += info.Size(); total > MaxManifestBytes {
+			v.addf(path, "the manifests add up to more than %d MiB with this one: netsim reads at most %d MiB of manifests for one scenario", MaxManifestBytes>>20, MaxManifestBytes>>20)
+			break
+		}
+		read = append(read, readManifest{i, info})
 		s.inputs = append(s.inputs, file)
 		d.DecodeFile(file)
 	}
@@ -1624,3 +1653,10 @@ func checkLabelValue(val string) string {
 	}
 	return ""
 }
+
+// MaxManifests is the most manifest files one scenario lists.
+const MaxManifests = 100
+
+// MaxManifestBytes is the most bytes of manifest files one scenario reads,
+// all its manifests together (each is also at most yamlbound.MaxFileBytes).
+const MaxManifestBytes = 64 << 20
