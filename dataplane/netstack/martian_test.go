@@ -260,17 +260,20 @@ func TestBroadcastEchoOnAddresslessDevice(t *testing.T) {
 	tests := []struct {
 		name      string
 		otherAddr bool // R has an address on eth1
+		answer    bool // icmp_echo_ignore_broadcasts = 0
 		wantFrom  string
 		wantDrop  trace.Reason
 	}{
-		{name: "answered from the namespace's other address", otherAddr: true, wantFrom: "10.0.2.1"},
-		{name: "no address in the namespace: dropped", wantDrop: trace.ReasonNoRoute},
+		{name: "ignored by default", otherAddr: true, wantDrop: trace.ReasonEchoBroadcastIgnored},
+		{name: "answered from the namespace's other address", otherAddr: true, answer: true, wantFrom: "10.0.2.1"},
+		{name: "no address in the namespace: dropped", answer: true, wantDrop: trace.ReasonNoRoute},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env, sched := linktest.NewEnv()
 			a := netstack.New(env, "A", 1)
 			r := netstack.New(env, "R", 2)
+			r.AnswerBroadcastEcho = tc.answer
 			var evA []netstack.Event
 			a.OnEvent = func(_ *netstack.Stack, ev netstack.Event) { evA = append(evA, ev) }
 			aEth, rEth0 := link.NewVethPair(env, "A", "eth0", mac(0xa1), "R", "eth0", mac(0x10), 1500)

@@ -209,6 +209,10 @@ func (s *Stack) icmpInput(ifc *Iface, pkt *packet.Buffer) {
 	ic := packet.ICMP(pl)
 	switch ic.Type() {
 	case packet.ICMPEchoRequest:
+		if !s.IsLocal(ip.Dst()) && !s.AnswerBroadcastEcho {
+			s.drop(pkt, ifc.Dev.Name, trace.ReasonEchoBroadcastIgnored, fmt.Sprintf("ICMP echo request from %s to %s: net.ipv4.icmp_echo_ignore_broadcasts = 1", ip.Src(), ip.Dst()))
+			return
+		}
 		s.emit(Event{Kind: EvEchoRequest, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoICMP,
 			Src: netip.AddrPortFrom(ip.Src(), 0), Dst: netip.AddrPortFrom(ip.Dst(), 0), Len: len(pl) - packet.ICMPHeaderLen})
 		if s.tracing() {

@@ -59,6 +59,10 @@ type Stack struct {
 	Name string
 	// Forwarding is net.ipv4.ip_forward.
 	Forwarding bool
+	// AnswerBroadcastEcho is net.ipv4.icmp_echo_ignore_broadcasts = 0. The
+	// kernel's default, 1, ignores an echo request sent to a broadcast or
+	// multicast address (icmp_rcv: dropped without a reply).
+	AnswerBroadcastEcho bool
 	// Filter runs the netfilter hooks; nil when no rules are installed.
 	Filter Filter
 	// IPVS, if set, takes packets at IPVS's hook points.
