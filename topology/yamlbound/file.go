@@ -99,6 +99,12 @@ func ReadFile(path, what string) ([]byte, error) {
 	if err := checkInfo(path, what, info); err != nil {
 		return nil, err
 	}
+	if info.Size() == 0 {
+		// Empty, or a kernel pseudo-file (/proc reports size 0): reading
+		// /proc/kmsg would block and consume the kernel's log, so a file
+		// that says it is empty is taken at its word.
+		return nil, nil
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, &FileError{Path: path, Msg: "cannot read the " + what + ": " + sysMessage(err), Err: err}
