@@ -68,7 +68,7 @@ func checkParse(t *testing.T, data []byte) {
 	var ps Problems
 	require.True(t, errors.As(err, &ps), "Parse's error is not a Problems: %T %v", err, err)
 	require.NotEmpty(t, ps)
-	lines := strings.Count(string(data), "\n") + 1
+	lines := yamlLines(string(data))
 	for _, p := range ps {
 		require.NotEmpty(t, p.Msg, "problem without a message: %+v", p)
 		if p.File == fuzzScenarioName {
@@ -87,4 +87,19 @@ func TestFuzzPendingParse(t *testing.T) {
 	for name, vals := range fuzzguard.Pending(t, "FuzzParse") {
 		t.Run(name, func(t *testing.T) { checkParse(t, vals[0].([]byte)) })
 	}
+}
+
+// yamlLines counts the lines of text as YAML does: a line ends at "\r\n",
+// "\n", a lone "\r" (as in old Mac files, which editors show as lines too)
+// or U+0085, U+2028 or U+2029.
+func yamlLines(text string) int {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	n := 1
+	for _, r := range text {
+		switch r {
+		case '\n', '\r', '\u0085', '\u2028', '\u2029':
+			n++
+		}
+	}
+	return n
 }

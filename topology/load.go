@@ -454,7 +454,7 @@ func (l *loader) checkPrintable(n *yaml.Node, path string) {
 	for i, r := range n.Value {
 		if r != '\n' && unsafeRune(r) {
 			l.add(Problem{Line: n.Line, Column: n.Column, Path: path,
-				Msg: fmt.Sprintf("the text holds the control character %s at offset %d: names and descriptions are printed, so they must be printable", Printable(string(r)), i)})
+				Msg: fmt.Sprintf("the text holds the control character %s at offset %d: the scenario's text is printed on terminals, so it must be printable", Printable(string(r)), i)})
 			l.markBroken(path)
 			return
 		}
