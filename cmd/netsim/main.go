@@ -32,7 +32,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"run", "netsim run FILE [--flow NAME] [-o text|json] [--level detailed|summary|minimal|flows] [--summary] [--hide KINDS] [--node NAME] [--pcap FILE] [--trace-all] [--width N]", "build the scenario, send its flows, print hop-by-hop traces", cmdRun},
+		{"run", "netsim run FILE [--flow NAME] [-o text|json] [--level detailed|summary|minimal|flows] [--summary] [--hide KINDS] [--node NAME] [--pcap FILE [--force]] [--trace-all] [--width N]", "build the scenario, send its flows, print hop-by-hop traces", cmdRun},
 		{"validate", "netsim validate FILE", "check a scenario file and build it without sending traffic", cmdValidate},
 		{"show", "netsim show FILE [--node NAME] [--after NAME]", "print each namespace's addresses, sysctls, routes, neighbours, FDBs, iptables and IPVS, and the VPC route table (--after: the state after the actions up to NAME)", cmdShow},
 		{"iptables-save", "netsim iptables-save FILE --node NAME [-t TABLE] [-c]", "print a node's iptables as iptables-save does", cmdIPTablesSave},

@@ -3,12 +3,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // outFile is an output file opened and checked before a run, so that a bad
@@ -23,6 +26,7 @@ type outFile struct {
 	tmp        string // the temporary file ("": written directly)
 	f          *os.File
 	stop       chan os.Signal
+	force      bool // overwrite a file that is not a capture
 }
 
 // outputError is an error writing an output: reported as a usage error
@@ -37,8 +41,12 @@ func (e *outputError) Unwrap() error { return e.err }
 
 // openOutput checks the output path of flag against the run's inputs and
 // opens it. Errors name the flag and the path.
-func openOutput(flag, path string, inputs []string) (*outFile, error) {
-	o := &outFile{flag: flag, path: path}
+//
+// An existing regular file that is not empty and does not start as a
+// capture (pcapng or pcap) is not overwritten unless force is set: a
+// mistyped --pcap onto a source file or a report would lose it.
+func openOutput(flag, path string, inputs []string, force bool) (*outFile, error) {
+	o := &outFile{flag: flag, path: path, force: force}
 	if err := o.open(inputs); err != nil {
 		return nil, &outputError{flag: flag, path: path, err: err}
 	}
@@ -78,11 +86,19 @@ func (o *outFile) open(inputs []string) error {
 			}
 		}
 		if !st.Mode().IsRegular() || isFDPath(filepath.Clean(abs)) {
+			if !isFDPath(filepath.Clean(abs)) {
+				if err := safeDevice(st); err != nil {
+					return err
+				}
+			}
 			return o.openDirect(st)
 		}
 		target, err := filepath.EvalSymlinks(o.path)
 		if err != nil {
 			return fmt.Errorf("resolving it: %w", err)
+		}
+		if !o.force && st.Size() > 0 && !isCapture(target) {
+			return errors.New("exists and is not a capture (it does not start with a pcapng or pcap header): netsim overwrites only captures; remove it, choose another name, or add --force")
 		}
 		return o.openTemp(target, st.Mode().Perm())
 	case errors.Is(err, fs.ErrNotExist):
@@ -144,6 +160,35 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// safeDevice refuses the devices an output must never be written to: a
+// block device (a disk or a partition: a capture written there destroys
+// the filesystem) and every character device but the harmless ones, the
+// memory devices null, zero and full (major 1, minor 3, 5, 7) and
+// terminals (majors 4, 5 and 136–143: ttys, /dev/tty, ptys). /dev/mem,
+// /dev/port or /dev/watchdog would corrupt memory or reboot the machine.
+// A descriptor the caller opened (/dev/stdout, /dev/fd/N) is the caller's.
+func safeDevice(st fs.FileInfo) error {
+	m := st.Mode()
+	if m&fs.ModeDevice == 0 {
+		return nil
+	}
+	if m&fs.ModeCharDevice == 0 {
+		return errors.New("is a block device (a disk or a partition): netsim never writes an output to one")
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return errors.New("is a character device netsim cannot identify: write to a file, /dev/null or /dev/stdout")
+	}
+	major, minor := unix.Major(sys.Rdev), unix.Minor(sys.Rdev)
+	switch {
+	case major == 1 && (minor == 3 || minor == 5 || minor == 7):
+		return nil
+	case major == 4 || major == 5 || major >= 136 && major <= 143:
+		return nil
+	}
+	return fmt.Errorf("is a character device (%d:%d) other than /dev/null, /dev/zero, /dev/full or a terminal: netsim never writes an output to one", major, minor)
 }
 
 func (o *outFile) openDirect(st fs.FileInfo) error {
@@ -246,4 +291,25 @@ func (o *outFile) abort() {
 		os.Remove(o.tmp)
 	}
 	o.stopSignals()
+}
+
+// isCapture says whether the file starts with a pcapng section header or
+// a pcap file header (either byte order, micro- or nanosecond).
+func isCapture(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var b [4]byte
+	if _, err := io.ReadFull(f, b[:]); err != nil {
+		return false
+	}
+	switch string(b[:]) {
+	case "\x0a\x0d\x0d\x0a", // pcapng Section Header Block
+		"\xd4\xc3\xb2\xa1", "\xa1\xb2\xc3\xd4", // pcap, microseconds
+		"\x4d\x3c\xb2\xa1", "\xa1\xb2\x3c\x4d": // pcap, nanoseconds
+		return true
+	}
+	return false
 }

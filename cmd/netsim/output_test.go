@@ -31,7 +31,7 @@ func caseDir(t *testing.T) string {
 	cp("../../scenarios/networkpolicy.yaml", "np.yaml")
 	cp("../../scenarios/manifests/networkpolicy-xyz.yaml", "manifests/networkpolicy-xyz.yaml")
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "afile"), []byte("x"), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "old.pcapng"), []byte("old capture"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "old.pcapng"), []byte("\n\r\r\nold capture"), 0o600))
 	require.NoError(t, os.Symlink("vxlan.yaml", filepath.Join(dir, "link.yaml")))
 	require.NoError(t, os.Link(filepath.Join(dir, "vxlan.yaml"), filepath.Join(dir, "hard.yaml")))
 	require.NoError(t, os.Symlink("old.pcapng", filepath.Join(dir, "old-link.pcapng")))
@@ -66,7 +66,9 @@ func TestRunPcapPreflight(t *testing.T) {
 		{name: "in a missing directory", scenario: "vxlan.yaml", pcap: "{dir}/nodir/x.pcapng", code: 2, first: "its directory {dir}/nodir: no such file or directory"},
 		{name: "an empty path", scenario: "vxlan.yaml", pcap: "", code: 2, first: "--pcap : an empty path"},
 		{name: "no space left", scenario: "vxlan.yaml", pcap: "/dev/full", code: 2, first: "netsim run: --pcap /dev/full: writing the pcapng header: write /dev/full: no space left on device"},
-		{name: "a run that fails keeps the old file", scenario: "vxlan.yaml", pcap: "{dir}/old.pcapng", extra: []string{"--flow", "nosuch"}, code: 2, first: "no flow named", old: "old capture"},
+		{name: "a run that fails keeps the old file", scenario: "vxlan.yaml", pcap: "{dir}/old.pcapng", extra: []string{"--flow", "nosuch"}, code: 2, first: "no flow named", old: "\n\r\r\nold capture"},
+		{name: "a file that is not a capture", scenario: "vxlan.yaml", pcap: "{dir}/afile", code: 2, first: "--pcap {dir}/afile: exists and is not a capture (it does not start with a pcapng or pcap header): netsim overwrites only captures; remove it, choose another name, or add --force"},
+		{name: "a file that is not a capture, with --force", scenario: "vxlan.yaml", pcap: "{dir}/afile", extra: []string{"--force"}, code: 0},
 		{name: "/dev/null", scenario: "vxlan.yaml", pcap: "/dev/null", code: 0},
 		{name: "a new file", scenario: "vxlan.yaml", pcap: "{dir}/new.pcapng", code: 0},
 		{name: "replaces an old file", scenario: "vxlan.yaml", pcap: "{dir}/old.pcapng", code: 0},
@@ -83,7 +85,7 @@ func TestRunPcapPreflight(t *testing.T) {
 				}
 				f, err := os.CreateTemp("/dev/shm", "netsim-test-*.pcapng")
 				require.NoError(t, err)
-				_, err = f.WriteString("old capture")
+				_, err = f.WriteString("\n\r\r\nold capture")
 				require.NoError(t, err)
 				require.NoError(t, f.Close())
 				shm = f.Name()

@@ -19,6 +19,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	hide := fs.StringSlice("hide", nil, "leave these hop `KINDS` out of the text trace, e.g. arp,neigh,fdb,ct (arp: every hop of ARP packets)")
 	node := fs.String("node", "", "print only the hops in the namespace `NAME` (node-1, default/web-1, vpc)")
 	pcapFile := fs.String("pcap", "", "write every captured frame to this pcapng `FILE`")
+	force := fs.Bool("force", false, "let --pcap overwrite an existing file that is not a capture")
 	traceAll := fs.Bool("trace-all", false, "trace every exchange of a flow, not only the first")
 	width := fs.Int("width", 0, "wrap every line at `N` columns (0: no wrapping; default: the terminal's width, else 120)")
 	file, code := parse(fs, args, stderr)
@@ -55,7 +56,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	var sink *pcap.Sink
 	var pcapOut *outFile
 	if fs.Changed("pcap") {
-		o, err := openOutput("--pcap", *pcapFile, r.World.Scenario.InputFiles())
+		o, err := openOutput("--pcap", *pcapFile, r.World.Scenario.InputFiles(), *force)
 		if err != nil {
 			fmt.Fprintf(stderr, "netsim run: %v\n", err)
 			return exitBadInput
