@@ -62,6 +62,7 @@ func Parse(name string, data []byte) (*Scenario, error) {
 
 // ParseWith is Parse with options (see LoadOptions).
 func ParseWith(name string, data []byte, opts LoadOptions) (*Scenario, error) {
+	hint.ResetWork()
 	l := newLoader(name, opts)
 	var s *Scenario
 	if tp := yamlbound.CheckText(data, "scenario"); tp != nil {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"unicode/utf8"
 )
 
 // Suggest returns up to three candidates close to word, closest first:
@@ -16,21 +18,32 @@ import (
 // that, candidates that contain the word.
 func Suggest(word string, candidates []string) []string {
 	w := strings.ToLower(word)
-	maxDist := min(max(len(w)/3, 1), 4)
+	lw := utf8.RuneCountInString(w)
+	maxDist := min(max(lw/3, 1), 4)
 	type scored struct {
 		s string
 		d int
 	}
 	var close []scored
 	for _, c := range candidates {
+		lc := utf8.RuneCountInString(c)
+		if lc-lw > maxDist || lw-lc > maxDist {
+			continue // further apart than maxDist edits, or not the same word
+		}
+		if !spend(int64(lw+1) * int64(lc+1)) {
+			break
+		}
 		// Words of one or two letters are too short to guess from, unless
 		// only the case differs.
-		if d := EditDistance(w, strings.ToLower(c)); d == 0 || (len(w) > 2 && d <= maxDist) {
+		if d := EditDistance(w, strings.ToLower(c)); d == 0 || (lw > 2 && d <= maxDist) {
 			close = append(close, scored{c, d})
 		}
 	}
-	if len(close) == 0 && len(w) >= 4 {
+	if len(close) == 0 && lw >= 4 {
 		for _, c := range candidates {
+			if !spend(int64(len(c) + len(w))) {
+				break
+			}
 			if strings.Contains(strings.ToLower(c), w) {
 				close = append(close, scored{c, 0})
 			}
@@ -43,6 +56,20 @@ func Suggest(word string, candidates []string) []string {
 	}
 	return out
 }
+
+// MaxWork bounds the work of the suggestions of one load (see ResetWork),
+// in edit distance cells (about a second's worth): a file with thousands
+// of misspelt names among thousands of candidates gets suggestions for the
+// first ones and plain errors after, instead of minutes of guessing.
+const MaxWork = 50_000_000
+
+var work atomic.Int64
+
+// ResetWork gives the next load the whole MaxWork budget again.
+func ResetWork() { work.Store(0) }
+
+// spend takes n cells of the suggestion budget; false when it is spent.
+func spend(n int64) bool { return work.Add(n) <= MaxWork }
 
 // DidYouMean returns ` (did you mean "x"?)` for the candidate closest to
 // word, or "" when none is close.
