@@ -22,7 +22,7 @@ package main
 // temporary directory. Setup steps: "fifo PATH", "socket PATH",
 // "symlink TARGET PATH", "big PATH SIZE" (a file of SIZE bytes, e.g. 17MiB,
 // of "a: b" lines), "write PATH PATTERN N" (the Go-quoted PATTERN N times),
-// "chmod MODE PATH".
+// "append PATH PATTERN N" (the same, added to the end), "chmod MODE PATH".
 
 import (
 	"bytes"
@@ -286,10 +286,11 @@ func hostileSetup(t *testing.T, step string) {
 		line := []byte("a: b\n")
 		buf := bytes.Repeat(line, int(n)/len(line)+1)[:n]
 		require.NoError(t, os.WriteFile(arg(1), buf, 0o644))
-	case "write":
+	case "write", "append":
 		// write PATH "PATTERN" N: the pattern may hold spaces, so it is
-		// the Go-quoted string between the path and the count.
-		rest := strings.TrimSpace(strings.TrimPrefix(step, "write"))
+		// the Go-quoted string between the path and the count; append
+		// adds it to the end of the file.
+		rest := strings.TrimSpace(strings.TrimPrefix(step, f[0]))
 		path, rest, _ := strings.Cut(rest, " ")
 		i := strings.LastIndexByte(rest, ' ')
 		require.Greater(t, i, 0, "setup %q: write PATH PATTERN N", step)
@@ -297,7 +298,15 @@ func hostileSetup(t *testing.T, step string) {
 		require.NoError(t, err, "setup %q: the pattern is a Go-quoted string", step)
 		n, err := strconv.Atoi(rest[i+1:])
 		require.NoError(t, err, "setup %q: count", step)
-		require.NoError(t, os.WriteFile(path, bytes.Repeat([]byte(pat), n), 0o644))
+		flag := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		if f[0] == "append" {
+			flag = os.O_WRONLY | os.O_CREATE | os.O_APPEND
+		}
+		out, err := os.OpenFile(path, flag, 0o644)
+		require.NoError(t, err)
+		_, err = out.Write(bytes.Repeat([]byte(pat), n))
+		require.NoError(t, err)
+		require.NoError(t, out.Close())
 	case "chmod":
 		mode, err := strconv.ParseUint(arg(1), 8, 32)
 		require.NoError(t, err)
