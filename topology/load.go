@@ -879,13 +879,20 @@ func (l *loader) rewriteYAMLError(msg string) Problem {
 	return Problem{Msg: goTypeRE.ReplaceAllString(strings.TrimPrefix(msg, "yaml: "), "value")}
 }
 
+// byLine indexes the nodes of m by their line, so that a lookup per error
+// does not scan every node.
+func byLine[V any](m map[*yaml.Node]V) map[int][]*yaml.Node {
+	out := map[int][]*yaml.Node{}
+	for n := range m {
+		out[n.Line] = append(out[n.Line], n)
+	}
+	return out
+}
+
 // keyAt finds the mapping key node with the given text on a line.
 func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
 	if l.keysByLine == nil {
-		l.keysByLine = map[int][]*yaml.Node{}
-		for k := range l.keys {
-			l.keysByLine[k.Line] = append(l.keysByLine[k.Line], k)
-		}
+		l.keysByLine = byLine(l.keys)
 	}
 	var best *yaml.Node
 	for _, k := range l.keysByLine[line] {
@@ -903,10 +910,7 @@ func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
 // the (possibly truncated, "abcdefg...") value it quoted.
 func (l *loader) nodeAt(line int, tag, value string) *yaml.Node {
 	if l.nodesByLine == nil {
-		l.nodesByLine = map[int][]*yaml.Node{}
-		for n := range l.paths {
-			l.nodesByLine[n.Line] = append(l.nodesByLine[n.Line], n)
-		}
+		l.nodesByLine = byLine(l.paths)
 	}
 	var best *yaml.Node
 	for _, n := range l.nodesByLine[line] {

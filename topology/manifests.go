@@ -13,33 +13,34 @@ import (
 // directory) is not read, or "" when it is fine: it must exist, be a
 // regular file of at most yamlbound.MaxFileBytes, and lie in the
 // directory tree of the scenario file, symbolic links resolved, unless
-// the scenario was loaded with LoadOptions.AllowOutside.
-func (s *Scenario) checkManifest(dir, file string) string {
+// the scenario was loaded with LoadOptions.AllowOutside. A fine manifest
+// comes with its stat information (symbolic links followed).
+func (s *Scenario) checkManifest(dir, file string) (fs.FileInfo, string) {
 	info, err := os.Stat(file)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Sprintf("manifest %s does not exist (manifests are relative to the scenario file's directory)", file)
+		return nil, fmt.Sprintf("manifest %s does not exist (manifests are relative to the scenario file's directory)", file)
 	case err != nil:
-		return fmt.Sprintf("cannot read manifest %s: %v", file, errors.Unwrap(err))
+		return nil, fmt.Sprintf("cannot read manifest %s: %v", file, errors.Unwrap(err))
 	case info.IsDir():
-		return fmt.Sprintf("%s is a directory: list the manifest files in it", file)
+		return nil, fmt.Sprintf("%s is a directory: list the manifest files in it", file)
 	}
 	if err := yamlbound.CheckFile(file, "manifest"); err != nil {
 		var fe *yamlbound.FileError
 		if errors.As(err, &fe) {
-			return fmt.Sprintf("manifest %s: %s", file, fe.Msg)
+			return nil, fmt.Sprintf("manifest %s: %s", file, fe.Msg)
 		}
-		return err.Error()
+		return nil, err.Error()
 	}
 	if s.opts.AllowOutside {
-		return ""
+		return info, ""
 	}
 	inside, err := yamlbound.Inside(dir, file)
 	if err != nil {
-		return fmt.Sprintf("cannot resolve manifest %s: %v", file, err)
+		return nil, fmt.Sprintf("cannot resolve manifest %s: %v", file, err)
 	}
 	if !inside {
-		return fmt.Sprintf("manifest %s is outside the scenario file's directory %s (after following symbolic links): netsim reads manifests only from that directory tree unless run with --allow-outside", file, dir)
+		return nil, fmt.Sprintf("manifest %s is outside the scenario file's directory %s (after following symbolic links): netsim reads manifests only from that directory tree unless run with --allow-outside", file, dir)
 	}
-	return ""
+	return info, ""
 }

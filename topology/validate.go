@@ -917,13 +917,9 @@ func (v *validator) loadObjects() {
 			v.addf(path, "more than %d manifests: netsim reads at most %d manifest files (put several objects in one file, separated by ---)", MaxManifests, MaxManifests)
 			break
 		}
-		if msg := s.checkManifest(dir, file); msg != "" {
+		info, msg := s.checkManifest(dir, file)
+		if msg != "" {
 			v.add(path, msg)
-			continue
-		}
-		info, err := os.Stat(file)
-		if err != nil {
-			v.addf(path, "cannot read manifest %s: %v", file, errors.Unwrap(err))
 			continue
 		}
 		if j := slices.IndexFunc(read, func(r readManifest) bool { return os.SameFile(r.info, info) }); j >= 0 {
