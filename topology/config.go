@@ -49,6 +49,8 @@ type Scenario struct {
 	// InstanceTypes add ECS instance types to the built-in table or
 	// override its figures (see instancetype.go and package ack).
 	InstanceTypes []InstanceTypeSpec `yaml:"instanceTypes"`
+	// Plan is the cluster at its planned size (see plan_config.go).
+	Plan *PlanSpec `yaml:"plan"`
 
 	// File is the path the scenario was read from (set by the loader).
 	File string `yaml:"-"`
