@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth fuzz
+.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth fuzz plan
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -15,6 +15,15 @@ build:
 run: build
 	@mkdir -p $(OUT)
 	./$(BIN) run $(SCEN) --pcap $(OUT)/$(basename $(notdir $(SCEN))).pcapng
+
+# The bundled plan files: `netsim plan` on each scenarios/plan-*.yaml (a
+# good plan per CNI, one file per classic mistake). Findings are what the
+# mistake files are for: only bad input (exit 2) stops it.
+plan: build
+	@for f in scenarios/plan-*.yaml; do \
+		echo "### netsim plan $$f"; ./$(BIN) plan $$f; rc=$$?; \
+		[ $$rc -le 1 ] || { echo "netsim plan $$f: exit $$rc"; exit $$rc; }; echo; \
+	done
 
 test:
 	$(GO) vet ./...

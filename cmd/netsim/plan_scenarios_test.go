@@ -1,0 +1,237 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	yaml "go.yaml.in/yaml/v3"
+
+	"netsim/topology"
+	"netsim/topology/ackplan"
+)
+
+// planGoldenDir holds the `netsim plan` output of every bundled plan file,
+// relative to the repository root (the tests below run there, so that the
+// file names in the output are the ones a user types).
+const planGoldenDir = "cmd/netsim/testdata/plan-golden"
+
+// planScenario is a bundled plan file and what `netsim plan` must find in
+// it: the good plans nothing, each mistake its rule.
+type planScenario struct {
+	file string
+	// rules are the IDs of the rules with findings, in rule-table order;
+	// empty for a good plan.
+	rules []string
+	// path and line locate the first finding: the field the user has to
+	// change.
+	path string
+	line int
+}
+
+// planScenarios is every scenarios/plan-*.yaml (TestPlanScenarioTable
+// checks that none is missing). Each mistake file makes one mistake; the
+// line is the line of the value in the file.
+var planScenarios = []planScenario{
+	// Good plans, one per CNI.
+	{file: "plan-flannel-alivpc.yaml"},
+	{file: "plan-flannel-vxlan.yaml"},
+	{file: "plan-terway.yaml"},
+	{file: "plan-terway-exclusive.yaml"},
+	{file: "plan-calico.yaml"},
+
+	// Mistakes.
+	{file: "plan-mistake-vpc-cgnat.yaml", rules: []string{"vpc-cidr-private"}, path: "vpc.cidr", line: 12},
+	{file: "plan-mistake-vswitch-outside-vpc.yaml", rules: []string{"vswitch-in-vpc"}, path: "vpc.vswitches[2].cidr", line: 16},
+	{file: "plan-mistake-vswitch-overlap.yaml", rules: []string{"vswitch-overlap"}, path: "vpc.vswitches[1].cidr", line: 15},
+	{file: "plan-mistake-pod-cidr-overlaps-vpc.yaml", rules: []string{"pod-cidr-overlap"}, path: "cluster.podCIDR", line: 17},
+	{file: "plan-mistake-service-cidr-in-vswitch.yaml", rules: []string{"service-cidr-overlap"}, path: "cluster.serviceCIDR", line: 17},
+	{file: "plan-mistake-node-cidr-mask.yaml", rules: []string{"node-cidr-mask"}, path: "cluster.nodeCIDRMask", line: 17},
+	{file: "plan-mistake-pod-cidr-too-small.yaml", rules: []string{"pod-cidr-nodes"}, path: "cluster.podCIDR", line: 16},
+	{file: "plan-mistake-route-quota.yaml", rules: []string{"route-quota"}, path: "plan.nodePools", line: 25},
+	// 1,200 nodes break two of ACK's limits, both stated by ACK: Flannel's
+	// 1,000 nodes and the route table's 1,000 entries (one per node). The
+	// first is the reason for the second.
+	{file: "plan-mistake-flannel-1200-nodes.yaml", rules: []string{"route-quota", "node-limit"}, path: "vpc.routeQuota", line: 13},
+	{file: "plan-mistake-basic-edition.yaml", rules: []string{"node-limit"}, path: "plan.edition", line: 29},
+	{file: "plan-mistake-pods-per-node.yaml", rules: []string{"pods-per-node"}, path: "plan.podsPerNode", line: 28},
+	{file: "plan-mistake-terway-instance-too-small.yaml", rules: []string{"pods-per-node"}, path: "plan.nodePools[0].instanceType", line: 26},
+	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "cluster.cni.terway.podVSwitches", line: 26},
+	{file: "plan-mistake-terway-pod-vswitch-small.yaml", rules: []string{"terway-pod-vswitch-addresses"}, path: "vpc.vswitches[1].cidr", line: 16},
+	{file: "plan-mistake-pod-cidr-overlaps-idc.yaml", rules: []string{"range-overlap"}, path: "plan.ranges[0].cidr", line: 32},
+}
+
+// planFile is the path of a bundled plan file from the repository root.
+func planFile(name string) string { return filepath.Join("scenarios", name) }
+
+// TestPlanScenarioTable checks the table against the directory: every
+// scenarios/plan-*.yaml is in it, and a file is named plan-*.yaml exactly
+// when it is a plan file (a plan: block and no nodes, pods or flows) — the
+// traffic-scenario tests of sim and of this package skip plan-*.yaml.
+func TestPlanScenarioTable(t *testing.T) {
+	t.Chdir("../..")
+	files, err := filepath.Glob("scenarios/*.yaml")
+	require.NoError(t, err)
+	var plans []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var top map[string]any
+		require.NoError(t, yaml.Unmarshal(data, &top), f)
+		_, hasPlan := top["plan"]
+		isPlan := hasPlan && top["nodes"] == nil && top["pods"] == nil && top["flows"] == nil
+		name := filepath.Base(f)
+		assert.Equal(t, strings.HasPrefix(name, "plan-"), isPlan, "%s: a file is named plan-*.yaml exactly when it has a plan: block and no nodes, pods or flows", f)
+		if strings.HasPrefix(name, "plan-") {
+			plans = append(plans, name)
+			assert.Equal(t, strings.TrimSuffix(name, ".yaml"), top["name"], "%s: name: is the file's name", f)
+			assert.NotEmpty(t, top["description"], "%s: a plan file says what it is", f)
+		}
+	}
+	var listed []string
+	seen := map[string]bool{}
+	for _, ps := range planScenarios {
+		listed = append(listed, ps.file)
+		require.False(t, seen[ps.file], "%s is listed twice", ps.file)
+		seen[ps.file] = true
+		assert.Equal(t, strings.HasPrefix(ps.file, "plan-mistake-"), len(ps.rules) > 0, "%s: a mistake file trips a rule, a good plan none", ps.file)
+	}
+	slices.Sort(listed)
+	assert.Equal(t, plans, listed, "every scenarios/plan-*.yaml has a row in planScenarios")
+}
+
+// ruleIDs returns the rule IDs of the findings of pc, each once, in
+// rule-table order.
+func ruleIDs(pc *topology.PlanCheck) []string {
+	var ids []string
+	for _, f := range pc.Findings {
+		if !slices.Contains(ids, f.Rule.ID) {
+			ids = append(ids, f.Rule.ID)
+		}
+	}
+	return ids
+}
+
+// TestPlanScenarios loads every bundled plan file with topology.LoadPlan
+// and checks that the good plans break no rule and each mistake breaks its
+// own rule and no other, located at the field to change; then that
+// `netsim validate` runs the same rules (one table) and `netsim plan`
+// names the rule and the location.
+func TestPlanScenarios(t *testing.T) {
+	t.Chdir("../..")
+	known := map[string]bool{}
+	for _, r := range ackplan.Rules {
+		known[r.ID] = true
+	}
+	for _, ps := range planScenarios {
+		t.Run(strings.TrimSuffix(ps.file, ".yaml"), func(t *testing.T) {
+			file := planFile(ps.file)
+			for _, id := range ps.rules {
+				require.True(t, known[id], "rule %q is not in ackplan.Rules", id)
+			}
+			pc, err := topology.LoadPlan(file, topology.LoadOptions{})
+			require.NoError(t, err)
+			require.NotNil(t, pc.Scenario.Plan)
+			assert.Empty(t, pc.Scenario.Nodes, "a plan file has no nodes")
+
+			got := ruleIDs(pc)
+			var msgs []string
+			for _, f := range pc.Findings {
+				msgs = append(msgs, fmt.Sprintf("%s [%s %s]", f.At, f.Rule.ID, f.Severity))
+			}
+			assert.Equal(t, ps.rules, got, "rules with findings:\n%s", strings.Join(msgs, "\n"))
+			for _, f := range pc.Findings {
+				assert.Equal(t, file, f.At.File, "%s", f.At)
+				assert.Positive(t, f.At.Line, "%s: a finding has a line", f.At)
+				assert.Equal(t, f.Path, f.At.Path, "%s", f.At)
+				assert.NotEmpty(t, f.Msg, "%s", f.At)
+				assert.NotEmpty(t, f.Rule.Source, "rule %s names its source", f.Rule.ID)
+				assert.Contains(t, []ackplan.Severity{ackplan.Error, ackplan.Warning}, f.Severity)
+			}
+			// Every rule ran or said why not; the ones with findings ran.
+			require.Len(t, pc.Result.Rules, len(ackplan.Rules))
+			for _, rr := range pc.Result.Rules {
+				if len(rr.Findings) > 0 {
+					assert.True(t, rr.Applied, "rule %s has findings but did not apply", rr.Rule.ID)
+				}
+			}
+			if len(ps.rules) == 0 {
+				// A good plan: validate accepts it, plan says so.
+				code, _, stderr := netsim(t, "validate", file)
+				assert.Equal(t, exitOK, code, "validate %s: %s", file, stderr)
+				code, _, stderr = netsim(t, "plan", file)
+				assert.Equal(t, exitOK, code, "plan %s: %s", file, stderr)
+				return
+			}
+			require.NotEmpty(t, pc.Findings)
+			first := pc.Findings[0]
+			assert.Equal(t, ps.path, first.At.Path, "the first finding is at the field to change: %s", first.At)
+			assert.Equal(t, ps.line, first.At.Line, "the first finding's line: %s", first.At)
+
+			// validate runs the same rules: an error fails it, a warning
+			// is printed; either names the location.
+			hasError := slices.ContainsFunc(pc.Findings, func(f topology.LocatedFinding) bool { return f.Severity == ackplan.Error })
+			code, stdout, stderr := netsim(t, "validate", file)
+			loc := fmt.Sprintf("%s:%d:", file, first.At.Line)
+			if hasError {
+				assert.Equal(t, exitBadInput, code, "validate %s: an error in the plan is bad input\n%s%s", file, stdout, stderr)
+			} else {
+				assert.Equal(t, exitOK, code, "validate %s: a warning is not an error\n%s%s", file, stdout, stderr)
+			}
+			assert.Contains(t, stdout+stderr, loc, "validate locates the finding")
+
+			// plan names the rule and locates the finding.
+			_, stdout, stderr = netsim(t, "plan", file)
+			for _, id := range ps.rules {
+				assert.Contains(t, stdout+stderr, id, "netsim plan names the rule")
+			}
+			assert.Contains(t, stdout+stderr, loc, "netsim plan locates the finding")
+		})
+	}
+}
+
+// TestPlanGolden compares `netsim plan FILE` and `netsim plan FILE -o json`
+// for every bundled plan file with cmd/netsim/testdata/plan-golden/NAME.txt
+// and NAME.json; -update rewrites them (go test ./cmd/netsim -run
+// TestPlanGolden -update: without -run, -update rewrites the README's
+// example traces too). The text golden holds what a user sees: standard
+// output, then standard error and the exit code when there are any.
+func TestPlanGolden(t *testing.T) {
+	t.Chdir("../..")
+	for _, ps := range planScenarios {
+		name := strings.TrimSuffix(ps.file, ".yaml")
+		t.Run(name, func(t *testing.T) {
+			file := planFile(ps.file)
+			code, stdout, stderr := netsim(t, "plan", file)
+			txt := stdout
+			if stderr != "" {
+				txt += "--- stderr\n" + stderr
+			}
+			if code != exitOK {
+				txt += fmt.Sprintf("--- exit %d\n", code)
+			}
+			jcode, js, jstderr := netsim(t, "plan", file, "-o", "json")
+			assert.Equal(t, code, jcode, "-o json exits as text does: %s", jstderr)
+			assert.True(t, json.Valid([]byte(js)), "-o json prints JSON: %q", js)
+			_, again, _ := netsim(t, "plan", file)
+			assert.Equal(t, stdout, again, "two runs of netsim plan differ")
+			for ext, got := range map[string]string{".txt": txt, ".json": js} {
+				path := filepath.Join(planGoldenDir, name+ext)
+				if *update {
+					require.NoError(t, os.MkdirAll(planGoldenDir, 0o755))
+					require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+					continue
+				}
+				want, err := os.ReadFile(path)
+				require.NoError(t, err, "missing golden file; run go test ./cmd/netsim -run TestPlanGolden -update")
+				assert.Equal(t, string(want), got, "%s differs; if intended run go test ./cmd/netsim -run TestPlanGolden -update and review the diff", path)
+			}
+		})
+	}
+}
