@@ -61,7 +61,7 @@ var capacityRules = []Rule{
 		// Error when the planned nodes do not fit: the pod CIDR cannot be
 		// changed after creation and a node without a subnet gets no pods.
 		// Warning when only the surge nodes of an upgrade do not fit.
-		Source: srcComparison + ` — Flannel: "ACK evenly divides the pod CIDR block and allocates one subnet to each node based on a subnet mask" (` + srcWorkWithFlannel + `); max nodes = 2^(node mask − pod CIDR mask) (ack-cni-facts §5); the pod CIDR "can't be expanded" (§1.11)`,
+		Source:  srcComparison + ` — Flannel: "ACK evenly divides the pod CIDR block and allocates one subnet to each node based on a subnet mask" (` + srcWorkWithFlannel + `); max nodes = 2^(node mask − pod CIDR mask) (ack-cni-facts §5); the pod CIDR "can't be expanded" (§1.11)`,
 		Applies: podCIDRRule,
 		Check: func(p *Plan, r *Reporter) {
 			mask, pod := p.NodeMask, p.PodCIDR
@@ -121,7 +121,7 @@ var capacityRules = []Rule{
 		// node that cannot hold the planned pods leaves them Pending from
 		// the first day (the node CIDR mask and the instance type are
 		// chosen before the nodes exist).
-		Source: srcTerraformACK + ` — Flannel node_cidr_mask: "24 means 2^(32-24)-1=255 and the node can run at most 255 pods"; Terway (` + srcNodePods + `): shared ENI "(EniQuantity − 1) × EniPrivateIpAddressQuantity" (terway pkg/aliyun/client/limit.go MultiIPPod), exclusive ENI EniQuantity − 1 (ExclusiveENIPod), "A node can join a cluster only if the maximum number of pods per node is greater than 11"; exclusive ENI: "A worker node must have more than six ENIs" (configure-a-node-pool-level-container-network). Calico: netsim gives a node one IPAM block; Calico borrows more, so no per-node limit is modelled`,
+		Source:  srcTerraformACK + ` — Flannel node_cidr_mask: "24 means 2^(32-24)-1=255 and the node can run at most 255 pods"; Terway (` + srcNodePods + `): shared ENI "(EniQuantity − 1) × EniPrivateIpAddressQuantity" (terway pkg/aliyun/client/limit.go MultiIPPod), exclusive ENI EniQuantity − 1 (ExclusiveENIPod), "A node can join a cluster only if the maximum number of pods per node is greater than 11"; exclusive ENI: "A worker node must have more than six ENIs" (configure-a-node-pool-level-container-network). Calico: netsim gives a node one IPAM block; Calico borrows more, so no per-node limit is modelled`,
 		Applies: func(p *Plan) bool { return p.CNI.Mode == "flannel" || p.CNI.Mode == "terway" },
 		Check: func(p *Plan, r *Reporter) {
 			need := p.PodsPerNode

@@ -203,7 +203,7 @@ var clusterRules = []Rule{
 		Title: "the node CIDR mask is /24 to /28 and longer than the pod CIDR's (Calico: blockSize /20 to /32, inside the pool)",
 		// Error: CreateCluster refuses another node_cidr_mask; a mask
 		// not longer than the pod CIDR's leaves no slice per node.
-		Source: srcTerraformACK + ` — node_cidr_mask: "24-28 is allowed. 24 means 2^(32-24)-1=255 and the node can run at most 255 pods. default: 24"; Calico: https://docs.tigera.io/calico/latest/reference/resources/ippool — blockSize, IPv4 "20 to 32 (inclusive)", default 26`,
+		Source:  srcTerraformACK + ` — node_cidr_mask: "24-28 is allowed. 24 means 2^(32-24)-1=255 and the node can run at most 255 pods. default: 24"; Calico: https://docs.tigera.io/calico/latest/reference/resources/ippool — blockSize, IPv4 "20 to 32 (inclusive)", default 26`,
 		Applies: func(p *Plan) bool { return p.CNI.Mode != "terway" },
 		Check: func(p *Plan, r *Reporter) {
 			if !p.Valid(p.NodeMaskPath) {
