@@ -9,10 +9,12 @@ import (
 
 // The rule table, in the order the rules run: the VPC and its vSwitches
 // first (a broken VPC CIDR silences every rule that compares with it),
-// then the pod and Service CIDRs, the node CIDR mask, the capacity rules,
-// Terway's pod vSwitches, the VPC route table and the declared ranges.
+// then the pod and Service CIDRs and the node CIDR mask, the VPC route
+// table and the declared ranges, Terway's pod vSwitches, and the capacity
+// rules last (a capacity error marks a CIDR invalid, which must not
+// silence the overlap rules).
 func init() {
-	for _, group := range [][]Rule{vpcRules, clusterRules, capacityRules, terwayRules, routeRules} {
+	for _, group := range [][]Rule{vpcRules, clusterRules, routeRules, terwayRules, capacityRules} {
 		Rules = append(Rules, group...)
 	}
 }

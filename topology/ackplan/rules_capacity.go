@@ -72,10 +72,10 @@ var capacityRules = []Rule{
 			nodes := p.TotalNodes()
 			switch {
 			case n < uint64(nodes):
-				r.Errorf(pod.Path, "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask", pod.Prefix, n, mask, nodes)
+				r.Errorf(pod.Path, "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask (%s)", pod.Prefix, n, mask, nodes, subnetFix(p, nodes))
 			case n < uint64(nodes+p.SurgeNodes):
-				r.Warnf(pod.Path, "%s holds %d node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (the pod CIDR cannot be changed after the cluster is created)",
-					pod.Prefix, n, mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes))
+				r.Warnf(pod.Path, "%s holds %d node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (%s; the pod CIDR cannot be changed after the cluster is created)",
+					pod.Prefix, n, mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes), subnetFix(p, nodes+p.SurgeNodes))
 			}
 		},
 	},
@@ -132,7 +132,9 @@ var capacityRules = []Rule{
 				}
 				if have := ack.FlannelPodsPerNode(mask); need > have {
 					fix := fmt.Sprintf("ACK's largest node CIDR, /%d, holds %s: lower podsPerNode, or use Terway (pods per node from the instance type)", MinNodeMask, ack.FlannelFormula(MinNodeMask))
-					if m := longestNodeMask(need); m >= MinNodeMask {
+					if mask == MinNodeMask {
+						fix = fmt.Sprintf("/%d is ACK's largest node CIDR: lower podsPerNode to %d or fewer, or use Terway (pods per node from the instance type)", MinNodeMask, have)
+					} else if m := longestNodeMask(need); m >= MinNodeMask {
 						fix = fmt.Sprintf("use nodeCIDRMask /%d (%s)", m, ack.FlannelFormula(m))
 					}
 					r.Errorf(PathPodsPerNode, "%s pods per node do not fit a Flannel node CIDR /%d, which holds %s pods: %s",
@@ -219,7 +221,7 @@ var capacityRules = []Rule{
 				usable := UsableVSwitchAddresses(sw.CIDR)
 				switch {
 				case nodes > usable:
-					r.Errorf(sw.Path+".cidr", "vSwitch %q (%s) has %s usable addresses (%s minus the %d Alibaba Cloud reserves), but %s are planned in it: use a larger vSwitch (at least /%d) or spread the nodes over more vSwitches",
+					r.Errorf(sw.Path+".cidr", "vSwitch %q (%s) has %s usable addresses (%s minus the %d Alibaba Cloud reserves), but %s planned in it: use a larger vSwitch (at least /%d) or spread the nodes over more vSwitches",
 						sw.Name, sw.CIDR, thousands(usable), thousands(Size(sw.CIDR)), VSwitchReserved, plural(nodes, "node is", "nodes are"), vswitchMaskFor(nodes))
 				case nodes+p.SurgeNodes > usable:
 					r.Warnf(sw.Path+".cidr", "vSwitch %q (%s) has %s usable addresses: its %s fit, but not the %s a node pool upgrade adds: the upgrade fails for want of an address; use a larger vSwitch (at least /%d) or add a vSwitch to the node pool",
@@ -285,4 +287,31 @@ func instanceFamily(name string) string {
 		return name[:i]
 	}
 	return name
+}
+
+// subnetFix says, for nodes node subnets, the pod CIDR mask that holds
+// them with the plan's node mask and, when one exists in range, the
+// node mask that fits them in the plan's pod CIDR.
+func subnetFix(p *Plan, nodes int) string {
+	mask, pod := p.NodeMask, p.PodCIDR.Prefix
+	bits := 0 // subnet bits needed: 2^bits >= nodes
+	for 1<<bits < nodes {
+		bits++
+	}
+	parts := []string{}
+	if m := mask - bits; m >= 0 {
+		parts = append(parts, fmt.Sprintf("%s nodes need a /%d pod CIDR with /%d node subnets", thousands(nodes), m, mask))
+	}
+	hi := MaxNodeMask
+	if p.CNI.Mode == "calico" {
+		hi = MaxCalicoBlock
+	}
+	if m := pod.Bits() + bits; m <= hi {
+		what := "nodeCIDRMask"
+		if p.CNI.Mode == "calico" {
+			what = "blockSize"
+		}
+		parts = append(parts, fmt.Sprintf("or %s /%d in %s", what, m, pod))
+	}
+	return strings.Join(parts, ", ")
 }
