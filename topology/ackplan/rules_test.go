@@ -159,7 +159,11 @@ func TestRules(t *testing.T) {
 		{"pod CIDR too small for the nodes", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("172.20.0.0/20") },
 			// 16 node subnets for 20 nodes (and 20 pods of 100 ask for /24)
 			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "holds 16 node subnets of /24, but there are 20 nodes"},
-		{"pod CIDR without room for the surge", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("172.20.0.0/19"); p.Pools[0].Nodes = 22; p.SurgeNodes = 1 },
+		{"pod CIDR without room for the surge", flannelPlan, func(p *ackplan.Plan) {
+			p.PodCIDR.Prefix = pfx("172.20.0.0/19")
+			p.Pools[0].Nodes = 22
+			p.SurgeNodes = 1
+		},
 			[]string{"pod-cidr-nodes warning cluster.podCIDR"}, "the 32 nodes fit, but not the 1 surge node"},
 		{"Flannel node limit", flannelPlan, func(p *ackplan.Plan) {
 			p.VPC.Prefix = pfx("10.0.0.0/8")
