@@ -240,6 +240,7 @@ func (v *validator) planInput() *ackplan.Plan {
 	}
 	if s.Plan != nil && len(s.Plan.NodePools) > 0 {
 		p.Pools = v.planPools()
+		p.NodePools = v.nodePools()
 	} else {
 		p.Pools = v.nodePools()
 	}

@@ -176,3 +176,38 @@ func TestScenarioRuleWarningsReachTheWorld(t *testing.T) {
 	assert.Equal(t, "node-1", pc.Plan.Pools[0].FirstNode)
 	assert.Equal(t, "nodes[1]", pc.Plan.Pools[1].Path)
 }
+
+// TestPlanBlockWithNodes: with a plan block and nodes, the plan's pools
+// give the size and the scenario's nodes are still judged by ACK's join
+// rule (they are built).
+func TestPlanBlockWithNodes(t *testing.T) {
+	withTerway(t)
+	src := `name: terway-plan
+vpc:
+  cidr: 192.168.0.0/16
+  vswitches:
+    - {name: vsw-a, zone: z1, cidr: 192.168.0.0/24}
+    - {name: vsw-p, zone: z1, cidr: 192.168.64.0/18}
+nodes:
+  - {name: node-1, vswitch: vsw-a, instanceType: ecs.g6.large}
+cluster:
+  serviceCIDR: 172.21.0.0/20
+  cni:
+    mode: terway
+    terway: {podVSwitches: {z1: [vsw-p]}}
+plan:
+  nodePools:
+    - {name: workers, vswitch: vsw-a, nodes: 100, instanceType: ecs.g7.xlarge}
+  podsPerNode: 40
+`
+	pc, err := LoadPlan(writePlan(t, src), LoadOptions{})
+	require.NoError(t, err)
+	var got []string
+	for _, f := range pc.Findings {
+		got = append(got, f.Rule.ID+" "+f.Path)
+	}
+	// 100 × 40 = 4,000 pods, 5,000 with the surge; the /18 has 16,380.
+	assert.Equal(t, []string{"pods-per-node nodes[0].instanceType"}, got)
+	assert.Contains(t, pc.Findings[0].Msg, `node "node-1" cannot join the cluster: ecs.g6.large allows`)
+	assert.Equal(t, 100, pc.Plan.TotalNodes(), "the scenario's node is not counted in the planned size")
+}

@@ -56,6 +56,11 @@ type Plan struct {
 	// or, without a plan block, one pool per (vSwitch, instance type) of
 	// the scenario's nodes (Path then names the first such node).
 	Pools []Pool
+	// NodePools are the scenario's own nodes (one pool per vSwitch and
+	// instance type) when a plan block gives the Pools: they are not
+	// counted in the planned size, but ACK's join rule and Terway's zone
+	// rule judge them, since they are built. Empty otherwise.
+	NodePools []Pool
 	// PodsPerNode is the pods a node must hold (plan.podsPerNode); 0 when
 	// not stated (capacity is then reported without a requirement).
 	PodsPerNode int

@@ -143,7 +143,8 @@ var capacityRules = []Rule{
 				return
 			}
 			mode := p.TerwayENIMode()
-			for _, pool := range p.Pools {
+			for i, pool := range p.joinPools() {
+				planned := i < len(p.Pools)
 				t := pool.Type
 				if t.Name == "" {
 					continue
@@ -159,7 +160,7 @@ var capacityRules = []Rule{
 					r.Errorf(pool.TypePath, "%s cannot join the cluster: %s%s%s", pool.what(), why, def, suggestType(p.Catalog, t, mode, 0))
 					continue
 				}
-				if have := t.MaxPods(mode); need > have {
+				if have := t.MaxPods(mode); planned && need > have {
 					fix := suggestType(p.Catalog, t, mode, need)
 					if fix == "" {
 						fix = ": use an instance type with more ENIs or more addresses per ENI (add it under instanceTypes:)"
@@ -314,4 +315,11 @@ func subnetFix(p *Plan, nodes int) string {
 		parts = append(parts, fmt.Sprintf("or %s /%d in %s", what, m, pod))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// joinPools are the pools ACK's join rule and Terway's zone rule judge:
+// the planned pools, then the scenario's own nodes when a plan block gives
+// the pools.
+func (p *Plan) joinPools() []Pool {
+	return append(p.Pools[:len(p.Pools):len(p.Pools)], p.NodePools...)
 }

@@ -81,7 +81,7 @@ var terwayRules = []Rule{
 		Source:  `terway pkg/vswitch/vswitch.go — with no usable vSwitch for the zone terwayd fails with "no available vSwitch for zone X" (ack-cni-facts §1.7); ACK: "Pod vSwitch must be in the node's zone" (§5)`,
 		Applies: terwayPlan,
 		Check: func(p *Plan, r *Reporter) {
-			for _, pool := range p.Pools {
+			for _, pool := range p.joinPools() {
 				z := p.zoneOf(pool.VSwitch)
 				if z == "" || len(p.CNI.PodVSwitches[z]) > 0 {
 					continue
