@@ -19,7 +19,7 @@ func init() {
 	}
 }
 
-// Rule returns the rule with that ID, or nil.
+// RuleByID returns the rule with that ID, or nil.
 func RuleByID(id string) *Rule {
 	for i := range Rules {
 		if Rules[i].ID == id {
