@@ -54,21 +54,21 @@ var planScenarios = []planScenario{
 	{file: "plan-mistake-service-cidr-in-vswitch.yaml", rules: []string{"service-cidr-overlap"}, path: "cluster.serviceCIDR", line: 17},
 	{file: "plan-mistake-node-cidr-mask.yaml", rules: []string{"node-cidr-mask"}, path: "cluster.nodeCIDRMask", line: 17},
 	{file: "plan-mistake-pod-cidr-too-small.yaml", rules: []string{"pod-cidr-nodes"}, path: "cluster.podCIDR", line: 16},
-	{file: "plan-mistake-route-quota.yaml", rules: []string{"route-quota"}, path: "plan.nodePools", line: 25},
+	{file: "plan-mistake-route-quota.yaml", rules: []string{"route-quota"}, path: "plan.nodePools[1].nodes", line: 27},
 	// 1,200 nodes break two of ACK's limits, both stated by ACK: Flannel's
 	// 1,000 nodes and the route table's 1,000 entries (one per node). The
 	// first is the reason for the second.
-	{file: "plan-mistake-flannel-1200-nodes.yaml", rules: []string{"route-quota", "node-limit"}, path: "vpc.routeQuota", line: 13},
-	{file: "plan-mistake-basic-edition.yaml", rules: []string{"node-limit"}, path: "plan.edition", line: 29},
+	{file: "plan-mistake-flannel-1200-nodes.yaml", rules: []string{"route-quota", "node-limit"}, path: "plan.nodePools[2].nodes", line: 30},
+	{file: "plan-mistake-basic-edition.yaml", rules: []string{"node-limit"}, path: "plan.nodePools[1].nodes", line: 26},
 	{file: "plan-mistake-pods-per-node.yaml", rules: []string{"pods-per-node"}, path: "plan.podsPerNode", line: 28},
 	{file: "plan-mistake-terway-instance-too-small.yaml", rules: []string{"pods-per-node"}, path: "plan.nodePools[0].instanceType", line: 26},
-	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "cluster.cni.terway.podVSwitches", line: 26},
-	{file: "plan-mistake-terway-pod-vswitch-small.yaml", rules: []string{"terway-pod-vswitch-addresses"}, path: "vpc.vswitches[1].cidr", line: 16},
+	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "plan.nodePools[2].vswitch", line: 33},
+	{file: "plan-mistake-terway-pod-vswitch-small.yaml", rules: []string{"terway-pod-vswitch-addresses"}, path: "cluster.cni.terway.podVSwitches.cn-hangzhou-h", line: 26},
 	{file: "plan-mistake-pod-cidr-overlaps-idc.yaml", rules: []string{"range-overlap"}, path: "plan.ranges[0].cidr", line: 32},
 }
 
-// planFile is the path of a bundled plan file from the repository root.
-func planFile(name string) string { return filepath.Join("scenarios", name) }
+// bundledPlan is the path of a bundled plan file from the repository root.
+func bundledPlan(name string) string { return filepath.Join("scenarios", name) }
 
 // TestPlanScenarioTable checks the table against the directory: every
 // scenarios/plan-*.yaml is in it, and a file is named plan-*.yaml exactly
@@ -131,7 +131,7 @@ func TestPlanScenarios(t *testing.T) {
 	}
 	for _, ps := range planScenarios {
 		t.Run(strings.TrimSuffix(ps.file, ".yaml"), func(t *testing.T) {
-			file := planFile(ps.file)
+			file := bundledPlan(ps.file)
 			for _, id := range ps.rules {
 				require.True(t, known[id], "rule %q is not in ackplan.Rules", id)
 			}
@@ -207,7 +207,7 @@ func TestPlanGolden(t *testing.T) {
 	for _, ps := range planScenarios {
 		name := strings.TrimSuffix(ps.file, ".yaml")
 		t.Run(name, func(t *testing.T) {
-			file := planFile(ps.file)
+			file := bundledPlan(ps.file)
 			code, stdout, stderr := netsim(t, "plan", file)
 			txt := stdout
 			if stderr != "" {
