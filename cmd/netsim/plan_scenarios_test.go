@@ -14,6 +14,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"netsim/topology"
+	"netsim/topology/ack"
 	"netsim/topology/ackplan"
 )
 
@@ -231,6 +232,132 @@ func TestPlanGolden(t *testing.T) {
 				want, err := os.ReadFile(path)
 				require.NoError(t, err, "missing golden file; run go test ./cmd/netsim -run TestPlanGolden -update")
 				assert.Equal(t, string(want), got, "%s differs; if intended run go test ./cmd/netsim -run TestPlanGolden -update and review the diff", path)
+			}
+		})
+	}
+}
+
+// planVSwitchJSON is one vSwitch of the capacity report.
+type planVSwitchJSON struct {
+	Name   string `json:"name"`
+	Usable int    `json:"usable"`
+}
+
+// planCapacityJSON is the part of `netsim plan -o json` the capacity test
+// reads.
+type planCapacityJSON struct {
+	Capacity struct {
+		Pools []struct {
+			Name        string `json:"name"`
+			PodsPerNode int    `json:"pods_per_node"`
+		} `json:"pools"`
+		MaxNodes int    `json:"max_nodes"`
+		Binding  string `json:"binding"`
+		Services struct {
+			Allocatable int `json:"allocatable"`
+		} `json:"services"`
+		VSwitches    []planVSwitchJSON `json:"vswitches"`
+		RouteEntries struct {
+			Used  int `json:"used"`
+			Quota int `json:"quota"`
+		} `json:"route_entries"`
+	} `json:"capacity"`
+}
+
+// TestPlanCapacityMatchesACKFormulas checks the capacity `netsim plan -o
+// json` reports for the bundled plans against ACK's published formulas,
+// worked out here from each plan's own figures:
+//
+//   - Flannel pods per node 2^(32−mask) − 1 (terraform node_cidr_mask:
+//     "24 means 2^(32-24)-1=255"), node subnets 2^(mask − pod CIDR bits);
+//   - Terway shared ENI (EniQuantity − 1) × EniPrivateIpAddressQuantity,
+//     exclusive ENI EniQuantity − 1 (ACK "Adjust the maximum number of pods
+//     per node"; the types' figures from topology/ack's table);
+//   - a vSwitch's usable addresses 2^(32−bits) − 4 (CreateVSwitch: "The
+//     first IP address and last three IP addresses ... are reserved"); ACK's
+//     single-zone Terway example quotes 8,192 for its /19 pod vSwitch, the
+//     whole block;
+//   - route entries one per Flannel ali-vpc node, quota 200 by default;
+//     ACK Pro node limits Flannel 1,000, Terway 5,000, ACK Basic 10;
+//   - ClusterIPs 2^(32−bits) − 2 (kube-apiserver's allocator skips the
+//     network and broadcast addresses).
+func TestPlanCapacityMatchesACKFormulas(t *testing.T) {
+	t.Chdir("../..")
+	pow := func(n int) int { return 1 << n }
+	usable := func(bits int) int { return pow(32-bits) - 4 }
+	shared := func(name string) int {
+		it, ok := ack.Builtin(name)
+		require.True(t, ok, name)
+		return (it.ENIs - 1) * it.IPv4PerENI
+	}
+	exclusive := func(name string) int {
+		it, ok := ack.Builtin(name)
+		require.True(t, ok, name)
+		return it.ENIs - 1
+	}
+	tests := []struct {
+		file        string
+		podsPerNode int // every pool's
+		maxNodes    int
+		binding     string
+		services    int
+		routes      int            // route entries used
+		usable      map[string]int // vSwitch → usable addresses
+	}{
+		// 150 nodes + 10 surge; limits: 512 node subnets, 200 route
+		// entries, 1,000 Flannel nodes, 2 × 252 vSwitch addresses.
+		{file: "plan-flannel-alivpc.yaml", podsPerNode: pow(32-25) - 1,
+			maxNodes: min(pow(25-16), 200, 1000, 2*usable(24)), binding: "route-quota",
+			services: pow(32-20) - 2, routes: 150 + 10,
+			usable: map[string]int{"vsw-node-h": usable(24), "vsw-node-i": usable(24)}},
+		// VXLAN uses no route entry: the 512 node subnets bind.
+		{file: "plan-flannel-vxlan.yaml", podsPerNode: pow(32-25) - 1,
+			maxNodes: min(pow(25-16), 1000, 3*usable(22)), binding: "pod-cidr",
+			services: pow(32-20) - 2, routes: 0,
+			usable: map[string]int{"vsw-node-h": usable(22), "vsw-node-j": usable(22)}},
+		// Each zone's /19 pod vSwitch holds 8,188 addresses ÷ 30 pods.
+		{file: "plan-terway.yaml", podsPerNode: shared("ecs.g7.xlarge"),
+			maxNodes: min(5000, 3*(usable(19)/30)), binding: "pod-vswitch-addresses",
+			services: pow(32-20) - 2, routes: 0,
+			usable: map[string]int{"vsw-node-h": usable(19), "vsw-pod-h": usable(19)}},
+		{file: "plan-terway-exclusive.yaml", podsPerNode: exclusive("ecs.g7.4xlarge"),
+			maxNodes: min(5000, 2*usable(24), 2*(usable(22)/5)), binding: "pod-vswitch-addresses",
+			services: pow(32-20) - 2, routes: 0,
+			usable: map[string]int{"vsw-node-h": usable(24), "vsw-pod-i": usable(22)}},
+		// A node takes one /26 block at least: 1,024 blocks; 3 × 252
+		// vSwitch addresses bind.
+		{file: "plan-calico.yaml", podsPerNode: pow(32 - 26),
+			maxNodes: min(pow(26-16), 3*usable(24)), binding: "node-vswitch-addresses",
+			services: pow(32-16) - 2, routes: 0,
+			usable: map[string]int{"vsw-node-j": usable(24)}},
+		{file: "plan-mistake-route-quota.yaml", podsPerNode: pow(32-24) - 1,
+			maxNodes: min(pow(24-16), 200, 1000), binding: "route-quota",
+			services: pow(32-20) - 2, routes: 250},
+		{file: "plan-mistake-flannel-1200-nodes.yaml", podsPerNode: pow(32-26) - 1,
+			maxNodes: min(pow(26-14), 1000, 1000, 3*usable(22)), binding: "route-quota",
+			services: pow(32-20) - 2, routes: 1200},
+		{file: "plan-mistake-basic-edition.yaml", podsPerNode: pow(32-24) - 1,
+			maxNodes: min(pow(24-16), 200, 10), binding: "ack-node-limit",
+			services: pow(32-20) - 2, routes: 20},
+	}
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".yaml"), func(t *testing.T) {
+			_, js, stderr := netsim(t, "plan", bundledPlan(tt.file), "-o", "json")
+			var got planCapacityJSON
+			require.NoError(t, json.Unmarshal([]byte(js), &got), "%s", stderr)
+			c := got.Capacity
+			require.NotEmpty(t, c.Pools)
+			for _, p := range c.Pools {
+				assert.Equal(t, tt.podsPerNode, p.PodsPerNode, "pool %s: pods per node", p.Name)
+			}
+			assert.Equal(t, tt.maxNodes, c.MaxNodes, "maximum nodes")
+			assert.Equal(t, tt.binding, c.Binding, "the limit that binds first")
+			assert.Equal(t, tt.services, c.Services.Allocatable, "ClusterIPs")
+			assert.Equal(t, tt.routes, c.RouteEntries.Used, "route entries used")
+			for name, want := range tt.usable {
+				i := slices.IndexFunc(c.VSwitches, func(v planVSwitchJSON) bool { return v.Name == name })
+				require.GreaterOrEqual(t, i, 0, "vSwitch %s in the report", name)
+				assert.Equal(t, want, c.VSwitches[i].Usable, "vSwitch %s usable addresses", name)
 			}
 		})
 	}
