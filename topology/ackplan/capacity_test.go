@@ -260,7 +260,7 @@ func TestSurge(t *testing.T) {
 
 	// A pod vSwitch too small: left after surge is negative.
 	p.VSwitches[1].CIDR = pfx("192.168.32.0/21") // 2044 usable < 1800? no: 2044 ≥ 1800
-	p.PodSurgePercent = 100                       // 1200 + 1200 = 2400 > 2044
+	p.PodSurgePercent = 100                      // 1200 + 1200 = 2400 > 2044
 	c = ComputeCapacity(p)
 	assert.Equal(t, 2044-2400, vswitch(t, c, "pod-i").LeftAfterSurge)
 }
