@@ -40,19 +40,20 @@ const (
 	SourceSurge = `Deployment .spec.strategy.rollingUpdate.maxSurge: "The default value is 25%" — https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge`
 )
 
-// ACK's node limits (SourceACKNodes; facts §1.11, §5).
+// ACK's node limits and the other figures of the report (unexported:
+// the rule table has its own constants for some of them).
 const (
-	ACKProFlannelNodes        = 1000
-	ACKProTerwayNodes         = 5000
-	ACKProTerwayNodesRequest  = 15000
-	ACKBasicNodes             = 10
-	DefaultRouteQuota         = 200  // SourceRouteQuota
-	MaxRouteQuota             = 1000 // SourceRouteQuota: on request
-	VSwitchReserved           = 4    // SourceVSwitchReserved: first + last three
-	KubeletDefaultMaxPods     = 110  // SourceCalicoBlock (kubelet maxPods)
-	DefaultCalicoBlock        = 26   // SourceCalicoBlock
-	DefaultPodSurgePercent    = 25   // SourceSurge
-	serviceAddressesNotUsable = 2    // SourceServiceCIDR: network and broadcast
+	capFlannelNodes       = 1000
+	capTerwayNodes        = 5000
+	capTerwayNodesRequest = 15000
+	capBasicNodes         = 10
+	capRouteQuota         = 200  // SourceRouteQuota
+	capRouteQuotaMax      = 1000 // SourceRouteQuota: on request
+	capVSwitchReserved    = 4    // SourceVSwitchReserved: first + last three
+	capKubeletMaxPods     = 110  // SourceCalicoBlock (kubelet maxPods)
+	capCalicoBlock        = 26   // SourceCalicoBlock
+	capPodSurgePercent    = 25   // SourceSurge
+	capServiceNotUsable   = 2    // SourceServiceCIDR: network and broadcast
 )
 
 // Limit names, as in NodeLimit.Name (stable, for scripts).
@@ -204,13 +205,13 @@ type RouteUse struct {
 	Source         string `json:"source"`
 }
 
-// podsPerNode is the pods one node of the pool can run, with its formula
+// capPodsPerNode is the pods one node of the pool can run, with its formula
 // and source.
-func podsPerNode(p *Plan, pool Pool) PoolCapacity {
+func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 	pc := PoolCapacity{Name: pool.Name, VSwitch: pool.VSwitch, Nodes: pool.Nodes, InstanceType: pool.Type.Name, MeetsRequired: true}
 	switch p.CNI.Mode {
 	case "terway":
-		m := eniMode(p)
+		m := capENIMode(p)
 		pc.PodsPerNode, pc.Formula = pool.Type.MaxPods(m), pool.Type.Formula(m)
 		pc.Source = SourceTerwayShared
 		if m == ack.ExclusiveENI {
@@ -221,9 +222,9 @@ func podsPerNode(p *Plan, pool Pool) PoolCapacity {
 			pc.JoinRefused = why
 		}
 	case "calico":
-		b := calicoBlock(p)
-		pc.PodsPerNode = KubeletDefaultMaxPods
-		pc.Formula = fmt.Sprintf("kubelet --max-pods %d (a /%d IPAM block holds %d; calico-ipam affines or borrows more blocks)", KubeletDefaultMaxPods, b, 1<<(32-b))
+		b := capCalicoBlockOf(p)
+		pc.PodsPerNode = capKubeletMaxPods
+		pc.Formula = fmt.Sprintf("kubelet --max-pods %d (a /%d IPAM block holds %d; calico-ipam affines or borrows more blocks)", capKubeletMaxPods, b, 1<<(32-b))
 		pc.Source = SourceCalicoBlock
 	default: // flannel
 		if p.NodeMask > 0 && p.Valid(p.NodeMaskPath) {
@@ -239,27 +240,27 @@ func podsPerNode(p *Plan, pool Pool) PoolCapacity {
 	return pc
 }
 
-func eniMode(p *Plan) ack.ENIMode {
+func capENIMode(p *Plan) ack.ENIMode {
 	if p.CNI.ENIMode == string(ack.ExclusiveENI) {
 		return ack.ExclusiveENI
 	}
 	return ack.SharedENI
 }
 
-func calicoBlock(p *Plan) int {
+func capCalicoBlockOf(p *Plan) int {
 	if p.CNI.CalicoBlock > 0 {
 		return p.CNI.CalicoBlock
 	}
-	return DefaultCalicoBlock
+	return capCalicoBlock
 }
 
-// usable is a vSwitch's assignable addresses: its size less Alibaba's
+// capUsable is a vSwitch's assignable addresses: its size less Alibaba's
 // four reserved ones (SourceVSwitchReserved).
-func usable(c netip.Prefix) int {
+func capUsable(c netip.Prefix) int {
 	if !c.IsValid() || !c.Addr().Is4() {
 		return 0
 	}
-	return max(1<<(32-c.Bits())-VSwitchReserved, 0)
+	return max(1<<(32-c.Bits())-capVSwitchReserved, 0)
 }
 
 // ServicesIn is the ClusterIPs a Service CIDR of /bits can allocate:
@@ -269,7 +270,7 @@ func ServicesIn(bits int) int {
 	if bits < 0 || bits > 32 {
 		return 0
 	}
-	return max(1<<(32-bits)-serviceAddressesNotUsable, 0)
+	return max(1<<(32-bits)-capServiceNotUsable, 0)
 }
 
 // PodCIDRNodes is the node subnets of /mask a pod CIDR of /prefix holds:
@@ -281,8 +282,8 @@ func PodCIDRNodes(prefix, mask int) int {
 	return 1 << (mask - prefix)
 }
 
-// percentOf is ⌈n × pct / 100⌉.
-func percentOf(n, pct int) int {
+// capPercentOf is ⌈n × pct / 100⌉.
+func capPercentOf(n, pct int) int {
 	if n <= 0 || pct <= 0 {
 		return 0
 	}
@@ -300,7 +301,7 @@ func ComputeCapacity(p *Plan) Capacity {
 		c.Edition = "pro"
 	}
 	if c.PodSurgePercent == 0 {
-		c.PodSurgePercent = DefaultPodSurgePercent
+		c.PodSurgePercent = capPodSurgePercent
 	}
 	if c.PodSurgePercent < 0 {
 		c.PodSurgePercent = 0
@@ -309,7 +310,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	case p.CNI.Mode == "flannel" && p.CNI.Backend != "":
 		c.CNI += "/" + p.CNI.Backend
 	case p.CNI.Mode == "terway":
-		c.CNI += "/" + string(eniMode(p))
+		c.CNI += "/" + string(capENIMode(p))
 	}
 	zoneOf := map[string]string{}
 	for _, sw := range p.VSwitches {
@@ -326,7 +327,7 @@ func ComputeCapacity(p *Plan) Capacity {
 		addZone(sw.Zone)
 	}
 	for _, pool := range p.Pools {
-		pc := podsPerNode(p, pool)
+		pc := capPodsPerNode(p, pool)
 		pc.Zone = zoneOf[pool.VSwitch]
 		c.Pools = append(c.Pools, pc)
 		c.NodesPlanned += pool.Nodes
@@ -346,7 +347,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	}
 	c.Notes = append(c.Notes,
 		"modelled, not measured: every figure is computed from the plan and the published formulas; no cluster was asked",
-		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", VSwitchReserved),
+		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", capVSwitchReserved),
 		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %d node(s) in its vSwitch", c.PodSurgePercent, p.SurgeNodes),
 	)
 	switch p.CNI.Mode {
@@ -402,7 +403,7 @@ func (c *Capacity) vswitches(p *Plan, zones []string, zoneNodes map[string]int) 
 		}
 	}
 	for _, sw := range p.VSwitches {
-		vc := VSwitchCapacity{Name: sw.Name, Zone: sw.Zone, CIDR: sw.CIDR.String(), Usable: usable(sw.CIDR), Nodes: nodesIn[sw.Name]}
+		vc := VSwitchCapacity{Name: sw.Name, Zone: sw.Zone, CIDR: sw.CIDR.String(), Usable: capUsable(sw.CIDR), Nodes: nodesIn[sw.Name]}
 		isNode := nodesIn[sw.Name] > 0 || slices.ContainsFunc(p.Pools, func(pl Pool) bool { return pl.VSwitch == sw.Name })
 		isPod := podSw[sw.Name] || (zoneNoPodSw[sw.Zone] && isNode)
 		switch {
@@ -429,7 +430,7 @@ func (c *Capacity) vswitches(p *Plan, zones []string, zoneNodes map[string]int) 
 					pods += pool.Nodes * c.podDemand(c.Pools[i])
 				}
 			}
-			surge := percentOf(pods, c.PodSurgePercent)
+			surge := capPercentOf(pods, c.PodSurgePercent)
 			var idx []int
 			var free []int
 			for i, vc := range c.VSwitches {
@@ -441,8 +442,8 @@ func (c *Capacity) vswitches(p *Plan, zones []string, zoneNodes map[string]int) 
 			if len(idx) == 0 {
 				continue
 			}
-			planned := spread(free, pods)
-			withSurge := spread(free, pods+surge)
+			planned := capSpread(free, pods)
+			withSurge := capSpread(free, pods+surge)
 			for k, i := range idx {
 				c.VSwitches[i].Pods = planned[k]
 				c.VSwitches[i].Surge += withSurge[k] - planned[k]
@@ -508,11 +509,11 @@ func (c *Capacity) podDemand(pc PoolCapacity) int {
 	return pc.PodsPerNode
 }
 
-// spread gives demand addresses out of vSwitches with free addresses,
+// capSpread gives demand addresses out of vSwitches with free addresses,
 // the one with the most free first (Terway's default selection policy),
 // which ends with the free counts as even as they can be; past the total
 // the rest goes to the first vSwitch (its Left turns negative: short).
-func spread(free []int, demand int) []int {
+func capSpread(free []int, demand int) []int {
 	out := make([]int, len(free))
 	if demand <= 0 || len(free) == 0 {
 		return out
@@ -567,21 +568,21 @@ func spread(free []int, demand int) []int {
 func (c *Capacity) routes(p *Plan) {
 	quota := p.RouteQuota
 	if !p.RouteQuotaSet || quota <= 0 {
-		quota = DefaultRouteQuota
+		quota = capRouteQuota
 	}
-	c.Routes = RouteUse{Custom: len(p.Routes), Quota: quota, QuotaOnRequest: MaxRouteQuota, Source: SourceRouteQuota}
-	if alivpc(p) {
+	c.Routes = RouteUse{Custom: len(p.Routes), Quota: quota, QuotaOnRequest: capRouteQuotaMax, Source: SourceRouteQuota}
+	if capAliVPC(p) {
 		c.Routes.Nodes = c.NodesPlanned + p.SurgeNodes
 	}
 	c.Routes.Used = c.Routes.Custom + c.Routes.Nodes
 }
 
-func alivpc(p *Plan) bool { return p.CNI.Mode == "flannel" && p.CNI.Backend == "alivpc" }
+func capAliVPC(p *Plan) bool { return p.CNI.Mode == "flannel" && p.CNI.Backend == "alivpc" }
 
-// rangesWithoutRoute counts the declared ranges no custom route entry
+// capRangesWithoutRoute counts the declared ranges no custom route entry
 // already points at: each needs one (to the VPN gateway, the peering
 // connection or the CEN).
-func rangesWithoutRoute(p *Plan) int {
+func capRangesWithoutRoute(p *Plan) int {
 	n := 0
 	for _, r := range p.Ranges {
 		if !slices.ContainsFunc(p.Routes, func(rt Route) bool { return rt.Destination == r.CIDR }) {
@@ -603,7 +604,7 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 		pre := p.PodCIDR.Prefix.Bits()
 		switch {
 		case p.CNI.Mode == "calico":
-			b := calicoBlock(p)
+			b := capCalicoBlockOf(p)
 			n := PodCIDRNodes(pre, b)
 			add(NodeLimit{Name: LimitPodCIDR, What: fmt.Sprintf("pod CIDR %s in /%d IPAM blocks, one per node at least", p.PodCIDR.Prefix, b), MaxNodes: n,
 				Formula: fmt.Sprintf("2^(%d−%d) = %d", b, pre, n), Source: SourceCalicoBlock})
@@ -614,34 +615,34 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 		}
 	}
 	// VPC route quota (Flannel ali-vpc: one entry per node).
-	if alivpc(p) {
-		r := rangesWithoutRoute(p)
+	if capAliVPC(p) {
+		r := capRangesWithoutRoute(p)
 		n := max(c.Routes.Quota-c.Routes.Custom-r, 0)
-		raised := max(MaxRouteQuota-c.Routes.Custom-r, 0)
+		raised := max(capRouteQuotaMax-c.Routes.Custom-r, 0)
 		add(NodeLimit{Name: LimitRouteQuota, What: "VPC route entries, one per node", MaxNodes: n, Raised: raised,
-			Formula: fmt.Sprintf("quota %d − %d custom entries − %d declared ranges = %d (quota %d on request: %d)", c.Routes.Quota, c.Routes.Custom, r, n, MaxRouteQuota, raised),
+			Formula: fmt.Sprintf("quota %d − %d custom entries − %d declared ranges = %d (quota %d on request: %d)", c.Routes.Quota, c.Routes.Custom, r, n, capRouteQuotaMax, raised),
 			Source:  SourceRouteQuota})
 	}
 	// ACK's per-CNI node limit.
 	switch {
 	case c.Edition == "basic":
-		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: ACKBasicNodes, Formula: fmt.Sprintf("ACK Basic: %d nodes", ACKBasicNodes), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: capBasicNodes, Formula: fmt.Sprintf("ACK Basic: %d nodes", capBasicNodes), Source: SourceACKNodes})
 	case p.CNI.Mode == "terway":
-		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Terway", MaxNodes: ACKProTerwayNodes, Raised: ACKProTerwayNodesRequest,
-			Formula: fmt.Sprintf("ACK Pro, Terway: %d nodes (%d on request)", ACKProTerwayNodes, ACKProTerwayNodesRequest), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Terway", MaxNodes: capTerwayNodes, Raised: capTerwayNodesRequest,
+			Formula: fmt.Sprintf("ACK Pro, Terway: %d nodes (%d on request)", capTerwayNodes, capTerwayNodesRequest), Source: SourceACKNodes})
 	case p.CNI.Mode == "flannel":
-		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Flannel", MaxNodes: ACKProFlannelNodes,
-			Formula: fmt.Sprintf("ACK Pro, Flannel: %d nodes", ACKProFlannelNodes), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Flannel", MaxNodes: capFlannelNodes,
+			Formula: fmt.Sprintf("ACK Pro, Flannel: %d nodes", capFlannelNodes), Source: SourceACKNodes})
 	}
 	// Node vSwitch addresses, one per node, per zone.
 	c.zoneLimits(p, zones, zoneNodes, LimitNodeVSwitch, func(vc VSwitchCapacity) bool { return vc.Role == "node" || vc.Role == "node+pod" },
-		func(z string, usable int) (int, string) {
-			return usable, fmt.Sprintf("%d usable node vSwitch addresses ÷ 1 per node = %d", usable, usable)
+		func(z string, capUsable int) (int, string) {
+			return capUsable, fmt.Sprintf("%d usable node vSwitch addresses ÷ 1 per node = %d", capUsable, capUsable)
 		})
 	// Terway: pod vSwitch addresses ÷ pods per node, per zone.
 	if p.CNI.Mode == "terway" {
 		c.zoneLimits(p, zones, zoneNodes, LimitPodVSwitches, func(vc VSwitchCapacity) bool { return vc.Role == "pod" || vc.Role == "node+pod" },
-			func(z string, usable int) (int, string) {
+			func(z string, capUsable int) (int, string) {
 				per := 0
 				for _, pc := range c.Pools {
 					if pc.Zone == z {
@@ -655,7 +656,7 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 				if c.PodsPerNodeRequired > 0 {
 					what = "plan.podsPerNode"
 				}
-				return usable / per, fmt.Sprintf("%d usable pod vSwitch addresses ÷ %d (%s) = %d", usable, per, what, usable/per)
+				return capUsable / per, fmt.Sprintf("%d usable pod vSwitch addresses ÷ %d (%s) = %d", capUsable, per, what, capUsable/per)
 			})
 	}
 	best := -1
@@ -675,7 +676,7 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 
 // zoneLimits adds one per-zone limit row for each zone with matching
 // vSwitches, and a cluster-wide row summing them.
-func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int, name string, match func(VSwitchCapacity) bool, limit func(zone string, usable int) (int, string)) {
+func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int, name string, match func(VSwitchCapacity) bool, capLimit func(zone string, capUsable int) (int, string)) {
 	total, rows := 0, 0
 	var parts []string
 	first := len(c.Limits)
@@ -690,7 +691,7 @@ func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int,
 		if !any {
 			continue
 		}
-		n, formula := limit(z, u)
+		n, formula := capLimit(z, u)
 		if n < 0 {
 			continue
 		}
@@ -698,7 +699,7 @@ func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int,
 		if zoneNodes[z] > 0 {
 			surge = p.SurgeNodes
 		}
-		c.Limits = append(c.Limits, NodeLimit{Name: name, Zone: z, What: limitWhat(name) + " in zone " + z, MaxNodes: n, Planned: zoneNodes[z] + surge,
+		c.Limits = append(c.Limits, NodeLimit{Name: name, Zone: z, What: capLimitWhat(name) + " in zone " + z, MaxNodes: n, Planned: zoneNodes[z] + surge,
 			Formula: formula, Source: SourceVSwitchReserved})
 		total += n
 		rows++
@@ -712,11 +713,11 @@ func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int,
 		c.Limits[first].Zone = ""
 		return
 	}
-	c.Limits = append(c.Limits, NodeLimit{Name: name, What: limitWhat(name) + ", all zones", MaxNodes: total, Planned: c.NodesPlanned + p.SurgeNodes,
+	c.Limits = append(c.Limits, NodeLimit{Name: name, What: capLimitWhat(name) + ", all zones", MaxNodes: total, Planned: c.NodesPlanned + p.SurgeNodes,
 		Formula: fmt.Sprintf("%s = %d (each zone bounds its own nodes)", strings.Join(parts, " + "), total), Source: SourceVSwitchReserved})
 }
 
-func limitWhat(name string) string {
+func capLimitWhat(name string) string {
 	if name == LimitPodVSwitches {
 		return "pod vSwitch addresses"
 	}
@@ -728,9 +729,9 @@ func limitWhat(name string) string {
 // entries, then the sources (numbered, as the tables cite them) and the
 // notes.
 func WriteCapacity(w io.Writer, c Capacity) error {
-	ew := &errWriter{w: w}
-	src := &footnotes{}
-	ew.printf("Capacity (%s, ACK %s) — modelled from the plan, not measured\n", c.CNI, editionName(c.Edition))
+	ew := &capWriter{w: w}
+	src := &capFootnotes{}
+	ew.printf("Capacity (%s, ACK %s) — modelled from the plan, not measured\n", c.CNI, capEditionName(c.Edition))
 
 	ew.printf("\nPods per node\n")
 	tw := ew.table()
@@ -744,7 +745,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		if c.PodsPerNodeRequired > 0 {
 			verdict += map[bool]string{true: " ok", false: " SHORT"}[pc.MeetsRequired]
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", pc.Name, dash(pc.Zone), pc.VSwitch, pc.Nodes, dash(pc.InstanceType), pc.PodsPerNode, verdict, pc.Formula, src.ref(pc.Source))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", pc.Name, capDash(pc.Zone), pc.VSwitch, pc.Nodes, capDash(pc.InstanceType), pc.PodsPerNode, verdict, pc.Formula, src.ref(pc.Source))
 	}
 	ew.flush(tw)
 	for _, pc := range c.Pools {
@@ -756,7 +757,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		}
 	}
 
-	ew.printf("\nMaximum nodes: %s (planned %d", countOrNone(c.MaxNodes, c.Binding), c.NodesPlanned)
+	ew.printf("\nMaximum nodes: %s (planned %d", capCountOrNone(c.MaxNodes, c.Binding), c.NodesPlanned)
 	if c.SurgeNodes > 0 {
 		ew.printf(" + %d surge", c.SurgeNodes)
 	}
@@ -774,7 +775,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		if l.Binding && l.Planned > l.MaxNodes {
 			mark = "  ← binds, exceeded"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s%s\n", l.What, dash(l.Zone), l.MaxNodes, l.Planned, l.Formula, src.ref(l.Source), mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s%s\n", l.What, capDash(l.Zone), l.MaxNodes, l.Planned, l.Formula, src.ref(l.Source), mark)
 	}
 	ew.flush(tw)
 
@@ -790,18 +791,18 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		ew.printf(" %s\n  %s\n", src.ref(s.Source), s.Formula)
 	}
 
-	ew.printf("\nAddresses per vSwitch (usable = size − %d reserved %s)\n", VSwitchReserved, src.ref(SourceVSwitchReserved))
+	ew.printf("\nAddresses per vSwitch (usable = size − %d reserved %s)\n", capVSwitchReserved, src.ref(SourceVSwitchReserved))
 	tw = ew.table()
 	fmt.Fprintf(tw, "  VSWITCH\tZONE\tCIDR\tROLE\tUSABLE\tNODES\tPODS\tLEFT\tHEADROOM\tLEFT AFTER SURGE\n")
 	for _, vc := range c.VSwitches {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, vc.Usable, vc.Nodes, vc.Pods, vc.Left, vc.Headroom, short(vc.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, vc.Usable, vc.Nodes, vc.Pods, vc.Left, vc.Headroom, capShort(vc.LeftAfterSurge))
 	}
 	ew.flush(tw)
 	ew.printf("\nPer zone\n")
 	tw = ew.table()
 	fmt.Fprintf(tw, "  ZONE\tNODES\tUSABLE\tUSED\tLEFT\tSURGE\tLEFT AFTER SURGE\n")
 	for _, z := range c.Zones {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\n", z.Zone, z.Nodes, z.Usable, z.Used, z.Left, z.Surge, short(z.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\n", z.Zone, z.Nodes, z.Usable, z.Used, z.Left, z.Surge, capShort(z.LeftAfterSurge))
 	}
 	ew.flush(tw)
 
@@ -826,39 +827,39 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 	return ew.err
 }
 
-func editionName(e string) string {
+func capEditionName(e string) string {
 	if e == "basic" {
 		return "Basic"
 	}
 	return "Pro"
 }
 
-func dash(s string) string {
+func capDash(s string) string {
 	if s == "" {
 		return "—"
 	}
 	return s
 }
 
-func countOrNone(n int, binding string) string {
+func capCountOrNone(n int, binding string) string {
 	if binding == "" {
 		return "no limit computed"
 	}
 	return fmt.Sprintf("%d, bound by %s", n, binding)
 }
 
-// short prints a count, "SHORT by n" when negative.
-func short(n int) string {
+// capShort prints a count, "SHORT by n" when negative.
+func capShort(n int) string {
 	if n < 0 {
 		return fmt.Sprintf("SHORT by %d", -n)
 	}
 	return fmt.Sprint(n)
 }
 
-// footnotes numbers sources in the order the tables cite them.
-type footnotes struct{ list []string }
+// capFootnotes numbers sources in the order the tables cite them.
+type capFootnotes struct{ list []string }
 
-func (f *footnotes) ref(s string) string {
+func (f *capFootnotes) ref(s string) string {
 	if s == "" {
 		return ""
 	}
@@ -870,23 +871,23 @@ func (f *footnotes) ref(s string) string {
 	return fmt.Sprintf("[%d]", i+1)
 }
 
-// errWriter keeps the first write error.
-type errWriter struct {
+// capWriter keeps the first write error.
+type capWriter struct {
 	w   io.Writer
 	err error
 }
 
-func (e *errWriter) printf(format string, args ...any) {
+func (e *capWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
 }
 
-func (e *errWriter) table() *tabwriter.Writer {
+func (e *capWriter) table() *tabwriter.Writer {
 	return tabwriter.NewWriter(e, 0, 0, 2, ' ', 0)
 }
 
-func (e *errWriter) Write(b []byte) (int, error) {
+func (e *capWriter) Write(b []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
 	}
@@ -895,7 +896,7 @@ func (e *errWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (e *errWriter) flush(tw *tabwriter.Writer) {
+func (e *capWriter) flush(tw *tabwriter.Writer) {
 	if err := tw.Flush(); err != nil && e.err == nil {
 		e.err = err
 	}

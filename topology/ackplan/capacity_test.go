@@ -12,9 +12,9 @@ import (
 	"netsim/topology/ack"
 )
 
-func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+func capPfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
-func itype(t *testing.T, name string) ack.InstanceType {
+func capType(t *testing.T, name string) ack.InstanceType {
 	t.Helper()
 	it, ok := ack.Builtin(name)
 	require.True(t, ok, name)
@@ -22,35 +22,35 @@ func itype(t *testing.T, name string) ack.InstanceType {
 }
 
 // flannelPlan is a Flannel plan of nodes in one /16 node vSwitch.
-func flannelPlan(t *testing.T, backend, podCIDR string, mask, nodes int) *Plan {
+func capFlannelPlan(t *testing.T, backend, podCIDR string, mask, nodes int) *Plan {
 	return &Plan{
-		VPC:         Block{Prefix: pfx("192.168.0.0/16"), Path: "vpc.cidr"},
-		VSwitches:   []VSwitch{{Name: "vsw-a", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.0.0/18"), Path: "vpc.vswitches[0]"}},
+		VPC:         Block{Prefix: capPfx("192.168.0.0/16"), Path: "vpc.cidr"},
+		VSwitches:   []VSwitch{{Name: "vsw-a", Zone: "cn-hangzhou-i", CIDR: capPfx("192.168.0.0/18"), Path: "vpc.vswitches[0]"}},
 		CNI:         CNI{Mode: "flannel", Backend: backend},
-		PodCIDR:     Block{Prefix: pfx(podCIDR), Path: "cluster.podCIDR"},
+		PodCIDR:     Block{Prefix: capPfx(podCIDR), Path: "cluster.podCIDR"},
 		NodeMask:    mask,
-		ServiceCIDR: Block{Prefix: pfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
-		Pools:       []Pool{{Name: "pool-a", VSwitch: "vsw-a", Nodes: nodes, Type: itype(t, ack.DefaultInstanceType), Path: "plan.nodePools[0]"}},
+		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
+		Pools:       []Pool{{Name: "pool-a", VSwitch: "vsw-a", Nodes: nodes, Type: capType(t, ack.DefaultInstanceType), Path: "plan.nodePools[0]"}},
 	}
 }
 
 // terwayExample is ACK's single-zone Terway example: VPC 192.168.0.0/16,
 // node vSwitch 192.168.0.0/19, pod vSwitch 192.168.32.0/19, Service
 // 172.21.0.0/20 → "max 8,192 pod IPs" (facts §5, ACK network planning).
-func terwayExample(t *testing.T, nodes int, it string) *Plan {
+func capTerwayExample(t *testing.T, nodes int, it string) *Plan {
 	return &Plan{
-		VPC: Block{Prefix: pfx("192.168.0.0/16"), Path: "vpc.cidr"},
+		VPC: Block{Prefix: capPfx("192.168.0.0/16"), Path: "vpc.cidr"},
 		VSwitches: []VSwitch{
-			{Name: "node-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.0.0/19"), Path: "vpc.vswitches[0]"},
-			{Name: "pod-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.32.0/19"), Path: "vpc.vswitches[1]"},
+			{Name: "node-i", Zone: "cn-hangzhou-i", CIDR: capPfx("192.168.0.0/19"), Path: "vpc.vswitches[0]"},
+			{Name: "pod-i", Zone: "cn-hangzhou-i", CIDR: capPfx("192.168.32.0/19"), Path: "vpc.vswitches[1]"},
 		},
 		CNI:         CNI{Mode: "terway", ENIMode: "shared", PodVSwitches: map[string][]string{"cn-hangzhou-i": {"pod-i"}}},
-		ServiceCIDR: Block{Prefix: pfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
-		Pools:       []Pool{{Name: "pool-a", VSwitch: "node-i", Nodes: nodes, Type: itype(t, it), Path: "plan.nodePools[0]"}},
+		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
+		Pools:       []Pool{{Name: "pool-a", VSwitch: "node-i", Nodes: nodes, Type: capType(t, it), Path: "plan.nodePools[0]"}},
 	}
 }
 
-func limit(t *testing.T, c Capacity, name, zone string) NodeLimit {
+func capLimit(t *testing.T, c Capacity, name, zone string) NodeLimit {
 	t.Helper()
 	for _, l := range c.Limits {
 		if l.Name == name && l.Zone == zone {
@@ -61,7 +61,7 @@ func limit(t *testing.T, c Capacity, name, zone string) NodeLimit {
 	return NodeLimit{}
 }
 
-func vswitch(t *testing.T, c Capacity, name string) VSwitchCapacity {
+func capVSwitch(t *testing.T, c Capacity, name string) VSwitchCapacity {
 	t.Helper()
 	for _, v := range c.VSwitches {
 		if v.Name == name {
@@ -76,7 +76,7 @@ func vswitch(t *testing.T, c Capacity, name string) VSwitchCapacity {
 // published examples.
 func TestPodsPerNode(t *testing.T) {
 	// ACK: ecs.g7.4xlarge, 8 ENIs × 30 addresses → (8 − 1) × 30 = 210.
-	c := ComputeCapacity(terwayExample(t, 10, "ecs.g7.4xlarge"))
+	c := ComputeCapacity(capTerwayExample(t, 10, "ecs.g7.4xlarge"))
 	require.Len(t, c.Pools, 1)
 	assert.Equal(t, 210, c.Pools[0].PodsPerNode)
 	assert.Equal(t, "(EniQuantity 8 − 1) × EniPrivateIpAddressQuantity 30 = 210", c.Pools[0].Formula)
@@ -84,7 +84,7 @@ func TestPodsPerNode(t *testing.T) {
 	assert.Empty(t, c.Pools[0].JoinRefused)
 	assert.Equal(t, "terway/shared", c.CNI)
 
-	p := terwayExample(t, 10, "ecs.g7.4xlarge")
+	p := capTerwayExample(t, 10, "ecs.g7.4xlarge")
 	p.CNI.ENIMode = "exclusive"
 	c = ComputeCapacity(p)
 	assert.Equal(t, 7, c.Pools[0].PodsPerNode, "exclusive ENI: EniQuantity − 1")
@@ -92,30 +92,30 @@ func TestPodsPerNode(t *testing.T) {
 	assert.Equal(t, "terway/exclusive", c.CNI)
 
 	// A 2-ENI type is refused by ACK's "greater than 11" rule.
-	c = ComputeCapacity(terwayExample(t, 10, "ecs.g6.large"))
+	c = ComputeCapacity(capTerwayExample(t, 10, "ecs.g6.large"))
 	assert.Equal(t, 6, c.Pools[0].PodsPerNode)
 	assert.Contains(t, c.Pools[0].JoinRefused, "greater than 11")
 	// An unverified type says so.
-	c = ComputeCapacity(terwayExample(t, 10, "ecs.g8i.xlarge"))
+	c = ComputeCapacity(capTerwayExample(t, 10, "ecs.g8i.xlarge"))
 	assert.Contains(t, c.Pools[0].Unverified, "unverified: EniQuantity")
 	assert.Contains(t, c.Notes[len(c.Notes)-1], "ecs.g8i.xlarge figures are unverified")
 
 	// terraform's node_cidr_mask: "24 means 2^(32-24)-1=255".
 	for mask, want := range map[int]int{24: 255, 25: 127, 26: 63, 27: 31, 28: 15} {
-		c = ComputeCapacity(flannelPlan(t, "vxlan", "172.20.0.0/16", mask, 3))
+		c = ComputeCapacity(capFlannelPlan(t, "vxlan", "172.20.0.0/16", mask, 3))
 		assert.Equal(t, want, c.Pools[0].PodsPerNode, "/%d", mask)
 		assert.Equal(t, SourceFlannelMask, c.Pools[0].Source)
 	}
 
 	// Calico: kubelet's 110, the block size named.
-	p = flannelPlan(t, "", "172.20.0.0/16", 0, 3)
+	p = capFlannelPlan(t, "", "172.20.0.0/16", 0, 3)
 	p.CNI = CNI{Mode: "calico"}
 	c = ComputeCapacity(p)
 	assert.Equal(t, 110, c.Pools[0].PodsPerNode)
 	assert.Contains(t, c.Pools[0].Formula, "a /26 IPAM block holds 64")
 
 	// The requirement next to the figure.
-	p = flannelPlan(t, "vxlan", "172.20.0.0/16", 26, 3)
+	p = capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 3)
 	p.PodsPerNode = 100
 	c = ComputeCapacity(p)
 	assert.False(t, c.Pools[0].MeetsRequired, "63 pods per node < 100")
@@ -136,38 +136,38 @@ func TestMaxNodes(t *testing.T) {
 		limitMax   int
 		raised     int
 	}{
-		{"/16 pod CIDR, /24 mask: 256 nodes", func() *Plan { return flannelPlan(t, "vxlan", "172.20.0.0/16", 24, 10) },
+		{"/16 pod CIDR, /24 mask: 256 nodes", func() *Plan { return capFlannelPlan(t, "vxlan", "172.20.0.0/16", 24, 10) },
 			LimitPodCIDR, 256, LimitPodCIDR, 256, 0},
-		{"/16 pod CIDR, /26 mask: 1,024 nodes, ACK's Flannel 1,000 binds", func() *Plan { return flannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10) },
+		{"/16 pod CIDR, /26 mask: 1,024 nodes, ACK's Flannel 1,000 binds", func() *Plan { return capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10) },
 			LimitACK, 1000, LimitPodCIDR, 1024, 0},
-		{"ali-vpc, 300 nodes: the 200-entry route quota binds", func() *Plan { return flannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300) },
+		{"ali-vpc, 300 nodes: the 200-entry route quota binds", func() *Plan { return capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300) },
 			LimitRouteQuota, 200, LimitRouteQuota, 200, 1000},
 		{"ali-vpc with 2 custom routes and a declared range", func() *Plan {
-			p := flannelPlan(t, "alivpc", "172.20.0.0/16", 24, 100)
-			p.Routes = []Route{{Destination: pfx("0.0.0.0/0")}, {Destination: pfx("10.1.0.0/16")}}
-			p.Ranges = []Range{{Name: "idc", CIDR: pfx("10.1.0.0/16")}, {Name: "peer", CIDR: pfx("10.2.0.0/16")}}
+			p := capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 100)
+			p.Routes = []Route{{Destination: capPfx("0.0.0.0/0")}, {Destination: capPfx("10.1.0.0/16")}}
+			p.Ranges = []Range{{Name: "idc", CIDR: capPfx("10.1.0.0/16")}, {Name: "peer", CIDR: capPfx("10.2.0.0/16")}}
 			return p
 		}, LimitRouteQuota, 197, LimitRouteQuota, 197, 997},
 		{"ali-vpc, quota raised to 1,000: the pod CIDR binds", func() *Plan {
-			p := flannelPlan(t, "alivpc", "172.20.0.0/16", 24, 100)
+			p := capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 100)
 			p.RouteQuota, p.RouteQuotaSet = 1000, true
 			return p
 		}, LimitPodCIDR, 256, LimitRouteQuota, 1000, 1000},
 		{"ACK Basic: 10 nodes", func() *Plan {
-			p := flannelPlan(t, "vxlan", "172.20.0.0/16", 24, 5)
+			p := capFlannelPlan(t, "vxlan", "172.20.0.0/16", 24, 5)
 			p.Edition = "basic"
 			return p
 		}, LimitACK, 10, LimitACK, 10, 0},
-		{"Terway: 5,000 nodes by default, 15,000 on request", func() *Plan { return terwayExample(t, 10, "ecs.g7.4xlarge") },
+		{"Terway: 5,000 nodes by default, 15,000 on request", func() *Plan { return capTerwayExample(t, 10, "ecs.g7.4xlarge") },
 			LimitPodVSwitches, 38, LimitACK, 5000, 15000},
 		{"Calico: /16 pool in /26 blocks", func() *Plan {
-			p := flannelPlan(t, "", "172.20.0.0/16", 0, 10)
+			p := capFlannelPlan(t, "", "172.20.0.0/16", 0, 10)
 			p.CNI = CNI{Mode: "calico"}
 			return p
 		}, LimitPodCIDR, 1024, LimitPodCIDR, 1024, 0},
 		{"a /24 node vSwitch: 252 nodes", func() *Plan {
-			p := flannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10)
-			p.VSwitches[0].CIDR = pfx("192.168.0.0/24")
+			p := capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10)
+			p.VSwitches[0].CIDR = capPfx("192.168.0.0/24")
 			return p
 		}, LimitNodeVSwitch, 252, LimitNodeVSwitch, 252, 0},
 	}
@@ -176,7 +176,7 @@ func TestMaxNodes(t *testing.T) {
 			c := ComputeCapacity(tt.plan())
 			assert.Equal(t, tt.binding, c.Binding)
 			assert.Equal(t, tt.maxNodes, c.MaxNodes)
-			l := limit(t, c, tt.checkLimit, "")
+			l := capLimit(t, c, tt.checkLimit, "")
 			assert.Equal(t, tt.limitMax, l.MaxNodes)
 			assert.Equal(t, tt.raised, l.Raised)
 			assert.NotEmpty(t, l.Source)
@@ -193,15 +193,15 @@ func TestMaxNodes(t *testing.T) {
 		})
 	}
 	// Calico on ACK Pro has no modelled ACK limit.
-	p := flannelPlan(t, "", "172.20.0.0/16", 0, 10)
+	p := capFlannelPlan(t, "", "172.20.0.0/16", 0, 10)
 	p.CNI = CNI{Mode: "calico"}
 	for _, l := range ComputeCapacity(p).Limits {
 		assert.NotEqual(t, LimitACK, l.Name)
 	}
 	// The formulas say the arithmetic.
-	c := ComputeCapacity(flannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300))
-	assert.Equal(t, "2^(24−16) = 256", limit(t, c, LimitPodCIDR, "").Formula)
-	assert.Equal(t, "quota 200 − 0 custom entries − 0 declared ranges = 200 (quota 1000 on request: 1000)", limit(t, c, LimitRouteQuota, "").Formula)
+	c := ComputeCapacity(capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300))
+	assert.Equal(t, "2^(24−16) = 256", capLimit(t, c, LimitPodCIDR, "").Formula)
+	assert.Equal(t, "quota 200 − 0 custom entries − 0 declared ranges = 200 (quota 1000 on request: 1000)", capLimit(t, c, LimitRouteQuota, "").Formula)
 	assert.Equal(t, 300, c.Routes.Used)
 	assert.Equal(t, 200, c.Routes.Quota)
 }
@@ -210,11 +210,11 @@ func TestMaxNodes(t *testing.T) {
 // a /19 is 8,192 addresses, Alibaba reserves 4 of each vSwitch, so 8,188
 // are a pod's.
 func TestTerwayExample(t *testing.T) {
-	c := ComputeCapacity(terwayExample(t, 10, "ecs.g7.4xlarge"))
-	pod := vswitch(t, c, "pod-i")
+	c := ComputeCapacity(capTerwayExample(t, 10, "ecs.g7.4xlarge"))
+	pod := capVSwitch(t, c, "pod-i")
 	assert.Equal(t, "pod", pod.Role)
 	assert.Equal(t, 8192-4, pod.Usable, "ACK's 8,192 is the /19's size; 4 addresses are reserved")
-	node := vswitch(t, c, "node-i")
+	node := capVSwitch(t, c, "node-i")
 	assert.Equal(t, "node", node.Role)
 	assert.Equal(t, 8188, node.Usable)
 	assert.Equal(t, 10, node.Nodes)
@@ -225,7 +225,7 @@ func TestTerwayExample(t *testing.T) {
 	assert.Equal(t, "+25% surge: 525 pods", pod.Headroom)
 	assert.Equal(t, 8188-2100-525, pod.LeftAfterSurge)
 	// Pod vSwitch ÷ 210 pods a node: 38 nodes in the zone.
-	l := limit(t, c, LimitPodVSwitches, "")
+	l := capLimit(t, c, LimitPodVSwitches, "")
 	assert.Equal(t, 8188/210, l.MaxNodes)
 	assert.Equal(t, "8188 usable pod vSwitch addresses ÷ 210 (pods per node) = 38", l.Formula)
 	// The Service CIDR: 2^12 − 2 allocatable, one for kubernetes.
@@ -240,42 +240,42 @@ func TestTerwayExample(t *testing.T) {
 
 // TestSurge checks the headroom with a stated workload and surge nodes.
 func TestSurge(t *testing.T) {
-	p := terwayExample(t, 30, "ecs.g7.xlarge")
+	p := capTerwayExample(t, 30, "ecs.g7.xlarge")
 	p.PodsPerNode = 40 // ≤ 45
 	p.PodSurgePercent = 50
 	p.SurgeNodes = 2
 	c := ComputeCapacity(p)
-	pod := vswitch(t, c, "pod-i")
+	pod := capVSwitch(t, c, "pod-i")
 	assert.Equal(t, 1200, pod.Pods, "30 nodes × 40 pods")
 	assert.Equal(t, 600, pod.Surge)
 	assert.Equal(t, "+50% surge: 600 pods", pod.Headroom)
-	node := vswitch(t, c, "node-i")
+	node := capVSwitch(t, c, "node-i")
 	assert.Equal(t, 2, node.Surge)
 	assert.Equal(t, "+2 surge node(s)", node.Headroom)
 	assert.Equal(t, 8188-30-2, node.LeftAfterSurge)
-	assert.Equal(t, 32, limit(t, c, LimitACK, "").Planned)
-	l := limit(t, c, LimitPodVSwitches, "")
+	assert.Equal(t, 32, capLimit(t, c, LimitACK, "").Planned)
+	l := capLimit(t, c, LimitPodVSwitches, "")
 	assert.Equal(t, 8188/40, l.MaxNodes, "the requirement, not the node's 45, is what a node takes")
 	assert.Contains(t, l.Formula, "plan.podsPerNode")
 
 	// A pod vSwitch too small: left after surge is negative.
-	p.VSwitches[1].CIDR = pfx("192.168.32.0/21") // 2044 usable < 1800? no: 2044 ≥ 1800
-	p.PodSurgePercent = 100                      // 1200 + 1200 = 2400 > 2044
+	p.VSwitches[1].CIDR = capPfx("192.168.32.0/21") // 2044 usable < 1800? no: 2044 ≥ 1800
+	p.PodSurgePercent = 100                         // 1200 + 1200 = 2400 > 2044
 	c = ComputeCapacity(p)
-	assert.Equal(t, 2044-2400, vswitch(t, c, "pod-i").LeftAfterSurge)
+	assert.Equal(t, 2044-2400, capVSwitch(t, c, "pod-i").LeftAfterSurge)
 }
 
 // TestTwoPodVSwitches checks pods are spread the most-free-first way.
 func TestTwoPodVSwitches(t *testing.T) {
-	p := terwayExample(t, 10, "ecs.g7.xlarge") // 450 pods
-	p.VSwitches = append(p.VSwitches, VSwitch{Name: "pod-i2", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.64.0/24"), Path: "vpc.vswitches[2]"})
+	p := capTerwayExample(t, 10, "ecs.g7.xlarge") // 450 pods
+	p.VSwitches = append(p.VSwitches, VSwitch{Name: "pod-i2", Zone: "cn-hangzhou-i", CIDR: capPfx("192.168.64.0/24"), Path: "vpc.vswitches[2]"})
 	p.CNI.PodVSwitches["cn-hangzhou-i"] = []string{"pod-i", "pod-i2"}
 	c := ComputeCapacity(p)
-	a, b := vswitch(t, c, "pod-i"), vswitch(t, c, "pod-i2")
+	a, b := capVSwitch(t, c, "pod-i"), capVSwitch(t, c, "pod-i2")
 	assert.Equal(t, 450, a.Pods, "pod-i has 8188 free: it takes every pod before pod-i2's 252 is reached")
 	assert.Equal(t, 0, b.Pods)
 	assert.Equal(t, 8188+252, c.Zones[0].PodAddresses)
-	assert.Equal(t, (8188+252)/45, limit(t, c, LimitPodVSwitches, "").MaxNodes)
+	assert.Equal(t, (8188+252)/45, capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
 }
 
 func TestSpread(t *testing.T) {
@@ -292,7 +292,7 @@ func TestSpread(t *testing.T) {
 		{[]int{5}, 0, []int{0}},
 	}
 	for _, tt := range tests {
-		got := spread(tt.free, tt.demand)
+		got := capSpread(tt.free, tt.demand)
 		assert.Equal(t, tt.want, got, "spread(%v, %d)", tt.free, tt.demand)
 		sum := 0
 		for _, g := range got {
@@ -317,7 +317,7 @@ func TestServicesIn(t *testing.T) {
 // TestInvalidFieldsAreLeftOut checks that a field the loader marked
 // invalid is not used.
 func TestInvalidFieldsAreLeftOut(t *testing.T) {
-	p := flannelPlan(t, "vxlan", "172.20.0.0/16", 24, 3)
+	p := capFlannelPlan(t, "vxlan", "172.20.0.0/16", 24, 3)
 	p.NodeMaskPath = "cluster.nodeCIDRMask"
 	p.Invalid = []string{"cluster.podCIDR", "cluster.serviceCIDR", "cluster.nodeCIDRMask"}
 	c := ComputeCapacity(p)
@@ -329,7 +329,7 @@ func TestInvalidFieldsAreLeftOut(t *testing.T) {
 }
 
 func TestWriteCapacity(t *testing.T) {
-	p := flannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300)
+	p := capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300)
 	p.PodsPerNode = 100
 	p.Services = 5000
 	c := ComputeCapacity(p)
@@ -357,30 +357,30 @@ func TestWriteCapacity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(js), `"binding":"route-quota"`)
 	assert.Contains(t, string(js), `"max_nodes_on_request":1000`)
-	assert.Error(t, WriteCapacity(failWriter{}, c))
+	assert.Error(t, WriteCapacity(capFailWriter{}, c))
 }
 
-type failWriter struct{}
+type capFailWriter struct{}
 
-func (failWriter) Write([]byte) (int, error) { return 0, assert.AnError }
+func (capFailWriter) Write([]byte) (int, error) { return 0, assert.AnError }
 
 // TestTwoZones checks per-zone limits and their cluster-wide sum, and a
 // zone with nodes but no pod vSwitch (Terway then uses the node vSwitch).
 func TestTwoZones(t *testing.T) {
-	p := terwayExample(t, 10, "ecs.g7.xlarge") // 45 pods a node
-	p.VSwitches = append(p.VSwitches, VSwitch{Name: "node-j", Zone: "cn-hangzhou-j", CIDR: pfx("192.168.64.0/24"), Path: "vpc.vswitches[2]"})
-	p.Pools = append(p.Pools, Pool{Name: "pool-j", VSwitch: "node-j", Nodes: 4, Type: itype(t, "ecs.g7.xlarge"), Path: "plan.nodePools[1]"})
+	p := capTerwayExample(t, 10, "ecs.g7.xlarge") // 45 pods a node
+	p.VSwitches = append(p.VSwitches, VSwitch{Name: "node-j", Zone: "cn-hangzhou-j", CIDR: capPfx("192.168.64.0/24"), Path: "vpc.vswitches[2]"})
+	p.Pools = append(p.Pools, Pool{Name: "pool-j", VSwitch: "node-j", Nodes: 4, Type: capType(t, "ecs.g7.xlarge"), Path: "plan.nodePools[1]"})
 	c := ComputeCapacity(p)
-	i := limit(t, c, LimitPodVSwitches, "cn-hangzhou-i")
-	j := limit(t, c, LimitPodVSwitches, "cn-hangzhou-j")
-	all := limit(t, c, LimitPodVSwitches, "")
+	i := capLimit(t, c, LimitPodVSwitches, "cn-hangzhou-i")
+	j := capLimit(t, c, LimitPodVSwitches, "cn-hangzhou-j")
+	all := capLimit(t, c, LimitPodVSwitches, "")
 	assert.Equal(t, 8188/45, i.MaxNodes)
 	assert.Equal(t, 10, i.Planned)
 	assert.Equal(t, 252/45, j.MaxNodes, "zone j's pods come from its node vSwitch")
 	assert.Equal(t, 4, j.Planned)
 	assert.Equal(t, i.MaxNodes+j.MaxNodes, all.MaxNodes)
 	assert.Equal(t, "181 + 5 = 186 (each zone bounds its own nodes)", all.Formula)
-	nj := vswitch(t, c, "node-j")
+	nj := capVSwitch(t, c, "node-j")
 	assert.Equal(t, "node+pod", nj.Role)
 	assert.Equal(t, 4, nj.Nodes)
 	assert.Equal(t, 180, nj.Pods)
