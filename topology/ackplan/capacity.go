@@ -222,9 +222,15 @@ func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 			pc.JoinRefused = why
 		}
 	case "calico":
+		// One IPAM block per node, as netsim builds it (topology/calico.go,
+		// `netsim show`); kubelet's default --max-pods bounds a node too.
 		b := capCalicoBlockOf(p)
-		pc.PodsPerNode = capKubeletMaxPods
-		pc.Formula = fmt.Sprintf("kubelet --max-pods %d (a /%d IPAM block holds %d; calico-ipam affines or borrows more blocks)", capKubeletMaxPods, b, 1<<(32-b))
+		block := 1 << (32 - b)
+		pc.PodsPerNode = min(block, capKubeletMaxPods)
+		pc.Formula = fmt.Sprintf("one /%d IPAM block: 2^(32−%d) = %d", b, b, block)
+		if block > capKubeletMaxPods {
+			pc.Formula += fmt.Sprintf(", kubelet --max-pods %d binds: %d", capKubeletMaxPods, pc.PodsPerNode)
+		}
 		pc.Source = SourceCalicoBlock
 	default: // flannel
 		if p.NodeMask > 0 && p.Valid(p.NodeMaskPath) {
@@ -357,7 +363,7 @@ func ComputeCapacity(p *Plan) Capacity {
 			"kubelet maxPods does not bound Terway pods: it only affects hostNetwork pods (ACK adjusting-the-number-of-node-pods)")
 	case "calico":
 		c.Notes = append(c.Notes, "Calico: ACK publishes no node limit for Calico; none is modelled (ACK Basic's 10 nodes still applies)",
-			"Calico pods per node is kubelet's default --max-pods 110 (ACK's own kubelet setting for Calico nodes is not modelled); pods do not take vSwitch addresses")
+			"Calico pods per node is one IPAM block, as netsim builds it (IPIP and VXLAN take one address of it for the tunnel); real calico-ipam claims or borrows another block when one is full, and kubelet's default --max-pods 110 bounds a node; pods do not take vSwitch addresses")
 	default:
 		c.Notes = append(c.Notes, "Flannel pods take addresses of the node's pod subnet, not of vSwitches: a node takes one node vSwitch address",
 			"ACK quotes 2^(32−mask) − 1 pods per node; host-local IPAM also keeps the network address, cni0's .1 and the broadcast address, so a node runs up to 2^(32−mask) − 3 pods")

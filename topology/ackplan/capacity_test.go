@@ -111,8 +111,12 @@ func TestPodsPerNode(t *testing.T) {
 	p = capFlannelPlan(t, "", "172.20.0.0/16", 0, 3)
 	p.CNI = CNI{Mode: "calico"}
 	c = ComputeCapacity(p)
-	assert.Equal(t, 110, c.Pools[0].PodsPerNode)
-	assert.Contains(t, c.Pools[0].Formula, "a /26 IPAM block holds 64")
+	assert.Equal(t, 64, c.Pools[0].PodsPerNode)
+	assert.Equal(t, "one /26 IPAM block: 2^(32−26) = 64", c.Pools[0].Formula)
+	p.CNI.CalicoBlock = 24
+	c = ComputeCapacity(p)
+	assert.Equal(t, 110, c.Pools[0].PodsPerNode, "a /24 block holds 256, kubelet's 110 binds")
+	assert.Equal(t, "one /24 IPAM block: 2^(32−24) = 256, kubelet --max-pods 110 binds: 110", c.Pools[0].Formula)
 
 	// The requirement next to the figure.
 	p = capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 3)
