@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/pflag"
 
@@ -53,6 +53,10 @@ var planCNIs = []string{"flannel-alivpc", "flannel-vxlan", "terway", "terway-exc
 
 // zoneRE is an Alibaba Cloud zone ID, e.g. cn-hangzhou-h.
 var zoneRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+
+// suggestPlan is the suggester (a variable so a test can give the CLI a
+// NoPlanError to print).
+var suggestPlan = ackplan.Suggest
 
 // suggestFlags are the flags only --suggest takes.
 var suggestFlags = []string{"vpc", "nodes", "pods-per-node", "cni", "zones", "instance-type", "services"}
@@ -289,21 +293,21 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 	}
 	ew.printf("\nRules: %d checked — %d ok, %d with errors, %d with warnings; %d n/a\n",
 		len(r.Rules)-counts["n/a"], counts["ok"], counts["error"], counts["warning"], counts["n/a"])
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	// Columns padded by hand: the findings under a rule are longer than
+	// any column and must not widen it.
+	statusW, idW := len("warning"), 0
+	for _, pr := range r.Rules {
+		idW = max(idW, utf8.RuneCountInString(pr.ID))
+	}
 	for _, pr := range r.Rules {
 		status := map[string]string{"ok": "ok", "error": "ERROR", "warning": "warning", "n/a": "n/a"}[pr.Status]
 		title := pr.Title
 		if pr.Status == "n/a" {
 			title += " — n/a (" + pr.NotWhy + ")"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", status, pr.ID, title)
+		ew.printf("  %-*s  %-*s  %s\n", statusW, status, idW, pr.ID, title)
 		if len(pr.Findings) == 0 {
 			continue
-		}
-		// The findings, then the source, under the rule; flushed so the
-		// long lines do not widen the columns.
-		if err := tw.Flush(); err != nil {
-			return err
 		}
 		for _, f := range pr.Findings {
 			at := topology.Problem{File: f.File, Line: f.Line, Column: f.Column, Path: f.Path, Msg: f.Message}
@@ -311,12 +315,9 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 			if f.Severity == string(ackplan.Warning) {
 				sev = "warning: "
 			}
-			ew.printf("      %s%s\n", sev, at.String())
+			ew.printf("  %*s  %s%s\n", statusW, "", sev, at.String())
 		}
-		ew.printf("      source: %s\n", pr.Source)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
+		ew.printf("  %*s  source: %s\n", statusW, "", pr.Source)
 	}
 	if ew.err != nil {
 		return ew.err
@@ -533,7 +534,7 @@ func cniHint(word string) string {
 
 // runSuggest asks the suggester and prints its plan.
 func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int {
-	s, err := ackplan.Suggest(req)
+	s, err := suggestPlan(req)
 	var np *ackplan.NoPlanError
 	switch {
 	case errors.As(err, &np):
