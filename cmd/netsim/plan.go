@@ -216,7 +216,7 @@ type planFinding struct {
 }
 
 func newPlanReport(file string, pc *topology.PlanCheck, capa ackplan.Capacity, cmp *ackplan.Comparison) *planReport {
-	r := &planReport{File: file, CNI: capa.CNI, Nodes: capa.NodesPlanned, Capacity: capa, Comparison: cmp}
+	r := &planReport{File: file, CNI: capa.CNI, Nodes: capa.NodesPlanned, Pools: []planPool{}, Rules: []planRule{}, Capacity: capa, Comparison: cmp}
 	for _, pool := range pc.Plan.Pools {
 		r.Pools = append(r.Pools, planPool{Name: pool.Name, VSwitch: pool.VSwitch, Nodes: pool.Nodes, InstanceType: pool.Type.Name})
 	}

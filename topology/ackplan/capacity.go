@@ -43,17 +43,17 @@ const (
 // ACK's node limits and the other figures of the report (unexported:
 // the rule table has its own constants for some of them).
 const (
-	capFlannelNodes       = 1000
-	capTerwayNodes        = 5000
-	capTerwayNodesRequest = 15000
-	capBasicNodes         = 10
-	capRouteQuota         = 200  // SourceRouteQuota
-	capRouteQuotaMax      = 1000 // SourceRouteQuota: on request
-	capVSwitchReserved    = 4    // SourceVSwitchReserved: first + last three
-	capKubeletMaxPods     = 110  // SourceCalicoBlock (kubelet maxPods)
-	capCalicoBlock        = 26   // SourceCalicoBlock
-	capPodSurgePercent    = 25   // SourceSurge
-	capServiceNotUsable   = 2    // SourceServiceCIDR: network and broadcast
+	capFlannelNodes       = 1000  // SourceACKNodes: ACK Pro, Flannel
+	capTerwayNodes        = 5000  // SourceACKNodes: ACK Pro, Terway, by default
+	capTerwayNodesRequest = 15000 // SourceACKNodes: ACK Pro, Terway, on request
+	capBasicNodes         = 10    // SourceACKNodes: ACK Basic
+	capRouteQuota         = 200   // SourceRouteQuota
+	capRouteQuotaMax      = 1000  // SourceRouteQuota: on request
+	capVSwitchReserved    = 4     // SourceVSwitchReserved: first + last three
+	capKubeletMaxPods     = 110   // SourceCalicoBlock (kubelet maxPods)
+	capCalicoBlock        = 26    // SourceCalicoBlock
+	capPodSurgePercent    = 25    // SourceSurge
+	capServiceNotUsable   = 2     // SourceServiceCIDR: network and broadcast
 )
 
 // Limit names, as in NodeLimit.Name (stable, for scripts).
@@ -73,6 +73,8 @@ type Capacity struct {
 	Edition string `json:"edition"`
 	// Pools is pods per node, per node pool.
 	Pools []PoolCapacity `json:"pools"`
+	// Pods is the pods the planned nodes hold against the workload.
+	Pods PodTotals `json:"pods"`
 	// PodsPerNodeRequired is plan.podsPerNode (0: not stated).
 	PodsPerNodeRequired int `json:"pods_per_node_required,omitempty"`
 	// NodesPlanned is the nodes of every pool; SurgeNodes the extra
@@ -120,6 +122,18 @@ type PoolCapacity struct {
 	// MeetsRequired is PodsPerNode ≥ plan.podsPerNode (true when no
 	// requirement is stated).
 	MeetsRequired bool `json:"meets_required"`
+}
+
+// PodTotals is the cluster's pods: what the planned nodes hold and what
+// the workload (plan.podsPerNode on every node) needs, with the surge.
+type PodTotals struct {
+	// Capacity is Σ nodes × pods per node over the pools.
+	Capacity int `json:"capacity"`
+	// Planned is nodes × plan.podsPerNode, Surge its rolling-update
+	// headroom (0 without a requirement).
+	Planned int    `json:"planned"`
+	Surge   int    `json:"surge"`
+	Formula string `json:"formula"`
 }
 
 // NodeLimit is one limit on the number of nodes.
@@ -212,11 +226,16 @@ func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 	switch p.CNI.Mode {
 	case "terway":
 		m := capENIMode(p)
-		pc.PodsPerNode, pc.Formula = pool.Type.MaxPods(m), pool.Type.Formula(m)
 		pc.Source = SourceTerwayShared
 		if m == ack.ExclusiveENI {
 			pc.Source = SourceTerwayExclusive
 		}
+		if pool.Type.Name == "" {
+			// The loader reported the unknown type; nothing to compute.
+			pc.Formula = "unknown instance type: no ENI figures"
+			break
+		}
+		pc.PodsPerNode, pc.Formula = pool.Type.MaxPods(m), pool.Type.Formula(m)
 		pc.Unverified = pool.Type.UnverifiedText()
 		if ok, why := pool.Type.CanJoin(m); !ok {
 			pc.JoinRefused = why
@@ -373,7 +392,45 @@ func ComputeCapacity(p *Plan) Capacity {
 			c.Notes = append(c.Notes, fmt.Sprintf("pool %s: %s figures are %s: check DescribeInstanceTypes and override them in the scenario's instanceTypes", pc.Name, pc.InstanceType, pc.Unverified))
 		}
 	}
+	c.podTotals()
+	// Empty lists, not null, in JSON.
+	if c.Pools == nil {
+		c.Pools = []PoolCapacity{}
+	}
+	if c.Limits == nil {
+		c.Limits = []NodeLimit{}
+	}
+	if c.VSwitches == nil {
+		c.VSwitches = []VSwitchCapacity{}
+	}
+	if c.Zones == nil {
+		c.Zones = []ZoneCapacity{}
+	}
 	return c
+}
+
+// podTotals fills Pods.
+func (c *Capacity) podTotals() {
+	var terms []string
+	for _, pc := range c.Pools {
+		c.Pods.Capacity += pc.Nodes * pc.PodsPerNode
+		terms = append(terms, fmt.Sprintf("%d × %d", pc.Nodes, pc.PodsPerNode))
+	}
+	if len(terms) == 0 {
+		c.Pods.Formula = "no node pools"
+		return
+	}
+	c.Pods.Formula = fmt.Sprintf("the nodes hold %s = %d pods", strings.Join(terms, " + "), c.Pods.Capacity)
+	if c.PodsPerNodeRequired > 0 {
+		c.Pods.Planned = c.NodesPlanned * c.PodsPerNodeRequired
+		c.Pods.Surge = capPercentOf(c.Pods.Planned, c.PodSurgePercent)
+		verdict := "fits"
+		if c.Pods.Planned+c.Pods.Surge > c.Pods.Capacity {
+			verdict = fmt.Sprintf("SHORT by %d", c.Pods.Planned+c.Pods.Surge-c.Pods.Capacity)
+		}
+		c.Pods.Formula += fmt.Sprintf("; the workload %d nodes × %d = %d pods, +%d%% surge: %d pods → %d: %s",
+			c.NodesPlanned, c.PodsPerNodeRequired, c.Pods.Planned, c.PodSurgePercent, c.Pods.Surge, c.Pods.Planned+c.Pods.Surge, verdict)
+	}
 }
 
 // vswitches fills VSwitches and Zones.
@@ -754,6 +811,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", pc.Name, capDash(pc.Zone), pc.VSwitch, pc.Nodes, capDash(pc.InstanceType), pc.PodsPerNode, verdict, pc.Formula, src.ref(pc.Source))
 	}
 	ew.flush(tw)
+	ew.printf("  %s\n", c.Pods.Formula)
 	for _, pc := range c.Pools {
 		if pc.JoinRefused != "" {
 			ew.printf("  pool %s: ACK refuses the node: %s\n", pc.Name, pc.JoinRefused)

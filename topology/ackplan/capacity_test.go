@@ -269,6 +269,30 @@ func TestSurge(t *testing.T) {
 	assert.Equal(t, 2044-2400, capVSwitch(t, c, "pod-i").LeftAfterSurge)
 }
 
+// TestPodTotals checks the cluster's pods against the workload.
+func TestPodTotals(t *testing.T) {
+	p := capTerwayExample(t, 10, "ecs.g7.xlarge") // 45 pods a node
+	c := ComputeCapacity(p)
+	assert.Equal(t, PodTotals{Capacity: 450, Formula: "the nodes hold 10 × 45 = 450 pods"}, c.Pods)
+	p.PodsPerNode = 40
+	c = ComputeCapacity(p)
+	assert.Equal(t, 450, c.Pods.Capacity)
+	assert.Equal(t, 400, c.Pods.Planned)
+	assert.Equal(t, 100, c.Pods.Surge)
+	assert.Equal(t, "the nodes hold 10 × 45 = 450 pods; the workload 10 nodes × 40 = 400 pods, +25% surge: 100 pods → 500: SHORT by 50", c.Pods.Formula)
+	// An instance type the loader could not resolve: no figures.
+	p.Pools[0].Type = ack.InstanceType{}
+	c = ComputeCapacity(p)
+	assert.Equal(t, 0, c.Pools[0].PodsPerNode)
+	assert.Equal(t, "unknown instance type: no ENI figures", c.Pools[0].Formula)
+	// No pools: empty lists, not null.
+	js, err := json.Marshal(ComputeCapacity(&Plan{CNI: CNI{Mode: "flannel"}}))
+	require.NoError(t, err)
+	assert.Contains(t, string(js), `"pools":[]`)
+	assert.Contains(t, string(js), `"zones":[]`)
+	assert.Contains(t, string(js), `"vswitches":[]`)
+}
+
 // TestTwoPodVSwitches checks pods are spread the most-free-first way.
 func TestTwoPodVSwitches(t *testing.T) {
 	p := capTerwayExample(t, 10, "ecs.g7.xlarge") // 450 pods
