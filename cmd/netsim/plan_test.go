@@ -19,8 +19,8 @@ import (
 
 const planTestdata = "testdata/plan"
 
-// planGoldenDir is absolute: TestPlanFiles runs in testdata/plan.
-var planGoldenDir = func() string {
+// planCLIGoldenDir is absolute: TestPlanFiles runs in testdata/plan.
+var planCLIGoldenDir = func() string {
 	d, err := filepath.Abs(filepath.Join(planTestdata, "golden"))
 	if err != nil {
 		panic(err)
@@ -32,7 +32,7 @@ var planGoldenDir = func() string {
 // rewrites it.
 func planGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join(planGoldenDir, name)
+	path := filepath.Join(planCLIGoldenDir, name)
 	if *update {
 		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
 		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
