@@ -136,7 +136,7 @@ func checkPlan(file string, stdout, stderr io.Writer, asJSON, compare bool) int 
 	if err != nil {
 		return planBadInput(stderr, err)
 	}
-	capa := ackplan.ComputeCapacity(pc.Plan)
+	capa := ackplan.ComputeCapacity(parsedPlan(pc))
 	var cmp *ackplan.Comparison
 	if compare {
 		c, err := ackplan.Compare(pc.Plan)
@@ -162,6 +162,23 @@ func checkPlan(file string, stdout, stderr io.Writer, asJSON, compare bool) int 
 		return exitUnmet
 	}
 	return exitOK
+}
+
+// parsedPlan is pc's plan with only the fields that did not parse marked
+// invalid: Check also marks the fields a rule reported an error at, but a
+// value that breaks a rule still has figures (a pod CIDR too small for
+// the nodes still holds 256 node subnets), and the capacity report shows
+// them next to the rule's ERROR.
+func parsedPlan(pc *topology.PlanCheck) *ackplan.Plan {
+	p := *pc.Plan
+	ruled := map[string]bool{}
+	for _, f := range pc.Result.Findings() {
+		if f.Severity == ackplan.Error {
+			ruled[f.Path] = true
+		}
+	}
+	p.Invalid = slices.DeleteFunc(slices.Clone(p.Invalid), func(path string) bool { return ruled[path] })
+	return &p
 }
 
 // planBadInput prints what keeps the plan from being read.

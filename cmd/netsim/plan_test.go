@@ -282,3 +282,15 @@ func TestPlanFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestParsedPlan checks that capacity ignores only the fields that did
+// not parse, not those a rule reported an error at.
+func TestParsedPlan(t *testing.T) {
+	pc := renderPlan(t)
+	pc.Plan.Invalid = []string{"cluster.serviceCIDR", "plan.nodePools[0].nodes"} // did not parse; broke a rule
+	p := parsedPlan(pc)
+	assert.Equal(t, []string{"cluster.serviceCIDR"}, p.Invalid)
+	assert.Equal(t, []string{"cluster.serviceCIDR", "plan.nodePools[0].nodes"}, pc.Plan.Invalid, "the check's plan is not changed")
+	capa := ackplan.ComputeCapacity(p)
+	assert.Nil(t, capa.Services, "a Service CIDR that did not parse has no figures")
+}
