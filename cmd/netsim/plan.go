@@ -556,7 +556,18 @@ func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int 
 	switch {
 	case errors.As(err, &np):
 		if asJSON {
-			b, _ := json.MarshalIndent(map[string]any{"no_plan": map[string]string{"requirement": np.Requirement, "why": np.Why, "relax": np.Relax}}, "", "  ")
+			type noPlan struct {
+				Requirement string `json:"requirement"`
+				Why         string `json:"why"`
+				Relax       string `json:"relax"`
+			}
+			b, err := json.MarshalIndent(struct {
+				NoPlan noPlan `json:"no_plan"`
+			}{noPlan{np.Requirement, np.Why, np.Relax}}, "", "  ")
+			if err != nil {
+				fmt.Fprintf(stderr, "netsim plan: -o json: %v\n", err)
+				return exitBadInput
+			}
 			fmt.Fprintf(stdout, "%s\n", b)
 		} else {
 			fmt.Fprintf(stdout, "no valid plan: %s\nrelax %s: %s\n", np.Why, np.Requirement, np.Relax)
