@@ -35,18 +35,17 @@ const (
 	// (EniQuantity − 1) × EniPrivateIpAddressQuantity), so only a typo
 	// is refused here and the suggester says what fits.
 	planMaxPodsPerNode = 65534
-	// planMinVPCMask, planMaxVPCMask: CreateVpc "The subnet mask must be
-	// 8 to 28 bits in length" — https://help.aliyun.com/document_detail/2588228.html
-	planMinVPCMask = 8
-	planMaxVPCMask = 28
+	// planMinVPCMask, planMaxVPCMask: the rule table's (CreateVpc "The
+	// subnet mask must be 8 to 28 bits in length").
+	planMinVPCMask = ackplan.MinVPCMask
+	planMaxVPCMask = ackplan.MaxVPCMask
 )
 
 // planMaxServices is the most Services an ACK Service CIDR holds: ACK's
-// largest is a /16 (CreateCluster service_cidr "10.0.0.0/16-24,
-// 172.16-31.0.0/16-24, and 192.168.0.0/16-24" —
-// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-createcluster),
-// 65,534 ClusterIPs, one of them the kubernetes Service's.
-var planMaxServices = ackplan.ServicesIn(16) - 1
+// largest is a /ackplan.MinServiceMask (CreateCluster service_cidr,
+// "/16-24"), whose ClusterIPs are ackplan.AllocatableClusterIPs, one of
+// them the kubernetes Service's.
+var planMaxServices = ackplan.AllocatableClusterIPs(netip.PrefixFrom(netip.IPv4Unspecified(), ackplan.MinServiceMask)) - 1
 
 // planCNIs are the --cni values (ackplan.Request.CNI).
 var planCNIs = []string{"flannel-alivpc", "flannel-vxlan", "terway", "terway-exclusive", "calico"}
@@ -500,7 +499,8 @@ func suggestRequest(fs *pflag.FlagSet, vpc string, nodes, ppn int, cni string, z
 	case services < 0:
 		return req, fmt.Sprintf("--services %d: expected 0 or more Services", services)
 	case services > planMaxServices:
-		return req, fmt.Sprintf("--services %d: at most %d: ACK's largest Service CIDR is a /16 (CreateCluster service_cidr /16 to /24), %d ClusterIPs, one of them the kubernetes Service's", services, planMaxServices, ackplan.ServicesIn(16))
+		return req, fmt.Sprintf("--services %d: at most %d: ACK's largest Service CIDR is a /%d (CreateCluster service_cidr /%d to /%d), %d ClusterIPs, one of them the kubernetes Service's",
+			services, planMaxServices, ackplan.MinServiceMask, ackplan.MinServiceMask, ackplan.MaxServiceMask, planMaxServices+1)
 	}
 	req.Services = services
 	return req, ""

@@ -265,10 +265,20 @@ func TestPlanFiles(t *testing.T) {
 		{"terway-ok.yaml", []string{"-o", "json"}, exitOK, "terway-ok.json", []string{`"binding": "pod-vswitch-addresses"`, `"max_nodes": 136`}},
 		{"flannel-alivpc-300.yaml", nil, exitUnmet, "flannel-alivpc-300.txt", []string{
 			"Maximum nodes: 200, bound by route-quota (planned 300)",
-			"2^(24−16) = 256",
+			"2^(24−16) = 256", // shown though pod-cidr-nodes reports the pod CIDR
+			"ERROR    pod-cidr-nodes",
 			"VPC route entries: 300 used of 200",
 		}},
-		{"flannel-mistakes.yaml", nil, exitUnmet, "flannel-mistakes.txt", []string{"ERROR"}},
+		{"flannel-mistakes.yaml", nil, exitUnmet, "flannel-mistakes.txt", []string{
+			"ERROR    pod-cidr-overlap",
+			"flannel-mistakes.yaml:9:12: cluster.podCIDR: 192.168.128.0/17 overlaps the VPC CIDR 192.168.0.0/16",
+			"ERROR    service-cidr-overlap",
+			"flannel-mistakes.yaml:11:16: cluster.serviceCIDR: ",
+			// The figures stay: a rule's error does not hide them.
+			"2^(26−17) = 512",
+			"Maximum nodes: 252, bound by node-vswitch-addresses (planned 10)",
+		}},
+		{"flannel-mistakes.yaml", []string{"-o", "json"}, exitUnmet, "flannel-mistakes.json", []string{`"status": "error"`, `"line": 9`, `"column": 12`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
@@ -293,4 +303,15 @@ func TestParsedPlan(t *testing.T) {
 	assert.Equal(t, []string{"cluster.serviceCIDR", "plan.nodePools[0].nodes"}, pc.Plan.Invalid, "the check's plan is not changed")
 	capa := ackplan.ComputeCapacity(p)
 	assert.Nil(t, capa.Services, "a Service CIDR that did not parse has no figures")
+}
+
+// TestRuleTableSaysKindsAndScope checks that every rule states the
+// severities it reports (netsim plan --rules prints them) and, when it
+// does not always apply, which plans it concerns (the n/a lines say it).
+func TestRuleTableSaysKindsAndScope(t *testing.T) {
+	require.NotEmpty(t, ackplan.Rules)
+	for _, r := range ackplan.Rules {
+		assert.NotEmpty(t, r.Kinds, "rule %s: Kinds", r.ID)
+		assert.Equal(t, r.Applies != nil, r.Scope != "", "rule %s: a Scope exactly when it has Applies", r.ID)
+	}
 }

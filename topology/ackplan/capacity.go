@@ -40,20 +40,14 @@ const (
 	SourceSurge = `Deployment .spec.strategy.rollingUpdate.maxSurge: "The default value is 25%" — https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge`
 )
 
-// ACK's node limits and the other figures of the report (unexported:
-// the rule table has its own constants for some of them).
+// The figures of the report are the rule table's (rules.go: FlannelMaxNodes,
+// TerwayDefaultMaxNodes, TerwayMaxNodes, BasicMaxNodes, DefaultRouteQuota,
+// MaxRouteQuota, VSwitchReserved, DefaultCalicoBlock,
+// DefaultPodSurgePercent, each with its source), and:
 const (
-	capFlannelNodes       = 1000  // SourceACKNodes: ACK Pro, Flannel
-	capTerwayNodes        = 5000  // SourceACKNodes: ACK Pro, Terway, by default
-	capTerwayNodesRequest = 15000 // SourceACKNodes: ACK Pro, Terway, on request
-	capBasicNodes         = 10    // SourceACKNodes: ACK Basic
-	capRouteQuota         = 200   // SourceRouteQuota
-	capRouteQuotaMax      = 1000  // SourceRouteQuota: on request
-	capVSwitchReserved    = 4     // SourceVSwitchReserved: first + last three
-	capKubeletMaxPods     = 110   // SourceCalicoBlock (kubelet maxPods)
-	capCalicoBlock        = 26    // SourceCalicoBlock
-	capPodSurgePercent    = 25    // SourceSurge
-	capServiceNotUsable   = 2     // SourceServiceCIDR: network and broadcast
+	// capKubeletMaxPods is kubelet's default maxPods (SourceCalicoBlock:
+	// "Default: 110").
+	capKubeletMaxPods = 110
 )
 
 // Limit names, as in NodeLimit.Name (stable, for scripts).
@@ -225,7 +219,7 @@ func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 	pc := PoolCapacity{Name: pool.Name, VSwitch: pool.VSwitch, Nodes: pool.Nodes, InstanceType: pool.Type.Name, MeetsRequired: true}
 	switch p.CNI.Mode {
 	case "terway":
-		m := capENIMode(p)
+		m := p.TerwayENIMode()
 		pc.Source = SourceTerwayShared
 		if m == ack.ExclusiveENI {
 			pc.Source = SourceTerwayExclusive
@@ -265,37 +259,20 @@ func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 	return pc
 }
 
-func capENIMode(p *Plan) ack.ENIMode {
-	if p.CNI.ENIMode == string(ack.ExclusiveENI) {
-		return ack.ExclusiveENI
-	}
-	return ack.SharedENI
-}
-
 func capCalicoBlockOf(p *Plan) int {
 	if p.CNI.CalicoBlock > 0 {
 		return p.CNI.CalicoBlock
 	}
-	return capCalicoBlock
+	return DefaultCalicoBlock
 }
 
-// capUsable is a vSwitch's assignable addresses: its size less Alibaba's
-// four reserved ones (SourceVSwitchReserved).
+// capUsable is a vSwitch's assignable addresses (UsableVSwitchAddresses),
+// 0 for a CIDR that did not parse.
 func capUsable(c netip.Prefix) int {
 	if !c.IsValid() || !c.Addr().Is4() {
 		return 0
 	}
-	return max(1<<(32-c.Bits())-capVSwitchReserved, 0)
-}
-
-// ServicesIn is the ClusterIPs a Service CIDR of /bits can allocate:
-// 2^(32−bits) − 2, the network and broadcast addresses left out
-// (SourceServiceCIDR).
-func ServicesIn(bits int) int {
-	if bits < 0 || bits > 32 {
-		return 0
-	}
-	return max(1<<(32-bits)-capServiceNotUsable, 0)
+	return UsableVSwitchAddresses(c)
 }
 
 // PodCIDRNodes is the node subnets of /mask a pod CIDR of /prefix holds:
@@ -326,7 +303,7 @@ func ComputeCapacity(p *Plan) Capacity {
 		c.Edition = "pro"
 	}
 	if c.PodSurgePercent == 0 {
-		c.PodSurgePercent = capPodSurgePercent
+		c.PodSurgePercent = DefaultPodSurgePercent
 	}
 	if c.PodSurgePercent < 0 {
 		c.PodSurgePercent = 0
@@ -335,7 +312,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	case p.CNI.Mode == "flannel" && p.CNI.Backend != "":
 		c.CNI += "/" + p.CNI.Backend
 	case p.CNI.Mode == "terway":
-		c.CNI += "/" + string(capENIMode(p))
+		c.CNI += "/" + string(p.TerwayENIMode())
 	}
 	zoneOf := map[string]string{}
 	for _, sw := range p.VSwitches {
@@ -363,7 +340,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	c.routes(p)
 	c.limits(p, zones, zoneNodes)
 	if p.ServiceCIDR.Prefix.IsValid() && p.Valid(p.ServiceCIDR.Path) {
-		n := ServicesIn(p.ServiceCIDR.Prefix.Bits())
+		n := AllocatableClusterIPs(p.ServiceCIDR.Prefix)
 		c.Services = &ServiceCapacity{
 			CIDR: p.ServiceCIDR.Prefix.String(), Allocatable: n, Available: max(n-1, 0), Required: p.Services,
 			Formula: fmt.Sprintf("2^(32−%d) − 2 = %d ClusterIPs (network and broadcast addresses excluded); the kubernetes Service takes the first: %d left", p.ServiceCIDR.Prefix.Bits(), n, max(n-1, 0)),
@@ -372,7 +349,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	}
 	c.Notes = append(c.Notes,
 		"modelled, not measured: every figure is computed from the plan and the published formulas; no cluster was asked",
-		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", capVSwitchReserved),
+		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", VSwitchReserved),
 		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %d node(s) in its vSwitch", c.PodSurgePercent, p.SurgeNodes),
 	)
 	switch p.CNI.Mode {
@@ -631,9 +608,9 @@ func capSpread(free []int, demand int) []int {
 func (c *Capacity) routes(p *Plan) {
 	quota := p.RouteQuota
 	if !p.RouteQuotaSet || quota <= 0 {
-		quota = capRouteQuota
+		quota = DefaultRouteQuota
 	}
-	c.Routes = RouteUse{Custom: len(p.Routes), Quota: quota, QuotaOnRequest: capRouteQuotaMax, Source: SourceRouteQuota}
+	c.Routes = RouteUse{Custom: len(p.Routes), Quota: quota, QuotaOnRequest: MaxRouteQuota, Source: SourceRouteQuota}
 	if capAliVPC(p) {
 		c.Routes.Nodes = c.NodesPlanned + p.SurgeNodes
 	}
@@ -681,21 +658,21 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 	if capAliVPC(p) {
 		r := capRangesWithoutRoute(p)
 		n := max(c.Routes.Quota-c.Routes.Custom-r, 0)
-		raised := max(capRouteQuotaMax-c.Routes.Custom-r, 0)
+		raised := max(MaxRouteQuota-c.Routes.Custom-r, 0)
 		add(NodeLimit{Name: LimitRouteQuota, What: "VPC route entries, one per node", MaxNodes: n, Raised: raised,
-			Formula: fmt.Sprintf("quota %d − %d custom entries − %d declared ranges = %d (quota %d on request: %d)", c.Routes.Quota, c.Routes.Custom, r, n, capRouteQuotaMax, raised),
+			Formula: fmt.Sprintf("quota %d − %d custom entries − %d declared ranges = %d (quota %d on request: %d)", c.Routes.Quota, c.Routes.Custom, r, n, MaxRouteQuota, raised),
 			Source:  SourceRouteQuota})
 	}
 	// ACK's per-CNI node limit.
 	switch {
 	case c.Edition == "basic":
-		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: capBasicNodes, Formula: fmt.Sprintf("ACK Basic: %d nodes", capBasicNodes), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: BasicMaxNodes, Formula: fmt.Sprintf("ACK Basic: %d nodes", BasicMaxNodes), Source: SourceACKNodes})
 	case p.CNI.Mode == "terway":
-		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Terway", MaxNodes: capTerwayNodes, Raised: capTerwayNodesRequest,
-			Formula: fmt.Sprintf("ACK Pro, Terway: %d nodes (%d on request)", capTerwayNodes, capTerwayNodesRequest), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Terway", MaxNodes: TerwayDefaultMaxNodes, Raised: TerwayMaxNodes,
+			Formula: fmt.Sprintf("ACK Pro, Terway: %d nodes (%d on request)", TerwayDefaultMaxNodes, TerwayMaxNodes), Source: SourceACKNodes})
 	case p.CNI.Mode == "flannel":
-		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Flannel", MaxNodes: capFlannelNodes,
-			Formula: fmt.Sprintf("ACK Pro, Flannel: %d nodes", capFlannelNodes), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Flannel", MaxNodes: FlannelMaxNodes,
+			Formula: fmt.Sprintf("ACK Pro, Flannel: %d nodes", FlannelMaxNodes), Source: SourceACKNodes})
 	}
 	// Node vSwitch addresses, one per node, per zone.
 	c.zoneLimits(p, zones, zoneNodes, LimitNodeVSwitch, func(vc VSwitchCapacity) bool { return vc.Role == "node" || vc.Role == "node+pod" },
@@ -855,7 +832,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		ew.printf(" %s\n  %s\n", src.ref(s.Source), s.Formula)
 	}
 
-	ew.printf("\nAddresses per vSwitch (usable = size − %d reserved %s)\n", capVSwitchReserved, src.ref(SourceVSwitchReserved))
+	ew.printf("\nAddresses per vSwitch (usable = size − %d reserved %s)\n", VSwitchReserved, src.ref(SourceVSwitchReserved))
 	tw = ew.table()
 	fmt.Fprintf(tw, "  VSWITCH\tZONE\tCIDR\tROLE\tUSABLE\tNODES\tPODS\tLEFT\tHEADROOM\tLEFT AFTER SURGE\n")
 	for _, vc := range c.VSwitches {

@@ -330,13 +330,11 @@ func TestSpread(t *testing.T) {
 	}
 }
 
-func TestServicesIn(t *testing.T) {
+func TestPodCIDRNodes(t *testing.T) {
+	// The Service CIDR figure is the rule table's AllocatableClusterIPs;
 	// ipallocator: a /24 has "254 addresses usable out of 256 total".
-	assert.Equal(t, 254, ServicesIn(24))
-	assert.Equal(t, 4094, ServicesIn(20))
-	assert.Equal(t, 65534, ServicesIn(16))
-	assert.Equal(t, 0, ServicesIn(31))
-	assert.Equal(t, 0, ServicesIn(33))
+	assert.Equal(t, 254, AllocatableClusterIPs(capPfx("10.0.0.0/24")))
+	assert.Equal(t, 4094, AllocatableClusterIPs(capPfx("172.21.0.0/20")))
 	assert.Equal(t, 256, PodCIDRNodes(16, 24))
 	assert.Equal(t, 1024, PodCIDRNodes(16, 26))
 	assert.Equal(t, 0, PodCIDRNodes(24, 16))
