@@ -185,18 +185,19 @@ type VSwitchCapacity struct {
 	Headroom string `json:"headroom"`
 }
 
-// ZoneCapacity sums one zone's vSwitches.
+// ZoneCapacity sums one zone's vSwitches of one role: the node
+// vSwitches, and with Terway the pod vSwitches (or "node+pod" ones: a
+// zone without pod vSwitches), apart, since nodes cannot use the pods'
+// addresses nor pods the nodes'.
 type ZoneCapacity struct {
 	Zone           string `json:"zone"`
+	Role           string `json:"role"`
 	Nodes          int    `json:"nodes"`
 	Usable         int    `json:"usable"`
 	Used           int    `json:"used"`
 	Surge          int    `json:"surge"`
 	Left           int    `json:"left"`
 	LeftAfterSurge int    `json:"left_after_surge"`
-	// PodAddresses is the usable addresses of the zone's pod vSwitches
-	// (Terway; 0 otherwise).
-	PodAddresses int `json:"pod_addresses,omitempty"`
 }
 
 // RouteUse is the VPC route table's custom entries: the plan's own and,
@@ -357,6 +358,9 @@ func ComputeCapacity(p *Plan) Capacity {
 		c.Notes = append(c.Notes, "Terway pods take pod vSwitch addresses: shared ENI one secondary IP per pod (each secondary ENI's addresses are all pods'), exclusive ENI one ENI address per pod; nodes take one node vSwitch address each (the primary ENI)",
 			"pod vSwitch use is spread as Terway's default vswitch_selection_policy does: the vSwitch with the most free addresses first (terway pkg/vswitch/vswitch.go)",
 			"kubelet maxPods does not bound Terway pods: it only affects hostNetwork pods (ACK adjusting-the-number-of-node-pods)")
+		if p.PodsPerNode == 0 {
+			c.Notes = append(c.Notes, "no plan.podsPerNode: each node is counted full, at its pod limit, in the pod vSwitches' use and their node limit (state the workload with plan.podsPerNode)")
+		}
 	case "calico":
 		c.Notes = append(c.Notes, "Calico: ACK publishes no node limit for Calico; none is modelled (ACK Basic's 10 nodes still applies)",
 			"Calico pods per node is one IPAM block, as netsim builds it (IPIP and VXLAN take one address of it for the tunnel); real calico-ipam claims or borrows another block when one is full, and kubelet's default --max-pods 110 bounds a node; pods do not take vSwitch addresses")
@@ -497,21 +501,25 @@ func (c *Capacity) vswitches(p *Plan, zones []string, zoneNodes map[string]int) 
 		vc.Headroom = c.headroom(p, vc)
 	}
 	for _, z := range zones {
-		zc := ZoneCapacity{Zone: z, Nodes: zoneNodes[z]}
-		for _, vc := range c.VSwitches {
-			if vc.Zone != z || vc.Role == "unused" {
+		for _, role := range []string{"node", "pod", "node+pod"} {
+			zc := ZoneCapacity{Zone: z, Role: role, Nodes: zoneNodes[z]}
+			n := 0
+			for _, vc := range c.VSwitches {
+				if vc.Zone != z || vc.Role != role {
+					continue
+				}
+				n++
+				zc.Usable += vc.Usable
+				zc.Used += vc.Nodes + vc.Pods
+				zc.Surge += vc.Surge
+			}
+			if n == 0 {
 				continue
 			}
-			zc.Usable += vc.Usable
-			zc.Used += vc.Nodes + vc.Pods
-			zc.Surge += vc.Surge
-			if terway && (vc.Role == "pod" || vc.Role == "node+pod") {
-				zc.PodAddresses += vc.Usable
-			}
+			zc.Left = zc.Usable - zc.Used
+			zc.LeftAfterSurge = zc.Left - zc.Surge
+			c.Zones = append(c.Zones, zc)
 		}
-		zc.Left = zc.Usable - zc.Used
-		zc.LeftAfterSurge = zc.Left - zc.Surge
-		c.Zones = append(c.Zones, zc)
 	}
 }
 
@@ -836,14 +844,14 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 	tw = ew.table()
 	fmt.Fprintf(tw, "  VSWITCH\tZONE\tCIDR\tROLE\tUSABLE\tNODES\tPODS\tLEFT\tHEADROOM\tLEFT AFTER SURGE\n")
 	for _, vc := range c.VSwitches {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, vc.Usable, vc.Nodes, vc.Pods, vc.Left, vc.Headroom, capShort(vc.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, vc.Usable, vc.Nodes, vc.Pods, capShort(vc.Left), vc.Headroom, capShort(vc.LeftAfterSurge))
 	}
 	ew.flush(tw)
-	ew.printf("\nPer zone\n")
+	ew.printf("\nPer zone (node and pod vSwitches apart)\n")
 	tw = ew.table()
-	fmt.Fprintf(tw, "  ZONE\tNODES\tUSABLE\tUSED\tLEFT\tSURGE\tLEFT AFTER SURGE\n")
+	fmt.Fprintf(tw, "  ZONE\tVSWITCHES\tNODES\tUSABLE\tUSED\tLEFT\tSURGE\tLEFT AFTER SURGE\n")
 	for _, z := range c.Zones {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\t%d\t%s\n", z.Zone, z.Nodes, z.Usable, z.Used, z.Left, z.Surge, capShort(z.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", z.Zone, z.Role, z.Nodes, z.Usable, z.Used, capShort(z.Left), z.Surge, capShort(z.LeftAfterSurge))
 	}
 	ew.flush(tw)
 

@@ -224,6 +224,7 @@ func TestTerwayExample(t *testing.T) {
 	assert.Equal(t, 10, node.Nodes)
 	// 10 nodes × 210 pods (nodes filled up, no plan.podsPerNode).
 	assert.Equal(t, 2100, pod.Pods)
+	assert.Contains(t, c.Notes, "no plan.podsPerNode: each node is counted full, at its pod limit, in the pod vSwitches' use and their node limit (state the workload with plan.podsPerNode)")
 	assert.Equal(t, 8188-2100, pod.Left)
 	assert.Equal(t, 525, pod.Surge, "25% of 2,100")
 	assert.Equal(t, "+25% surge: 525 pods", pod.Headroom)
@@ -236,10 +237,9 @@ func TestTerwayExample(t *testing.T) {
 	require.NotNil(t, c.Services)
 	assert.Equal(t, 4094, c.Services.Allocatable)
 	assert.Equal(t, 4093, c.Services.Available)
-	require.Len(t, c.Zones, 1)
-	assert.Equal(t, 8188, c.Zones[0].PodAddresses)
-	assert.Equal(t, 2*8188, c.Zones[0].Usable)
-	assert.Equal(t, 2110, c.Zones[0].Used)
+	require.Len(t, c.Zones, 2, "the zone's node and pod vSwitches apart")
+	assert.Equal(t, ZoneCapacity{Zone: "cn-hangzhou-i", Role: "node", Nodes: 10, Usable: 8188, Used: 10, Left: 8178, LeftAfterSurge: 8178}, c.Zones[0])
+	assert.Equal(t, ZoneCapacity{Zone: "cn-hangzhou-i", Role: "pod", Nodes: 10, Usable: 8188, Used: 2100, Surge: 525, Left: 6088, LeftAfterSurge: 5563}, c.Zones[1])
 }
 
 // TestSurge checks the headroom with a stated workload and surge nodes.
@@ -302,7 +302,8 @@ func TestTwoPodVSwitches(t *testing.T) {
 	a, b := capVSwitch(t, c, "pod-i"), capVSwitch(t, c, "pod-i2")
 	assert.Equal(t, 450, a.Pods, "pod-i has 8188 free: it takes every pod before pod-i2's 252 is reached")
 	assert.Equal(t, 0, b.Pods)
-	assert.Equal(t, 8188+252, c.Zones[0].PodAddresses)
+	assert.Equal(t, 8188+252, c.Zones[1].Usable, "the zone's pod vSwitches")
+	assert.Equal(t, "pod", c.Zones[1].Role)
 	assert.Equal(t, (8188+252)/45, capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
 }
 
@@ -412,8 +413,6 @@ func TestTwoZones(t *testing.T) {
 	assert.Equal(t, 180, nj.Pods)
 	assert.Equal(t, 252-184, nj.Left)
 	assert.Contains(t, c.Notes, "zone cn-hangzhou-j has nodes but no pod vSwitch: Terway gives pods addresses from the node vSwitch (the primary ENI's)")
-	require.Len(t, c.Zones, 2)
-	assert.Equal(t, "cn-hangzhou-j", c.Zones[1].Zone)
-	assert.Equal(t, 252, c.Zones[1].Usable)
-	assert.Equal(t, 184, c.Zones[1].Used)
+	require.Len(t, c.Zones, 3) // i: node, pod; j: node+pod
+	assert.Equal(t, ZoneCapacity{Zone: "cn-hangzhou-j", Role: "node+pod", Nodes: 4, Usable: 252, Used: 184, Surge: 45, Left: 68, LeftAfterSurge: 23}, c.Zones[2])
 }
