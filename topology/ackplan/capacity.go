@@ -25,7 +25,7 @@ const (
 	// SourceTerwayExclusive: Terway exclusive ENI pods per node.
 	SourceTerwayExclusive = `terway pkg/aliyun/client/limit.go (ExclusiveENIPod = EniQuantity − 1: one ENI per pod, the primary ENI is the node's)`
 	// SourceCalicoBlock: Calico's IPAM block and kubelet's pod limit.
-	SourceCalicoBlock = `Calico IPPool blockSize, default 26 (64 addresses) — https://docs.tigera.io/calico/latest/reference/resources/ippool; calico-ipam borrows addresses from other blocks unless strictAffinity — https://docs.tigera.io/calico/latest/reference/resources/ipamconfig; kubelet maxPods "Default: 110" — https://kubernetes.io/docs/reference/config-api/kubelet-config.v1beta1/`
+	SourceCalicoBlock = `Calico IPPool blockSize, default 26 (64 addresses) — https://docs.tigera.io/calico/latest/reference/resources/ippool; calico-ipam borrows addresses from other blocks unless strictAffinity — https://docs.tigera.io/calico/latest/reference/resources/ipamconfig; kubelet "--max-pods int32 Default: 110" — https://kubernetes.io/docs/reference/command-line-tools-reference/kubelet/`
 	// SourcePodCIDR: nodes from the pod CIDR and the node mask.
 	SourcePodCIDR = `"ACK evenly divides the pod CIDR block and allocates one subnet to each node based on a subnet mask" — https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/work-with-flannel`
 	// SourceRouteQuota: one VPC route entry per Flannel ali-vpc node.
