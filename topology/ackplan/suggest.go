@@ -170,9 +170,10 @@ type sgVSwitch struct {
 	name, zone string
 	bits       int
 	cidr       netip.Prefix
-	// holds is what it is sized for (nodes or pod addresses), what says which.
-	holds int
-	what  string
+	// holds is what it is sized for (nodes or pod addresses), what says
+	// which; total is the zone's need it is part of (part of parts).
+	holds, total, part, parts int
+	what                      string
 }
 
 // suggester carries one Suggest.
@@ -184,8 +185,9 @@ type suggester struct {
 	// nodeLimitMax what a request raises it to (0: no ACK limit).
 	nodeLimit, nodeLimitMax int
 	// growth is the factor the plan was sized for (2 or 1), target the
-	// nodes that makes.
+	// nodes that makes; tight says vSwitches were split to fit the VPC.
 	growth, target int
+	tight          bool
 	// mask is the Flannel node CIDR mask or the Calico block size;
 	// perNode the pods a node holds under it or its instance type.
 	mask, perNode int
@@ -376,7 +378,7 @@ func (s *suggester) podsPerNode() error {
 	default: // terway
 		t, mode := s.req.InstanceType, s.eniMode()
 		if ok, why := t.CanJoin(mode); !ok {
-			return &NoPlanError{Requirement: "--instance-type", Why: why, Relax: "use an instance type that can join: " + s.typesFor(max(p, ack.MinPods+1))}
+			return &NoPlanError{Requirement: "--instance-type", Why: why, Relax: "use an instance type that can join: " + s.typesFor(p)}
 		}
 		s.perNode = t.MaxPods(mode)
 		if p > s.perNode {
@@ -405,8 +407,9 @@ func sgFormula(cni string, m int) string {
 	return ack.FlannelFormula(m)
 }
 
-// typesFor lists built-in instance types whose pod limit in the mode
-// reaches pods, smallest first.
+// typesFor lists built-in instance types that can join and whose pod
+// limit in the mode reaches pods: the requested type's family first, then
+// the smallest.
 func (s *suggester) typesFor(pods int) string {
 	mode := s.eniMode()
 	type cand struct {
@@ -423,7 +426,16 @@ func (s *suggester) typesFor(pods int) string {
 	if len(cs) == 0 {
 		return fmt.Sprintf("none of the built-in instance types gives %d pods in %s ENI mode", pods, mode)
 	}
-	slices.SortStableFunc(cs, func(a, b cand) int { return a.pods - b.pods })
+	// The requested type's family first (a larger size of it), then by
+	// pods.
+	family := func(n string) string { return n[:max(strings.LastIndexByte(n, '.'), 0)] }
+	own := family(s.req.InstanceType.Name)
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if fa, fb := family(a.name) == own, family(b.name) == own; fa != fb {
+			return sgB2I(fb) - sgB2I(fa)
+		}
+		return a.pods - b.pods
+	})
 	var out []string
 	for _, c := range cs[:min(len(cs), 4)] {
 		out = append(out, fmt.Sprintf("%s: %d pods", c.name, c.pods))
@@ -440,13 +452,17 @@ func (s *suggester) layout() error {
 		s.zones = append(s.zones, sgZone{name: z, short: sgShortZone(z, zs), nodes: n/len(zs) + sgB2I(i < n%len(zs))})
 	}
 	var need []sgVSwitch
-	for _, g := range []int{sgGrowth, 1} {
-		s.growth = g
+	for _, try := range []struct {
+		growth int
+		tight  bool
+	}{{sgGrowth, false}, {1, false}, {1, true}} {
+		g := try.growth
+		s.growth, s.tight = g, try.tight
 		s.target = n * g
 		if s.nodeLimitMax > 0 {
 			s.target = max(n, min(s.target, s.nodeLimitMax))
 		}
-		need = s.sizeVSwitches()
+		need = s.sizeVSwitches(try.tight)
 		if len(need) > sgVSwitchesPerVPC {
 			return &NoPlanError{Requirement: "--nodes",
 				Why:   fmt.Sprintf("the plan needs %d vSwitches; a VPC has at most %d by default", len(need), sgVSwitchesPerVPC),
@@ -486,38 +502,62 @@ func (s *suggester) layout() error {
 		Relax: relax}
 }
 
-// sizeVSwitches lists the vSwitches for s.target nodes.
-func (s *suggester) sizeVSwitches() []sgVSwitch {
+// sizeVSwitches lists the vSwitches for s.target nodes. Each need is one
+// vSwitch, or several when it is above a /16; tight splits a need whose
+// block would be mostly empty into two (a block and the rest), to fit a
+// small VPC.
+func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
 	var out []sgVSwitch
-	for _, z := range s.zones {
-		nodes := sgCeil(z.nodes*s.target, s.req.Nodes)
-		out = append(out, sgVSwitch{name: "vsw-node-" + z.short, zone: z.name, holds: nodes, what: "nodes",
-			bits: min(sgMaxVSwitchMask, blkBits(uint64(nodes+sgVSwitchReserved)))})
-		if !s.terway() {
-			continue
-		}
-		pods := sgCeil(nodes*s.req.PodsPerNode*(100+sgSurgePercent), 100)
-		usable := int(blkSizeOf(sgMinVSwitchMask)) - sgVSwitchReserved
-		k := max(1, sgCeil(pods, usable))
-		for i := range k {
-			share := min(usable, pods-i*usable)
-			name := "vsw-pod-" + z.short
-			if k > 1 {
+	add := func(z sgZone, kind, what string, need int) {
+		parts := sgPieces(need, tight)
+		for i, p := range parts {
+			name := "vsw-" + kind + "-" + z.short
+			if len(parts) > 1 {
 				name += fmt.Sprintf("-%d", i+1)
 			}
-			out = append(out, sgVSwitch{name: name, zone: z.name, holds: share, what: "pod addresses",
-				bits: min(sgMaxVSwitchMask, blkBits(uint64(share+sgVSwitchReserved)))})
+			out = append(out, sgVSwitch{name: name, zone: z.name, holds: p, what: what, bits: blkBits(uint64(p + sgVSwitchReserved)),
+				part: i + 1, parts: len(parts), total: need})
+		}
+	}
+	for _, z := range s.zones {
+		nodes := sgCeil(z.nodes*s.target, s.req.Nodes)
+		add(z, "node", "nodes", nodes)
+		if s.terway() {
+			add(z, "pod", "pod addresses", sgCeil(nodes*s.req.PodsPerNode*(100+sgSurgePercent), 100))
 		}
 	}
 	return out
 }
 
+// sgPieces splits a need of n usable addresses over vSwitches: /16s (at
+// most 65,532 usable each) and the rest in one block of /16–/29; tight
+// splits that rest into the largest block it fills and a block for what
+// remains, when that takes fewer addresses.
+func sgPieces(n int, tight bool) []int {
+	maxUsable := int(blkSizeOf(sgMinVSwitchMask)) - sgVSwitchReserved
+	var out []int
+	for n > maxUsable {
+		out = append(out, maxUsable)
+		n -= maxUsable
+	}
+	one := func(n int) uint64 { return blkSizeOf(min(sgMaxVSwitchMask, blkBits(uint64(n+sgVSwitchReserved)))) }
+	if tight {
+		// The largest block n fills, and one for the rest.
+		floor := one(n) / 2
+		if usable := int(floor) - sgVSwitchReserved; floor >= blkSizeOf(sgMaxVSwitchMask) && usable < n && floor+one(n-usable) < one(n) {
+			return append(out, usable, n-usable)
+		}
+	}
+	return append(out, n)
+}
 // placeVSwitches files the carved vSwitches under their zones and
 // explains them.
 func (s *suggester) placeVSwitches(vs []sgVSwitch) {
-	if s.growth > 1 {
+	if s.target > s.req.Nodes {
 		s.choose("", "growth", fmt.Sprintf("%d×", s.growth), "sized for %s nodes, %d× the %s asked%s, where the VPC allows",
 			sgNum(s.target), s.growth, sgNum(s.req.Nodes), sgCapNote(s))
+	} else if s.growth > 1 {
+		s.choose("", "growth", "none", "sized for the %s nodes asked: that is ACK's node limit with this CNI", sgNum(s.req.Nodes))
 	} else {
 		s.choose("", "growth", "none", "sized for the %s nodes asked: the VPC %s has no room for %d× (%s nodes)",
 			sgNum(s.req.Nodes), s.req.VPC, sgGrowth, sgNum(s.req.Nodes*sgGrowth))
@@ -535,19 +575,31 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 			}
 		}
 		usable := blkLen(v.cidr) - sgVSwitchReserved
-		nodes := s.zoneNodes(v.zone)
 		grown := ""
 		if s.growth > 1 {
 			grown = fmt.Sprintf(" (%d× growth)", s.growth)
 		}
-		why := fmt.Sprintf("zone %s's node vSwitch: %s nodes%s + Alibaba's %d reserved addresses → /%d (%s usable)",
-			v.zone, sgNum(v.holds), grown, sgVSwitchReserved, v.bits, sgNum64(usable))
+		zoneNeed := fmt.Sprintf("zone %s's node vSwitch: %s nodes%s", v.zone, sgNum(v.total), grown)
 		if v.what != "nodes" {
-			why = fmt.Sprintf("zone %s's Terway pod vSwitch: %s pod addresses (%s nodes%s × %d pods × %d%% for the surge) + %d reserved → /%d (%s usable); more pod vSwitches can be added later",
-				v.zone, sgNum(v.holds), sgNum(sgCeil(nodes*s.target, s.req.Nodes)), grown, s.req.PodsPerNode, 100+sgSurgePercent, sgVSwitchReserved, v.bits, sgNum64(usable))
+			zoneNeed = fmt.Sprintf("zone %s's Terway pod vSwitch: %s pod addresses (%s nodes%s × %d pods × %d%% for the surge)",
+				v.zone, sgNum(v.total), sgNum(sgCeil(s.zoneNodes(v.zone)*s.target, s.req.Nodes)), grown, s.req.PodsPerNode, 100+sgSurgePercent)
 		}
-		if v.bits == sgMaxVSwitchMask && blkSizeOf(v.bits) > uint64(v.holds+sgVSwitchReserved) {
-			why += fmt.Sprintf(" (/%d is the smallest vSwitch)", sgMaxVSwitchMask)
+		var why string
+		switch {
+		case v.parts == 1:
+			why = fmt.Sprintf("%s + Alibaba's %d reserved addresses → /%d (%s usable)", zoneNeed, sgVSwitchReserved, v.bits, sgNum64(usable))
+		case v.part == 1:
+			split := fmt.Sprintf("a vSwitch is at most /%d (%s usable)", sgMinVSwitchMask, sgNum64(blkSizeOf(sgMinVSwitchMask)-sgVSwitchReserved))
+			if s.tight {
+				split = "split to fit the VPC"
+			}
+			why = fmt.Sprintf("%s, over %d vSwitches (%s); this one %s → /%d (%s usable, %d reserved)",
+				zoneNeed, v.parts, split, sgNum(v.holds), v.bits, sgNum64(usable), sgVSwitchReserved)
+		default:
+			why = fmt.Sprintf("zone %s, %d of %d: %s %s → /%d (%s usable)", v.zone, v.part, v.parts, sgNum(v.holds), v.what, v.bits, sgNum64(usable))
+		}
+		if v.what != "nodes" && v.part == v.parts {
+			why += "; more pod vSwitches can be added later"
 		}
 		s.choose("vswitch:"+v.name, "vSwitch "+v.name, v.cidr.String(), "%s", why)
 	}
@@ -613,8 +665,9 @@ func (s *suggester) podRange() error {
 	}
 	if !s.podCIDR.IsValid() {
 		return &NoPlanError{Requirement: "--nodes",
-			Why:   fmt.Sprintf("no free private block holds %s node subnets of /%d outside the VPC and the declared ranges", sgNum(s.req.Nodes), s.mask),
-			Relax: "plan fewer nodes or pods per node, or declare fewer ranges"}
+			Why: fmt.Sprintf("no free private block holds %s node subnets of /%d (a /%d) outside the VPC %s and the declared ranges",
+				sgNum(s.req.Nodes), s.mask, blkBits(uint64(s.req.Nodes)*perNode), s.req.VPC),
+			Relax: "plan fewer nodes or pods per node, or leave private space beside the VPC (a smaller VPC CIDR, fewer declared ranges)"}
 	}
 	if s.req.CNI == CNIFlannelAliVPC {
 		n := s.req.Nodes
@@ -711,9 +764,26 @@ func (s *suggester) build() error {
 	default:
 		p.CNI = CNI{Mode: "calico", CalicoBlock: s.mask}
 	}
+	// A node pool per node vSwitch: a zone whose node vSwitch was split
+	// to fit the VPC has its nodes over the parts.
 	for _, z := range s.zones {
-		p.Pools = append(p.Pools, Pool{Name: "pool-" + z.short, VSwitch: z.nodeVSW[0].name, Nodes: z.nodes, Type: r.InstanceType,
-			Path: fmt.Sprintf("plan.nodePools[%d]", len(p.Pools))})
+		left := z.nodes
+		for i, v := range z.nodeVSW {
+			n := min(left, v.holds)
+			if i == len(z.nodeVSW)-1 {
+				n = left
+			}
+			left -= n
+			if n == 0 {
+				continue
+			}
+			name := "pool-" + z.short
+			if len(z.nodeVSW) > 1 {
+				name += fmt.Sprintf("-%d", i+1)
+			}
+			p.Pools = append(p.Pools, Pool{Name: name, VSwitch: v.name, Nodes: n, Type: r.InstanceType,
+				Path: fmt.Sprintf("plan.nodePools[%d]", len(p.Pools))})
+		}
 	}
 	s.plan = p
 	return nil
