@@ -550,6 +550,7 @@ func sgPieces(n int, tight bool) []int {
 	}
 	return append(out, n)
 }
+
 // placeVSwitches files the carved vSwitches under their zones and
 // explains them.
 func (s *suggester) placeVSwitches(vs []sgVSwitch) {
