@@ -26,15 +26,3 @@ func ComputeCapacity(p *Plan) Capacity { return Capacity{} }
 
 // WriteCapacity prints c as tables for people. Filled by capacity.go.
 func WriteCapacity(w io.Writer, c Capacity) error { return errNotBuilt }
-
-// Comparison is one workload planned as Flannel ali-vpc, Flannel VXLAN and
-// Terway, side by side (JSON tags for -o json). Filled by compare.go.
-type Comparison struct {
-	// Fields defined by compare.go.
-}
-
-// Compare plans p's VPC and workload under each CNI. Filled by compare.go.
-func Compare(p *Plan) (Comparison, error) { return Comparison{}, errNotBuilt }
-
-// WriteComparison prints c as a table. Filled by compare.go.
-func WriteComparison(w io.Writer, c Comparison) error { return errNotBuilt }

@@ -1,0 +1,186 @@
+package ackplan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/topology/ack"
+)
+
+// cmpCase is a plan and its three variants built by hand.
+type cmpCase struct {
+	name                  string
+	plan                  Plan
+	alivpc, vxlan, terway Plan
+	noRoom                bool
+}
+
+func cmpCases() []cmpCase {
+	g7, _ := ack.Builtin(ack.DefaultInstanceType)
+	svc := Block{Prefix: pfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"}
+
+	// A Flannel ali-vpc plan: two zones of 100 nodes, 30 pods a node.
+	flannel := Plan{
+		VPC:        Block{Prefix: pfx("192.168.0.0/16"), Path: "vpc.cidr"},
+		RouteQuota: 200,
+		VSwitches: []VSwitch{
+			{Name: "vsw-h", Zone: "cn-hangzhou-h", CIDR: pfx("192.168.0.0/24"), Path: "vpc.vswitches[0]"},
+			{Name: "vsw-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.1.0/24"), Path: "vpc.vswitches[1]"},
+		},
+		CNI:         CNI{Mode: "flannel", Backend: "alivpc"},
+		PodCIDR:     Block{Prefix: pfx("172.20.0.0/16"), Path: "cluster.podCIDR"},
+		NodeMask:    24,
+		ServiceCIDR: svc,
+		Pools: []Pool{
+			{Name: "pool-h", VSwitch: "vsw-h", Nodes: 100, Type: g7, Path: "plan.nodePools[0]"},
+			{Name: "pool-i", VSwitch: "vsw-i", Nodes: 100, Type: g7, Path: "plan.nodePools[1]"},
+		},
+		NodeMaskPath: "cluster.nodeCIDRMask", PodsPerNode: 30, PodSurgePercent: 25, Edition: "pro",
+	}
+	fVXLAN := *clonePlan(&flannel)
+	fVXLAN.CNI.Backend = "vxlan"
+	fTerway := *clonePlan(&flannel)
+	fTerway.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches",
+		PodVSwitches: map[string][]string{"cn-hangzhou-h": {"vsw-pod-h"}, "cn-hangzhou-i": {"vsw-pod-i"}}}
+	fTerway.PodCIDR, fTerway.NodeMask, fTerway.NodeMaskPath = Block{}, 0, ""
+	// Each zone: 100 nodes × 30 pods × 1.25 = 3,750 + 4 reserved → a /20,
+	// carved from the smallest free blocks that hold one: 192.168.16.0/20
+	// (the rest of the first /19 after the two /24s) and the next.
+	fTerway.VSwitches = append(fTerway.VSwitches,
+		VSwitch{Name: "vsw-pod-h", Zone: "cn-hangzhou-h", CIDR: pfx("192.168.16.0/20"), Path: "vpc.vswitches[2]"},
+		VSwitch{Name: "vsw-pod-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.32.0/20"), Path: "vpc.vswitches[3]"})
+
+	// A Terway plan: one zone of 50 nodes, 40 pods a node.
+	terway := Plan{
+		VPC:        Block{Prefix: pfx("10.0.0.0/16"), Path: "vpc.cidr"},
+		RouteQuota: 200,
+		VSwitches: []VSwitch{
+			{Name: "vsw-node", Zone: "cn-beijing-a", CIDR: pfx("10.0.0.0/24"), Path: "vpc.vswitches[0]"},
+			{Name: "vsw-pod", Zone: "cn-beijing-a", CIDR: pfx("10.0.16.0/20"), Path: "vpc.vswitches[1]"},
+		},
+		CNI: CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches",
+			PodVSwitches: map[string][]string{"cn-beijing-a": {"vsw-pod"}}},
+		ServiceCIDR: svc,
+		Pools:       []Pool{{Name: "pool-a", VSwitch: "vsw-node", Nodes: 50, Type: g7, Path: "plan.nodePools[0]"}},
+		PodsPerNode: 40, PodSurgePercent: 25, Edition: "pro",
+	}
+	tAliVPC := *clonePlan(&terway)
+	tAliVPC.VSwitches = tAliVPC.VSwitches[:1]
+	tAliVPC.CNI = CNI{Mode: "flannel", Backend: "alivpc"}
+	// 40 pods + 25% = 50: a /26 (63 pods); 50 nodes × 64 is a /20, so
+	// ACK's /16 example.
+	tAliVPC.NodeMask, tAliVPC.NodeMaskPath = 26, "cluster.nodeCIDRMask"
+	tAliVPC.PodCIDR = Block{Prefix: pfx("172.20.0.0/16"), Path: "cluster.podCIDR"}
+	tVXLAN := *clonePlan(&tAliVPC)
+	tVXLAN.CNI.Backend = "vxlan"
+
+	// A Flannel plan in a VPC with no room for Terway's pod vSwitches.
+	small := *clonePlan(&flannel)
+	small.VPC.Prefix = pfx("192.168.0.0/24")
+	small.VSwitches = []VSwitch{{Name: "vsw-h", Zone: "cn-hangzhou-h", CIDR: pfx("192.168.0.0/25"), Path: "vpc.vswitches[0]"}}
+	small.Pools = []Pool{{Name: "pool-h", VSwitch: "vsw-h", Nodes: 100, Type: g7, Path: "plan.nodePools[0]"}}
+	sVXLAN := *clonePlan(&small)
+	sVXLAN.CNI.Backend = "vxlan"
+	sTerway := *clonePlan(&small)
+	sTerway.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches", PodVSwitches: map[string][]string{}}
+	sTerway.PodCIDR, sTerway.NodeMask, sTerway.NodeMaskPath = Block{}, 0, ""
+
+	return []cmpCase{
+		{"flannel", flannel, flannel, fVXLAN, fTerway, false},
+		{"terway", terway, tAliVPC, tVXLAN, terway, false},
+		{"no-room", small, small, sVXLAN, sTerway, true},
+	}
+}
+
+// TestCompare: each column is the variant built by hand, and its figures
+// are what Check and ComputeCapacity give for that variant.
+func TestCompare(t *testing.T) {
+	for _, c := range cmpCases() {
+		t.Run(c.name, func(t *testing.T) {
+			src := clonePlan(&c.plan)
+			cmp, err := Compare(src)
+			require.NoError(t, err)
+			assert.Equal(t, c.plan, *src, "Compare leaves the plan alone")
+			require.Len(t, cmp.Columns, 3)
+			assert.Equal(t, cmpNodes(&c.plan), cmp.Nodes)
+			for i, hand := range []Plan{c.alivpc, c.vxlan, c.terway} {
+				col := cmp.Columns[i]
+				assert.Equal(t, compareCNIs[i], col.CNI)
+				assert.Equal(t, hand, *col.Plan, col.CNI)
+
+				errs, warns := 0, 0
+				for _, f := range Check(clonePlan(&hand)).Findings() {
+					if f.Severity == Error {
+						errs++
+					} else {
+						warns++
+					}
+					assert.Contains(t, col.Rules, f.Rule.ID)
+				}
+				assert.Equal(t, errs, col.Errors, col.CNI)
+				assert.Equal(t, warns, col.Warnings, col.CNI)
+				assert.Equal(t, ComputeCapacity(clonePlan(&hand)), col.Capacity, col.CNI)
+			}
+			assert.Equal(t, c.noRoom, cmp.Columns[2].NoRoom != "", cmp.Columns[2].NoRoom)
+
+			alivpc, vxlan, terway := cmp.Columns[0], cmp.Columns[1], cmp.Columns[2]
+			assert.Equal(t, 0, alivpc.EncapOverhead)
+			assert.Equal(t, 50, vxlan.EncapOverhead)
+			assert.Equal(t, 1450, vxlan.PodMTU)
+			assert.Equal(t, 1500, terway.PodMTU)
+			for _, f := range []CompareColumn{alivpc, vxlan} {
+				assert.False(t, f.NetworkPolicy)
+				assert.False(t, f.SourceIPPreserved)
+				assert.False(t, f.PodIPsInVPC)
+			}
+			assert.True(t, terway.NetworkPolicy)
+			assert.True(t, terway.SourceIPPreserved)
+			assert.True(t, terway.PodIPsInVPC)
+
+			var out bytes.Buffer
+			require.NoError(t, WriteComparison(&out, cmp))
+			text := out.String()
+			for _, want := range []string{"Flannel ali-vpc", "Flannel VXLAN", "Terway (shared ENI)", "pods per node", "max nodes",
+				"route entries", "encapsulation", "50 bytes: pod MTU 1450", "NetworkPolicy", "source IP leaving", "pod IPs in VPC"} {
+				assert.Contains(t, text, want)
+			}
+			// One table: every row's second cell starts under the second title
+			// (counted in runes: a cell may hold "→").
+			lines := strings.Split(text, "\n")
+			col2 := strings.Index(lines[2], "Flannel VXLAN")
+			require.Positive(t, col2)
+			for _, l := range lines[3:13] {
+				r := []rune(l)
+				require.Greater(t, len(r), col2, l)
+				assert.Equal(t, " ", string(r[col2-1]), "aligned: %q", l)
+				assert.NotEqual(t, " ", string(r[col2]), "aligned: %q", l)
+			}
+		})
+	}
+}
+
+// TestCompareRefuses: a plan with nothing to compare is an error.
+func TestCompareRefuses(t *testing.T) {
+	_, err := Compare(&Plan{})
+	assert.ErrorContains(t, err, "no valid VPC CIDR")
+	_, err = Compare(&Plan{VPC: Block{Prefix: pfx("10.0.0.0/16"), Path: "vpc.cidr"}})
+	assert.ErrorContains(t, err, "no nodes")
+}
+
+// TestCompareSuggestions: Compare takes every suggestion and its own
+// column is the suggestion unchanged.
+func TestCompareSuggestions(t *testing.T) {
+	for i, cni := range []string{CNIFlannelAliVPC, CNIFlannelVXLAN, CNITerway} {
+		sug, err := Suggest(Request{VPC: pfx("192.168.0.0/16"), Nodes: 40, PodsPerNode: 30, CNI: cni, Zones: []string{"cn-hangzhou-h", "cn-hangzhou-i"}})
+		require.NoError(t, err)
+		cmp, err := Compare(sug.Plan)
+		require.NoError(t, err)
+		assert.Equal(t, cni, cmp.From)
+		assert.Equal(t, *sug.Plan, *cmp.Columns[i].Plan)
+		assert.Empty(t, cmp.Columns[i].Derived)
+	}
+}
