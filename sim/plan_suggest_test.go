@@ -43,6 +43,9 @@ func suggestCases() []ackplan.Request {
 		ackplan.Request{VPC: vpc16, Nodes: 200, PodsPerNode: 60, CNI: ackplan.CNIFlannelAliVPC, Zones: twoZones},
 		ackplan.Request{VPC: vpc16, Nodes: 201, PodsPerNode: 60, CNI: ackplan.CNIFlannelAliVPC, Zones: twoZones},
 		ackplan.Request{VPC: vpc8, Nodes: 1000, PodsPerNode: 30, CNI: ackplan.CNIFlannelAliVPC, Zones: threeZones},
+		// 200 nodes and a peered VPC: 201 route entries, the quota raised.
+		ackplan.Request{VPC: vpc16, Nodes: 200, PodsPerNode: 30, CNI: ackplan.CNIFlannelAliVPC,
+			Ranges: []ackplan.Range{{Name: "vpc-peer", Kind: ackplan.PeeredVPC, CIDR: netip.MustParsePrefix("10.0.0.0/16")}}},
 		// 255 pods per node: the /24 node CIDR, nothing left for surge.
 		ackplan.Request{VPC: vpc16, Nodes: 10, PodsPerNode: 255, CNI: ackplan.CNIFlannelVXLAN},
 		// Terway at the instance type's capacity and at scale.

@@ -226,7 +226,7 @@ func Suggest(req Request) (*Suggestion, error) {
 		return nil, err
 	}
 	s := &suggester{req: req}
-	steps := []func() error{s.limits, s.podsPerNode, s.layout, s.podRange, s.serviceRange, s.build}
+	steps := []func() error{s.limits, s.podsPerNode, s.layout, s.podRange, s.routes, s.serviceRange, s.build}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
@@ -623,8 +623,7 @@ func sgTotal(vs []sgVSwitch) uint64 {
 	return t
 }
 
-// podRange picks the pod CIDR (Flannel, Calico) and the route quota
-// (Flannel ali-vpc).
+// podRange picks the pod CIDR (Flannel, Calico).
 func (s *suggester) podRange() error {
 	if s.terway() {
 		s.choose("cluster.cni", "pod addresses", "pod vSwitches", "Terway gives pods VPC addresses from the pod vSwitches of their node's zone: there is no pod CIDR to plan")
@@ -670,16 +669,38 @@ func (s *suggester) podRange() error {
 				sgNum(s.req.Nodes), s.mask, blkBits(uint64(s.req.Nodes)*perNode), s.req.VPC),
 			Relax: "plan fewer nodes or pods per node, or leave private space beside the VPC (a smaller VPC CIDR, fewer declared ranges)"}
 	}
+	return nil
+}
+
+// routes sizes the VPC route table: one custom entry per node with
+// Flannel ali-vpc, and one per declared range (to its VPN gateway,
+// Express Connect or peering connection).
+func (s *suggester) routes() error {
+	nodes := 0
 	if s.req.CNI == CNIFlannelAliVPC {
-		n := s.req.Nodes
-		if n > sgRouteQuota {
-			s.routeQuota = sgRouteQuotaMax
-			s.choose("vpc.routeQuota", "routeQuota", sgNum(sgRouteQuotaMax), "Flannel ali-vpc uses one VPC route entry per node: %s nodes need more than the default %d entries — request a route table quota increase (up to %s) before creating the cluster",
-				sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
-		} else {
-			s.choose("vpc.cidr", "route entries", fmt.Sprintf("%d of %d", n, sgRouteQuota), "Flannel ali-vpc uses one VPC route entry per node; the default quota of %d holds the %s nodes, growing past %d needs a quota request (up to %s)",
-				sgRouteQuota, sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
-		}
+		nodes = s.req.Nodes
+	}
+	n := nodes + len(s.req.Ranges)
+	var parts []string
+	if nodes > 0 {
+		parts = append(parts, sgPlural(nodes, "node")+" (Flannel ali-vpc: one entry each)")
+	}
+	if len(s.req.Ranges) > 0 {
+		parts = append(parts, sgPlural(len(s.req.Ranges), "declared range")+" (one entry each, to its gateway or peering connection)")
+	}
+	what := strings.Join(parts, " and ")
+	switch {
+	case n > sgRouteQuotaMax:
+		return &NoPlanError{Requirement: "--nodes",
+			Why:   fmt.Sprintf("%s need %s VPC route entries; a route table holds %s at most, on request", what, sgNum(n), sgNum(sgRouteQuotaMax)),
+			Relax: "use --cni terway (no route entry per node), or plan fewer nodes or declared ranges"}
+	case n > sgRouteQuota:
+		s.routeQuota = sgRouteQuotaMax
+		s.choose("vpc.routeQuota", "routeQuota", sgNum(sgRouteQuotaMax), "%s need %s VPC route entries, more than the default quota of %d — request a route table quota increase (up to %s, Quota Center) before creating the cluster",
+			what, sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
+	case nodes > 0:
+		s.choose("vpc.cidr", "route entries", fmt.Sprintf("%d of %d", n, sgRouteQuota), "%s need %s VPC route entries: the default quota of %d holds them; growing past it needs a quota request (up to %s)",
+			what, sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
 	}
 	return nil
 }

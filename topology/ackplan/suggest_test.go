@@ -266,6 +266,9 @@ func TestSuggestNoPlan(t *testing.T) {
 			"--vpc", []string{"16", "32"}, []string{"/27"}},
 		{"services", Request{VPC: vpc16, Nodes: 3, PodsPerNode: 10, CNI: CNITerway, Services: 70000},
 			"--services", []string{"70,000", "65,534"}, []string{"65,534"}},
+		{"alivpc-1000-nodes-and-a-range", Request{VPC: pfx("10.0.0.0/8"), Nodes: 1000, PodsPerNode: 10, CNI: CNIFlannelAliVPC,
+			Ranges: []Range{{Name: "idc", Kind: OnPremises, CIDR: pfx("192.168.0.0/16")}}},
+			"--nodes", []string{"1,001", "1,000", "declared range"}, []string{"terway"}},
 		{"vpc-overlaps-range", Request{VPC: vpc16, Nodes: 3, PodsPerNode: 10, CNI: CNITerway,
 			Ranges: []Range{{Name: "idc", Kind: OnPremises, CIDR: pfx("192.168.128.0/17")}}},
 			"--vpc", []string{"idc", "192.168.128.0/17"}, []string{"outside"}},
@@ -282,6 +285,46 @@ func TestSuggestNoPlan(t *testing.T) {
 				assert.Contains(t, np.Relax, w)
 			}
 			assert.True(t, strings.HasPrefix(err.Error(), "no valid plan: "))
+		})
+	}
+}
+
+// TestSuggestRouteQuota: the route table holds an entry per Flannel
+// ali-vpc node and per declared range; past 200 the plan raises the
+// quota to 1,000 and says a request is needed.
+func TestSuggestRouteQuota(t *testing.T) {
+	idc := []Range{{Name: "idc", Kind: OnPremises, CIDR: pfx("10.0.0.0/8")}}
+	for _, c := range []struct {
+		nodes  int
+		cni    string
+		ranges []Range
+		raised bool
+	}{
+		{200, CNIFlannelAliVPC, nil, false},
+		{201, CNIFlannelAliVPC, nil, true},
+		{199, CNIFlannelAliVPC, idc, false},
+		{200, CNIFlannelAliVPC, idc, true},
+		{500, CNIFlannelVXLAN, idc, false},
+		{500, CNITerway, idc, false},
+	} {
+		t.Run(fmt.Sprint(c.cni, c.nodes, len(c.ranges)), func(t *testing.T) {
+			sug, err := Suggest(Request{VPC: pfx("192.168.0.0/16"), Nodes: c.nodes, PodsPerNode: 10, CNI: c.cni, Ranges: c.ranges})
+			require.NoError(t, err)
+			assert.Equal(t, c.raised, sug.Plan.RouteQuotaSet)
+			entries := len(c.ranges)
+			if c.cni == CNIFlannelAliVPC {
+				entries += c.nodes
+			}
+			if c.raised {
+				assert.Equal(t, sgRouteQuotaMax, sug.Plan.RouteQuota)
+				assert.Contains(t, string(sug.YAML), "routeQuota: 1000")
+				assert.Contains(t, string(sug.YAML), "quota increase")
+				assert.GreaterOrEqual(t, sug.Plan.RouteQuota, entries)
+			} else {
+				assert.Equal(t, sgRouteQuota, sug.Plan.RouteQuota)
+				assert.NotContains(t, string(sug.YAML), "routeQuota:")
+				assert.LessOrEqual(t, entries, sgRouteQuota)
+			}
 		})
 	}
 }
