@@ -1,6 +1,7 @@
 package sim_test
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -97,4 +98,47 @@ func TestSuggestionsValidateBuildAndRun(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSuggestGridValidatesBuildsAndRuns puts a grid of node and pod counts
+// to Suggest for every CNI and VPC size: every plan it proposes loads,
+// validates, builds and delivers its sample flow (the refusals are
+// TestSuggestNoPlan's and TestSuggestSizes' concern in package ackplan).
+func TestSuggestGridValidatesBuildsAndRuns(t *testing.T) {
+	g74, _ := ack.Builtin("ecs.g7.4xlarge")
+	g73, _ := ack.Builtin("ecs.g7.3xlarge")
+	zones := []string{"cn-shanghai-e", "cn-shanghai-f", "cn-shanghai-g"}
+	planned := 0
+	for _, cni := range ackplan.SuggestCNIs {
+		for _, vpc := range []string{"192.168.0.0/16", "10.0.0.0/8", "172.16.0.0/20"} {
+			for _, nodes := range []int{1, 3, 200, 201, 1000, 4000} {
+				for _, pods := range []int{5, 30, 110, 255} {
+					req := ackplan.Request{VPC: netip.MustParsePrefix(vpc), Nodes: nodes, PodsPerNode: pods, CNI: cni, InstanceType: g74}
+					if nodes >= 3 {
+						req.Zones = zones
+					}
+					if cni == ackplan.CNITerwayExclusive {
+						req.InstanceType, req.PodsPerNode = g73, min(pods, g73.ExclusiveENIPods())
+					}
+					sug, err := ackplan.Suggest(req)
+					var np *ackplan.NoPlanError
+					if errors.As(err, &np) {
+						continue
+					}
+					require.NoError(t, err)
+					planned++
+					name := fmt.Sprintf("%s-%s-%d-%d", cni, vpc, nodes, pods)
+					s, err := topology.Parse(name+".yaml", sug.YAML)
+					require.NoError(t, err, "%s\n%s", name, sug.YAML)
+					r, err := sim.NewRunner(s)
+					require.NoError(t, err, "%s\n%s", name, sug.YAML)
+					res, err := r.Run(sim.Options{})
+					require.NoError(t, err)
+					require.True(t, res.AllMet(), "%s\n%s", name, sug.YAML)
+				}
+			}
+		}
+	}
+	assert.Greater(t, planned, 200, "the grid yields plans")
+	t.Logf("%d plans validated, built and run", planned)
 }
