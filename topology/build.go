@@ -138,7 +138,12 @@ func ECSMAC(name string) packet.MAC {
 // exist, no address left in a vSwitch) are returned as Problems located in
 // the scenario file.
 func Build(s *Scenario, sched link.Scheduler) (*World, error) {
+	if s.IsPlanFile() {
+		return nil, Problems{s.At("plan", "a plan file (a plan: block and no nodes:) has no nodes to build: check it with `netsim plan %s`, or add nodes: to make it a scenario", s.File)}
+	}
 	b := &builder{s: s, w: &World{Scenario: s, Env: link.NewEnv(sched)}}
+	// The planning rules' warnings come first, located like load errors.
+	b.w.Warnings = append(b.w.Warnings, s.planWarnings()...)
 	b.build()
 	if len(b.probs) > 0 {
 		b.probs.Sort()

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"netsim/dataplane/cni/calico"
+	"netsim/topology/ackplan"
 	"netsim/topology/hint"
 )
 
@@ -35,9 +36,10 @@ type Calico struct {
 
 var calicoEncapModes = []string{calico.Always, calico.CrossSubnet, calico.Never}
 
+// Calico's IPv4 block size range (the planning rules', with its source).
 const (
-	minCalicoBlock = 20
-	maxCalicoBlock = 32
+	minCalicoBlock = ackplan.MinCalicoBlock
+	maxCalicoBlock = ackplan.MaxCalicoBlock
 )
 
 // calicoDefaults fills in Calico's defaults; it runs before the generic
@@ -87,11 +89,8 @@ func (v *validator) checkCalico() {
 		return
 	}
 	const p = "cluster.cni.calico"
-	if k.BlockSize < minCalicoBlock || k.BlockSize > maxCalicoBlock {
-		v.addf(p+".blockSize", "/%d is out of range: Calico's IPv4 blockSize is /%d to /%d (the default is /%d)", k.BlockSize, minCalicoBlock, maxCalicoBlock, calico.DefaultBlockSize)
-	} else if v.podCIDR.IsValid() && k.BlockSize < v.podCIDR.Bits() {
-		v.addf(p+".blockSize", "/%d is larger than the pool %s: a block must fit inside the IP pool", k.BlockSize, v.podCIDR)
-	}
+	// The block size's range and fit in the pool are a planning rule
+	// (node-cidr-mask, package ackplan).
 	modeOK := true
 	for _, f := range []struct{ key, val string }{{"ipipMode", k.IPIPMode}, {"vxlanMode", k.VXLANMode}} {
 		if !slices.Contains(calicoEncapModes, f.val) {

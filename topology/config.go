@@ -70,6 +70,8 @@ type Scenario struct {
 	// catalog is the built-in instance types with InstanceTypes applied
 	// (set by Validate; nil means the built-in table).
 	catalog *ack.Catalog
+	// plan is what the planning rules found at load (see plan_load.go).
+	plan *planState
 }
 
 // Resource is one Kubernetes object written inline under resources:, kept

@@ -59,9 +59,8 @@ func terwayENIMode(s *Scenario) ack.ENIMode {
 // capacity from the instance type (Terway) rather than from a pod CIDR.
 func usesInstanceCapacity(s *Scenario) bool { return s.Cluster.CNI.Mode == "terway" }
 
-// checkInstanceTypes checks instanceTypes, builds the scenario's catalog,
-// checks every node's and instance's instanceType against it and, with
-// Terway, ACK's join rule for each node.
+// checkInstanceTypes checks instanceTypes, builds the scenario's catalog
+// and checks every node's and instance's instanceType against it.
 func (v *validator) checkInstanceTypes() {
 	s := v.s
 	var extra []ack.InstanceType
@@ -90,43 +89,35 @@ func (v *validator) checkInstanceTypes() {
 	}
 	s.catalog = ack.NewCatalog(extra...)
 
-	deps := []string{"instanceTypes"}
-	check := func(path, name string) (ack.InstanceType, bool) {
-		t, ok := s.InstanceTypeOf(name)
-		if !ok {
-			if nameless || brokenNames[name] {
-				// The type may be one of the entries that did not load.
-				return t, false
-			}
-			v.addDep(deps, path, "unknown instance type %q: the built-in table has the families %s in sizes large to 8xlarge; add other types under instanceTypes: with their eniQuantity and eniPrivateIpAddressQuantity%s",
-				name, strings.Join(builtinFamilies(), ", "), hint.DidYouMean(name, s.catalog.Names()))
-		}
-		return t, ok
-	}
+	v.typesNameless, v.typesBroken = nameless, brokenNames
 	for i, in := range s.Instances {
 		if in.InstanceType != "" {
-			check(indexPath("instances", i)+".instanceType", in.InstanceType)
+			v.checkTypeRef(indexPath("instances", i)+".instanceType", in.InstanceType)
 		}
 	}
 	for i, n := range s.Nodes {
-		path := indexPath("nodes", i)
-		where := path
+		// ACK's join rule for Terway nodes is a planning rule
+		// (pods-per-node, package ackplan).
 		if n.InstanceType != "" {
-			where = path + ".instanceType"
-		}
-		t, ok := check(where, n.InstanceType)
-		if !ok || !usesInstanceCapacity(s) {
-			continue
-		}
-		mode := terwayENIMode(s)
-		if join, why := t.CanJoin(mode); !join {
-			def := ""
-			if n.InstanceType == "" {
-				def = " (the default instance type: the node names none)"
-			}
-			v.addDep(deps, where, "node %q cannot join the cluster: %s%s%s", n.Name, why, def, suggestJoinable(s.catalog, t, mode))
+			v.checkTypeRef(indexPath("nodes", i)+".instanceType", n.InstanceType)
 		}
 	}
+}
+
+// checkTypeRef checks that an instanceType written at path names a type
+// of the scenario's catalog ("" is the default type), and returns it.
+func (v *validator) checkTypeRef(path, name string) (ack.InstanceType, bool) {
+	s := v.s
+	t, ok := s.InstanceTypeOf(name)
+	if !ok {
+		if v.typesNameless || v.typesBroken[name] {
+			// The type may be one of the entries that did not load.
+			return t, false
+		}
+		v.addDep([]string{"instanceTypes"}, path, "unknown instance type %q: the built-in table has the families %s in sizes large to 8xlarge; add other types under instanceTypes: with their eniQuantity and eniPrivateIpAddressQuantity%s",
+			name, strings.Join(builtinFamilies(), ", "), hint.DidYouMean(name, s.catalog.Names()))
+	}
+	return t, ok
 }
 
 // checkInstanceTypeSpec checks one instanceTypes entry and returns the
@@ -201,29 +192,6 @@ func (v *validator) checkInstanceTypeSpec(path string, spec InstanceTypeSpec) (a
 		t.Unverified = nil
 	}
 	return t, ok
-}
-
-// suggestJoinable names the smallest type of the same family that can
-// join in mode m, as "; e.g. ecs.g7.large joins (…)", or "".
-func suggestJoinable(c *ack.Catalog, t ack.InstanceType, m ack.ENIMode) string {
-	family := instanceFamily(t.Name)
-	var best ack.InstanceType
-	for _, name := range c.Names() {
-		o, _ := c.Lookup(name)
-		if instanceFamily(name) != family || name == t.Name {
-			continue
-		}
-		if ok, _ := o.CanJoin(m); !ok {
-			continue
-		}
-		if best.Name == "" || o.MaxPods(m) < best.MaxPods(m) {
-			best = o
-		}
-	}
-	if best.Name == "" {
-		return ""
-	}
-	return fmt.Sprintf("; the smallest %s type that joins is %s (%s)", family, best.Name, best.Formula(m))
 }
 
 // builtinFamilies lists the families of the built-in types ("ecs.g7", …).

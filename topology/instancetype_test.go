@@ -147,10 +147,10 @@ cluster:
 	l5, c5 := posOf(t, src, "node-5>>ecs.tinier.large")
 	l6, c6 := posOf(t, src, "node-6>>ecs.c6.large")
 	assert.Equal(t, []string{
-		fmt.Sprintf(`%d:%d: nodes[1].instanceType: node "node-2" cannot join the cluster: ecs.g6.large allows (EniQuantity 2 − 1) × EniPrivateIpAddressQuantity 6 = 6 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11; the smallest ecs.g6 type that joins is ecs.g6.xlarge ((EniQuantity 3 − 1) × EniPrivateIpAddressQuantity 10 = 20)`, l2, c2),
+		fmt.Sprintf(`%d:%d: nodes[1].instanceType: node "node-2" cannot join the cluster: ecs.g6.large allows (EniQuantity 2 − 1) × EniPrivateIpAddressQuantity 6 = 6 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11; the smallest ecs.g6 type that joins is ecs.g6.xlarge ((EniQuantity 3 − 1) × EniPrivateIpAddressQuantity 10 = 20) [rule pods-per-node]`, l2, c2),
 		// 12 − 1 = 11 is not above 11; 13 − 1 = 12 (node-4) is.
-		fmt.Sprintf(`%d:%d: nodes[4].instanceType: node "node-5" cannot join the cluster: ecs.tinier.large allows (EniQuantity 12 − 1) × EniPrivateIpAddressQuantity 1 = 11 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11`, l5, c5),
-		fmt.Sprintf(`%d:%d: nodes[5].instanceType: node "node-6" cannot join the cluster: ecs.c6.large allows (EniQuantity 2 − 1) × EniPrivateIpAddressQuantity 6 = 6 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11; the smallest ecs.c6 type that joins is ecs.c6.xlarge ((EniQuantity 3 − 1) × EniPrivateIpAddressQuantity 10 = 20)`, l6, c6),
+		fmt.Sprintf(`%d:%d: nodes[4].instanceType: node "node-5" cannot join the cluster: ecs.tinier.large allows (EniQuantity 12 − 1) × EniPrivateIpAddressQuantity 1 = 11 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11 [rule pods-per-node]`, l5, c5),
+		fmt.Sprintf(`%d:%d: nodes[5].instanceType: node "node-6" cannot join the cluster: ecs.c6.large allows (EniQuantity 2 − 1) × EniPrivateIpAddressQuantity 6 = 6 pods in shared ENI mode: ACK requires a maximum number of pods per node greater than 11; the smallest ecs.c6 type that joins is ecs.c6.xlarge ((EniQuantity 3 − 1) × EniPrivateIpAddressQuantity 10 = 20) [rule pods-per-node]`, l6, c6),
 	}, joinProblems(t, src))
 
 	// The same nodes with Flannel: capacity comes from the node CIDR, the

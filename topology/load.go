@@ -62,8 +62,15 @@ func Parse(name string, data []byte) (*Scenario, error) {
 
 // ParseWith is Parse with options (see LoadOptions).
 func ParseWith(name string, data []byte, opts LoadOptions) (*Scenario, error) {
+	return parse(name, data, opts, false)
+}
+
+// parse is ParseWith; planOnly (LoadPlan) keeps the planning rules'
+// errors out of the problems: they are the PlanCheck's findings.
+func parse(name string, data []byte, opts LoadOptions, planOnly bool) (*Scenario, error) {
 	hint.ResetWork()
 	l := newLoader(name, opts)
+	l.planOnly = planOnly
 	var s *Scenario
 	if tp := yamlbound.CheckText(data, "scenario"); tp != nil {
 		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
@@ -113,11 +120,13 @@ type keyMeta struct {
 
 // loader holds the state of one Parse.
 type loader struct {
-	file  string
-	opts  LoadOptions
-	data  []byte
-	lines []string
-	probs Problems
+	file string
+	opts LoadOptions
+	// planOnly: the load is LoadPlan's (see parse).
+	planOnly bool
+	data     []byte
+	lines    []string
+	probs    Problems
 	// probLine records the lines with a problem.
 	probLine map[int]bool
 	// keysByLine and nodesByLine index keys and paths by line, built on
@@ -245,6 +254,7 @@ func (l *loader) load(data []byte) *Scenario {
 		}
 		l.add(p)
 	}
+	l.planFindings(&s, v)
 	return &s
 }
 

@@ -1,8 +1,6 @@
 package topology
 
 import (
-	"errors"
-
 	"netsim/topology/ackplan"
 )
 
@@ -64,12 +62,4 @@ type PlanCheck struct {
 type LocatedFinding struct {
 	ackplan.Finding
 	At Problem
-}
-
-// LoadPlan reads a scenario or plan file and checks its plan. Problems
-// that keep the plan from being read (syntax, unknown keys, CIDRs that do
-// not parse) are returned as Problems; rule findings are in the
-// PlanCheck. Filled by plan_load.go.
-func LoadPlan(path string, opts LoadOptions) (*PlanCheck, error) {
-	return nil, errors.New("netsim plan: not built yet")
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"netsim/topology/hint"
 )
@@ -61,9 +60,8 @@ func (v *validator) zoneOfVSwitch(name string) string {
 	return ""
 }
 
-// checkTerway checks Terway's options: the pod vSwitches exist, are in the
-// VPC and in the zone they are listed under; every node's zone has one;
-// pinned pod addresses are in a pod vSwitch of the pod's node's zone.
+// checkTerway checks Terway's options and that pod vSwitches are given;
+// what they name is judged by the planning rules.
 func (v *validator) checkTerway() {
 	s := v.s
 	t := s.Cluster.CNI.Terway
@@ -91,44 +89,19 @@ func (v *validator) checkTerway() {
 		v.add(p+".podVSwitches", "required: the pod vSwitches of each zone (eni_conf vswitches), e.g. {cn-hangzhou-h: [vsw-pod-h]}")
 		return
 	}
-	zones := make([]string, 0, len(t.PodVSwitches))
-	for z := range t.PodVSwitches {
-		zones = append(zones, z)
-	}
-	sort.Strings(zones)
-	var names []string
-	for _, sw := range s.VPC.VSwitches {
-		names = append(names, sw.Name)
-	}
-	seen := map[string]string{}
-	for _, z := range zones {
-		zp := joinPath(p+".podVSwitches", z)
-		if len(t.PodVSwitches[z]) == 0 {
-			v.addf(zp, "zone %s lists no vSwitch", z)
-		}
-		for i, name := range t.PodVSwitches[z] {
-			path := indexPath(zp, i)
-			zone := v.zoneOfVSwitch(name)
-			switch {
-			case zone == "":
-				v.addDep(depVSwitches, path, "vSwitch %q does not exist (%s)%s", name, listOf("vSwitches", names), hint.DidYouMean(name, names))
-			case zone != z:
-				v.addf(path, "vSwitch %q is in zone %s, not %s: Terway only uses the pod vSwitches of a node's own zone", name, zone, z)
-			case seen[name] != "":
-				v.addf(path, "vSwitch %q is already listed at %s", name, seen[name])
-			default:
-				seen[name] = path
-			}
-		}
-	}
-	for i, n := range s.Nodes {
-		z := v.zoneOfVSwitch(n.VSwitch)
-		if z == "" {
-			continue
-		}
-		if len(t.PodVSwitches[z]) == 0 {
-			v.addDep(depVSwitches, indexPath("nodes", i)+".vswitch", "node %s is in zone %s, which has no pod vSwitch in %s.podVSwitches: terwayd would fail every pod there with \"no available vSwitch for zone %s\"", n.Name, z, p, z)
-		}
+	v.terwayPodVSwitches = true
+	// The pod vSwitches' references, zones and sizes are planning rules
+	// (terway-pod-vswitch-*, package ackplan); pinned pod addresses are
+	// checked by checkTerwayPodIPs once the vSwitch CIDRs are judged.
+}
+
+// checkTerwayPodIPs checks that a pinned pod address is in a pod vSwitch
+// of its node's zone, and not one Alibaba reserves.
+func (v *validator) checkTerwayPodIPs() {
+	s := v.s
+	t := s.Cluster.CNI.Terway
+	if !v.terwayPodVSwitches {
+		return
 	}
 	for i, pod := range s.Pods {
 		if pod.IP == "" {

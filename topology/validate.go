@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"netsim/dataplane/trace"
+	"netsim/topology/ackplan"
 	"netsim/topology/hint"
 	"netsim/topology/k8s"
 )
@@ -30,8 +31,8 @@ const (
 	maxMTU            = 9000 // jumbo frames
 	defaultLatency    = 50 * time.Microsecond
 	maxLatency        = time.Second
-	defaultRouteQuota = 200 // Alibaba Cloud: 200 custom entries per route table by default
-	defaultNodeMask   = 24
+	defaultRouteQuota = ackplan.DefaultRouteQuota // 200 custom entries per route table by default
+	defaultNodeMask   = ackplan.DefaultNodeMask
 	defaultNamespace  = "default"
 	defaultProtocol   = "icmp"
 	defaultSize       = 56 // ping's default payload
@@ -55,54 +56,15 @@ const (
 	// defaultInternetIP is in TEST-NET-3 (RFC 5737), documentation space.
 	defaultInternetIP = "203.0.113.10"
 
-	// Alibaba Cloud VPC, checked 2025 (see checkVPC):
-	//   CreateVpc / alicloud_vpc cidr_block: "The subnet mask must be 8 to 28
-	//   bits in length" — https://help.aliyun.com/document_detail/2588228.html
-	//   (terraform alicloud_vpc, mirrored on help.aliyun.com). The console page
-	//   https://www.alibabacloud.com/help/en/vpc/vpc-and-vswitch recommends
-	//   /16 to /28 but the API accepts /8; we accept the API's range.
-	minVPCMask = 8
-	maxVPCMask = 28
-	//   CreateVSwitch CidrBlock: "the subnet mask of a vSwitch must be /16 to
-	//   /29" — https://alibabacloud.com/help/ja/vpc/api-createvswitch
-	minVSwitchMask = 16
-	maxVSwitchMask = 29
-
-	// ACK, Flannel "pods per node": node_cidr_mask "24-28 is allowed. 24 means
-	// 2^(32-24)-1=255 ..." — terraform alicloud_cs_managed_kubernetes,
-	// https://registry.terraform.io/providers/aliyun/alicloud/latest/docs/resources/cs_managed_kubernetes
-	// (website/docs/r/cs_managed_kubernetes.html.markdown in
-	// aliyun/terraform-provider-alicloud); the console offers 256..16 addresses.
-	minNodeMask = 24
-	maxNodeMask = 28
-	// ACK CreateCluster service_cidr: "Valid values: 10.0.0.0/16-24,
-	// 172.16-31.0.0/16-24, and 192.168.0.0/16-24. The CIDR block of Services
-	// cannot overlap with that of the VPC" —
-	// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/developer-reference/api-cs-2015-12-15-createcluster
-	// (quoted in the Alibaba Cloud SDKs' CreateClusterRequest).
-	minServiceMask = 16
-	maxServiceMask = 24
+	// The address-range limits of Alibaba Cloud and ACK are the planning
+	// rules' (package ackplan, each with its source).
+	minNodeMask = ackplan.MinNodeMask
+	maxNodeMask = ackplan.MaxNodeMask
 )
 
-// privateRanges are RFC 1918's blocks. ACK's pod CIDR must be "10.0.0.0/8,
-// 172.16-31.0.0/12-16, 192.168.0.0/16, or their subnets" and its Service
-// CIDR inside the same blocks (CreateCluster container_cidr / service_cidr,
-// URL above); the ACK network planning page says the VPC CIDR is one of
-// them ("Valid values: 10.0.0.0/8, 172.16.0.0/12, and 192.168.0.0/16" —
-// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/kubernetes-cluster-network-planning).
-// (A plain VPC also accepts other custom blocks; a VPC for ACK, and so a
-// scenario, does not.)
-var privateRanges = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-}
-
-// cloudReserved is 100.64.0.0/10: the VPC's system route for cloud
-// services; CreateRouteEntries: "The destination CIDR block of a custom
-// route entry cannot be 100.64.0.0/10 or its subnets" —
-// https://www.alibabacloud.com/help/ja/vpc/api-createrouteentries
-var cloudReserved = netip.MustParsePrefix("100.64.0.0/10")
+// cloudReserved is 100.64.0.0/10, which Alibaba Cloud reserves for cloud
+// services (see ackplan.CloudReserved).
+var cloudReserved = ackplan.CloudReserved
 
 var (
 	flannelBackends = []string{"vxlan", "host-gw", "udp", "alivpc"}
@@ -129,7 +91,14 @@ var (
 // without building the world: addresses that Build allocates are checked
 // at Build time.
 func (s *Scenario) Validate() Problems {
-	return s.validate().probs
+	v := s.validate()
+	probs := v.probs
+	for _, f := range v.result.Findings() {
+		if f.Severity == ackplan.Error {
+			probs = append(probs, Problem{Path: f.Path, Msg: ruleMsg(f)})
+		}
+	}
+	return probs
 }
 
 // validate is Validate, keeping what each problem depends on.
@@ -142,9 +111,11 @@ func (s *Scenario) validate() *validator {
 	v.checkCluster()
 	v.checkCNIMTU()
 	v.checkLimits()
-	v.checkHosts()
 	v.checkInstanceTypes()
-	v.checkCapacity()
+	v.checkPlanSpec()
+	v.checkPlan()
+	v.checkHosts()
+	v.checkTerwayPodIPs()
 	v.checkPods()
 	v.loadObjects()
 	v.checkPodsPerNode()
@@ -173,6 +144,7 @@ type validator struct {
 	podCIDR       netip.Prefix
 	serviceCIDR   netip.Prefix
 	vswitchCIDR   map[string]netip.Prefix // vSwitches with a valid CIDR
+	vswitchIndex  map[string]int          // the index of each vSwitchCIDR entry
 	vswitchNames  []string
 	nodeNames     []string
 	instanceNames []string
@@ -184,6 +156,19 @@ type validator struct {
 	// objectsBroken: some manifest object did not decode, so a Service
 	// that cannot be found may be one of those.
 	objectsBroken bool
+	// terwayPodVSwitches: Terway's options were checked and name pod
+	// vSwitches (the planning rules judge them).
+	terwayPodVSwitches bool
+	// typesNameless, typesBroken: instanceTypes entries that did not load
+	// (a reference to them is not reported; see checkInstanceTypes).
+	typesNameless bool
+	typesBroken   map[string]bool
+	// routeQuotaSet: vpc.routeQuota was written (before defaults).
+	routeQuotaSet bool
+	// plan is the scenario's plan and result the planning rules' outcome
+	// (see checkPlan).
+	plan   *ackplan.Plan
+	result ackplan.Result
 }
 
 func (v *validator) add(path, msg string) {
@@ -225,6 +210,7 @@ func (v *validator) applyDefaults() {
 		d := defaultLatency
 		s.VPC.Latency = &d
 	}
+	v.routeQuotaSet = s.VPC.RouteQuota != 0
 	if s.VPC.RouteQuota == 0 {
 		s.VPC.RouteQuota = defaultRouteQuota
 	}
@@ -344,11 +330,9 @@ func (v *validator) checkVPC() {
 		v.add("vpc.cidr", "required: the VPC's IPv4 CIDR block, e.g. 192.168.0.0/16")
 	} else if p, msg := parseCIDR4(vpc.CIDR); msg != "" {
 		v.add("vpc.cidr", msg)
-	} else if !inPrivateRange(p) {
-		v.addf("vpc.cidr", "%s is not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them", p)
-	} else if p.Bits() < minVPCMask || p.Bits() > maxVPCMask {
-		v.addf("vpc.cidr", "%s has mask /%d: an Alibaba Cloud VPC CIDR mask must be /%d to /%d", p, p.Bits(), minVPCMask, maxVPCMask)
 	} else {
+		// Its range and mask are planning rules (vpc-cidr-private,
+		// vpc-cidr-mask): checkPlan forgets it if one fails.
 		v.vpcCIDR = p
 	}
 
@@ -371,6 +355,7 @@ func (v *validator) checkVPC() {
 func (v *validator) checkVSwitches() {
 	vpc := &v.s.VPC
 	v.vswitchCIDR = map[string]netip.Prefix{}
+	v.vswitchIndex = map[string]int{}
 	if len(vpc.VSwitches) == 0 {
 		v.add("vpc.vswitches", "at least one vSwitch is required, e.g. {name: vsw-a, zone: cn-hangzhou-h, cidr: 192.168.0.0/24}")
 	}
@@ -378,11 +363,6 @@ func (v *validator) checkVSwitches() {
 		v.addf("vpc.vswitches", "an l2 underlay is one Ethernet segment: it takes exactly one vSwitch, got %d", len(vpc.VSwitches))
 	}
 	names := map[string]int{}
-	type named struct {
-		name string
-		cidr netip.Prefix
-	}
-	var valid []named
 	for i, sw := range vpc.VSwitches {
 		path := indexPath("vpc.vswitches", i)
 		if sw.Name == "" {
@@ -404,27 +384,12 @@ func (v *validator) checkVSwitches() {
 			v.add(path+".cidr", msg)
 			continue
 		}
-		ok := true
-		if p.Bits() < minVSwitchMask || p.Bits() > maxVSwitchMask {
-			v.addf(path+".cidr", "%s has mask /%d: an Alibaba Cloud vSwitch CIDR mask must be /%d to /%d", p, p.Bits(), minVSwitchMask, maxVSwitchMask)
-			ok = false
-		}
-		if v.vpcCIDR.IsValid() && !prefixContains(v.vpcCIDR, p) {
-			v.addf(path+".cidr", "%s is not inside the VPC CIDR %s", p, v.vpcCIDR)
-			ok = false
-		}
-		for _, o := range valid {
-			if o.cidr.Overlaps(p) {
-				v.addf(path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap", p, o.name, o.cidr)
-				ok = false
-				break
-			}
-		}
-		if ok {
-			valid = append(valid, named{sw.Name, p})
-			if sw.Name != "" && names[sw.Name] == i {
-				v.vswitchCIDR[sw.Name] = p
-			}
+		// Mask, inside the VPC, no overlap: planning rules (vswitch-mask,
+		// vswitch-in-vpc, vswitch-overlap); checkPlan forgets a vSwitch
+		// CIDR that fails one.
+		if sw.Name != "" && names[sw.Name] == i {
+			v.vswitchCIDR[sw.Name] = p
+			v.vswitchIndex[sw.Name] = i
 		}
 	}
 }
@@ -443,7 +408,7 @@ func (v *validator) checkRoutes() {
 		} else if p, msg := parseCIDR4(r.Destination); msg != "" {
 			v.add(path+".destination", msg)
 		} else {
-			v.checkRouteDestination(path+".destination", p)
+			// Where it may point is a planning rule (route-destination).
 			if j, dup := seen[p]; dup {
 				v.addf(path+".destination", "%s is already the destination of vpc.routes[%d]: destinations in a route table must be unique", p, j)
 			} else {
@@ -459,36 +424,6 @@ func (v *validator) checkRoutes() {
 	}
 }
 
-// checkRouteDestination applies Alibaba Cloud's rules for a custom route
-// entry's destination. CreateRouteEntry: "The destination CIDR block of a
-// custom route entry cannot be the same as a vSwitch CIDR block in the VPC.
-// The destination CIDR block can contain a vSwitch CIDR block but cannot be
-// contained by a vSwitch CIDR block." —
-// https://help.aliyun.com/en/vpc/developer-reference/api-vpc-2016-04-28-createrouteentry
-// (the older CreateRouteEntries page says "cannot be the same as or overlap
-// with"; we follow the newer, more precise wording and reject only equal or
-// more specific destinations).
-func (v *validator) checkRouteDestination(path string, p netip.Prefix) {
-	if prefixContains(cloudReserved, p) {
-		v.addf(path, "%s is inside 100.64.0.0/10, which Alibaba Cloud reserves for cloud services: it cannot be a custom route destination", p)
-		return
-	}
-	for _, name := range v.vswitchNames {
-		sw, ok := v.vswitchCIDR[name]
-		if !ok {
-			continue
-		}
-		if sw == p {
-			v.addf(path, "%s is the CIDR of vSwitch %q, which the VPC already routes (system route): a custom route may contain a vSwitch CIDR but not equal it or fall inside it", p, name)
-			return
-		}
-		if prefixContains(sw, p) {
-			v.addf(path, "%s falls inside vSwitch %q (%s), which the VPC already routes (system route): a custom route may contain a vSwitch CIDR but not equal it or fall inside it", p, name, sw)
-			return
-		}
-	}
-}
-
 func (v *validator) checkCluster() {
 	c := &v.s.Cluster
 	if c.CNI.Mode == "terway" {
@@ -497,48 +432,22 @@ func (v *validator) checkCluster() {
 		v.add("cluster.podCIDR", "required: the cluster pod network (flannel's Network), e.g. 172.20.0.0/16")
 	} else if p, msg := parseCIDR4(c.PodCIDR); msg != "" {
 		v.add("cluster.podCIDR", msg)
-	} else if !inPrivateRange(p) {
-		// ACK CreateCluster container_cidr (see privateRanges).
-		v.addf("cluster.podCIDR", "%s is not a private range: ACK takes a pod CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", p)
-	} else if v.vpcCIDR.IsValid() && p.Overlaps(v.vpcCIDR) {
-		// "The Flannel network plug-in ensures that the CIDR block of pods
-		// does not overlap with the CIDR block of the VPC." —
-		// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/work-with-flannel
-		cniName := "Flannel"
-		if c.CNI.Mode == "calico" {
-			// Calico's pool is routed by the nodes (tunnels, BGP): an
-			// overlap with the VPC would shadow VPC addresses.
-			cniName = "Calico"
-		}
-		v.addf("cluster.podCIDR", "%s overlaps the VPC CIDR %s: with %s the pod CIDR must not overlap the VPC", p, v.vpcCIDR, cniName)
 	} else {
+		// Its range and overlaps are planning rules (pod-cidr-private,
+		// pod-cidr-overlap): checkPlan forgets it if one fails.
 		v.podCIDR = p
 	}
 
-	mask := c.NodeCIDRMask
-	if c.CNI.Mode == "terway" {
-		// Terway has no node pod subnets: nodeCIDRMask does not apply.
-	} else if c.CNI.Mode == "calico" {
-		// calico.blockSize, checked by checkCalico.
-	} else if mask < minNodeMask || mask > maxNodeMask {
-		v.addf("cluster.nodeCIDRMask", "/%d is out of range: ACK's Flannel \"pods per node\" choices are /%d (256 addresses per node) to /%d (16), the default is /%d", mask, minNodeMask, maxNodeMask, defaultNodeMask)
-	} else if v.podCIDR.IsValid() && mask <= v.podCIDR.Bits() {
-		v.addf("cluster.nodeCIDRMask", "/%d must be longer than the pod CIDR's /%d: each node gets a /%d slice of %s", mask, v.podCIDR.Bits(), mask, v.podCIDR)
-	}
+	// The node CIDR mask (Flannel) and the Calico block size are a
+	// planning rule (node-cidr-mask).
 
 	if c.ServiceCIDR == "" {
 		v.add("cluster.serviceCIDR", "required: the Service ClusterIP range, e.g. 172.21.0.0/20")
 	} else if p, msg := parseCIDR4(c.ServiceCIDR); msg != "" {
 		v.add("cluster.serviceCIDR", msg)
-	} else if !inPrivateRange(p) {
-		v.addf("cluster.serviceCIDR", "%s is not a private range: ACK takes a Service CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", p)
-	} else if p.Bits() < minServiceMask || p.Bits() > maxServiceMask {
-		v.addf("cluster.serviceCIDR", "%s has mask /%d: ACK takes a Service CIDR mask of /%d to /%d", p, p.Bits(), minServiceMask, maxServiceMask)
-	} else if v.vpcCIDR.IsValid() && p.Overlaps(v.vpcCIDR) {
-		v.addf("cluster.serviceCIDR", "%s overlaps the VPC CIDR %s: ACK requires the Service CIDR not to overlap the VPC", p, v.vpcCIDR)
-	} else if v.podCIDR.IsValid() && p.Overlaps(v.podCIDR) {
-		v.addf("cluster.serviceCIDR", "%s overlaps cluster.podCIDR %s: the Service and pod CIDRs must not overlap", p, v.podCIDR)
 	} else {
+		// Its range, mask and overlaps are planning rules
+		// (service-cidr-*): checkPlan forgets it if one fails.
 		v.serviceCIDR = p
 	}
 	v.checkCNI()
@@ -626,7 +535,7 @@ func (v *validator) checkCNI() {
 // checkHosts checks nodes and instances: both are ECS instances in a vSwitch.
 func (v *validator) checkHosts() {
 	s := v.s
-	if len(s.Nodes) == 0 {
+	if len(s.Nodes) == 0 && s.Plan == nil {
 		v.add("nodes", "at least one node is required, e.g. {name: node-1, vswitch: vsw-a}")
 	}
 	names := map[string]string{}
@@ -762,24 +671,6 @@ func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string
 		v.addf(path+".ip", "%s is already the address of %s", a, ips[a])
 	default:
 		ips[a] = path
-	}
-}
-
-// checkCapacity checks that the pod CIDR has a node subnet for every node.
-func (v *validator) checkCapacity() {
-	mask, pod := v.s.Cluster.NodeCIDRMask, v.podCIDR
-	if v.s.Cluster.CNI.Mode == "terway" {
-		return
-	}
-	lo, hi := minNodeMask, maxNodeMask
-	if v.s.Cluster.CNI.Mode == "calico" {
-		lo, hi = minCalicoBlock, maxCalicoBlock
-	}
-	if !pod.IsValid() || mask < lo || mask > hi || mask <= pod.Bits() {
-		return
-	}
-	if n := uint64(1) << (mask - pod.Bits()); n < uint64(len(v.s.Nodes)) {
-		v.addf("cluster.podCIDR", "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask", pod, n, mask, len(v.s.Nodes))
 	}
 }
 
@@ -1582,15 +1473,6 @@ func parseAddr4(s string) (netip.Addr, string) {
 // prefixContains reports whether inner lies entirely inside outer.
 func prefixContains(outer, inner netip.Prefix) bool {
 	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
-}
-
-func inPrivateRange(p netip.Prefix) bool {
-	for _, r := range privateRanges {
-		if prefixContains(r, p) {
-			return true
-		}
-	}
-	return false
 }
 
 func addrUint32(a netip.Addr) uint32 {

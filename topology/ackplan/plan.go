@@ -5,7 +5,8 @@
 // the limit that binds first; the Flannel-vs-Terway comparison; and the
 // suggester that proposes a valid plan.
 //
-// It imports nothing of netsim but package ack (instance types). The
+// It imports nothing of netsim but package ack (instance types) and
+// package hint (did-you-mean in messages). The
 // scenario loader (package topology) turns a scenario, or a plan file,
 // into a Plan, runs Check and turns each Finding into a located problem;
 // `netsim validate` and `netsim plan` run the same rules that way.
@@ -55,6 +56,11 @@ type Plan struct {
 	// or, without a plan block, one pool per (vSwitch, instance type) of
 	// the scenario's nodes (Path then names the first such node).
 	Pools []Pool
+	// NodePools are the scenario's own nodes (one pool per vSwitch and
+	// instance type) when a plan block gives the Pools: they are not
+	// counted in the planned size, but ACK's join rule and Terway's zone
+	// rule judge them, since they are built. Empty otherwise.
+	NodePools []Pool
 	// PodsPerNode is the pods a node must hold (plan.podsPerNode); 0 when
 	// not stated (capacity is then reported without a requirement).
 	PodsPerNode int
@@ -69,6 +75,11 @@ type Plan struct {
 	SurgeNodes      int
 	// Edition is the ACK edition: "pro" (ACK Pro, the default) or "basic".
 	Edition string
+
+	// Catalog is the instance types the plan may name (the built-in table
+	// with the scenario's instanceTypes); rules use it to suggest a type
+	// that fits. nil means the built-in table.
+	Catalog *ack.Catalog
 
 	// Invalid lists field paths whose values did not parse: rules that
 	// need them do not run.
@@ -135,8 +146,18 @@ type Pool struct {
 	Nodes   int
 	// Type is the instance type's figures (the loader resolved its name
 	// in the scenario's catalog).
+	// Type is zero (Name "") when the name is not in the catalog (the
+	// loader reported it); rules that need it skip the pool.
 	Type ack.InstanceType
 	Path string // e.g. "plan.nodePools[0]" or "nodes[0]"
+	// TypePath is where the instance type is written (Path+".instanceType"),
+	// or Path when it is not written and TypeDefault says the default
+	// type (ack.DefaultInstanceType) applies.
+	TypePath    string
+	TypeDefault bool
+	// FirstNode is the name of the pool's first node when the pool was
+	// made from a scenario's nodes (no plan block); "" for a plan pool.
+	FirstNode string
 }
 
 // Severity says how ACK treats a rule's violation.
