@@ -81,6 +81,7 @@ func TestSuggestionsValidateBuildAndRun(t *testing.T) {
 			}
 			s, err := topology.Parse(name+".yaml", sug.YAML)
 			require.NoError(t, err, "%s", sug.YAML)
+			checkLoadedPlan(t, s, sug)
 			require.NotNil(t, s.Plan)
 			assert.Equal(t, req.PodsPerNode, s.Plan.PodsPerNode)
 			var nodes int
@@ -130,6 +131,7 @@ func TestSuggestGridValidatesBuildsAndRuns(t *testing.T) {
 					name := fmt.Sprintf("%s-%s-%d-%d", cni, vpc, nodes, pods)
 					s, err := topology.Parse(name+".yaml", sug.YAML)
 					require.NoError(t, err, "%s\n%s", name, sug.YAML)
+					checkLoadedPlan(t, s, sug)
 					r, err := sim.NewRunner(s)
 					require.NoError(t, err, "%s\n%s", name, sug.YAML)
 					res, err := r.Run(sim.Options{})
@@ -141,4 +143,26 @@ func TestSuggestGridValidatesBuildsAndRuns(t *testing.T) {
 	}
 	assert.Greater(t, planned, 200, "the grid yields plans")
 	t.Logf("%d plans validated, built and run", planned)
+}
+
+// checkLoadedPlan: the loader reads the suggestion's YAML back as the
+// suggester's own Plan, and the rule table, run by the loader as netsim
+// validate and netsim plan run it, finds no error in it and no warning the
+// suggestion does not state.
+func checkLoadedPlan(t *testing.T, s *topology.Scenario, sug *ackplan.Suggestion) {
+	t.Helper()
+	pc := s.PlanCheck()
+	require.NotNil(t, pc)
+	for _, f := range pc.Findings {
+		// A warning is allowed when the suggestion says it (e.g. Terway
+		// above 5,000 nodes needs a quota request); an error never.
+		said := false
+		for _, c := range sug.Choices {
+			said = said || (c.What == "warning "+f.Rule.ID && c.Why == f.Msg)
+		}
+		assert.True(t, f.Severity == ackplan.Warning && said, "%s [%s] at %s: %s", f.Severity, f.Rule.ID, f.At.Path, f.Msg)
+	}
+	got, want := *pc.Plan, *sug.Plan
+	got.Catalog, want.Catalog, got.Invalid, want.Invalid = nil, nil, nil, nil
+	assert.Equal(t, want, got, "LoadPlan reads the suggested plan")
 }

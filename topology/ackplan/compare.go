@@ -251,7 +251,7 @@ func flannelVariant(p *Plan, backend string) (*Plan, []string) {
 			derived = append(derived, fmt.Sprintf("pod CIDR %s: %s node subnets of /%d, outside the VPC, the Service CIDR and the declared ranges",
 				got, sgNum64(blkLen(got)/blkSizeOf(mask)), mask))
 		} else {
-			q.PodCIDR = Block{}
+			q.PodCIDR = Block{Path: "cluster.podCIDR"}
 			derived = append(derived, fmt.Sprintf("no free private /%d for the pod CIDR outside the VPC and the declared ranges", bits))
 		}
 	}
@@ -301,12 +301,13 @@ func terwayVariant(p *Plan) (q *Plan, derived []string, noRoom string) {
 			derived = append(derived, "shared ENI instead of the plan's exclusive ENI: pods per node from (ENIs − 1) × IPs per ENI")
 		}
 		q.CNI.ENIMode = "shared"
-		q.PodCIDR, q.NodeMask, q.NodeMaskPath = Block{}, 0, ""
 		cmpService(q, &derived)
 		return q, derived, ""
 	}
 	q.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitches: map[string][]string{}, PodVSwitchesPath: "cluster.cni.terway.podVSwitches"}
-	q.PodCIDR, q.NodeMask, q.NodeMaskPath = Block{}, 0, ""
+	// Terway takes no pod CIDR (the node CIDR mask is left as it is: no
+	// rule reads it with Terway).
+	q.PodCIDR = Block{Path: "cluster.podCIDR"}
 
 	// The pod addresses each zone needs: its nodes × pods per node (the
 	// instance type's limit when not stated) × the surge.

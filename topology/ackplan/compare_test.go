@@ -46,7 +46,7 @@ func cmpCases() []cmpCase {
 	fTerway := *clonePlan(&flannel)
 	fTerway.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches",
 		PodVSwitches: map[string][]string{"cn-hangzhou-h": {"vsw-pod-h"}, "cn-hangzhou-i": {"vsw-pod-i"}}}
-	fTerway.PodCIDR, fTerway.NodeMask, fTerway.NodeMaskPath = Block{}, 0, ""
+	fTerway.PodCIDR = Block{Path: "cluster.podCIDR"}
 	// Each zone: 100 nodes × 30 pods × 1.25 = 3,750 + 4 reserved → a /20,
 	// carved from the smallest free blocks that hold one: 192.168.16.0/20
 	// (the rest of the first /19 after the two /24s) and the next.
@@ -87,7 +87,7 @@ func cmpCases() []cmpCase {
 	sVXLAN.CNI.Backend = "vxlan"
 	sTerway := *clonePlan(&small)
 	sTerway.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches", PodVSwitches: map[string][]string{}}
-	sTerway.PodCIDR, sTerway.NodeMask, sTerway.NodeMaskPath = Block{}, 0, ""
+	sTerway.PodCIDR = Block{Path: "cluster.podCIDR"}
 
 	return []cmpCase{
 		{"flannel", flannel, flannel, fVXLAN, fTerway, false},

@@ -762,15 +762,21 @@ func (s *suggester) build() error {
 	if s.routeQuota > 0 {
 		p.RouteQuota, p.RouteQuotaSet = s.routeQuota, true
 	}
-	if s.podCIDR.IsValid() {
-		p.PodCIDR = Block{Prefix: s.podCIDR, Path: "cluster.podCIDR"}
-	}
+	// An absent pod CIDR (Terway) is still located where it would be
+	// written, as the loader does.
+	p.PodCIDR = Block{Prefix: s.podCIDR, Path: "cluster.podCIDR"}
 	for i, rg := range r.Ranges {
 		rg.Path = fmt.Sprintf("plan.ranges[%d]", i)
 		p.Ranges = append(p.Ranges, rg)
 	}
 	for _, v := range s.vswitches() {
 		p.VSwitches = append(p.VSwitches, VSwitch{Name: v.name, Zone: v.zone, CIDR: v.cidr, Path: fmt.Sprintf("vpc.vswitches[%d]", len(p.VSwitches))})
+	}
+	// Terway has no node CIDR: the scenario leaves nodeCIDRMask at its
+	// default, which no rule reads.
+	p.NodeMask, p.NodeMaskPath = sgMinNodeMask, "cluster.nodeCIDRMask"
+	if _, builtin := ack.Builtin(r.InstanceType.Name); !builtin || sgCustomType(r.InstanceType) {
+		p.Catalog = ack.NewCatalog(r.InstanceType)
 	}
 	switch {
 	case s.flannel():
@@ -785,6 +791,7 @@ func (s *suggester) build() error {
 		}
 	default:
 		p.CNI = CNI{Mode: "calico", CalicoBlock: s.mask}
+		p.NodeMask, p.NodeMaskPath = s.mask, "cluster.cni.calico.blockSize"
 	}
 	// A node pool per node vSwitch: a zone whose node vSwitch was split
 	// to fit the VPC has its nodes over the parts.
@@ -803,9 +810,21 @@ func (s *suggester) build() error {
 			if len(z.nodeVSW) > 1 {
 				name += fmt.Sprintf("-%d", i+1)
 			}
-			p.Pools = append(p.Pools, Pool{Name: name, VSwitch: v.name, Nodes: n, Type: r.InstanceType,
-				Path: fmt.Sprintf("plan.nodePools[%d]", len(p.Pools))})
+			path := fmt.Sprintf("plan.nodePools[%d]", len(p.Pools))
+			p.Pools = append(p.Pools, Pool{Name: name, VSwitch: v.name, Nodes: n, Type: r.InstanceType, Path: path, TypePath: path + ".instanceType"})
 		}
+	}
+	// The sample's nodes, as the loader sees them: one pool per vSwitch
+	// (ACK's join and zone rules judge them too).
+	for i, z := range s.sampleNodes() {
+		vsw := z.nodeVSW[0].name
+		if i > 0 && p.NodePools[0].VSwitch == vsw {
+			p.NodePools[0].Nodes++
+			continue
+		}
+		path := fmt.Sprintf("nodes[%d]", i)
+		p.NodePools = append(p.NodePools, Pool{Name: fmt.Sprintf("node-%d", i+1), VSwitch: vsw, Nodes: 1, Type: r.InstanceType,
+			Path: path, TypePath: path + ".instanceType", FirstNode: fmt.Sprintf("node-%d", i+1)})
 	}
 	s.plan = p
 	return nil
@@ -844,6 +863,13 @@ func (s *suggester) check() error {
 		return fmt.Errorf("netsim plan --suggest: the suggested plan breaks its own rules (a bug): %s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// sgCustomType reports whether t's figures differ from the built-in type
+// of its name (the YAML then declares it under instanceTypes:).
+func sgCustomType(t ack.InstanceType) bool {
+	b, ok := ack.Builtin(t.Name)
+	return !ok || b.ENIs != t.ENIs || b.IPv4PerENI != t.IPv4PerENI
 }
 
 // zoneNodes is the nodes planned in zone z.

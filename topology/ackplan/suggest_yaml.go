@@ -33,7 +33,7 @@ func (s *suggester) yaml() []byte {
 	w.line(0, "name: %s", s.name())
 	w.line(0, "description: %s", sgQuote(s.describe()))
 	w.line(0, "seed: 1")
-	if t, ok := ack.Builtin(r.InstanceType.Name); !ok || t.ENIs != r.InstanceType.ENIs || t.IPv4PerENI != r.InstanceType.IPv4PerENI {
+	if sgCustomType(r.InstanceType) {
 		w.line(0, "instanceTypes:")
 		w.line(1, "- {name: %s, eniQuantity: %d, eniPrivateIpAddressQuantity: %d}", r.InstanceType.Name, r.InstanceType.ENIs, r.InstanceType.IPv4PerENI)
 	}
