@@ -58,6 +58,8 @@ func suggestCases() []ackplan.Request {
 			Ranges: []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: netip.MustParsePrefix("172.20.0.0/16")}}},
 		ackplan.Request{VPC: netip.MustParsePrefix("172.16.0.0/24"), Nodes: 3, PodsPerNode: 10, CNI: ackplan.CNIFlannelAliVPC,
 			Ranges: []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: netip.MustParsePrefix("172.20.0.0/14")}}},
+		// The most Services a Service CIDR holds.
+		ackplan.Request{VPC: vpc16, Nodes: 3, PodsPerNode: 10, CNI: ackplan.CNIFlannelVXLAN, Services: 65533},
 		// A VPC that holds the pods only with the pod vSwitch split in two.
 		ackplan.Request{VPC: netip.MustParsePrefix("192.168.0.0/22"), Nodes: 20, PodsPerNode: 30, CNI: ackplan.CNITerway},
 	)

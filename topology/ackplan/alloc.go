@@ -13,17 +13,6 @@ import (
 // up to the VPC's always fits); outside it, it finds a free private block
 // for a pod or Service CIDR that overlaps nothing the plan already uses.
 
-// blkPrivateRanges are the RFC 1918 ranges ACK takes a VPC, pod CIDR and
-// Service CIDR from: "Valid values: 10.0.0.0/8, 172.16.0.0/12, and
-// 192.168.0.0/16" —
-// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/kubernetes-cluster-network-planning
-// (facts file §5).
-var blkPrivateRanges = []netip.Prefix{
-	netip.MustParsePrefix("10.0.0.0/8"),
-	netip.MustParsePrefix("172.16.0.0/12"),
-	netip.MustParsePrefix("192.168.0.0/16"),
-}
-
 // ACK's usual choices, from the ACK console's and documentation's
 // examples ("Plan your ACK managed cluster network",
 // https://www.alibabacloud.com/help/doc-detail/86500.html, facts file §5:
@@ -56,11 +45,6 @@ func blkSizeOf(bits int) uint64 { return uint64(1) << (32 - bits) }
 // blkLast is the last address of p as a number.
 func blkLast(p netip.Prefix) uint32 { return blkU32(p.Addr()) + uint32(blkLen(p)-1) }
 
-// blkContains reports whether inner lies entirely inside outer.
-func blkContains(outer, inner netip.Prefix) bool {
-	return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
-}
-
 // blkBits is the longest prefix length whose block holds n addresses
 // (n ≤ 2^32); 32 for n ≤ 1.
 func blkBits(n uint64) int {
@@ -88,7 +72,7 @@ func (s *blockSet) addFree(p netip.Prefix, used []netip.Prefix) {
 		if !u.IsValid() || !u.Overlaps(p) {
 			continue
 		}
-		if blkContains(u, p) || p.Bits() == 32 {
+		if Contains(u, p) || p.Bits() == 32 {
 			return
 		}
 		lo := netip.PrefixFrom(p.Addr(), p.Bits()+1)
@@ -164,7 +148,7 @@ func carve(vpc netip.Prefix, used []netip.Prefix, want []int) (got []netip.Prefi
 // block of 172.16.0.0/12, 10.0.0.0/8 and 192.168.0.0/16 in address order.
 func findFree(bits int, avoid []netip.Prefix, prefer ...netip.Prefix) (netip.Prefix, bool) {
 	isClear := func(p netip.Prefix) bool {
-		if !blkPrivate(p) {
+		if !InPrivateRange(p) {
 			return false
 		}
 		for _, a := range avoid {
@@ -180,7 +164,8 @@ func findFree(bits int, avoid []netip.Prefix, prefer ...netip.Prefix) (netip.Pre
 			return p, true
 		}
 	}
-	for _, r := range []netip.Prefix{blkPrivateRanges[1], blkPrivateRanges[0], blkPrivateRanges[2]} {
+	// 172.16.0.0/12 first: ACK's examples live there.
+	for _, r := range []netip.Prefix{privateRanges[1], privateRanges[0], privateRanges[2]} {
 		if r.Bits() > bits {
 			continue
 		}
@@ -203,14 +188,4 @@ func findFree(bits int, avoid []netip.Prefix, prefer ...netip.Prefix) (netip.Pre
 		}
 	}
 	return netip.Prefix{}, false
-}
-
-// blkPrivate reports whether p lies inside one of blkPrivateRanges.
-func blkPrivate(p netip.Prefix) bool {
-	for _, r := range blkPrivateRanges {
-		if blkContains(r, p) {
-			return true
-		}
-	}
-	return false
 }

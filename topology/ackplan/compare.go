@@ -220,10 +220,10 @@ func flannelVariant(p *Plan, backend string) (*Plan, []string) {
 	if p.CNI.Mode == "flannel" && p.NodeMask != 0 && p.Valid(p.NodeMaskPath) {
 		mask = p.NodeMask
 	} else {
-		mask = sgMinNodeMask
+		mask = MinNodeMask
 		if p.PodsPerNode > 0 {
 			surged := sgCeil(p.PodsPerNode*(100+cmpSurge(p)), 100)
-			for m := sgMaxNodeMask; m >= sgMinNodeMask; m-- {
+			for m := MaxNodeMask; m >= MinNodeMask; m-- {
 				if ack.FlannelPodsPerNode(m) >= surged {
 					mask = m
 					break
@@ -287,7 +287,7 @@ func cmpSurge(p *Plan) int {
 	if p.PodSurgePercent > 0 {
 		return p.PodSurgePercent
 	}
-	return sgSurgePercent
+	return DefaultPodSurgePercent
 }
 
 // terwayVariant is p as Terway shared ENI: its pod vSwitches when it has
@@ -344,7 +344,7 @@ func terwayVariant(p *Plan) (q *Plan, derived []string, noRoom string) {
 		var ws []want
 		for _, z := range zones {
 			for _, n := range sgPieces(need[z], tight) {
-				ws = append(ws, want{z, n, blkBits(uint64(n + sgVSwitchReserved))})
+				ws = append(ws, want{z, n, blkBits(uint64(n + VSwitchReserved))})
 			}
 		}
 		bits := make([]int, len(ws))

@@ -66,69 +66,27 @@ func (e *NoPlanError) Error() string {
 	return "no valid plan: " + e.Why + "; " + e.Relax
 }
 
-// The limits the suggester plans against. Each says where it comes from.
+// The suggester's own choices. ACK's and Alibaba Cloud's limits (route
+// quota, node limits, vSwitch, VPC, node and Service masks, the reserved
+// vSwitch addresses, the default surge) are the rule table's constants in
+// rules.go, each with its source: one set of figures for both.
 const (
-	// sgRouteQuota is the VPC route table's custom entry quota by
-	// default, sgRouteQuotaMax the most a quota request gives: "VPC
-	// route table entries: By default, 200 entries ... up to 1000 after
-	// applying" — ACK, "Comparison between Terway and Flannel",
-	// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/comparison-between-terway-and-flannel
-	// (facts file §1.11, §3.3).
-	sgRouteQuota    = 200
-	sgRouteQuotaMax = 1000
-	// sgFlannelNodes is ACK Pro's node limit with Flannel (same page:
-	// "Flannel 1,000"; one VPC route entry per node).
-	sgFlannelNodes = 1000
-	// sgTerwayNodes is ACK Pro's node limit with Terway by default,
-	// sgTerwayNodesMax on request (same page: "Terway 15,000 (5,000
-	// default)").
-	sgTerwayNodes    = 5000
-	sgTerwayNodesMax = 15000
-	// sgVSwitchesPerVPC is the default vSwitch quota of a VPC ("default
-	// 150 vSwitches per VPC", facts file §5).
-	sgVSwitchesPerVPC = 150
-	// sgVSwitchReserved is the addresses Alibaba Cloud reserves in every
-	// vSwitch: the first and the last three (topology/validate.go
-	// isVSwitchReserved; facts file §5 and §8: commonly stated, the
-	// .253 gateway is the sourced part).
-	sgVSwitchReserved = 4
-	// sgMinVSwitchMask, sgMaxVSwitchMask: CreateVSwitch "the subnet mask
-	// of a vSwitch must be /16 to /29" —
-	// https://alibabacloud.com/help/ja/vpc/api-createvswitch
-	sgMinVSwitchMask = 16
-	sgMaxVSwitchMask = 29
-	// sgMinVPCMask, sgMaxVPCMask: CreateVpc "The subnet mask must be 8 to
-	// 28 bits in length" — https://help.aliyun.com/document_detail/2588228.html
-	sgMinVPCMask = 8
-	sgMaxVPCMask = 28
-	// sgMinNodeMask, sgMaxNodeMask: ACK's Flannel node_cidr_mask "24-28
-	// is allowed. 24 means 2^(32-24)-1=255" (terraform
-	// alicloud_cs_managed_kubernetes, facts file §5).
-	sgMinNodeMask = 24
-	sgMaxNodeMask = 28
-	// sgMinServiceMask, sgMaxServiceMask, sgServiceMask: CreateCluster
-	// service_cidr "10.0.0.0/16-24, 172.16-31.0.0/16-24, and
-	// 192.168.0.0/16-24" (ACK API reference, CreateCluster); ACK's example
-	// 172.21.0.0/20, 4,096 addresses (facts file §5).
-	sgMinServiceMask = 16
-	sgMaxServiceMask = 24
-	sgServiceMask    = 20
+	// sgServiceMask is ACK's example Service CIDR size, 172.21.0.0/20,
+	// 4,096 addresses (facts file §5).
+	sgServiceMask = 20
 	// sgPodMask is ACK's example pod CIDR size, 172.20.0.0/16 (facts
 	// file §5): the suggester gives at least this much when it is free,
 	// since a Flannel pod CIDR cannot be changed or extended later
 	// (facts file §1.11).
 	sgPodMask = 16
-	// sgSurgePercent is a Deployment's default maxSurge, 25% —
-	// https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#max-surge
-	// ("The default value is 25%").
-	sgSurgePercent = 25
 	// sgGrowth is the growth the suggester sizes for where the space
 	// allows: twice the requested nodes.
 	sgGrowth = 2
 	// sgCalicoMinBlock, sgCalicoMaxBlock: the Calico IPAM block sizes the
 	// suggester chooses from (Calico accepts /20 to /32; netsim gives each
-	// node one block, so a block is a node's pod limit).
-	sgCalicoMinBlock = 20
+	// node one block, so a block is a node's pod limit; /28 is the
+	// smallest it proposes).
+	sgCalicoMinBlock = MinCalicoBlock
 	sgCalicoMaxBlock = 28
 	// sgDefaultZone is the zone of a request without --zones.
 	sgDefaultZone = "cn-hangzhou-h"
@@ -136,12 +94,11 @@ const (
 
 // The CNI modes Suggest plans for.
 const (
-	CNIFlannelAliVPC    = "flannel-alivpc"
-	CNIFlannelVXLAN     = "flannel-vxlan"
-	CNITerway           = "terway"
-	CNITerwayExclusive  = "terway-exclusive"
-	CNICalico           = "calico"
-	sgServiceAllocSpare = 2 // ClusterIP allocator: network and broadcast addresses
+	CNIFlannelAliVPC   = "flannel-alivpc"
+	CNIFlannelVXLAN    = "flannel-vxlan"
+	CNITerway          = "terway"
+	CNITerwayExclusive = "terway-exclusive"
+	CNICalico          = "calico"
 )
 
 // SuggestCNIs are the values Request.CNI takes.
@@ -251,11 +208,11 @@ func checkRequest(req *Request) error {
 		return errors.New("--vpc: required: the VPC's IPv4 CIDR block, e.g. 192.168.0.0/16")
 	case !v.Addr().Is4():
 		return fmt.Errorf("--vpc %s: not an IPv4 CIDR block: an ACK VPC's primary CIDR is IPv4", v)
-	case v.Bits() < sgMinVPCMask || v.Bits() > sgMaxVPCMask:
-		return fmt.Errorf("--vpc %s: mask /%d is out of range: an Alibaba Cloud VPC CIDR mask must be /%d to /%d", v, v.Bits(), sgMinVPCMask, sgMaxVPCMask)
+	case v.Bits() < MinVPCMask || v.Bits() > MaxVPCMask:
+		return fmt.Errorf("--vpc %s: mask /%d is out of range: an Alibaba Cloud VPC CIDR mask must be /%d to /%d", v, v.Bits(), MinVPCMask, MaxVPCMask)
 	case v != v.Masked():
 		return fmt.Errorf("--vpc %s: host bits are set: the network is %s", v, v.Masked())
-	case !blkPrivate(v):
+	case !InPrivateRange(v):
 		return fmt.Errorf("--vpc %s: not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them", v)
 	}
 	if req.Nodes < 1 {
@@ -303,29 +260,29 @@ func (s *suggester) limits() error {
 	n := s.req.Nodes
 	switch {
 	case s.flannel():
-		s.nodeLimit, s.nodeLimitMax = sgFlannelNodes, sgFlannelNodes
-		if n > sgFlannelNodes {
+		s.nodeLimit, s.nodeLimitMax = FlannelMaxNodes, FlannelMaxNodes
+		if n > FlannelMaxNodes {
 			return &NoPlanError{Requirement: "--nodes",
 				Why: fmt.Sprintf("%s nodes are more than ACK allows with Flannel: %s nodes (one VPC route entry per node; the route table holds %d entries by default, %s at most on request)",
-					sgNum(n), sgNum(sgFlannelNodes), sgRouteQuota, sgNum(sgRouteQuotaMax)),
+					sgNum(n), sgNum(FlannelMaxNodes), DefaultRouteQuota, sgNum(MaxRouteQuota)),
 				Relax: fmt.Sprintf("use --cni terway (%s nodes by default, %s on request), or plan at most %s nodes",
-					sgNum(sgTerwayNodes), sgNum(sgTerwayNodesMax), sgNum(sgFlannelNodes))}
+					sgNum(TerwayDefaultMaxNodes), sgNum(TerwayMaxNodes), sgNum(FlannelMaxNodes))}
 		}
-		s.choose("", "node limit", sgNum(sgFlannelNodes), "ACK Pro allows %s nodes with Flannel (comparison-between-terway-and-flannel); the plan has %s",
-			sgNum(sgFlannelNodes), sgNum(n))
+		s.choose("", "node limit", sgNum(FlannelMaxNodes), "ACK Pro allows %s nodes with Flannel (comparison-between-terway-and-flannel); the plan has %s",
+			sgNum(FlannelMaxNodes), sgNum(n))
 	case s.terway():
-		s.nodeLimit, s.nodeLimitMax = sgTerwayNodes, sgTerwayNodesMax
-		if n > sgTerwayNodesMax {
+		s.nodeLimit, s.nodeLimitMax = TerwayDefaultMaxNodes, TerwayMaxNodes
+		if n > TerwayMaxNodes {
 			return &NoPlanError{Requirement: "--nodes",
-				Why:   fmt.Sprintf("%s nodes are more than ACK allows with Terway: %s by default, %s at most on request", sgNum(n), sgNum(sgTerwayNodes), sgNum(sgTerwayNodesMax)),
-				Relax: fmt.Sprintf("split the workload over several clusters of at most %s nodes each", sgNum(sgTerwayNodesMax))}
+				Why:   fmt.Sprintf("%s nodes are more than ACK allows with Terway: %s by default, %s at most on request", sgNum(n), sgNum(TerwayDefaultMaxNodes), sgNum(TerwayMaxNodes)),
+				Relax: fmt.Sprintf("split the workload over several clusters of at most %s nodes each", sgNum(TerwayMaxNodes))}
 		}
-		if n > sgTerwayNodes {
-			s.choose("", "node limit", sgNum(sgTerwayNodesMax), "%s nodes are more than ACK's default Terway limit of %s: request the increase to %s before the cluster grows past %s",
-				sgNum(n), sgNum(sgTerwayNodes), sgNum(sgTerwayNodesMax), sgNum(sgTerwayNodes))
+		if n > TerwayDefaultMaxNodes {
+			s.choose("", "node limit", sgNum(TerwayMaxNodes), "%s nodes are more than ACK's default Terway limit of %s: request the increase to %s before the cluster grows past %s",
+				sgNum(n), sgNum(TerwayDefaultMaxNodes), sgNum(TerwayMaxNodes), sgNum(TerwayDefaultMaxNodes))
 		} else {
-			s.choose("", "node limit", sgNum(sgTerwayNodes), "ACK Pro allows %s nodes with Terway by default, %s on request (comparison-between-terway-and-flannel); the plan has %s",
-				sgNum(sgTerwayNodes), sgNum(sgTerwayNodesMax), sgNum(n))
+			s.choose("", "node limit", sgNum(TerwayDefaultMaxNodes), "ACK Pro allows %s nodes with Terway by default, %s on request (comparison-between-terway-and-flannel); the plan has %s",
+				sgNum(TerwayDefaultMaxNodes), sgNum(TerwayMaxNodes), sgNum(n))
 		}
 	default: // calico: not an ACK CNI, no ACK node limit
 		s.choose("", "node limit", "none modelled", "ACK does not offer Calico as its CNI: no ACK node limit is modelled, the pool size bounds the nodes")
@@ -337,10 +294,10 @@ func (s *suggester) limits() error {
 // checks the instance type (Terway).
 func (s *suggester) podsPerNode() error {
 	p := s.req.PodsPerNode
-	surged := sgCeil(p*(100+sgSurgePercent), 100)
+	surged := sgCeil(p*(100+DefaultPodSurgePercent), 100)
 	switch {
 	case s.flannel(), s.req.CNI == CNICalico:
-		lo, hi, pods, what := sgMinNodeMask, sgMaxNodeMask, ack.FlannelPodsPerNode, "node CIDR mask"
+		lo, hi, pods, what := MinNodeMask, MaxNodeMask, ack.FlannelPodsPerNode, "node CIDR mask"
 		if s.req.CNI == CNICalico {
 			lo, hi, what = sgCalicoMinBlock, sgCalicoMaxBlock, "Calico block size"
 		}
@@ -354,7 +311,7 @@ func (s *suggester) podsPerNode() error {
 		}
 		m := fit(surged)
 		why := fmt.Sprintf("/%d is the longest of /%d–/%d that holds the %d pods per node plus a %d%% rolling-update surge (a Deployment's default maxSurge), %d: %s pods a node",
-			m, lo, hi, p, sgSurgePercent, surged, sgFormula(s.req.CNI, m))
+			m, lo, hi, p, DefaultPodSurgePercent, surged, sgFormula(s.req.CNI, m))
 		if m == 0 {
 			m = fit(p)
 			if m == 0 {
@@ -367,7 +324,7 @@ func (s *suggester) podsPerNode() error {
 					Relax: relax}
 			}
 			why = fmt.Sprintf("/%d is the longest of /%d–/%d that holds the %d pods per node: %s pods a node; none leaves room for the %d%% rolling-update surge (%d pods) on a full node, so an update needs spare nodes",
-				m, lo, hi, p, sgFormula(s.req.CNI, m), sgSurgePercent, surged)
+				m, lo, hi, p, sgFormula(s.req.CNI, m), DefaultPodSurgePercent, surged)
 		}
 		s.mask, s.perNode = m, pods(m)
 		if s.req.CNI == CNICalico {
@@ -392,7 +349,7 @@ func (s *suggester) podsPerNode() error {
 			why += " — instance figures " + u
 		}
 		if surged > s.perNode {
-			why += fmt.Sprintf("; a full node has no room for the %d%% surge (%d pods), so a rolling update needs spare nodes", sgSurgePercent, surged)
+			why += fmt.Sprintf("; a full node has no room for the %d%% surge (%d pods), so a rolling update needs spare nodes", DefaultPodSurgePercent, surged)
 		}
 		s.choose("plan", "pods per node", fmt.Sprintf("%d of %d", p, s.perNode), "%s", why)
 	}
@@ -463,9 +420,9 @@ func (s *suggester) layout() error {
 			s.target = max(n, min(s.target, s.nodeLimitMax))
 		}
 		need = s.sizeVSwitches(try.tight)
-		if len(need) > sgVSwitchesPerVPC {
+		if len(need) > MaxVSwitches {
 			return &NoPlanError{Requirement: "--nodes",
-				Why:   fmt.Sprintf("the plan needs %d vSwitches; a VPC has at most %d by default", len(need), sgVSwitchesPerVPC),
+				Why:   fmt.Sprintf("the plan needs %d vSwitches; a VPC has at most %d by default", len(need), MaxVSwitches),
 				Relax: "plan fewer nodes or pods per node, or fewer zones"}
 		}
 		want := make([]int, len(need))
@@ -489,10 +446,10 @@ func (s *suggester) layout() error {
 	}
 	m := blkBits(total)
 	relax := "plan fewer nodes or pods per node"
-	if m >= sgMinVPCMask {
+	if m >= MinVPCMask {
 		bigger := netip.PrefixFrom(s.req.VPC.Addr(), m).Masked()
-		if !blkPrivate(bigger) {
-			bigger = netip.PrefixFrom(blkPrivateRanges[0].Addr(), m)
+		if !InPrivateRange(bigger) {
+			bigger = netip.PrefixFrom(privateRanges[0].Addr(), m)
 		}
 		relax = fmt.Sprintf("use a VPC of /%d or larger (e.g. --vpc %s), or %s", m, bigger, relax)
 	}
@@ -515,7 +472,7 @@ func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
 			if len(parts) > 1 {
 				name += fmt.Sprintf("-%d", i+1)
 			}
-			out = append(out, sgVSwitch{name: name, zone: z.name, holds: p, what: what, bits: blkBits(uint64(p + sgVSwitchReserved)),
+			out = append(out, sgVSwitch{name: name, zone: z.name, holds: p, what: what, bits: blkBits(uint64(p + VSwitchReserved)),
 				part: i + 1, parts: len(parts), total: need})
 		}
 	}
@@ -523,7 +480,7 @@ func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
 		nodes := sgCeil(z.nodes*s.target, s.req.Nodes)
 		add(z, "node", "nodes", nodes)
 		if s.terway() {
-			add(z, "pod", "pod addresses", sgCeil(nodes*s.req.PodsPerNode*(100+sgSurgePercent), 100))
+			add(z, "pod", "pod addresses", sgCeil(nodes*s.req.PodsPerNode*(100+DefaultPodSurgePercent), 100))
 		}
 	}
 	return out
@@ -534,17 +491,17 @@ func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
 // splits that rest into the largest block it fills and a block for what
 // remains, when that takes fewer addresses.
 func sgPieces(n int, tight bool) []int {
-	maxUsable := int(blkSizeOf(sgMinVSwitchMask)) - sgVSwitchReserved
+	maxUsable := int(blkSizeOf(MinVSwitchMask)) - VSwitchReserved
 	var out []int
 	for n > maxUsable {
 		out = append(out, maxUsable)
 		n -= maxUsable
 	}
-	one := func(n int) uint64 { return blkSizeOf(min(sgMaxVSwitchMask, blkBits(uint64(n+sgVSwitchReserved)))) }
+	one := func(n int) uint64 { return blkSizeOf(min(MaxVSwitchMask, blkBits(uint64(n+VSwitchReserved)))) }
 	if tight {
 		// The largest block n fills, and one for the rest.
 		floor := one(n) / 2
-		if usable := int(floor) - sgVSwitchReserved; floor >= blkSizeOf(sgMaxVSwitchMask) && usable < n && floor+one(n-usable) < one(n) {
+		if usable := int(floor) - VSwitchReserved; floor >= blkSizeOf(MaxVSwitchMask) && usable < n && floor+one(n-usable) < one(n) {
 			return append(out, usable, n-usable)
 		}
 	}
@@ -575,7 +532,7 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 				z.podVSW = append(z.podVSW, v)
 			}
 		}
-		usable := blkLen(v.cidr) - sgVSwitchReserved
+		usable := blkLen(v.cidr) - VSwitchReserved
 		grown := ""
 		if s.growth > 1 {
 			grown = fmt.Sprintf(" (%d× growth)", s.growth)
@@ -583,19 +540,19 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 		zoneNeed := fmt.Sprintf("zone %s's node vSwitch: %s nodes%s", v.zone, sgNum(v.total), grown)
 		if v.what != "nodes" {
 			zoneNeed = fmt.Sprintf("zone %s's Terway pod vSwitch: %s pod addresses (%s nodes%s × %d pods × %d%% for the surge)",
-				v.zone, sgNum(v.total), sgNum(sgCeil(s.zoneNodes(v.zone)*s.target, s.req.Nodes)), grown, s.req.PodsPerNode, 100+sgSurgePercent)
+				v.zone, sgNum(v.total), sgNum(sgCeil(s.zoneNodes(v.zone)*s.target, s.req.Nodes)), grown, s.req.PodsPerNode, 100+DefaultPodSurgePercent)
 		}
 		var why string
 		switch {
 		case v.parts == 1:
-			why = fmt.Sprintf("%s + Alibaba's %d reserved addresses → /%d (%s usable)", zoneNeed, sgVSwitchReserved, v.bits, sgNum64(usable))
+			why = fmt.Sprintf("%s + Alibaba's %d reserved addresses → /%d (%s usable)", zoneNeed, VSwitchReserved, v.bits, sgNum64(usable))
 		case v.part == 1:
-			split := fmt.Sprintf("a vSwitch is at most /%d (%s usable)", sgMinVSwitchMask, sgNum64(blkSizeOf(sgMinVSwitchMask)-sgVSwitchReserved))
+			split := fmt.Sprintf("a vSwitch is at most /%d (%s usable)", MinVSwitchMask, sgNum64(blkSizeOf(MinVSwitchMask)-VSwitchReserved))
 			if s.tight {
 				split = "split to fit the VPC"
 			}
 			why = fmt.Sprintf("%s, over %d vSwitches (%s); this one %s → /%d (%s usable, %d reserved)",
-				zoneNeed, v.parts, split, sgNum(v.holds), v.bits, sgNum64(usable), sgVSwitchReserved)
+				zoneNeed, v.parts, split, sgNum(v.holds), v.bits, sgNum64(usable), VSwitchReserved)
 		default:
 			why = fmt.Sprintf("zone %s, %d of %d: %s %s → /%d (%s usable)", v.zone, v.part, v.parts, sgNum(v.holds), v.what, v.bits, sgNum64(usable))
 		}
@@ -690,17 +647,17 @@ func (s *suggester) routes() error {
 	}
 	what := strings.Join(parts, " and ")
 	switch {
-	case n > sgRouteQuotaMax:
+	case n > MaxRouteQuota:
 		return &NoPlanError{Requirement: "--nodes",
-			Why:   fmt.Sprintf("%s need %s VPC route entries; a route table holds %s at most, on request", what, sgNum(n), sgNum(sgRouteQuotaMax)),
+			Why:   fmt.Sprintf("%s need %s VPC route entries; a route table holds %s at most, on request", what, sgNum(n), sgNum(MaxRouteQuota)),
 			Relax: "use --cni terway (no route entry per node), or plan fewer nodes or declared ranges"}
-	case n > sgRouteQuota:
-		s.routeQuota = sgRouteQuotaMax
-		s.choose("vpc.routeQuota", "routeQuota", sgNum(sgRouteQuotaMax), "%s need %s VPC route entries, more than the default quota of %d — request a route table quota increase (up to %s, Quota Center) before creating the cluster",
-			what, sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
+	case n > DefaultRouteQuota:
+		s.routeQuota = MaxRouteQuota
+		s.choose("vpc.routeQuota", "routeQuota", sgNum(MaxRouteQuota), "%s need %s VPC route entries, more than the default quota of %d — request a route table quota increase (up to %s, Quota Center) before creating the cluster",
+			what, sgNum(n), DefaultRouteQuota, sgNum(MaxRouteQuota))
 	case nodes > 0:
-		s.choose("vpc.cidr", "route entries", fmt.Sprintf("%d of %d", n, sgRouteQuota), "%s need %s VPC route entries: the default quota of %d holds them; growing past it needs a quota request (up to %s)",
-			what, sgNum(n), sgRouteQuota, sgNum(sgRouteQuotaMax))
+		s.choose("vpc.cidr", "route entries", fmt.Sprintf("%d of %d", n, DefaultRouteQuota), "%s need %s VPC route entries: the default quota of %d holds them; growing past it needs a quota request (up to %s)",
+			what, sgNum(n), DefaultRouteQuota, sgNum(MaxRouteQuota))
 	}
 	return nil
 }
@@ -709,14 +666,16 @@ func (s *suggester) routes() error {
 func (s *suggester) serviceRange() error {
 	want := s.req.Services
 	avoid := append([]netip.Prefix{s.req.VPC, s.podCIDR}, sgRangeCIDRs(s.req.Ranges)...)
-	capOf := func(bits int) int { return int(blkSizeOf(bits)) - sgServiceAllocSpare }
-	if want > capOf(sgMinServiceMask) {
+	// The Services a /bits holds: its allocatable ClusterIPs (2^(32−bits)
+	// − 2, see AllocatableClusterIPs) less the kubernetes Service's.
+	capOf := func(bits int) int { return AllocatableClusterIPs(netip.PrefixFrom(netip.IPv4Unspecified(), bits)) - 1 }
+	if want > capOf(MinServiceMask) {
 		return &NoPlanError{Requirement: "--services",
-			Why:   fmt.Sprintf("%s Services are more than ACK's largest Service CIDR, /%d, holds: %s ClusterIPs", sgNum(want), sgMinServiceMask, sgNum(capOf(sgMinServiceMask))),
-			Relax: fmt.Sprintf("plan at most %s Services (headless Services take no ClusterIP)", sgNum(capOf(sgMinServiceMask)))}
+			Why:   fmt.Sprintf("%s Services are more than ACK's largest Service CIDR, /%d, holds: %s ClusterIPs besides the kubernetes Service's", sgNum(want), MinServiceMask, sgNum(capOf(MinServiceMask))),
+			Relax: fmt.Sprintf("plan at most %s Services (headless Services take no ClusterIP)", sgNum(capOf(MinServiceMask)))}
 	}
 	fit := func(n int) int {
-		for b := sgMaxServiceMask; b >= sgMinServiceMask; b-- {
+		for b := MaxServiceMask; b >= MinServiceMask; b-- {
 			if capOf(b) >= n {
 				return b
 			}
@@ -727,14 +686,14 @@ func (s *suggester) serviceRange() error {
 	bits, why := min(sgServiceMask, grown), ""
 	switch {
 	case want == 0:
-		why = fmt.Sprintf("ACK's example size /%d: %s ClusterIPs (2^(32−%d) − 2: the allocator skips the network and broadcast addresses, kubernetes pkg/registry/core/service/ipallocator)", sgServiceMask, sgNum(capOf(sgServiceMask)), sgServiceMask)
+		why = fmt.Sprintf("ACK's example size /%d: %s Services (2^(32−%d) − 2 ClusterIPs — the allocator skips the network and broadcast addresses, kubernetes pkg/registry/core/service/ipallocator — less the kubernetes Service's)", sgServiceMask, sgNum(capOf(sgServiceMask)), sgServiceMask)
 	case grown == 0:
 		bits = fit(want)
-		why = fmt.Sprintf("the smallest of /%d–/%d holding the %s Services (no room for %d×): %s ClusterIPs", sgMinServiceMask, sgMaxServiceMask, sgNum(want), sgGrowth, sgNum(capOf(bits)))
+		why = fmt.Sprintf("the smallest of /%d–/%d holding the %s Services (no room for %d×): %s Services", MinServiceMask, MaxServiceMask, sgNum(want), sgGrowth, sgNum(capOf(bits)))
 	case bits < grown:
-		why = fmt.Sprintf("ACK's example size /%d: %s ClusterIPs, more than %d× the %s Services", sgServiceMask, sgNum(capOf(bits)), sgGrowth, sgNum(want))
+		why = fmt.Sprintf("ACK's example size /%d: %s Services, more than %d× the %s asked", sgServiceMask, sgNum(capOf(bits)), sgGrowth, sgNum(want))
 	default:
-		why = fmt.Sprintf("%d× the %s Services: %s ClusterIPs (2^(32−%d) − 2)", sgGrowth, sgNum(want), sgNum(capOf(bits)), bits)
+		why = fmt.Sprintf("%d× the %s Services: %s (2^(32−%d) − 2 ClusterIPs less the kubernetes Service's)", sgGrowth, sgNum(want), sgNum(capOf(bits)), bits)
 	}
 	p, ok := findFree(bits, avoid, ackServiceCIDR)
 	if !ok {
@@ -752,10 +711,10 @@ func (s *suggester) build() error {
 	r := s.req
 	p := &Plan{
 		VPC:             Block{Prefix: r.VPC, Path: "vpc.cidr"},
-		RouteQuota:      sgRouteQuota,
+		RouteQuota:      DefaultRouteQuota,
 		PodsPerNode:     r.PodsPerNode,
 		Services:        r.Services,
-		PodSurgePercent: sgSurgePercent,
+		PodSurgePercent: DefaultPodSurgePercent,
 		Edition:         "pro",
 		ServiceCIDR:     Block{Prefix: s.serviceCIDR, Path: "cluster.serviceCIDR"},
 	}
@@ -774,7 +733,7 @@ func (s *suggester) build() error {
 	}
 	// Terway has no node CIDR: the scenario leaves nodeCIDRMask at its
 	// default, which no rule reads.
-	p.NodeMask, p.NodeMaskPath = sgMinNodeMask, "cluster.nodeCIDRMask"
+	p.NodeMask, p.NodeMaskPath = MinNodeMask, "cluster.nodeCIDRMask"
 	if _, builtin := ack.Builtin(r.InstanceType.Name); !builtin || sgCustomType(r.InstanceType) {
 		p.Catalog = ack.NewCatalog(r.InstanceType)
 	}

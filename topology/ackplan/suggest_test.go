@@ -42,7 +42,7 @@ func TestCarve(t *testing.T) {
 			for i, p := range got {
 				assert.Equal(t, c.want[i], p.Bits())
 				assert.Equal(t, p, p.Masked(), "aligned")
-				assert.True(t, blkContains(pfx(c.vpc), p), "%s inside the VPC", p)
+				assert.True(t, Contains(pfx(c.vpc), p), "%s inside the VPC", p)
 				for _, u := range used {
 					assert.False(t, p.Overlaps(u), "%s overlaps used %s", p, u)
 				}
@@ -129,14 +129,14 @@ func checkSuggestion(t *testing.T, req Request) {
 				assert.Equal(t, "10.0.0.0/8", req.VPC.String(), np.Error())
 				return
 			}
-			assert.True(t, (req.CNI == CNIFlannelAliVPC || req.CNI == CNIFlannelVXLAN) && req.Nodes > sgFlannelNodes, np.Error())
+			assert.True(t, (req.CNI == CNIFlannelAliVPC || req.CNI == CNIFlannelVXLAN) && req.Nodes > FlannelMaxNodes, np.Error())
 		case "--pods-per-node":
 			max := req.InstanceType.MaxPods(ack.SharedENI)
 			if req.CNI == CNITerwayExclusive {
 				max = req.InstanceType.MaxPods(ack.ExclusiveENI)
 			}
 			if req.CNI == CNIFlannelAliVPC || req.CNI == CNIFlannelVXLAN {
-				max = ack.FlannelPodsPerNode(sgMinNodeMask)
+				max = ack.FlannelPodsPerNode(MinNodeMask)
 			}
 			assert.Greater(t, req.PodsPerNode, max, np.Error())
 		case "--vpc":
@@ -150,20 +150,20 @@ func checkSuggestion(t *testing.T, req Request) {
 	p := sug.Plan
 	assert.Equal(t, req.VPC, p.VPC.Prefix)
 	for i, v := range p.VSwitches {
-		assert.True(t, blkContains(p.VPC.Prefix, v.CIDR), "%s inside the VPC", v.CIDR)
-		assert.GreaterOrEqual(t, v.CIDR.Bits(), sgMinVSwitchMask)
-		assert.LessOrEqual(t, v.CIDR.Bits(), sgMaxVSwitchMask)
+		assert.True(t, Contains(p.VPC.Prefix, v.CIDR), "%s inside the VPC", v.CIDR)
+		assert.GreaterOrEqual(t, v.CIDR.Bits(), MinVSwitchMask)
+		assert.LessOrEqual(t, v.CIDR.Bits(), MaxVSwitchMask)
 		for _, o := range p.VSwitches[:i] {
 			assert.False(t, v.CIDR.Overlaps(o.CIDR), "%s overlaps %s", v.CIDR, o.CIDR)
 		}
 	}
-	assert.LessOrEqual(t, len(p.VSwitches), sgVSwitchesPerVPC)
+	assert.LessOrEqual(t, len(p.VSwitches), MaxVSwitches)
 	usable := func(names ...string) int {
 		n := 0
 		for _, v := range p.VSwitches {
 			for _, name := range names {
 				if v.Name == name {
-					n += int(blkLen(v.CIDR)) - sgVSwitchReserved
+					n += int(blkLen(v.CIDR)) - VSwitchReserved
 				}
 			}
 		}
@@ -180,7 +180,7 @@ func checkSuggestion(t *testing.T, req Request) {
 					zone = v.Zone
 				}
 			}
-			assert.GreaterOrEqual(t, usable(p.CNI.PodVSwitches[zone]...), sgCeil(pl.Nodes*req.PodsPerNode*(100+sgSurgePercent), 100),
+			assert.GreaterOrEqual(t, usable(p.CNI.PodVSwitches[zone]...), sgCeil(pl.Nodes*req.PodsPerNode*(100+DefaultPodSurgePercent), 100),
 				"zone %s's pod vSwitches hold its pods and the surge", zone)
 		}
 	}
@@ -188,9 +188,9 @@ func checkSuggestion(t *testing.T, req Request) {
 
 	svc := p.ServiceCIDR.Prefix
 	assert.False(t, svc.Overlaps(p.VPC.Prefix))
-	assert.GreaterOrEqual(t, svc.Bits(), sgMinServiceMask)
-	assert.LessOrEqual(t, svc.Bits(), sgMaxServiceMask)
-	assert.GreaterOrEqual(t, int(blkLen(svc))-2, req.Services)
+	assert.GreaterOrEqual(t, svc.Bits(), MinServiceMask)
+	assert.LessOrEqual(t, svc.Bits(), MaxServiceMask)
+	assert.GreaterOrEqual(t, AllocatableClusterIPs(svc)-1, req.Services, "the Service CIDR holds the Services and the kubernetes Service")
 	switch p.CNI.Mode {
 	case "flannel", "calico":
 		pod := p.PodCIDR.Prefix
@@ -204,15 +204,15 @@ func checkSuggestion(t *testing.T, req Request) {
 		assert.GreaterOrEqual(t, ack.FlannelPodsPerNode(mask), req.PodsPerNode)
 		assert.GreaterOrEqual(t, 1<<(mask-pod.Bits()), req.Nodes, "the pod CIDR has a node subnet for every node")
 		if p.CNI.Mode == "flannel" {
-			assert.GreaterOrEqual(t, mask, sgMinNodeMask)
-			assert.LessOrEqual(t, mask, sgMaxNodeMask)
+			assert.GreaterOrEqual(t, mask, MinNodeMask)
+			assert.LessOrEqual(t, mask, MaxNodeMask)
 			// The longest mask that fits: one bit longer holds too few.
-			if mask < sgMaxNodeMask {
-				assert.Less(t, ack.FlannelPodsPerNode(mask+1), sgCeil(req.PodsPerNode*(100+sgSurgePercent), 100))
+			if mask < MaxNodeMask {
+				assert.Less(t, ack.FlannelPodsPerNode(mask+1), sgCeil(req.PodsPerNode*(100+DefaultPodSurgePercent), 100))
 			}
 		}
 		if p.CNI.Backend == "alivpc" {
-			assert.Equal(t, req.Nodes > sgRouteQuota, p.RouteQuotaSet)
+			assert.Equal(t, req.Nodes > DefaultRouteQuota, p.RouteQuotaSet)
 			assert.GreaterOrEqual(t, p.RouteQuota, req.Nodes, "a route entry per node")
 		} else {
 			assert.False(t, p.RouteQuotaSet)
@@ -265,7 +265,10 @@ func TestSuggestNoPlan(t *testing.T) {
 			// 20 nodes + 4 = 24: tight, a /28 (12) and a /28 (8 + 4): 32, a /27.
 			"--vpc", []string{"16", "32"}, []string{"/27"}},
 		{"services", Request{VPC: vpc16, Nodes: 3, PodsPerNode: 10, CNI: CNITerway, Services: 70000},
-			"--services", []string{"70,000", "65,534"}, []string{"65,534"}},
+			"--services", []string{"70,000", "65,533"}, []string{"65,533"}},
+		{"services-65534", Request{VPC: vpc16, Nodes: 3, PodsPerNode: 10, CNI: CNITerway, Services: 65534},
+			// A /16 has 65,534 ClusterIPs, one of them the kubernetes Service's.
+			"--services", []string{"65,534", "65,533"}, []string{"65,533"}},
 		{"alivpc-1000-nodes-and-a-range", Request{VPC: pfx("10.0.0.0/8"), Nodes: 1000, PodsPerNode: 10, CNI: CNIFlannelAliVPC,
 			Ranges: []Range{{Name: "idc", Kind: OnPremises, CIDR: pfx("192.168.0.0/16")}}},
 			"--nodes", []string{"1,001", "1,000", "declared range"}, []string{"terway"}},
@@ -316,15 +319,39 @@ func TestSuggestRouteQuota(t *testing.T) {
 				entries += c.nodes
 			}
 			if c.raised {
-				assert.Equal(t, sgRouteQuotaMax, sug.Plan.RouteQuota)
+				assert.Equal(t, MaxRouteQuota, sug.Plan.RouteQuota)
 				assert.Contains(t, string(sug.YAML), "routeQuota: 1000")
 				assert.Contains(t, string(sug.YAML), "quota increase")
 				assert.GreaterOrEqual(t, sug.Plan.RouteQuota, entries)
 			} else {
-				assert.Equal(t, sgRouteQuota, sug.Plan.RouteQuota)
+				assert.Equal(t, DefaultRouteQuota, sug.Plan.RouteQuota)
 				assert.NotContains(t, string(sug.YAML), "routeQuota:")
-				assert.LessOrEqual(t, entries, sgRouteQuota)
+				assert.LessOrEqual(t, entries, DefaultRouteQuota)
 			}
+		})
+	}
+}
+
+// TestSuggestServices: the Service CIDR is ACK's /20 unless the Services
+// need more: 2× where a /16 holds that, else the Services asked.
+func TestSuggestServices(t *testing.T) {
+	for _, c := range []struct{ services, bits int }{
+		{0, 20},
+		{100, 20},  // 2× fits a /24; ACK's /20 is larger
+		{2046, 20}, // 2 × 2,046 = 4,092 ≤ 4,093
+		{2047, 19},
+		{4093, 19},
+		{32766, 16}, // 65,532 ≤ 65,533
+		{40000, 16}, // 2× does not fit: the Services asked
+		{65533, 16},
+	} {
+		t.Run(fmt.Sprint(c.services), func(t *testing.T) {
+			sug, err := Suggest(Request{VPC: pfx("192.168.0.0/16"), Nodes: 3, PodsPerNode: 10, CNI: CNIFlannelAliVPC, Services: c.services})
+			require.NoError(t, err)
+			svc := sug.Plan.ServiceCIDR.Prefix
+			assert.Equal(t, c.bits, svc.Bits(), svc.String())
+			assert.GreaterOrEqual(t, AllocatableClusterIPs(svc)-1, c.services)
+			assert.Equal(t, c.services, sug.Plan.Services)
 		})
 	}
 }

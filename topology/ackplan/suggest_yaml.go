@@ -116,7 +116,7 @@ func (s *suggester) yaml() []byte {
 	if r.Services > 0 {
 		w.line(1, "services: %d", r.Services)
 	}
-	w.line(1, "podSurgePercent: %d", sgSurgePercent)
+	w.line(1, "podSurgePercent: %d", DefaultPodSurgePercent)
 	if len(r.Ranges) > 0 {
 		w.line(1, "ranges:")
 		for _, rg := range r.Ranges {
