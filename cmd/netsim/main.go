@@ -40,6 +40,7 @@ func commands() []command {
 		{"conntrack", "netsim conntrack FILE --node NAME [--flow NAME]", "run the flows, then print a node's conntrack table as conntrack -L does", cmdConntrack},
 		{"matrix", "netsim matrix FILE [--port P,...] [--protocol tcp|udp|sctp,...] [--namespaces NS,...] [--service SVC,...] [--external ENDPOINT,...] [--view combined|ingress|egress|all] [--denied] [-o text|json]", "probe every pair of pods (rows sources, columns destinations) through the data plane and print the reachability grid", cmdMatrix},
 		{"diff", "netsim diff A.yaml B.yaml [--matrix] [matrix flags] [-o text|json]", "run the flows of two scenarios (matched by name) and print what differs: verdicts, drop reasons, sources seen, paths (--matrix: the grid cells too)", cmdDiff},
+		{"plan", "netsim plan FILE [-o text|json] [--compare] | netsim plan --rules [-o text|json] | netsim plan --suggest --vpc CIDR --nodes N --pods-per-node P --cni MODE [--zones Z,...] [--instance-type T] [--services S] [-o yaml|json]", "check an ACK network plan against every planning rule and report its capacity (--compare: Flannel vs Terway side by side; --rules: the rule table; --suggest: propose a valid plan)", cmdPlan},
 		{"version", "netsim version", "print the version", cmdVersion},
 	}
 }
@@ -58,7 +59,9 @@ Commands:
 	fmt.Fprintf(w, `
 Run "netsim COMMAND --help" for a command's flags.
 Exit codes: 0 every flow met its expectation, 1 some did not, 2 bad input or usage
-(diff: 0 the scenarios behave the same, 1 they differ, 2 bad input).
+(diff: 0 the scenarios behave the same, 1 they differ, 2 bad input;
+plan: 0 every rule passed, 1 some rule reported an error or a warning, or
+--suggest found no valid plan, 2 bad input or usage).
 `)
 }
 

@@ -81,6 +81,8 @@ type CompareColumn struct {
 	// that binds first (ComputeCapacity).
 	MaxNodes int    `json:"max_nodes"`
 	Binding  string `json:"binding"`
+	// BindingWhat says the binding limit in words.
+	BindingWhat string `json:"binding_what"`
 	// RouteEntries is the VPC route entries used, RouteQuota the route
 	// table's quota (ComputeCapacity).
 	RouteEntries int `json:"route_entries"`
@@ -445,8 +447,23 @@ func (col *CompareColumn) fill() {
 }
 
 // fromCapacity copies the figures the table shows from the capacity
-// report.
-func (col *CompareColumn) fromCapacity() {}
+// report: the least pods per node over the pools and its formula, the
+// most nodes and the limit that binds, the route entries and quota.
+func (col *CompareColumn) fromCapacity() {
+	c := col.Capacity
+	for i, pl := range c.Pools {
+		if i == 0 || pl.PodsPerNode < col.PodsPerNode {
+			col.PodsPerNode, col.PodsPerNodeSource = pl.PodsPerNode, pl.Formula
+		}
+	}
+	col.MaxNodes, col.Binding = c.MaxNodes, c.Binding
+	for _, l := range c.Limits {
+		if l.Binding {
+			col.BindingWhat = l.What
+		}
+	}
+	col.RouteEntries, col.RouteQuota = c.Routes.Used, c.Routes.Quota
+}
 
 func cmpPodCIDRText(p *Plan) string {
 	if !p.PodCIDR.Prefix.IsValid() {
@@ -542,5 +559,9 @@ func cmpNodesText(col CompareColumn) string {
 	if col.Binding == "" {
 		return sgNum(col.MaxNodes)
 	}
-	return fmt.Sprintf("%s (binds: %s)", sgNum(col.MaxNodes), col.Binding)
+	what := col.BindingWhat
+	if what == "" {
+		what = col.Binding
+	}
+	return fmt.Sprintf("%s (binds: %s)", sgNum(col.MaxNodes), what)
 }

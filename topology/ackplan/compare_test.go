@@ -11,12 +11,21 @@ import (
 	"netsim/topology/ack"
 )
 
-// cmpCase is a plan and its three variants built by hand.
+// cmpCase is a plan and its three variants built by hand, and the
+// figures ACK's formulas give for some columns.
 type cmpCase struct {
 	name                  string
 	plan                  Plan
 	alivpc, vxlan, terway Plan
 	noRoom                bool
+	figures               []cmpFigures
+}
+
+// cmpFigures are one column's figures, worked out from ACK's formulas.
+type cmpFigures struct {
+	col                    int
+	pods, maxNodes, routes int
+	binding                string
 }
 
 func cmpCases() []cmpCase {
@@ -90,9 +99,26 @@ func cmpCases() []cmpCase {
 	sTerway.PodCIDR = Block{Path: "cluster.podCIDR"}
 
 	return []cmpCase{
-		{"flannel", flannel, flannel, fVXLAN, fTerway, false},
-		{"terway", terway, tAliVPC, tVXLAN, terway, false},
-		{"no-room", small, small, sVXLAN, sTerway, true},
+		{"flannel", flannel, flannel, fVXLAN, fTerway, false, []cmpFigures{
+			// /24: 2^(32−24) − 1 = 255 pods; one route entry per node, the
+			// default quota 200 binds before the pod CIDR's 2^(24−16) = 256.
+			{0, 255, 200, 200, LimitRouteQuota},
+			{1, 255, 256, 0, LimitPodCIDR},
+			// ecs.g7.xlarge: (4 − 1) × 15 = 45 pods; each zone's /20 pod
+			// vSwitch holds (4,096 − 4) / 30 pods = 136 nodes, 272 in all.
+			{2, 45, 272, 0, LimitPodVSwitches},
+		}},
+		{"terway", terway, tAliVPC, tVXLAN, terway, false, []cmpFigures{
+			// /26: 63 pods; 50 route entries of 200.
+			{0, 63, 200, 50, LimitRouteQuota},
+			// The node vSwitch /24: 256 − 4 = 252 nodes.
+			{1, 63, 252, 0, LimitNodeVSwitch},
+		}},
+		{"no-room", small, small, sVXLAN, sTerway, true, []cmpFigures{
+			// The node vSwitch /25: 128 − 4 = 124 nodes.
+			{0, 255, 124, 100, LimitNodeVSwitch},
+			{1, 255, 124, 0, LimitNodeVSwitch},
+		}},
 	}
 }
 
@@ -123,9 +149,27 @@ func TestCompare(t *testing.T) {
 				}
 				assert.Equal(t, errs, col.Errors, col.CNI)
 				assert.Equal(t, warns, col.Warnings, col.CNI)
-				assert.Equal(t, ComputeCapacity(clonePlan(&hand)), col.Capacity, col.CNI)
+				capa := ComputeCapacity(clonePlan(&hand))
+				assert.Equal(t, capa, col.Capacity, col.CNI)
+				assert.Equal(t, capa.MaxNodes, col.MaxNodes, col.CNI)
+				assert.Equal(t, capa.Binding, col.Binding, col.CNI)
+				assert.Equal(t, capa.Routes.Used, col.RouteEntries, col.CNI)
+				assert.Equal(t, capa.Routes.Quota, col.RouteQuota, col.CNI)
+				require.NotEmpty(t, capa.Pools)
+				least := capa.Pools[0].PodsPerNode
+				for _, pl := range capa.Pools {
+					least = min(least, pl.PodsPerNode)
+				}
+				assert.Equal(t, least, col.PodsPerNode, col.CNI)
 			}
 			assert.Equal(t, c.noRoom, cmp.Columns[2].NoRoom != "", cmp.Columns[2].NoRoom)
+			for _, want := range c.figures {
+				col := cmp.Columns[want.col]
+				assert.Equal(t, want.pods, col.PodsPerNode, "%s pods per node", col.CNI)
+				assert.Equal(t, want.maxNodes, col.MaxNodes, "%s max nodes", col.CNI)
+				assert.Equal(t, want.binding, col.Binding, "%s binding", col.CNI)
+				assert.Equal(t, want.routes, col.RouteEntries, "%s route entries", col.CNI)
+			}
 
 			alivpc, vxlan, terway := cmp.Columns[0], cmp.Columns[1], cmp.Columns[2]
 			assert.Equal(t, 0, alivpc.EncapOverhead)

@@ -181,6 +181,13 @@ type Rule struct {
 	Title string
 	// Source is where the rule comes from: a URL and the words quoted.
 	Source string
+	// Kinds are the severities Check may report, for `netsim plan
+	// --rules`; nil when not stated (printed as "?").
+	Kinds []Severity
+	// Scope says which plans the rule concerns when Applies is set, e.g.
+	// "Terway plans"; `netsim plan` prints "n/a (only for Terway plans)"
+	// when it does not apply. "" when not stated.
+	Scope string
 	// Applies says whether the rule concerns the plan (e.g. a Terway rule
 	// on a Flannel plan does not); nil means always.
 	Applies func(p *Plan) bool

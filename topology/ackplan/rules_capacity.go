@@ -62,6 +62,8 @@ var capacityRules = []Rule{
 		// changed after creation and a node without a subnet gets no pods.
 		// Warning when only the surge nodes of an upgrade do not fit.
 		Source:  srcComparison + ` — Flannel: "ACK evenly divides the pod CIDR block and allocates one subnet to each node based on a subnet mask" (` + srcWorkWithFlannel + `); max nodes = 2^(node mask − pod CIDR mask) (ack-cni-facts §5); the pod CIDR "can't be expanded" (§1.11)`,
+		Kinds:   []Severity{Error, Warning},
+		Scope:   "Flannel and Calico plans with a pod CIDR",
 		Applies: podCIDRRule,
 		Check: func(p *Plan, r *Reporter) {
 			mask, pod := p.NodeMask, p.PodCIDR
@@ -87,6 +89,8 @@ var capacityRules = []Rule{
 		// which a quota request raises. Calico is not an ACK CNI: no ACK
 		// limit is modelled for it.
 		Source:  srcComparison + ` — maximum nodes, ACK Pro: Terway "15,000" (5,000 by default), Flannel "1,000"; ACK Basic: 10 nodes (ack-cni-facts §1.11, §5). Calico is not an ACK CNI: no ACK node limit is modelled`,
+		Kinds:   []Severity{Error, Warning},
+		Scope:   "Flannel and Terway plans with node pools (ACK publishes no Calico node limit)",
 		Applies: func(p *Plan) bool { return p.CNI.Mode != "calico" && len(p.Pools) > 0 },
 		Check: func(p *Plan, r *Reporter) {
 			nodes := p.TotalNodes()
@@ -122,6 +126,8 @@ var capacityRules = []Rule{
 		// the first day (the node CIDR mask and the instance type are
 		// chosen before the nodes exist).
 		Source:  srcTerraformACK + ` — Flannel node_cidr_mask: "24 means 2^(32-24)-1=255 and the node can run at most 255 pods"; Terway (` + srcNodePods + `): shared ENI "(EniQuantity − 1) × EniPrivateIpAddressQuantity" (terway pkg/aliyun/client/limit.go MultiIPPod), exclusive ENI EniQuantity − 1 (ExclusiveENIPod), "A node can join a cluster only if the maximum number of pods per node is greater than 11"; exclusive ENI: "A worker node must have more than six ENIs" (configure-a-node-pool-level-container-network). Calico: netsim gives a node one IPAM block; Calico borrows more, so no per-node limit is modelled`,
+		Kinds:   []Severity{Error},
+		Scope:   "Flannel and Terway plans",
 		Applies: func(p *Plan) bool { return p.CNI.Mode == "flannel" || p.CNI.Mode == "terway" },
 		Check: func(p *Plan, r *Reporter) {
 			need := p.PodsPerNode
@@ -177,6 +183,7 @@ var capacityRules = []Rule{
 		// Error: the Service CIDR cannot be changed after creation, and
 		// a Service beyond its last address is refused ("range is full").
 		Source: `kubernetes pkg/registry/core/service/ipallocator/bitmap.go New — IPv4: "Don't use the IPv4 network's broadcast address" and "Don't use the network's \".0\" address", so a /N holds 2^(32−N) − 2 ClusterIPs, the first taken by the kubernetes Service; ACK: the Service CIDR cannot be changed after creation (ack-cni-facts §5)`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			c := p.ServiceCIDR
 			if p.Services <= 0 || !p.ok(c) {
@@ -205,6 +212,7 @@ var capacityRules = []Rule{
 		// secondary ENIs' addresses come from the pod vSwitches, so a node
 		// takes one address of its vSwitch (its primary ENI's).
 		Source: srcCreateVSwitch + ` — "The first IP address and last three IP addresses of each vSwitch CIDR block are reserved." (so a /N has 2^(32−N) − 4 usable addresses); a node's primary ENI takes one (Terway: "Terway does not manage the primary ENI", pod addresses come from the pod vSwitches, ack-cni-facts §1.7)`,
+		Kinds:  []Severity{Error, Warning},
 		Check: func(p *Plan, r *Reporter) {
 			for _, sw := range p.VSwitches {
 				if !p.cidrOK(sw) {

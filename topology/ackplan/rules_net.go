@@ -10,6 +10,7 @@ var vpcRules = []Rule{
 		Title: "the VPC CIDR is inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
 		// Error: CreateCluster refuses a VPC for ACK outside these blocks.
 		Source: srcNetworkPlanning + ` — VPC CIDR block: "Valid values: 10.0.0.0/8, 172.16.0.0/12, and 192.168.0.0/16" (a plain VPC accepts other custom blocks; a VPC for ACK does not)`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if v := p.VPC; v.Prefix.IsValid() && p.Valid(v.Path) && !InPrivateRange(v.Prefix) {
 				r.Errorf(v.Path, "%s is not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them", v.Prefix)
@@ -21,6 +22,7 @@ var vpcRules = []Rule{
 		Title: "the VPC CIDR mask is /8 to /28",
 		// Error: CreateVpc refuses other masks.
 		Source: `https://help.aliyun.com/document_detail/2588228.html — CreateVpc cidr_block: "The subnet mask must be 8 to 28 bits in length"`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if v := p.VPC; p.ok(v) && (v.Prefix.Bits() < MinVPCMask || v.Prefix.Bits() > MaxVPCMask) {
 				r.Errorf(v.Path, "%s has mask /%d: an Alibaba Cloud VPC CIDR mask must be /%d to /%d", v.Prefix, v.Prefix.Bits(), MinVPCMask, MaxVPCMask)
@@ -32,6 +34,7 @@ var vpcRules = []Rule{
 		Title: "a vSwitch CIDR mask is /16 to /29",
 		// Error: CreateVSwitch refuses other masks.
 		Source: `https://alibabacloud.com/help/ja/vpc/api-createvswitch — CreateVSwitch CidrBlock: "the subnet mask of a vSwitch must be /16 to /29"`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			for _, sw := range p.VSwitches {
 				if b := sw.CIDR.Bits(); p.cidrOK(sw) && (b < MinVSwitchMask || b > MaxVSwitchMask) {
@@ -45,6 +48,7 @@ var vpcRules = []Rule{
 		Title: "a vSwitch CIDR is inside the VPC CIDR",
 		// Error: CreateVSwitch refuses a CIDR outside the VPC.
 		Source: `https://www.alibabacloud.com/help/doc-detail/86500.html ("Plan your ACK managed cluster network"), as summarised in netsim's ack-cni-facts §5: "vSwitch CIDR must be a subset of the VPC CIDR" (paraphrase, not the page's words)`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if !p.ok(p.VPC) {
 				return
@@ -62,6 +66,7 @@ var vpcRules = []Rule{
 		Title: "the vSwitches of a VPC do not overlap",
 		// Error: CreateVSwitch refuses a CIDR that overlaps another vSwitch.
 		Source: srcCreateVSwitch + ` — the CidrBlock limits (their text was not captured: modelled); each vSwitch CIDR is a system route entry of the VPC's route table, so two vSwitches cannot share addresses`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			// A vSwitch is compared with the earlier ones that broke no
 			// rule (the mask and VPC rules ran before), as the validator did.
@@ -89,6 +94,7 @@ var vpcRules = []Rule{
 		Title: "a VPC has at most 150 vSwitches",
 		// Error: CreateVSwitch refuses the 151st vSwitch.
 		Source: srcCreateVSwitch + ` — "You can create at most 150 vSwitches in a virtual private cloud (VPC)."`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if n := len(p.VSwitches); n > MaxVSwitches {
 				r.Errorf(p.VSwitches[MaxVSwitches].Path, "%s vSwitches: a VPC holds at most %d (CreateVSwitch: \"You can create at most 150 vSwitches in a virtual private cloud (VPC)\"): use larger vSwitches, or fewer (Terway pod vSwitches can be added per zone later)",
@@ -119,6 +125,8 @@ var clusterRules = []Rule{
 		Title: "the pod CIDR is inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
 		// Error: CreateCluster refuses another container_cidr.
 		Source:  srcCreateCluster + ` — container_cidr: "10.0.0.0/8, 172.16-31.0.0/12-16, 192.168.0.0/16, or their subnets"; not for Terway, whose pods take vSwitch addresses`,
+		Kinds:   []Severity{Error},
+		Scope:   "Flannel and Calico plans with a pod CIDR",
 		Applies: podCIDRRule,
 		Check: func(p *Plan, r *Reporter) {
 			if c := p.PodCIDR; p.Valid(c.Path) && !InPrivateRange(c.Prefix) {
@@ -133,6 +141,8 @@ var clusterRules = []Rule{
 		// VPC; with Calico (not an ACK CNI) the pool, routed by the nodes
 		// over tunnels or BGP, would shadow VPC addresses.
 		Source:  srcWorkWithFlannel + ` — "The Flannel network plug-in ensures that the CIDR block of pods does not overlap with the CIDR block of the VPC."; ack-cni-facts §5: the Flannel pod CIDR "must not overlap VPC/vSwitch/Service"`,
+		Kinds:   []Severity{Error},
+		Scope:   "Flannel and Calico plans with a pod CIDR",
 		Applies: podCIDRRule,
 		Check: func(p *Plan, r *Reporter) {
 			c := p.PodCIDR
@@ -156,6 +166,7 @@ var clusterRules = []Rule{
 		Title: "the Service CIDR is inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
 		// Error: CreateCluster refuses another service_cidr.
 		Source: srcCreateCluster + ` — service_cidr: "Valid values: 10.0.0.0/16-24, 172.16-31.0.0/16-24, and 192.168.0.0/16-24."`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if c := p.ServiceCIDR; p.ok(c) && !InPrivateRange(c.Prefix) {
 				r.Errorf(c.Path, "%s is not a private range: ACK takes a Service CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", c.Prefix)
@@ -167,6 +178,7 @@ var clusterRules = []Rule{
 		Title: "the Service CIDR mask is /16 to /24",
 		// Error: CreateCluster refuses other masks.
 		Source: srcCreateCluster + ` — service_cidr: "Valid values: 10.0.0.0/16-24, 172.16-31.0.0/16-24, and 192.168.0.0/16-24."`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if c := p.ServiceCIDR; p.ok(c) && (c.Prefix.Bits() < MinServiceMask || c.Prefix.Bits() > MaxServiceMask) {
 				r.Errorf(c.Path, "%s has mask /%d: ACK takes a Service CIDR mask of /%d to /%d", c.Prefix, c.Prefix.Bits(), MinServiceMask, MaxServiceMask)
@@ -178,6 +190,7 @@ var clusterRules = []Rule{
 		Title: "the Service CIDR overlaps neither the VPC, a vSwitch nor the pod CIDR",
 		// Error: CreateCluster refuses an overlapping service_cidr.
 		Source: srcCreateCluster + ` — service_cidr: "The CIDR block of Services cannot overlap with that of the VPC"; terraform alicloud_cs_managed_kubernetes service_cidr: "cannot be equals to vpc's or vswitch's or pod's and cannot be in them" (` + srcTerraformACK + `)`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			c := p.ServiceCIDR
 			if !p.ok(c) {
@@ -204,6 +217,8 @@ var clusterRules = []Rule{
 		// Error: CreateCluster refuses another node_cidr_mask; a mask
 		// not longer than the pod CIDR's leaves no slice per node.
 		Source:  srcTerraformACK + ` — node_cidr_mask: "24-28 is allowed. 24 means 2^(32-24)-1=255 and the node can run at most 255 pods. default: 24"; Calico: https://docs.tigera.io/calico/latest/reference/resources/ippool — blockSize, IPv4 "20 to 32 (inclusive)", default 26`,
+		Kinds:   []Severity{Error},
+		Scope:   "Flannel and Calico plans",
 		Applies: func(p *Plan) bool { return p.CNI.Mode != "terway" },
 		Check: func(p *Plan, r *Reporter) {
 			if !p.Valid(p.NodeMaskPath) {

@@ -11,6 +11,7 @@ var routeRules = []Rule{
 		Title: "a custom route entry's destination is outside 100.64.0.0/10 and neither equals nor falls inside a vSwitch",
 		// Error: CreateRouteEntry refuses it.
 		Source: `https://help.aliyun.com/en/vpc/developer-reference/api-vpc-2016-04-28-createrouteentry — "The destination CIDR block of a custom route entry cannot be the same as a vSwitch CIDR block in the VPC. The destination CIDR block can contain a vSwitch CIDR block but cannot be contained by a vSwitch CIDR block." (the older CreateRouteEntries page says "cannot be the same as or overlap with"; the newer, more precise wording is followed); https://www.alibabacloud.com/help/ja/vpc/api-createrouteentries — "The destination CIDR block of a custom route entry cannot be 100.64.0.0/10 or its subnets"`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			for _, rt := range p.Routes {
 				path := rt.Path + ".destination"
@@ -45,6 +46,7 @@ var routeRules = []Rule{
 		// route controller deletes it; for ClusterIPs it sends traffic to
 		// one node, where only that node's kube-proxy answers.
 		Source: `kubernetes/cloud-provider-alibaba-cloud pkg/controller/route (ack-cni-facts §3.3) — the periodic sync "deletes entries inside --cluster-cidr that conflict with a node (contained in a node CIDR, or equal CIDR but other instance)", every --route-reconciliation-period (5m); ` + srcWorkWithFlannel + ` — "conflicting entries are deleted automatically"; ClusterIPs are virtual addresses of each node's kube-proxy`,
+		Kinds:  []Severity{Warning},
 		Check: func(p *Plan, r *Reporter) {
 			for _, rt := range p.Routes {
 				path := rt.Path + ".destination"
@@ -71,6 +73,7 @@ var routeRules = []Rule{
 		// (QuotaExceeded.RouteEntry). Error above 1,000, which no request
 		// raises, and for a routeQuota above 1,000.
 		Source: srcComparison + ` — "VPC route table entries: By default, 200 entries ... up to 1000 after applying", "One node corresponds to one entry"; https://help.aliyun.com/document_detail/447462.html — "集群中一个节点对应一条路由表项，VPC默认情况下仅支持200条路由表项，如果集群节点数目多于200个，请到配额平台提交申请" (one node, one entry; 200 by default; above 200 nodes, request more in Quota Center); ack-cni-facts §3.3`,
+		Kinds:  []Severity{Error, Warning},
 		Check: func(p *Plan, r *Reporter) {
 			quota := p.RouteQuota
 			if quota <= 0 {
@@ -148,6 +151,7 @@ var routeRules = []Rule{
 		// routes and the cluster's own routes win), so pods could not
 		// reach those hosts.
 		Source: `ack-cni-facts §5 — ASM (plan-cidr-blocks-for-multiple-clusters-on-the-data-plane) refuses clusters with conflicting pod/Service/vSwitch CIDRs; ` + srcNetworkPlanning + ` — plan the VPC, pod and Service CIDRs not to overlap networks the VPC connects to (paraphrase, modelled): a system route (vSwitch) is more specific than a route to the VPN gateway or peering connection, and kube-proxy and the node routes take pod and Service addresses`,
+		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			for _, rg := range p.Ranges {
 				path := rg.Path + ".cidr"

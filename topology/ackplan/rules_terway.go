@@ -44,6 +44,8 @@ var terwayRules = []Rule{
 		// the node's zone (cfg.VSwitches[zoneID]), so one listed under
 		// another zone never gives an address.
 		Source:  `terway daemon/config.go — the vSwitch list is per zone and only the node's zone is used (cfg.VSwitches[zoneID]); ACK: "Pod vSwitch must be in the node's zone" (ack-cni-facts §1.7, §5, increase-the-number-of-vswitches-in-a-cluster-that-uses-the-terway-plug-in)`,
+		Kinds:   []Severity{Error},
+		Scope:   "Terway plans",
 		Applies: terwayPlan,
 		Check: func(p *Plan, r *Reporter) {
 			var names []string
@@ -79,6 +81,8 @@ var terwayRules = []Rule{
 		// Error: terwayd cannot give a pod an address in a zone with no
 		// pod vSwitch.
 		Source:  `terway pkg/vswitch/vswitch.go — with no usable vSwitch for the zone terwayd fails with "no available vSwitch for zone X" (ack-cni-facts §1.7); ACK: "Pod vSwitch must be in the node's zone" (§5)`,
+		Kinds:   []Severity{Error},
+		Scope:   "Terway plans",
 		Applies: terwayPlan,
 		Check: func(p *Plan, r *Reporter) {
 			for _, pool := range p.joinPools() {
@@ -100,6 +104,8 @@ var terwayRules = []Rule{
 		// Warning: ACK accepts the plan; pods past the last free address
 		// fail, and pod vSwitches can be added to a zone later.
 		Source:  `ACK network planning (ack-cni-facts §5): "Size pod vSwitch CIDR blocks to accommodate all pods across nodes and zones, plus rolling-upgrade headroom."; terway pkg/vswitch/vswitch.go: a vSwitch with no address left is skipped ("no ip left"), ECS answers InvalidVSwitchId.IpNotEnough; ` + srcCreateVSwitch + ` — 4 addresses reserved per vSwitch; Terway pod vSwitches can be added later ("Terway uses VPC (vSwitch) addresses, expandable by adding vSwitches", §1.11)`,
+		Kinds:   []Severity{Warning},
+		Scope:   "Terway plans that state plan.podsPerNode",
 		Applies: func(p *Plan) bool { return terwayPlan(p) && p.PodsPerNode > 0 },
 		Check: func(p *Plan, r *Reporter) {
 			for _, z := range p.podZones() {
