@@ -1,9 +1,11 @@
 package sim_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -167,4 +169,46 @@ func checkLoadedPlan(t *testing.T, s *topology.Scenario, sug *ackplan.Suggestion
 	got, want := *pc.Plan, *sug.Plan
 	got.Catalog, want.Catalog, got.Invalid, want.Invalid = nil, nil, nil, nil
 	assert.Equal(t, want, got, "LoadPlan reads the suggested plan")
+}
+
+// TestCompareScenarios runs Compare on every bundled scenario and plan
+// file: three columns, each checked and sized, the table written; the
+// column of the plan's own CNI is the plan unchanged, and a derived Terway
+// column either has pod vSwitches in every zone with nodes or says there
+// is no room.
+func TestCompareScenarios(t *testing.T) {
+	files, err := filepath.Glob("../scenarios/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			pc, err := topology.LoadPlan(f, topology.LoadOptions{})
+			require.NoError(t, err)
+			cmp, err := ackplan.Compare(pc.Plan)
+			require.NoError(t, err)
+			require.Len(t, cmp.Columns, 3)
+			for _, col := range cmp.Columns {
+				if col.CNI == cmp.From {
+					assert.Equal(t, *pc.Plan, *col.Plan, "the %s column is the plan itself", col.CNI)
+					assert.Empty(t, col.Derived)
+				}
+				assert.Equal(t, col.Capacity.MaxNodes, col.MaxNodes)
+			}
+			tw := cmp.Columns[2]
+			if tw.NoRoom == "" {
+				for _, pool := range tw.Plan.Pools {
+					zone := ""
+					for _, v := range tw.Plan.VSwitches {
+						if v.Name == pool.VSwitch {
+							zone = v.Zone
+						}
+					}
+					assert.NotEmpty(t, tw.Plan.CNI.PodVSwitches[zone], "zone %s of pool %s has pod vSwitches", zone, pool.Name)
+				}
+			}
+			var out bytes.Buffer
+			require.NoError(t, ackplan.WriteComparison(&out, cmp))
+			assert.Contains(t, out.String(), "Terway (shared ENI)")
+		})
+	}
 }
