@@ -113,8 +113,8 @@ var cmpTitles = map[string]string{CNIFlannelAliVPC: "Flannel ali-vpc", CNIFlanne
 // no room, and what it would take). It errs only when p has no VPC or no
 // nodes to compare.
 func Compare(p *Plan) (Comparison, error) {
-	if !p.VPC.Prefix.IsValid() || !p.Valid(p.VPC.Path) {
-		return Comparison{}, fmt.Errorf("the plan has no valid VPC CIDR (%s) to compare", orPath(p.VPC.Path, "vpc.cidr"))
+	if !p.VPC.Prefix.IsValid() {
+		return Comparison{}, fmt.Errorf("the plan has no VPC CIDR (%s) to compare", orPath(p.VPC.Path, "vpc.cidr"))
 	}
 	c := Comparison{VPC: p.VPC.Prefix.String(), Nodes: cmpNodes(p), PodsPerNode: p.PodsPerNode, From: cmpFrom(p)}
 	if c.Nodes == 0 {
@@ -164,7 +164,7 @@ func cmpFrom(p *Plan) string {
 	return p.CNI.Mode
 }
 
-// clonePlan is a deep copy of p.
+// clonePlan is a deep copy of p, Invalid included.
 func clonePlan(p *Plan) *Plan {
 	q := *p
 	q.VSwitches = slices.Clone(p.VSwitches)
@@ -179,19 +179,50 @@ func clonePlan(p *Plan) *Plan {
 	return &q
 }
 
-// validBlock is b's prefix when it was given and parsed.
-func validBlock(p *Plan, b Block) netip.Prefix {
-	if b.Prefix.IsValid() && p.Valid(b.Path) {
-		return b.Prefix
+// freshPlan is a deep copy of p for a column: Invalid keeps only the
+// paths whose value is absent. A plan read by LoadPlan has been checked
+// already, and Check marks the paths of its errors invalid; a column's own
+// Check must judge them again (and report the same errors), so those
+// marks are dropped.
+func freshPlan(p *Plan) *Plan {
+	q := clonePlan(p)
+	absent := map[string]bool{}
+	for _, b := range []Block{p.VPC, p.PodCIDR, p.ServiceCIDR} {
+		if !b.Prefix.IsValid() {
+			absent[b.Path] = true
+		}
 	}
-	return netip.Prefix{}
+	for _, v := range p.VSwitches {
+		if !v.CIDR.IsValid() {
+			absent[v.Path+".cidr"] = true
+		}
+	}
+	for _, r := range p.Routes {
+		if !r.Destination.IsValid() {
+			absent[r.Path+".destination"] = true
+		}
+	}
+	for _, r := range p.Ranges {
+		if !r.CIDR.IsValid() {
+			absent[r.Path+".cidr"] = true
+		}
+	}
+	q.Invalid = slices.DeleteFunc(q.Invalid, func(path string) bool { return !absent[path] })
+	if len(q.Invalid) == 0 {
+		q.Invalid = nil
+	}
+	return q
 }
+
+// validBlock is b's prefix when it was given (whether or not it breaks a
+// rule: the column's check says so).
+func validBlock(_ *Plan, b Block) netip.Prefix { return b.Prefix }
 
 // flannelVariant is p as Flannel with the backend: p's node vSwitches,
 // its pod CIDR and node mask when it has Flannel-usable ones, else
 // derived ones; a Terway plan's pod vSwitches are left out.
 func flannelVariant(p *Plan, backend string) (*Plan, []string) {
-	q := clonePlan(p)
+	q := freshPlan(p)
 	var derived []string
 	if p.CNI.Mode == "terway" {
 		// Terway's pod vSwitches hold no nodes: Flannel does not use them.
@@ -217,7 +248,7 @@ func flannelVariant(p *Plan, backend string) (*Plan, []string) {
 	// the pods per node and the surge (ACK's default /24 when the pods
 	// per node are not stated).
 	mask := 0
-	if p.CNI.Mode == "flannel" && p.NodeMask != 0 && p.Valid(p.NodeMaskPath) {
+	if p.CNI.Mode == "flannel" && p.NodeMask != 0 {
 		mask = p.NodeMask
 	} else {
 		mask = MinNodeMask
@@ -240,8 +271,24 @@ func flannelVariant(p *Plan, backend string) (*Plan, []string) {
 	// /16.
 	svc := validBlock(p, p.ServiceCIDR)
 	pod := validBlock(p, p.PodCIDR)
-	if pod.IsValid() && (pod.Overlaps(p.VPC.Prefix) || pod.Overlaps(svc) || pod.Bits() >= mask) {
-		pod = netip.Prefix{}
+	if pod.IsValid() {
+		switch p.CNI.Mode {
+		case "flannel":
+			// The plan's own pod CIDR, kept even when it breaks a rule: the
+			// column's check reports it as the plan's does.
+		case "calico":
+			if pod.Bits() >= mask {
+				derived = append(derived, fmt.Sprintf("Calico's pool %s is too small for /%d node subnets", pod, mask))
+				pod = netip.Prefix{}
+			}
+		default:
+			// A Terway plan's pod CIDR is only kube-proxy's cluster CIDR,
+			// often VPC space: Flannel needs its own.
+			if pod.Overlaps(p.VPC.Prefix) || pod.Overlaps(svc) || pod.Bits() >= mask {
+				derived = append(derived, fmt.Sprintf("the plan's pod CIDR %s (kube-proxy's cluster CIDR with Terway) cannot be Flannel's: it overlaps the VPC or the Service CIDR, or holds no /%d", pod, mask))
+				pod = netip.Prefix{}
+			}
+		}
 	}
 	if !pod.IsValid() {
 		avoid := append([]netip.Prefix{p.VPC.Prefix, svc}, sgRangeCIDRs(p.Ranges)...)
@@ -295,7 +342,7 @@ func cmpSurge(p *Plan) int {
 // sized for the zone's pods and the surge. noRoom says which zones got
 // none and what it would take.
 func terwayVariant(p *Plan) (q *Plan, derived []string, noRoom string) {
-	q = clonePlan(p)
+	q = freshPlan(p)
 	if p.CNI.Mode == "terway" {
 		if p.CNI.ENIMode == "exclusive" {
 			derived = append(derived, "shared ENI instead of the plan's exclusive ENI: pods per node from (ENIs − 1) × IPs per ENI")

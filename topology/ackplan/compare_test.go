@@ -210,9 +210,40 @@ func TestCompare(t *testing.T) {
 // TestCompareRefuses: a plan with nothing to compare is an error.
 func TestCompareRefuses(t *testing.T) {
 	_, err := Compare(&Plan{})
-	assert.ErrorContains(t, err, "no valid VPC CIDR")
+	assert.ErrorContains(t, err, "no VPC CIDR")
 	_, err = Compare(&Plan{VPC: Block{Prefix: pfx("10.0.0.0/16"), Path: "vpc.cidr"}})
 	assert.ErrorContains(t, err, "no nodes")
+}
+
+// TestCompareCheckedPlan: a plan LoadPlan has checked carries its errors'
+// paths in Invalid; each column checks again and reports them, and the
+// plan's own column keeps the broken range rather than replacing it.
+func TestCompareCheckedPlan(t *testing.T) {
+	c := cmpCases()[0]
+	broken := clonePlan(&c.plan)
+	// A Service CIDR inside the VPC: service-cidr-overlap.
+	broken.ServiceCIDR.Prefix = pfx("192.168.128.0/20")
+	var want []string
+	for _, f := range Check(clonePlan(broken)).Findings() {
+		if f.Severity == Error {
+			want = append(want, f.Rule.ID)
+		}
+	}
+	require.Contains(t, want, "service-cidr-overlap")
+	loaded := clonePlan(broken)
+	Check(loaded) // as LoadPlan does: the error paths are now Invalid
+	require.False(t, loaded.Valid("cluster.serviceCIDR"))
+	cmp, err := Compare(loaded)
+	require.NoError(t, err)
+	for _, col := range cmp.Columns {
+		assert.Contains(t, col.Rules, "service-cidr-overlap", col.CNI)
+		assert.Equal(t, pfx("192.168.128.0/20"), col.Plan.ServiceCIDR.Prefix, "%s keeps the plan's Service CIDR", col.CNI)
+	}
+	assert.Equal(t, len(want), cmp.Columns[0].Errors)
+	own := *cmp.Columns[0].Plan
+	assert.Nil(t, own.Invalid)
+	own.Invalid = loaded.Invalid
+	assert.Equal(t, *loaded, own)
 }
 
 // TestCompareSuggestions: Compare takes every suggestion and its own
