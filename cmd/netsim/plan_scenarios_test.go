@@ -208,7 +208,8 @@ func TestPlanScenarios(t *testing.T) {
 
 // TestPlanGolden compares `netsim plan FILE` and `netsim plan FILE -o json`
 // for every bundled plan file with cmd/netsim/testdata/plan-golden/NAME.txt
-// and NAME.json; -update rewrites them (go test ./cmd/netsim -run
+// and NAME.json, and `netsim plan --compare FILE` for the good plans with
+// NAME.compare.txt; -update rewrites them (go test ./cmd/netsim -run
 // TestPlanGolden -update: without -run, -update rewrites the README's
 // example traces too). The text golden holds what a user sees: standard
 // output, then standard error and the exit code when there are any.
@@ -231,7 +232,14 @@ func TestPlanGolden(t *testing.T) {
 			assert.True(t, json.Valid([]byte(js)), "-o json prints JSON: %q", js)
 			_, again, _ := netsim(t, "plan", file)
 			assert.Equal(t, stdout, again, "two runs of netsim plan differ")
-			for ext, got := range map[string]string{".txt": txt, ".json": js} {
+			goldens := map[string]string{".txt": txt, ".json": js}
+			if len(ps.rules) == 0 {
+				// A good plan is also compared with the other CNIs.
+				ccode, cmp, cstderr := netsim(t, "plan", "--compare", file)
+				require.Equal(t, exitOK, ccode, "plan --compare %s: %s", file, cstderr)
+				goldens[".compare.txt"] = cmp
+			}
+			for ext, got := range goldens {
 				path := filepath.Join(planGoldenDir, name+ext)
 				if *update {
 					require.NoError(t, os.MkdirAll(planGoldenDir, 0o755))
