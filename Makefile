@@ -66,7 +66,7 @@ fuzz:
 # Rewrite golden files after an intended change (review the diff).
 golden:
 	$(GO) test ./sim ./topology -update
-	$(GO) test ./cmd/netsim -run TestPlanGolden -update
+	$(GO) test ./cmd/netsim -run 'TestPlanGolden|TestREADMEExamplePlan' -update
 
 fmt:
 	gofmt -w .
