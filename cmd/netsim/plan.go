@@ -296,9 +296,12 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 	ew := &cliWriter{w: w}
 	var pools []string
 	for _, p := range r.Pools {
-		pools = append(pools, fmt.Sprintf("%s (%d × %s in %s)", p.Name, p.Nodes, orDash(p.InstanceType), p.VSwitch))
+		pools = append(pools, fmt.Sprintf("%s (%s × %s in %s)", p.Name, thousandsInt(p.Nodes), orDash(p.InstanceType), p.VSwitch))
 	}
-	ew.printf("%s: plan for CNI %s, ACK %s: %d nodes planned in %d pool(s)", topology.Printable(r.File), r.CNI, editionText(capa.Edition), r.Nodes, len(r.Pools))
+	// capa.Heading: "terway/shared, ACK Pro", or for a CNI ACK does not
+	// offer (Flannel VXLAN/host-gw/udp, Calico) "self-managed (not an ACK
+	// CNI option)".
+	ew.printf("%s: plan for CNI %s: %s nodes planned in %d pool(s)", topology.Printable(r.File), capa.Heading(), thousandsInt(r.Nodes), len(r.Pools))
 	if len(pools) > 0 {
 		ew.printf(": %s", topology.Printable(strings.Join(pools, ", ")))
 	}
@@ -351,12 +354,6 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 	return ew.err
 }
 
-func editionText(e string) string {
-	if e == "basic" {
-		return "Basic"
-	}
-	return "Pro"
-}
 
 func orDash(s string) string {
 	if s == "" {

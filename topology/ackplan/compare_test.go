@@ -105,8 +105,9 @@ func cmpCases() []cmpCase {
 			{0, 255, 200, 200, LimitRouteQuota},
 			{1, 255, 256, 0, LimitPodCIDR},
 			// ecs.g7.xlarge: (4 − 1) × 15 = 45 pods; each zone's /20 pod
-			// vSwitch holds (4,096 − 4) / 30 pods = 136 nodes, 272 in all.
-			{2, 45, 272, 0, LimitPodVSwitches},
+			// vSwitch holds (4,096 − 4) / (30 pods + 25% surge) = 109 nodes
+			// (136 without the surge), 218 in all.
+			{2, 45, 2 * capSurgeFit(4092, 0, 30, 25), 0, LimitPodVSwitches},
 		}},
 		{"terway", terway, tAliVPC, tVXLAN, terway, false, []cmpFigures{
 			// /26: 63 pods; 50 route entries of 200.
