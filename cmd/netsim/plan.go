@@ -354,7 +354,6 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 	return ew.err
 }
 
-
 func orDash(s string) string {
 	if s == "" {
 		return "—"
@@ -552,6 +551,9 @@ func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int 
 	var np *ackplan.NoPlanError
 	switch {
 	case errors.As(err, &np):
+		// Nothing on stdout: `netsim plan --suggest … > plan.yaml` must not
+		// write a file that is no scenario. The answer (text or JSON) goes
+		// to stderr, exit 1.
 		if asJSON {
 			type noPlan struct {
 				Requirement string `json:"requirement"`
@@ -565,9 +567,9 @@ func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int 
 				fmt.Fprintf(stderr, "netsim plan: -o json: %v\n", err)
 				return exitBadInput
 			}
-			fmt.Fprintf(stdout, "%s\n", b)
+			fmt.Fprintf(stderr, "%s\n", b)
 		} else {
-			fmt.Fprintf(stdout, "no valid plan: %s\nrelax %s: %s\n", np.Why, np.Requirement, np.Relax)
+			fmt.Fprintf(stderr, "netsim plan: no valid plan: %s\nrelax %s: %s\n", np.Why, np.Requirement, np.Relax)
 		}
 		return exitUnmet
 	case err != nil:

@@ -214,17 +214,51 @@ func TestPlanSuggestRequest(t *testing.T) {
 	assert.Equal(t, ack.InstanceType{}, got.InstanceType, "no --instance-type: the suggester's default")
 	assert.Empty(t, got.Zones)
 
-	// No valid plan: exit 1, what to relax.
+	// No valid plan: exit 1, what to relax, on stderr; nothing on stdout
+	// (`--suggest … > plan.yaml` must not write a file that is no plan).
 	suggestPlan = func(ackplan.Request) (*ackplan.Suggestion, error) {
 		return nil, &ackplan.NoPlanError{Requirement: "--nodes", Why: "a /24 VPC holds 252 nodes", Relax: "ask for 252 nodes or fewer"}
 	}
 	code, stdout, stderr = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway")
 	assert.Equal(t, exitUnmet, code)
-	assert.Equal(t, "no valid plan: a /24 VPC holds 252 nodes\nrelax --nodes: ask for 252 nodes or fewer\n", stdout)
-	assert.Empty(t, stderr)
-	code, stdout, _ = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway", "-o", "json")
+	assert.Empty(t, stdout)
+	assert.Equal(t, "netsim plan: no valid plan: a /24 VPC holds 252 nodes\nrelax --nodes: ask for 252 nodes or fewer\n", stderr)
+	code, stdout, stderr = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway", "-o", "json")
 	assert.Equal(t, exitUnmet, code)
-	assert.JSONEq(t, `{"no_plan": {"requirement": "--nodes", "why": "a /24 VPC holds 252 nodes", "relax": "ask for 252 nodes or fewer"}}`, stdout)
+	assert.Empty(t, stdout)
+	assert.JSONEq(t, `{"no_plan": {"requirement": "--nodes", "why": "a /24 VPC holds 252 nodes", "relax": "ask for 252 nodes or fewer"}}`, stderr)
+}
+
+// TestPlanSuggestNoPlanReal runs the real suggester on a request no plan
+// meets (1,001 ali-vpc nodes: ACK's Flannel limit): exit 1, stdout empty,
+// the reason and what to relax on stderr; a good request writes only the
+// scenario to stdout, which netsim validate accepts.
+func TestPlanSuggestNoPlanReal(t *testing.T) {
+	for _, o := range []string{"yaml", "json"} {
+		code, stdout, stderr := netsim(t, "plan", "--suggest", "--vpc", "10.0.0.0/8", "--nodes", "1001", "--pods-per-node", "30", "--cni", "flannel-alivpc", "-o", o)
+		assert.Equal(t, exitUnmet, code, o)
+		assert.Empty(t, stdout, o)
+		assert.Contains(t, stderr, "1,001", o)
+		assert.Contains(t, stderr, "--nodes", o)
+		if o == "json" {
+			var js struct {
+				NoPlan struct{ Requirement, Why, Relax string } `json:"no_plan"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(stderr), &js), stderr)
+			assert.Equal(t, "--nodes", js.NoPlan.Requirement)
+			assert.Contains(t, js.NoPlan.Relax, "terway")
+		} else {
+			assert.True(t, strings.HasPrefix(stderr, "netsim plan: no valid plan: "), stderr)
+			assert.Contains(t, stderr, "\nrelax --nodes: ")
+		}
+	}
+	code, stdout, stderr := netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/16", "--nodes", "50", "--pods-per-node", "30", "--cni", "terway")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr)
+	f := filepath.Join(t.TempDir(), "plan.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(stdout), 0o644))
+	code, _, stderr = netsim(t, "validate", f)
+	assert.Equal(t, exitOK, code, stderr)
 }
 
 // TestPlanRulesList checks --rules lists every rule of the table.
