@@ -290,10 +290,10 @@ func TestPlanFiles(t *testing.T) {
 	}{
 		{"terway-ok.yaml", nil, exitOK, "terway-ok.txt", []string{
 			"(EniQuantity 8 − 1) × EniPrivateIpAddressQuantity 30 = 210",
-			"8188 usable pod vSwitch addresses ÷ 60 (plan.podsPerNode) = 136",
+			"8,188 usable pod vSwitch addresses ÷ (60 plan.podsPerNode + 25% surge) per node = 109 (136 without the surge)",
 			"+25% surge: 300 pods",
 		}},
-		{"terway-ok.yaml", []string{"-o", "json"}, exitOK, "terway-ok.json", []string{`"binding": "pod-vswitch-addresses"`, `"max_nodes": 136`}},
+		{"terway-ok.yaml", []string{"-o", "json"}, exitOK, "terway-ok.json", []string{`"binding": "pod-vswitch-addresses"`, `"max_nodes": 109`}},
 		{"flannel-alivpc-300.yaml", nil, exitUnmet, "flannel-alivpc-300.txt", []string{
 			"Maximum nodes: 200, bound by route-quota (planned 300)",
 			"2^(24−16) = 256", // shown though pod-cidr-nodes reports the pod CIDR

@@ -836,13 +836,13 @@ func capACKCNI(cni string) bool {
 }
 
 // Heading says the CNI and who runs it, e.g. "terway/shared, ACK Pro"
-// or "flannel/vxlan, self-managed (not an ACK CNI option), no ACK node
+// or "flannel/vxlan, self-managed: not an ACK CNI option, no ACK node
 // limit modelled".
 func (c Capacity) Heading() string {
 	if capACKCNI(c.CNI) {
 		return fmt.Sprintf("%s, ACK %s", c.CNI, capEditionName(c.Edition))
 	}
-	s := c.CNI + ", self-managed (not an ACK CNI option), no ACK node limit modelled"
+	s := c.CNI + ", self-managed: not an ACK CNI option, no ACK node limit modelled"
 	if c.Edition == "basic" {
 		s += fmt.Sprintf(" beyond ACK Basic's %s nodes", thousands(BasicMaxNodes))
 	}

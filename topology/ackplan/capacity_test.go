@@ -211,7 +211,7 @@ func TestMaxNodes(t *testing.T) {
 		for _, l := range c.Limits {
 			assert.NotEqual(t, LimitACK, l.Name, backend)
 		}
-		assert.Contains(t, c.Heading(), "self-managed (not an ACK CNI option), no ACK node limit modelled", backend)
+		assert.Contains(t, c.Heading(), "self-managed: not an ACK CNI option, no ACK node limit modelled", backend)
 		assert.NotContains(t, c.Heading(), "ACK Pro", backend)
 	}
 	// The formulas say the arithmetic.
