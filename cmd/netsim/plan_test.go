@@ -346,3 +346,41 @@ func TestRuleTableSaysKindsAndScope(t *testing.T) {
 		assert.Equal(t, r.Applies != nil, r.Scope != "", "rule %s: a Scope exactly when it has Applies", r.ID)
 	}
 }
+
+// TestPlanCompareCLI runs `netsim plan --compare` on bundled plans, text
+// and JSON: a Calico plan gets its own column after the three; a Flannel
+// plan whose instance type holds too few pods for Terway names the
+// built-in types that would; derived pod vSwitches say their growth.
+func TestPlanCompareCLI(t *testing.T) {
+	code, stdout, stderr := netsim(t, "plan", "--compare", "../../scenarios/plan-calico.yaml", "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var js struct {
+		Comparison struct {
+			From    string `json:"from"`
+			Columns []struct {
+				CNI          string   `json:"cni"`
+				Title        string   `json:"title"`
+				Derived      []string `json:"derived"`
+				PodMTU       int      `json:"pod_mtu"`
+				InstanceHint string   `json:"instance_hint"`
+			} `json:"columns"`
+		} `json:"comparison"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &js), stdout)
+	cols := js.Comparison.Columns
+	require.Len(t, cols, 4)
+	assert.Equal(t, "calico", js.Comparison.From)
+	assert.Equal(t, []string{"flannel-alivpc", "flannel-vxlan", "terway", "calico"}, []string{cols[0].CNI, cols[1].CNI, cols[2].CNI, cols[3].CNI})
+	assert.Equal(t, 1500-20, cols[3].PodMTU, "IPIP: 20 bytes")
+	assert.Contains(t, strings.Join(cols[2].Derived, "\n"), "× 2 for growth, as --suggest sizes them")
+
+	code, stdout, stderr = netsim(t, "plan", "--compare", "../../scenarios/plan-flannel-alivpc.yaml")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Terway (shared ENI): ecs.g7.xlarge holds 45 pods in shared ENI mode")
+	assert.Contains(t, stdout, "fewer than the 64 planned; built-in types that hold them: ecs.g7.3xlarge: 105 pods")
+	assert.NotContains(t, stdout, "Calico (self-managed)", "no fourth column: the plan is one of the three")
+
+	code, stdout, stderr = netsim(t, "plan", "--compare", "../../scenarios/plan-terway-exclusive.yaml")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Terway (exclusive ENI)")
+}
