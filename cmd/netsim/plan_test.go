@@ -60,6 +60,8 @@ func renderPlan(t *testing.T) *topology.PlanCheck {
 		ServiceCIDR: ackplan.Block{Prefix: netip.MustParsePrefix("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []ackplan.Pool{{Name: "pool-h", VSwitch: "vsw-h", Nodes: 300, Type: it, Path: "plan.nodePools[0]"}},
 		PodsPerNode: 100,
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: ackplan.DefaultPodSurgePercent,
 	}
 	rules := []ackplan.Rule{
 		{ID: "test-ok", Title: "a rule that passes", Source: "the test", Kinds: []ackplan.Severity{ackplan.Error}},

@@ -303,9 +303,8 @@ func ComputeCapacity(p *Plan) Capacity {
 	if c.Edition == "" {
 		c.Edition = "pro"
 	}
-	if c.PodSurgePercent == 0 {
-		c.PodSurgePercent = DefaultPodSurgePercent
-	}
+	// plan.podSurgePercent as the loader read it (25 when not written; 0
+	// when written 0), as the rule terway-pod-vswitch-addresses counts it.
 	if c.PodSurgePercent < 0 {
 		c.PodSurgePercent = 0
 	}

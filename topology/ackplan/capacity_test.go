@@ -31,6 +31,8 @@ func capFlannelPlan(t *testing.T, backend, podCIDR string, mask, nodes int) *Pla
 		NodeMask:    mask,
 		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []Pool{{Name: "pool-a", VSwitch: "vsw-a", Nodes: nodes, Type: capType(t, ack.DefaultInstanceType), Path: "plan.nodePools[0]"}},
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: DefaultPodSurgePercent,
 	}
 }
 
@@ -47,6 +49,8 @@ func capTerwayExample(t *testing.T, nodes int, it string) *Plan {
 		CNI:         CNI{Mode: "terway", ENIMode: "shared", PodVSwitches: map[string][]string{"cn-hangzhou-i": {"pod-i"}}},
 		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []Pool{{Name: "pool-a", VSwitch: "node-i", Nodes: nodes, Type: capType(t, it), Path: "plan.nodePools[0]"}},
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: DefaultPodSurgePercent,
 	}
 }
 
@@ -283,6 +287,14 @@ func TestSurge(t *testing.T) {
 	p.PodSurgePercent = 100                         // 1200 + 1200 = 2400 > 2044
 	c = ComputeCapacity(p)
 	assert.Equal(t, 2044-2400, capVSwitch(t, c, "pod-i").LeftAfterSurge)
+
+	// plan.podSurgePercent: 0 is no surge, as the rule counts it: the
+	// limit is the plain quotient.
+	p.PodSurgePercent = 0
+	c = ComputeCapacity(p)
+	assert.Equal(t, 0, c.PodSurgePercent)
+	assert.Equal(t, 2044/40, capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
+	assert.Equal(t, 0, capVSwitch(t, c, "pod-i").Surge)
 }
 
 // TestPodTotals checks the cluster's pods against the workload.
