@@ -350,7 +350,7 @@ func ComputeCapacity(p *Plan) Capacity {
 	c.Notes = append(c.Notes,
 		"modelled, not measured: every figure is computed from the plan and the published formulas; no cluster was asked",
 		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", VSwitchReserved),
-		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %d node(s) in its vSwitch", c.PodSurgePercent, p.SurgeNodes),
+		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %s in its vSwitch", c.PodSurgePercent, plural(p.SurgeNodes, "surge node", "surge nodes")),
 	)
 	switch p.CNI.Mode {
 	case "terway":
