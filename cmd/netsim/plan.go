@@ -296,9 +296,12 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 	ew := &cliWriter{w: w}
 	var pools []string
 	for _, p := range r.Pools {
-		pools = append(pools, fmt.Sprintf("%s (%d × %s in %s)", p.Name, p.Nodes, orDash(p.InstanceType), p.VSwitch))
+		pools = append(pools, fmt.Sprintf("%s (%s × %s in %s)", p.Name, thousandsInt(p.Nodes), orDash(p.InstanceType), p.VSwitch))
 	}
-	ew.printf("%s: plan for CNI %s, ACK %s: %d nodes planned in %d pool(s)", topology.Printable(r.File), r.CNI, editionText(capa.Edition), r.Nodes, len(r.Pools))
+	// capa.Heading: "terway/shared, ACK Pro", or for a CNI ACK does not
+	// offer (Flannel VXLAN/host-gw/udp, Calico) "self-managed (not an ACK
+	// CNI option)".
+	ew.printf("%s: plan for CNI %s: %s nodes planned in %d pool(s)", topology.Printable(r.File), capa.Heading(), thousandsInt(r.Nodes), len(r.Pools))
 	if len(pools) > 0 {
 		ew.printf(": %s", topology.Printable(strings.Join(pools, ", ")))
 	}
@@ -349,13 +352,6 @@ func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackpl
 		}
 	}
 	return ew.err
-}
-
-func editionText(e string) string {
-	if e == "basic" {
-		return "Basic"
-	}
-	return "Pro"
 }
 
 func orDash(s string) string {
@@ -555,6 +551,9 @@ func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int 
 	var np *ackplan.NoPlanError
 	switch {
 	case errors.As(err, &np):
+		// Nothing on stdout: `netsim plan --suggest … > plan.yaml` must not
+		// write a file that is no scenario. The answer (text or JSON) goes
+		// to stderr, exit 1.
 		if asJSON {
 			type noPlan struct {
 				Requirement string `json:"requirement"`
@@ -568,9 +567,9 @@ func runSuggest(stdout, stderr io.Writer, req ackplan.Request, asJSON bool) int 
 				fmt.Fprintf(stderr, "netsim plan: -o json: %v\n", err)
 				return exitBadInput
 			}
-			fmt.Fprintf(stdout, "%s\n", b)
+			fmt.Fprintf(stderr, "%s\n", b)
 		} else {
-			fmt.Fprintf(stdout, "no valid plan: %s\nrelax %s: %s\n", np.Why, np.Requirement, np.Relax)
+			fmt.Fprintf(stderr, "netsim plan: no valid plan: %s\nrelax %s: %s\n", np.Why, np.Requirement, np.Relax)
 		}
 		return exitUnmet
 	case err != nil:

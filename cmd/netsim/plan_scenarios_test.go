@@ -327,18 +327,20 @@ func TestPlanCapacityMatchesACKFormulas(t *testing.T) {
 			maxNodes: min(pow(25-16), 200, 1000, 2*usable(24)), binding: "route-quota",
 			services: pow(32-20) - 2, routes: 150 + 10,
 			usable: map[string]int{"vsw-node-h": usable(24), "vsw-node-i": usable(24)}},
-		// VXLAN uses no route entry: the 512 node subnets bind.
+		// VXLAN uses no route entry and, self-managed (not an ACK CNI
+		// option), has no ACK node limit: the 512 node subnets bind.
 		{file: "plan-flannel-vxlan.yaml", podsPerNode: pow(32-25) - 1,
-			maxNodes: min(pow(25-16), 1000, 3*usable(22)), binding: "pod-cidr",
+			maxNodes: min(pow(25-16), 3*usable(22)), binding: "pod-cidr",
 			services: pow(32-20) - 2, routes: 0,
 			usable: map[string]int{"vsw-node-h": usable(22), "vsw-node-j": usable(22)}},
-		// Each zone's /19 pod vSwitch holds 8,188 addresses ÷ 30 pods.
+		// Each zone's /19 pod vSwitch holds 8,188 addresses: n nodes × 30
+		// pods + 25% surge, as terway-pod-vswitch-addresses counts them.
 		{file: "plan-terway.yaml", podsPerNode: shared("ecs.g7.xlarge"),
-			maxNodes: min(5000, 3*(usable(19)/30)), binding: "pod-vswitch-addresses",
+			maxNodes: min(5000, 3*surgeFit(usable(19), 30, 25)), binding: "pod-vswitch-addresses",
 			services: pow(32-20) - 2, routes: 0,
 			usable: map[string]int{"vsw-node-h": usable(19), "vsw-pod-h": usable(19)}},
 		{file: "plan-terway-exclusive.yaml", podsPerNode: exclusive("ecs.g7.4xlarge"),
-			maxNodes: min(5000, 2*usable(24), 2*(usable(22)/5)), binding: "pod-vswitch-addresses",
+			maxNodes: min(5000, 2*usable(24), 2*surgeFit(usable(22), 5, 25)), binding: "pod-vswitch-addresses",
 			services: pow(32-20) - 2, routes: 0,
 			usable: map[string]int{"vsw-node-h": usable(24), "vsw-pod-i": usable(22)}},
 		// A node takes one /26 block at least: 1,024 blocks; 3 × 252
@@ -378,4 +380,15 @@ func TestPlanCapacityMatchesACKFormulas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// surgeFit is the most nodes of per pods each whose pods and the
+// rolling-update surge (⌈pods × pct / 100⌉) fit in usable pod vSwitch
+// addresses, counted one node at a time.
+func surgeFit(usable, per, pct int) int {
+	n := 0
+	for (n+1)*per+((n+1)*per*pct+99)/100 <= usable {
+		n++
+	}
+	return n
 }

@@ -60,6 +60,8 @@ func renderPlan(t *testing.T) *topology.PlanCheck {
 		ServiceCIDR: ackplan.Block{Prefix: netip.MustParsePrefix("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []ackplan.Pool{{Name: "pool-h", VSwitch: "vsw-h", Nodes: 300, Type: it, Path: "plan.nodePools[0]"}},
 		PodsPerNode: 100,
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: ackplan.DefaultPodSurgePercent,
 	}
 	rules := []ackplan.Rule{
 		{ID: "test-ok", Title: "a rule that passes", Source: "the test", Kinds: []ackplan.Severity{ackplan.Error}},
@@ -214,17 +216,51 @@ func TestPlanSuggestRequest(t *testing.T) {
 	assert.Equal(t, ack.InstanceType{}, got.InstanceType, "no --instance-type: the suggester's default")
 	assert.Empty(t, got.Zones)
 
-	// No valid plan: exit 1, what to relax.
+	// No valid plan: exit 1, what to relax, on stderr; nothing on stdout
+	// (`--suggest … > plan.yaml` must not write a file that is no plan).
 	suggestPlan = func(ackplan.Request) (*ackplan.Suggestion, error) {
 		return nil, &ackplan.NoPlanError{Requirement: "--nodes", Why: "a /24 VPC holds 252 nodes", Relax: "ask for 252 nodes or fewer"}
 	}
 	code, stdout, stderr = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway")
 	assert.Equal(t, exitUnmet, code)
-	assert.Equal(t, "no valid plan: a /24 VPC holds 252 nodes\nrelax --nodes: ask for 252 nodes or fewer\n", stdout)
-	assert.Empty(t, stderr)
-	code, stdout, _ = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway", "-o", "json")
+	assert.Empty(t, stdout)
+	assert.Equal(t, "netsim plan: no valid plan: a /24 VPC holds 252 nodes\nrelax --nodes: ask for 252 nodes or fewer\n", stderr)
+	code, stdout, stderr = netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/24", "--nodes", "300", "--pods-per-node", "30", "--cni", "terway", "-o", "json")
 	assert.Equal(t, exitUnmet, code)
-	assert.JSONEq(t, `{"no_plan": {"requirement": "--nodes", "why": "a /24 VPC holds 252 nodes", "relax": "ask for 252 nodes or fewer"}}`, stdout)
+	assert.Empty(t, stdout)
+	assert.JSONEq(t, `{"no_plan": {"requirement": "--nodes", "why": "a /24 VPC holds 252 nodes", "relax": "ask for 252 nodes or fewer"}}`, stderr)
+}
+
+// TestPlanSuggestNoPlanReal runs the real suggester on a request no plan
+// meets (1,001 ali-vpc nodes: ACK's Flannel limit): exit 1, stdout empty,
+// the reason and what to relax on stderr; a good request writes only the
+// scenario to stdout, which netsim validate accepts.
+func TestPlanSuggestNoPlanReal(t *testing.T) {
+	for _, o := range []string{"yaml", "json"} {
+		code, stdout, stderr := netsim(t, "plan", "--suggest", "--vpc", "10.0.0.0/8", "--nodes", "1001", "--pods-per-node", "30", "--cni", "flannel-alivpc", "-o", o)
+		assert.Equal(t, exitUnmet, code, o)
+		assert.Empty(t, stdout, o)
+		assert.Contains(t, stderr, "1,001", o)
+		assert.Contains(t, stderr, "--nodes", o)
+		if o == "json" {
+			var js struct {
+				NoPlan struct{ Requirement, Why, Relax string } `json:"no_plan"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(stderr), &js), stderr)
+			assert.Equal(t, "--nodes", js.NoPlan.Requirement)
+			assert.Contains(t, js.NoPlan.Relax, "terway")
+		} else {
+			assert.True(t, strings.HasPrefix(stderr, "netsim plan: no valid plan: "), stderr)
+			assert.Contains(t, stderr, "\nrelax --nodes: ")
+		}
+	}
+	code, stdout, stderr := netsim(t, "plan", "--suggest", "--vpc", "192.168.0.0/16", "--nodes", "50", "--pods-per-node", "30", "--cni", "terway")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr)
+	f := filepath.Join(t.TempDir(), "plan.yaml")
+	require.NoError(t, os.WriteFile(f, []byte(stdout), 0o644))
+	code, _, stderr = netsim(t, "validate", f)
+	assert.Equal(t, exitOK, code, stderr)
 }
 
 // TestPlanRulesList checks --rules lists every rule of the table.
@@ -256,10 +292,10 @@ func TestPlanFiles(t *testing.T) {
 	}{
 		{"terway-ok.yaml", nil, exitOK, "terway-ok.txt", []string{
 			"(EniQuantity 8 − 1) × EniPrivateIpAddressQuantity 30 = 210",
-			"8188 usable pod vSwitch addresses ÷ 60 (plan.podsPerNode) = 136",
+			"8,188 usable pod vSwitch addresses ÷ (60 plan.podsPerNode + 25% surge) per node = 109 (136 without the surge)",
 			"+25% surge: 300 pods",
 		}},
-		{"terway-ok.yaml", []string{"-o", "json"}, exitOK, "terway-ok.json", []string{`"binding": "pod-vswitch-addresses"`, `"max_nodes": 136`}},
+		{"terway-ok.yaml", []string{"-o", "json"}, exitOK, "terway-ok.json", []string{`"binding": "pod-vswitch-addresses"`, `"max_nodes": 109`}},
 		{"flannel-alivpc-300.yaml", nil, exitUnmet, "flannel-alivpc-300.txt", []string{
 			"Maximum nodes: 200, bound by route-quota (planned 300)",
 			"2^(24−16) = 256", // shown though pod-cidr-nodes reports the pod CIDR
@@ -311,4 +347,42 @@ func TestRuleTableSaysKindsAndScope(t *testing.T) {
 		assert.NotEmpty(t, r.Kinds, "rule %s: Kinds", r.ID)
 		assert.Equal(t, r.Applies != nil, r.Scope != "", "rule %s: a Scope exactly when it has Applies", r.ID)
 	}
+}
+
+// TestPlanCompareCLI runs `netsim plan --compare` on bundled plans, text
+// and JSON: a Calico plan gets its own column after the three; a Flannel
+// plan whose instance type holds too few pods for Terway names the
+// built-in types that would; derived pod vSwitches say their growth.
+func TestPlanCompareCLI(t *testing.T) {
+	code, stdout, stderr := netsim(t, "plan", "--compare", "../../scenarios/plan-calico.yaml", "-o", "json")
+	require.Equal(t, exitOK, code, stderr)
+	var js struct {
+		Comparison struct {
+			From    string `json:"from"`
+			Columns []struct {
+				CNI          string   `json:"cni"`
+				Title        string   `json:"title"`
+				Derived      []string `json:"derived"`
+				PodMTU       int      `json:"pod_mtu"`
+				InstanceHint string   `json:"instance_hint"`
+			} `json:"columns"`
+		} `json:"comparison"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &js), stdout)
+	cols := js.Comparison.Columns
+	require.Len(t, cols, 4)
+	assert.Equal(t, "calico", js.Comparison.From)
+	assert.Equal(t, []string{"flannel-alivpc", "flannel-vxlan", "terway", "calico"}, []string{cols[0].CNI, cols[1].CNI, cols[2].CNI, cols[3].CNI})
+	assert.Equal(t, 1500-20, cols[3].PodMTU, "IPIP: 20 bytes")
+	assert.Contains(t, strings.Join(cols[2].Derived, "\n"), "× 2 for growth, as --suggest sizes them")
+
+	code, stdout, stderr = netsim(t, "plan", "--compare", "../../scenarios/plan-flannel-alivpc.yaml")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Terway (shared ENI): ecs.g7.xlarge holds 45 pods in shared ENI mode")
+	assert.Contains(t, stdout, "fewer than the 64 planned; built-in types that hold them: ecs.g7.3xlarge: 105 pods")
+	assert.NotContains(t, stdout, "Calico (self-managed)", "no fourth column: the plan is one of the three")
+
+	code, stdout, stderr = netsim(t, "plan", "--compare", "../../scenarios/plan-terway-exclusive.yaml")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "Terway (exclusive ENI)")
 }

@@ -241,7 +241,7 @@ func capPodsPerNode(p *Plan, pool Pool) PoolCapacity {
 		b := capCalicoBlockOf(p)
 		block := 1 << (32 - b)
 		pc.PodsPerNode = min(block, capKubeletMaxPods)
-		pc.Formula = fmt.Sprintf("one /%d IPAM block: 2^(32−%d) = %d", b, b, block)
+		pc.Formula = fmt.Sprintf("one /%d IPAM block: 2^(32−%d) = %s", b, b, thousands(block))
 		if block > capKubeletMaxPods {
 			pc.Formula += fmt.Sprintf(", kubelet --max-pods %d binds: %d", capKubeletMaxPods, pc.PodsPerNode)
 		}
@@ -303,9 +303,8 @@ func ComputeCapacity(p *Plan) Capacity {
 	if c.Edition == "" {
 		c.Edition = "pro"
 	}
-	if c.PodSurgePercent == 0 {
-		c.PodSurgePercent = DefaultPodSurgePercent
-	}
+	// plan.podSurgePercent as the loader read it (25 when not written; 0
+	// when written 0), as the rule terway-pod-vswitch-addresses counts it.
 	if c.PodSurgePercent < 0 {
 		c.PodSurgePercent = 0
 	}
@@ -344,14 +343,14 @@ func ComputeCapacity(p *Plan) Capacity {
 		n := AllocatableClusterIPs(p.ServiceCIDR.Prefix)
 		c.Services = &ServiceCapacity{
 			CIDR: p.ServiceCIDR.Prefix.String(), Allocatable: n, Available: max(n-1, 0), Required: p.Services,
-			Formula: fmt.Sprintf("2^(32−%d) − 2 = %d ClusterIPs (network and broadcast addresses excluded); the kubernetes Service takes the first: %d left", p.ServiceCIDR.Prefix.Bits(), n, max(n-1, 0)),
+			Formula: fmt.Sprintf("2^(32−%d) − 2 = %s ClusterIPs (network and broadcast addresses excluded); the kubernetes Service takes the first: %s left", p.ServiceCIDR.Prefix.Bits(), thousands(n), thousands(max(n-1, 0))),
 			Source:  SourceServiceCIDR,
 		}
 	}
 	c.Notes = append(c.Notes,
 		"modelled, not measured: every figure is computed from the plan and the published formulas; no cluster was asked",
 		fmt.Sprintf("vSwitch usable addresses are the size less the %d Alibaba Cloud reserves (the first and the last three)", VSwitchReserved),
-		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %d node(s) in its vSwitch", c.PodSurgePercent, p.SurgeNodes),
+		fmt.Sprintf("surge: a rolling update starts %d%% more pods before it stops old ones; pools are upgraded one at a time, each adding %s in its vSwitch", c.PodSurgePercent, plural(p.SurgeNodes, "surge node", "surge nodes")),
 	)
 	switch p.CNI.Mode {
 	case "terway":
@@ -362,9 +361,13 @@ func ComputeCapacity(p *Plan) Capacity {
 			c.Notes = append(c.Notes, "no plan.podsPerNode: each node is counted full, at its pod limit, in the pod vSwitches' use and their node limit (state the workload with plan.podsPerNode)")
 		}
 	case "calico":
-		c.Notes = append(c.Notes, "Calico: ACK publishes no node limit for Calico; none is modelled (ACK Basic's 10 nodes still applies)",
+		c.Notes = append(c.Notes, fmt.Sprintf("Calico is self-managed on ECS, not an ACK CNI option: no ACK node limit is modelled (ACK Basic's %s nodes still applies)", thousands(BasicMaxNodes)),
 			"Calico pods per node is one IPAM block, as netsim builds it (IPIP and VXLAN take one address of it for the tunnel); real calico-ipam claims or borrows another block when one is full, and kubelet's default --max-pods 110 bounds a node; pods do not take vSwitch addresses")
 	default:
+		if !capAliVPC(p) {
+			c.Notes = append(c.Notes, fmt.Sprintf("Flannel %s is self-managed on ECS, not an ACK CNI option: ACK installs Flannel in its VPC-route (ali-vpc) mode only, whose %s-node limit is the route table's %s entries, one per node; %s uses no route entries and no ACK node limit is modelled (ACK Basic's %s nodes still applies)",
+				orPath(p.CNI.Backend, "(no backend)"), thousands(FlannelMaxNodes), thousands(MaxRouteQuota), orPath(p.CNI.Backend, "it"), thousands(BasicMaxNodes)))
+		}
 		c.Notes = append(c.Notes, "Flannel pods take addresses of the node's pod subnet, not of vSwitches: a node takes one node vSwitch address",
 			"ACK quotes 2^(32−mask) − 1 pods per node; host-local IPAM also keeps the network address, cni0's .1 and the broadcast address, so a node runs up to 2^(32−mask) − 3 pods")
 	}
@@ -395,22 +398,22 @@ func (c *Capacity) podTotals() {
 	var terms []string
 	for _, pc := range c.Pools {
 		c.Pods.Capacity += pc.Nodes * pc.PodsPerNode
-		terms = append(terms, fmt.Sprintf("%d × %d", pc.Nodes, pc.PodsPerNode))
+		terms = append(terms, fmt.Sprintf("%s × %s", thousands(pc.Nodes), thousands(pc.PodsPerNode)))
 	}
 	if len(terms) == 0 {
 		c.Pods.Formula = "no node pools"
 		return
 	}
-	c.Pods.Formula = fmt.Sprintf("the nodes hold %s = %d pods", strings.Join(terms, " + "), c.Pods.Capacity)
+	c.Pods.Formula = fmt.Sprintf("the nodes hold %s = %s pods", strings.Join(terms, " + "), thousands(c.Pods.Capacity))
 	if c.PodsPerNodeRequired > 0 {
 		c.Pods.Planned = c.NodesPlanned * c.PodsPerNodeRequired
 		c.Pods.Surge = capPercentOf(c.Pods.Planned, c.PodSurgePercent)
 		verdict := "fits"
 		if c.Pods.Planned+c.Pods.Surge > c.Pods.Capacity {
-			verdict = fmt.Sprintf("SHORT by %d", c.Pods.Planned+c.Pods.Surge-c.Pods.Capacity)
+			verdict = fmt.Sprintf("SHORT by %s", thousands(c.Pods.Planned+c.Pods.Surge-c.Pods.Capacity))
 		}
-		c.Pods.Formula += fmt.Sprintf("; the workload %d nodes × %d = %d pods, +%d%% surge: %d pods → %d: %s",
-			c.NodesPlanned, c.PodsPerNodeRequired, c.Pods.Planned, c.PodSurgePercent, c.Pods.Surge, c.Pods.Planned+c.Pods.Surge, verdict)
+		c.Pods.Formula += fmt.Sprintf("; the workload %s nodes × %s = %s pods, +%d%% surge: %s pods → %s: %s",
+			thousands(c.NodesPlanned), thousands(c.PodsPerNodeRequired), thousands(c.Pods.Planned), c.PodSurgePercent, thousands(c.Pods.Surge), thousands(c.Pods.Planned+c.Pods.Surge), verdict)
 	}
 }
 
@@ -527,10 +530,10 @@ func (c *Capacity) vswitches(p *Plan, zones []string, zoneNodes map[string]int) 
 func (c *Capacity) headroom(p *Plan, vc *VSwitchCapacity) string {
 	var parts []string
 	if vc.Role == "pod" || vc.Role == "node+pod" {
-		parts = append(parts, fmt.Sprintf("+%d%% surge: %d pods", c.PodSurgePercent, vc.Surge-c.surgeNodesIn(p, vc)))
+		parts = append(parts, fmt.Sprintf("+%d%% surge: %s pods", c.PodSurgePercent, thousands(vc.Surge-c.surgeNodesIn(p, vc))))
 	}
 	if n := c.surgeNodesIn(p, vc); n > 0 {
-		parts = append(parts, fmt.Sprintf("+%d surge node(s)", n))
+		parts = append(parts, "+"+plural(n, "surge node", "surge nodes"))
 	}
 	if vc.Role == "unused" {
 		return "not used by the plan"
@@ -655,11 +658,11 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 			b := capCalicoBlockOf(p)
 			n := PodCIDRNodes(pre, b)
 			add(NodeLimit{Name: LimitPodCIDR, What: fmt.Sprintf("pod CIDR %s in /%d IPAM blocks, one per node at least", p.PodCIDR.Prefix, b), MaxNodes: n,
-				Formula: fmt.Sprintf("2^(%d−%d) = %d", b, pre, n), Source: SourceCalicoBlock})
+				Formula: fmt.Sprintf("2^(%d−%d) = %s", b, pre, thousands(n)), Source: SourceCalicoBlock})
 		case p.NodeMask > 0 && p.Valid(p.NodeMaskPath):
 			n := PodCIDRNodes(pre, p.NodeMask)
 			add(NodeLimit{Name: LimitPodCIDR, What: fmt.Sprintf("pod CIDR %s in /%d node subnets", p.PodCIDR.Prefix, p.NodeMask), MaxNodes: n,
-				Formula: fmt.Sprintf("2^(%d−%d) = %d", p.NodeMask, pre, n), Source: SourcePodCIDR})
+				Formula: fmt.Sprintf("2^(%d−%d) = %s", p.NodeMask, pre, thousands(n)), Source: SourcePodCIDR})
 		}
 	}
 	// VPC route quota (Flannel ali-vpc: one entry per node).
@@ -668,24 +671,28 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 		n := max(c.Routes.Quota-c.Routes.Custom-r, 0)
 		raised := max(MaxRouteQuota-c.Routes.Custom-r, 0)
 		add(NodeLimit{Name: LimitRouteQuota, What: "VPC route entries, one per node", MaxNodes: n, Raised: raised,
-			Formula: fmt.Sprintf("quota %d − %d custom entries − %d declared ranges = %d (quota %d on request: %d)", c.Routes.Quota, c.Routes.Custom, r, n, MaxRouteQuota, raised),
+			Formula: capRouteFormula(c.Routes.Quota, c.Routes.Custom, r, n, raised),
 			Source:  SourceRouteQuota})
 	}
 	// ACK's per-CNI node limit.
 	switch {
 	case c.Edition == "basic":
-		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: BasicMaxNodes, Formula: fmt.Sprintf("ACK Basic: %d nodes", BasicMaxNodes), Source: SourceACKNodes})
+		add(NodeLimit{Name: LimitACK, What: "ACK Basic cluster", MaxNodes: BasicMaxNodes, Formula: fmt.Sprintf("ACK Basic: %s nodes", thousands(BasicMaxNodes)), Source: SourceACKNodes})
 	case p.CNI.Mode == "terway":
 		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Terway", MaxNodes: TerwayDefaultMaxNodes, Raised: TerwayMaxNodes,
-			Formula: fmt.Sprintf("ACK Pro, Terway: %d nodes (%d on request)", TerwayDefaultMaxNodes, TerwayMaxNodes), Source: SourceACKNodes})
-	case p.CNI.Mode == "flannel":
+			Formula: fmt.Sprintf("ACK Pro, Terway: %s nodes (%s on request)", thousands(TerwayDefaultMaxNodes), thousands(TerwayMaxNodes)), Source: SourceACKNodes})
+	case capAliVPC(p):
+		// ACK installs Flannel in its VPC-route mode only; the 1,000 nodes
+		// are the route table's 1,000 entries, one per node (facts §1.11,
+		// §3.3). VXLAN, host-gw, udp and Calico are self-managed: no ACK
+		// node limit is modelled for them.
 		add(NodeLimit{Name: LimitACK, What: "ACK Pro with Flannel", MaxNodes: FlannelMaxNodes,
-			Formula: fmt.Sprintf("ACK Pro, Flannel: %d nodes", FlannelMaxNodes), Source: SourceACKNodes})
+			Formula: fmt.Sprintf("ACK Pro, Flannel: %s nodes", thousands(FlannelMaxNodes)), Source: SourceACKNodes})
 	}
 	// Node vSwitch addresses, one per node, per zone.
 	c.zoneLimits(p, zones, zoneNodes, LimitNodeVSwitch, func(vc VSwitchCapacity) bool { return vc.Role == "node" || vc.Role == "node+pod" },
 		func(z string, capUsable int) (int, string) {
-			return capUsable, fmt.Sprintf("%d usable node vSwitch addresses ÷ 1 per node = %d", capUsable, capUsable)
+			return capUsable, fmt.Sprintf("%s usable node vSwitch addresses ÷ 1 per node = %s", thousands(capUsable), thousands(capUsable))
 		})
 	// Terway: pod vSwitch addresses ÷ pods per node, per zone.
 	if p.CNI.Mode == "terway" {
@@ -704,7 +711,22 @@ func (c *Capacity) limits(p *Plan, zones []string, zoneNodes map[string]int) {
 				if c.PodsPerNodeRequired > 0 {
 					what = "plan.podsPerNode"
 				}
-				return capUsable / per, fmt.Sprintf("%d usable pod vSwitch addresses ÷ %d (%s) = %d", capUsable, per, what, capUsable/per)
+				// The rule terway-pod-vswitch-addresses and the suggester
+				// count the rolling-update surge: a zone's n nodes need
+				// n × per + ⌈n × per × surge%⌉ pod addresses. A zone
+				// without pod vSwitch gives pods its node vSwitch's
+				// addresses (facts §5), after one per node.
+				nodeAddr, src := 0, "usable pod vSwitch addresses"
+				if c.zoneFallsBack(z) {
+					nodeAddr, src = 1, "usable node vSwitch addresses (no pod vSwitch: Terway falls back to it)"
+				}
+				n := capMaxNodesWithSurge(capUsable, nodeAddr, per, c.PodSurgePercent)
+				plain := capUsable / (per + nodeAddr)
+				perText := fmt.Sprintf("(%s %s + %d%% surge)", thousands(per), what, c.PodSurgePercent)
+				if nodeAddr > 0 {
+					perText = fmt.Sprintf("(1 node address + %s %s + %d%% surge)", thousands(per), what, c.PodSurgePercent)
+				}
+				return n, fmt.Sprintf("%s %s ÷ %s per node = %s (%s without the surge)", thousands(capUsable), src, perText, thousands(n), thousands(plain))
 			})
 	}
 	best := -1
@@ -747,11 +769,15 @@ func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int,
 		if zoneNodes[z] > 0 {
 			surge = p.SurgeNodes
 		}
-		c.Limits = append(c.Limits, NodeLimit{Name: name, Zone: z, What: capLimitWhat(name) + " in zone " + z, MaxNodes: n, Planned: zoneNodes[z] + surge,
+		what := capLimitWhat(name) + " in zone " + z
+		if name == LimitPodVSwitches && c.zoneFallsBack(z) {
+			what = "pods on the node vSwitch in zone " + z
+		}
+		c.Limits = append(c.Limits, NodeLimit{Name: name, Zone: z, What: what, MaxNodes: n, Planned: zoneNodes[z] + surge,
 			Formula: formula, Source: SourceVSwitchReserved})
 		total += n
 		rows++
-		parts = append(parts, fmt.Sprint(n))
+		parts = append(parts, thousands(n))
 	}
 	if rows == 0 {
 		return
@@ -762,7 +788,64 @@ func (c *Capacity) zoneLimits(p *Plan, zones []string, zoneNodes map[string]int,
 		return
 	}
 	c.Limits = append(c.Limits, NodeLimit{Name: name, What: capLimitWhat(name) + ", all zones", MaxNodes: total, Planned: c.NodesPlanned + p.SurgeNodes,
-		Formula: fmt.Sprintf("%s = %d (each zone bounds its own nodes)", strings.Join(parts, " + "), total), Source: SourceVSwitchReserved})
+		Formula: fmt.Sprintf("%s = %s (each zone bounds its own nodes)", strings.Join(parts, " + "), thousands(total)), Source: SourceVSwitchReserved})
+}
+
+// zoneFallsBack reports whether zone z's pods take node vSwitch addresses
+// (a Terway zone with nodes and no pod vSwitch).
+func (c *Capacity) zoneFallsBack(z string) bool {
+	return slices.ContainsFunc(c.VSwitches, func(vc VSwitchCapacity) bool { return vc.Zone == z && vc.Role == "node+pod" })
+}
+
+// capMaxNodesWithSurge is the most nodes n whose addresses fit in usable:
+// n × nodeAddr (the nodes' own, when they share the vSwitch) + n × per
+// pods + ⌈n × per × pct / 100⌉ surge pods — the count the rule
+// terway-pod-vswitch-addresses checks.
+func capMaxNodesWithSurge(usable, nodeAddr, per, pct int) int {
+	if usable <= 0 || per+nodeAddr <= 0 {
+		return 0
+	}
+	need := func(n int) int { return n*(per+nodeAddr) + capPercentOf(n*per, pct) }
+	n := usable * 100 / (nodeAddr*100 + per*(100+pct))
+	for n > 0 && need(n) > usable {
+		n--
+	}
+	for need(n+1) <= usable {
+		n++
+	}
+	return n
+}
+
+// capRouteFormula is the route quota limit's formula.
+func capRouteFormula(quota, custom, ranges, n, raised int) string {
+	s := fmt.Sprintf("quota %s − %s custom entries − %s declared ranges = %s", thousands(quota), thousands(custom), thousands(ranges), thousands(n))
+	if quota < MaxRouteQuota {
+		s += fmt.Sprintf(" (quota %s on request: %s)", thousands(MaxRouteQuota), thousands(raised))
+	} else {
+		s += " (the most ACK grants on request)"
+	}
+	return s
+}
+
+// capACKCNI reports whether ACK offers the plan's CNI: Terway, or Flannel
+// in its VPC-route (ali-vpc) mode. Flannel VXLAN, host-gw and udp and
+// Calico are self-managed on ECS ("not an ACK CNI option").
+func capACKCNI(cni string) bool {
+	return strings.HasPrefix(cni, "terway") || cni == "flannel/alivpc"
+}
+
+// Heading says the CNI and who runs it, e.g. "terway/shared, ACK Pro"
+// or "flannel/vxlan, self-managed: not an ACK CNI option, no ACK node
+// limit modelled".
+func (c Capacity) Heading() string {
+	if capACKCNI(c.CNI) {
+		return fmt.Sprintf("%s, ACK %s", c.CNI, capEditionName(c.Edition))
+	}
+	s := c.CNI + ", self-managed: not an ACK CNI option, no ACK node limit modelled"
+	if c.Edition == "basic" {
+		s += fmt.Sprintf(" beyond ACK Basic's %s nodes", thousands(BasicMaxNodes))
+	}
+	return s
 }
 
 func capLimitWhat(name string) string {
@@ -779,13 +862,13 @@ func capLimitWhat(name string) string {
 func WriteCapacity(w io.Writer, c Capacity) error {
 	ew := &capWriter{w: w}
 	src := &capFootnotes{}
-	ew.printf("Capacity (%s, ACK %s) — modelled from the plan, not measured\n", c.CNI, capEditionName(c.Edition))
+	ew.printf("Capacity (%s) — modelled from the plan, not measured\n", c.Heading())
 
 	ew.printf("\nPods per node\n")
 	tw := ew.table()
 	req := "—"
 	if c.PodsPerNodeRequired > 0 {
-		req = fmt.Sprint(c.PodsPerNodeRequired)
+		req = thousands(c.PodsPerNodeRequired)
 	}
 	fmt.Fprintf(tw, "  POOL\tZONE\tVSWITCH\tNODES\tINSTANCE TYPE\tPODS/NODE\tREQUIRED\tFORMULA\tSOURCE\n")
 	for _, pc := range c.Pools {
@@ -793,7 +876,7 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		if c.PodsPerNodeRequired > 0 {
 			verdict += map[bool]string{true: " ok", false: " SHORT"}[pc.MeetsRequired]
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\n", pc.Name, capDash(pc.Zone), pc.VSwitch, pc.Nodes, capDash(pc.InstanceType), pc.PodsPerNode, verdict, pc.Formula, src.ref(pc.Source))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", pc.Name, capDash(pc.Zone), pc.VSwitch, thousands(pc.Nodes), capDash(pc.InstanceType), thousands(pc.PodsPerNode), verdict, pc.Formula, src.ref(pc.Source))
 	}
 	ew.flush(tw)
 	ew.printf("  %s\n", c.Pods.Formula)
@@ -806,9 +889,9 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		}
 	}
 
-	ew.printf("\nMaximum nodes: %s (planned %d", capCountOrNone(c.MaxNodes, c.Binding), c.NodesPlanned)
+	ew.printf("\nMaximum nodes: %s (planned %s", capCountOrNone(c.MaxNodes, c.Binding), thousands(c.NodesPlanned))
 	if c.SurgeNodes > 0 {
-		ew.printf(" + %d surge", c.SurgeNodes)
+		ew.printf(" + %s surge", thousands(c.SurgeNodes))
 	}
 	ew.printf(")\n")
 	tw = ew.table()
@@ -824,18 +907,18 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 		if l.Binding && l.Planned > l.MaxNodes {
 			mark = "  ← binds, exceeded"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\t%s%s\n", l.What, capDash(l.Zone), l.MaxNodes, l.Planned, l.Formula, src.ref(l.Source), mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s%s\n", l.What, capDash(l.Zone), thousands(l.MaxNodes), thousands(l.Planned), l.Formula, src.ref(l.Source), mark)
 	}
 	ew.flush(tw)
 
 	if s := c.Services; s != nil {
-		ew.printf("\nServices: %s holds %d ClusterIPs, %d after the kubernetes Service", s.CIDR, s.Allocatable, s.Available)
+		ew.printf("\nServices: %s holds %s ClusterIPs, %s after the kubernetes Service", s.CIDR, thousands(s.Allocatable), thousands(s.Available))
 		if s.Required > 0 {
 			verdict := "ok"
 			if s.Required > s.Available {
 				verdict = "SHORT"
 			}
-			ew.printf("; plan.services %d: %s", s.Required, verdict)
+			ew.printf("; plan.services %s: %s", thousands(s.Required), verdict)
 		}
 		ew.printf(" %s\n  %s\n", src.ref(s.Source), s.Formula)
 	}
@@ -844,25 +927,33 @@ func WriteCapacity(w io.Writer, c Capacity) error {
 	tw = ew.table()
 	fmt.Fprintf(tw, "  VSWITCH\tZONE\tCIDR\tROLE\tUSABLE\tNODES\tPODS\tLEFT\tHEADROOM\tLEFT AFTER SURGE\n")
 	for _, vc := range c.VSwitches {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, vc.Usable, vc.Nodes, vc.Pods, capShort(vc.Left), vc.Headroom, capShort(vc.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", vc.Name, vc.Zone, vc.CIDR, vc.Role, thousands(vc.Usable), thousands(vc.Nodes), thousands(vc.Pods), capShort(vc.Left), vc.Headroom, capShort(vc.LeftAfterSurge))
 	}
 	ew.flush(tw)
 	ew.printf("\nPer zone (node and pod vSwitches apart)\n")
 	tw = ew.table()
 	fmt.Fprintf(tw, "  ZONE\tVSWITCHES\tNODES\tUSABLE\tUSED\tLEFT\tSURGE\tLEFT AFTER SURGE\n")
 	for _, z := range c.Zones {
-		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\t%d\t%s\n", z.Zone, z.Role, z.Nodes, z.Usable, z.Used, capShort(z.Left), z.Surge, capShort(z.LeftAfterSurge))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", z.Zone, z.Role, thousands(z.Nodes), thousands(z.Usable), thousands(z.Used), capShort(z.Left), thousands(z.Surge), capShort(z.LeftAfterSurge))
 	}
 	ew.flush(tw)
 
 	r := c.Routes
-	ew.printf("\nVPC route entries: %d used of %d (%d custom", r.Used, r.Quota, r.Custom)
+	ew.printf("\nVPC route entries: %s used of %s (%s custom", thousands(r.Used), thousands(r.Quota), thousands(r.Custom))
 	if r.Nodes > 0 {
-		ew.printf(" + %d nodes, one each", r.Nodes)
+		ew.printf(" + %s nodes, one each", thousands(r.Nodes))
 	}
-	ew.printf("); the quota can be raised to %d on request %s\n", r.QuotaOnRequest, src.ref(r.Source))
+	if r.Quota < r.QuotaOnRequest {
+		ew.printf("); the quota can be raised to %s on request %s\n", thousands(r.QuotaOnRequest), src.ref(r.Source))
+	} else {
+		ew.printf("); the quota is at the most ACK grants on request %s\n", src.ref(r.Source))
+	}
 	if r.Used > r.Quota {
-		ew.printf("  over the quota by %d: raise it or plan fewer nodes\n", r.Used-r.Quota)
+		if r.Quota < r.QuotaOnRequest {
+			ew.printf("  over the quota by %s: raise it or plan fewer nodes\n", thousands(r.Used-r.Quota))
+		} else {
+			ew.printf("  over the quota by %s: plan fewer nodes or use Terway (no route entry per node)\n", thousands(r.Used-r.Quota))
+		}
 	}
 
 	ew.printf("\nSources\n")
@@ -894,15 +985,15 @@ func capCountOrNone(n int, binding string) string {
 	if binding == "" {
 		return "no limit computed"
 	}
-	return fmt.Sprintf("%d, bound by %s", n, binding)
+	return fmt.Sprintf("%s, bound by %s", thousands(n), binding)
 }
 
 // capShort prints a count, "SHORT by n" when negative.
 func capShort(n int) string {
 	if n < 0 {
-		return fmt.Sprintf("SHORT by %d", -n)
+		return fmt.Sprintf("SHORT by %s", thousands(-n))
 	}
-	return fmt.Sprint(n)
+	return thousands(n)
 }
 
 // capFootnotes numbers sources in the order the tables cite them.

@@ -31,6 +31,8 @@ func capFlannelPlan(t *testing.T, backend, podCIDR string, mask, nodes int) *Pla
 		NodeMask:    mask,
 		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []Pool{{Name: "pool-a", VSwitch: "vsw-a", Nodes: nodes, Type: capType(t, ack.DefaultInstanceType), Path: "plan.nodePools[0]"}},
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: DefaultPodSurgePercent,
 	}
 }
 
@@ -47,6 +49,8 @@ func capTerwayExample(t *testing.T, nodes int, it string) *Plan {
 		CNI:         CNI{Mode: "terway", ENIMode: "shared", PodVSwitches: map[string][]string{"cn-hangzhou-i": {"pod-i"}}},
 		ServiceCIDR: Block{Prefix: capPfx("172.21.0.0/20"), Path: "cluster.serviceCIDR"},
 		Pools:       []Pool{{Name: "pool-a", VSwitch: "node-i", Nodes: nodes, Type: capType(t, it), Path: "plan.nodePools[0]"}},
+		// The loader's default for an unwritten plan.podSurgePercent.
+		PodSurgePercent: DefaultPodSurgePercent,
 	}
 }
 
@@ -142,8 +146,10 @@ func TestMaxNodes(t *testing.T) {
 	}{
 		{"/16 pod CIDR, /24 mask: 256 nodes", func() *Plan { return capFlannelPlan(t, "vxlan", "172.20.0.0/16", 24, 10) },
 			LimitPodCIDR, 256, LimitPodCIDR, 256, 0},
-		{"/16 pod CIDR, /26 mask: 1,024 nodes, ACK's Flannel 1,000 binds", func() *Plan { return capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10) },
-			LimitACK, 1000, LimitPodCIDR, 1024, 0},
+		{"ali-vpc, /16 pod CIDR, /26 mask: 1,024 subnets, ACK's Flannel 1,000, the route quota's 200 binds", func() *Plan { return capFlannelPlan(t, "alivpc", "172.20.0.0/16", 26, 10) },
+			LimitRouteQuota, 200, LimitACK, 1000, 0},
+		{"VXLAN (self-managed, no ACK node limit): /16 in /26 → the pod CIDR's 1,024 binds", func() *Plan { return capFlannelPlan(t, "vxlan", "172.20.0.0/16", 26, 10) },
+			LimitPodCIDR, 1024, LimitPodCIDR, 1024, 0},
 		{"ali-vpc, 300 nodes: the 200-entry route quota binds", func() *Plan { return capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300) },
 			LimitRouteQuota, 200, LimitRouteQuota, 200, 1000},
 		{"ali-vpc with 2 custom routes and a declared range", func() *Plan {
@@ -163,7 +169,7 @@ func TestMaxNodes(t *testing.T) {
 			return p
 		}, LimitACK, 10, LimitACK, 10, 0},
 		{"Terway: 5,000 nodes by default, 15,000 on request", func() *Plan { return capTerwayExample(t, 10, "ecs.g7.4xlarge") },
-			LimitPodVSwitches, 38, LimitACK, 5000, 15000},
+			LimitPodVSwitches, capSurgeFit(8188, 0, 210, 25), LimitACK, 5000, 15000},
 		{"Calico: /16 pool in /26 blocks", func() *Plan {
 			p := capFlannelPlan(t, "", "172.20.0.0/16", 0, 10)
 			p.CNI = CNI{Mode: "calico"}
@@ -196,16 +202,27 @@ func TestMaxNodes(t *testing.T) {
 			assert.Equal(t, 1, n, "exactly one binding limit")
 		})
 	}
-	// Calico on ACK Pro has no modelled ACK limit.
+	// Calico and Flannel VXLAN/host-gw/udp are not ACK CNI options: no
+	// ACK node limit is modelled, and the report says so.
 	p := capFlannelPlan(t, "", "172.20.0.0/16", 0, 10)
 	p.CNI = CNI{Mode: "calico"}
-	for _, l := range ComputeCapacity(p).Limits {
-		assert.NotEqual(t, LimitACK, l.Name)
+	for _, backend := range []string{"calico", "vxlan", "host-gw", "udp"} {
+		if backend != "calico" {
+			p.CNI = CNI{Mode: "flannel", Backend: backend}
+			p.NodeMask, p.NodeMaskPath = 24, "cluster.nodeCIDRMask"
+		}
+		c := ComputeCapacity(p)
+		for _, l := range c.Limits {
+			assert.NotEqual(t, LimitACK, l.Name, backend)
+		}
+		assert.Contains(t, c.Heading(), "self-managed: not an ACK CNI option, no ACK node limit modelled", backend)
+		assert.NotContains(t, c.Heading(), "ACK Pro", backend)
 	}
 	// The formulas say the arithmetic.
 	c := ComputeCapacity(capFlannelPlan(t, "alivpc", "172.20.0.0/16", 24, 300))
 	assert.Equal(t, "2^(24−16) = 256", capLimit(t, c, LimitPodCIDR, "").Formula)
-	assert.Equal(t, "quota 200 − 0 custom entries − 0 declared ranges = 200 (quota 1000 on request: 1000)", capLimit(t, c, LimitRouteQuota, "").Formula)
+	assert.Equal(t, "quota 200 − 0 custom entries − 0 declared ranges = 200 (quota 1,000 on request: 1,000)", capLimit(t, c, LimitRouteQuota, "").Formula)
+	assert.Equal(t, "flannel/alivpc, ACK Pro", c.Heading())
 	assert.Equal(t, 300, c.Routes.Used)
 	assert.Equal(t, 200, c.Routes.Quota)
 }
@@ -229,10 +246,13 @@ func TestTerwayExample(t *testing.T) {
 	assert.Equal(t, 525, pod.Surge, "25% of 2,100")
 	assert.Equal(t, "+25% surge: 525 pods", pod.Headroom)
 	assert.Equal(t, 8188-2100-525, pod.LeftAfterSurge)
-	// Pod vSwitch ÷ 210 pods a node: 38 nodes in the zone.
+	// Pod vSwitch ÷ (210 pods a node + 25% surge), as the rule
+	// terway-pod-vswitch-addresses counts: 31 nodes in the zone (38
+	// without the surge: 31 × 210 = 6,510 + 1,628 = 8,138 ≤ 8,188).
 	l := capLimit(t, c, LimitPodVSwitches, "")
-	assert.Equal(t, 8188/210, l.MaxNodes)
-	assert.Equal(t, "8188 usable pod vSwitch addresses ÷ 210 (pods per node) = 38", l.Formula)
+	assert.Equal(t, capSurgeFit(8188, 0, 210, 25), l.MaxNodes)
+	assert.Equal(t, 31, l.MaxNodes)
+	assert.Equal(t, "8,188 usable pod vSwitch addresses ÷ (210 pods per node + 25% surge) per node = 31 (38 without the surge)", l.Formula)
 	// The Service CIDR: 2^12 − 2 allocatable, one for kubernetes.
 	require.NotNil(t, c.Services)
 	assert.Equal(t, 4094, c.Services.Allocatable)
@@ -255,11 +275,11 @@ func TestSurge(t *testing.T) {
 	assert.Equal(t, "+50% surge: 600 pods", pod.Headroom)
 	node := capVSwitch(t, c, "node-i")
 	assert.Equal(t, 2, node.Surge)
-	assert.Equal(t, "+2 surge node(s)", node.Headroom)
+	assert.Equal(t, "+2 surge nodes", node.Headroom)
 	assert.Equal(t, 8188-30-2, node.LeftAfterSurge)
 	assert.Equal(t, 32, capLimit(t, c, LimitACK, "").Planned)
 	l := capLimit(t, c, LimitPodVSwitches, "")
-	assert.Equal(t, 8188/40, l.MaxNodes, "the requirement, not the node's 45, is what a node takes")
+	assert.Equal(t, capSurgeFit(8188, 0, 40, 50), l.MaxNodes, "the requirement, not the node's 45, is what a node takes, with the 50% surge")
 	assert.Contains(t, l.Formula, "plan.podsPerNode")
 
 	// A pod vSwitch too small: left after surge is negative.
@@ -267,6 +287,14 @@ func TestSurge(t *testing.T) {
 	p.PodSurgePercent = 100                         // 1200 + 1200 = 2400 > 2044
 	c = ComputeCapacity(p)
 	assert.Equal(t, 2044-2400, capVSwitch(t, c, "pod-i").LeftAfterSurge)
+
+	// plan.podSurgePercent: 0 is no surge, as the rule counts it: the
+	// limit is the plain quotient.
+	p.PodSurgePercent = 0
+	c = ComputeCapacity(p)
+	assert.Equal(t, 0, c.PodSurgePercent)
+	assert.Equal(t, 2044/40, capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
+	assert.Equal(t, 0, capVSwitch(t, c, "pod-i").Surge)
 }
 
 // TestPodTotals checks the cluster's pods against the workload.
@@ -280,6 +308,9 @@ func TestPodTotals(t *testing.T) {
 	assert.Equal(t, 400, c.Pods.Planned)
 	assert.Equal(t, 100, c.Pods.Surge)
 	assert.Equal(t, "the nodes hold 10 × 45 = 450 pods; the workload 10 nodes × 40 = 400 pods, +25% surge: 100 pods → 500: SHORT by 50", c.Pods.Formula)
+	p.Pools[0].Nodes = 1000
+	assert.Equal(t, "the nodes hold 1,000 × 45 = 45,000 pods; the workload 1,000 nodes × 40 = 40,000 pods, +25% surge: 10,000 pods → 50,000: SHORT by 5,000", ComputeCapacity(p).Pods.Formula)
+	p.Pools[0].Nodes = 10
 	// An instance type the loader could not resolve: no figures.
 	p.Pools[0].Type = ack.InstanceType{}
 	c = ComputeCapacity(p)
@@ -304,7 +335,7 @@ func TestTwoPodVSwitches(t *testing.T) {
 	assert.Equal(t, 0, b.Pods)
 	assert.Equal(t, 8188+252, c.Zones[1].Usable, "the zone's pod vSwitches")
 	assert.Equal(t, "pod", c.Zones[1].Role)
-	assert.Equal(t, (8188+252)/45, capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
+	assert.Equal(t, capSurgeFit(8188+252, 0, 45, 25), capLimit(t, c, LimitPodVSwitches, "").MaxNodes)
 }
 
 func TestSpread(t *testing.T) {
@@ -370,8 +401,8 @@ func TestWriteCapacity(t *testing.T) {
 		"100 ok",
 		"VPC route entries, one per node",
 		"← binds, exceeded",
-		"Services: 172.21.0.0/20 holds 4094 ClusterIPs, 4093 after the kubernetes Service; plan.services 5000: SHORT",
-		"VPC route entries: 300 used of 200 (0 custom + 300 nodes, one each); the quota can be raised to 1000 on request",
+		"Services: 172.21.0.0/20 holds 4,094 ClusterIPs, 4,093 after the kubernetes Service; plan.services 5,000: SHORT",
+		"VPC route entries: 300 used of 200 (0 custom + 300 nodes, one each); the quota can be raised to 1,000 on request",
 		"over the quota by 100",
 		"[1] " + SourceFlannelMask,
 		"modelled, not measured",
@@ -401,12 +432,18 @@ func TestTwoZones(t *testing.T) {
 	i := capLimit(t, c, LimitPodVSwitches, "cn-hangzhou-i")
 	j := capLimit(t, c, LimitPodVSwitches, "cn-hangzhou-j")
 	all := capLimit(t, c, LimitPodVSwitches, "")
-	assert.Equal(t, 8188/45, i.MaxNodes)
+	assert.Equal(t, capSurgeFit(8188, 0, 45, 25), i.MaxNodes)
+	assert.Equal(t, 145, i.MaxNodes, "145 × 45 = 6,525 + 1,632 surge = 8,157 ≤ 8,188")
 	assert.Equal(t, 10, i.Planned)
-	assert.Equal(t, 252/45, j.MaxNodes, "zone j's pods come from its node vSwitch")
+	// Zone j's pods come from its node vSwitch: one address per node
+	// first, then 45 pods and their surge: 4 × 46 + 45 = 229 ≤ 252.
+	assert.Equal(t, capSurgeFit(252, 1, 45, 25), j.MaxNodes, "zone j's pods come from its node vSwitch")
+	assert.Equal(t, 4, j.MaxNodes)
+	assert.Equal(t, "pods on the node vSwitch in zone cn-hangzhou-j", j.What)
+	assert.Contains(t, j.Formula, "1 node address + 45 pods per node + 25% surge")
 	assert.Equal(t, 4, j.Planned)
 	assert.Equal(t, i.MaxNodes+j.MaxNodes, all.MaxNodes)
-	assert.Equal(t, "181 + 5 = 186 (each zone bounds its own nodes)", all.Formula)
+	assert.Equal(t, "145 + 4 = 149 (each zone bounds its own nodes)", all.Formula)
 	nj := capVSwitch(t, c, "node-j")
 	assert.Equal(t, "node+pod", nj.Role)
 	assert.Equal(t, 4, nj.Nodes)
@@ -415,4 +452,19 @@ func TestTwoZones(t *testing.T) {
 	assert.Contains(t, c.Notes, "zone cn-hangzhou-j has nodes but no pod vSwitch: Terway gives pods addresses from the node vSwitch (the primary ENI's)")
 	require.Len(t, c.Zones, 3) // i: node, pod; j: node+pod
 	assert.Equal(t, ZoneCapacity{Zone: "cn-hangzhou-j", Role: "node+pod", Nodes: 4, Usable: 252, Used: 184, Surge: 45, Left: 68, LeftAfterSurge: 23}, c.Zones[2])
+}
+
+// capSurgeFit is the most nodes whose addresses fit, counted one node at a
+// time as the rule terway-pod-vswitch-addresses counts a zone: n ×
+// nodeAddr + n × per pods + ⌈n × per × pct / 100⌉ surge pods ≤ usable.
+func capSurgeFit(usable, nodeAddr, per, pct int) int {
+	n := 0
+	for {
+		m := n + 1
+		pods := m * per
+		if m*nodeAddr+pods+(pods*pct+99)/100 > usable {
+			return n
+		}
+		n = m
+	}
 }

@@ -26,6 +26,12 @@ const (
 	// pod MTU to the NIC's minus it (flannel pkg/backend/vxlan/
 	// vxlan_network.go: "encapOverhead = 50").
 	cmpVXLANOverhead = 50
+	// cmpIPIPOverhead is Calico IPIP's outer IPv4 header: "IPv4 IP-in-IP:
+	// 20 bytes" — https://docs.tigera.io/calico/latest/networking/configuring/mtu
+	cmpIPIPOverhead = 20
+	// cmpUDPOverhead is flannel's udp backend: outer IPv4 20 + UDP 8
+	// (flannel pkg/backend/udp: the TUN device's MTU is the NIC's − 28).
+	cmpUDPOverhead = 28
 	// cmpNICMTU is the ECS primary NIC's MTU the pod MTU is derived from:
 	// 1500, netsim's default vpc.mtu (a plan does not state an MTU).
 	cmpNICMTU = 1500
@@ -98,12 +104,20 @@ type CompareColumn struct {
 	SourceIPPreserved bool `json:"source_ip_preserved"`
 	// PodIPsInVPC says whether pod addresses are VPC addresses.
 	PodIPsInVPC bool `json:"pod_ips_in_vpc"`
+	// NetworkPolicyText says the NetworkPolicy cell ("enforced", "not
+	// supported on ACK", "enforced by Calico (self-managed)").
+	NetworkPolicyText string `json:"network_policy_text"`
+	// InstanceHint names built-in instance types that hold the planned
+	// pods per node when the plan's type does not (Terway columns).
+	InstanceHint string `json:"instance_hint,omitempty"`
 	// Capacity is the variant's full capacity report.
 	Capacity Capacity `json:"capacity"`
 }
 
 // cmpTitles name the columns.
-var cmpTitles = map[string]string{CNIFlannelAliVPC: "Flannel ali-vpc", CNIFlannelVXLAN: "Flannel VXLAN", CNITerway: "Terway (shared ENI)"}
+var cmpTitles = map[string]string{CNIFlannelAliVPC: "Flannel ali-vpc", CNIFlannelVXLAN: "Flannel VXLAN", CNITerway: "Terway (shared ENI)",
+	CNITerwayExclusive: "Terway (exclusive ENI)", CNICalico: "Calico (self-managed)",
+	"flannel-host-gw": "Flannel host-gw (self-managed)", "flannel-udp": "Flannel udp (self-managed)"}
 
 // Compare plans p's VPC, node pools, pods per node and Services under
 // Flannel ali-vpc, Flannel VXLAN and Terway shared ENI. Each variant keeps
@@ -120,15 +134,27 @@ func Compare(p *Plan) (Comparison, error) {
 	if c.Nodes == 0 {
 		return Comparison{}, fmt.Errorf("the plan has no nodes to compare: give plan.nodePools (or nodes)")
 	}
-	for _, cni := range compareCNIs {
+	cnis := compareCNIs
+	if !slices.Contains(cnis, c.From) {
+		// The plan's own CNI is none of the three: its column too, the
+		// plan as it is.
+		cnis = append(slices.Clone(cnis), c.From)
+	}
+	for _, cni := range cnis {
 		col := CompareColumn{CNI: cni, Title: cmpTitles[cni]}
-		switch cni {
-		case CNITerway:
+		if col.Title == "" {
+			col.Title = cni
+		}
+		switch {
+		case cni == c.From && !slices.Contains(compareCNIs, cni):
+			col.Plan = freshPlan(p)
+		case cni == CNITerway:
 			col.Plan, col.Derived, col.NoRoom = terwayVariant(p)
 		default:
 			col.Plan, col.Derived = flannelVariant(p, strings.TrimPrefix(cni, "flannel-"))
 		}
 		col.fill()
+		col.instanceHint(p)
 		c.Columns = append(c.Columns, col)
 	}
 	return c, nil
@@ -387,10 +413,16 @@ func terwayVariant(p *Plan) (q *Plan, derived []string, noRoom string) {
 		holds int
 		bits  int
 	}
-	for _, tight := range []bool{false, true} {
+	// Room to grow as --suggest gives: 2× the pod addresses where the
+	// VPC allows, else the planned ones (then split to fit, if need be).
+	for _, try := range []struct {
+		growth int
+		tight  bool
+	}{{sgGrowth, false}, {1, false}, {1, true}} {
+		tight := try.tight
 		var ws []want
 		for _, z := range zones {
-			for _, n := range sgPieces(need[z], tight) {
+			for _, n := range sgPieces(need[z]*try.growth, tight) {
 				ws = append(ws, want{z, n, blkBits(uint64(n + VSwitchReserved))})
 			}
 		}
@@ -416,8 +448,12 @@ func terwayVariant(p *Plan) (q *Plan, derived []string, noRoom string) {
 			}
 			q.VSwitches = append(q.VSwitches, VSwitch{Name: name, Zone: w.zone, CIDR: got[i], Path: fmt.Sprintf("vpc.vswitches[%d]", len(q.VSwitches))})
 			q.CNI.PodVSwitches[w.zone] = append(q.CNI.PodVSwitches[w.zone], name)
-			derived = append(derived, fmt.Sprintf("pod vSwitch %s %s in %s: %s pod addresses (pods × %d%% surge)",
-				name, got[i], w.zone, sgNum(w.holds), 100+cmpSurge(p)))
+			grown := fmt.Sprintf("pods × %d%% surge; no room in the VPC for %d× growth", 100+cmpSurge(p), sgGrowth)
+			if try.growth > 1 {
+				grown = fmt.Sprintf("pods × %d%% surge × %d for growth, as --suggest sizes them", 100+cmpSurge(p), try.growth)
+			}
+			derived = append(derived, fmt.Sprintf("pod vSwitch %s %s in %s: %s pod addresses (%s)",
+				name, got[i], w.zone, sgNum(w.holds), grown))
 		}
 		break
 	}
@@ -476,7 +512,7 @@ func (col *CompareColumn) fill() {
 		col.EncapOverhead = cmpVXLANOverhead
 		col.PodMTU = cmpNICMTU - cmpVXLANOverhead
 		col.CrossNode = "VXLAN (UDP 8472) to the node's IP"
-	case CNITerway:
+	case CNITerway, CNITerwayExclusive:
 		var names []string
 		for _, z := range slices.Sorted(maps.Keys(p.CNI.PodVSwitches)) {
 			names = append(names, p.CNI.PodVSwitches[z]...)
@@ -488,6 +524,55 @@ func (col *CompareColumn) fill() {
 		col.PodMTU = cmpNICMTU
 		col.CrossNode = "VPC → the ENI holding the pod's IP"
 		col.NetworkPolicy, col.SourceIPPreserved, col.PodIPsInVPC = true, true, true
+	case CNICalico:
+		col.PodAddresses = cmpPodCIDRText(p)
+		if p.PodCIDR.Prefix.IsValid() {
+			col.PodAddresses = fmt.Sprintf("%s, a /%d block a node", p.PodCIDR.Prefix, capCalicoBlockOf(p))
+		}
+		col.EncapOverhead = cmpIPIPOverhead
+		col.PodMTU = cmpNICMTU - cmpIPIPOverhead
+		// netsim's Calico default is IPIP; a plan does not state the
+		// encapsulation (VXLAN adds 50 bytes, BGP none).
+		col.CrossNode = "IPIP (IP protocol 4) to the node's IP, netsim's default (VXLAN: 50 bytes, BGP: none)"
+		// Calico enforces NetworkPolicy itself; its default pool has
+		// natOutgoing (docs.tigera.io …/resources/ippool): the node's IP.
+		col.NetworkPolicy = true
+		col.NetworkPolicyText = "enforced by Calico (self-managed)"
+	default: // flannel host-gw, udp: self-managed
+		col.PodAddresses = cmpPodCIDRText(p)
+		col.PodMTU = cmpNICMTU
+		col.CrossNode = "host route via the peer node (host-gw: same L2 segment)"
+		if col.CNI == "flannel-udp" {
+			col.EncapOverhead = cmpUDPOverhead
+			col.PodMTU = cmpNICMTU - cmpUDPOverhead
+			col.CrossNode = "UDP (8285) to the node's IP, through flanneld"
+		}
+	}
+	if col.NetworkPolicyText == "" {
+		col.NetworkPolicyText = yesNo(col.NetworkPolicy, "enforced", "not supported on ACK")
+	}
+}
+
+// instanceHint names built-in instance types that hold the planned pods
+// per node when a Terway column's pool type does not (the suggester's
+// typesFor: the type's family first, then the smallest).
+func (col *CompareColumn) instanceHint(p *Plan) {
+	if col.Plan.CNI.Mode != "terway" || p.PodsPerNode <= 0 {
+		return
+	}
+	mode := col.Plan.TerwayENIMode()
+	for _, pl := range col.Plan.Pools {
+		if pl.Type.Name == "" || pl.Type.MaxPods(mode) >= p.PodsPerNode {
+			continue
+		}
+		cni := CNITerway
+		if mode == ack.ExclusiveENI {
+			cni = CNITerwayExclusive
+		}
+		s := &suggester{req: Request{CNI: cni, InstanceType: pl.Type}}
+		col.InstanceHint = fmt.Sprintf("%s holds %s pods in %s ENI mode (%s), fewer than the %s planned; built-in types that hold them: %s",
+			pl.Type.Name, sgNum(pl.Type.MaxPods(mode)), mode, pl.Type.Formula(mode), sgNum(p.PodsPerNode), s.typesFor(p.PodsPerNode))
+		return
 	}
 }
 

@@ -3,6 +3,7 @@ package ackplan
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -38,7 +39,7 @@ func WriteComparison(w io.Writer, c Comparison) error {
 		return fmt.Sprintf("%d bytes: pod MTU %d", col.EncapOverhead, col.PodMTU)
 	})
 	row("across nodes", func(col CompareColumn) string { return col.CrossNode })
-	row("NetworkPolicy", func(col CompareColumn) string { return yesNo(col.NetworkPolicy, "enforced", "not supported on ACK") })
+	row("NetworkPolicy", func(col CompareColumn) string { return col.NetworkPolicyText })
 	row("source IP leaving", func(col CompareColumn) string {
 		return yesNo(col.SourceIPPreserved, "the pod's IP", "the node's IP (SNAT)")
 	})
@@ -53,9 +54,18 @@ func WriteComparison(w io.Writer, c Comparison) error {
 		if col.NoRoom != "" {
 			fmt.Fprintf(w, "%s: no room for pod vSwitches: %s\n", col.Title, col.NoRoom)
 		}
+		if col.InstanceHint != "" {
+			fmt.Fprintf(w, "%s: %s\n", col.Title, col.InstanceHint)
+		}
 	}
-	_, err := fmt.Fprintf(w, "VXLAN overhead: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = %d bytes (flannel pkg/backend/vxlan encapOverhead), from a %d-byte NIC MTU.\n"+
-		"NetworkPolicy, source IP and pod addresses: ACK, %s.\n", cmpVXLANOverhead, cmpNICMTU, cmpSourceACK)
+	_, err := fmt.Fprintf(w, "VXLAN overhead: outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8 = %d bytes (flannel pkg/backend/vxlan encapOverhead), from a %s-byte NIC MTU.\n"+
+		"NetworkPolicy, source IP and pod addresses: ACK, %s.\n", cmpVXLANOverhead, sgNum(cmpNICMTU), cmpSourceACK)
+	if err != nil {
+		return fmt.Errorf("write comparison: %w", err)
+	}
+	if slices.ContainsFunc(c.Columns, func(col CompareColumn) bool { return col.CNI == CNICalico }) {
+		_, err = fmt.Fprintf(w, "Calico: not an ACK CNI option, no ACK node limit modelled; IPIP adds an outer IPv4 header, %d bytes (docs.tigera.io/calico/latest/networking/configuring/mtu); its default pool SNATs pod traffic leaving the pool (natOutgoing).\n", cmpIPIPOverhead)
+	}
 	if err != nil {
 		return fmt.Errorf("write comparison: %w", err)
 	}

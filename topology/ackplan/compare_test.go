@@ -56,12 +56,13 @@ func cmpCases() []cmpCase {
 	fTerway.CNI = CNI{Mode: "terway", ENIMode: "shared", PodVSwitchesPath: "cluster.cni.terway.podVSwitches",
 		PodVSwitches: map[string][]string{"cn-hangzhou-h": {"vsw-pod-h"}, "cn-hangzhou-i": {"vsw-pod-i"}}}
 	fTerway.PodCIDR = Block{Path: "cluster.podCIDR"}
-	// Each zone: 100 nodes × 30 pods × 1.25 = 3,750 + 4 reserved → a /20,
-	// carved from the smallest free blocks that hold one: 192.168.16.0/20
-	// (the rest of the first /19 after the two /24s) and the next.
+	// Each zone: 100 nodes × 30 pods × 1.25 = 3,750, × 2 for growth (as
+	// --suggest sizes them) = 7,500 + 4 reserved → a /19, carved from the
+	// smallest free blocks that hold one: 192.168.32.0/19 (the first /19
+	// holds the two /24s) and the next.
 	fTerway.VSwitches = append(fTerway.VSwitches,
-		VSwitch{Name: "vsw-pod-h", Zone: "cn-hangzhou-h", CIDR: pfx("192.168.16.0/20"), Path: "vpc.vswitches[2]"},
-		VSwitch{Name: "vsw-pod-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.32.0/20"), Path: "vpc.vswitches[3]"})
+		VSwitch{Name: "vsw-pod-h", Zone: "cn-hangzhou-h", CIDR: pfx("192.168.32.0/19"), Path: "vpc.vswitches[2]"},
+		VSwitch{Name: "vsw-pod-i", Zone: "cn-hangzhou-i", CIDR: pfx("192.168.64.0/19"), Path: "vpc.vswitches[3]"})
 
 	// A Terway plan: one zone of 50 nodes, 40 pods a node.
 	terway := Plan{
@@ -104,9 +105,10 @@ func cmpCases() []cmpCase {
 			// default quota 200 binds before the pod CIDR's 2^(24−16) = 256.
 			{0, 255, 200, 200, LimitRouteQuota},
 			{1, 255, 256, 0, LimitPodCIDR},
-			// ecs.g7.xlarge: (4 − 1) × 15 = 45 pods; each zone's /20 pod
-			// vSwitch holds (4,096 − 4) / 30 pods = 136 nodes, 272 in all.
-			{2, 45, 272, 0, LimitPodVSwitches},
+			// ecs.g7.xlarge: (4 − 1) × 15 = 45 pods; each zone's /19 pod
+			// vSwitch holds (8,192 − 4) / (30 pods + 25% surge) = 218 nodes
+			// (272 without the surge), 436 in all.
+			{2, 45, 2 * capSurgeFit(8188, 0, 30, 25), 0, LimitPodVSwitches},
 		}},
 		{"terway", terway, tAliVPC, tVXLAN, terway, false, []cmpFigures{
 			// /26: 63 pods; 50 route entries of 200.

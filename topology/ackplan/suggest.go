@@ -131,6 +131,9 @@ type sgVSwitch struct {
 	// which; total is the zone's need it is part of (part of parts).
 	holds, total, part, parts int
 	what                      string
+	// floored is the mask the need alone gives when a size floor raised
+	// the vSwitch (0: not raised).
+	floored int
 }
 
 // suggester carries one Suggest.
@@ -259,7 +262,7 @@ func checkRequest(req *Request) error {
 func (s *suggester) limits() error {
 	n := s.req.Nodes
 	switch {
-	case s.flannel():
+	case s.req.CNI == CNIFlannelAliVPC:
 		s.nodeLimit, s.nodeLimitMax = FlannelMaxNodes, FlannelMaxNodes
 		if n > FlannelMaxNodes {
 			return &NoPlanError{Requirement: "--nodes",
@@ -284,8 +287,14 @@ func (s *suggester) limits() error {
 			s.choose("", "node limit", sgNum(TerwayDefaultMaxNodes), "ACK Pro allows %s nodes with Terway by default, %s on request (comparison-between-terway-and-flannel); the plan has %s",
 				sgNum(TerwayDefaultMaxNodes), sgNum(TerwayMaxNodes), sgNum(n))
 		}
+	case s.req.CNI == CNIFlannelVXLAN:
+		// ACK installs Flannel in its VPC-route mode only; its 1,000 nodes
+		// are the route table's 1,000 entries, which VXLAN does not use.
+		s.choose("", "node limit", "none modelled", "Flannel VXLAN is self-managed on ECS, not an ACK CNI option (ACK installs Flannel in its VPC-route mode, whose %s-node limit is the route table's): no ACK node limit is modelled; the pod CIDR bounds the nodes, growth stops at %s nodes (netsim's --nodes bound, ACK's largest cluster)",
+			sgNum(FlannelMaxNodes), sgNum(TerwayMaxNodes))
 	default: // calico: not an ACK CNI, no ACK node limit
-		s.choose("", "node limit", "none modelled", "ACK does not offer Calico as its CNI: no ACK node limit is modelled, the pool size bounds the nodes")
+		s.choose("", "node limit", "none modelled", "Calico is self-managed on ECS, not an ACK CNI option: no ACK node limit is modelled; the pool size bounds the nodes, growth stops at %s nodes (netsim's --nodes bound, ACK's largest cluster)",
+			sgNum(TerwayMaxNodes))
 	}
 	return nil
 }

@@ -20,16 +20,17 @@ func (s *suggester) layout() error {
 	}
 	var need []sgVSwitch
 	for _, try := range []struct {
-		growth int
-		tight  bool
-	}{{sgGrowth, false}, {1, false}, {1, true}} {
+		growth       int
+		tight, floor bool
+	}{{sgGrowth, false, true}, {sgGrowth, false, false}, {1, false, true}, {1, false, false}, {1, true, false}} {
 		g := try.growth
 		s.growth, s.tight = g, try.tight
-		s.target = n * g
-		if s.nodeLimitMax > 0 {
-			s.target = max(n, min(s.target, s.nodeLimitMax))
+		s.target = max(n, min(n*g, s.growthCap()))
+		need = s.sizeVSwitches(try.tight, try.floor)
+		if try.floor && sgTotalBits(need)*2 > blkLen(s.req.VPC) {
+			// The floors only where the VPC has room: at most half of it.
+			continue
 		}
-		need = s.sizeVSwitches(try.tight)
 		if len(need) > MaxVSwitches {
 			return &NoPlanError{Requirement: "--nodes",
 				Why:   fmt.Sprintf("the plan needs %d vSwitches; a VPC has at most %d by default", len(need), MaxVSwitches),
@@ -69,11 +70,53 @@ func (s *suggester) layout() error {
 		Relax: relax}
 }
 
+// Size floors where the VPC has room (the vSwitches then take at most half
+// of it): a vSwitch's CIDR cannot be changed once it is created, and a
+// tiny one (a /26 node vSwitch for 50 nodes) is full at the first node
+// pool scale-out; a /24 node vSwitch holds 252 nodes, a /22 pod vSwitch
+// 1,020 pod addresses. netsim's choice, not an ACK rule.
+const (
+	sgNodeVSwitchFloor = 24
+	sgPodVSwitchFloor  = 22
+)
+
+// growthCap is the most nodes the suggester grows a plan to: ACK's node
+// limit of the CNI (on request), else netsim's --nodes bound (ACK's
+// largest cluster, TerwayMaxNodes) for a CNI ACK does not limit.
+func (s *suggester) growthCap() int {
+	if s.nodeLimitMax > 0 {
+		return s.nodeLimitMax
+	}
+	return TerwayMaxNodes
+}
+
+// grownText says the growth a vSwitch is sized for, for its comment: ""
+// when it holds only the nodes asked.
+func (s *suggester) grownText() string {
+	switch {
+	case s.target <= s.req.Nodes:
+		return ""
+	case s.target == s.req.Nodes*s.growth:
+		return fmt.Sprintf(" (%d× growth)", s.growth)
+	default:
+		return fmt.Sprintf(" (growth to %s nodes%s)", sgNum(s.target), sgCapNote(s))
+	}
+}
+
+func sgTotalBits(vs []sgVSwitch) uint64 {
+	var t uint64
+	for _, v := range vs {
+		t += blkSizeOf(v.bits)
+	}
+	return t
+}
+
 // sizeVSwitches lists the vSwitches for s.target nodes. Each need is one
 // vSwitch, or several when it is above a /16; tight splits a need whose
 // block would be mostly empty into two (a block and the rest), to fit a
-// small VPC.
-func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
+// small VPC; floor raises a single vSwitch to sgNodeVSwitchFloor or
+// sgPodVSwitchFloor.
+func (s *suggester) sizeVSwitches(tight, floor bool) []sgVSwitch {
 	var out []sgVSwitch
 	add := func(z sgZone, kind, what string, need int) {
 		parts := sgPieces(need, tight)
@@ -82,8 +125,16 @@ func (s *suggester) sizeVSwitches(tight bool) []sgVSwitch {
 			if len(parts) > 1 {
 				name += fmt.Sprintf("-%d", i+1)
 			}
-			out = append(out, sgVSwitch{name: name, zone: z.name, holds: p, what: what, bits: blkBits(uint64(p + VSwitchReserved)),
-				part: i + 1, parts: len(parts), total: need})
+			v := sgVSwitch{name: name, zone: z.name, holds: p, what: what, bits: blkBits(uint64(p + VSwitchReserved)),
+				part: i + 1, parts: len(parts), total: need}
+			f := sgNodeVSwitchFloor
+			if kind == "pod" {
+				f = sgPodVSwitchFloor
+			}
+			if floor && len(parts) == 1 && v.bits > f {
+				v.floored, v.bits = v.bits, f
+			}
+			out = append(out, v)
 		}
 	}
 	for _, z := range s.zones {
@@ -121,12 +172,16 @@ func sgPieces(n int, tight bool) []int {
 // placeVSwitches files the carved vSwitches under their zones and
 // explains them.
 func (s *suggester) placeVSwitches(vs []sgVSwitch) {
-	if s.target > s.req.Nodes {
-		s.choose("", "growth", fmt.Sprintf("%d×", s.growth), "sized for %s nodes, %d× the %s asked%s, where the VPC allows",
+	switch {
+	case s.target == s.req.Nodes*s.growth && s.growth > 1:
+		s.choose("", "growth", fmt.Sprintf("%d×", s.growth), "sized for %s nodes, %d× the %s asked, where the VPC allows",
+			sgNum(s.target), s.growth, sgNum(s.req.Nodes))
+	case s.target > s.req.Nodes:
+		s.choose("", "growth", fmt.Sprintf("to %s nodes", sgNum(s.target)), "sized for %s nodes, less than %d× the %s asked:%s",
 			sgNum(s.target), s.growth, sgNum(s.req.Nodes), sgCapNote(s))
-	} else if s.growth > 1 {
-		s.choose("", "growth", "none", "sized for the %s nodes asked: that is ACK's node limit with this CNI", sgNum(s.req.Nodes))
-	} else {
+	case s.growth > 1:
+		s.choose("", "growth", "none", "sized for the %s nodes asked: that is %s", sgNum(s.req.Nodes), sgCapWhat(s))
+	default:
 		s.choose("", "growth", "none", "sized for the %s nodes asked: the VPC %s has no room for %d× (%s nodes)",
 			sgNum(s.req.Nodes), s.req.VPC, sgGrowth, sgNum(s.req.Nodes*sgGrowth))
 	}
@@ -143,10 +198,7 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 			}
 		}
 		usable := blkLen(v.cidr) - VSwitchReserved
-		grown := ""
-		if s.growth > 1 {
-			grown = fmt.Sprintf(" (%d× growth)", s.growth)
-		}
+		grown := s.grownText()
 		zoneNeed := fmt.Sprintf("zone %s's node vSwitch: %s nodes%s", v.zone, sgNum(v.total), grown)
 		if v.what != "nodes" {
 			zoneNeed = fmt.Sprintf("zone %s's Terway pod vSwitch: %s pod addresses (%s nodes%s × %d pods × %d%% for the surge)",
@@ -154,6 +206,13 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 		}
 		var why string
 		switch {
+		case v.parts == 1 && v.floored > 0:
+			floor := "node vSwitch"
+			if v.what != "nodes" {
+				floor = "Terway pod vSwitch"
+			}
+			why = fmt.Sprintf("%s + Alibaba's %d reserved addresses → /%d, raised to /%d (%s usable): netsim's smallest %s where the VPC has room, since a vSwitch's CIDR cannot be changed once created",
+				zoneNeed, VSwitchReserved, v.floored, v.bits, sgNum64(usable), floor)
 		case v.parts == 1:
 			why = fmt.Sprintf("%s + Alibaba's %d reserved addresses → /%d (%s usable)", zoneNeed, VSwitchReserved, v.bits, sgNum64(usable))
 		case v.part == 1:
@@ -177,9 +236,17 @@ func (s *suggester) placeVSwitches(vs []sgVSwitch) {
 
 func sgCapNote(s *suggester) string {
 	if s.target < s.req.Nodes*s.growth {
-		return fmt.Sprintf(" capped at ACK's %s-node limit", sgNum(s.nodeLimitMax))
+		return " capped at " + sgCapWhat(s)
 	}
 	return ""
+}
+
+// sgCapWhat names the cap growth stops at.
+func sgCapWhat(s *suggester) string {
+	if s.nodeLimitMax > 0 {
+		return fmt.Sprintf("ACK's %s-node limit with this CNI", sgNum(s.nodeLimitMax))
+	}
+	return fmt.Sprintf("%s nodes, netsim's --nodes bound (ACK's largest cluster)", sgNum(s.growthCap()))
 }
 
 func sgTotal(vs []sgVSwitch) uint64 {
