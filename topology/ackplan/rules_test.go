@@ -212,7 +212,14 @@ func TestRules(t *testing.T) {
 		{"pod vSwitch in another zone", terwayPlan, func(p *ackplan.Plan) { p.CNI.PodVSwitches["z1"] = []string{"vsw-pa", "vsw-pb"} },
 			[]string{"terway-pod-vswitch-ref error cluster.cni.terway.podVSwitches.z1[1]"}, `vSwitch "vsw-pb" is in zone z2, not z1`},
 		{"zone without pod vSwitch", terwayPlan, func(p *ackplan.Plan) { delete(p.CNI.PodVSwitches, "z2") },
-			[]string{"terway-pod-vswitch-zone error plan.nodePools[1].vswitch"}, `node pool pool-b is in zone z2, which has no pod vSwitch`},
+			[]string{"terway-pod-vswitch-zone warning plan.nodePools[1].vswitch"}, `node pool pool-b is in zone z2, which has no pod vSwitch in cluster.cni.terway.podVSwitches: terwayd falls back to the node's own vSwitch vsw-b, so the pods of zone z2 take addresses of the node vSwitch, shared with the nodes (and running out together); add a pod vSwitch for z2 under cluster.cni.terway.podVSwitches`},
+		{"zone without pod vSwitch, node vSwitch too small for its pods", terwayPlan, func(p *ackplan.Plan) {
+			delete(p.CNI.PodVSwitches, "z2")
+			p.VSwitches[1].CIDR = pfx("192.168.16.0/26")
+		},
+			// the fallback counts vsw-b: /26 = 64 − 4 reserved − 10 nodes = 50 < 400 pods × 1.25
+			[]string{"terway-pod-vswitch-zone warning plan.nodePools[1].vswitch", "terway-pod-vswitch-addresses warning cluster.cni.terway.podVSwitches"},
+			"node pool pool-b is in zone z2"},
 		{"pod vSwitch too small", terwayPlan, func(p *ackplan.Plan) { p.VSwitches[2].CIDR = pfx("192.168.32.0/24") },
 			// 10 × 40 = 400 pods, 500 with 25 % surge; a /24 has 252
 			[]string{"terway-pod-vswitch-addresses warning cluster.cni.terway.podVSwitches.z1"}, "have 252 free addresses, but 10 nodes × 40 pods = 400 pods need 500 with the 25% rolling-update surge"},
@@ -265,4 +272,22 @@ func TestInvalidSilences(t *testing.T) {
 	// the pod CIDR broke a rule, so the Service CIDR is not compared with it.
 	assert.Equal(t, []string{"pod-cidr-overlap error cluster.podCIDR", "service-cidr-overlap error cluster.serviceCIDR"}, got)
 	assert.False(t, p.Valid("cluster.podCIDR"))
+}
+
+// TestTerwayFallbackAddresses: in a zone with no pod vSwitch the pods
+// take the node vSwitch's addresses, after the nodes' own.
+func TestTerwayFallbackAddresses(t *testing.T) {
+	p := terwayPlan(t)
+	delete(p.CNI.PodVSwitches, "z2")
+	p.VSwitches[1].CIDR = pfx("192.168.16.0/26")
+	var msg string
+	for _, f := range ackplan.Check(p).Findings() {
+		if f.Rule == "terway-pod-vswitch-addresses" {
+			msg = f.Msg
+		}
+	}
+	free := ackplan.UsableVSwitchAddresses(p.VSwitches[1].CIDR) - p.Pools[1].Nodes
+	pods := p.Pools[1].Nodes * p.PodsPerNode
+	assert.Contains(t, msg, fmt.Sprintf("zone z2 has no pod vSwitch, so its pods take addresses of its node vSwitches (vsw-b), which have after the nodes' own %d free addresses", free))
+	assert.Contains(t, msg, fmt.Sprintf("= %d pods need %d with the 25%% rolling-update surge", pods, pods+pods/4))
 }
