@@ -282,7 +282,7 @@ func TestTerwayFallbackAddresses(t *testing.T) {
 	p.VSwitches[1].CIDR = pfx("192.168.16.0/26")
 	var msg string
 	for _, f := range ackplan.Check(p).Findings() {
-		if f.Rule == "terway-pod-vswitch-addresses" {
+		if f.Rule.ID == "terway-pod-vswitch-addresses" {
 			msg = f.Msg
 		}
 	}
