@@ -69,7 +69,7 @@ var planScenarios = []planScenario{
 	{file: "plan-mistake-basic-edition.yaml", rules: []string{"node-limit"}, path: "plan.nodePools[1].nodes", line: 26, fix: "use ACK Pro (plan.edition: pro)"},
 	{file: "plan-mistake-pods-per-node.yaml", rules: []string{"pods-per-node"}, path: "plan.podsPerNode", line: 28, fix: "use nodeCIDRMask /25"},
 	{file: "plan-mistake-terway-instance-too-small.yaml", rules: []string{"pods-per-node"}, path: "plan.nodePools[0].instanceType", line: 26, fix: "the smallest ecs.g6 type that joins is ecs.g6.xlarge"},
-	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "plan.nodePools[2].vswitch", line: 33},
+	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "plan.nodePools[2].vswitch", line: 39, fix: "add a pod vSwitch for cn-hangzhou-j under cluster.cni.terway.podVSwitches"},
 	{file: "plan-mistake-terway-pod-vswitch-small.yaml", rules: []string{"terway-pod-vswitch-addresses"}, path: "cluster.cni.terway.podVSwitches.cn-hangzhou-h", line: 26, fix: "add a pod vSwitch in zone cn-hangzhou-h or use larger ones (20 more addresses)"},
 	{file: "plan-mistake-pod-cidr-overlaps-idc.yaml", rules: []string{"range-overlap"}, path: "plan.ranges[0].cidr", line: 32, fix: "choose a pod CIDR that avoids it"},
 }
