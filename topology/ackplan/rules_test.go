@@ -158,7 +158,13 @@ func TestRules(t *testing.T) {
 		}, nil, []string{"node-cidr-mask error cluster.cni.calico.blockSize"}, "Calico's IPv4 blockSize is /20 to /32"},
 		{"pod CIDR too small for the nodes", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("172.20.0.0/20") },
 			// 16 node subnets for 20 nodes (and 20 pods of 100 ask for /24)
-			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "holds 16 node subnets of /24, but there are 20 nodes"},
+			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "holds 16 node subnets of /24, but there are 20 nodes: use a larger pod CIDR or a longer nodeCIDRMask (20 nodes need a /19 pod CIDR with /24 node subnets, or nodeCIDRMask /25 in 172.20.0.0/20)"},
+		{"pod CIDR too small, and the longer node mask would not hold the pods", flannelPlan, func(p *ackplan.Plan) {
+			p.PodCIDR.Prefix = pfx("172.20.0.0/20")
+			p.Pools[0].Nodes, p.Pools[1].Nodes = 20, 20
+		},
+			// 40 nodes need 6 subnet bits: /26 in the /20 holds 63 pods < 100
+			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "(40 nodes need a /18 pod CIDR with /24 node subnets (nodeCIDRMask /26 in 172.20.0.0/20 would hold only 63 pods per node, fewer than plan.podsPerNode 100))"},
 		{"pod CIDR without room for the surge", flannelPlan, func(p *ackplan.Plan) {
 			p.PodCIDR.Prefix = pfx("172.20.0.0/19")
 			p.Pools[0].Nodes = 22
@@ -290,4 +296,33 @@ func TestTerwayFallbackAddresses(t *testing.T) {
 	pods := p.Pools[1].Nodes * p.PodsPerNode
 	assert.Contains(t, msg, fmt.Sprintf("zone z2 has no pod vSwitch, so its pods take addresses of its node vSwitches (vsw-b), which have after the nodes' own %d free addresses", free))
 	assert.Contains(t, msg, fmt.Sprintf("= %d pods need %d with the 25%% rolling-update surge", pods, pods+pods/4))
+}
+
+// TestNodeLimitACKCNIsOnly: ACK's node limits apply to its own CNIs
+// (Flannel ali-vpc, Terway); Flannel vxlan/host-gw/udp and Calico are
+// self-managed, and the rule says so in its Scope.
+func TestNodeLimitACKCNIsOnly(t *testing.T) {
+	for _, tt := range []struct {
+		backend, mode string
+		applies       bool
+	}{{"alivpc", "flannel", true}, {"vxlan", "flannel", false}, {"host-gw", "flannel", false}, {"udp", "flannel", false}, {"", "calico", false}} {
+		t.Run(tt.mode+"-"+tt.backend, func(t *testing.T) {
+			p := flannelPlan(t)
+			p.CNI = ackplan.CNI{Mode: tt.mode, Backend: tt.backend}
+			p.Pools[0].Nodes = ackplan.FlannelMaxNodes // 1,010 nodes in all
+			for _, rr := range ackplan.Check(p).Rules {
+				if rr.Rule.ID != "node-limit" {
+					continue
+				}
+				assert.Equal(t, tt.applies, rr.Applied)
+				if !tt.applies {
+					assert.Empty(t, rr.Findings)
+					assert.Contains(t, rr.Rule.Scope, "not ACK CNI options: no ACK node limit modelled")
+				} else {
+					require.Len(t, rr.Findings, 1)
+					assert.Contains(t, rr.Findings[0].Msg, "one VPC route entry per node")
+				}
+			}
+		})
+	}
 }
