@@ -88,13 +88,13 @@ var capacityRules = []Rule{
 		// 15,000, ACK Basic 10); Warning above Terway's default 5,000,
 		// which a quota request raises. Calico is not an ACK CNI: no ACK
 		// limit is modelled for it.
-		Source:  srcComparison + ` — maximum nodes, ACK Pro: Terway "15,000" (5,000 by default), Flannel "1,000"; ACK Basic: 10 nodes (ack-cni-facts §1.11, §5). ACK installs Flannel only in its VPC-route mode, ali-vpc (§3.3): Flannel vxlan/host-gw/udp and Calico are not ACK CNI options, no ACK node limit is modelled for them`,
-		Kinds:   []Severity{Error, Warning},
+		Source: srcComparison + ` — maximum nodes, ACK Pro: Terway "15,000" (5,000 by default), Flannel "1,000"; ACK Basic: 10 nodes (ack-cni-facts §1.11, §5). ACK installs Flannel only in its VPC-route mode, ali-vpc (§3.3): Flannel vxlan/host-gw/udp and Calico are not ACK CNI options, no ACK node limit is modelled for them`,
+		Kinds:  []Severity{Error, Warning},
 		// ACK installs Flannel only in its VPC-route mode (ali-vpc,
 		// ack-cni-facts §3.3), and Flannel's 1,000 nodes are the route
 		// table's 1,000 entries; Flannel vxlan / host-gw / udp and Calico
 		// are self-managed on ECS, with no ACK node limit.
-		Scope:   "ACK's CNIs with node pools: Flannel ali-vpc and Terway (Flannel vxlan/host-gw/udp and Calico are not ACK CNI options: no ACK node limit modelled)",
+		Scope:   "ACK's own CNIs, Flannel ali-vpc and Terway, with node pools; Flannel vxlan/host-gw/udp and Calico are not ACK CNI options: no ACK node limit modelled",
 		Applies: func(p *Plan) bool { return (p.FlannelAliVPC() || p.CNI.Mode == "terway") && len(p.Pools) > 0 },
 		Check: func(p *Plan, r *Reporter) {
 			nodes := p.TotalNodes()
@@ -331,7 +331,7 @@ func subnetFix(p *Plan, nodes int) string {
 		if p.CNI.Mode == "calico" || p.PodsPerNode <= 0 || ack.FlannelPodsPerNode(m) >= p.PodsPerNode {
 			parts = append(parts, fmt.Sprintf("or %s /%d in %s", what, m, pod))
 		} else if len(parts) > 0 {
-			parts[len(parts)-1] += fmt.Sprintf(" (nodeCIDRMask /%d in %s would hold only %s pods per node, fewer than plan.podsPerNode %s)", m, pod, thousands(ack.FlannelPodsPerNode(m)), thousands(p.PodsPerNode))
+			parts[len(parts)-1] += fmt.Sprintf("; not nodeCIDRMask /%d in %s: it holds only %s pods per node, fewer than plan.podsPerNode %s", m, pod, thousands(ack.FlannelPodsPerNode(m)), thousands(p.PodsPerNode))
 		}
 	}
 	return strings.Join(parts, ", ")

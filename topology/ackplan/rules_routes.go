@@ -165,22 +165,22 @@ var routeRules = []Rule{
 				}
 				hit := false
 				if p.ok(p.VPC) && c.Overlaps(p.VPC.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the VPC CIDR %s: the VPC routes those addresses itself, so %s; choose a VPC CIDR that avoids it", c, rg.what(), p.VPC.Prefix, cannot)
+					r.Errorf(path, "%s (%s) overlaps the VPC CIDR %s: the VPC routes those addresses itself, so %s; choose a VPC CIDR that avoids it%s", c, rg.what(), p.VPC.Prefix, cannot, p.rangeVPCFix())
 					hit = true
 				}
 				if !hit {
 					for _, sw := range p.VSwitches {
 						if p.cidrOK(sw) && c.Overlaps(sw.CIDR) {
-							r.Errorf(path, "%s (%s) overlaps vSwitch %q (%s): the VPC routes those addresses itself (system route), so %s; choose vSwitches that avoid it", c, rg.what(), sw.Name, sw.CIDR, cannot)
+							r.Errorf(path, "%s (%s) overlaps vSwitch %q (%s): the VPC routes those addresses itself (system route), so %s; choose vSwitches that avoid it%s", c, rg.what(), sw.Name, sw.CIDR, cannot, p.vswitchFix(sw, fmt.Sprintf("a free /%d in the VPC clear of it", sw.CIDR.Bits())))
 							break
 						}
 					}
 				}
 				if pod := p.PodCIDR; p.CNI.Mode != "terway" && p.ok(pod) && c.Overlaps(pod.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the pod CIDR %s: traffic from pods to those addresses stays in the cluster, so pods could not reach those hosts; choose a pod CIDR that avoids it (it cannot be changed after the cluster is created)", c, rg.what(), pod.Prefix)
+					r.Errorf(path, "%s (%s) overlaps the pod CIDR %s: traffic from pods to those addresses stays in the cluster, so pods could not reach those hosts; choose a pod CIDR that avoids it (it cannot be changed after the cluster is created): %s", c, rg.what(), pod.Prefix, p.podFix())
 				}
 				if svc := p.ServiceCIDR; p.ok(svc) && c.Overlaps(svc.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the Service CIDR %s: kube-proxy on every node takes traffic to those addresses, so pods could not reach those hosts; choose a Service CIDR that avoids it (it cannot be changed after the cluster is created)", c, rg.what(), svc.Prefix)
+					r.Errorf(path, "%s (%s) overlaps the Service CIDR %s: kube-proxy on every node takes traffic to those addresses, so pods could not reach those hosts; choose a Service CIDR that avoids it (it cannot be changed after the cluster is created): %s", c, rg.what(), svc.Prefix, p.serviceFix())
 				}
 			}
 		},

@@ -3,6 +3,7 @@ package ackplan_test
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -164,7 +165,7 @@ func TestRules(t *testing.T) {
 			p.Pools[0].Nodes, p.Pools[1].Nodes = 20, 20
 		},
 			// 40 nodes need 6 subnet bits: /26 in the /20 holds 63 pods < 100
-			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "(40 nodes need a /18 pod CIDR with /24 node subnets (nodeCIDRMask /26 in 172.20.0.0/20 would hold only 63 pods per node, fewer than plan.podsPerNode 100))"},
+			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "(40 nodes need a /18 pod CIDR with /24 node subnets; not nodeCIDRMask /26 in 172.20.0.0/20: it holds only 63 pods per node, fewer than plan.podsPerNode 100)"},
 		{"pod CIDR without room for the surge", flannelPlan, func(p *ackplan.Plan) {
 			p.PodCIDR.Prefix = pfx("172.20.0.0/19")
 			p.Pools[0].Nodes = 22
@@ -322,6 +323,71 @@ func TestNodeLimitACKCNIsOnly(t *testing.T) {
 					require.Len(t, rr.Findings, 1)
 					assert.Contains(t, rr.Findings[0].Msg, "one VPC route entry per node")
 				}
+			}
+		})
+	}
+}
+
+// TestFixesPass: the block a finding offers, written in its place, passes
+// the rule table (no error at all).
+func TestFixesPass(t *testing.T) {
+	block := regexp.MustCompile(`(?:use|e\.g\.) (\d+\.\d+\.\d+\.\d+/\d+)`)
+	tests := []struct {
+		name   string
+		base   func(*testing.T) *ackplan.Plan
+		change func(*ackplan.Plan)
+		rule   string
+		apply  func(*ackplan.Plan, netip.Prefix)
+	}{
+		{"vSwitch outside the VPC", flannelPlan, func(p *ackplan.Plan) { p.VSwitches[1].CIDR = pfx("10.1.0.0/20") },
+			"vswitch-in-vpc", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[1].CIDR = b }},
+		{"vSwitches overlap", flannelPlan, func(p *ackplan.Plan) { p.VSwitches[1].CIDR = pfx("192.168.8.0/22") },
+			"vswitch-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[1].CIDR = b }},
+		{"Terway vSwitches overlap", terwayPlan, func(p *ackplan.Plan) { p.VSwitches[3].CIDR = pfx("192.168.32.0/19") },
+			"vswitch-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[3].CIDR = b }},
+		{"pod CIDR overlaps the VPC", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("192.168.0.0/16") },
+			"pod-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"pod CIDR overlaps the VPC, ACK's example taken", flannelPlan, func(p *ackplan.Plan) {
+			p.PodCIDR.Prefix = pfx("192.168.0.0/16")
+			p.ServiceCIDR.Prefix = pfx("172.20.0.0/20")
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.16.0.0/14"), Path: "plan.ranges[0]"}}
+		}, "pod-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"Service CIDR overlaps a vSwitch", flannelPlan, func(p *ackplan.Plan) { p.ServiceCIDR.Prefix = pfx("192.168.16.0/20") },
+			"service-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"Service CIDR overlaps the pod CIDR", flannelPlan, func(p *ackplan.Plan) { p.ServiceCIDR.Prefix = pfx("172.20.16.0/20") },
+			"service-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"range overlaps the pod CIDR", flannelPlan, func(p *ackplan.Plan) {
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.20.0.0/18"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"range overlaps the Service CIDR", flannelPlan, func(p *ackplan.Plan) {
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.21.0.0/16"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"range overlaps a vSwitch", flannelPlan, func(p *ackplan.Plan) {
+			p.VPC.Prefix = pfx("192.168.0.0/16")
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("192.168.16.0/24"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.base(t)
+			tt.change(p)
+			var msg string
+			for _, f := range ackplan.Check(p).Findings() {
+				if f.Rule.ID == tt.rule && msg == "" {
+					msg = f.Msg
+				}
+			}
+			require.NotEmpty(t, msg, "rule %s finds nothing", tt.rule)
+			m := block.FindStringSubmatch(msg)
+			require.NotNil(t, m, "the finding offers a block: %s", msg)
+			if tt.apply == nil {
+				return // the range sits inside the VPC: only a vSwitch is offered
+			}
+			q := tt.base(t)
+			tt.change(q)
+			tt.apply(q, pfx(m[1]))
+			for _, f := range ackplan.Check(q).Findings() {
+				assert.NotEqual(t, ackplan.Error, f.Severity, "with %s: %s %s: %s", m[1], f.Rule.ID, f.Path, f.Msg)
 			}
 		})
 	}
