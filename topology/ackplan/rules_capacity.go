@@ -74,10 +74,10 @@ var capacityRules = []Rule{
 			nodes := p.TotalNodes()
 			switch {
 			case n < uint64(nodes):
-				r.Errorf(pod.Path, "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask (%s)", pod.Prefix, n, mask, nodes, subnetFix(p, nodes))
+				r.Errorf(pod.Path, "%s holds %s node subnets of /%d, but there are %s nodes: use a larger pod CIDR or a longer nodeCIDRMask (%s)", pod.Prefix, thousands(int(min(n, 1<<40))), mask, thousands(nodes), subnetFix(p, nodes))
 			case n < uint64(nodes+p.SurgeNodes):
-				r.Warnf(pod.Path, "%s holds %d node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (%s; the pod CIDR cannot be changed after the cluster is created)",
-					pod.Prefix, n, mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes), subnetFix(p, nodes+p.SurgeNodes))
+				r.Warnf(pod.Path, "%s holds %s node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (%s; the pod CIDR cannot be changed after the cluster is created)",
+					pod.Prefix, thousands(int(min(n, 1<<40))), mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes), subnetFix(p, nodes+p.SurgeNodes))
 			}
 		},
 	},

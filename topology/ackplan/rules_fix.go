@@ -32,7 +32,9 @@ func (p *Plan) taken(skip string, vpc, vswitches bool) []netip.Prefix {
 	}
 	add(p.ServiceCIDR.Path, p.ServiceCIDR.Prefix)
 	for _, rg := range p.Ranges {
-		add(rg.Path+".cidr", rg.CIDR)
+		if p.Valid(rg.Path + ".cidr") { // not one the loader refused (0.0.0.0/0)
+			add(rg.Path+".cidr", rg.CIDR)
+		}
 	}
 	return out
 }
@@ -89,7 +91,7 @@ func (p *Plan) vswitchFix(sw VSwitch, what string) string {
 		}
 	}
 	for _, rg := range p.Ranges {
-		if rg.CIDR.IsValid() {
+		if rg.CIDR.IsValid() && p.Valid(rg.Path+".cidr") {
 			avoid = append(avoid, rg.CIDR.Masked())
 		}
 	}

@@ -86,11 +86,15 @@ var terwayRules = []Rule{
 		Scope:   "Terway plans",
 		Applies: terwayPlan,
 		Check: func(p *Plan, r *Reporter) {
+			// Once per node vSwitch (the vSwitch its pods fall back to),
+			// at its first pool.
+			seen := map[string]bool{}
 			for _, pool := range p.joinPools() {
 				z := p.zoneOf(pool.VSwitch)
-				if z == "" || len(p.CNI.PodVSwitches[z]) > 0 {
+				if z == "" || len(p.CNI.PodVSwitches[z]) > 0 || seen[pool.VSwitch] {
 					continue
 				}
+				seen[pool.VSwitch] = true
 				who := "node " + pool.FirstNode
 				if pool.FirstNode == "" {
 					who = "node pool " + pool.Name
@@ -148,14 +152,14 @@ var terwayRules = []Rule{
 				if len(counted) == 0 || need <= free {
 					continue
 				}
-				what := fmt.Sprintf("the pod vSwitches of zone %s (%s) have", z, strings.Join(counted, ", "))
+				what := fmt.Sprintf("the pod vSwitches of zone %s (%s) have %s free addresses", z, strings.Join(counted, ", "), thousands(free))
 				path := p.zonePath(z)
 				if fallback {
-					what = fmt.Sprintf("zone %s has no pod vSwitch, so its pods take addresses of its node vSwitches (%s), which have after the nodes' own", z, strings.Join(counted, ", "))
+					what = fmt.Sprintf("zone %s has no pod vSwitch, so its pods take addresses of its node vSwitches (%s): %s free after the nodes' own", z, strings.Join(counted, ", "), thousands(free))
 					path = p.CNI.PodVSwitchesPath
 				}
-				r.Warnf(path, "%s %s free addresses, but %s × %s pods = %s pods need %s with the %d%% rolling-update surge: terwayd fails the pods past the last address (InvalidVSwitchId.IpNotEnough, \"no ip left\"); add a pod vSwitch in zone %s or use larger ones (%s more addresses)",
-					what, thousands(free), plural(nodes, "node", "nodes"), thousands(p.PodsPerNode), thousands(pods), thousands(need), p.PodSurgePercent, z, thousands(need-free))
+				r.Warnf(path, "%s, but %s × %s pods = %s pods need %s with the %d%% rolling-update surge: terwayd fails the pods past the last address (InvalidVSwitchId.IpNotEnough, \"no ip left\"); add a pod vSwitch in zone %s or use larger ones (%s more addresses)",
+					what, plural(nodes, "node", "nodes"), thousands(p.PodsPerNode), thousands(pods), thousands(need), p.PodSurgePercent, z, thousands(need-free))
 			}
 		},
 	},

@@ -295,7 +295,7 @@ func TestTerwayFallbackAddresses(t *testing.T) {
 	}
 	free := ackplan.UsableVSwitchAddresses(p.VSwitches[1].CIDR) - p.Pools[1].Nodes
 	pods := p.Pools[1].Nodes * p.PodsPerNode
-	assert.Contains(t, msg, fmt.Sprintf("zone z2 has no pod vSwitch, so its pods take addresses of its node vSwitches (vsw-b), which have after the nodes' own %d free addresses", free))
+	assert.Contains(t, msg, fmt.Sprintf("zone z2 has no pod vSwitch, so its pods take addresses of its node vSwitches (vsw-b): %d free after the nodes' own, but 10 nodes", free))
 	assert.Contains(t, msg, fmt.Sprintf("= %d pods need %d with the 25%% rolling-update surge", pods, pods+pods/4))
 }
 
