@@ -42,6 +42,7 @@ cluster:
 pods:
   - {name: web-h, node: node-h, ports: [{port: 8080, name: http}]}
   - {name: api-j, node: node-j}
+  - {name: pinned-j, node: node-j, ip: 192.168.2.50}
 flows:
   - name: zone-j-pod-to-zone-h-pod
     from: pod/api-j
@@ -55,7 +56,20 @@ flows:
 // builds, and the zone-j pod takes a secondary address of an ENI in the
 // node's own vSwitch, and reaches the zone-h pod through the VPC.
 func TestTerwayZoneWithoutPodVSwitch(t *testing.T) {
-	s, err := topology.Parse("fallback.yaml", []byte(terwayFallbackYAML))
+	for _, mode := range []string{"eniMode: shared", "eniMode: shared\n      eniipVirtualType: ipvlan", "eniMode: exclusive"} {
+		t.Run(mode, func(t *testing.T) { testTerwayFallback(t, mode) })
+	}
+}
+
+func testTerwayFallback(t *testing.T, mode string) {
+	yml := strings.Replace(terwayFallbackYAML, "      eniMode: shared\n", "      "+mode+"\n", 1)
+	require.Contains(t, yml, mode)
+	if strings.Contains(mode, "exclusive") {
+		// ACK's exclusive ENI join rule: more than six ENIs.
+		yml = strings.ReplaceAll(yml, "ip: 192.168.0.10}", "ip: 192.168.0.10, instanceType: ecs.g7.3xlarge}")
+		yml = strings.ReplaceAll(yml, "ip: 192.168.2.10}", "ip: 192.168.2.10, instanceType: ecs.g7.3xlarge}")
+	}
+	s, err := topology.Parse("fallback.yaml", []byte(yml))
 	require.NoError(t, err)
 	r, err := sim.NewRunner(s)
 	require.NoError(t, err)
@@ -78,10 +92,22 @@ func TestTerwayZoneWithoutPodVSwitch(t *testing.T) {
 	require.NotNil(t, api)
 	assert.True(t, vsws[0].CIDR.Contains(api.IP), "pod address %s is in the node vSwitch %s", api.IP, vsws[0].CIDR)
 	assert.NotEqual(t, nodeJ.IP, api.IP)
+	pinned := w.Pod("pinned-j")
+	require.NotNil(t, pinned)
+	assert.Equal(t, "192.168.2.50", pinned.IP.String(), "a pinned address in the node vSwitch is accepted")
 	enis := terway.ENIs(nodeJ.CNI)
-	require.Len(t, enis, 1)
-	assert.Equal(t, "vsw-node-j", enis[0].VSwitch.Name, "the secondary ENI is created in the node's vSwitch")
-	assert.Contains(t, enis[0].Pods, api.IP)
+	require.NotEmpty(t, enis)
+	var owner *terway.ENI
+	for _, e := range enis {
+		assert.Equal(t, "vsw-node-j", e.VSwitch.Name, "every secondary ENI of node-j is created in the node's vSwitch")
+		if _, ok := e.Pods[api.IP]; ok || e.Primary == api.IP {
+			owner = e
+		}
+	}
+	require.NotNil(t, owner, "an ENI of node-j owns %s", api.IP)
+	if strings.Contains(mode, "exclusive") {
+		assert.Equal(t, "default/api-j", owner.Pod, "the ENI was moved into the pod")
+	}
 	web := w.Pod("web-h")
 	require.NotNil(t, web)
 	assert.Equal(t, "vsw-pod-h", terway.ENIs(w.Pods[0].Node.CNI)[0].VSwitch.Name, "zone h keeps its pod vSwitch")
@@ -101,5 +127,6 @@ func TestTerwayZoneWithoutPodVSwitch(t *testing.T) {
 			nodes = append(nodes, h.Node)
 		}
 	}
-	assert.Contains(t, nodes, "node-h", "the packet reached node-h: %v", nodes)
+	assert.Contains(t, nodes, "vpc", "the VPC delivered it: %v", nodes)
+	assert.Contains(t, nodes, "default/web-h", "the packet reached the zone-h pod: %v", nodes)
 }
