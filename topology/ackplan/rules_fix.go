@@ -4,8 +4,11 @@ package ackplan
 // passes the rules, found with the planner's allocator (alloc.go).
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 )
 
 // taken is every address block of the plan that a new block must avoid
@@ -39,74 +42,108 @@ func (p *Plan) taken(skip string, vpc, vswitches bool) []netip.Prefix {
 	return out
 }
 
-// freeInVPC returns a free /bits block inside the VPC that overlaps no
-// prefix of avoid: the first one at or after from, else the first one.
-func (p *Plan) freeInVPC(bits int, from netip.Addr, avoid []netip.Prefix) (netip.Prefix, bool) {
-	v := p.VPC.Prefix
+// vpcFree finds free blocks inside the VPC: the blocks to avoid are
+// sorted and merged once, and a scan jumps past each one in the way (a
+// plan may hold thousands of vSwitches, each finding asking once).
+type vpcFree struct {
+	vpc   netip.Prefix
+	spans []span
+}
+
+// span is an inclusive range of IPv4 addresses as numbers.
+type span struct{ lo, hi uint64 }
+
+// newVPCFree is the VPC less every prefix of avoid.
+func newVPCFree(vpc netip.Prefix, avoid []netip.Prefix) *vpcFree {
+	f := &vpcFree{vpc: vpc.Masked()}
+	var spans []span
+	for _, a := range avoid {
+		if a.IsValid() && f.vpc.IsValid() && a.Overlaps(f.vpc) {
+			a = a.Masked()
+			spans = append(spans, span{uint64(blkU32(a.Addr())), uint64(blkLast(a))})
+		}
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	for _, sp := range spans {
+		if n := len(f.spans); n > 0 && sp.lo <= f.spans[n-1].hi+1 {
+			f.spans[n-1].hi = max(f.spans[n-1].hi, sp.hi)
+			continue
+		}
+		f.spans = append(f.spans, sp)
+	}
+	return f
+}
+
+// find returns a free /bits block: the first at or after from, else the
+// first one.
+func (f *vpcFree) find(bits int, from netip.Addr) (netip.Prefix, bool) {
+	v := f.vpc
 	if !v.IsValid() || bits < v.Bits() || bits > 32 {
 		return netip.Prefix{}, false
 	}
-	s := newBlockSet(v, avoid...)
-	var first, after netip.Prefix
-	for _, f := range s.free {
-		if f.Bits() > bits {
-			continue
-		}
-		b := netip.PrefixFrom(f.Addr(), bits)
-		if !first.IsValid() || b.Addr().Less(first.Addr()) {
-			first = b
-		}
-		if from.IsValid() && !b.Addr().Less(from) && (!after.IsValid() || b.Addr().Less(after.Addr())) {
-			after = b
-		}
-		// The free block f may start before from and reach past it.
-		if from.IsValid() && f.Contains(from) {
-			a := netip.PrefixFrom(from, bits).Masked()
-			if a.Addr().Less(from) {
-				a = netip.PrefixFrom(blkAddr(blkU32(a.Addr())+uint32(blkSizeOf(bits))), bits)
+	step := blkSizeOf(bits)
+	first, last := uint64(blkU32(v.Addr())), uint64(blkLast(v))
+	alignUp := func(u uint64) uint64 { return (u + step - 1) / step * step }
+	scan := func(u uint64) (netip.Prefix, bool) {
+		u = alignUp(max(u, first))
+		i := sort.Search(len(f.spans), func(i int) bool { return f.spans[i].hi >= u })
+		for u+step-1 <= last {
+			for i < len(f.spans) && f.spans[i].hi < u {
+				i++
 			}
-			if Contains(f, a) && (!after.IsValid() || a.Addr().Less(after.Addr())) {
-				after = a
+			if i < len(f.spans) && f.spans[i].lo <= u+step-1 {
+				u = alignUp(f.spans[i].hi + 1)
+				continue
 			}
+			return netip.PrefixFrom(blkAddr(uint32(u)), bits), true
+		}
+		return netip.Prefix{}, false
+	}
+	if from.IsValid() {
+		if b, ok := scan(uint64(blkU32(from))); ok {
+			return b, true
 		}
 	}
-	if after.IsValid() {
-		return after, true
-	}
-	return first, first.IsValid()
+	return scan(first)
 }
 
-// vswitchFix offers a free block of the vSwitch's size inside the VPC,
-// the first at or after its own address, clear of the other vSwitches
-// and the declared ranges (" : use X, ..." or "").
-func (p *Plan) vswitchFix(sw VSwitch, what string) string {
-	bits := sw.CIDR.Bits()
-	if bits < MinVSwitchMask || bits > MaxVSwitchMask {
-		return ""
-	}
-	var avoid []netip.Prefix
-	for _, o := range p.VSwitches {
-		if o.Path != sw.Path && o.CIDR.IsValid() {
-			avoid = append(avoid, o.CIDR.Masked())
+// vswitchFixer returns the fix for a misplaced vSwitch: a free block of
+// its size inside the VPC, the first at or after its own address, clear
+// of every vSwitch (its own old place too: it is moving), the declared
+// ranges and the pod CIDR (": use X, WHAT" or ""). The free space is
+// computed once for all the findings of a rule.
+func (p *Plan) vswitchFixer() func(sw VSwitch, what string) string {
+	var free *vpcFree
+	return func(sw VSwitch, what string) string {
+		bits := sw.CIDR.Bits()
+		if bits < MinVSwitchMask || bits > MaxVSwitchMask || !p.ok(p.VPC) {
+			return ""
 		}
-	}
-	for _, rg := range p.Ranges {
-		if rg.CIDR.IsValid() && p.Valid(rg.Path+".cidr") {
-			avoid = append(avoid, rg.CIDR.Masked())
+		if free == nil {
+			var avoid []netip.Prefix
+			for _, o := range p.VSwitches {
+				avoid = append(avoid, o.CIDR)
+			}
+			for _, rg := range p.Ranges {
+				if p.Valid(rg.Path + ".cidr") {
+					avoid = append(avoid, rg.CIDR)
+				}
+			}
+			if p.CNI.Mode != "terway" {
+				avoid = append(avoid, p.PodCIDR.Prefix)
+			}
+			free = newVPCFree(p.VPC.Prefix, avoid)
 		}
+		from := netip.Addr{}
+		if Contains(p.VPC.Prefix, sw.CIDR) {
+			from = sw.CIDR.Masked().Addr()
+		}
+		b, ok := free.find(bits, from)
+		if !ok {
+			return fmt.Sprintf(": the VPC %s has no free /%d left for it", p.VPC.Prefix, bits)
+		}
+		return fmt.Sprintf(": use %s, %s", b, what)
 	}
-	if p.CNI.Mode != "terway" && p.PodCIDR.Prefix.IsValid() {
-		avoid = append(avoid, p.PodCIDR.Prefix.Masked())
-	}
-	from := netip.Addr{}
-	if Contains(p.VPC.Prefix, sw.CIDR) {
-		from = sw.CIDR.Masked().Addr()
-	}
-	b, ok := p.freeInVPC(bits, from, avoid)
-	if !ok {
-		return fmt.Sprintf(": the VPC %s has no free /%d left for it", p.VPC.Prefix, bits)
-	}
-	return fmt.Sprintf(": use %s, %s", b, what)
 }
 
 // outsideFix offers a private block of c's size clear of every other
@@ -174,4 +211,16 @@ func (p *Plan) rangeVPCFix() string {
 		return fmt.Sprintf(" (e.g. %s, with its vSwitches inside it)", b)
 	}
 	return fmt.Sprintf(" (no private /%d is clear of the declared ranges and the cluster CIDRs)", bits)
+}
+
+// once returns f, computed on the first call only.
+func once(f func() string) func() string {
+	var v string
+	done := false
+	return func() string {
+		if !done {
+			v, done = f(), true
+		}
+		return v
+	}
 }

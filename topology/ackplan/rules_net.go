@@ -55,10 +55,11 @@ var vpcRules = []Rule{
 			if !p.ok(p.VPC) {
 				return
 			}
+			fix := p.vswitchFixer()
 			for _, sw := range p.VSwitches {
 				// Judged even when the mask is out of range: both are news.
 				if sw.CIDR.IsValid() && !Contains(p.VPC.Prefix, sw.CIDR) {
-					r.Errorf(sw.Path+".cidr", "%s is not inside the VPC CIDR %s%s", sw.CIDR, p.VPC.Prefix, p.vswitchFix(sw, fmt.Sprintf("the first free /%d inside the VPC", sw.CIDR.Bits())))
+					r.Errorf(sw.Path+".cidr", "%s is not inside the VPC CIDR %s%s", sw.CIDR, p.VPC.Prefix, fix(sw, fmt.Sprintf("the first free /%d inside the VPC", sw.CIDR.Bits())))
 				}
 			}
 		},
@@ -73,6 +74,7 @@ var vpcRules = []Rule{
 			// A vSwitch is compared with the earlier ones that broke no
 			// rule (the mask and VPC rules ran before), as the validator did.
 			var good []VSwitch
+			fix := p.vswitchFixer()
 			for _, sw := range p.VSwitches {
 				if !sw.CIDR.IsValid() {
 					continue
@@ -80,7 +82,7 @@ var vpcRules = []Rule{
 				bad := !p.Valid(sw.Path + ".cidr")
 				for _, o := range good {
 					if o.CIDR.Overlaps(sw.CIDR) {
-						r.Errorf(sw.Path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap%s", sw.CIDR, o.Name, o.CIDR, p.vswitchFix(sw, fmt.Sprintf("the next free /%d in the VPC", sw.CIDR.Bits())))
+						r.Errorf(sw.Path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap%s", sw.CIDR, o.Name, o.CIDR, fix(sw, fmt.Sprintf("the next free /%d in the VPC", sw.CIDR.Bits())))
 						bad = true
 						break
 					}
