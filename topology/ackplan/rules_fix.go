@@ -1,7 +1,9 @@
 package ackplan
 
 // The values the rules offer as fixes: a block of the same size that
-// passes the rules, found with the planner's allocator (alloc.go).
+// passes the rules — outside the VPC with the planner's allocator
+// (alloc.go findFree, ACK's examples first), inside it by a scan of the
+// VPC's free space (vpcFree: the first free block at or after a place).
 
 import (
 	"cmp"
@@ -12,8 +14,8 @@ import (
 )
 
 // taken is every address block of the plan that a new block must avoid
-// — the VPC (outside) and the vSwitches when asked, the pod CIDR (not Terway's), the
-// Service CIDR and the declared ranges — except the one at skip (the
+// — the VPC and the vSwitches when asked, the pod CIDR (not Terway's),
+// the Service CIDR and the declared ranges — except the one at skip (the
 // path of the block being replaced) and the ones that did not parse.
 func (p *Plan) taken(skip string, vpc, vswitches bool) []netip.Prefix {
 	var out []netip.Prefix
