@@ -124,10 +124,30 @@ func (v *validator) checkPlanSpec() {
 		}
 		if rg.CIDR == "" {
 			v.add(path+".cidr", "required: the range's IPv4 CIDR block, e.g. 10.100.0.0/16")
-		} else if _, msg := parseCIDR4(rg.CIDR); msg != "" {
+		} else if c, msg := parseCIDR4(rg.CIDR); msg != "" {
+			v.add(path+".cidr", msg)
+		} else if msg := rangeSizeProblem(rg.Kind, c); msg != "" {
 			v.add(path+".cidr", msg)
 		}
 	}
+}
+
+// rangeSizeProblem says why a declared range's CIDR cannot be a network
+// the VPC reaches: larger than a /8 (0.0.0.0/0 is every address: a
+// default route, not a network; the largest private block, 10.0.0.0/8,
+// is a /8 — netsim's bound), or, for a peered VPC, a mask outside
+// CreateVpc's /8 to /28 ("The subnet mask must be 8 to 28 bits in
+// length" — https://help.aliyun.com/document_detail/2588228.html).
+func rangeSizeProblem(kind string, c netip.Prefix) string {
+	switch {
+	case c.Bits() == 0:
+		return fmt.Sprintf("%s is every address (a default route), not a network the VPC reaches: declare the on-premises or peered VPC's own CIDR, e.g. 10.100.0.0/16", c)
+	case c.Bits() < ackplan.MinVPCMask:
+		return fmt.Sprintf("%s is larger than a /%d: declare the on-premises or peered VPC's own CIDR (the largest private block, 10.0.0.0/8, is a /8), e.g. 10.100.0.0/16", c, ackplan.MinVPCMask)
+	case kind == ackplan.PeeredVPC && c.Bits() > ackplan.MaxVPCMask:
+		return fmt.Sprintf("%s has mask /%d: a peered VPC's CIDR mask is /%d to /%d (CreateVpc)", c, c.Bits(), ackplan.MinVPCMask, ackplan.MaxVPCMask)
+	}
+	return ""
 }
 
 // checkPlan turns the scenario into its plan, runs the planning rules
@@ -235,6 +255,9 @@ func (v *validator) planInput() *ackplan.Plan {
 		for i, rg := range ps.Ranges {
 			path := indexPath("plan.ranges", i)
 			b := planBlock(p, path+".cidr", rg.CIDR)
+			if b.Prefix.IsValid() && rangeSizeProblem(rg.Kind, b.Prefix) != "" {
+				p.Invalid = append(p.Invalid, path+".cidr") // reported by checkPlanSpec
+			}
 			p.Ranges = append(p.Ranges, ackplan.Range{Name: rg.Name, Kind: rg.Kind, CIDR: b.Prefix, Path: path})
 		}
 	}

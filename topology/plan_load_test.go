@@ -124,6 +124,9 @@ func TestPlanBlockProblems(t *testing.T) {
 		{"edition", "podsPerNode: 100", "podsPerNode: 100\n  edition: basik", "basik", "plan.edition", `unknown edition "basik": expected "pro" (ACK Pro, the default) or "basic" (ACK Basic) (did you mean "basic"?)`},
 		{"range kind", "podsPerNode: 100", "podsPerNode: 100\n  ranges: [{name: idc, kind: onprem, cidr: 10.0.0.0/8}]", "onprem", "plan.ranges[0].kind", `unknown kind "onprem"`},
 		{"range CIDR", "podsPerNode: 100", "podsPerNode: 100\n  ranges: [{name: idc, kind: on-premises, cidr: 10.0.0.1/8}]", "10.0.0.1/8", "plan.ranges[0].cidr", "is not in canonical form"},
+		{"range of every address", "podsPerNode: 100", "podsPerNode: 100\n  ranges: [{name: all, kind: on-premises, cidr: 0.0.0.0/0}]", "0.0.0.0/0", "plan.ranges[0].cidr", "0.0.0.0/0 is every address (a default route), not a network the VPC reaches"},
+		{"range larger than a /8", "podsPerNode: 100", "podsPerNode: 100\n  ranges: [{name: big, kind: on-premises, cidr: 16.0.0.0/4}]", "16.0.0.0/4", "plan.ranges[0].cidr", "16.0.0.0/4 is larger than a /8"},
+		{"peered VPC mask", "podsPerNode: 100", "podsPerNode: 100\n  ranges: [{name: vpc-2, kind: peered-vpc, cidr: 10.9.0.0/30}]", "10.9.0.0/30", "plan.ranges[0].cidr", "a peered VPC's CIDR mask is /8 to /28 (CreateVpc)"},
 		{"pods in a plan file", "podsPerNode: 100", "podsPerNode: 100\npods: [{name: web, node: node-1}]", "pods:>>[", "pods", "a plan file (a plan: block and no nodes:) is checked, not run: pods need nodes"},
 		{"unknown key", "podsPerNode: 100", "podsPerNode: 100\n  pods: 3", "pods: 3>>pods", "plan", `unknown field "pods"`},
 	}

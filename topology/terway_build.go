@@ -71,9 +71,11 @@ func (b *builder) terwayOptions() *terway.Options {
 	s := b.s
 	t := s.Cluster.CNI.Terway
 	zone := map[string]string{}
+	own := map[string]*vpc.VSwitch{}
 	for _, n := range s.Nodes {
 		if sw := b.vsw[n.VSwitch]; sw != nil {
 			zone[n.Name] = sw.Zone
+			own[n.Name] = sw
 		}
 	}
 	o := &terway.Options{
@@ -82,6 +84,9 @@ func (b *builder) terwayOptions() *terway.Options {
 		VSwitchSelectionPolicy: t.VSwitchSelectionPolicy,
 		VSwitches:              map[string][]*vpc.VSwitch{},
 		Zone:                   func(node string) string { return zone[node] },
+		// A zone without pod vSwitches: terwayd's fallback to the node's
+		// own vSwitch (terway daemon/builder.go, see terway.Options).
+		NodeVSwitch: func(node string) *vpc.VSwitch { return own[node] },
 		Limits: func(node string) terway.Limits {
 			// The node's instance type (its instanceType, or ack.DefaultInstanceType).
 			var t ack.InstanceType

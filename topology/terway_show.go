@@ -41,19 +41,20 @@ func writeTerwayOverview(w io.Writer, wd *World) {
 }
 
 // nodePodsText is where a node's pod addresses come from: its pod CIDR,
-// or with Terway the pod vSwitches of its zone.
+// or with Terway the pod vSwitches of its zone (the node's own vSwitch
+// when its zone lists none, terwayd's fallback).
 func nodePodsText(wd *World, h *Host) string {
 	if h.PodCIDR.IsValid() {
 		return h.PodCIDR.String()
 	}
-	if m, ok := wd.CNI.(*terway.Mode); ok && wd.VPC != nil {
+	if _, ok := wd.CNI.(*terway.Mode); ok && h.CNI != nil {
+		vsws, fallback := terway.PodVSwitches(h.CNI)
 		var names []string
-		for _, sw := range wd.VPC.VSwitches() {
-			if sw.Name == h.VSwitch {
-				for _, p := range m.Options().VSwitches[sw.Zone] {
-					names = append(names, p.Name)
-				}
-			}
+		for _, sw := range vsws {
+			names = append(names, sw.Name)
+		}
+		if fallback {
+			return "from ENIs in " + strings.Join(names, ", ") + " (the node's own vSwitch: its zone lists no pod vSwitch)"
 		}
 		return "from ENIs in " + strings.Join(names, ", ")
 	}

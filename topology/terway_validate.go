@@ -115,7 +115,13 @@ func (v *validator) checkTerwayPodIPs() {
 		z := v.zoneOfVSwitch(n.VSwitch)
 		path := indexPath("pods", i) + ".ip"
 		var in string
-		for _, name := range t.PodVSwitches[z] {
+		names := t.PodVSwitches[z]
+		if len(names) == 0 {
+			// terwayd's fallback: the node's own vSwitch (terway
+			// daemon/builder.go; terway-pod-vswitch-zone warns).
+			names = []string{n.VSwitch}
+		}
+		for _, name := range names {
 			if c, ok := v.vswitchCIDR[name]; ok && c.Contains(a) {
 				in = name
 				if isVSwitchReserved(c, a) {
@@ -125,7 +131,7 @@ func (v *validator) checkTerwayPodIPs() {
 		}
 		if in == "" {
 			v.addf(path, "%s is in none of the pod vSwitches of zone %s (%s), where node %s is: with Terway a pod address is a private IP of an ENI in one of them",
-				a, z, fmt.Sprint(t.PodVSwitches[z]), pod.Node)
+				a, z, fmt.Sprint(names), pod.Node)
 		}
 	}
 }

@@ -21,7 +21,8 @@ package main
 // directory (so messages name files relative to it); {tmp} is an empty
 // temporary directory. Setup steps: "fifo PATH", "socket PATH",
 // "symlink TARGET PATH", "big PATH SIZE" (a file of SIZE bytes, e.g. 17MiB,
-// of "a: b" lines), "write PATH PATTERN N" (the Go-quoted PATTERN N times),
+// of "a: b" lines), "write PATH PATTERN N" (the Go-quoted PATTERN N times,
+// each {i} in it replaced by the repetition's index 0…N−1),
 // "append PATH PATTERN N" (the same, added to the end), "chmod MODE PATH".
 
 import (
@@ -304,7 +305,17 @@ func hostileSetup(t *testing.T, step string) {
 		}
 		out, err := os.OpenFile(path, flag, 0o644)
 		require.NoError(t, err)
-		_, err = out.Write(bytes.Repeat([]byte(pat), n))
+		data := bytes.Repeat([]byte(pat), n)
+		if strings.Contains(pat, "{i}") {
+			// {i} in the pattern is the repetition's index, 0 to N−1
+			// (unique names: 10,000 node pools).
+			var buf bytes.Buffer
+			for j := range n {
+				buf.WriteString(strings.ReplaceAll(pat, "{i}", strconv.Itoa(j)))
+			}
+			data = buf.Bytes()
+		}
+		_, err = out.Write(data)
 		require.NoError(t, err)
 		require.NoError(t, out.Close())
 	case "chmod":

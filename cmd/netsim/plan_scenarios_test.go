@@ -35,10 +35,8 @@ type planScenario struct {
 	path string
 	line int
 	// fix is what the first finding tells the user to do (a part of its
-	// message); "" where the rule names no fix yet (see the notes of
-	// issue 10: vswitch-in-vpc, vswitch-overlap, pod-cidr-overlap,
-	// service-cidr-overlap and terway-pod-vswitch-zone say what is wrong
-	// only).
+	// message): every rule names the fix, address rules with a block that
+	// passes the rules (package ackplan TestFixesPass).
 	fix string
 }
 
@@ -54,11 +52,11 @@ var planScenarios = []planScenario{
 	{file: "plan-calico.yaml"},
 
 	// Mistakes.
-	{file: "plan-mistake-vpc-cgnat.yaml", rules: []string{"vpc-cidr-private"}, path: "vpc.cidr", line: 12, fix: "a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16"},
-	{file: "plan-mistake-vswitch-outside-vpc.yaml", rules: []string{"vswitch-in-vpc"}, path: "vpc.vswitches[2].cidr", line: 16},
-	{file: "plan-mistake-vswitch-overlap.yaml", rules: []string{"vswitch-overlap"}, path: "vpc.vswitches[1].cidr", line: 15},
-	{file: "plan-mistake-pod-cidr-overlaps-vpc.yaml", rules: []string{"pod-cidr-overlap"}, path: "cluster.podCIDR", line: 17},
-	{file: "plan-mistake-service-cidr-in-vswitch.yaml", rules: []string{"service-cidr-overlap"}, path: "cluster.serviceCIDR", line: 17},
+	{file: "plan-mistake-vpc-cgnat.yaml", rules: []string{"vpc-cidr-private"}, path: "vpc.cidr", line: 12, fix: "Alibaba Cloud uses 100.64.0.0/10 for its cloud services"},
+	{file: "plan-mistake-vswitch-outside-vpc.yaml", rules: []string{"vswitch-in-vpc"}, path: "vpc.vswitches[2].cidr", line: 16, fix: "use 10.0.2.0/24, the first free /24 inside the VPC"},
+	{file: "plan-mistake-vswitch-overlap.yaml", rules: []string{"vswitch-overlap"}, path: "vpc.vswitches[1].cidr", line: 15, fix: "use 192.168.16.0/22, the next free /22 in the VPC"},
+	{file: "plan-mistake-pod-cidr-overlaps-vpc.yaml", rules: []string{"pod-cidr-overlap"}, path: "cluster.podCIDR", line: 17, fix: "use e.g. 172.20.0.0/16"},
+	{file: "plan-mistake-service-cidr-in-vswitch.yaml", rules: []string{"service-cidr-overlap"}, path: "cluster.serviceCIDR", line: 17, fix: "use e.g. 172.21.0.0/20"},
 	{file: "plan-mistake-node-cidr-mask.yaml", rules: []string{"node-cidr-mask"}, path: "cluster.nodeCIDRMask", line: 17, fix: "choices are /24 (256 addresses per node) to /28"},
 	{file: "plan-mistake-pod-cidr-too-small.yaml", rules: []string{"pod-cidr-nodes"}, path: "cluster.podCIDR", line: 16, fix: "40 nodes need a /18 pod CIDR with /24 node subnets"},
 	{file: "plan-mistake-route-quota.yaml", rules: []string{"route-quota"}, path: "plan.nodePools[1].nodes", line: 27, fix: "request up to 1,000 (Quota Center) or use Terway"},
@@ -69,7 +67,7 @@ var planScenarios = []planScenario{
 	{file: "plan-mistake-basic-edition.yaml", rules: []string{"node-limit"}, path: "plan.nodePools[1].nodes", line: 26, fix: "use ACK Pro (plan.edition: pro)"},
 	{file: "plan-mistake-pods-per-node.yaml", rules: []string{"pods-per-node"}, path: "plan.podsPerNode", line: 28, fix: "use nodeCIDRMask /25"},
 	{file: "plan-mistake-terway-instance-too-small.yaml", rules: []string{"pods-per-node"}, path: "plan.nodePools[0].instanceType", line: 26, fix: "the smallest ecs.g6 type that joins is ecs.g6.xlarge"},
-	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "plan.nodePools[2].vswitch", line: 33},
+	{file: "plan-mistake-terway-zone-without-pod-vswitch.yaml", rules: []string{"terway-pod-vswitch-zone"}, path: "plan.nodePools[2].vswitch", line: 39, fix: "add a pod vSwitch for cn-hangzhou-j under cluster.cni.terway.podVSwitches"},
 	{file: "plan-mistake-terway-pod-vswitch-small.yaml", rules: []string{"terway-pod-vswitch-addresses"}, path: "cluster.cni.terway.podVSwitches.cn-hangzhou-h", line: 26, fix: "add a pod vSwitch in zone cn-hangzhou-h or use larger ones (20 more addresses)"},
 	{file: "plan-mistake-pod-cidr-overlaps-idc.yaml", rules: []string{"range-overlap"}, path: "plan.ranges[0].cidr", line: 32, fix: "choose a pod CIDR that avoids it"},
 }

@@ -74,10 +74,10 @@ var capacityRules = []Rule{
 			nodes := p.TotalNodes()
 			switch {
 			case n < uint64(nodes):
-				r.Errorf(pod.Path, "%s holds %d node subnets of /%d, but there are %d nodes: use a larger pod CIDR or a longer nodeCIDRMask (%s)", pod.Prefix, n, mask, nodes, subnetFix(p, nodes))
+				r.Errorf(pod.Path, "%s holds %s node subnets of /%d, but there are %s nodes: use a larger pod CIDR or a longer nodeCIDRMask (%s)", pod.Prefix, thousands(int(min(n, 1<<40))), mask, thousands(nodes), subnetFix(p, nodes))
 			case n < uint64(nodes+p.SurgeNodes):
-				r.Warnf(pod.Path, "%s holds %d node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (%s; the pod CIDR cannot be changed after the cluster is created)",
-					pod.Prefix, n, mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes), subnetFix(p, nodes+p.SurgeNodes))
+				r.Warnf(pod.Path, "%s holds %s node subnets of /%d: the %s fit, but not the %s a node pool upgrade adds (%s in all): the surge nodes get no pod subnet; use a larger pod CIDR or a longer nodeCIDRMask (%s; the pod CIDR cannot be changed after the cluster is created)",
+					pod.Prefix, thousands(int(min(n, 1<<40))), mask, plural(nodes, "node", "nodes"), plural(p.SurgeNodes, "surge node", "surge nodes"), thousands(nodes+p.SurgeNodes), subnetFix(p, nodes+p.SurgeNodes))
 			}
 		},
 	},
@@ -88,10 +88,14 @@ var capacityRules = []Rule{
 		// 15,000, ACK Basic 10); Warning above Terway's default 5,000,
 		// which a quota request raises. Calico is not an ACK CNI: no ACK
 		// limit is modelled for it.
-		Source:  srcComparison + ` — maximum nodes, ACK Pro: Terway "15,000" (5,000 by default), Flannel "1,000"; ACK Basic: 10 nodes (ack-cni-facts §1.11, §5). Calico is not an ACK CNI: no ACK node limit is modelled`,
-		Kinds:   []Severity{Error, Warning},
-		Scope:   "Flannel and Terway plans with node pools (ACK publishes no Calico node limit)",
-		Applies: func(p *Plan) bool { return p.CNI.Mode != "calico" && len(p.Pools) > 0 },
+		Source: srcComparison + ` — maximum nodes, ACK Pro: Terway "15,000" (5,000 by default), Flannel "1,000"; ACK Basic: 10 nodes (ack-cni-facts §1.11, §5). ACK installs Flannel only in its VPC-route mode, ali-vpc (§3.3): Flannel vxlan/host-gw/udp and Calico are not ACK CNI options, no ACK node limit is modelled for them`,
+		Kinds:  []Severity{Error, Warning},
+		// ACK installs Flannel only in its VPC-route mode (ali-vpc,
+		// ack-cni-facts §3.3), and Flannel's 1,000 nodes are the route
+		// table's 1,000 entries; Flannel vxlan / host-gw / udp and Calico
+		// are self-managed on ECS, with no ACK node limit.
+		Scope:   "ACK's own CNIs, Flannel ali-vpc and Terway, with node pools; Flannel vxlan/host-gw/udp and Calico are not ACK CNI options: no ACK node limit modelled",
+		Applies: func(p *Plan) bool { return (p.FlannelAliVPC() || p.CNI.Mode == "terway") && len(p.Pools) > 0 },
 		Check: func(p *Plan, r *Reporter) {
 			nodes := p.TotalNodes()
 			total := nodes + p.SurgeNodes
@@ -320,7 +324,15 @@ func subnetFix(p *Plan, nodes int) string {
 		if p.CNI.Mode == "calico" {
 			what = "blockSize"
 		}
-		parts = append(parts, fmt.Sprintf("or %s /%d in %s", what, m, pod))
+		// A longer Flannel node mask holds fewer pods: offer it only
+		// when it still holds plan.podsPerNode (2^(32−mask) − 1, the
+		// pods-per-node rule's figure). Calico borrows further blocks,
+		// so a smaller blockSize does not bound a node's pods.
+		if p.CNI.Mode == "calico" || p.PodsPerNode <= 0 || ack.FlannelPodsPerNode(m) >= p.PodsPerNode {
+			parts = append(parts, fmt.Sprintf("or %s /%d in %s", what, m, pod))
+		} else if len(parts) > 0 {
+			parts[len(parts)-1] += fmt.Sprintf("; not nodeCIDRMask /%d in %s: it holds only %s pods per node, fewer than plan.podsPerNode %s", m, pod, thousands(ack.FlannelPodsPerNode(m)), thousands(p.PodsPerNode))
+		}
 	}
 	return strings.Join(parts, ", ")
 }

@@ -4,6 +4,8 @@ package ackplan
 // CIDRs and the node CIDR mask. The messages are the ones netsim's
 // validator printed before the rules became a table.
 
+import "fmt"
+
 var vpcRules = []Rule{
 	{
 		ID:    "vpc-cidr-private",
@@ -13,7 +15,7 @@ var vpcRules = []Rule{
 		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
 			if v := p.VPC; v.Prefix.IsValid() && p.Valid(v.Path) && !InPrivateRange(v.Prefix) {
-				r.Errorf(v.Path, "%s is not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them", v.Prefix)
+				r.Errorf(v.Path, "%s is not a private range: a VPC for ACK uses 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or a block inside one of them%s", v.Prefix, p.vpcFix())
 			}
 		},
 	},
@@ -53,10 +55,11 @@ var vpcRules = []Rule{
 			if !p.ok(p.VPC) {
 				return
 			}
+			fix := p.vswitchFixer()
 			for _, sw := range p.VSwitches {
 				// Judged even when the mask is out of range: both are news.
 				if sw.CIDR.IsValid() && !Contains(p.VPC.Prefix, sw.CIDR) {
-					r.Errorf(sw.Path+".cidr", "%s is not inside the VPC CIDR %s", sw.CIDR, p.VPC.Prefix)
+					r.Errorf(sw.Path+".cidr", "%s is not inside the VPC CIDR %s%s", sw.CIDR, p.VPC.Prefix, fix(sw, fmt.Sprintf("the first free /%d inside the VPC", sw.CIDR.Bits())))
 				}
 			}
 		},
@@ -71,6 +74,7 @@ var vpcRules = []Rule{
 			// A vSwitch is compared with the earlier ones that broke no
 			// rule (the mask and VPC rules ran before), as the validator did.
 			var good []VSwitch
+			fix := p.vswitchFixer()
 			for _, sw := range p.VSwitches {
 				if !sw.CIDR.IsValid() {
 					continue
@@ -78,7 +82,7 @@ var vpcRules = []Rule{
 				bad := !p.Valid(sw.Path + ".cidr")
 				for _, o := range good {
 					if o.CIDR.Overlaps(sw.CIDR) {
-						r.Errorf(sw.Path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap", sw.CIDR, o.Name, o.CIDR)
+						r.Errorf(sw.Path+".cidr", "%s overlaps vSwitch %q (%s): vSwitches in a VPC must not overlap%s", sw.CIDR, o.Name, o.CIDR, fix(sw, fmt.Sprintf("the next free /%d in the VPC", sw.CIDR.Bits())))
 						bad = true
 						break
 					}
@@ -150,12 +154,12 @@ var clusterRules = []Rule{
 				return
 			}
 			if p.ok(p.VPC) && c.Prefix.Overlaps(p.VPC.Prefix) {
-				r.Errorf(c.Path, "%s overlaps the VPC CIDR %s: with %s the pod CIDR must not overlap the VPC", c.Prefix, p.VPC.Prefix, p.cniName())
+				r.Errorf(c.Path, "%s overlaps the VPC CIDR %s: with %s the pod CIDR must not overlap the VPC; use %s", c.Prefix, p.VPC.Prefix, p.cniName(), p.podFix())
 				return
 			}
 			for _, sw := range p.VSwitches {
 				if p.cidrOK(sw) && c.Prefix.Overlaps(sw.CIDR) {
-					r.Errorf(c.Path, "%s overlaps vSwitch %q (%s): with %s the pod CIDR must not overlap a vSwitch", c.Prefix, sw.Name, sw.CIDR, p.cniName())
+					r.Errorf(c.Path, "%s overlaps vSwitch %q (%s): with %s the pod CIDR must not overlap a vSwitch; use %s", c.Prefix, sw.Name, sw.CIDR, p.cniName(), p.podFix())
 					return
 				}
 			}
@@ -197,17 +201,17 @@ var clusterRules = []Rule{
 				return
 			}
 			if p.ok(p.VPC) && c.Prefix.Overlaps(p.VPC.Prefix) {
-				r.Errorf(c.Path, "%s overlaps the VPC CIDR %s: ACK requires the Service CIDR not to overlap the VPC", c.Prefix, p.VPC.Prefix)
+				r.Errorf(c.Path, "%s overlaps the VPC CIDR %s: ACK requires the Service CIDR not to overlap the VPC; use %s", c.Prefix, p.VPC.Prefix, p.serviceFix())
 				return
 			}
 			for _, sw := range p.VSwitches {
 				if p.cidrOK(sw) && c.Prefix.Overlaps(sw.CIDR) {
-					r.Errorf(c.Path, "%s overlaps vSwitch %q (%s): ACK requires the Service CIDR not to overlap a vSwitch", c.Prefix, sw.Name, sw.CIDR)
+					r.Errorf(c.Path, "%s overlaps vSwitch %q (%s): ACK requires the Service CIDR not to overlap a vSwitch; use %s", c.Prefix, sw.Name, sw.CIDR, p.serviceFix())
 					return
 				}
 			}
 			if p.ok(p.PodCIDR) && c.Prefix.Overlaps(p.PodCIDR.Prefix) {
-				r.Errorf(c.Path, "%s overlaps cluster.podCIDR %s: the Service and pod CIDRs must not overlap", c.Prefix, p.PodCIDR.Prefix)
+				r.Errorf(c.Path, "%s overlaps cluster.podCIDR %s: the Service and pod CIDRs must not overlap; use %s", c.Prefix, p.PodCIDR.Prefix, p.serviceFix())
 			}
 		},
 	},

@@ -153,6 +153,8 @@ var routeRules = []Rule{
 		Source: `ack-cni-facts §5 — ASM (plan-cidr-blocks-for-multiple-clusters-on-the-data-plane) refuses clusters with conflicting pod/Service/vSwitch CIDRs; ` + srcNetworkPlanning + ` — plan the VPC, pod and Service CIDRs not to overlap networks the VPC connects to (paraphrase, modelled): a system route (vSwitch) is more specific than a route to the VPN gateway or peering connection, and kube-proxy and the node routes take pod and Service addresses`,
 		Kinds:  []Severity{Error},
 		Check: func(p *Plan, r *Reporter) {
+			// The offered blocks do not depend on the range: found once.
+			fix, vpcFix, podFix, svcFix := p.vswitchFixer(), once(p.rangeVPCFix), once(p.podFix), once(p.serviceFix)
 			for _, rg := range p.Ranges {
 				path := rg.Path + ".cidr"
 				c := rg.CIDR
@@ -165,22 +167,22 @@ var routeRules = []Rule{
 				}
 				hit := false
 				if p.ok(p.VPC) && c.Overlaps(p.VPC.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the VPC CIDR %s: the VPC routes those addresses itself, so %s; choose a VPC CIDR that avoids it", c, rg.what(), p.VPC.Prefix, cannot)
+					r.Errorf(path, "%s (%s) overlaps the VPC CIDR %s: the VPC routes those addresses itself, so %s; choose a VPC CIDR that avoids it%s", c, rg.what(), p.VPC.Prefix, cannot, vpcFix())
 					hit = true
 				}
 				if !hit {
 					for _, sw := range p.VSwitches {
 						if p.cidrOK(sw) && c.Overlaps(sw.CIDR) {
-							r.Errorf(path, "%s (%s) overlaps vSwitch %q (%s): the VPC routes those addresses itself (system route), so %s; choose vSwitches that avoid it", c, rg.what(), sw.Name, sw.CIDR, cannot)
+							r.Errorf(path, "%s (%s) overlaps vSwitch %q (%s): the VPC routes those addresses itself (system route), so %s; choose vSwitches that avoid it%s", c, rg.what(), sw.Name, sw.CIDR, cannot, fix(sw, fmt.Sprintf("a free /%d in the VPC clear of it", sw.CIDR.Bits())))
 							break
 						}
 					}
 				}
 				if pod := p.PodCIDR; p.CNI.Mode != "terway" && p.ok(pod) && c.Overlaps(pod.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the pod CIDR %s: traffic from pods to those addresses stays in the cluster, so pods could not reach those hosts; choose a pod CIDR that avoids it (it cannot be changed after the cluster is created)", c, rg.what(), pod.Prefix)
+					r.Errorf(path, "%s (%s) overlaps the pod CIDR %s: traffic from pods to those addresses stays in the cluster, so pods could not reach those hosts; choose a pod CIDR that avoids it (it cannot be changed after the cluster is created): %s", c, rg.what(), pod.Prefix, podFix())
 				}
 				if svc := p.ServiceCIDR; p.ok(svc) && c.Overlaps(svc.Prefix) {
-					r.Errorf(path, "%s (%s) overlaps the Service CIDR %s: kube-proxy on every node takes traffic to those addresses, so pods could not reach those hosts; choose a Service CIDR that avoids it (it cannot be changed after the cluster is created)", c, rg.what(), svc.Prefix)
+					r.Errorf(path, "%s (%s) overlaps the Service CIDR %s: kube-proxy on every node takes traffic to those addresses, so pods could not reach those hosts; choose a Service CIDR that avoids it (it cannot be changed after the cluster is created): %s", c, rg.what(), svc.Prefix, svcFix())
 				}
 			}
 		},

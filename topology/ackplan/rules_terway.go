@@ -78,23 +78,29 @@ var terwayRules = []Rule{
 	{
 		ID:    "terway-pod-vswitch-zone",
 		Title: "every zone that has Terway nodes has pod vSwitches",
-		// Error: terwayd cannot give a pod an address in a zone with no
-		// pod vSwitch.
-		Source:  `terway pkg/vswitch/vswitch.go — with no usable vSwitch for the zone terwayd fails with "no available vSwitch for zone X" (ack-cni-facts §1.7); ACK: "Pod vSwitch must be in the node's zone" (§5)`,
-		Kinds:   []Severity{Error},
+		// Warning: terwayd does not fail such a zone, it falls back to the
+		// instance's own vSwitch (the primary ENI's), so the pods there
+		// share the node vSwitch's addresses with the nodes.
+		Source:  `terway daemon/builder.go (AliyunContainerService/terway @89aadf8, lines 261-263): "if len(eniConfig.VSwitchOptions) == 0 { eniConfig.VSwitchOptions = []string{vswitchID} }" — with no pod vSwitch for the zone terwayd uses the instance's own vSwitch; ACK network planning (ack-cni-facts §5): if the zone has no pod vSwitch, "the vSwitch of the primary ENI is used"`,
+		Kinds:   []Severity{Warning},
 		Scope:   "Terway plans",
 		Applies: terwayPlan,
 		Check: func(p *Plan, r *Reporter) {
+			// Once per node vSwitch (the vSwitch its pods fall back to),
+			// at its first pool.
+			seen := map[string]bool{}
 			for _, pool := range p.joinPools() {
 				z := p.zoneOf(pool.VSwitch)
-				if z == "" || len(p.CNI.PodVSwitches[z]) > 0 {
+				if z == "" || len(p.CNI.PodVSwitches[z]) > 0 || seen[pool.VSwitch] {
 					continue
 				}
+				seen[pool.VSwitch] = true
 				who := "node " + pool.FirstNode
 				if pool.FirstNode == "" {
 					who = "node pool " + pool.Name
 				}
-				r.Errorf(pool.Path+".vswitch", "%s is in zone %s, which has no pod vSwitch in %s: terwayd would fail every pod there with \"no available vSwitch for zone %s\"", who, z, p.CNI.PodVSwitchesPath, z)
+				r.Warnf(pool.Path+".vswitch", "%s is in zone %s, which has no pod vSwitch in %s: terwayd falls back to the node's own vSwitch %s, so the pods of zone %s take addresses of the node vSwitch, shared with the nodes (and running out together); add a pod vSwitch for %s under %s",
+					who, z, p.CNI.PodVSwitchesPath, pool.VSwitch, z, z, p.CNI.PodVSwitchesPath)
 			}
 		},
 	},
@@ -108,20 +114,28 @@ var terwayRules = []Rule{
 		Scope:   "Terway plans that state plan.podsPerNode",
 		Applies: func(p *Plan) bool { return terwayPlan(p) && p.PodsPerNode > 0 },
 		Check: func(p *Plan, r *Reporter) {
-			for _, z := range p.podZones() {
+			for _, z := range p.terwayZones() {
 				nodes := 0
+				var own []string // the zone's node vSwitches, terwayd's fallback
 				for _, pool := range p.Pools {
 					if p.zoneOf(pool.VSwitch) == z {
 						nodes += pool.Nodes
+						if !slices.Contains(own, pool.VSwitch) {
+							own = append(own, pool.VSwitch)
+						}
 					}
 				}
 				if nodes == 0 {
 					continue
 				}
+				names, fallback := p.CNI.PodVSwitches[z], false
+				if len(names) == 0 {
+					names, fallback = own, true
+				}
 				pods := nodes * p.PodsPerNode
 				need := pods + (pods*p.PodSurgePercent+99)/100
 				free, counted := 0, []string{}
-				for _, name := range p.CNI.PodVSwitches[z] {
+				for _, name := range names {
 					sw := p.VSwitchByName(name)
 					if sw == nil || sw.Zone != z || !p.cidrOK(*sw) || slices.Contains(counted, name) {
 						continue
@@ -130,7 +144,7 @@ var terwayRules = []Rule{
 					n := UsableVSwitchAddresses(sw.CIDR)
 					for _, pool := range p.Pools {
 						if pool.VSwitch == name {
-							n -= pool.Nodes // the nodes' primary ENIs
+							n -= pool.Nodes // the nodes' primary ENIs come off first
 						}
 					}
 					free += max(n, 0)
@@ -138,11 +152,30 @@ var terwayRules = []Rule{
 				if len(counted) == 0 || need <= free {
 					continue
 				}
-				r.Warnf(p.zonePath(z), "the pod vSwitches of zone %s (%s) have %s free addresses, but %s × %s pods = %s pods need %s with the %d%% rolling-update surge: terwayd fails the pods past the last address (InvalidVSwitchId.IpNotEnough, \"no ip left\"); add a pod vSwitch in zone %s or use larger ones (%s more addresses)",
-					z, strings.Join(counted, ", "), thousands(free), plural(nodes, "node", "nodes"), thousands(p.PodsPerNode), thousands(pods), thousands(need), p.PodSurgePercent, z, thousands(need-free))
+				what := fmt.Sprintf("the pod vSwitches of zone %s (%s) have %s free addresses", z, strings.Join(counted, ", "), thousands(free))
+				path := p.zonePath(z)
+				if fallback {
+					what = fmt.Sprintf("zone %s has no pod vSwitch, so its pods take addresses of its node vSwitches (%s): %s free after the nodes' own", z, strings.Join(counted, ", "), thousands(free))
+					path = p.CNI.PodVSwitchesPath
+				}
+				r.Warnf(path, "%s, but %s × %s pods = %s pods need %s with the %d%% rolling-update surge: terwayd fails the pods past the last address (InvalidVSwitchId.IpNotEnough, \"no ip left\"); add a pod vSwitch in zone %s or use larger ones (%s more addresses)",
+					what, plural(nodes, "node", "nodes"), thousands(p.PodsPerNode), thousands(pods), thousands(need), p.PodSurgePercent, z, thousands(need-free))
 			}
 		},
 	},
+}
+
+// terwayZones are the zones of the pod vSwitch map and of the planned
+// pools' vSwitches, sorted.
+func (p *Plan) terwayZones() []string {
+	zones := p.podZones()
+	for _, pool := range p.Pools {
+		if z := p.zoneOf(pool.VSwitch); z != "" && !slices.Contains(zones, z) {
+			zones = append(zones, z)
+		}
+	}
+	sort.Strings(zones)
+	return zones
 }
 
 // what a declared range is, in messages: `on-premises network "idc"`.

@@ -3,6 +3,7 @@ package ackplan_test
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -158,7 +159,13 @@ func TestRules(t *testing.T) {
 		}, nil, []string{"node-cidr-mask error cluster.cni.calico.blockSize"}, "Calico's IPv4 blockSize is /20 to /32"},
 		{"pod CIDR too small for the nodes", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("172.20.0.0/20") },
 			// 16 node subnets for 20 nodes (and 20 pods of 100 ask for /24)
-			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "holds 16 node subnets of /24, but there are 20 nodes"},
+			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "holds 16 node subnets of /24, but there are 20 nodes: use a larger pod CIDR or a longer nodeCIDRMask (20 nodes need a /19 pod CIDR with /24 node subnets, or nodeCIDRMask /25 in 172.20.0.0/20)"},
+		{"pod CIDR too small, and the longer node mask would not hold the pods", flannelPlan, func(p *ackplan.Plan) {
+			p.PodCIDR.Prefix = pfx("172.20.0.0/20")
+			p.Pools[0].Nodes, p.Pools[1].Nodes = 20, 20
+		},
+			// 40 nodes need 6 subnet bits: /26 in the /20 holds 63 pods < 100
+			[]string{"pod-cidr-nodes error cluster.podCIDR"}, "(40 nodes need a /18 pod CIDR with /24 node subnets; not nodeCIDRMask /26 in 172.20.0.0/20: it holds only 63 pods per node, fewer than plan.podsPerNode 100)"},
 		{"pod CIDR without room for the surge", flannelPlan, func(p *ackplan.Plan) {
 			p.PodCIDR.Prefix = pfx("172.20.0.0/19")
 			p.Pools[0].Nodes = 22
@@ -212,7 +219,14 @@ func TestRules(t *testing.T) {
 		{"pod vSwitch in another zone", terwayPlan, func(p *ackplan.Plan) { p.CNI.PodVSwitches["z1"] = []string{"vsw-pa", "vsw-pb"} },
 			[]string{"terway-pod-vswitch-ref error cluster.cni.terway.podVSwitches.z1[1]"}, `vSwitch "vsw-pb" is in zone z2, not z1`},
 		{"zone without pod vSwitch", terwayPlan, func(p *ackplan.Plan) { delete(p.CNI.PodVSwitches, "z2") },
-			[]string{"terway-pod-vswitch-zone error plan.nodePools[1].vswitch"}, `node pool pool-b is in zone z2, which has no pod vSwitch`},
+			[]string{"terway-pod-vswitch-zone warning plan.nodePools[1].vswitch"}, `node pool pool-b is in zone z2, which has no pod vSwitch in cluster.cni.terway.podVSwitches: terwayd falls back to the node's own vSwitch vsw-b, so the pods of zone z2 take addresses of the node vSwitch, shared with the nodes (and running out together); add a pod vSwitch for z2 under cluster.cni.terway.podVSwitches`},
+		{"zone without pod vSwitch, node vSwitch too small for its pods", terwayPlan, func(p *ackplan.Plan) {
+			delete(p.CNI.PodVSwitches, "z2")
+			p.VSwitches[1].CIDR = pfx("192.168.16.0/26")
+		},
+			// the fallback counts vsw-b: /26 = 64 − 4 reserved − 10 nodes = 50 < 400 pods × 1.25
+			[]string{"terway-pod-vswitch-zone warning plan.nodePools[1].vswitch", "terway-pod-vswitch-addresses warning cluster.cni.terway.podVSwitches"},
+			"node pool pool-b is in zone z2"},
 		{"pod vSwitch too small", terwayPlan, func(p *ackplan.Plan) { p.VSwitches[2].CIDR = pfx("192.168.32.0/24") },
 			// 10 × 40 = 400 pods, 500 with 25 % surge; a /24 has 252
 			[]string{"terway-pod-vswitch-addresses warning cluster.cni.terway.podVSwitches.z1"}, "have 252 free addresses, but 10 nodes × 40 pods = 400 pods need 500 with the 25% rolling-update surge"},
@@ -265,4 +279,116 @@ func TestInvalidSilences(t *testing.T) {
 	// the pod CIDR broke a rule, so the Service CIDR is not compared with it.
 	assert.Equal(t, []string{"pod-cidr-overlap error cluster.podCIDR", "service-cidr-overlap error cluster.serviceCIDR"}, got)
 	assert.False(t, p.Valid("cluster.podCIDR"))
+}
+
+// TestTerwayFallbackAddresses: in a zone with no pod vSwitch the pods
+// take the node vSwitch's addresses, after the nodes' own.
+func TestTerwayFallbackAddresses(t *testing.T) {
+	p := terwayPlan(t)
+	delete(p.CNI.PodVSwitches, "z2")
+	p.VSwitches[1].CIDR = pfx("192.168.16.0/26")
+	var msg string
+	for _, f := range ackplan.Check(p).Findings() {
+		if f.Rule.ID == "terway-pod-vswitch-addresses" {
+			msg = f.Msg
+		}
+	}
+	free := ackplan.UsableVSwitchAddresses(p.VSwitches[1].CIDR) - p.Pools[1].Nodes
+	pods := p.Pools[1].Nodes * p.PodsPerNode
+	assert.Contains(t, msg, fmt.Sprintf("zone z2 has no pod vSwitch, so its pods take addresses of its node vSwitches (vsw-b): %d free after the nodes' own, but 10 nodes", free))
+	assert.Contains(t, msg, fmt.Sprintf("= %d pods need %d with the 25%% rolling-update surge", pods, pods+pods/4))
+}
+
+// TestNodeLimitACKCNIsOnly: ACK's node limits apply to its own CNIs
+// (Flannel ali-vpc, Terway); Flannel vxlan/host-gw/udp and Calico are
+// self-managed, and the rule says so in its Scope.
+func TestNodeLimitACKCNIsOnly(t *testing.T) {
+	for _, tt := range []struct {
+		backend, mode string
+		applies       bool
+	}{{"alivpc", "flannel", true}, {"vxlan", "flannel", false}, {"host-gw", "flannel", false}, {"udp", "flannel", false}, {"", "calico", false}} {
+		t.Run(tt.mode+"-"+tt.backend, func(t *testing.T) {
+			p := flannelPlan(t)
+			p.CNI = ackplan.CNI{Mode: tt.mode, Backend: tt.backend}
+			p.Pools[0].Nodes = ackplan.FlannelMaxNodes // 1,010 nodes in all
+			for _, rr := range ackplan.Check(p).Rules {
+				if rr.Rule.ID != "node-limit" {
+					continue
+				}
+				assert.Equal(t, tt.applies, rr.Applied)
+				if !tt.applies {
+					assert.Empty(t, rr.Findings)
+					assert.Contains(t, rr.Rule.Scope, "not ACK CNI options: no ACK node limit modelled")
+				} else {
+					require.Len(t, rr.Findings, 1)
+					assert.Contains(t, rr.Findings[0].Msg, "one VPC route entry per node")
+				}
+			}
+		})
+	}
+}
+
+// TestFixesPass: the block a finding offers, written in its place, passes
+// the rule table (no error at all).
+func TestFixesPass(t *testing.T) {
+	block := regexp.MustCompile(`(?:use|e\.g\.) (\d+\.\d+\.\d+\.\d+/\d+)`)
+	tests := []struct {
+		name   string
+		base   func(*testing.T) *ackplan.Plan
+		change func(*ackplan.Plan)
+		rule   string
+		apply  func(*ackplan.Plan, netip.Prefix)
+	}{
+		{"vSwitch outside the VPC", flannelPlan, func(p *ackplan.Plan) { p.VSwitches[1].CIDR = pfx("10.1.0.0/20") },
+			"vswitch-in-vpc", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[1].CIDR = b }},
+		{"vSwitches overlap", flannelPlan, func(p *ackplan.Plan) { p.VSwitches[1].CIDR = pfx("192.168.8.0/22") },
+			"vswitch-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[1].CIDR = b }},
+		{"Terway vSwitches overlap", terwayPlan, func(p *ackplan.Plan) { p.VSwitches[3].CIDR = pfx("192.168.32.0/19") },
+			"vswitch-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.VSwitches[3].CIDR = b }},
+		{"pod CIDR overlaps the VPC", flannelPlan, func(p *ackplan.Plan) { p.PodCIDR.Prefix = pfx("192.168.0.0/16") },
+			"pod-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"pod CIDR overlaps the VPC, ACK's example taken", flannelPlan, func(p *ackplan.Plan) {
+			p.PodCIDR.Prefix = pfx("192.168.0.0/16")
+			p.ServiceCIDR.Prefix = pfx("172.20.0.0/20")
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.16.0.0/14"), Path: "plan.ranges[0]"}}
+		}, "pod-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"Service CIDR overlaps a vSwitch", flannelPlan, func(p *ackplan.Plan) { p.ServiceCIDR.Prefix = pfx("192.168.16.0/20") },
+			"service-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"Service CIDR overlaps the pod CIDR", flannelPlan, func(p *ackplan.Plan) { p.ServiceCIDR.Prefix = pfx("172.20.16.0/20") },
+			"service-cidr-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"range overlaps the pod CIDR", flannelPlan, func(p *ackplan.Plan) {
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.20.0.0/18"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.PodCIDR.Prefix = b }},
+		{"range overlaps the Service CIDR", flannelPlan, func(p *ackplan.Plan) {
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("172.21.0.0/16"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", func(p *ackplan.Plan, b netip.Prefix) { p.ServiceCIDR.Prefix = b }},
+		{"range overlaps a vSwitch", flannelPlan, func(p *ackplan.Plan) {
+			p.VPC.Prefix = pfx("192.168.0.0/16")
+			p.Ranges = []ackplan.Range{{Name: "idc", Kind: ackplan.OnPremises, CIDR: pfx("192.168.16.0/24"), Path: "plan.ranges[0]"}}
+		}, "range-overlap", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.base(t)
+			tt.change(p)
+			var msg string
+			for _, f := range ackplan.Check(p).Findings() {
+				if f.Rule.ID == tt.rule && msg == "" {
+					msg = f.Msg
+				}
+			}
+			require.NotEmpty(t, msg, "rule %s finds nothing", tt.rule)
+			m := block.FindStringSubmatch(msg)
+			require.NotNil(t, m, "the finding offers a block: %s", msg)
+			if tt.apply == nil {
+				return // the range sits inside the VPC: only a vSwitch is offered
+			}
+			q := tt.base(t)
+			tt.change(q)
+			tt.apply(q, pfx(m[1]))
+			for _, f := range ackplan.Check(q).Findings() {
+				assert.NotEqual(t, ackplan.Error, f.Severity, "with %s: %s %s: %s", m[1], f.Rule.ID, f.Path, f.Msg)
+			}
+		})
+	}
 }

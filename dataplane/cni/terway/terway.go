@@ -113,6 +113,12 @@ type Options struct {
 	// VSwitches are eni_conf's "vswitches": the pod vSwitches of each
 	// zone, in configuration order.
 	VSwitches map[string][]*vpc.VSwitch
+	// NodeVSwitch returns a node's own vSwitch (its primary ENI's). When
+	// eni_conf lists no vSwitch for the node's zone, terwayd uses it for
+	// the pods: AliyunContainerService/terway daemon/builder.go (@89aadf8,
+	// lines 261-263) "if len(eniConfig.VSwitchOptions) == 0 {
+	// eniConfig.VSwitchOptions = []string{vswitchID} }". May be nil.
+	NodeVSwitch func(node string) *vpc.VSwitch
 	// Zone returns a node's zone.
 	Zone func(node string) string
 	// Limits returns a node's instance type figures.
@@ -154,11 +160,15 @@ type ENI struct {
 }
 
 type nodeState struct {
-	zone   string
-	limits Limits
-	enis   []*ENI
-	pods   int
-	ifaces int // ENI devices created (eth1… numbering)
+	zone string
+	// vsws are the pod vSwitches terwayd uses on the node: its zone's,
+	// or the node's own vSwitch when the zone lists none (fallback).
+	vsws     []*vpc.VSwitch
+	fallback bool
+	limits   Limits
+	enis     []*ENI
+	pods     int
+	ifaces   int // ENI devices created (eth1… numbering)
 }
 
 // New makes the terway mode; opts is *Options.
@@ -229,6 +239,16 @@ func ENIMAC(node, dev string) packet.MAC {
 	return packet.MAC{0x00, 0x16, 0x3e, byte(v >> 16), byte(v >> 8), byte(v)}
 }
 
+// PodVSwitches returns the vSwitches a node's pods take addresses from,
+// and whether that is the node's own vSwitch because its zone lists no
+// pod vSwitch (terwayd's fallback, see Options.NodeVSwitch).
+func PodVSwitches(n *cni.Node) ([]*vpc.VSwitch, bool) {
+	if st, ok := n.State.(*nodeState); ok {
+		return st.vsws, st.fallback
+	}
+	return nil, false
+}
+
 // ENIs returns the secondary ENIs terway created on a node.
 func ENIs(n *cni.Node) []*ENI {
 	if st, ok := n.State.(*nodeState); ok {
@@ -251,6 +271,14 @@ func (m *Mode) NodeLimits(n *cni.Node) (Limits, int) {
 // mode, the policy container's masquerade.
 func (m *Mode) SetupNode(n *cni.Node) error {
 	st := &nodeState{zone: m.o.Zone(n.Name), limits: m.o.Limits(n.Name)}
+	st.vsws = m.o.VSwitches[st.zone]
+	if len(st.vsws) == 0 && m.o.NodeVSwitch != nil {
+		if sw := m.o.NodeVSwitch(n.Name); sw != nil {
+			st.vsws, st.fallback = []*vpc.VSwitch{sw}, true
+			m.notes = append(m.notes, fmt.Sprintf("terwayd on %s: eni_conf lists no pod vSwitch for zone %s, so its pods take addresses of the node's own vSwitch %s (%s), shared with the nodes (terway daemon/builder.go: VSwitchOptions defaults to the instance's vSwitch)",
+				n.Name, st.zone, sw.Name, sw.CIDR))
+		}
+	}
 	n.State = st
 	m.nodes++
 	s := n.Stack
@@ -325,7 +353,7 @@ func sandboxError(err string) *cni.PendingError {
 // pickVSwitch chooses a pod vSwitch of the node's zone by the selection
 // policy, skipping those without a free address (terway's SwitchPool.GetOne).
 func (m *Mode) pickVSwitch(st *nodeState) (*vpc.VSwitch, error) {
-	ids := slices.Clone(m.o.VSwitches[st.zone])
+	ids := slices.Clone(st.vsws)
 	switch m.o.VSwitchSelectionPolicy {
 	case PolicyRandom:
 		m.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
@@ -410,7 +438,7 @@ func (m *Mode) allocate(n *cni.Node, st *nodeState, who string, want netip.Addr)
 	var sw *vpc.VSwitch
 	primary := netip.Addr{}
 	if want.IsValid() {
-		for _, s := range m.o.VSwitches[st.zone] {
+		for _, s := range st.vsws {
 			if s.CIDR.Contains(want) {
 				sw = s
 			}
@@ -496,7 +524,7 @@ func (m *Mode) addExclusive(p *cni.Pod, st *nodeState, who string) error {
 	var sw *vpc.VSwitch
 	ip := p.IP
 	if ip.IsValid() {
-		for _, s := range m.o.VSwitches[st.zone] {
+		for _, s := range st.vsws {
 			if s.CIDR.Contains(ip) {
 				sw = s
 			}
