@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"netsim/internal/prose"
+
 	"fmt"
 	"net/netip"
 	"slices"
@@ -265,22 +267,7 @@ func containsString(list []string, s string) bool {
 }
 
 // thousands writes n with commas between groups of three digits: 99,497.
-func thousands(n int) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+var thousands = prose.Thousands[int]
 
 // Special destinations netsim refuses: it models unicast flows.
 var (

@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"netsim/internal/prose"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -1289,16 +1291,7 @@ func (v *validator) hostList() string {
 }
 
 // listOf formats "WHAT are: a, b, c" for messages, shortened when long.
-func listOf(what string, names []string) string {
-	if len(names) == 0 {
-		return "there are no " + what
-	}
-	const max = 12
-	if len(names) > max {
-		return what + " are: " + strings.Join(names[:max], ", ") + fmt.Sprintf(", and %d more", len(names)-max)
-	}
-	return what + " are: " + strings.Join(names, ", ")
-}
+var listOf = prose.ListOf
 
 // EndpointKind says what an Endpoint names.
 type EndpointKind int

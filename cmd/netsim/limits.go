@@ -1,6 +1,8 @@
 package main
 
 import (
+	"netsim/internal/prose"
+
 	"fmt"
 	"slices"
 
@@ -52,17 +54,7 @@ func matrixSize(s *topology.Scenario, o sim.MatrixOptions) string {
 }
 
 // thousandsInt writes n with commas between groups of three digits.
-func thousandsInt(n int) string {
-	s := fmt.Sprint(n)
-	out := make([]byte, 0, len(s)+len(s)/3)
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 && s[i-1] != '-' {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	return string(out)
-}
+var thousandsInt = prose.Thousands[int]
 
 // count is "1 port", "2 ports".
 func count(n int, what string) string {

@@ -294,8 +294,14 @@ func (r *planReport) failed() bool {
 // the capacity tables and, with --compare, the comparison.
 func writePlanText(w io.Writer, r *planReport, capa ackplan.Capacity, cmp *ackplan.Comparison) error {
 	ew := &cliWriter{w: w}
+	// The header names the first few pools; the capacity tables list them all.
+	const headerPools = 5
 	var pools []string
-	for _, p := range r.Pools {
+	for i, p := range r.Pools {
+		if i == headerPools {
+			pools = append(pools, fmt.Sprintf("and %s more", thousandsInt(len(r.Pools)-headerPools)))
+			break
+		}
 		pools = append(pools, fmt.Sprintf("%s (%s × %s in %s)", p.Name, thousandsInt(p.Nodes), orDash(p.InstanceType), p.VSwitch))
 	}
 	// capa.Heading: "terway/shared, ACK Pro", or for a CNI ACK does not

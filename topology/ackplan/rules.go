@@ -1,10 +1,10 @@
 package ackplan
 
 import (
+	"netsim/internal/prose"
+
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
 )
 
 // The rule table, in the order the rules run: the VPC and its vSwitches
@@ -180,22 +180,7 @@ func (p *Plan) edition() string {
 }
 
 // thousands writes n with commas between groups of three digits: 1,000.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+var thousands = prose.Thousands[int]
 
 // plural is "1 node" or "3 nodes".
 func plural(n int, one, many string) string {
@@ -206,16 +191,7 @@ func plural(n int, one, many string) string {
 }
 
 // listOf formats "WHAT are: a, b, c" for messages, shortened when long.
-func listOf(what string, names []string) string {
-	if len(names) == 0 {
-		return "there are no " + what
-	}
-	const most = 12
-	if len(names) > most {
-		return what + " are: " + strings.Join(names[:most], ", ") + fmt.Sprintf(", and %d more", len(names)-most)
-	}
-	return what + " are: " + strings.Join(names, ", ")
-}
+var listOf = prose.ListOf
 
 // poolWhat names a pool in messages: `node "node-2"` for a pool made of a
 // scenario's nodes (its first node), `node pool "workers"` otherwise.

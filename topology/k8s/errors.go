@@ -1,6 +1,8 @@
 package k8s
 
 import (
+	"netsim/internal/prose"
+
 	"fmt"
 	"sort"
 	"strconv"
@@ -157,19 +159,4 @@ func (s Source) errorf(object, path, format string, args ...any) Error {
 
 // thousands writes n with commas between groups of three digits (20,000),
 // as topology's messages write counts.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+var thousands = prose.Thousands[int64]

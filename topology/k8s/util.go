@@ -1,7 +1,8 @@
 package k8s
 
 import (
-	"fmt"
+	"netsim/internal/prose"
+
 	"maps"
 	"slices"
 	"strconv"
@@ -32,15 +33,6 @@ func andList(list []string) string {
 }
 
 // listOf formats "WHAT are: a, b, c", shortened when long.
-func listOf(what string, names []string) string {
-	if len(names) == 0 {
-		return "there are no " + what
-	}
-	const max = 12
-	if len(names) > max {
-		return what + " are: " + strings.Join(names[:max], ", ") + fmt.Sprintf(", and %d more", len(names)-max)
-	}
-	return what + " are: " + strings.Join(names, ", ")
-}
+var listOf = prose.ListOf
 
 func indexPath(parent string, i int) string { return parent + "[" + strconv.Itoa(i) + "]" }
