@@ -94,8 +94,12 @@ var capacityRules = []Rule{
 		// ack-cni-facts §3.3), and Flannel's 1,000 nodes are the route
 		// table's 1,000 entries; Flannel vxlan / host-gw / udp and Calico
 		// are self-managed on ECS, with no ACK node limit.
-		Scope:   "ACK's own CNIs, Flannel ali-vpc and Terway, with node pools; Flannel vxlan/host-gw/udp and Calico are not ACK CNI options: no ACK node limit modelled",
-		Applies: func(p *Plan) bool { return (p.FlannelAliVPC() || p.CNI.Mode == "terway") && len(p.Pools) > 0 },
+		// ACK Basic's 10 nodes are the edition's, whatever the CNI: they
+		// apply to those plans too, as in the capacity report.
+		Scope: "ACK's own CNIs, Flannel ali-vpc and Terway, and every plan on ACK Basic, with node pools; Flannel vxlan/host-gw/udp and Calico on ACK Pro are not ACK CNI options: no ACK node limit modelled",
+		Applies: func(p *Plan) bool {
+			return (p.FlannelAliVPC() || p.CNI.Mode == "terway" || p.edition() == "basic") && len(p.Pools) > 0
+		},
 		Check: func(p *Plan, r *Reporter) {
 			nodes := p.TotalNodes()
 			total := nodes + p.SurgeNodes

@@ -189,6 +189,8 @@ func TestRules(t *testing.T) {
 			[]string{"route-quota error vpc.routeQuota"}, "2,000 is more than a route table's quota can be: 200 custom entries by default, up to 1,000 on request"},
 		{"ACK Basic", flannelPlan, func(p *ackplan.Plan) { p.Edition = "basic" },
 			[]string{"node-limit error plan.nodePools[1].nodes"}, "20 nodes are more than ACK Basic's 10"},
+		{"ACK Basic with a self-managed CNI (the edition's limit)", flannelPlan, func(p *ackplan.Plan) { p.Edition = "basic"; p.CNI.Backend = "vxlan" },
+			[]string{"node-limit error plan.nodePools[1].nodes"}, "20 nodes are more than ACK Basic's 10"},
 		{"Terway above the default node quota", terwayPlan, func(p *ackplan.Plan) {
 			p.VPC.Prefix = pfx("10.0.0.0/8")
 			p.VSwitches[0].CIDR, p.VSwitches[1].CIDR = pfx("10.0.0.0/16"), pfx("10.1.0.0/16")
@@ -390,5 +392,22 @@ func TestFixesPass(t *testing.T) {
 				assert.NotEqual(t, ackplan.Error, f.Severity, "with %s: %s %s: %s", m[1], f.Rule.ID, f.Path, f.Msg)
 			}
 		})
+	}
+}
+
+// On ACK Pro, Flannel vxlan (not an ACK CNI option) has no ACK node limit:
+// 1,500 nodes, past ACK's Flannel 1,000, break no rule.
+func TestNoACKNodeLimitForSelfManagedFlannel(t *testing.T) {
+	p := flannelPlan(t)
+	p.CNI.Backend = "vxlan"
+	p.PodCIDR.Prefix = pfx("10.0.0.0/12")
+	p.VSwitches[0].CIDR, p.VSwitches[1].CIDR = pfx("192.168.0.0/18"), pfx("192.168.64.0/18")
+	p.Pools[0].Nodes, p.Pools[1].Nodes = 1000, 500
+	res := ackplan.Check(p)
+	assert.Empty(t, res.Findings())
+	for _, rr := range res.Rules {
+		if rr.Rule.ID == "node-limit" {
+			assert.False(t, rr.Applied, "node-limit applies to ACK's CNIs and ACK Basic only")
+		}
 	}
 }
