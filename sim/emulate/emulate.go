@@ -82,6 +82,10 @@ type Options struct {
 	Prefix string
 	// LockDir is where the lock file goes (default DefaultLockDir).
 	LockDir string
+	// Setup, if set, runs after the world is built and before any frame
+	// moves (install a capture sink on Runner.World.Env here); an error
+	// stops Start.
+	Setup func(r *sim.Runner) error
 	// OnHops, if set, receives the hops of each live packet's processing
 	// (hop recording is on only when it is set).
 	OnHops func(hops []trace.Hop)
@@ -282,6 +286,11 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 	for _, ep := range e.Endpoints {
 		if err := e.realise(ep); err != nil {
 			return nil, fmt.Errorf("%s: %w", ep.Ref, err)
+		}
+	}
+	if opts.Setup != nil {
+		if err := opts.Setup(r); err != nil {
+			return nil, err
 		}
 	}
 	rec := r.Rec
