@@ -41,6 +41,8 @@ func commands() []command {
 		{"matrix", "netsim matrix FILE [--port P,...] [--protocol tcp|udp|sctp,...] [--namespaces NS,...] [--service SVC,...] [--external ENDPOINT,...] [--view combined|ingress|egress|all] [--denied] [-o text|json]", "probe every pair of pods (rows sources, columns destinations) through the data plane and print the reachability grid", cmdMatrix},
 		{"diff", "netsim diff A.yaml B.yaml [--matrix] [matrix flags] [-o text|json]", "run the flows of two scenarios (matched by name) and print what differs: verdicts, drop reasons, sources seen, paths (--matrix: the grid cells too)", cmdDiff},
 		{"plan", "netsim plan FILE [-o text|json] [--compare] | netsim plan --rules [-o text|json] | netsim plan --suggest --vpc CIDR --nodes N --pods-per-node P --cni MODE [--zones Z,...] [--instance-type T] [--services S] [-o yaml|json]", "check an ACK network plan against every planning rule and report its capacity (--compare: Flannel vs Terway side by side; --rules: the rule table; --suggest: propose a valid plan)", cmdPlan},
+		{"emulate", "netsim emulate FILE [--pods a,b,...] [--no-hosts] [--pcap FILE [--force]] [--trace [--level detailed|summary|minimal]] [--duration D] | netsim emulate --cleanup FILE", "run the scenario in real time: every pod a network namespace with a TAP eth0, the cluster between them simulated (root)", cmdEmulate},
+		{"exec", "netsim exec FILE POD -- COMMAND [ARGS...]", "run a command in an emulated pod's network namespace (ping, curl, tcpdump, ip route get)", cmdExec},
 		{"version", "netsim version", "print the version", cmdVersion},
 	}
 }

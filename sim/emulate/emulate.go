@@ -464,7 +464,11 @@ type tapWriter struct {
 }
 
 // Receive writes the frame to the TAP: the pod's real kernel receives it.
-func (t tapWriter) Receive(_ *link.Device, pkt *packet.Buffer) {
+func (t tapWriter) Receive(dev *link.Device, pkt *packet.Buffer) {
+	if env := dev.Env(); env.Tracing() {
+		env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindDeliver,
+			Change: fmt.Sprintf("written to the TAP %s in namespace %s: the real kernel there receives it", dev.Name, t.ep.NS)})
+	}
 	if _, err := t.ep.tap.Write(pkt.Bytes()); err != nil {
 		t.e.countDrop("tap-write-failed")
 	}
@@ -527,6 +531,13 @@ func (e *Emulator) loop() {
 		if at, ok := l.Next(); ok {
 			wait = max(at-time.Since(e.start), 0)
 		}
+		// Hops are handed out once the packets they belong to have gone
+		// quiet (nothing due within traceQuiet), so an exchange whose
+		// hops cross wire delays prints together; a storm is cut at
+		// traceMax hops. Nothing accumulates between flushes.
+		if n := len(e.Runner.Rec.HopList()); n > 0 && (wait > traceQuiet || n > traceMax) || !e.Runner.Rec.Hops {
+			e.flushTrace()
+		}
 		if wait == 0 {
 			select {
 			case f := <-e.in:
@@ -574,8 +585,14 @@ func (e *Emulator) inject(f frame) {
 		}
 		l.Step()
 	}
-	e.flushTrace()
 }
+
+// traceQuiet and traceMax bound how long and how many hops wait before
+// OnHops gets them.
+const (
+	traceQuiet = 2 * time.Millisecond
+	traceMax   = 4096
+)
 
 func (e *Emulator) flushTrace() {
 	rec := e.Runner.Rec
