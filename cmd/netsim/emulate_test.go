@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/sim/emulate"
+)
+
+// emulateScenario copies flannel-vxlan.yaml under a name of its own, so
+// that the test's namespaces and lock never meet a user's emulation.
+func emulateScenario(t *testing.T) (file, prefix string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: netsim emulate creates network namespaces and TAP devices")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skipf("no TUN/TAP driver: %v", err)
+	}
+	b, err := os.ReadFile("../../scenarios/flannel-vxlan.yaml")
+	require.NoError(t, err)
+	emulateCases++
+	name := fmt.Sprintf("lifecycle-%d-%d", os.Getpid(), emulateCases)
+	b = bytes.Replace(b, []byte("\nname: flannel-vxlan\n"), []byte("\nname: "+name+"\n"), 1)
+	file = filepath.Join(t.TempDir(), "scenario.yaml")
+	require.NoError(t, os.WriteFile(file, b, 0o644))
+	prefix = "netsim-" + name + "-"
+	t.Cleanup(func() { emulate.Cleanup("", prefix) })
+	return file, prefix
+}
+
+var emulateCases int
+
+// netsimCmd is the test binary acting as netsim (see TestMain).
+func netsimCmd(t *testing.T, args ...string) *exec.Cmd {
+	self, err := os.Executable()
+	require.NoError(t, err)
+	c := exec.Command(self, args...)
+	c.Env = append(os.Environ(), hostileMainEnv+"=1")
+	return c
+}
+
+// startEmulate starts `netsim emulate FILE` and waits until it says it
+// runs; it returns the process and what it printed so far.
+func startEmulate(t *testing.T, file string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	c := netsimCmd(t, "emulate", file)
+	out, err := c.StdoutPipe()
+	require.NoError(t, err)
+	var errb bytes.Buffer
+	c.Stderr = &errb
+	require.NoError(t, c.Start())
+	t.Cleanup(func() {
+		if c.ProcessState == nil {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	got := &bytes.Buffer{}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			got.WriteString(sc.Text() + "\n")
+			if strings.HasPrefix(sc.Text(), "Ctrl-C") {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		require.True(t, ok, "emulate ended before it was ready: %s%s", got, errb.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("emulate not ready after 20 s: %s%s", got, errb.String())
+	}
+	return c, got
+}
+
+func leftovers(t *testing.T, prefix string) []string {
+	left, err := emulate.Leftovers(prefix)
+	require.NoError(t, err)
+	return left
+}
+
+func TestEmulateLifecycle(t *testing.T) {
+	t.Run("duration", func(t *testing.T) {
+		file, prefix := emulateScenario(t)
+		out, err := netsimCmd(t, "emulate", file, "--duration", "1s").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "ran for 1s: stopped")
+		assert.Contains(t, string(out), "removed 5 namespaces")
+		assert.Empty(t, leftovers(t, prefix))
+	})
+	t.Run("sigterm, a second emulate, exec", func(t *testing.T) {
+		file, prefix := emulateScenario(t)
+		c, _ := startEmulate(t, file)
+		assert.Len(t, leftovers(t, prefix), 5, "one namespace per pod and ECS instance")
+		second, err := netsimCmd(t, "emulate", file, "--duration", "1s").CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s", second)
+		assert.Equal(t, exitBadInput, ee.ExitCode())
+		assert.Contains(t, string(second), fmt.Sprintf("is already being emulated by PID %d", c.Process.Pid))
+		// A real ping from web-1 (node-1) to api-1 (node-2) through the
+		// simulated VXLAN path; TTL 62: two simulated routing hops.
+		ping, err := netsimCmd(t, "exec", file, "web-1", "--", "ping", "-c", "1", "-W", "2", "172.20.1.2").CombinedOutput()
+		require.NoError(t, err, "%s", ping)
+		assert.Contains(t, string(ping), "ttl=62")
+		require.NoError(t, c.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, c.Wait())
+		assert.Empty(t, leftovers(t, prefix))
+	})
+	t.Run("kill -9, then --cleanup", func(t *testing.T) {
+		file, prefix := emulateScenario(t)
+		c, _ := startEmulate(t, file)
+		require.NoError(t, c.Process.Kill())
+		c.Wait()
+		assert.Len(t, leftovers(t, prefix), 5, "namespaces outlive a killed process")
+		again, err := netsimCmd(t, "emulate", file, "--duration", "1s").CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(again), "--cleanup "+file)
+		out, err := netsimCmd(t, "emulate", "--cleanup", file).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, string(out), "removed 5 namespaces")
+		assert.Empty(t, leftovers(t, prefix))
+		exe, err := netsimCmd(t, "exec", file, "web-1", "--", "true").CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(exe), "is not being emulated")
+	})
+}
