@@ -98,7 +98,10 @@ func cmdEmulate(args []string, stdout, stderr io.Writer) int {
 			return nil
 		}
 		var err error
-		sink, err = pcap.NewStreamSink(pf, r.Loop.Now, r.Rec)
+		// Wall-clock timestamps (Epoch plus the time since it), so that
+		// the capture lines up with tcpdump run inside the pods.
+		wall := func() time.Duration { return time.Since(pcap.Epoch) }
+		sink, err = pcap.NewStreamSink(pf, wall, r.Rec)
 		if err != nil {
 			return fmt.Errorf("--pcap %s: %w", *pcapFile, err)
 		}
