@@ -121,6 +121,42 @@ func TestEmulateLifecycle(t *testing.T) {
 		require.NoError(t, c.Wait())
 		assert.Empty(t, leftovers(t, prefix))
 	})
+	t.Run("--trace streams the hops of live packets", func(t *testing.T) {
+		file, prefix := emulateScenario(t)
+		c := netsimCmd(t, "emulate", file, "--trace", "--level", "minimal", "--duration", "3s")
+		var out bytes.Buffer
+		c.Stdout, c.Stderr = &out, &out
+		require.NoError(t, c.Start())
+		require.Eventually(t, func() bool { return len(leftovers(t, prefix)) == 5 }, 10*time.Second, 50*time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
+		ping, err := netsimCmd(t, "exec", file, "web-1", "--", "ping", "-c", "1", "-W", "2", "172.20.1.2").CombinedOutput()
+		require.NoError(t, err, "%s", ping)
+		require.NoError(t, c.Wait(), "%s", out.String())
+		// The echo request's path through the simulated VXLAN overlay.
+		assert.Contains(t, out.String(), "default/web-1 eth0 → node-1 cni0 → flannel.1 → eth0")
+		assert.Contains(t, out.String(), "⇒ vpc vsw-hangzhou-h ⇒ node-2 eth0 → flannel.1 → cni0")
+	})
+	t.Run("without privileges", func(t *testing.T) {
+		file, _ := emulateScenario(t)
+		// The unprivileged user must reach the binary and the scenario.
+		for _, d := range []string{filepath.Dir(file), filepath.Dir(filepath.Dir(file))} {
+			require.NoError(t, os.Chmod(d, 0o755))
+		}
+		self, err := os.Executable()
+		require.NoError(t, err)
+		bin := filepath.Join(filepath.Dir(file), "netsim")
+		b, err := os.ReadFile(self)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(bin, b, 0o755))
+		c := exec.Command(bin, "emulate", file, "--duration", "1s")
+		c.Env = append(os.Environ(), hostileMainEnv+"=1")
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s", out)
+		assert.Equal(t, exitBadInput, ee.ExitCode())
+		assert.Contains(t, string(out), "needs CAP_NET_ADMIN and CAP_SYS_ADMIN")
+	})
 	t.Run("kill -9, then --cleanup", func(t *testing.T) {
 		file, prefix := emulateScenario(t)
 		c, _ := startEmulate(t, file)
