@@ -28,6 +28,7 @@ func cmdEmulate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("emulate", stdout, stderr)
 	pods := fs.StringSlice("pods", nil, "emulate only these pods (`a,b,…`: NAME or NAMESPACE/NAME); the others stay simulated")
 	noHosts := fs.Bool("no-hosts", false, "leave the ECS instances and the internet client simulated")
+	noEcho := fs.Bool("no-echo", false, "start no echo server on the endpoints' declared ports (run your own programs there)")
 	pcapFile := fs.String("pcap", "", "write every frame crossing a simulated device to this pcapng `FILE` (written until the end)")
 	force := fs.Bool("force", false, "let --pcap overwrite an existing file")
 	traceOn := fs.Bool("trace", false, "print the hops of every live packet as it is forwarded")
@@ -92,7 +93,7 @@ func cmdEmulate(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sigs)
 	var sink *pcap.Sink
 	var out sync.Mutex
-	opts := emulate.Options{Pods: *pods, NoHosts: *noHosts}
+	opts := emulate.Options{Pods: *pods, NoHosts: *noHosts, Echo: !*noEcho}
 	opts.Setup = func(r *sim.Runner) error {
 		if pf == nil {
 			return nil
@@ -183,9 +184,27 @@ func writeEndpoints(w io.Writer, e *emulate.Emulator, file string) {
 	s := e.Runner.World.Scenario
 	fmt.Fprintf(w, "emulating %q in real time (%s): %d namespaces, each with a TAP eth0; nodes, bridges, tunnels, the VPC, kube-proxy, SLB and policies are simulated\n\n",
 		s.Name, e.Runner.World.CNI.Name(), len(e.Endpoints))
-	fmt.Fprintf(w, "  %-28s %-16s %-5s %s\n", "ENDPOINT", "ADDRESS", "MTU", "NAMESPACE")
+	serves := map[*emulate.Endpoint][]string{}
+	for _, sv := range e.Served {
+		serves[sv.Endpoint] = append(serves[sv.Endpoint], fmt.Sprintf("%s/%d", sv.Proto, sv.Port))
+	}
+	width, nsWidth := len("ENDPOINT"), len("NAMESPACE")
 	for _, ep := range e.Endpoints {
-		fmt.Fprintf(w, "  %-28s %-16s %-5d %s\n", ep.Ref, ep.IP, ep.Dev.MTU, ep.NS)
+		width, nsWidth = max(width, len(ep.Ref)), max(nsWidth, len(ep.NS))
+	}
+	fmt.Fprintf(w, "  %-*s %-15s %-5s %-*s %s\n", width, "ENDPOINT", "ADDRESS", "MTU", nsWidth, "NAMESPACE", "ECHO SERVERS")
+	for _, ep := range e.Endpoints {
+		echo := strings.Join(serves[ep], " ")
+		if echo == "" {
+			echo = "-"
+		}
+		fmt.Fprintf(w, "  %-*s %-15s %-5d %-*s %s\n", width, ep.Ref, ep.IP, ep.Dev.MTU, nsWidth, ep.NS, echo)
+	}
+	for _, n := range e.NotServed {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if len(e.Served) > 0 {
+		fmt.Fprintf(w, "\nthe echo servers answer on the ports each pod declares, as in netsim run: HTTP requests get a 200 saying who answered and which client address it saw, other TCP and UDP bytes come back (--no-echo: none)\n")
 	}
 	if len(e.Endpoints) > 1 {
 		a, b := e.Endpoints[0], e.Endpoints[1]

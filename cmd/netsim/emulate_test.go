@@ -15,12 +15,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"netsim/sim"
 	"netsim/sim/emulate"
+	"netsim/topology"
 )
 
 // emulateScenario copies flannel-vxlan.yaml under a name of its own, so
 // that the test's namespaces and lock never meet a user's emulation.
 func emulateScenario(t *testing.T) (file, prefix string) {
+	t.Helper()
+	return emulateScenarioFrom(t, "flannel-vxlan")
+}
+
+// emulateScenarioFrom copies scenarios/NAME.yaml (and the manifests it
+// reads) under a name of its own.
+func emulateScenarioFrom(t *testing.T, scen string) (file, prefix string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: netsim emulate creates network namespaces and TAP devices")
@@ -28,12 +37,14 @@ func emulateScenario(t *testing.T) (file, prefix string) {
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("no TUN/TAP driver: %v", err)
 	}
-	b, err := os.ReadFile("../../scenarios/flannel-vxlan.yaml")
+	b, err := os.ReadFile("../../scenarios/" + scen + ".yaml")
 	require.NoError(t, err)
 	emulateCases++
 	name := fmt.Sprintf("lifecycle-%d-%d", os.Getpid(), emulateCases)
-	b = bytes.Replace(b, []byte("\nname: flannel-vxlan\n"), []byte("\nname: "+name+"\n"), 1)
-	file = filepath.Join(t.TempDir(), "scenario.yaml")
+	b = bytes.Replace(b, []byte("\nname: "+scen+"\n"), []byte("\nname: "+name+"\n"), 1)
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(dir, "manifests"), os.DirFS("../../scenarios/manifests")))
+	file = filepath.Join(dir, "scenario.yaml")
 	require.NoError(t, os.WriteFile(file, b, 0o644))
 	prefix = "netsim-" + name + "-"
 	t.Cleanup(func() { emulate.Cleanup("", prefix) })
@@ -156,6 +167,40 @@ func TestEmulateLifecycle(t *testing.T) {
 		require.ErrorAs(t, err, &ee, "%s", out)
 		assert.Equal(t, exitBadInput, ee.ExitCode())
 		assert.Contains(t, string(out), "needs CAP_NET_ADMIN and CAP_SYS_ADMIN")
+	})
+	t.Run("echo servers answer curl through a ClusterIP", func(t *testing.T) {
+		file, _ := emulateScenarioFrom(t, "service-clusterip")
+		s, err := topology.Load(file)
+		require.NoError(t, err)
+		r, err := sim.NewRunner(s)
+		require.NoError(t, err)
+		res, err := r.Run(sim.Options{})
+		require.NoError(t, err)
+		var seen string
+		for _, f := range res.Flows {
+			if f.Name == "pod-to-clusterip" {
+				seen = f.SeenSource
+			}
+		}
+		require.NotEmpty(t, seen, "the simulator's pod-to-clusterip flow")
+		var ip string
+		for _, svc := range r.World.Services {
+			if svc.Namespace == "default" && svc.Name == "web" {
+				ip = svc.ClusterIP.String()
+			}
+		}
+		require.NotEmpty(t, ip)
+		c, out := startEmulate(t, file)
+		assert.Contains(t, out.String(), "tcp/8080")
+		got, err := netsimCmd(t, "exec", file, "client", "--", "curl", "-s", "-m", "5", "http://"+ip+"/hello").CombinedOutput()
+		require.NoError(t, err, "%s", got)
+		// A web pod answered (its pod IP, port 8080 after kube-proxy's
+		// DNAT) and saw the client's own address, as the simulator does.
+		assert.Regexp(t, `^netsim echo: default/web-[a-z0-9-]+ \(172\.20\.[0-9.]+\) port 8080\n`, string(got))
+		assert.Contains(t, string(got), "client: "+seen+":")
+		assert.Contains(t, string(got), "GET /hello HTTP/1.1")
+		require.NoError(t, c.Process.Signal(syscall.SIGTERM))
+		require.NoError(t, c.Wait())
 	})
 	t.Run("kill -9, then --cleanup", func(t *testing.T) {
 		file, prefix := emulateScenario(t)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"netsim/dataplane/packet"
@@ -444,4 +445,22 @@ func (s *Stack) udpInput(ifc *Iface, pkt *packet.Buffer) {
 		s.sendUDP(ip.Dst(), dport, src, data, 0, DFWant, pkt.Flow, pkt.ID)
 	}
 	pkt.Free()
+}
+
+// BoundPorts lists, sorted, the ports a TCP listener, a UDP socket and an
+// SCTP listener are bound to (the programs of the namespace).
+func (s *Stack) BoundPorts() (tcp, udp, sctp []uint16) {
+	for p := range s.tcpListen {
+		tcp = append(tcp, p)
+	}
+	for p := range s.udp {
+		udp = append(udp, p)
+	}
+	for p := range s.sctpListen {
+		sctp = append(sctp, p)
+	}
+	slices.Sort(tcp)
+	slices.Sort(udp)
+	slices.Sort(sctp)
+	return tcp, udp, sctp
 }

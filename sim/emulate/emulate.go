@@ -78,6 +78,10 @@ type Options struct {
 	Pods []string
 	// NoHosts leaves the ECS instances and the internet client simulated.
 	NoHosts bool
+	// Echo starts echo servers on the endpoints' declared ports, as the
+	// simulated stacks had (see serve.go); `netsim emulate` turns it on
+	// unless --no-echo.
+	Echo bool
 	// Prefix overrides the namespace prefix ("netsim-<scenario>-").
 	Prefix string
 	// LockDir is where the lock file goes (default DefaultLockDir).
@@ -119,6 +123,10 @@ type Emulator struct {
 	Net *kernel.Net
 	// Prefix starts every namespace name.
 	Prefix string
+	// Served are the echo servers started; NotServed says which declared
+	// ports got none and why.
+	Served    []Served
+	NotServed []string
 
 	opts  Options
 	lock  string
@@ -129,6 +137,7 @@ type Emulator struct {
 	wg    sync.WaitGroup
 	stop  sync.Once
 
+	srv     servers
 	mu      sync.Mutex
 	drops   map[string]uint64
 	queued  atomic.Uint64
@@ -286,6 +295,19 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 	for _, ep := range e.Endpoints {
 		if err := e.realise(ep); err != nil {
 			return nil, fmt.Errorf("%s: %w", ep.Ref, err)
+		}
+	}
+	for _, ep := range e.Endpoints {
+		if !opts.Echo {
+			break
+		}
+		started, sctp, err := e.serve(ep)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ep.Ref, err)
+		}
+		e.Served = append(e.Served, started...)
+		for _, p := range sctp {
+			e.NotServed = append(e.NotServed, fmt.Sprintf("%s sctp/%d: no SCTP echo (Go has no SCTP sockets); run your own, e.g. with socat or ncat --sctp", ep.Ref, p))
 		}
 	}
 	if opts.Setup != nil {
@@ -699,6 +721,7 @@ func (e *Emulator) Close() error {
 	var err error
 	e.stop.Do(func() {
 		close(e.done)
+		e.srv.close()
 		for _, ep := range e.Endpoints {
 			if ep.tap != nil {
 				ep.tap.Close()
