@@ -181,10 +181,14 @@ func TestPingAcrossNodes(t *testing.T) {
 		file, name, from, to string
 		flow                 string
 		vxlan                bool
+		// underlay is the sending node's device onto the VPC: its
+		// primary NIC for Flannel, the pod's secondary ENI for Terway
+		// (policy routing table 1003 → eth1).
+		underlay string
 	}{
-		{"flannel-vxlan.yaml", "vxlan", "web-1", "api-1", "pod-to-pod-cross-node", true},
-		{"flannel-alivpc.yaml", "alivpc", "web-1", "api-1", "pod-to-pod-cross-node", false},
-		{"terway-eniip.yaml", "eniip", "web-1", "api-1", "pod-to-pod-cross-node", false},
+		{"flannel-vxlan.yaml", "vxlan", "web-1", "api-1", "pod-to-pod-cross-node", true, "eth0"},
+		{"flannel-alivpc.yaml", "alivpc", "web-1", "api-1", "pod-to-pod-cross-node", false, "eth0"},
+		{"terway-eniip.yaml", "eniip", "web-1", "api-1", "pod-to-pod-cross-node", false, "eth1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -217,20 +221,25 @@ func TestPingAcrossNodes(t *testing.T) {
 			require.NoError(t, e.Close())
 			require.NoError(t, sink.Flush())
 			encap, plain := echoes(t, pcapFile, a.IP, b.IP)
-			t.Logf("%s: %d encapsulated echo requests, %d plain", tc.name, encap, plain)
+			t.Logf("%s: echo requests in VXLAN %v, plain %v", tc.name, encap, plain)
+			uname := e.Runner.World.Pod("default/"+tc.from).Node.Name + "/" + tc.underlay
 			if tc.vxlan {
-				assert.GreaterOrEqual(t, encap, 3, "VXLAN (UDP 8472) echo requests on the underlay")
+				assert.GreaterOrEqual(t, encap[uname], 3, "VXLAN (UDP 8472) echo requests on the underlay %s", uname)
+				assert.Zero(t, plain[uname], "no bare pod echo on the underlay %s", uname)
 			} else {
-				assert.Zero(t, encap, "no VXLAN on a routed underlay")
+				assert.Empty(t, encap, "no VXLAN on a routed underlay")
+				assert.GreaterOrEqual(t, plain[uname], 3, "the pod's echo requests routed bare on the underlay %s", uname)
 			}
-			assert.GreaterOrEqual(t, plain, 3, "the pod's own echo requests (on its veth, and routed on the underlay without VXLAN)")
+			src := a.Dev.NS + "/" + a.Dev.Name
+			assert.GreaterOrEqual(t, plain[src], 3, "the pod's echo requests on its eth0 %s", src)
 		})
 	}
 }
 
-// echoes counts the ICMP echo requests src → dst in a pcapng file: inside
-// a VXLAN (UDP 8472) packet, and plain.
-func echoes(t *testing.T, file string, src, dst netip.Addr) (encap, plain int) {
+// echoes counts the ICMP echo requests src → dst in a pcapng file per
+// capture interface ("NS/DEV"): inside a VXLAN (UDP 8472) packet, and
+// plain.
+func echoes(t *testing.T, file string, src, dst netip.Addr) (encap, plain map[string]int) {
 	t.Helper()
 	f, err := os.Open(file)
 	require.NoError(t, err)
@@ -243,26 +252,29 @@ func echoes(t *testing.T, file string, src, dst netip.Addr) (encap, plain int) {
 		return ip != nil && ic != nil && ic.TypeCode.Type() == layers.ICMPv4TypeEchoRequest &&
 			ip.SrcIP.Equal(src.AsSlice()) && ip.DstIP.Equal(dst.AsSlice())
 	}
+	encap, plain = map[string]int{}, map[string]int{}
 	for {
 		data, ci, err := r.ReadPacketData()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)
+		ifc, err := r.Interface(ci.InterfaceIndex)
+		require.NoError(t, err)
 		first := layers.LayerTypeEthernet
-		if ifc, err := r.Interface(ci.InterfaceIndex); err == nil && ifc.LinkType == layers.LinkTypeRaw {
+		if ifc.LinkType == layers.LinkTypeRaw {
 			first = layers.LayerTypeIPv4
 		}
 		p := gopacket.NewPacket(data, first, gopacket.Default)
 		if udp, _ := p.Layer(layers.LayerTypeUDP).(*layers.UDP); udp != nil && udp.DstPort == 8472 {
 			// VXLAN header (8 bytes), then the inner Ethernet frame.
 			if pl := udp.Payload; len(pl) > 8 && isEcho(gopacket.NewPacket(pl[8:], layers.LayerTypeEthernet, gopacket.Default)) {
-				encap++
+				encap[ifc.Name]++
 			}
 			continue
 		}
 		if isEcho(p) {
-			plain++
+			plain[ifc.Name]++
 		}
 	}
 	return encap, plain
@@ -307,21 +319,44 @@ func TestTCP(t *testing.T) {
 			for _, p := range servers {
 				serveHTTP(t, ep(t, e, p).NS, p, tc.port, sv)
 			}
+			podIPs := map[netip.Addr]bool{}
+			for _, p := range servers {
+				podIPs[ep(t, e, p).IP] = true
+			}
 			client := ep(t, e, strings.TrimPrefix(fr.From, "pod/"))
 			url := fmt.Sprintf("http://%s:%d/", fr.DstIP, fr.Port)
 			for i := range tc.tries {
 				body, err := get(client.NS, url, 3*time.Second)
 				require.NoError(t, err, "request %d to %s from %s; stats %+v", i, url, client.NS, e.Stats())
-				assert.True(t, strings.HasPrefix(body, "hello from "), body)
+				// The server answered on its pod address (DNAT to the
+				// target port); the client, which connected to the
+				// Service address, got the answer (conntrack un-DNAT).
+				local, ok := strings.CutPrefix(body, "hello from ")
+				require.True(t, ok, body)
+				ap, err := netip.ParseAddrPort(local)
+				require.NoError(t, err, body)
+				assert.True(t, podIPs[ap.Addr()], "answered by a backend pod: %s", ap)
+				assert.Equal(t, tc.port, int(ap.Port()))
 			}
 			seen := sv.remotes()
 			require.Len(t, seen, tc.tries)
 			t.Logf("%s: simulator saw %s, servers saw %v", tc.flow, fr.SeenSource, seen)
 			assert.Equal(t, fr.SeenSource, seen[0].String(), "source the server saw, as the simulator's flow reports it")
 			if tc.name == "slb-nodeport" {
-				for _, a := range seen {
-					assert.NotEqual(t, fr.SrcIP, a.String(), "externalTrafficPolicy Cluster masquerades the client")
+				// wrr: the first connection through the node without the
+				// pod (masqueraded to its flannel.1 address, in its pod
+				// CIDR), the second through the pod's node (its cni0).
+				w := e.Runner.World
+				podNode := w.Pod("default/shop-1").Node
+				var other *topology.Host
+				for _, h := range w.Nodes {
+					if h != podNode {
+						other = h
+					}
 				}
+				require.NotNil(t, other)
+				assert.True(t, other.PodCIDR.Contains(seen[0]), "first connection masqueraded by %s (%s): saw %s", other.Name, other.PodCIDR, seen[0])
+				assert.True(t, podNode.PodCIDR.Contains(seen[1]), "second connection masqueraded by %s (%s): saw %s", podNode.Name, podNode.PodCIDR, seen[1])
 			}
 		})
 	}
@@ -418,9 +453,8 @@ func TestFlood(t *testing.T) {
 	st0 := e.Stats()
 	out, err := inNS(a.NS, "ping", "-c", "3", "-i", "0.2", "-W", "2", dst.String())
 	t.Logf("%s\nstats before ping %+v, after %+v", out, st0, e.Stats())
-	o2, _ := inNS(a.NS, "ip", "neigh")
-	o3, _ := inNS(a.NS, "ip", "-s", "link")
-	t.Logf("%s\n%s", o2, o3)
+	link, _ := inNS(a.NS, "ip", "-s", "link", "show", "eth0")
+	t.Logf("pod eth0 counters (TX dropped: the pod's own qdisc):\n%s", link)
 	require.NoError(t, err, "the emulator still forwards after the flood: %s", out)
 	st := e.Stats()
 	t.Logf("sent %d datagrams; stats %+v", sent, st)
