@@ -93,6 +93,12 @@ type Options struct {
 	// OnHops, if set, receives the hops of each live packet's processing
 	// (hop recording is on only when it is set).
 	OnHops func(hops []trace.Hop)
+	// Capture, if set, is called once by Start with the built runner,
+	// before any frame moves, and what it returns becomes the world's
+	// capturer (Env.Capture), e.g. a pcap.NewStreamSink on r.Loop.Now and
+	// r.Rec. The capturer is called from the event loop's goroutine only;
+	// read or flush it after Close.
+	Capture func(r *sim.Runner) (link.Capturer, error)
 }
 
 // DefaultLockDir holds one lock file per running emulation.
@@ -314,6 +320,13 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 		if err := opts.Setup(r); err != nil {
 			return nil, err
 		}
+	}
+	if opts.Capture != nil {
+		c, err := opts.Capture(r)
+		if err != nil {
+			return nil, fmt.Errorf("capture: %w", err)
+		}
+		r.World.Env.Capture = c
 	}
 	rec := r.Rec
 	rec.Hops = opts.OnHops != nil
@@ -728,6 +741,14 @@ func (e *Emulator) Close() error {
 			}
 		}
 		e.wg.Wait()
+		// Drop the slabs (queueLen × slabSize, ~38 MB): a caller that
+		// keeps the Emulator after Close does not keep them.
+		for len(e.free) > 0 {
+			<-e.free
+		}
+		for len(e.in) > 0 {
+			<-e.in
+		}
 		if e.Net != nil {
 			err = e.Net.Cleanup()
 		}
