@@ -64,11 +64,18 @@ import (
 // because the event loop was behind (its input queue full).
 const ReasonEmulatorQueue = "emulator-queue-full"
 
+// ReasonTAPOversize counts frames longer than any simulated device of the
+// emulation takes (an MTU raised inside the pod), dropped at the read.
+const ReasonTAPOversize = "tap-frame-oversize"
+
 // queueLen bounds the frames waiting for the loop (all TAPs together).
 const queueLen = 4096
 
-// slabSize holds any frame a TAP can return (MTU ≤ 9000 plus headers).
-const slabSize = 9216 + 64
+// slabHeadroom is added to the largest endpoint MTU to size the read
+// slabs: the Ethernet header (14) and a VLAN tag (4) a TAP read can
+// return on top of the MTU, rounded up. With 1500-byte MTUs the queue's
+// slabs take 4,096 × 1,564 bytes ≈ 6.4 MB.
+const slabHeadroom = 64
 
 // Options configure an emulation.
 type Options struct {
@@ -341,8 +348,12 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 	for _, ep := range e.Endpoints {
 		ep.Dev.SetReceiver(tapWriter{e, ep})
 	}
+	slab := 0
+	for _, ep := range e.Endpoints {
+		slab = max(slab, ep.Dev.MTU+slabHeadroom)
+	}
 	for range queueLen {
-		e.free <- make([]byte, slabSize)
+		e.free <- make([]byte, slab)
 	}
 	e.wg.Add(1)
 	go e.loop()
@@ -529,6 +540,14 @@ func (e *Emulator) read(ep *Endpoint) {
 				e.setFatal(fmt.Errorf("%s: read TAP: %w", ep.Ref, err))
 			}
 			return
+		}
+		if n == cap(slab) {
+			// A frame at least as long as the slab was cut short by the
+			// read (the pod's MTU was raised past the simulated device's):
+			// the simulated veth would drop it as oversize too.
+			e.countDrop(ReasonTAPOversize)
+			e.free <- slab
+			continue
 		}
 		select {
 		case e.in <- frame{ep, slab[:n]}:
@@ -741,7 +760,7 @@ func (e *Emulator) Close() error {
 			}
 		}
 		e.wg.Wait()
-		// Drop the slabs (queueLen × slabSize, ~38 MB): a caller that
+		// Drop the slabs (queueLen slabs of the largest MTU plus slabHeadroom): a caller that
 		// keeps the Emulator after Close does not keep them.
 		for len(e.free) > 0 {
 			<-e.free
