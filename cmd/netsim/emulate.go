@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"netsim/dataplane/link"
 	"netsim/dataplane/pcap"
 	"netsim/dataplane/trace"
 	"netsim/sim"
@@ -94,20 +95,18 @@ func cmdEmulate(args []string, stdout, stderr io.Writer) int {
 	var sink *pcap.Sink
 	var out sync.Mutex
 	opts := emulate.Options{Pods: *pods, NoHosts: *noHosts, Echo: !*noEcho}
-	opts.Setup = func(r *sim.Runner) error {
-		if pf == nil {
-			return nil
+	if pf != nil {
+		opts.Capture = func(r *sim.Runner) (link.Capturer, error) {
+			// Wall-clock timestamps (Epoch plus the time since it), so that
+			// the capture lines up with tcpdump run inside the pods.
+			wall := func() time.Duration { return time.Since(pcap.Epoch) }
+			var err error
+			sink, err = pcap.NewStreamSink(pf, wall, r.Rec)
+			if err != nil {
+				return nil, fmt.Errorf("--pcap %s: %w", *pcapFile, err)
+			}
+			return sink, nil
 		}
-		var err error
-		// Wall-clock timestamps (Epoch plus the time since it), so that
-		// the capture lines up with tcpdump run inside the pods.
-		wall := func() time.Duration { return time.Since(pcap.Epoch) }
-		sink, err = pcap.NewStreamSink(pf, wall, r.Rec)
-		if err != nil {
-			return fmt.Errorf("--pcap %s: %w", *pcapFile, err)
-		}
-		r.World.Env.Capture = sink
-		return nil
 	}
 	if *traceOn {
 		opts.OnHops = func(hops []trace.Hop) {

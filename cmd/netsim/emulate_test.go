@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -134,7 +137,8 @@ func TestEmulateLifecycle(t *testing.T) {
 	})
 	t.Run("--trace streams the hops of live packets", func(t *testing.T) {
 		file, prefix := emulateScenario(t)
-		c := netsimCmd(t, "emulate", file, "--trace", "--level", "minimal", "--duration", "3s")
+		capture := filepath.Join(t.TempDir(), "live.pcapng")
+		c := netsimCmd(t, "emulate", file, "--trace", "--level", "minimal", "--duration", "3s", "--pcap", capture)
 		var out bytes.Buffer
 		c.Stdout, c.Stderr = &out, &out
 		require.NoError(t, c.Start())
@@ -146,6 +150,9 @@ func TestEmulateLifecycle(t *testing.T) {
 		// The echo request's path through the simulated VXLAN overlay.
 		assert.Contains(t, out.String(), "default/web-1 eth0 → node-1 cni0 → flannel.1 → eth0")
 		assert.Contains(t, out.String(), "⇒ vpc vsw-hangzhou-h ⇒ node-2 eth0 → flannel.1 → cni0")
+		// The capture holds the echo request on node-1's eth0 inside VXLAN.
+		assert.Regexp(t, `wrote [1-9][0-9]* frames on [0-9]+ interfaces to `, out.String())
+		assert.Positive(t, vxlanEchoes(t, capture, "node-1/eth0"))
 	})
 	t.Run("without privileges", func(t *testing.T) {
 		file, _ := emulateScenario(t)
@@ -219,4 +226,37 @@ func TestEmulateLifecycle(t *testing.T) {
 		require.Error(t, err)
 		assert.Contains(t, string(exe), "is not being emulated")
 	})
+}
+
+// vxlanEchoes counts the ICMP echo requests inside VXLAN (UDP 8472) on the
+// interface named iface of a pcapng file.
+func vxlanEchoes(t *testing.T, file, iface string) int {
+	t.Helper()
+	f, err := os.Open(file)
+	require.NoError(t, err)
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	require.NoError(t, err)
+	n := 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		ifc, err := r.Interface(ci.InterfaceIndex)
+		require.NoError(t, err)
+		if ifc.Name != iface {
+			continue
+		}
+		p := gopacket.NewPacket(data, layers.LayerTypeEthernet, gopacket.Default)
+		udp, ok := p.Layer(layers.LayerTypeUDP).(*layers.UDP)
+		if !ok || udp.DstPort != 8472 {
+			continue
+		}
+		inner := gopacket.NewPacket(udp.Payload[8:], layers.LayerTypeEthernet, gopacket.Default)
+		if ic, ok := inner.Layer(layers.LayerTypeICMPv4).(*layers.ICMPv4); ok && ic.TypeCode.Type() == layers.ICMPv4TypeEchoRequest {
+			n++
+		}
+	}
+	return n
 }

@@ -93,10 +93,6 @@ type Options struct {
 	Prefix string
 	// LockDir is where the lock file goes (default DefaultLockDir).
 	LockDir string
-	// Setup, if set, runs after the world is built and before any frame
-	// moves (install a capture sink on Runner.World.Env here); an error
-	// stops Start.
-	Setup func(r *sim.Runner) error
 	// OnHops, if set, receives the hops of each live packet's processing
 	// (hop recording is on only when it is set).
 	OnHops func(hops []trace.Hop)
@@ -321,11 +317,6 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 		e.Served = append(e.Served, started...)
 		for _, p := range sctp {
 			e.NotServed = append(e.NotServed, fmt.Sprintf("%s sctp/%d: no SCTP echo (Go has no SCTP sockets); run your own, e.g. with socat or ncat --sctp", ep.Ref, p))
-		}
-	}
-	if opts.Setup != nil {
-		if err := opts.Setup(r); err != nil {
-			return nil, err
 		}
 	}
 	if opts.Capture != nil {
