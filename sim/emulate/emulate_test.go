@@ -189,6 +189,8 @@ func TestPingAcrossNodes(t *testing.T) {
 		{"flannel-vxlan.yaml", "vxlan", "web-1", "api-1", "pod-to-pod-cross-node", true, "eth0"},
 		{"flannel-alivpc.yaml", "alivpc", "web-1", "api-1", "pod-to-pod-cross-node", false, "eth0"},
 		{"terway-eniip.yaml", "eniip", "web-1", "api-1", "pod-to-pod-cross-node", false, "eth1"},
+		// Exclusive ENI: the pod's eth0 is the ENI, on the VPC itself.
+		{"terway-eni.yaml", "eni", "web-1", "api-1", "pod-to-pod-cross-node", false, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,7 +224,11 @@ func TestPingAcrossNodes(t *testing.T) {
 			require.NoError(t, sink.Flush())
 			encap, plain := echoes(t, pcapFile, a.IP, b.IP)
 			t.Logf("%s: echo requests in VXLAN %v, plain %v", tc.name, encap, plain)
-			uname := e.Runner.World.Pod("default/"+tc.from).Node.Name + "/" + tc.underlay
+			src := a.Dev.NS + "/" + a.Dev.Name
+			uname := src
+			if tc.underlay != "" {
+				uname = e.Runner.World.Pod("default/"+tc.from).Node.Name + "/" + tc.underlay
+			}
 			if tc.vxlan {
 				assert.GreaterOrEqual(t, encap[uname], 3, "VXLAN (UDP 8472) echo requests on the underlay %s", uname)
 				assert.Zero(t, plain[uname], "no bare pod echo on the underlay %s", uname)
@@ -230,7 +236,6 @@ func TestPingAcrossNodes(t *testing.T) {
 				assert.Empty(t, encap, "no VXLAN on a routed underlay")
 				assert.GreaterOrEqual(t, plain[uname], 3, "the pod's echo requests routed bare on the underlay %s", uname)
 			}
-			src := a.Dev.NS + "/" + a.Dev.Name
 			assert.GreaterOrEqual(t, plain[src], 3, "the pod's echo requests on its eth0 %s", src)
 		})
 	}
