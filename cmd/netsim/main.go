@@ -43,6 +43,7 @@ func commands() []command {
 		{"plan", "netsim plan FILE [-o text|json] [--compare] | netsim plan --rules [-o text|json] | netsim plan --suggest --vpc CIDR --nodes N --pods-per-node P --cni MODE [--zones Z,...] [--instance-type T] [--services S] [-o yaml|json]", "check an ACK network plan against every planning rule and report its capacity (--compare: Flannel vs Terway side by side; --rules: the rule table; --suggest: propose a valid plan)", cmdPlan},
 		{"emulate", "netsim emulate FILE [--pods a,b,...] [--no-hosts] [--pcap FILE [--force]] [--trace [--level detailed|summary|minimal]] [--duration D] | netsim emulate --cleanup FILE", "run the scenario in real time: every pod a network namespace with a TAP eth0, the cluster between them simulated (root)", cmdEmulate},
 		{"exec", "netsim exec FILE POD -- COMMAND [ARGS...]", "run a command in an emulated pod's network namespace (ping, curl, tcpdump, ip route get)", cmdExec},
+		{"kernel", "netsim kernel up|down|verify FILE [-o text|json]", "build the scenario from real kernel devices in network namespaces (up, down), or compare every flow's verdict and source between the simulator and that build (verify; root)", cmdKernel},
 		{"version", "netsim version", "print the version", cmdVersion},
 	}
 }
