@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test netpol-truth fuzz plan
+.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -38,6 +38,13 @@ bench:
 # also part of `go test ./...`, and skips itself without root).
 kernel-test:
 	$(GO) test ./topology/kernel -run KernelDifferential -count 1 -v
+
+# netsim kernel verify on every bundled scenario (root): the simulator's
+# verdict and source of every flow against the same topology built from
+# kernel devices; exits non-zero on the first disagreement.
+kernel-verify: build
+	@for f in scenarios/*.yaml; do case $$f in scenarios/plan-*) continue;; esac; \
+	  ./bin/netsim kernel verify $$f || exit 1; echo; done
 
 # The NetworkPolicy truth tables, more of them: the 48 Kubernetes e2e
 # cases (testdata/netpol-e2e) and 3000 generated cases (`make test` runs

@@ -260,3 +260,41 @@ func vxlanEchoes(t *testing.T, file, iface string) int {
 	}
 	return n
 }
+
+func TestKernelUpDown(t *testing.T) {
+	file, _ := emulateScenario(t)
+	s, err := topology.Load(file)
+	require.NoError(t, err)
+	prefix := kernelPrefix(s)
+	t.Cleanup(func() { netsimCmd(t, "kernel", "down", file).Run() })
+	out, err := netsimCmd(t, "kernel", "up", file).CombinedOutput()
+	if err != nil && strings.Contains(string(out), "needs") {
+		t.Skipf("kernel build not possible here: %s", out)
+	}
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "default/web-1")
+	left := leftovers(t, prefix)
+	assert.Contains(t, left, prefix+"default-web-1")
+	// A real ping inside the kernel build, web-1 → api-1 across flannel.1.
+	ping, err := exec.Command("ip", "netns", "exec", prefix+"default-web-1", "ping", "-c", "1", "-W", "2", "172.20.1.2").CombinedOutput()
+	require.NoError(t, err, "%s", ping)
+	again, err := netsimCmd(t, "kernel", "up", file).CombinedOutput()
+	require.Error(t, err)
+	assert.Contains(t, string(again), "is already up")
+	out, err = netsimCmd(t, "kernel", "down", file).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), fmt.Sprintf("removed %d namespaces", len(left)))
+	assert.Empty(t, leftovers(t, prefix))
+}
+
+func TestKernelVerifyTable(t *testing.T) {
+	file, _ := emulateScenario(t)
+	out, err := netsimCmd(t, "kernel", "verify", file).CombinedOutput()
+	if err != nil && strings.Contains(string(out), "needs") {
+		t.Skipf("kernel build not possible here: %s", out)
+	}
+	require.NoError(t, err, "%s", out)
+	assert.Regexp(t, `pod-to-pod-cross-node +delivered +delivered +172\.20\.0\.2 +172\.20\.0\.2 +agree`, string(out))
+	assert.Regexp(t, `oversize-df-from-misconfigured-pod +dropped \(frag-needed\) +dropped \(frag-needed mtu 1450\)`, string(out))
+	assert.Regexp(t, `\n[0-9]+ flows compared: [0-9]+ agree, 0 disagree`, string(out))
+}
