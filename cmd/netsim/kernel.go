@@ -147,11 +147,15 @@ func writeVerify(w io.Writer, rep *kernelverify.Report) {
 		fmt.Fprintf(w, "skipped: %s\n", rep.Skipped)
 		return
 	}
-	fmt.Fprintf(w, "\n  %-34s %-26s %-30s %-16s %-16s %s\n", "FLOW", "SIMULATOR", "KERNEL", "SIM SOURCE", "KERNEL SOURCE", "")
+	fw := len("FLOW")
+	for _, r := range rep.Rows {
+		fw = max(fw, len(r.Flow))
+	}
+	fmt.Fprintf(w, "\n  %-*s %-28s %-30s %-15s %-15s %s\n", fw, "FLOW", "SIMULATOR", "KERNEL", "SIM SOURCE", "KERNEL SOURCE", "")
 	ran, agree := 0, 0
 	for _, r := range rep.Rows {
 		if r.Skipped != "" {
-			fmt.Fprintf(w, "  %-34s skipped: %s\n", r.Flow, r.Skipped)
+			fmt.Fprintf(w, "  %-*s skipped: %s\n", fw, r.Flow, r.Skipped)
 			continue
 		}
 		ran++
@@ -159,9 +163,9 @@ func writeVerify(w io.Writer, rep *kernelverify.Report) {
 		if r.Agree {
 			mark, agree = "agree", agree+1
 		}
-		fmt.Fprintf(w, "  %-34s %-26s %-30s %-16s %-16s %s\n", r.Flow, verdictCell(r.Sim, r.SimWhy), verdictCell(r.Kernel, r.KernelWhy), dash(r.SimSource), dash(r.KernelSource), mark)
+		fmt.Fprintf(w, "  %-*s %-28s %-30s %-15s %-15s %s\n", fw, r.Flow, verdictCell(r.Sim, r.SimWhy), verdictCell(r.Kernel, r.KernelWhy), dash(r.SimSource), dash(r.KernelSource), mark)
 	}
-	fmt.Fprintf(w, "\n%d flows compared: %d agree, %d disagree; %d skipped\n", ran, agree, ran-agree, len(rep.Rows)-ran)
+	fmt.Fprintf(w, "\n%s compared: %d agree, %d disagree; %d skipped\n", plural(ran, "flow"), agree, ran-agree, len(rep.Rows)-ran)
 }
 
 func verdictCell(v, why string) string {
@@ -176,4 +180,11 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -222,7 +222,7 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 			id := uint16(0x4e00 + i)
 			var seen func() string
 			if dstNS != "" {
-				seen, err = icmpWatch(n, dstNS, id)
+				seen, err = icmpWatch(n, dstNS, uint16(i+1), size)
 				if err != nil {
 					return err.Error()
 				}
@@ -390,9 +390,10 @@ func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen 
 }
 
 // icmpWatch opens a raw ICMP socket in ns that records the source of the
-// first echo request with identifier id; the returned func waits briefly
+// first echo request with sequence number seq and a payload of size bytes
+// (not the identifier: a MASQUERADE on the way may rewrite it); the returned func waits briefly
 // for it, closes the socket and returns the source ("" when none came).
-func icmpWatch(n *kernel.Net, ns string, id uint16) (func() string, error) {
+func icmpWatch(n *kernel.Net, ns string, seq uint16, size int) (func() string, error) {
 	var fd int
 	err := n.Do(ns, func() error {
 		var err error
@@ -427,7 +428,7 @@ func icmpWatch(n *kernel.Net, ns string, id uint16) (func() string, error) {
 				continue
 			}
 			ic := p[hl:]
-			if ic[0] == 8 && binary.BigEndian.Uint16(ic[4:6]) == id {
+			if ic[0] == 8 && binary.BigEndian.Uint16(ic[6:8]) == seq && len(ic) == 8+size {
 				return netip.AddrFrom4([4]byte(p[12:16])).String()
 			}
 		}
