@@ -24,6 +24,11 @@
 //     bounded channel; the loop copies each slab into a pooled packet
 //     buffer, injects it and runs the events it caused. A full channel is
 //     a counted drop (ReasonEmulatorQueue), so a flood cannot grow memory.
+//   - The loop does not write to the TAPs itself: a frame delivered to an
+//     emulated device is copied into a slab for that TAP's writer
+//     goroutine (in order; bounded: when the writers are behind the loop
+//     waits for them, as it waited for its own write(2) before), so
+//     write(2) runs beside the loop, not in it.
 //   - A TAP without IFF_VNET_HDR (water never sets it) carries one frame
 //     of at most MTU bytes per read with full checksums: the kernel
 //     segments and checksums in software before handing frames to it, so
@@ -67,6 +72,13 @@ const ReasonEmulatorQueue = "emulator-queue-full"
 // queueLen bounds the frames waiting for the loop (all TAPs together).
 const queueLen = 4096
 
+// writeSlabs bounds the frames waiting for the TAP writers (all TAPs
+// together), writeQueueLen those of one TAP.
+const (
+	writeSlabs    = 1024
+	writeQueueLen = 512
+)
+
 // slabSize holds any frame a TAP can return (MTU ≤ 9000 plus headers).
 const slabSize = 9216 + 64
 
@@ -107,6 +119,7 @@ type Endpoint struct {
 	Dev *link.Device
 
 	tap   *water.Interface
+	out   chan []byte // frames for the TAP's writer
 	stack *netstack.Stack
 	iface *netstack.Iface
 }
@@ -125,6 +138,7 @@ type Emulator struct {
 	start time.Time
 	in    chan frame
 	free  chan []byte
+	wfree chan []byte // slabs for the TAP writers
 	done  chan struct{}
 	wg    sync.WaitGroup
 	stop  sync.Once
@@ -309,6 +323,15 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 	for range queueLen {
 		e.free <- make([]byte, slabSize)
 	}
+	e.wfree = make(chan []byte, writeSlabs)
+	for range writeSlabs {
+		e.wfree <- make([]byte, slabSize)
+	}
+	for _, ep := range e.Endpoints {
+		ep.out = make(chan []byte, writeQueueLen)
+		e.wg.Add(1)
+		go e.write(ep)
+	}
 	e.wg.Add(1)
 	go e.loop()
 	for _, ep := range e.Endpoints {
@@ -469,10 +492,47 @@ func (t tapWriter) Receive(dev *link.Device, pkt *packet.Buffer) {
 		env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindDeliver,
 			Change: fmt.Sprintf("written to the TAP %s in namespace %s: the real kernel there receives it", dev.Name, t.ep.NS)})
 	}
-	if _, err := t.ep.tap.Write(pkt.Bytes()); err != nil {
-		t.e.countDrop("tap-write-failed")
+	defer pkt.Free()
+	b := pkt.Bytes()
+	if len(b) > slabSize {
+		// Larger than any TAP frame: write it here.
+		if _, err := t.ep.tap.Write(b); err != nil {
+			t.e.countDrop("tap-write-failed")
+		}
+		return
 	}
-	pkt.Free()
+	// A writer behind holds the loop up (as a write(2) in the loop did):
+	// the backlog stays in front of the simulator, where the readers'
+	// queue bounds it, and nothing is dropped after it.
+	var slab []byte
+	select {
+	case slab = <-t.e.wfree:
+	case <-t.e.done:
+		return
+	}
+	slab = append(slab[:0], b...)
+	select {
+	case t.ep.out <- slab:
+	case <-t.e.done:
+		t.e.wfree <- slab
+	}
+}
+
+// write is one TAP's writer: it writes the frames the loop hands it, in
+// order, so the loop does not spend its time in write(2).
+func (e *Emulator) write(ep *Endpoint) {
+	defer e.wg.Done()
+	for {
+		select {
+		case slab := <-ep.out:
+			if _, err := ep.tap.Write(slab); err != nil {
+				e.countDrop("tap-write-failed")
+			}
+			e.wfree <- slab[:0]
+		case <-e.done:
+			return
+		}
+	}
 }
 
 // read is one TAP's reader: it posts frames to the loop.
