@@ -116,6 +116,10 @@ func measureEmulator(t *testing.T, s *topology.Scenario, from, to string, secs, 
 	require.NotNil(t, a, from)
 	require.NotNil(t, b, to)
 	f := measure(t, a.NS, b.NS, b.IP.String(), secs)
+	// Where the UDP flood's loss is: the sender's TAP (TX dropped).
+	if out, err := exec.Command("ip", "-n", a.NS, "-s", "link", "show", "eth0").CombinedOutput(); err == nil {
+		t.Logf("%s eth0 (TAP):\n%s", from, out)
+	}
 	st := e.Stats()
 	t.Logf("emulator stats: frames %d overruns %d drops %v", st.Frames, st.Overruns, st.Drops)
 	return f
