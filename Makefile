@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan
+.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -33,6 +33,17 @@ test:
 # Benchmarks: compare the modes as ratios measured in one run.
 bench:
 	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+
+# Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
+# on different nodes of flannel vxlan and alivpc, through `netsim emulate`
+# and through the kernel build of the same topology, alternating so each
+# ratio comes from adjacent runs; medians of BENCH_RUNS runs of
+# BENCH_SECONDS each.
+BENCH_RUNS    ?= 3
+BENCH_SECONDS ?= 3
+emulate-bench:
+	NETSIM_EMULATE_BENCH=1 NETSIM_EMULATE_BENCH_RUNS=$(BENCH_RUNS) NETSIM_EMULATE_BENCH_SECONDS=$(BENCH_SECONDS) \
+		$(GO) test ./sim/emulate -run '^TestThroughputReport$$' -count 1 -v -timeout 30m
 
 # The kernel differential test with its table of differences (root; it is
 # also part of `go test ./...`, and skips itself without root).

@@ -24,6 +24,11 @@
 //     bounded channel; the loop copies each slab into a pooled packet
 //     buffer, injects it and runs the events it caused. A full channel is
 //     a counted drop (ReasonEmulatorQueue), so a flood cannot grow memory.
+//   - The loop does not write to the TAPs itself: a frame delivered to an
+//     emulated device is copied into a slab for that TAP's writer
+//     goroutine (in order; bounded: when the writers are behind the loop
+//     waits for them, as it waited for its own write(2) before), so
+//     write(2) runs beside the loop, not in it.
 //   - A TAP without IFF_VNET_HDR (water never sets it) carries one frame
 //     of at most MTU bytes per read with full checksums: the kernel
 //     segments and checksums in software before handing frames to it, so
@@ -72,10 +77,17 @@ const ReasonTAPOversize = "tap-frame-oversize"
 const queueLen = 4096
 
 // slabHeadroom is added to the largest endpoint MTU to size the read
-// slabs: the Ethernet header (14) and a VLAN tag (4) a TAP read can
-// return on top of the MTU, rounded up. With 1500-byte MTUs the queue's
-// slabs take 4,096 × 1,564 bytes ≈ 6.4 MB.
+// and write slabs: the Ethernet header (14) and a VLAN tag (4) a TAP
+// frame can carry on top of the MTU, rounded up. With 1500-byte MTUs the
+// read queue's slabs take 4,096 × 1,564 bytes ≈ 6.4 MB.
 const slabHeadroom = 64
+
+// writeSlabs bounds the frames waiting for the TAP writers (all TAPs
+// together), writeQueueLen those of one TAP.
+const (
+	writeSlabs    = 1024
+	writeQueueLen = 512
+)
 
 // Options configure an emulation.
 type Options struct {
@@ -120,6 +132,7 @@ type Endpoint struct {
 	Dev *link.Device
 
 	tap   *water.Interface
+	out   chan []byte // frames for the TAP's writer
 	stack *netstack.Stack
 	iface *netstack.Iface
 }
@@ -142,11 +155,13 @@ type Emulator struct {
 	start time.Time
 	in    chan frame
 	free  chan []byte
+	wfree chan []byte // slabs for the TAP writers
 	done  chan struct{}
 	wg    sync.WaitGroup
 	stop  sync.Once
 
 	srv     servers
+	slab    int // the length of every read and write slab
 	mu      sync.Mutex
 	drops   map[string]uint64
 	queued  atomic.Uint64
@@ -343,8 +358,18 @@ func Start(s *topology.Scenario, opts Options) (_ *Emulator, err error) {
 	for _, ep := range e.Endpoints {
 		slab = max(slab, ep.Dev.MTU+slabHeadroom)
 	}
+	e.slab = slab
 	for range queueLen {
 		e.free <- make([]byte, slab)
+	}
+	e.wfree = make(chan []byte, writeSlabs)
+	for range writeSlabs {
+		e.wfree <- make([]byte, slab)
+	}
+	for _, ep := range e.Endpoints {
+		ep.out = make(chan []byte, writeQueueLen)
+		e.wg.Add(1)
+		go e.write(ep)
 	}
 	e.wg.Add(1)
 	go e.loop()
@@ -506,10 +531,47 @@ func (t tapWriter) Receive(dev *link.Device, pkt *packet.Buffer) {
 		env.Hop(pkt, trace.Hop{Node: dev.NS, Device: dev.Name, Kind: trace.KindDeliver,
 			Change: fmt.Sprintf("written to the TAP %s in namespace %s: the real kernel there receives it", dev.Name, t.ep.NS)})
 	}
-	if _, err := t.ep.tap.Write(pkt.Bytes()); err != nil {
-		t.e.countDrop("tap-write-failed")
+	defer pkt.Free()
+	b := pkt.Bytes()
+	if len(b) > t.e.slab {
+		// Larger than any TAP frame: write it here.
+		if _, err := t.ep.tap.Write(b); err != nil {
+			t.e.countDrop("tap-write-failed")
+		}
+		return
 	}
-	pkt.Free()
+	// A writer behind holds the loop up (as a write(2) in the loop did):
+	// the backlog stays in front of the simulator, where the readers'
+	// queue bounds it, and nothing is dropped after it.
+	var slab []byte
+	select {
+	case slab = <-t.e.wfree:
+	case <-t.e.done:
+		return
+	}
+	slab = append(slab[:0], b...)
+	select {
+	case t.ep.out <- slab:
+	case <-t.e.done:
+		t.e.wfree <- slab
+	}
+}
+
+// write is one TAP's writer: it writes the frames the loop hands it, in
+// order, so the loop does not spend its time in write(2).
+func (e *Emulator) write(ep *Endpoint) {
+	defer e.wg.Done()
+	for {
+		select {
+		case slab := <-ep.out:
+			if _, err := ep.tap.Write(slab); err != nil {
+				e.countDrop("tap-write-failed")
+			}
+			e.wfree <- slab[:0]
+		case <-e.done:
+			return
+		}
+	}
 }
 
 // read is one TAP's reader: it posts frames to the loop.
@@ -586,7 +648,7 @@ func (e *Emulator) loop() {
 		if wait == 0 {
 			select {
 			case f := <-e.in:
-				e.inject(f)
+				e.injectBatch(f)
 			case <-e.done:
 				return
 			default:
@@ -596,7 +658,7 @@ func (e *Emulator) loop() {
 		timer.Reset(wait)
 		select {
 		case f := <-e.in:
-			e.inject(f)
+			e.injectBatch(f)
 		case <-timer.C:
 		case <-e.done:
 			return
@@ -606,6 +668,26 @@ func (e *Emulator) loop() {
 			case <-timer.C:
 			default:
 			}
+		}
+	}
+}
+
+// drainMax bounds the frames injected per wakeup of the loop.
+const drainMax = 64
+
+// injectBatch injects f and then, without blocking, up to drainMax-1
+// more frames already waiting: under load the loop then pays for one
+// select and one timer reset per batch, not per frame. Each inject still
+// first runs everything due by its wall-clock time, so no frame or timer
+// is handled later or in another order than one at a time.
+func (e *Emulator) injectBatch(f frame) {
+	e.inject(f)
+	for range drainMax - 1 {
+		select {
+		case f := <-e.in:
+			e.inject(f)
+		default:
+			return
 		}
 	}
 }
