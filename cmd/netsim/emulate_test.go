@@ -49,7 +49,7 @@ func emulateScenarioFrom(t *testing.T, scen string) (file, prefix string) {
 	require.NoError(t, os.CopyFS(filepath.Join(dir, "manifests"), os.DirFS("../../scenarios/manifests")))
 	file = filepath.Join(dir, "scenario.yaml")
 	require.NoError(t, os.WriteFile(file, b, 0o644))
-	prefix = "netsim-" + name + "-"
+	prefix = "netsim-" + name + "."
 	t.Cleanup(func() { emulate.Cleanup("", prefix) })
 	return file, prefix
 }

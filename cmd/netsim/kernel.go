@@ -19,7 +19,9 @@ import (
 )
 
 // kernelPrefix is the namespace prefix of `netsim kernel up` for s.
-func kernelPrefix(s *topology.Scenario) string { return "nsk-" + s.Name + "-" }
+// The dot cannot occur in a scenario name (lowercase letters, digits and
+// '-'), so the prefix of "a" never matches the namespaces of "a-b".
+func kernelPrefix(s *topology.Scenario) string { return "nsk-" + s.Name + "." }
 
 func cmdKernel(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("kernel", stdout, stderr)
@@ -92,7 +94,7 @@ func cmdKernel(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	// verify: a private prefix, removed at the end, also on a signal.
-	vprefix := fmt.Sprintf("nsk-v%d-", os.Getpid())
+	vprefix := fmt.Sprintf("nskv%d.", os.Getpid())
 	if err := kernel.Supported(vprefix + "probe-"); err != nil {
 		fmt.Fprintf(stderr, "netsim kernel verify: %v\n", err)
 		return exitBadInput

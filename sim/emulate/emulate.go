@@ -177,7 +177,7 @@ type frame struct {
 
 // PrefixFor is the namespace prefix of a scenario's emulation.
 func PrefixFor(s *topology.Scenario) string {
-	return "netsim-" + sanitize(s.Name) + "-"
+	return "netsim-" + sanitize(s.Name) + "."
 }
 
 func sanitize(s string) string {
@@ -215,7 +215,7 @@ func CheckPrivileges() error {
 
 // lockPath is the lock file of the emulation with prefix.
 func lockPath(dir, prefix string) string {
-	return dir + "/emulate-" + strings.TrimSuffix(prefix, "-") + ".pid"
+	return dir + "/emulate-" + strings.TrimSuffix(prefix, ".") + ".pid"
 }
 
 // Leftovers lists the namespaces whose names start with prefix.
