@@ -298,3 +298,22 @@ func TestKernelVerifyTable(t *testing.T) {
 	assert.Regexp(t, `oversize-df-from-misconfigured-pod +dropped \(frag-needed\) +dropped \(frag-needed mtu 1450\)`, string(out))
 	assert.Regexp(t, `\n[0-9]+ flows compared: [0-9]+ agree, 0 disagree`, string(out))
 }
+
+// SIGTERM in the middle of `kernel verify` removes its namespaces.
+func TestKernelVerifySIGTERM(t *testing.T) {
+	file, _ := emulateScenarioFrom(t, "networkpolicy")
+	c := netsimCmd(t, "kernel", "verify", file)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	require.NoError(t, c.Start())
+	prefix := fmt.Sprintf("nskv%d.", c.Process.Pid)
+	// Wait until the build has made namespaces, then stop it.
+	require.Eventually(t, func() bool { return len(leftovers(t, prefix)) > 3 }, 20*time.Second, 20*time.Millisecond, "%s", &out)
+	require.NoError(t, c.Process.Signal(syscall.SIGTERM))
+	err := c.Wait()
+	t.Logf("%s", out.String())
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, "%s", out.String())
+	assert.Equal(t, 128+int(syscall.SIGTERM), ee.ExitCode(), "%s", out.String())
+	assert.Empty(t, leftovers(t, prefix))
+}

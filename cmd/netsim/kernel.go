@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"netsim/sim"
 	"netsim/sim/emulate"
@@ -102,18 +103,42 @@ func cmdKernel(args []string, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	stopping := make(chan struct{})
 	go func() {
-		if _, ok := <-sigs; ok {
-			if left, _ := emulate.Leftovers(vprefix); len(left) > 0 {
-				n := kernel.New("")
-				for _, ns := range left {
-					n.DeleteNS(ns)
-				}
-			}
-			os.Exit(130)
+		sig, ok := <-sigs
+		if !ok {
+			return
 		}
+		close(stopping)
+		// The build may still be making namespaces (an `ip netns add`
+		// in flight): delete until none has been seen for two checks.
+		n := kernel.New("")
+		for quiet, tries := 0, 0; quiet < 2 && tries < 50; tries++ {
+			left, _ := emulate.Leftovers(vprefix)
+			if len(left) == 0 {
+				quiet++
+			} else {
+				quiet = 0
+			}
+			for _, ns := range left {
+				n.DeleteNS(ns)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		code := 130
+		if sn, ok := sig.(syscall.Signal); ok {
+			code = 128 + int(sn)
+		}
+		os.Exit(code)
 	}()
 	rep, err := kernelverify.Verify(s, vprefix)
+	select {
+	case <-stopping:
+		// Interrupted: the handler removes the namespaces and exits with
+		// 128+signal; what the cut-short build says is not a result.
+		select {}
+	default:
+	}
 	if err != nil {
 		var probs topology.Problems
 		if errors.As(err, &probs) {
