@@ -18,7 +18,8 @@ import (
 // already removed. What it can build today: flannel with the vxlan,
 // host-gw or alivpc backend on an l2 underlay (a Linux bridge in its own
 // namespace, "underlay") or a vpc underlay (a router namespace standing in
-// for the vRouter, see vrouter), and Terway's shared-ENI veth and
+// for the vRouter, see vrouter, with the internet client and the NAT
+// gateway's and EIPs' NAT as iptables rules there, see natgw), and Terway's shared-ENI veth and
 // exclusive-ENI datapaths on a vpc underlay (terwayVeth). Every other data path is ErrUnsupported;
 // add one as a case here, with a scenario under testdata for the
 // differential test.
@@ -157,7 +158,14 @@ func (n *Net) vrouter(w *topology.World) error {
 		return err
 	}
 	port := map[string]string{}
-	for i, h := range append(append([]*topology.Host(nil), w.Nodes...), w.Instances...) {
+	hosts := append(append([]*topology.Host(nil), w.Nodes...), w.Instances...)
+	if w.Internet != nil {
+		// The internet client hangs off the router like an instance (its
+		// pseudo vSwitch's gateway is the router's port); natgw filters
+		// what may cross to and from it.
+		hosts = append(hosts, w.Internet)
+	}
+	for i, h := range hosts {
 		ns, err := n.AddNS(h.Name)
 		if err != nil {
 			return err
@@ -205,6 +213,13 @@ func (n *Net) vrouter(w *topology.World) error {
 		if e.Type != vpc.Custom {
 			continue
 		}
+		if e.NATGateway != nil && w.Internet != nil {
+			// The NAT gateway is the router's own SNAT/DNAT (natgw).
+			if err := n.IP(rt, "route", "add", e.Destination.String(), "via", w.Internet.IP.String(), "dev", port[w.Internet.Name], "onlink"); err != nil {
+				return err
+			}
+			continue
+		}
 		h := w.Host(e.NextHop)
 		if h == nil {
 			return fmt.Errorf("VPC route %s: next hop %q: %w", e.Destination, e.NextHop, ErrUnsupported)
@@ -213,7 +228,55 @@ func (n *Net) vrouter(w *topology.World) error {
 			return err
 		}
 	}
+	if w.Internet != nil {
+		return n.natgw(w, rt, port[w.Internet.Name])
+	}
 	return nil
+}
+
+// natgw gives the router namespace what the VPC's internet edge does, as
+// iptables rules: each instance EIP is a DNAT in and an SNAT out, each
+// NAT gateway SNAT entry an SNAT of its source prefix (most specific
+// first, as the gateway matches them), also for a packet from inside the
+// VPC to an EIP (it leaves through the gateway and comes back); nothing
+// else crosses between the VPC and the internet client (inet is the
+// router's port to it). Without root's iptables-restore it is
+// ErrUnsupported.
+func (n *Net) natgw(w *topology.World, rt, inet string) error {
+	restore := RestoreCommand()
+	if restore == "" {
+		return fmt.Errorf("the internet client: iptables-restore missing: %w", ErrUnsupported)
+	}
+	var nat, filter []string
+	for _, e := range w.VPC.EIPs() {
+		if e.Instance == "" {
+			continue
+		}
+		h := w.Host(e.Instance)
+		if h == nil {
+			continue
+		}
+		nat = append(nat,
+			fmt.Sprintf("-A PREROUTING -d %s/32 -j DNAT --to-destination %s", e.Addr, h.IP),
+			fmt.Sprintf("-A POSTROUTING -s %s/32 -o %s -j SNAT --to-source %s", h.IP, inet, e.Addr))
+		filter = append(filter, fmt.Sprintf("-A FORWARD -s %s/32 -o %s -j ACCEPT", h.IP, inet))
+	}
+	for _, g := range w.VPC.NATGateways() {
+		for _, se := range g.SNATEntries() {
+			nat = append(nat,
+				fmt.Sprintf("-A POSTROUTING -s %s -o %s -j SNAT --to-source %s", se.Source, inet, se.EIP),
+				fmt.Sprintf("-A POSTROUTING -s %s ! -o %s -m conntrack --ctstate DNAT -j SNAT --to-source %s", se.Source, inet, se.EIP))
+			filter = append(filter, fmt.Sprintf("-A FORWARD -s %s -o %s -j ACCEPT", se.Source, inet))
+		}
+	}
+	rules := "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +
+		strings.Join(nat, "\n") + "\nCOMMIT\n" +
+		"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
+		"-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n" +
+		fmt.Sprintf("-A FORWARD -i %s -m conntrack --ctstate DNAT -j ACCEPT\n", inet) +
+		strings.Join(filter, "\n") + "\n" +
+		fmt.Sprintf("-A FORWARD -i %s -j DROP\n-A FORWARD -o %s -j DROP\nCOMMIT\n", inet, inet)
+	return n.restore(rt, restore, rules)
 }
 
 // flannel programs every node as flanneld and the CNI bridge plugin do
