@@ -163,8 +163,8 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 		return "destination not resolvable: " + err.Error()
 	}
 	switch {
-	case strings.HasPrefix(f.To, "slb/"):
-		return "the SLB is not realised from kernel devices"
+	case strings.HasPrefix(f.To, "slb/") && !internetSLB(w, to.IP):
+		return "an intranet SLB is not realised from kernel devices (its address would need a device on the vSwitch answering ARP)"
 	case strings.HasPrefix(f.To, "dns:"):
 		return "cluster DNS is a model, not packets"
 	case !to.IP.IsValid():
@@ -434,4 +434,18 @@ func icmpWatch(n *kernel.Net, ns string, seq uint16, size int) (func() string, e
 		}
 		return ""
 	}, nil
+}
+
+// internetSLB reports whether addr is an internet-facing SLB, which the
+// kernel build's router namespace realises.
+func internetSLB(w *topology.World, addr netip.Addr) bool {
+	if w.VPC == nil {
+		return false
+	}
+	for _, lb := range w.VPC.SLBs() {
+		if lb.Address == addr {
+			return lb.AddressType == "internet"
+		}
+	}
+	return false
 }

@@ -247,7 +247,7 @@ func (n *Net) natgw(w *topology.World, rt, inet string) error {
 	if restore == "" {
 		return fmt.Errorf("the internet client: iptables-restore missing: %w", ErrUnsupported)
 	}
-	var nat, filter []string
+	var nat, filter, chains []string
 	for _, e := range w.VPC.EIPs() {
 		if e.Instance == "" {
 			continue
@@ -269,7 +269,44 @@ func (n *Net) natgw(w *topology.World, rt, inet string) error {
 			filter = append(filter, fmt.Sprintf("-A FORWARD -s %s -o %s -j ACCEPT", se.Source, inet))
 		}
 	}
-	rules := "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" +
+	// Internet-facing SLBs (CLB layer-4 listeners): the client's address
+	// is kept, the listener DNATs to its backends (nodes at the NodePort,
+	// or ENI pods) in round robin, which is what the CLB's smooth wrr does
+	// when the weights are equal; the whitelist is checked first. Unequal
+	// weights have no iptables equivalent here: ErrUnsupported.
+	for _, lb := range w.VPC.SLBs() {
+		if lb.AddressType != "internet" {
+			continue
+		}
+		for _, acl := range lb.ACL {
+			nat = append(nat, fmt.Sprintf("-A PREROUTING -d %s/32 -s %s -j SLB-%s", lb.Address, acl, lb.ID))
+		}
+		chain := "PREROUTING"
+		if len(lb.ACL) > 0 {
+			chains = append(chains, "SLB-"+lb.ID)
+			chain = "SLB-" + lb.ID
+		}
+		for _, l := range lb.Listeners() {
+			var live []*vpc.Backend
+			for _, b := range l.Backends {
+				if b.Weight > 0 {
+					if len(live) > 0 && b.Weight != live[0].Weight {
+						return fmt.Errorf("SLB %s listener %s/%d: backends of unequal weights: %w", lb.Name, l.Proto, l.Port, ErrUnsupported)
+					}
+					live = append(live, b)
+				}
+			}
+			proto := strings.ToLower(l.Proto)
+			for i, b := range live {
+				nth := ""
+				if left := len(live) - i; left > 1 {
+					nth = fmt.Sprintf(" -m statistic --mode nth --every %d --packet 0", left)
+				}
+				nat = append(nat, fmt.Sprintf("-A %s -d %s/32 -p %s --dport %d%s -j DNAT --to-destination %s:%d", chain, lb.Address, proto, l.Port, nth, b.Addr, b.Port))
+			}
+		}
+	}
+	rules := "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n" + chainDecls(chains) +
 		strings.Join(nat, "\n") + "\nCOMMIT\n" +
 		"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n" +
 		"-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n" +
@@ -426,4 +463,12 @@ func refused(w *topology.World, node, cidr string) bool {
 		}
 	}
 	return false
+}
+
+func chainDecls(chains []string) string {
+	var b strings.Builder
+	for _, c := range chains {
+		b.WriteString(":" + c + " - [0:0]\n")
+	}
+	return b.String()
 }
