@@ -191,6 +191,9 @@ func writeVerify(w io.Writer, rep *kernelverify.Report) {
 			mark, agree = "agree", agree+1
 		}
 		fmt.Fprintf(w, "  %-*s %-28s %-30s %-15s %-15s %s\n", fw, r.Flow, verdictCell(r.Sim, r.SimWhy), verdictCell(r.Kernel, r.KernelWhy), dash(r.SimSource), dash(r.KernelSource), mark)
+		if r.Note != "" {
+			fmt.Fprintf(w, "  %-*s   %s\n", fw, "", r.Note)
+		}
 	}
 	fmt.Fprintf(w, "\n%s compared: %d agree, %d disagree; %d skipped\n", plural(ran, "flow"), agree, ran-agree, len(rep.Rows)-ran)
 }

@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +50,11 @@ type Row struct {
 	KernelSource string `json:"kernel_source,omitempty"`
 	// Skipped says why the kernel side did not run this flow.
 	Skipped string `json:"skipped,omitempty"`
+	// Note says what was not compared and why (a Service's endpoint
+	// chosen differently in each world).
+	Note string `json:"note,omitempty"`
+	// otherEndpoint is set when the sources are not comparable.
+	otherEndpoint bool
 	// Agree is set when both sides ran and give the same verdict (and,
 	// when both delivered, the same source).
 	Agree bool `json:"agree"`
@@ -138,10 +144,10 @@ func Verify(s *topology.Scenario, prefix string) (*Report, error) {
 		case action != "":
 			row.Skipped = fmt.Sprintf("after the action %q, which the kernel build does not replay", action)
 		default:
-			row.Skipped = probe(w, n, f, &row)
+			row.Skipped = probe(w, n, f, fr, &row)
 		}
 		if row.Skipped == "" {
-			row.Agree = row.Sim == row.Kernel && (row.Sim != "delivered" || row.KernelSource == "" || row.SimSource == row.KernelSource)
+			row.Agree = row.Sim == row.Kernel && (row.Sim != "delivered" || row.KernelSource == "" || row.otherEndpoint || row.SimSource == row.KernelSource)
 		}
 		rep.Rows = append(rep.Rows, row)
 	}
@@ -149,7 +155,7 @@ func Verify(s *topology.Scenario, prefix string) (*Report, error) {
 }
 
 // probe runs one flow in the kernel build; it returns why it could not.
-func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string {
+func probe(w *topology.World, n *kernel.Net, f *topology.Flow, fr *sim.FlowResult, row *Row) string {
 	from, err := w.Resolve(f.From)
 	if err != nil || from.Stack == nil {
 		return "source not resolvable in the kernel build"
@@ -204,7 +210,7 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 		proto = "icmp"
 	}
 	var got []string
-	var src string
+	var src, responder string
 	switch proto {
 	case "icmp":
 		df := kernel.PMTUWant
@@ -239,7 +245,7 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 			got = append(got, res)
 		}
 	case "udp", "tcp":
-		stop, seen, err := servers(w, n, proto)
+		stop, seen, who, err := servers(w, n, proto)
 		if err != nil {
 			return err.Error()
 		}
@@ -260,6 +266,7 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 		stop()
 		if s := seen(); len(s) > 0 {
 			src = s[0]
+			responder = who()[0]
 		}
 	default:
 		return fmt.Sprintf("protocol %s has no kernel probe here", proto)
@@ -283,6 +290,22 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, row *Row) string 
 	}
 	row.KernelWhy = strings.Join(why, ", ")
 	row.KernelSource = src
+	if to.Service != nil && responder != "" {
+		// kube-proxy picks a Service endpoint at random in the kernel and
+		// from the scenario's seed in netsim: the source a node's SNAT
+		// gives depends on the endpoint (same node or not), so sources are
+		// compared only when the same endpoint answered in both worlds.
+		_, same := fr.Responders[responder]
+		if len(fr.Responders) != 1 || !same {
+			var simSide []string
+			for k := range fr.Responders {
+				simSide = append(simSide, k)
+			}
+			sort.Strings(simSide)
+			row.otherEndpoint = true
+			row.Note = fmt.Sprintf("sources not compared: the kernel's kube-proxy chose %s, the simulator's %s", responder, strings.Join(simSide, ", "))
+		}
+	}
 	return ""
 }
 
@@ -299,16 +322,17 @@ func contains(s []string, v string) bool {
 // namespace's simulated stack listens on (a Service's DNAT lands on the
 // target port); seen returns the client addresses they
 // saw, in order.
-func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen func() []string, err error) {
+func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen func() []string, who func() []string, err error) {
 	var mu sync.Mutex
-	var sources []string
+	var sources, answered []string
 	var closers []io.Closer
 	var wg sync.WaitGroup
-	record := func(a net.Addr) {
+	record := func(name string, a net.Addr) {
 		mu.Lock()
 		defer mu.Unlock()
 		if ap, err := netip.ParseAddrPort(a.String()); err == nil {
 			sources = append(sources, ap.Addr().String())
+			answered = append(answered, name)
 		}
 	}
 	stop = func() {
@@ -343,7 +367,7 @@ func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen 
 								if err != nil {
 									return
 								}
-								record(from)
+								record(st.Name, from)
 								pc.WriteTo(buf[:nr], from)
 							}
 						}()
@@ -361,7 +385,7 @@ func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen 
 							if err != nil {
 								return
 							}
-							record(conn.RemoteAddr())
+							record(st.Name, conn.RemoteAddr())
 							wg.Add(1)
 							go func() {
 								defer wg.Done()
@@ -376,7 +400,7 @@ func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen 
 			})
 			if err != nil {
 				stop()
-				return nil, nil, fmt.Errorf("%s echo on %s:%d: %w", proto, st.Name, port, err)
+				return nil, nil, nil, fmt.Errorf("%s echo on %s:%d: %w", proto, st.Name, port, err)
 			}
 			closers = append(closers, c)
 		}
@@ -386,7 +410,12 @@ func servers(w *topology.World, n *kernel.Net, proto string) (stop func(), seen 
 		defer mu.Unlock()
 		return append([]string(nil), sources...)
 	}
-	return stop, seen, nil
+	who = func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), answered...)
+	}
+	return stop, seen, who, nil
 }
 
 // icmpWatch opens a raw ICMP socket in ns that records the source of the
