@@ -35,7 +35,8 @@
 //     no offload state reaches the simulator.
 //   - Namespaces are made with topology/kernel's Net (ip netns add, IPv6
 //     off, lo up) and named Prefix+NAME, Prefix being
-//     "netsim-<scenario>-"; a lock file under LockDir holds the PID of the
+//     "netsim-<scenario>." (no scenario name holds a dot, so one
+//     scenario's prefix never matches another's names); a lock file under LockDir holds the PID of the
 //     running emulator. Nothing is ever added to the root namespace: the
 //     TAPs are created by a thread that has entered the pod namespace.
 //     Only the namespaces carry state that outlives a crash (TAPs vanish
@@ -833,8 +834,9 @@ func (e *Emulator) Close() error {
 			}
 		}
 		e.wg.Wait()
-		// Drop the slabs (queueLen slabs of the largest MTU plus slabHeadroom): a caller that
-		// keeps the Emulator after Close does not keep them.
+		// Drop the read slabs (queueLen of the largest MTU plus
+		// slabHeadroom): a caller that keeps the Emulator after Close
+		// does not keep them.
 		for len(e.free) > 0 {
 			<-e.free
 		}
