@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"netsim/dataplane/trace"
+	"netsim/internal/prose"
 )
 
 // Matrix views: which denials a grid marks.
@@ -72,7 +73,7 @@ func (c MatrixCell) Mark(view string) string {
 func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	ww := func(prefix, text string) { trace.WriteWrapped(w, prefix, text, 0) }
 	ww("", fmt.Sprintf("matrix of scenario %s (%s): CNI %s; %s, %s; ports %s; protocols %s",
-		m.Scenario, m.File, m.CNI, plural(len(m.Pods), "pod"), plural(len(m.Extra), "extra column"), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
+		m.Scenario, m.File, m.CNI, prose.Count(len(m.Pods), "pod"), prose.Count(len(m.Extra), "extra column"), joinInts(m.Ports), strings.Join(m.Protocols, ",")))
 	if len(m.Actions) > 0 {
 		ww("", "probed after the scenario's actions: "+strings.Join(m.Actions, ", "))
 	}
@@ -110,13 +111,6 @@ func WriteMatrixDenied(w io.Writer, m *Matrix) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "denied cells:")
 	writeReasonExamples(w, m, true)
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func joinInts(xs []int) string {

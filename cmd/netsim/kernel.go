@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"netsim/internal/prose"
 	"netsim/sim"
 	"netsim/sim/emulate"
 	"netsim/sim/kernelverify"
@@ -28,7 +30,11 @@ func cmdKernel(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("kernel", stdout, stderr)
 	out := fs.StringP("output", "o", "text", "verify's output format: text or json")
 	if err := fs.Parse(args); err != nil {
-		return parseError(fs, err, stderr)
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "netsim kernel: %v\n", err)
+		return exitBadInput
 	}
 	if fs.NArg() != 2 || !map[string]bool{"up": true, "down": true, "verify": true}[fs.Arg(0)] {
 		fmt.Fprintf(stderr, "netsim kernel: expected up, down or verify and one scenario FILE (netsim kernel up|down|verify FILE)\n")
@@ -160,14 +166,6 @@ func cmdKernel(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-func parseError(fs interface{ Name() string }, err error, stderr io.Writer) int {
-	if strings.Contains(err.Error(), "help requested") {
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "netsim %s: %v\n", fs.Name(), err)
-	return exitBadInput
-}
-
 func writeVerify(w io.Writer, rep *kernelverify.Report) {
 	fmt.Fprintf(w, "scenario %s (%s): the simulator against the same topology built from kernel devices\n", rep.Scenario, rep.File)
 	if rep.Skipped != "" {
@@ -195,7 +193,7 @@ func writeVerify(w io.Writer, rep *kernelverify.Report) {
 			fmt.Fprintf(w, "  %-*s   %s\n", fw, "", r.Note)
 		}
 	}
-	fmt.Fprintf(w, "\n%s compared: %d agree, %d disagree; %d skipped\n", plural(ran, "flow"), agree, ran-agree, len(rep.Rows)-ran)
+	fmt.Fprintf(w, "\n%s compared: %d agree, %d disagree; %d skipped\n", prose.Count(ran, "flow"), agree, ran-agree, len(rep.Rows)-ran)
 }
 
 func verdictCell(v, why string) string {
@@ -210,11 +208,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -48,3 +48,11 @@ func ListOf(what string, names []string) string {
 	}
 	return what + " are: " + strings.Join(names, ", ")
 }
+
+// Count is n and what, plural unless n is 1: "1 flow", "3 flows".
+func Count(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}

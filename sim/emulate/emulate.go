@@ -178,20 +178,8 @@ type frame struct {
 
 // PrefixFor is the namespace prefix of a scenario's emulation.
 func PrefixFor(s *topology.Scenario) string {
-	return "netsim-" + sanitize(s.Name) + "."
-}
-
-func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
+	// Scenario names are validated: lowercase letters, digits and '-'.
+	return "netsim-" + s.Name + "."
 }
 
 // CheckPrivileges says what is missing to create namespaces and TAPs.

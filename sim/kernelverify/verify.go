@@ -22,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -126,6 +127,14 @@ func Verify(s *topology.Scenario, prefix string) (*Report, error) {
 	for _, f := range res.Flows {
 		results[f.Name] = f
 	}
+	owners := map[netip.Addr]string{}
+	for _, st := range w.Stacks() {
+		for _, ifc := range st.Ifaces() {
+			for _, a := range ifc.Addrs {
+				owners[a.Prefix.Addr()] = st.Name
+			}
+		}
+	}
 	action := ""
 	for i := range s.Flows {
 		f := &s.Flows[i]
@@ -144,7 +153,7 @@ func Verify(s *topology.Scenario, prefix string) (*Report, error) {
 		case action != "":
 			row.Skipped = fmt.Sprintf("after the action %q, which the kernel build does not replay", action)
 		default:
-			row.Skipped = probe(w, n, f, fr, &row)
+			row.Skipped = probe(w, n, owners, f, fr, &row)
 		}
 		if row.Skipped == "" {
 			row.Agree = row.Sim == row.Kernel && (row.Sim != "delivered" || row.KernelSource == "" || row.otherEndpoint || row.SimSource == row.KernelSource)
@@ -155,7 +164,8 @@ func Verify(s *topology.Scenario, prefix string) (*Report, error) {
 }
 
 // probe runs one flow in the kernel build; it returns why it could not.
-func probe(w *topology.World, n *kernel.Net, f *topology.Flow, fr *sim.FlowResult, row *Row) string {
+// owners maps every address of the world to the namespace holding it.
+func probe(w *topology.World, n *kernel.Net, owners map[netip.Addr]string, f *topology.Flow, fr *sim.FlowResult, row *Row) string {
 	from, err := w.Resolve(f.From)
 	if err != nil || from.Stack == nil {
 		return "source not resolvable in the kernel build"
@@ -184,14 +194,6 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, fr *sim.FlowResul
 	if to.Service != nil {
 		// Every endpoint must be a realised namespace (the kubernetes
 		// Service's is the API server host, which is not).
-		owners := map[netip.Addr]string{}
-		for _, st := range w.Stacks() {
-			for _, ifc := range st.Ifaces() {
-				for _, a := range ifc.Addrs {
-					owners[a.Prefix.Addr()] = st.Name
-				}
-			}
-		}
 		for _, eps := range to.Service.Endpoints {
 			for _, ep := range eps {
 				if _, ok := n.NS[owners[ep.IP]]; !ok {
@@ -276,7 +278,7 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, fr *sim.FlowResul
 	for _, g := range got {
 		if g == "reply" {
 			replies++
-		} else if !contains(why, g) {
+		} else if !slices.Contains(why, g) {
 			why = append(why, g)
 		}
 	}
@@ -307,15 +309,6 @@ func probe(w *topology.World, n *kernel.Net, f *topology.Flow, fr *sim.FlowResul
 		}
 	}
 	return ""
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // servers starts an echo server on every port of proto that a realised
