@@ -54,18 +54,18 @@ flows:
 `
 
 type benchWorld struct {
-	loop  *sim.Loop
+	loop *sim.Loop
 	// a and b are the two pods' stacks; lastRefresh is the virtual time
 	// of the last steady-state refresh (see run).
 	a, b        *netstack.Stack
 	aIP         netip.Addr
 	lastRefresh time.Duration
 	seq         uint16 // pings sent by refresh
-	env   *link.Env
-	src   *link.Device // pod a's eth0
-	frame []byte
-	dst   netip.AddrPort
-	world *topology.World
+	env         *link.Env
+	src         *link.Device // pod a's eth0
+	frame       []byte
+	dst         netip.AddrPort
+	world       *topology.World
 }
 
 func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string, viaService bool) *benchWorld {
@@ -157,7 +157,10 @@ func (bw *benchWorld) run(b benchTimer, n int) {
 }
 
 // benchTimer is the part of testing.B that run uses.
-type benchTimer interface{ StopTimer(); StartTimer() }
+type benchTimer interface {
+	StopTimer()
+	StartTimer()
+}
 
 // refresh is one ping from pod b to pod a, run to completion.
 func (bw *benchWorld) refresh() {
