@@ -239,3 +239,28 @@ func TestBenchmarkSteadyState(t *testing.T) {
 	// Pod b's eth0 also received one echo reply per refresh.
 	require.Equal(t, rx+steps*per+uint64(bw.seq), bw.b.Iface("eth0").Dev.Stats.RxPackets, "every datagram reaches pod b")
 }
+
+// BenchmarkFastPath runs the cross-node paths with the fast path's caches
+// on and off (link.Env.SlowPath), one after the other in each -count
+// round, so that their ratio comes from adjacent runs.
+func BenchmarkFastPath(b *testing.B) {
+	for _, p := range paths {
+		if p.dst != "node-2" {
+			continue
+		}
+		for _, slow := range []bool{false, true} {
+			name := p.name + "/fast"
+			if slow {
+				name = p.name + "/slow"
+			}
+			b.Run(name, func(b *testing.B) {
+				bw := newBenchWorld(b, p.name, p.underlay, p.backend, p.dst, p.viaService)
+				bw.env.SlowPath = slow
+				b.ReportAllocs()
+				b.ResetTimer()
+				bw.run(b, b.N)
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
+			})
+		}
+	}
+}
