@@ -68,7 +68,7 @@ type Env struct {
 	// Both ways give the same packets, counters and traces; tests run the
 	// bundled scenarios both ways and compare.
 	SlowPath bool
-	nextID     uint64
+	nextID   uint64
 }
 
 // NewEnv returns an Env with a fresh pool.
