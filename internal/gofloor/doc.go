@@ -7,11 +7,13 @@
 // netsim's dataplane path benchmarks are compared against, as a ratio
 // measured in the same `make bench` run.
 //
-// The code is copied unchanged from ../shared/reference/gofloor (the
-// reference the project's issue 12 measures against) so that a clean
-// clone can run it; only the import path of gopacket differs
-// and gofmt has aligned a few fields and comments
-// (github.com/gopacket/gopacket, the fork netsim already depends on, in
-// place of github.com/google/gopacket). All of it lives in _test.go
-// files: the package has no API and nothing imports it.
+// The code is copied from ../shared/reference/gofloor (the reference the
+// project's issue 12 measures against) so that a clean clone can run it,
+// unchanged but for two things: gopacket is imported from
+// github.com/gopacket/gopacket (the fork netsim already depends on) in
+// place of github.com/google/gopacket, and gofmt has aligned a few fields
+// and comments. All of it lives in _test.go files: the package has no API
+// and nothing imports it. Run the floor alone with
+//
+//	GOMAXPROCS=1 go test ./internal/gofloor -run '^$' -bench Path8Hop -benchmem
 package gofloor
