@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench bench-memory fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -30,9 +30,30 @@ test:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	$(GO) test ./...
 
-# Benchmarks: compare the modes as ratios measured in one run.
+# Benchmarks: one table of every dataplane path benchmark and the floor
+# (internal/gofloor, a bare 8-hop Go forwarder): ns/packet, Mpps/core,
+# ratios to the floor and to host-gw, allocations a packet. One core
+# (-cpu 1), medians of BENCH_COUNT rounds; each round runs the floor, then
+# every path, so every ratio comes from the same run. The raw go test
+# output is kept in $(OUT)/bench.txt.
+BENCH_COUNT ?= 5
+BENCH_TIME  ?= 1s
 bench:
-	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+	@mkdir -p $(OUT)
+	@: > $(OUT)/bench.txt
+	@for i in $$(seq $(BENCH_COUNT)); do \
+	  echo "bench: round $$i of $(BENCH_COUNT)" >&2; \
+	  $(GO) test ./internal/gofloor -run '^$$' -bench '^BenchmarkPath8Hop$$' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
+	  $(GO) test ./dataplane -run '^$$' -bench 'PodToPod' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
+	done
+	@$(GO) run ./cmd/benchtable < $(OUT)/bench.txt
+
+# The memory table for long runs: sim's TestMemoryIsFlatInExchanges (heap
+# after GC for a flow of n and k×n exchanges) as a table.
+bench-memory:
+	@mkdir -p $(OUT)
+	@$(GO) test ./sim -run '^TestMemoryIsFlatInExchanges$$' -count 1 -v > $(OUT)/bench-memory.txt; rc=$$?; \
+	  $(GO) run ./cmd/benchtable --memory < $(OUT)/bench-memory.txt && exit $$rc
 
 # Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
 # on different nodes of flannel vxlan and alivpc, through `netsim emulate`
