@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench bench-memory fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench bench-memory bench-model fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -47,6 +47,12 @@ bench:
 	  $(GO) test ./dataplane -run '^$$' -bench 'PodToPod' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
 	done
 	@$(GO) run ./cmd/benchtable < $(OUT)/bench.txt
+
+# The modelled encapsulation cost of every CNI mode (netsim bench model):
+# bytes on the wire per payload byte and per-packet work, derived from
+# traced runs of the simulator.
+bench-model: build
+	./$(BIN) bench model
 
 # The memory table for long runs: sim's TestMemoryIsFlatInExchanges (heap
 # after GC for a flow of n and k×n exchanges) as a table.
