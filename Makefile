@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench bench-memory bench-model fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench bench-memory bench-model bench-kernel fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -53,6 +53,18 @@ bench:
 # traced runs of the simulator.
 bench-model: build
 	./$(BIN) bench model
+
+# The real kernel's data path per CNI mode (root, iperf3): 64-byte UDP
+# packets/s and TCP throughput from pod a to pod b on another node, for
+# every mode `netsim kernel` can build on the topology of bench-model,
+# each round measuring every mode so ratios to host-gw come from adjacent
+# runs; medians of KBENCH_RUNS rounds of KBENCH_SECONDS per iperf3 test.
+# Skipped without root; modes the realiser cannot build are listed.
+KBENCH_RUNS    ?= 3
+KBENCH_SECONDS ?= 2
+bench-kernel:
+	NETSIM_KERNEL_BENCH=1 NETSIM_KERNEL_BENCH_RUNS=$(KBENCH_RUNS) NETSIM_KERNEL_BENCH_SECONDS=$(KBENCH_SECONDS) \
+		$(GO) test ./sim/emulate -run '^TestKernelModesReport$$' -count 1 -v -timeout 30m
 
 # The memory table for long runs: sim's TestMemoryIsFlatInExchanges (heap
 # after GC for a flow of n and k×n exchanges) as a table.

@@ -151,6 +151,17 @@ func (m Mode) scenario() string {
 	return b.String()
 }
 
+// Scenario is the mode's scenario: two nodes on one vSwitch (or L2
+// segment), pod a on node-1, pod b on node-2 listening on UDP 9000 (an
+// echo), and one warm-up flow of a 64-byte datagram from a to b.
+func (m Mode) Scenario() (*topology.Scenario, error) {
+	s, err := topology.Parse(strings.ReplaceAll(m.Name, " ", "-")+".yaml", []byte(m.scenario()))
+	if err != nil {
+		return nil, fmt.Errorf("%s: the scenario: %w", m.Name, err)
+	}
+	return s, nil
+}
+
 // frame is one frame a device sent.
 type frame struct {
 	id  uint64
@@ -177,9 +188,9 @@ const sport = 40000
 // and frames give the cost.
 func Measure(m Mode) (Cost, error) {
 	c := Cost{Mode: m.Name}
-	s, err := topology.Parse(m.Name+".yaml", []byte(m.scenario()))
+	s, err := m.Scenario()
 	if err != nil {
-		return c, fmt.Errorf("%s: the scenario: %w", m.Name, err)
+		return c, err
 	}
 	r, err := sim.NewRunner(s)
 	if err != nil {
