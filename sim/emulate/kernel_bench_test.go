@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -118,9 +119,7 @@ func kernelReport(modes []*kernelMode, skipped []string, runs, secs int) string 
 	var b strings.Builder
 	fmt.Fprintf(&b, "Kernel data path per CNI mode, measured (kernel): pod a (node-1) → pod b (node-2), iperf3, offloads off;\n")
 	fmt.Fprintf(&b, "medians of %d rounds of %d s per test, every mode measured in each round; ratios are medians of per-round ratios to host-gw.\n\n", runs, secs)
-	// "×" is two bytes: the width of its columns is one more.
-	fmt.Fprintf(&b, "%-18s %10s %10s %10s %10s %8s  %s\n", "mode", "UDP kpps", "× host-gw", "TCP Gbit/s", "× host-gw", "UDP loss", "figures")
-	fmt.Fprintf(&b, "%-18s %10s %9s %10s %9s %8s  %s\n", strings.Repeat("-", 18), "--------", "---------", "----------", "---------", "--------", "-----------------")
+	rows := [][]string{{"mode", "UDP kpps", "× host-gw", "TCP Gbit/s", "× host-gw", "UDP loss", "figures"}}
 	for _, m := range modes {
 		col := func(v []figures, f func(figures) float64) float64 {
 			x := make([]float64, len(v))
@@ -132,11 +131,49 @@ func kernelReport(modes []*kernelMode, skipped []string, runs, secs int) string 
 		udp := func(f figures) float64 { return f.udpKpps }
 		tcp := func(f figures) float64 { return f.tcpGbps }
 		loss := func(f figures) float64 { return f.udpLoss }
-		fmt.Fprintf(&b, "%-18s %10.1f %9.2f %10.3f %9.2f %8.2f  %s\n", m.name,
-			col(m.runs, udp), col(m.ratios, udp), col(m.runs, tcp), col(m.ratios, tcp), col(m.runs, loss), "measured (kernel)")
+		rows = append(rows, []string{m.name,
+			fmt.Sprintf("%.1f", col(m.runs, udp)), fmt.Sprintf("%.2f", col(m.ratios, udp)),
+			fmt.Sprintf("%.3f", col(m.runs, tcp)), fmt.Sprintf("%.2f", col(m.ratios, tcp)),
+			fmt.Sprintf("%.2f", col(m.runs, loss)), "measured (kernel)"})
 	}
+	writeColumns(&b, rows)
 	for _, s := range skipped {
 		fmt.Fprintf(&b, "skipped: %s\n", s)
 	}
 	return b.String()
+}
+
+// writeColumns prints rows aligned (the first and last columns left, the
+// others right) with a rule under the header.
+func writeColumns(b *strings.Builder, rows [][]string) {
+	width := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(r []string) {
+		var l strings.Builder
+		for i, c := range r {
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			switch {
+			case i == 0:
+				l.WriteString(c + pad)
+			case i == len(r)-1:
+				l.WriteString("  " + c + pad)
+			default:
+				l.WriteString("  " + pad + c)
+			}
+		}
+		b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
+	}
+	line(rows[0])
+	rule := make([]string, len(width))
+	for i, n := range width {
+		rule[i] = strings.Repeat("-", n)
+	}
+	line(rule)
+	for _, r := range rows[1:] {
+		line(r)
+	}
 }
