@@ -157,11 +157,51 @@ func speedTable(r io.Reader, w io.Writer, floorName, hostgwName string, procs in
 	if hostgw == nil {
 		return fmt.Errorf("the host-gw benchmark %s is not in the input", hostgwName)
 	}
-	floorNS, hostgwNS := median(floor.ns), median(hostgw.ns)
 	runs := map[int]bool{}
-	rows := [][]string{{"path", "ns/packet", "spread", "Mpps/core", "× floor", "× host-gw", "allocs/packet"}}
 	for _, res := range results {
 		runs[len(res.ns)] = true
+	}
+	// rounds are the per-round values of res when the input is rounds of
+	// make bench: every benchmark ran R times, or 2R times (the floor,
+	// run before and after the paths of each round: the mean of the two
+	// brackets the round). nil otherwise.
+	minRuns := len(floor.ns)
+	for _, res := range results {
+		minRuns = min(minRuns, len(res.ns))
+	}
+	rounds := func(res *result) []float64 {
+		switch len(res.ns) {
+		case minRuns:
+			return res.ns
+		case 2 * minRuns:
+			v := make([]float64, minRuns)
+			for k := range v {
+				v[k] = (res.ns[2*k] + res.ns[2*k+1]) / 2
+			}
+			return v
+		}
+		return nil
+	}
+	perRound := true
+	for _, res := range results {
+		perRound = perRound && rounds(res) != nil
+	}
+	// ratio is the median of the per-round ratios (a change of the
+	// machine's speed between rounds cancels out), or without rounds the
+	// ratio of the medians.
+	ratio := func(res, ref *result) float64 {
+		if !perRound {
+			return median(res.ns) / median(ref.ns)
+		}
+		a, b := rounds(res), rounds(ref)
+		r := make([]float64, len(a))
+		for i := range a {
+			r[i] = a[i] / b[i]
+		}
+		return median(r)
+	}
+	rows := [][]string{{"path", "ns/packet", "spread", "Mpps/core", "× floor", "× host-gw", "allocs/packet"}}
+	for _, res := range results {
 		ns := median(res.ns)
 		allocs := "-"
 		if len(res.allocs) > 0 {
@@ -180,8 +220,8 @@ func speedTable(r io.Reader, w io.Writer, floorName, hostgwName string, procs in
 			strconv.FormatFloat(ns, 'f', 1, 64),
 			fmt.Sprintf("±%.0f%%", 50*(hi-lo)/ns),
 			strconv.FormatFloat(1e3/ns, 'f', 2, 64),
-			strconv.FormatFloat(ns/floorNS, 'f', 2, 64),
-			strconv.FormatFloat(ns/hostgwNS, 'f', 2, 64),
+			strconv.FormatFloat(ratio(res, floor), 'f', 2, 64),
+			strconv.FormatFloat(ratio(res, hostgw), 'f', 2, 64),
 			allocs,
 		})
 	}
@@ -190,8 +230,13 @@ func speedTable(r io.Reader, w io.Writer, floorName, hostgwName string, procs in
 		counts = append(counts, strconv.Itoa(n))
 	}
 	slices.Sort(counts)
+	how := fmt.Sprintf("the medians of the per-round ratios (%d rounds)", minRuns)
+	if !perRound {
+		how = "ratios of the medians"
+	}
 	fmt.Fprintf(w, "Simulator speed, measured: GOMAXPROCS=%d, medians of %s runs each, ratios from the same run.\n", procs, strings.Join(counts, "/"))
-	fmt.Fprintf(w, "× floor and × host-gw are ns/packet over the floor's (%s, a bare 8-hop Go forwarder) and host-gw's; spread is half the min–max range.\n\n", floorName)
+	fmt.Fprintf(w, "× floor and × host-gw are ns/packet over the floor's (%s, a bare 8-hop Go forwarder) and over host-gw's,\n", floorName)
+	fmt.Fprintf(w, "%s; spread is half the min–max range of ns/packet over the median.\n\n", how)
 	writeTable(w, rows, 1)
 	return nil
 }

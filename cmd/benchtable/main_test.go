@@ -68,6 +68,60 @@ BenchmarkPath8Hop/inner64              1000   300 ns/op  0 B/op  0 allocs/op
 	assert.Equal(t, []string{"PodToPod/cross-node-vxlan", "3000.0", "±0%", "0.33", "12.00", "3.00", "2"}, rows["PodToPod/cross-node-vxlan"])
 	assert.Equal(t, []string{"Path8Hop/inner64", "(floor)", "250.0", "±20%", "4.00", "1.00", "0.25", "0"}, rows["Path8Hop/inner64"])
 	assert.Contains(t, out.String(), "medians of 1/2/3 runs each")
+	assert.Contains(t, out.String(), "ratios of the medians")
+}
+
+// TestPerRoundRatios: with the same number of runs of every benchmark (the
+// rounds of make bench), a ratio is the median of the ratios of round k's
+// results, so a slow round (here the third, twice as slow throughout)
+// does not skew it.
+func TestPerRoundRatios(t *testing.T) {
+	in := `BenchmarkPath8Hop/inner64  1000  100 ns/op
+BenchmarkPodToPod/cross-node-host-gw  1000  1000 ns/op
+BenchmarkPodToPod/cross-node-vxlan  1000  3000 ns/op
+BenchmarkPath8Hop/inner64  1000  120 ns/op
+BenchmarkPodToPod/cross-node-host-gw  1000  1100 ns/op
+BenchmarkPodToPod/cross-node-vxlan  1000  2200 ns/op
+BenchmarkPath8Hop/inner64  1000  200 ns/op
+BenchmarkPodToPod/cross-node-host-gw  1000  2000 ns/op
+BenchmarkPodToPod/cross-node-vxlan  1000  5000 ns/op
+`
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(nil, strings.NewReader(in), &out, &errOut), errOut.String())
+	var vxlan []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "PodToPod/cross-node-vxlan" {
+			vxlan = f
+		}
+	}
+	// ns medians 3000; × floor: 30, 18.33, 25 → 25 (ratio of medians: 25);
+	// × host-gw: 3, 2, 2.5 → 2.5 (ratio of medians: 3000/1100 = 2.73).
+	assert.Equal(t, []string{"PodToPod/cross-node-vxlan", "3000.0", "±47%", "0.33", "25.00", "2.50", "-"}, vxlan)
+	assert.Contains(t, out.String(), "the medians of the per-round ratios (3 rounds)")
+}
+
+// TestBracketedFloor: the floor run twice a round (before and after the
+// paths) counts as the mean of the two in that round's ratios.
+func TestBracketedFloor(t *testing.T) {
+	in := `BenchmarkPath8Hop/inner64  1000  100 ns/op
+BenchmarkPodToPod/cross-node-host-gw  1000  1000 ns/op
+BenchmarkPath8Hop/inner64  1000  300 ns/op
+BenchmarkPath8Hop/inner64  1000  100 ns/op
+BenchmarkPodToPod/cross-node-host-gw  1000  1200 ns/op
+BenchmarkPath8Hop/inner64  1000  100 ns/op
+`
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(nil, strings.NewReader(in), &out, &errOut), errOut.String())
+	var hostgw []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == "PodToPod/cross-node-host-gw" {
+			hostgw = f
+		}
+	}
+	// Round 1: 1000 / mean(100, 300) = 5; round 2: 1200 / 100 = 12; median 8.5.
+	assert.Equal(t, []string{"PodToPod/cross-node-host-gw", "(host-gw)", "1100.0", "±9%", "0.91", "8.50", "1.00", "-"}, hostgw)
+	assert.Contains(t, out.String(), "medians of 2/4 runs each")
+	assert.Contains(t, out.String(), "(2 rounds)")
 }
 
 // TestProcsSuffix: with --procs 2 the -2 go test appends is removed, and a

@@ -74,9 +74,11 @@ type Wire struct {
 // PerByte is wire bytes per payload byte.
 func (w Wire) PerByte() float64 { return float64(w.Frame) / float64(w.Payload) }
 
-// Work is what one warm packet (pod a on node-1 to pod b on node-2, after
-// one exchange has created the conntrack entries and resolved every
-// neighbour) meets, counted from its trace: the request direction only.
+// Work is what one warm datagram from pod a on node-1 to pod b on node-2
+// meets, counted from its trace up to its delivery in pod b (the request
+// direction only): warm means every neighbour is resolved and its
+// conntrack entries have seen a reply (ESTABLISHED), so the nat table is
+// not consulted, as for every packet of a flow after its first.
 type Work struct {
 	// Namespaces counts the network namespaces (and the VPC or L2 fabric)
 	// the packet passes through, entering each once a visit.
