@@ -15,15 +15,17 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // TestGolden runs benchtable on captured `go test` output (testdata/*.txt:
-// the dataplane and gofloor benchmarks with GOMAXPROCS=1 -count 2, and
-// TestMemoryIsFlatInExchanges -v) and compares the tables with the golden
-// files.
+// the dataplane and gofloor benchmarks with GOMAXPROCS=1 -count 2; the
+// out/bench.txt of a `make bench`, five rounds with the floor before and
+// after the paths; TestMemoryIsFlatInExchanges -v) and compares the
+// tables with the golden files.
 func TestGolden(t *testing.T) {
 	tests := []struct {
 		name, input, golden string
 		args                []string
 	}{
 		{name: "speed", input: "bench.txt", golden: "bench.golden"},
+		{name: "make bench rounds", input: "rounds.txt", golden: "rounds.golden"},
 		{name: "memory", input: "memory.txt", golden: "memory.golden", args: []string{"--memory"}},
 	}
 	for _, tt := range tests {

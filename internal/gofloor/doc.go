@@ -13,7 +13,9 @@
 // github.com/gopacket/gopacket (the fork netsim already depends on) in
 // place of github.com/google/gopacket, and gofmt has aligned a few fields
 // and comments. All of it lives in _test.go files: the package has no API
-// and nothing imports it. Run the floor alone with
+// and nothing imports it. floor_test.go is netsim's own: a test that the
+// path still delivers, so `go test ./...` catches a broken floor. Run the
+// floor alone with
 //
 //	GOMAXPROCS=1 go test ./internal/gofloor -run '^$' -bench Path8Hop -benchmem
 package gofloor
