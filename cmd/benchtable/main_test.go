@@ -130,13 +130,13 @@ BenchmarkPath8Hop/inner64  1000  100 ns/op
 // name's own trailing -1 is kept.
 func TestProcsSuffix(t *testing.T) {
 	in := `BenchmarkPodToPod/cross-node-host-gw-2  1000  1000 ns/op
-BenchmarkFelixPodToPod/node-1-2  1000  500 ns/op
+BenchmarkFelixPodToPod/felix-same-node-2  1000  500 ns/op
 BenchmarkPath8Hop/inner64-2  1000  100 ns/op
 `
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run([]string{"--procs", "2"}, strings.NewReader(in), &out, &errOut), errOut.String())
 	assert.Contains(t, out.String(), "GOMAXPROCS=2")
-	assert.Contains(t, out.String(), "FelixPodToPod/node-1 ")
+	assert.Contains(t, out.String(), "FelixPodToPod/felix-same-node ")
 	assert.NotContains(t, out.String(), "-2 ")
 }
 
