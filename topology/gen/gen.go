@@ -162,7 +162,7 @@ func perZone(n, z, i int) int {
 // plan lays out the addresses of o.
 func plan(o Options) (*layout, error) {
 	l := &layout{o: o, underlay: "vpc"}
-	zs := zones
+	zs := zones[:min(len(zones), o.Nodes)]
 	if o.CNI == FlannelHostGW || o.CNI == CalicoBGP {
 		// One Ethernet segment: host-gw and BGP without encapsulation
 		// need their peers on-link (an ACK VPC's vRouter drops them).
@@ -216,11 +216,14 @@ func plan(o Options) (*layout, error) {
 		}
 		l.podCIDR = podNetwork(o.Nodes, l.nodeMask)
 	default:
+		// host-local hands out the node pod CIDR less its network, cni0's
+		// and the broadcast address (netsim's bound; ACK quotes 2 more).
+		fits := func(mask int) bool { return 1<<(32-mask)-3 >= o.Pods }
 		l.nodeMask = ackplan.MaxNodeMask
-		for l.nodeMask > ackplan.MinNodeMask && ack.FlannelPodsPerNode(l.nodeMask) < o.Pods {
+		for l.nodeMask > ackplan.MinNodeMask && !fits(l.nodeMask) {
 			l.nodeMask--
 		}
-		if ack.FlannelPodsPerNode(l.nodeMask) < o.Pods {
+		if !fits(l.nodeMask) {
 			return nil, fmt.Errorf("gen: %d pods per node are more than flannel's largest node pod CIDR (/%d) holds", o.Pods, ackplan.MinNodeMask)
 		}
 		l.podCIDR = podNetwork(o.Nodes, l.nodeMask)
@@ -322,16 +325,16 @@ func (l *layout) write(w *bufio.Writer) {
 	case CalicoBGP:
 		p("    mode: calico\n    calico: {ipipMode: Never, vxlanMode: Never, blockSize: %d}\n", l.nodeMask)
 	}
-	// Pods: p-N-1 on every node is app=web (the Services select the first
-	// two nodes' p-N-2 as app=api); the others carry no labels. Every pod
-	// listens on 8080.
+	// Pods: p-1-2 and p-2-2 are app=api, the first pod of the last two
+	// nodes app=db (the two Services select them); the others carry no
+	// labels. The Services' pods listen on 8080.
 	p("pods:\n")
 	for n := 1; n <= o.Nodes; n++ {
 		for i := 1; i <= o.Pods; i++ {
 			switch {
 			case i == 2 && n <= 2:
 				p("  - {name: %s, node: %s, labels: {app: api}, ports: [{port: 8080, name: http}]}\n", podName(n, i), nodeName(n))
-			case i == 2 && n > o.Nodes-2:
+			case i == 1 && n >= o.Nodes-1:
 				p("  - {name: %s, node: %s, labels: {app: db}, ports: [{port: 8080, name: http}]}\n", podName(n, i), nodeName(n))
 			default:
 				p("  - {name: %s, node: %s}\n", podName(n, i), nodeName(n))
@@ -344,23 +347,23 @@ func (l *layout) write(w *bufio.Writer) {
 		p("    spec:\n      selector: {app: %s}\n      ports: [{name: http, port: 80, targetPort: http}]\n", svc)
 	}
 	p("flows:\n")
-	last := nodeName(o.Nodes)
 	if o.CNI == CalicoBGP {
 		// On an L2 segment nothing gives the nodes a default route, and
 		// calico's proxy ARP for 169.254.1.1 answers only with one (see
 		// scenarios/calico-bgp.yaml): the nodes of the flows get one.
-		for _, n := range []string{nodeName(1), nodeName(2), nodeName(o.Nodes - 1), last} {
-			if n == nodeName(2) && o.Nodes-1 == 2 {
+		for _, i := range slices.Compact([]int{1, 2, max(o.Nodes-1, 3), max(o.Nodes, 3)}) {
+			if i > o.Nodes {
 				continue
 			}
+			n := nodeName(i)
 			p("  - {name: default-route-%s, action: add-node-route, node: %s, route: default via %s dev eth0}\n", n, n, gateway(l.nodeVSW[0].cidr))
 		}
 	}
 	p("  - {name: pod-to-pod-same-node, from: pod/%s, to: pod/%s, expect: delivered}\n", podName(1, 1), podName(1, 2))
-	p("  - {name: pod-to-pod-cross-node, from: pod/%s, to: pod/%s, protocol: tcp, port: 8080, expect: delivered}\n", podName(1, 1), podName(o.Nodes, 2))
+	p("  - {name: pod-to-pod-cross-node, from: pod/%s, to: pod/%s, protocol: tcp, port: 8080, expect: delivered}\n", podName(1, 1), podName(o.Nodes, 1))
 	p("  - {name: pod-to-pod-cross-node-icmp, from: pod/%s, to: pod/%s, expect: delivered}\n", podName(o.Nodes, 3%o.Pods+1), podName(1, 2))
 	p("  - {name: pod-to-service, from: pod/%s, to: svc/api, protocol: tcp, port: 80, count: 2, expect: delivered}\n", podName(o.Nodes, 1))
-	p("  - {name: pod-to-service-db, from: pod/%s, to: svc/db, protocol: tcp, port: 80, expect: delivered}\n", podName(1, 1))
+	p("  - {name: pod-to-service-db, from: pod/%s, to: svc/db, protocol: tcp, port: 80, expect: delivered}\n", podName(1, 2))
 }
 
 // gateway is an address of the segment no node or instance has: the last
