@@ -72,6 +72,10 @@ type World struct {
 	// deletedRoutes and deletedPods are what actions removed, for show.
 	deletedRoutes map[*netstack.Stack][]*netstack.Route
 	deletedPods   []*WiredPod
+	// scenarioPods indexes Scenario.Pods by namespace/name (the first of
+	// a name), built when first needed (scenarioPod).
+	scenarioPods  map[[2]string]int
+	scenarioPodsN int // len(Scenario.Pods) when indexed
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -159,7 +163,7 @@ type builder struct {
 	s     *Scenario
 	w     *World
 	probs Problems
-	used  map[netip.Addr]bool
+	used  *addrSet
 	vsw   map[string]*vpc.VSwitch
 	cidr  map[string]netip.Prefix
 	// scratch marks the copy of the world checkActions plays actions on.
@@ -172,7 +176,7 @@ func (b *builder) fail(path, format string, args ...any) {
 
 func (b *builder) build() {
 	s, w := b.s, b.w
-	b.used = map[netip.Addr]bool{}
+	b.used = newAddrSet()
 	b.policies()
 	b.vsw = map[string]*vpc.VSwitch{}
 	b.cidr = map[string]netip.Prefix{}
@@ -204,12 +208,12 @@ func (b *builder) build() {
 	// Pinned addresses first, so that allocation skips them.
 	for _, n := range s.Nodes {
 		if n.IP != "" {
-			b.used[netip.MustParseAddr(n.IP)] = true
+			b.used.add(netip.MustParseAddr(n.IP))
 		}
 	}
 	for _, n := range s.Instances {
 		if n.IP != "" {
-			b.used[netip.MustParseAddr(n.IP)] = true
+			b.used.add(netip.MustParseAddr(n.IP))
 		}
 	}
 	for i, n := range s.Nodes {
@@ -293,7 +297,7 @@ func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]in
 			return nil
 		}
 	}
-	b.used[ip] = true
+	b.used.add(ip)
 	st := netstack.New(w.Env, name, seedFor(s.Seed, name))
 	applySysctls(st, sysctls, false) // conf.all, conf.default at boot
 	eth0 := link.NewDevice(w.Env, name, "eth0", "device", link.Ether, s.VPC.MTU, ECSMAC(name), nil)
@@ -324,14 +328,7 @@ func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]in
 // allocate returns the lowest free address of a vSwitch, skipping the
 // network address and Alibaba's three reserved addresses at the end.
 func (b *builder) allocate(cidr netip.Prefix) netip.Addr {
-	size := 1 << (32 - cidr.Bits())
-	for i := 1; i < size-3; i++ {
-		a := cni.Nth(cidr, i)
-		if !b.used[a] {
-			return a
-		}
-	}
-	return netip.Addr{}
+	return b.used.lowestFree(cidr)
 }
 
 // podCIDRs gives every node its pod subnet: pinned ones first, then the
