@@ -25,8 +25,10 @@ import (
 // The scale measurement (make scale): for each CNI and size, a child
 // process (this test binary again) does what `netsim validate FILE` does
 // — load, validate, build, write the overview — on a generated scenario,
-// then traces one cross-node flow. The parent reads the child's figures
-// and its maximum RSS and prints one table.
+// then traces one cross-node flow. The parent reads the child's figures,
+// its maximum RSS and its CPU time (user + system, the whole child: a
+// steadier figure than wall time on a shared machine) and prints one
+// table.
 //
 //	NETSIM_SCALE=1                 run it (otherwise it is skipped)
 //	NETSIM_SCALE_SIZES=100,500     node counts (default 100,500,1000,5000)
@@ -82,6 +84,7 @@ func TestScale(t *testing.T) {
 		nodes      int
 		m          measurement
 		rssMiB     float64
+		cpuSec     float64
 		err        string
 		fileMiB    float64
 		genSeconds float64
@@ -107,6 +110,7 @@ func TestScale(t *testing.T) {
 			if cmd.ProcessState != nil {
 				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 					r.rssMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
+					r.cpuSec = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 				}
 			}
 			if err != nil {
@@ -122,7 +126,7 @@ func TestScale(t *testing.T) {
 		}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-15s %6s %5s %10s %9s %8s %15s\n", "CNI", "nodes", "pods", "validate s", "heap MiB", "RSS MiB", "traced flow ms")
+	fmt.Fprintf(&b, "\n%-15s %6s %5s %10s %9s %8s %15s %10s\n", "CNI", "nodes", "pods", "validate s", "heap MiB", "RSS MiB", "traced flow ms", "child CPU s")
 	for _, r := range rows {
 		if r.err != "" {
 			fmt.Fprintf(&b, "%-15s %6d %5d  failed: %s\n", r.mode, r.nodes, pods, r.err)
@@ -132,7 +136,7 @@ func TestScale(t *testing.T) {
 		if !r.m.FlowMet {
 			met = " (not met)"
 		}
-		fmt.Fprintf(&b, "%-15s %6d %5d %10.2f %9.0f %8.0f %15.2f%s\n", r.mode, r.nodes, pods, r.m.ValidateSec, r.m.HeapMiB, r.rssMiB, r.m.FlowMS, met)
+		fmt.Fprintf(&b, "%-15s %6d %5d %10.2f %9.0f %8.0f %15.2f %10.2f%s\n", r.mode, r.nodes, pods, r.m.ValidateSec, r.m.HeapMiB, r.rssMiB, r.m.FlowMS, r.cpuSec, met)
 	}
 	fmt.Fprint(os.Stdout, b.String())
 	for _, r := range rows {
