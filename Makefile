@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench scale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -33,6 +33,17 @@ test:
 # Benchmarks: compare the modes as ratios measured in one run.
 bench:
 	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+
+# Scale: `netsim validate` (load, validate, build) on generated clusters
+# of SCALE_NODES nodes × SCALE_PODS pods for each CNI (netsim gen), one
+# child process each: validate seconds, heap after GC, max RSS, one traced
+# cross-node flow, the child's CPU time. Flannel stops at 1,000 nodes.
+SCALE_NODES ?= 100,500,1000,5000
+SCALE_PODS  ?= 30
+SCALE_CNI   ?= flannel-vxlan,flannel-hostgw,flannel-alivpc,terway,calico-ipip,calico-bgp
+scale:
+	NETSIM_SCALE=1 NETSIM_SCALE_SIZES=$(SCALE_NODES) NETSIM_SCALE_PODS=$(SCALE_PODS) NETSIM_SCALE_CNI=$(SCALE_CNI) \
+		$(GO) test ./topology/gen -run '^TestScale$$' -count 1 -timeout 60m
 
 # Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
 # on different nodes of flannel vxlan and alivpc, through `netsim emulate`

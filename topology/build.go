@@ -440,14 +440,13 @@ func (b *builder) cni() {
 			order = append(order, i)
 		}
 	}
+	nodeByName := make(map[string]*Host, len(w.Nodes))
+	for _, h := range w.Nodes {
+		nodeByName[h.Name] = h // the last of a name, as the scan was
+	}
 	for _, i := range order {
 		p := pods[i]
-		var node *Host
-		for _, h := range w.Nodes {
-			if h.Name == p.Node {
-				node = h
-			}
-		}
+		node := nodeByName[p.Node]
 		ref := p.Namespace + "/" + p.Name
 		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
 		if node != nil {
