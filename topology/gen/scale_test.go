@@ -34,10 +34,11 @@ import (
 //	NETSIM_SCALE_SIZES=100,500     node counts (default 100,500,1000,5000)
 //	NETSIM_SCALE_PODS=30           pods per node
 //	NETSIM_SCALE_CNI=terway,...    CNIs (default: every mode)
+//	NETSIM_SCALE_CALICO_MAX=5000   Calico's largest size (default 2000)
 //
 // Flannel vxlan and host-gw stop at 1,000 nodes (netsim's limit for
 // them, ACK's for Flannel), Flannel ali-vpc too (ACK's node limit, a
-// planning rule error past it).
+// planning rule error past it), Calico at 2,000 (see maxNodesFor).
 const (
 	envScale      = "NETSIM_SCALE"
 	envScaleSizes = "NETSIM_SCALE_SIZES"
@@ -54,11 +55,19 @@ type measurement struct {
 	FlowMet     bool    `json:"flow_met"`
 }
 
-// maxNodesFor is the largest size measured for a CNI.
+// maxNodesFor is the largest size measured for a CNI: Flannel's is
+// netsim's limit and ACK's; Calico's is NETSIM_SCALE_CALICO_MAX (default
+// 2,000: every node holds a route to every other node's block, about
+// 1.5 GiB at 2,000 nodes and some 8 GiB at 5,000).
 func maxNodesFor(mode string) int {
 	switch mode {
 	case gen.FlannelVXLAN, gen.FlannelHostGW, gen.FlannelAliVPC:
 		return 1000
+	case gen.CalicoIPIP, gen.CalicoBGP:
+		if n, err := strconv.Atoi(os.Getenv("NETSIM_SCALE_CALICO_MAX")); err == nil {
+			return n
+		}
+		return 2000
 	}
 	return 5000
 }
