@@ -44,7 +44,7 @@ SCALE_PODS  ?= 30
 SCALE_CNI   ?= flannel-vxlan,flannel-hostgw,flannel-alivpc,terway,calico-ipip,calico-bgp
 scale:
 	NETSIM_SCALE=1 NETSIM_SCALE_SIZES=$(SCALE_NODES) NETSIM_SCALE_PODS=$(SCALE_PODS) NETSIM_SCALE_CNI=$(SCALE_CNI) \
-		$(GO) test ./topology/gen -run '^TestScale$$' -count 1 -timeout 60m
+		$(GO) test ./topology/gen -run '^TestScale$$' -count 1 -v -timeout 60m
 
 # Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
 # on different nodes of flannel vxlan and alivpc, through `netsim emulate`
