@@ -76,6 +76,9 @@ type World struct {
 	// a name), built when first needed (scenarioPod).
 	scenarioPods  map[[2]string]int
 	scenarioPodsN int // len(Scenario.Pods) when indexed
+	// podIndex indexes Pods by namespace/name (the first of a name) for
+	// Pod; an entry is used only while Pods still has that pod there.
+	podIndex map[[2]string]int
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -589,10 +592,21 @@ func (w *World) Pod(ref string) *WiredPod {
 			ns, name = ref[:i], ref[i+1:]
 		}
 	}
-	for _, p := range w.Pods {
-		if p.Namespace == ns && p.Name == name {
-			return p
+	key := [2]string{ns, name}
+	if i, ok := w.podIndex[key]; ok && i < len(w.Pods) && w.Pods[i].Namespace == ns && w.Pods[i].Name == name {
+		return w.Pods[i]
+	}
+	// Not indexed, or the index is out of date (an action deleted a pod,
+	// or w.Pods was changed): index again, and answer as the scan would.
+	w.podIndex = make(map[[2]string]int, len(w.Pods))
+	for i, p := range w.Pods {
+		k := [2]string{p.Namespace, p.Name}
+		if _, dup := w.podIndex[k]; !dup {
+			w.podIndex[k] = i
 		}
+	}
+	if i, ok := w.podIndex[key]; ok {
+		return w.Pods[i]
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package gen_test
 
 import (
 	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,14 +69,14 @@ func TestGenerateRefuses(t *testing.T) {
 // rules at the largest sizes: the scenario loads without a problem (the
 // planning rules included), without building it.
 func TestVSwitchSizing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads 150,000 pods")
+	if os.Getenv("NETSIM_SCALE") == "" || testing.Short() {
+		t.Skip("loads 150,000 pods (some 40 s): set NETSIM_SCALE=1")
 	}
 	for _, tt := range []gen.Options{
 		{CNI: gen.Terway, Nodes: 5000, Pods: 30},
 		{CNI: gen.CalicoIPIP, Nodes: 5000, Pods: 30},
 		{CNI: gen.FlannelAliVPC, Nodes: 1000, Pods: 30},
-		{CNI: gen.Terway, Nodes: 3000, Pods: 60},
+		{CNI: gen.Terway, Nodes: 2000, Pods: 60},
 	} {
 		t.Run(fmt.Sprintf("%s/%dx%d", tt.CNI, tt.Nodes, tt.Pods), func(t *testing.T) {
 			data, err := gen.Generate(tt)
@@ -84,4 +86,17 @@ func TestVSwitchSizing(t *testing.T) {
 			assert.Len(t, s.Pods, tt.Nodes*tt.Pods)
 		})
 	}
+}
+
+// TestPodVSwitchSplit checks that a zone whose pods do not fit in one
+// /16 (ACK's largest vSwitch) gets several pod vSwitches, each no larger.
+func TestPodVSwitchSplit(t *testing.T) {
+	data, err := gen.Generate(gen.Options{CNI: gen.Terway, Nodes: 9000, Pods: 30})
+	require.NoError(t, err)
+	text, _, _ := strings.Cut(string(data), "nodes:\n") // the vSwitches
+	// 3,000 nodes × 30 pods a zone = 90,000 addresses: a /16 and a /17.
+	assert.Contains(t, text, "- {name: vsw-pod-a1, zone: cn-hangzhou-h, cidr: 10.1.0.0/16}\n")
+	assert.Contains(t, text, "- {name: vsw-pod-a2, zone: cn-hangzhou-h, cidr: 10.2.0.0/17}\n")
+	assert.NotContains(t, text, "vsw-pod-a3")
+	assert.True(t, strings.Contains(string(data), "cn-hangzhou-h: [vsw-pod-a1, vsw-pod-a2]\n"), "the zone lists both")
 }
