@@ -479,6 +479,7 @@ func (b *builder) cni() {
 			w.Pods = append(w.Pods, p)
 		}
 	}
+	w.indexPods()
 }
 
 // customRoutes adds the scenario's own VPC route entries.
@@ -598,6 +599,16 @@ func (w *World) Pod(ref string) *WiredPod {
 	}
 	// Not indexed, or the index is out of date (an action deleted a pod,
 	// or w.Pods was changed): index again, and answer as the scan would.
+	w.indexPods()
+	if i, ok := w.podIndex[key]; ok {
+		return w.Pods[i]
+	}
+	return nil
+}
+
+// indexPods indexes w.Pods for Pod (Build does it once the pods are
+// wired, so that the first flow does not pay for it).
+func (w *World) indexPods() {
 	w.podIndex = make(map[[2]string]int, len(w.Pods))
 	for i, p := range w.Pods {
 		k := [2]string{p.Namespace, p.Name}
@@ -605,10 +616,6 @@ func (w *World) Pod(ref string) *WiredPod {
 			w.podIndex[k] = i
 		}
 	}
-	if i, ok := w.podIndex[key]; ok {
-		return w.Pods[i]
-	}
-	return nil
 }
 
 // PodByIP returns the pod with address a, or nil.
