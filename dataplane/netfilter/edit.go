@@ -131,7 +131,7 @@ func (nf *Netfilter) Check(table, line string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
 	}
-	r, err := ParseRule(rl)
+	r, err := parseTemplate(rl)
 	if err != nil {
 		return false, fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
 	}
@@ -154,7 +154,7 @@ func (nf *Netfilter) Delete(table, line string) error {
 	if err != nil {
 		return fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
 	}
-	r, err := ParseRule(rl)
+	r, err := parseTemplate(rl)
 	if err != nil {
 		return fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
 	}

@@ -23,6 +23,16 @@ var parseCache struct {
 
 // parseRuleCached is ParseRule through the template cache.
 func parseRuleCached(line string) (*Rule, error) {
+	t, err := parseTemplate(line)
+	if err != nil {
+		return nil, err
+	}
+	return t.clone(), nil
+}
+
+// parseTemplate returns the parsed template of line, shared: for reading
+// only (iptables -C and -D compare it with the chain's rules).
+func parseTemplate(line string) (*Rule, error) {
 	parseCache.Lock()
 	t := parseCache.m[line]
 	parseCache.Unlock()
@@ -40,7 +50,7 @@ func parseRuleCached(line string) (*Rule, error) {
 		}
 		parseCache.Unlock()
 	}
-	return t.clone(), nil
+	return t, nil
 }
 
 // clone copies a template: everything a rule binds or counts is its own.
