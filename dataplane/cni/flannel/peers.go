@@ -1,0 +1,85 @@
+package flannel
+
+import (
+	"fmt"
+	"net/netip"
+
+	"netsim/dataplane/cni"
+	"netsim/dataplane/link"
+	"netsim/dataplane/netstack"
+	"netsim/dataplane/packet"
+)
+
+// SharePeers programs every node for every other node at once, as AddPeer
+// does pair by pair, from one cluster-wide table of leases: each node's
+// route table, neighbour table and flannel.<VNI> FDB take the per-peer
+// entries from it as a shared layer (netstack.PeerSet, link.PeerFDB),
+// so the N − 1 entries of each node cost nothing per node until a node
+// changes one of them. What every node holds, lists and looks up is what
+// AddPeer would have given it, notes included.
+//
+// It reports false, having changed nothing, for what it does not share
+// (vxlan with DirectRouting, whose choice depends on each pair); the
+// caller then calls AddPeer for every pair. fail receives node i's error.
+func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
+	switch {
+	case m.o.Backend == VXLAN && !m.o.DirectRouting, m.o.Backend == HostGW:
+	default:
+		return false
+	}
+	peers := make([]netstack.Peer, len(nodes))
+	macs := make([]packet.MAC, len(nodes))
+	ips := make([]netip.Addr, len(nodes))
+	for i, n := range nodes {
+		peers[i].Dst = n.PodCIDR
+		switch m.o.Backend {
+		case VXLAN:
+			st := n.State.(*nodeState)
+			peers[i].Gw, peers[i].MAC = n.PodCIDR.Addr(), st.vtep
+			macs[i], ips[i] = st.vtep, n.IP
+		case HostGW:
+			peers[i].Gw = n.IP
+		}
+	}
+	set, err := netstack.NewPeerSet(peers)
+	if err != nil {
+		return false // overlapping leases: pair by pair
+	}
+	var fdb *link.PeerFDB
+	if m.o.Backend == VXLAN {
+		fdb = link.NewPeerFDB(macs, ips)
+	}
+	for i, n := range nodes {
+		s := n.Stack
+		switch m.o.Backend {
+		case VXLAN:
+			st := n.State.(*nodeState)
+			if err := s.AttachPeerNeighbours(set, i, m.DeviceName()); err != nil {
+				fail(i, fmt.Errorf("flannel %s: %w", n.Name, err))
+				continue
+			}
+			st.vxlan.ShareFDB(fdb, i)
+			if err := s.Routes.AttachPeers(set, i, netstack.Route{Dev: s.Iface(m.DeviceName()), Onlink: true}); err != nil {
+				fail(i, fmt.Errorf("flannel %s: namespace %s: %w", n.Name, s.Name, err))
+			}
+		case HostGW:
+			// The kernel refuses a gateway that is not on-link (the
+			// check Stack.AddRoute makes): those peers are masked.
+			var refused []int
+			for j, p := range nodes {
+				if j == i {
+					continue
+				}
+				if rr := s.Routes.Lookup(p.IP); rr == nil || rr.Gw.IsValid() || rr.Dev != n.NIC {
+					refused = append(refused, j)
+					m.notes = append(m.notes, fmt.Sprintf("%s: flanneld host-gw: Error adding route to %s via %s dev %s: Network is unreachable (%s is not on-link: host-gw needs every node on one L2 segment)",
+						n.Name, p.PodCIDR, p.IP, n.NIC.Dev.Name, p.IP))
+				}
+			}
+			if err := s.Routes.AttachPeers(set, i, netstack.Route{Dev: n.NIC}, refused...); err != nil {
+				fail(i, fmt.Errorf("flannel %s: namespace %s: %w", n.Name, s.Name, err))
+			}
+		}
+	}
+	return true
+}
