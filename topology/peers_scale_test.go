@@ -177,16 +177,21 @@ func TestSharedPeersMatchPairByPair(t *testing.T) {
 		{Name: "up", Action: "link-up", ActionSpec: ActionSpec{Node: "node-4", Device: "flannel.1"}},
 		{Name: "eth0-down", Action: "link-down", ActionSpec: ActionSpec{Node: "node-5", Device: "eth0"}},
 	}
-	for _, backend := range []string{"vxlan", "host-gw"} {
+	for _, backend := range []string{"vxlan", "host-gw", "udp"} {
 		t.Run(backend, func(t *testing.T) {
 			s := peerScaleScenario(t, 7, 2, backend)
 			shared, eager := buildPeers(t, s, false), buildPeers(t, s, true)
-			require.NotZero(t, shared.Nodes[0].Stack.Routes.PeerRoutes(), "the shared layer is in use")
-			require.Zero(t, eager.Nodes[0].Stack.Routes.PeerRoutes())
+			if backend != "udp" {
+				require.NotZero(t, shared.Nodes[0].Stack.Routes.PeerRoutes(), "the shared layer is in use")
+				require.Zero(t, eager.Nodes[0].Stack.Routes.PeerRoutes())
+			}
 			require.Equal(t, peersState(t, eager), peersState(t, shared))
 			for _, f := range steps {
-				if backend == "host-gw" && f.ActionSpec.Device == "flannel.1" {
+				switch {
+				case backend == "host-gw" && f.ActionSpec.Device == "flannel.1":
 					f.ActionSpec.Device = "eth0"
+				case backend == "udp" && f.ActionSpec.Device == "flannel.1":
+					f.ActionSpec.Device = "flannel0"
 				}
 				oe, errE := eager.Apply(&f)
 				os, errS := shared.Apply(&f)

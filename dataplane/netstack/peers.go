@@ -123,6 +123,9 @@ func (ps *PeerSet) slot(a netip.Addr) int {
 	return int((v4key(a) - v4key(ps.cover.Addr())) >> (32 - ps.bits))
 }
 
+// Find returns the index of the peer whose Dst contains a, or −1.
+func (ps *PeerSet) Find(a netip.Addr) int { return int(ps.find(a)) }
+
 // find returns the peer whose Dst contains a, or −1.
 func (ps *PeerSet) find(a netip.Addr) int32 {
 	if ps.index != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"netsim/dataplane/app/flanneld"
 	"netsim/dataplane/cni"
 	"netsim/dataplane/link"
 	"netsim/dataplane/netstack"
@@ -24,6 +25,8 @@ import (
 func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 	switch {
 	case m.o.Backend == VXLAN && !m.o.DirectRouting, m.o.Backend == HostGW:
+	case m.o.Backend == UDP:
+		return m.shareLeases(nodes)
 	default:
 		return false
 	}
@@ -80,6 +83,25 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 				fail(i, fmt.Errorf("flannel %s: namespace %s: %w", n.Name, s.Name, err))
 			}
 		}
+	}
+	return true
+}
+
+// shareLeases gives every node's flanneld forwarder the cluster's leases
+// as one shared table (flanneld.Leases), as AddPeer's SetRoute for every
+// peer would.
+func (m *Mode) shareLeases(nodes []*cni.Node) bool {
+	subnets := make([]netip.Prefix, len(nodes))
+	next := make([]netip.AddrPort, len(nodes))
+	for i, n := range nodes {
+		subnets[i], next[i] = n.PodCIDR, netip.AddrPortFrom(n.IP, uint16(m.o.Port))
+	}
+	l, err := flanneld.NewLeases(subnets, next)
+	if err != nil {
+		return false // overlapping leases: pair by pair
+	}
+	for i, n := range nodes {
+		n.State.(*nodeState).proxy.ShareLeases(l, i)
 	}
 	return true
 }
