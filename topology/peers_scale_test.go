@@ -19,8 +19,16 @@ import (
 // (the pods: list), for the per-peer state tests and benchmarks: one VPC
 // 10.0.0.0/8 with two vSwitches of a /16 each (nodes alternate between
 // them), pod network 172.16.0.0/12 in /24 leases.
+//
+// backend is flannel's backend, or "calico: {…}" for Calico with that
+// calico block.
 func peerScaleYAML(n, p int, backend string) string {
 	var b strings.Builder
+	name, mask := "calico", ""
+	cniBlock := "mode: calico\n    " + backend
+	if !strings.HasPrefix(backend, "calico:") {
+		name, mask, cniBlock = backend, "\n  nodeCIDRMask: 24", "mode: flannel\n    flannel: {backend: "+backend+"}"
+	}
 	fmt.Fprintf(&b, `name: peers-%d-%s
 seed: 1
 vpc:
@@ -31,18 +39,16 @@ vpc:
     - {name: vsw-a, zone: cn-hangzhou-h, cidr: 10.1.0.0/16}
     - {name: vsw-b, zone: cn-hangzhou-i, cidr: 10.2.0.0/16}
 nodes:
-`, n, backend)
+`, n, name)
 	for i := range n {
 		fmt.Fprintf(&b, "  - {name: node-%d, vswitch: vsw-%c}\n", i+1, 'a'+i%2)
 	}
 	fmt.Fprintf(&b, `cluster:
-  podCIDR: 172.16.0.0/12
-  nodeCIDRMask: 24
+  podCIDR: 172.16.0.0/12%s
   serviceCIDR: 192.168.0.0/20
   cni:
-    mode: flannel
-    flannel: {backend: %s}
-`, backend)
+    %s
+`, mask, cniBlock)
 	if p > 0 {
 		b.WriteString("pods:\n")
 		for i := range n {
@@ -161,38 +167,48 @@ func peersState(t *testing.T, w *World) string {
 	return b.String()
 }
 
-// TestSharedPeersMatchPairByPair builds generated Flannel clusters with
-// the per-peer state shared and pair by pair, and compares what the nodes
-// hold and look up, before and after run-time changes to shared entries.
+// TestSharedPeersMatchPairByPair builds generated clusters with the
+// per-peer state shared and pair by pair, and compares what the nodes hold
+// and look up, before and after run-time changes to shared entries.
 func TestSharedPeersMatchPairByPair(t *testing.T) {
-	steps := []Flow{
-		{Name: "del", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-1", Route: "172.16.2.0/24"}},
-		{Name: "del-again-other-node", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-3", Route: "172.16.5.0/24"}},
-		{Name: "re-add", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-1", Route: "172.16.2.0/24 via 10.1.0.1 dev eth0"}},
-		{Name: "same-prefix-other-metric", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: "172.16.3.0/24 via 10.2.0.1 dev eth0 metric 100"}},
-		{Name: "more-specific", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: "172.16.4.128/25 via 10.2.0.1 dev eth0"}},
-		{Name: "covering", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: "172.16.0.0/12 via 10.2.0.1 dev eth0 metric 5"}},
-		{Name: "del-more-specific", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: "172.16.4.128/25"}},
-		{Name: "down", Action: "link-down", ActionSpec: ActionSpec{Node: "node-4", Device: "flannel.1"}},
-		{Name: "up", Action: "link-up", ActionSpec: ActionSpec{Node: "node-4", Device: "flannel.1"}},
-		{Name: "eth0-down", Action: "link-down", ActionSpec: ActionSpec{Node: "node-5", Device: "eth0"}},
-	}
-	for _, backend := range []string{"vxlan", "host-gw", "udp"} {
-		t.Run(backend, func(t *testing.T) {
-			s := peerScaleScenario(t, 7, 2, backend)
+	for _, cniMode := range []string{"vxlan", "host-gw", "udp",
+		"calico: {ipipMode: Always, vxlanMode: Never}", "calico: {ipipMode: CrossSubnet, vxlanMode: Never}",
+		"calico: {ipipMode: Never, vxlanMode: Always}", "calico: {ipipMode: Never, vxlanMode: CrossSubnet}"} {
+		t.Run(cniMode, func(t *testing.T) {
+			s := peerScaleScenario(t, 7, 2, cniMode)
 			shared, eager := buildPeers(t, s, false), buildPeers(t, s, true)
-			if backend != "udp" {
+			if cniMode != "udp" {
 				require.NotZero(t, shared.Nodes[0].Stack.Routes.PeerRoutes(), "the shared layer is in use")
 				require.Zero(t, eager.Nodes[0].Stack.Routes.PeerRoutes())
 			}
 			require.Equal(t, peersState(t, eager), peersState(t, shared))
-			for _, f := range steps {
-				switch {
-				case backend == "host-gw" && f.ActionSpec.Device == "flannel.1":
-					f.ActionSpec.Device = "eth0"
-				case backend == "udp" && f.ActionSpec.Device == "flannel.1":
-					f.ActionSpec.Device = "flannel0"
+			tunnel := map[string]string{"vxlan": "flannel.1", "host-gw": "eth0", "udp": "flannel0"}[cniMode]
+			if tunnel == "" {
+				tunnel = "tunl0"
+				if strings.Contains(cniMode, "vxlanMode: Always") || strings.Contains(cniMode, "vxlanMode: Cross") {
+					tunnel = "vxlan.calico"
 				}
+			}
+			lease := func(i int) netip.Prefix { return eager.Nodes[i].PodCIDR }
+			inside := func(i int) netip.Prefix { // the upper half of node i's lease
+				p := lease(i)
+				return netip.PrefixFrom(cni.Nth(p, 1<<(31-p.Bits())), p.Bits()+1)
+			}
+			steps := []Flow{
+				{Name: "del", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-1", Route: lease(2).String()}},
+				{Name: "del-other-node", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-3", Route: lease(5).String()}},
+				{Name: "del-own-lease", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-3", Route: lease(2).String()}},
+				{Name: "re-add", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-1", Route: lease(2).String() + " via 10.1.0.1 dev eth0"}},
+				{Name: "same-prefix-other-metric", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: lease(3).String() + " via 10.2.0.1 dev eth0 metric 100"}},
+				{Name: "same-prefix-same-metric", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: lease(6).String() + " via 10.2.0.1 dev eth0"}},
+				{Name: "more-specific", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: inside(4).String() + " via 10.2.0.1 dev eth0"}},
+				{Name: "covering", Action: "add-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: "172.16.0.0/12 via 10.2.0.1 dev eth0 metric 5"}},
+				{Name: "del-more-specific", Action: "delete-node-route", ActionSpec: ActionSpec{Node: "node-2", Route: inside(4).String()}},
+				{Name: "down", Action: "link-down", ActionSpec: ActionSpec{Node: "node-4", Device: tunnel}},
+				{Name: "up", Action: "link-up", ActionSpec: ActionSpec{Node: "node-4", Device: tunnel}},
+				{Name: "eth0-down", Action: "link-down", ActionSpec: ActionSpec{Node: "node-5", Device: "eth0"}},
+			}
+			for _, f := range steps {
 				oe, errE := eager.Apply(&f)
 				os, errS := shared.Apply(&f)
 				require.Equal(t, errE, errS, f.Name)

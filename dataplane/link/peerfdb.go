@@ -58,10 +58,16 @@ func (p *peerFDB) mask(mac packet.MAC) {
 }
 
 // ShareFDB makes f a layer of v's FDB: every entry but peer self's (−1
-// for none). Entries of v's own for the same MACs are replaced, as
-// flanneld's `bridge fdb replace` (netlink NLM_F_REPLACE) replaces them.
-func (v *VXLAN) ShareFDB(f *PeerFDB, self int) {
+// for none) and those of the peers in without. Entries of v's own for the
+// same MACs are replaced, as flanneld's `bridge fdb replace` (netlink
+// NLM_F_REPLACE) replaces them.
+func (v *VXLAN) ShareFDB(f *PeerFDB, self int, without ...int) {
 	v.peers = &peerFDB{f: f, self: int32(self)}
+	for _, i := range without {
+		if i >= 0 && i < len(f.mac) {
+			v.peers.mask(f.mac[i])
+		}
+	}
 	for mac := range v.fdb {
 		if _, ok := v.peers.lookup(mac); ok {
 			delete(v.fdb, mac)

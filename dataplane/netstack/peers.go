@@ -229,11 +229,12 @@ func (p *peerRoutes) mask(i int32) {
 	delete(p.routes, i)
 }
 
-// deeperThanPeer reports whether d lies inside a peer's destination and is
-// more specific than it.
+// deeperThanPeer reports whether d lies inside another node's destination
+// and is more specific than it (a node's own routes inside its own subnet,
+// such as Calico's per-pod routes, never compete with a peer's).
 func (p *peerRoutes) deeperThanPeer(d netip.Prefix) bool {
 	i := p.set.find(d.Addr())
-	return i >= 0 && p.set.peers[i].Dst.Bits() < d.Bits()
+	return i >= 0 && i != p.self && p.set.peers[i].Dst.Bits() < d.Bits()
 }
 
 // AttachPeers makes set a layer of the table: every peer but self (its
@@ -384,5 +385,13 @@ func (s *Stack) maskPeerNeighbour(ifindex int32, ip netip.Addr) {
 	}
 	if i := s.peerNeigh.find(ifindex, ip); i >= 0 {
 		s.peerNeigh.masked.set(i)
+	}
+}
+
+// MaskPeerNeighbour leaves peer i's shared neighbour out of the stack's
+// table (its agent programs none for that peer).
+func (s *Stack) MaskPeerNeighbour(i int) {
+	if s.peerNeigh != nil && i >= 0 {
+		s.peerNeigh.masked.set(int32(i))
 	}
 }

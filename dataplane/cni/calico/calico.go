@@ -135,6 +135,10 @@ type nodeState struct {
 	used   map[netip.Addr]string
 	// sessions are the BGP mesh sessions, in peer order.
 	sessions []string
+	// meshPeers, when set (SharePeers), are every node of the mesh, this
+	// one at meshSelf: the sessions are the others', in order.
+	meshPeers []*cni.Node
+	meshSelf  int
 }
 
 // New makes the calico mode; opts is *Options.
@@ -382,12 +386,18 @@ func onLink(n *cni.Node, peer netip.Addr) (*netstack.Route, bool) {
 
 // AddPeer programs n for peer as BIRD (IPIP, BGP) or felix (VXLAN) does.
 func (m *Mode) AddPeer(n, peer *cni.Node) error {
-	s := n.Stack
 	st := n.State.(*nodeState)
-	pst := peer.State.(*nodeState)
 	if m.bird() {
 		st.sessions = append(st.sessions, MeshSession(peer.IP))
 	}
+	return m.addPeerRoutes(n, peer)
+}
+
+// addPeerRoutes is AddPeer's kernel state: routes, neighbour, FDB entry.
+func (m *Mode) addPeerRoutes(n, peer *cni.Node) error {
+	s := n.Stack
+	st := n.State.(*nodeState)
+	pst := peer.State.(*nodeState)
 	direct, sameSubnet := onLink(n, peer.IP)
 	switch {
 	case m.ipip() && (m.o.IPIPMode == Always || !sameSubnet):
@@ -543,11 +553,23 @@ func VTEPMAC(n *cni.Node) (packet.MAC, bool) {
 // lists them once established (nil without BIRD, i.e. with VXLAN).
 func (m *Mode) BGPProtocols(n *cni.Node) []string {
 	st, ok := n.State.(*nodeState)
-	if !ok || !m.bird() || len(st.sessions) == 0 {
+	if !ok || !m.bird() {
+		return nil
+	}
+	sessions := st.sessions
+	if st.meshPeers != nil {
+		sessions = make([]string, 0, len(st.meshPeers))
+		for i, p := range st.meshPeers {
+			if i != st.meshSelf {
+				sessions = append(sessions, MeshSession(p.IP))
+			}
+		}
+	}
+	if len(sessions) == 0 {
 		return nil
 	}
 	out := []string{fmt.Sprintf("%-18s %-8s %-8s %-6s %-10s %s", "name", "proto", "table", "state", "since", "info")}
-	for _, s := range st.sessions {
+	for _, s := range sessions {
 		out = append(out, fmt.Sprintf("%-18s %-8s %-8s %-6s %-10s %s", s, "BGP", "master", "up", "00:00:00", "Established"))
 	}
 	return out
