@@ -72,6 +72,9 @@ type World struct {
 	// deletedRoutes and deletedPods are what actions removed, for show.
 	deletedRoutes map[*netstack.Stack][]*netstack.Route
 	deletedPods   []*WiredPod
+	// scenarioPods indexes the scenario's pods: "NS/NAME" → the first
+	// one's index in Scenario.Pods (podPorts), built on first use.
+	scenarioPods map[string]int
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -437,14 +440,13 @@ func (b *builder) cni() {
 			order = append(order, i)
 		}
 	}
+	byName := make(map[string]*Host, len(w.Nodes))
+	for _, h := range w.Nodes {
+		byName[h.Name] = h // the last of a name, as a scan would find it
+	}
 	for _, i := range order {
 		p := pods[i]
-		var node *Host
-		for _, h := range w.Nodes {
-			if h.Name == p.Node {
-				node = h
-			}
-		}
+		node := byName[p.Node]
 		ref := p.Namespace + "/" + p.Name
 		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
 		if node != nil {

@@ -138,10 +138,16 @@ func (w *World) podPorts(p *WiredPod) []k8s.ContainerPort {
 	if mp := s.Objects.Pod(p.Namespace, p.Name); mp != nil {
 		return mp.Ports()
 	}
-	for _, sp := range s.Pods {
-		if sp.Namespace == p.Namespace && sp.Name == p.Name {
-			return containerPorts(sp.Ports)
+	if w.scenarioPods == nil {
+		w.scenarioPods = make(map[string]int, len(s.Pods))
+		for i, sp := range s.Pods {
+			if _, dup := w.scenarioPods[sp.Namespace+"/"+sp.Name]; !dup {
+				w.scenarioPods[sp.Namespace+"/"+sp.Name] = i
+			}
 		}
+	}
+	if i, ok := w.scenarioPods[p.Namespace+"/"+p.Name]; ok {
+		return containerPorts(s.Pods[i].Ports)
 	}
 	return nil
 }

@@ -292,21 +292,21 @@ func (t *RouteTable) PeerRoutes() int {
 	return t.peers.live
 }
 
-// peerLookup is the shared layer's part of Lookup: the peer's route when
-// it is the longest match (own is the table's own best match, looked up
-// only when needed).
-func (t *RouteTable) peerLookup(dst netip.Addr) (*Route, bool) {
+// peerLookup is the shared layer's part of Lookup: the best route when a
+// peer's destination contains dst (the peer's, or a more specific route
+// of the table's own), else nil.
+func (t *RouteTable) peerLookup(dst netip.Addr) *Route {
 	p := t.peers
 	i := p.set.find(dst)
 	if !p.has(i) {
-		return nil, false
+		return nil
 	}
 	if p.deeper > 0 {
 		if list, ok := t.t.Lookup(dst); ok && list[0].Dst.Bits() > p.set.peers[i].Dst.Bits() {
-			return list[0], true
+			return list[0]
 		}
 	}
-	return p.route(i), true
+	return p.route(i)
 }
 
 // peerNeighs is a stack's shared neighbour layer: a permanent entry on one
@@ -364,16 +364,22 @@ func (pn *peerNeighs) entry(i int32) *Neigh {
 // neighbour returns the entry for ip on ifc's device: the stack's own, or
 // a shared one, which becomes the stack's own from then on.
 func (s *Stack) neighbour(ifindex int32, ip netip.Addr) *Neigh {
-	key := neighKey(ifindex, ip)
-	n := s.neigh[key]
-	if n != nil || s.peerNeigh == nil {
+	if n := s.neigh[neighKey(ifindex, ip)]; n != nil || s.peerNeigh == nil {
 		return n
 	}
-	if i := s.peerNeigh.find(ifindex, ip); i >= 0 {
-		n = s.peerNeigh.entry(i)
-		s.peerNeigh.masked.set(i)
-		s.neigh[key] = n
+	return s.peerNeighbour(ifindex, ip)
+}
+
+// peerNeighbour makes the shared entry for ip on ifindex, if any, one of
+// the stack's own.
+func (s *Stack) peerNeighbour(ifindex int32, ip netip.Addr) *Neigh {
+	i := s.peerNeigh.find(ifindex, ip)
+	if i < 0 {
+		return nil
 	}
+	n := s.peerNeigh.entry(i)
+	s.peerNeigh.masked.set(i)
+	s.neigh[neighKey(ifindex, ip)] = n
 	return n
 }
 

@@ -176,10 +176,15 @@ func (t *RouteTable) Delete(r *Route) bool {
 // Lookup returns the best route for dst, or nil.
 func (t *RouteTable) Lookup(dst netip.Addr) *Route {
 	if t.peers != nil {
-		if r, ok := t.peerLookup(dst); ok {
+		if r := t.peerLookup(dst); r != nil {
 			return r
 		}
 	}
+	return t.lookupOwn(dst)
+}
+
+// lookupOwn is Lookup among the table's own routes.
+func (t *RouteTable) lookupOwn(dst netip.Addr) *Route {
 	list, ok := t.t.Lookup(dst)
 	if !ok {
 		return nil
