@@ -55,6 +55,10 @@ type PeerSet struct {
 	cover netip.Prefix
 	bits  int
 	index []int32
+	// base and shift are cover as numbers: a is inside when
+	// (a − base) >> shift is 0 (shift 32: every address).
+	base  uint32
+	shift uint
 	// lpm is the fallback for mixed lengths.
 	lpm *bart.Table[int32]
 }
@@ -100,6 +104,7 @@ func NewPeerSet(peers []Peer) (*PeerSet, error) {
 	}
 	if uniform && bits-cover.Bits() <= 20 && 1<<(bits-cover.Bits()) <= maxDirectSlots {
 		ps.cover, ps.bits = cover, bits
+		ps.base, ps.shift = v4key(cover.Addr()), uint(32-cover.Bits())
 		ps.index = make([]int32, 1<<(bits-cover.Bits()))
 		for i, p := range ps.peers {
 			ps.index[ps.slot(p.Dst.Addr())] = int32(i) + 1
@@ -120,7 +125,7 @@ func (ps *PeerSet) Len() int { return len(ps.peers) }
 func (ps *PeerSet) Peer(i int) Peer { return ps.peers[i] }
 
 func (ps *PeerSet) slot(a netip.Addr) int {
-	return int((v4key(a) - v4key(ps.cover.Addr())) >> (32 - ps.bits))
+	return int((v4key(a) - ps.base) >> (32 - ps.bits))
 }
 
 // Find returns the index of the peer whose Dst contains a, or −1.
@@ -129,10 +134,14 @@ func (ps *PeerSet) Find(a netip.Addr) int { return int(ps.find(a)) }
 // find returns the peer whose Dst contains a, or −1.
 func (ps *PeerSet) find(a netip.Addr) int32 {
 	if ps.index != nil {
-		if !ps.cover.Contains(a) {
+		if !a.Is4() {
 			return -1
 		}
-		return ps.index[ps.slot(a)] - 1
+		off := v4key(a) - ps.base
+		if ps.shift < 32 && off>>ps.shift != 0 {
+			return -1
+		}
+		return ps.index[off>>(32-ps.bits)] - 1
 	}
 	if ps.lpm == nil {
 		return -1
@@ -188,22 +197,45 @@ type peerRoutes struct {
 	// deeper counts the table's own routes more specific than a peer's
 	// destination inside it: while 0, a peer match is the longest.
 	deeper int
-	// routes are the materialised *Route of the peers looked up.
-	routes map[int32]*Route
+	// routes are the materialised *Route of the peers looked up, in
+	// chunks of routeChunk peers allocated on first use.
+	routes [][]*Route
+}
+
+// routeChunk is the peers of one chunk of materialised routes.
+const routeChunk = 64
+
+// cached returns peer i's materialised route, or nil.
+func (p *peerRoutes) cached(i int32) *Route {
+	if c := int(i / routeChunk); c < len(p.routes) && p.routes[c] != nil {
+		return p.routes[c][i%routeChunk]
+	}
+	return nil
+}
+
+func (p *peerRoutes) setCached(i int32, r *Route) {
+	c := int(i / routeChunk)
+	if p.routes == nil {
+		p.routes = make([][]*Route, (p.set.Len()+routeChunk-1)/routeChunk)
+	}
+	if p.routes[c] == nil {
+		if r == nil {
+			return
+		}
+		p.routes[c] = make([]*Route, routeChunk)
+	}
+	p.routes[c][i%routeChunk] = r
 }
 
 func (p *peerRoutes) has(i int32) bool { return i >= 0 && i != p.self && !p.masked.has(i) }
 
 // route is the node's *Route for peer i, made on first use.
 func (p *peerRoutes) route(i int32) *Route {
-	if r, ok := p.routes[i]; ok {
+	if r := p.cached(i); r != nil {
 		return r
 	}
 	r := p.make(i)
-	if p.routes == nil {
-		p.routes = make(map[int32]*Route)
-	}
-	p.routes[i] = r
+	p.setCached(i, r)
 	return r
 }
 
@@ -217,7 +249,7 @@ func (p *peerRoutes) make(i int32) *Route {
 
 // view is peer i's route for listing: the materialised one, or a copy.
 func (p *peerRoutes) view(i int32) *Route {
-	if r, ok := p.routes[i]; ok {
+	if r := p.cached(i); r != nil {
 		return r
 	}
 	return p.make(i)
@@ -226,7 +258,7 @@ func (p *peerRoutes) view(i int32) *Route {
 func (p *peerRoutes) mask(i int32) {
 	p.masked.set(i)
 	p.live--
-	delete(p.routes, i)
+	p.setCached(i, nil)
 }
 
 // deeperThanPeer reports whether d lies inside another node's destination
