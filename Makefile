@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench bench-memory bench-model bench-kernel fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -30,9 +30,51 @@ test:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed on:"; gofmt -l .; exit 1; }
 	$(GO) test ./...
 
-# Benchmarks: compare the modes as ratios measured in one run.
+# Benchmarks: one table of every dataplane path benchmark and the floor
+# (internal/gofloor, a bare 8-hop Go forwarder): ns/packet, Mpps/core,
+# ratios to the floor and to host-gw, allocations a packet. One core
+# (-cpu 1), medians of BENCH_COUNT rounds; each round runs the floor,
+# every path, the floor again, and a ratio is the median of the rounds'
+# ratios (the floor's figure in a round: the mean of its two runs), so
+# every ratio comes from the same run. The raw go test output is kept in
+# $(OUT)/bench.txt.
+BENCH_COUNT ?= 5
+BENCH_TIME  ?= 1s
 bench:
-	$(GO) test ./dataplane -run '^$$' -bench PodToPod -benchtime 2s -count 1
+	@mkdir -p $(OUT)
+	@: > $(OUT)/bench.txt
+	@for i in $$(seq $(BENCH_COUNT)); do \
+	  echo "bench: round $$i of $(BENCH_COUNT)" >&2; \
+	  $(GO) test ./internal/gofloor -run '^$$' -bench '^BenchmarkPath8Hop$$' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
+	  $(GO) test ./dataplane -run '^$$' -bench 'PodToPod' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
+	  $(GO) test ./internal/gofloor -run '^$$' -bench '^BenchmarkPath8Hop$$' -benchmem -benchtime $(BENCH_TIME) -cpu 1 -count 1 >> $(OUT)/bench.txt || exit 1; \
+	done
+	@$(GO) run ./cmd/benchtable < $(OUT)/bench.txt
+
+# The modelled encapsulation cost of every CNI mode (netsim bench model):
+# bytes on the wire per payload byte and per-packet work, derived from
+# traced runs of the simulator.
+bench-model: build
+	./$(BIN) bench model
+
+# The real kernel's data path per CNI mode (root, iperf3): 64-byte UDP
+# packets/s and TCP throughput from pod a to pod b on another node, for
+# every mode `netsim kernel` can build on the topology of bench-model,
+# each round measuring every mode so ratios to host-gw come from adjacent
+# runs; medians of KBENCH_RUNS rounds of KBENCH_SECONDS per iperf3 test.
+# Skipped without root; modes the realiser cannot build are listed.
+KBENCH_RUNS    ?= 3
+KBENCH_SECONDS ?= 2
+bench-kernel:
+	NETSIM_KERNEL_BENCH=1 NETSIM_KERNEL_BENCH_RUNS=$(KBENCH_RUNS) NETSIM_KERNEL_BENCH_SECONDS=$(KBENCH_SECONDS) \
+		$(GO) test ./sim/emulate -run '^TestKernelModesReport$$' -count 1 -v -timeout 30m
+
+# The memory table for long runs: sim's TestMemoryIsFlatInExchanges (heap
+# after GC for a flow of n and k×n exchanges) as a table.
+bench-memory:
+	@mkdir -p $(OUT)
+	@$(GO) test ./sim -run '^TestMemoryIsFlatInExchanges$$' -count 1 -v > $(OUT)/bench-memory.txt; rc=$$?; \
+	  $(GO) run ./cmd/benchtable --memory < $(OUT)/bench-memory.txt && exit $$rc
 
 # Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
 # on different nodes of flannel vxlan and alivpc, through `netsim emulate`

@@ -48,9 +48,7 @@ func BenchmarkCalicoPodToPod(b *testing.B) {
 			bw := newCalicoBenchWorld(b, p.name, p.underlay, p.calico, p.dst)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				bw.send()
-			}
+			bw.run(b, b.N)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}

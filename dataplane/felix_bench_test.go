@@ -53,13 +53,15 @@ func TestFelixForwardingAllocatesNothing(t *testing.T) {
 // BenchmarkFelixPodToPod is BenchmarkCalicoPodToPod with NetworkPolicies.
 func BenchmarkFelixPodToPod(b *testing.B) {
 	for _, dst := range []string{"node-1", "node-2"} {
-		b.Run(dst, func(b *testing.B) {
+		name := "felix-same-node"
+		if dst == "node-2" {
+			name = "felix-cross-node-ipip"
+		}
+		b.Run(name, func(b *testing.B) {
 			bw := newFelixBenchWorld(b, "felix-"+dst, dst)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				bw.send()
-			}
+			bw.run(b, b.N)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}

@@ -67,9 +67,7 @@ func BenchmarkTerwayPodToPod(b *testing.B) {
 			bw := newTerwayBenchWorld(b, p.name, p.terway, p.dst)
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				bw.send()
-			}
+			bw.run(b, b.N)
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "pkts/s")
 		})
 	}

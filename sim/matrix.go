@@ -28,6 +28,12 @@ type MatrixOptions struct {
 	// External are extra destination columns outside the pod network:
 	// "ecs/NAME", "node/NAME" or an IPv4 address.
 	External []string
+	// Sample, if positive and below the number of pods, probes only that
+	// many pods (rows and pod columns): every k-th of the pods sorted by
+	// NS/NAME, first and last included, so that a big cluster's matrix is
+	// a deterministic sample spread over its namespaces and nodes. Zero:
+	// every pod.
+	Sample int
 }
 
 // MatrixCell is the outcome of one probe (or a self pair, not probed).
@@ -65,6 +71,9 @@ type Matrix struct {
 	CNI      string `json:"cni"`
 	// Pods are the rows and the first columns, in order ("NS/NAME").
 	Pods []string `json:"pods"`
+	// SampledFrom is the number of pods the rows were sampled from
+	// (MatrixOptions.Sample); zero when every pod is a row.
+	SampledFrom int `json:"sampled_from,omitempty"`
 	// Extra are the extra destination columns (Services, external).
 	Extra     []string `json:"extra,omitempty"`
 	Ports     []int    `json:"ports"`
@@ -171,6 +180,9 @@ func (o MatrixOptions) Normalize() (MatrixOptions, error) {
 		}
 	}
 	o.Protocols = protos
+	if o.Sample < 0 {
+		return o, fmt.Errorf("sample %d: expected a number of pods, 0 for all", o.Sample)
+	}
 	return o, nil
 }
 
@@ -230,6 +242,10 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 	}
+	if o.Sample > 0 && o.Sample < len(pods) {
+		m.SampledFrom = len(pods)
+		pods = samplePods(pods, o.Sample)
+	}
 	extra, err := matrixExtra(w, o)
 	if err != nil {
 		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
@@ -241,6 +257,15 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 		m.Extra = append(m.Extra, e.ref)
 	}
 	dsts := append(append([]matrixPod(nil), pods...), extra...)
+	m.Cells = make([]MatrixCell, 0, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
+	// No action runs during the probes: pods, Services and addresses stay
+	// as they are, and so does what an endpoint resolves to.
+	r.resolved = map[string]topology.Target{}
+	defer func() { r.resolved = nil }()
+	podRefs := make(map[string]bool, len(w.Pods))
+	for _, p := range w.Pods {
+		podRefs[p.Ref()] = true
+	}
 	start := time.Now()
 	id := int32(len(s.Flows))
 	tcpSize, udpSize := 0, 16
@@ -265,7 +290,7 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 					if err != nil {
 						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 					}
-					fillCell(&c, fr, decidingDrop(r.Rec.DropList(), id, bystander(w, src, dst)))
+					fillCell(&c, fr, decidingDrop(r.Rec.DropList(), id, bystander(r, podRefs, src, dst)))
 					m.Cells = append(m.Cells, c)
 				}
 			}
@@ -297,9 +322,11 @@ func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
 // source, destination or (for a Service) one of its endpoints: a drop there
 // is of a flooded copy (an ARP request a bridge floods to every port, a
 // down pod's eth0 drops it), never the probe's fate.
-func bystander(w *topology.World, src, dst matrixPod) func(ns string) bool {
+// pods holds the refs of every pod of the world.
+func bystander(r *Runner, pods map[string]bool, src, dst matrixPod) func(ns string) bool {
+	w := r.World
 	involved := map[string]bool{src.ref: true, dst.ref: true}
-	if t, err := w.Resolve(dst.endpoint); err == nil && t.Service != nil {
+	if t, err := r.resolve(dst.endpoint); err == nil && t.Service != nil {
 		for _, eps := range t.Service.Endpoints {
 			for _, ep := range eps {
 				if p := w.PodByIP(ep.IP); p != nil {
@@ -312,7 +339,7 @@ func bystander(w *topology.World, src, dst matrixPod) func(ns string) bool {
 		if involved[ns] {
 			return false
 		}
-		return w.Pod(ns) != nil && strings.Contains(ns, "/")
+		return pods[ns]
 	}
 }
 
@@ -362,6 +389,19 @@ func PolicyOfDetail(detail string) (direction, policy string) {
 		policy = m[1]
 	}
 	return direction, policy
+}
+
+// samplePods picks n of pods (1 ≤ n < len(pods)), evenly spaced: index
+// i·(len−1)/(n−1), so the first and the last are in.
+func samplePods(pods []matrixPod, n int) []matrixPod {
+	if n == 1 {
+		return pods[:1]
+	}
+	out := make([]matrixPod, n)
+	for i := range out {
+		out[i] = pods[i*(len(pods)-1)/(n-1)]
+	}
+	return out
 }
 
 // matrixPods are the running and Pending pods of the namespaces (all when

@@ -77,6 +77,9 @@ func WriteMatrixText(w io.Writer, m *Matrix, view string) {
 	if len(m.Actions) > 0 {
 		ww("", "probed after the scenario's actions: "+strings.Join(m.Actions, ", "))
 	}
+	if m.SampledFrom > 0 {
+		ww("", fmt.Sprintf("sampled (--sample %d): %d of the %s, evenly spaced in namespace/name order; the other pods were not probed", len(m.Pods), len(m.Pods), prose.Count(m.SampledFrom, "pod")))
+	}
 	for _, n := range m.Warnings {
 		ww("warning: ", n)
 	}

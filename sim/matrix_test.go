@@ -263,3 +263,36 @@ func TestMatrixConntrackDoesNotLeak(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, fromXA, 4, "the allowed probes x/a -> y/a left conntrack entries (tcp and udp, 80 and 81)")
 }
+
+// TestMatrixSample: --sample probes evenly spaced pods (first and last
+// included), and each sampled cell is the cell the full matrix has.
+func TestMatrixSample(t *testing.T) {
+	for _, name := range []string{"universe", "denials"} {
+		full, err := sim.RunMatrix(loadMatrixScenario(t, name), sim.MatrixOptions{Protocols: []string{"tcp", "udp"}})
+		require.NoError(t, err)
+		for n := 1; n < len(full.Pods); n++ {
+			m, err := sim.RunMatrix(loadMatrixScenario(t, name), sim.MatrixOptions{Protocols: []string{"tcp", "udp"}, Sample: n})
+			require.NoError(t, err)
+			require.Len(t, m.Pods, n)
+			assert.Equal(t, len(full.Pods), m.SampledFrom)
+			assert.Equal(t, full.Pods[0], m.Pods[0], "the first pod is sampled")
+			if n > 1 {
+				assert.Equal(t, full.Pods[len(full.Pods)-1], m.Pods[n-1], "the last pod is sampled")
+			}
+			require.Len(t, m.Cells, n*n*2*2)
+			for _, c := range m.Cells {
+				want, ok := full.Cell(c.From, c.To, c.Port, c.Protocol)
+				require.True(t, ok)
+				// The detail names the client's ephemeral port, which
+				// depends on the probes before.
+				want.Detail, c.Detail = "", ""
+				assert.Equal(t, want, c, "sample %d: %s -> %s %s/%d", n, c.From, c.To, c.Protocol, c.Port)
+			}
+		}
+		m, err := sim.RunMatrix(loadMatrixScenario(t, name), sim.MatrixOptions{Sample: len(full.Pods)})
+		require.NoError(t, err)
+		assert.Zero(t, m.SampledFrom, "a sample of every pod is the full matrix")
+	}
+	_, err := sim.MatrixOptions{Sample: -1}.Normalize()
+	require.ErrorContains(t, err, "sample -1")
+}

@@ -141,6 +141,24 @@ type Runner struct {
 	Rec   *trace.Recorder
 
 	cur *exchange
+	// resolved caches endpoint resolution while the world's pods and
+	// Services cannot change (during a matrix's probes); nil otherwise.
+	resolved map[string]topology.Target
+}
+
+// resolve is World.Resolve through the runner's cache, when it has one.
+func (r *Runner) resolve(ref string) (topology.Target, error) {
+	if r.resolved == nil {
+		return r.World.Resolve(ref)
+	}
+	if t, ok := r.resolved[ref]; ok {
+		return t, nil
+	}
+	t, err := r.World.Resolve(ref)
+	if err == nil {
+		r.resolved[ref] = t
+	}
+	return t, err
 }
 
 type exchange struct {
@@ -275,11 +293,11 @@ func pendingEndpoint(from, to topology.Target) string {
 
 func (r *Runner) runFlow(res *Result, id int32, f *topology.Flow, opts Options) (*FlowResult, error) {
 	w := r.World
-	from, err := w.Resolve(f.From)
+	from, err := r.resolve(f.From)
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: from: %w", f.Name, err)
 	}
-	to, err := w.Resolve(f.To)
+	to, err := r.resolve(f.To)
 	if err != nil {
 		return nil, fmt.Errorf("flow %s: to: %w", f.Name, err)
 	}

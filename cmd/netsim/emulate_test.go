@@ -144,7 +144,12 @@ func TestEmulateLifecycle(t *testing.T) {
 		require.NoError(t, c.Start())
 		require.Eventually(t, func() bool { return len(leftovers(t, prefix)) == 5 }, 10*time.Second, 50*time.Millisecond)
 		time.Sleep(200 * time.Millisecond)
-		ping, err := netsimCmd(t, "exec", file, "web-1", "--", "ping", "-c", "1", "-W", "2", "172.20.1.2").CombinedOutput()
+		// Two echoes: the first may wait at node-2 for api-1's ARP reply,
+		// which the real kernel in api-1's namespace takes its time to
+		// send; on a loaded machine the trace is then flushed while the
+		// request waits, and its path prints in pieces. The second finds
+		// every neighbour resolved.
+		ping, err := netsimCmd(t, "exec", file, "web-1", "--", "ping", "-c", "2", "-i", "0.3", "-W", "2", "172.20.1.2").CombinedOutput()
 		require.NoError(t, err, "%s", ping)
 		require.NoError(t, c.Wait(), "%s", out.String())
 		// The echo request's path through the simulated VXLAN overlay.

@@ -37,6 +37,9 @@ func matrixSize(s *topology.Scenario, o sim.MatrixOptions) string {
 		}
 		services = len(s.Objects.Services) + 1 // and default/kubernetes
 	}
+	if o.Sample > 0 && o.Sample < pods {
+		pods = o.Sample
+	}
 	extra := len(o.External)
 	for _, svc := range o.Services {
 		if svc == "all" {
@@ -49,7 +52,7 @@ func matrixSize(s *topology.Scenario, o sim.MatrixOptions) string {
 	if probes <= maxMatrixProbes {
 		return ""
 	}
-	return fmt.Sprintf("%s × %s × %s × %s are %s probes, more than netsim's limit of %s (about 8 s): narrow it with --namespaces, --port or --protocol",
+	return fmt.Sprintf("%s × %s × %s × %s are %s probes, more than netsim's limit of %s (about 8 s): narrow it with --namespaces, --port, --protocol or --sample",
 		count(pods, "pod"), count(pods+extra, "column"), count(len(o.Ports), "port"), count(len(o.Protocols), "protocol"), thousandsInt(probes), thousandsInt(maxMatrixProbes))
 }
 

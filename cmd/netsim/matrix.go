@@ -19,6 +19,7 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 	external := fs.StringSlice("external", nil, "add a destination column per `ENDPOINT` outside the pod network: ecs/NAME, node/NAME or an IPv4 address")
 	view := fs.String("view", sim.ViewCombined, "`VIEW`: combined (every unanswered probe), ingress or egress (only what a policy of that direction denied), all")
 	out := fs.StringP("output", "o", "text", "output format: text or json")
+	sample := fs.Int("sample", 0, "probe only `N` pods, evenly spaced over the pods sorted by namespace/name (rows and pod columns); 0: every pod")
 	denied := fs.Bool("denied", false, "after the grids, list every denied cell with its reason, where and why (text output)")
 	file, code := parse(fs, args, stderr)
 	if code >= 0 {
@@ -32,11 +33,14 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "netsim matrix: --view %q: expected %s\n", *view, strings.Join(sim.MatrixViews, ", "))
 		return exitBadInput
 	}
-	o, err := sim.MatrixOptions{Ports: *ports, Protocols: *protos, Namespaces: *namespaces, Services: *services, External: *external}.Normalize()
+	o, err := sim.MatrixOptions{Ports: *ports, Protocols: *protos, Namespaces: *namespaces, Services: *services, External: *external, Sample: *sample}.Normalize()
 	if err != nil {
 		flag := "--port"
-		if strings.HasPrefix(err.Error(), "protocol") {
+		switch {
+		case strings.HasPrefix(err.Error(), "protocol"):
 			flag = "--protocol"
+		case strings.HasPrefix(err.Error(), "sample"):
+			flag = "--sample"
 		}
 		fmt.Fprintf(stderr, "netsim matrix: %s: %v\n", flag, err)
 		return exitBadInput

@@ -21,6 +21,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	pcapFile := fs.String("pcap", "", "write every captured frame to this pcapng `FILE`")
 	force := fs.Bool("force", false, "let --pcap overwrite an existing file that is not a capture")
 	traceAll := fs.Bool("trace-all", false, "trace every exchange of a flow, not only the first")
+	slow := fs.Bool("slow-path", false, "turn the fast path's caches off: every packet walks every chain (the output is the same; for checking that)")
 	width := fs.Int("width", 0, "wrap every line at `N` columns (0: no wrapping; default: the terminal's width, else 120)")
 	file, code := parse(fs, args, stderr)
 	if code >= 0 {
@@ -39,6 +40,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if r == nil {
 		return code
 	}
+	r.World.Env.SlowPath = *slow
 	if msg := traceAllSize(r.World.Scenario, *flow); *traceAll && msg != "" {
 		fmt.Fprintf(stderr, "netsim run: %s\n", msg)
 		return exitBadInput

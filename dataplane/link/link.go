@@ -63,7 +63,12 @@ type Env struct {
 	Capture Capturer        // nil: no capture
 	// VXLANPorts are decoded as VXLAN in trace summaries.
 	VXLANPorts []uint16
-	nextID     uint64
+	// SlowPath turns the fast path's caches off (netfilter's rule
+	// trails, the stacks' route cache): every packet takes the full walk.
+	// Both ways give the same packets, counters and traces; tests run the
+	// bundled scenarios both ways and compare.
+	SlowPath bool
+	nextID   uint64
 }
 
 // NewEnv returns an Env with a fresh pool.

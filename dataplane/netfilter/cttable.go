@@ -24,11 +24,18 @@ func newTupleTable() tupleTable {
 	return tupleTable{slots: make([]ctSlot, 64), mask: 63}
 }
 
+// hashTuple mixes the tuple's two words with splitmix64's finalizer, so
+// that every bit of the tuple reaches the low bits the table indexes by.
+// (A single multiply leaves the low bits a function of the low input bits
+// only: the first octets of the addresses, the same for every pod of a
+// cluster, which piled a matrix's connections into a few long probe runs.)
 func hashTuple(t Tuple) uint64 {
 	a := uint64(binary.LittleEndian.Uint32(t.Src[:]))<<32 | uint64(binary.LittleEndian.Uint32(t.Dst[:]))
 	b := uint64(t.SPort)<<24 | uint64(t.DPort)<<8 | uint64(t.Proto)
-	h := (a ^ (b * 0x9e3779b97f4a7c15)) * 0xbf58476d1ce4e5b9
-	return h ^ h>>29
+	h := a ^ (b * 0x9e3779b97f4a7c15)
+	h = (h ^ h>>30) * 0xbf58476d1ce4e5b9
+	h = (h ^ h>>27) * 0x94d049bb133111eb
+	return h ^ h>>31
 }
 
 func (tt *tupleTable) get(t Tuple) (ctRef, bool) {

@@ -80,6 +80,7 @@ func cmdLine(line string, cmds ...string) (rule string, num int, err error) {
 // 1 when left out), inserted before rule RULENUM; one past the last rule
 // appends, as iptables allows.
 func (nf *Netfilter) Insert(table string, lines ...string) error {
+	nf.gen++
 	t, err := nf.table(table)
 	if err != nil {
 		return err
@@ -144,6 +145,7 @@ func (nf *Netfilter) Check(table, line string) (bool, error) {
 // Delete is iptables -D by specification ("-D CHAIN spec"): the first
 // equal rule is removed.
 func (nf *Netfilter) Delete(table, line string) error {
+	nf.gen++
 	t, err := nf.table(table)
 	if err != nil {
 		return err
@@ -184,6 +186,7 @@ func references(t *Table, c *Chain) int {
 // DeleteChain is iptables -X CHAIN: the chain must be a user chain, empty
 // and not referenced.
 func (nf *Netfilter) DeleteChain(table, chain string) error {
+	nf.gen++
 	t, err := nf.table(table)
 	if err != nil {
 		return err
@@ -221,6 +224,7 @@ func (nf *Netfilter) deleteChain(t *Table, chain string) error {
 // input does not name are left alone. Each table is changed atomically at
 // its COMMIT: on an error the table is left as it was.
 func (nf *Netfilter) RestoreNoFlush(text string) error {
+	nf.gen++
 	type chainLine struct {
 		name, policy string
 		line         int

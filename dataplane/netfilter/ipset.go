@@ -94,6 +94,7 @@ func (s *ipsets) get(name string) *IPSet {
 // given as separate words. Creating a set that exists with the same type
 // is an error unless "-exist" is among the options.
 func (nf *Netfilter) CreateSet(name, typ string, opts ...string) error {
+	nf.gen++
 	if name == "" || len(name) > 31 {
 		return fmt.Errorf("ipset %s: create %q: a set name is 1 to 31 characters", nf.NS, name)
 	}
@@ -172,7 +173,10 @@ func (nf *Netfilter) CreateSet(name, typ string, opts ...string) error {
 }
 
 // Set returns a set by name (nil if none).
-func (nf *Netfilter) Set(name string) *IPSet { return nf.sets.get(name) }
+func (nf *Netfilter) Set(name string) *IPSet {
+	nf.gen++ // a handle to mutable state
+	return nf.sets.get(name)
+}
 
 // Sets returns the sets in creation order.
 func (nf *Netfilter) Sets() []*IPSet { return append([]*IPSet(nil), nf.sets.order...) }
@@ -187,6 +191,7 @@ func (nf *Netfilter) setFor(op, name string) (*IPSet, error) {
 
 // AddToSet is `ipset add NAME ENTRY [-exist]`.
 func (nf *Netfilter) AddToSet(name, entry string, exist ...bool) error {
+	nf.gen++
 	s, err := nf.setFor("add", name)
 	if err != nil {
 		return err
@@ -211,6 +216,7 @@ func (nf *Netfilter) AddToSet(name, entry string, exist ...bool) error {
 
 // DelFromSet is `ipset del NAME ENTRY`.
 func (nf *Netfilter) DelFromSet(name, entry string) error {
+	nf.gen++
 	s, err := nf.setFor("del", name)
 	if err != nil {
 		return err
@@ -243,6 +249,7 @@ func (nf *Netfilter) TestSet(name, entry string) (bool, error) {
 
 // FlushSet is `ipset flush NAME`.
 func (nf *Netfilter) FlushSet(name string) error {
+	nf.gen++
 	s, err := nf.setFor("flush", name)
 	if err != nil {
 		return err
@@ -255,6 +262,7 @@ func (nf *Netfilter) FlushSet(name string) error {
 // DestroySet is `ipset destroy NAME`; a set an iptables rule refers to
 // cannot be destroyed.
 func (nf *Netfilter) DestroySet(name string) error {
+	nf.gen++
 	s, err := nf.setFor("destroy", name)
 	if err != nil {
 		return err
@@ -277,6 +285,7 @@ func (nf *Netfilter) DestroySet(name string) error {
 // "-exist" (or -!) on a line ignores "already exists" errors as
 // `ipset -exist restore` does. Blank lines and # comments are skipped.
 func (nf *Netfilter) IPSetRestore(text string) error {
+	nf.gen++
 	for n, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		if len(f) == 0 || strings.HasPrefix(f[0], "#") {

@@ -44,7 +44,7 @@ func (nf *Netfilter) nat(c *pktCtx, h netstack.Hook, mt manipType) bool {
 		t := nf.tbl[tNat]
 		bound := false
 		if ch := t.hook[h]; ch != nil && len(ch.Rules) > 0 {
-			r, kind := nf.eval(t, ch, c)
+			r, kind := nf.eval(t, ch, c, nil)
 			switch kind {
 			case TDNAT, TSNAT, TMasquerade:
 				if !nf.setupNAT(c, r, mt) {

@@ -46,6 +46,9 @@ type Chain struct {
 	Rules  []*Rule
 	// Packets and Bytes count policy hits of builtin chains.
 	Packets, Bytes uint64
+	// slot tells the builtin chains apart in the trail table (table
+	// index × 5 + hook).
+	slot uint8
 }
 
 // Table is one of filter, nat, mangle, raw.
@@ -83,7 +86,7 @@ var builtinChains = map[string][]string{
 func newTable(name string) *Table {
 	t := &Table{Name: name, Chains: map[string]*Chain{}}
 	for _, c := range builtinChains[name] {
-		ch := &Chain{Name: c, Builtin: true, Policy: TAccept}
+		ch := &Chain{Name: c, Builtin: true, Policy: TAccept, slot: uint8(tableIndex[name]*5) + uint8(hookOfChain[c])}
 		t.Chains[c] = ch
 		t.hook[hookOfChain[c]] = ch
 		t.order = append(t.order, c)
@@ -110,6 +113,13 @@ type Netfilter struct {
 	stack [32]frame
 	// v is the verdict of the hook that refused the packet.
 	v netstack.Verdict
+	// gen is the ruleset's generation: every change advances it, and a
+	// recorded chain walk (trail.go) is valid only under the generation
+	// it was recorded in; trails is the table (nil until first used).
+	gen    uint64
+	trails []trail
+	// Replayed counts the chain walks replayed from a trail.
+	Replayed uint64
 }
 
 type frame struct {
@@ -137,10 +147,14 @@ func (nf *Netfilter) setTable(t *Table) {
 func (nf *Netfilter) Conntrack() *Conntrack { return nf.ct }
 
 // Table returns a table by name.
-func (nf *Netfilter) Table(name string) *Table { return nf.tables[name] }
+func (nf *Netfilter) Table(name string) *Table {
+	nf.gen++ // a handle to mutable state
+	return nf.tables[name]
+}
 
 // NewChain creates a user chain (iptables -N); existing chains are kept.
 func (nf *Netfilter) NewChain(table, chain string) error {
+	nf.gen++
 	t, ok := nf.tables[table]
 	if !ok {
 		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
@@ -154,6 +168,7 @@ func (nf *Netfilter) NewChain(table, chain string) error {
 
 // SetPolicy sets a builtin chain's policy (iptables -P).
 func (nf *Netfilter) SetPolicy(table, chain string, policy TargetKind) error {
+	nf.gen++
 	t, ok := nf.tables[table]
 	if !ok {
 		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
@@ -169,6 +184,7 @@ func (nf *Netfilter) SetPolicy(table, chain string, policy TargetKind) error {
 // Append adds rules (iptables -A) written in iptables syntax to a table,
 // creating user chains as needed. Jump targets must exist by the end.
 func (nf *Netfilter) Append(table string, lines ...string) error {
+	nf.gen++
 	t, ok := nf.tables[table]
 	if !ok {
 		return fmt.Errorf("netfilter %s: no table %q", nf.NS, table)
@@ -223,6 +239,7 @@ func checkTarget(table string, r *Rule) error {
 // error stay restored). Counters ("[p:b]" before a rule, and on chain
 // lines) are accepted and ignored, as iptables-restore does without -c.
 func (nf *Netfilter) Restore(text string) (err error) {
+	nf.gen++
 	var cur, old *Table
 	var pending []string
 	defer func() {
@@ -358,6 +375,7 @@ func (nf *Netfilter) Save(counters bool, tables ...string) string {
 // SortUserChains orders the table's user chains alphabetically after the
 // builtin ones, as libiptc keeps them (Save prints them so in any case).
 func (nf *Netfilter) SortUserChains(table string) {
+	nf.gen++
 	t := nf.tables[table]
 	n := len(builtinChains[table])
 	user := t.order[n:]
@@ -617,7 +635,7 @@ func (nf *Netfilter) runTable(t *Table, h netstack.Hook, c *pktCtx) bool {
 
 func (nf *Netfilter) runChain(t *Table, ch *Chain, c *pktCtx) bool {
 	table := t.Name
-	r, kind := nf.eval(t, ch, c)
+	r, kind := nf.evalCached(t, ch, c)
 	switch kind {
 	case TDrop:
 		nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: dropReason(r), Detail: nf.explain(c, ruleDetail(table, ch, r), r)}
@@ -669,7 +687,7 @@ func ruleDetail(table string, ch *Chain, r *Rule) string {
 
 // eval walks a chain and the chains it jumps to; it returns the rule that
 // decided and its terminal target kind (TAccept when the policy accepted).
-func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind) {
+func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx, rec *recorder) (*Rule, TargetKind) {
 	ip := packet.IPv4(c.pkt.Bytes())
 	sp := 0
 	nf.stack[0] = frame{chain: start}
@@ -699,14 +717,24 @@ func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx) (*Rule, TargetKind)
 		}
 		r := f.chain.Rules[f.idx]
 		f.idx++
+		if rec != nil && r.impure() {
+			rec.impure = true
+		}
 		if !nf.match(r, ip, c) {
 			continue
 		}
 		r.Packets++
 		r.Bytes += uint64(c.pkt.Len())
 		if nf.env.Tracing() {
-			nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + chainPath(nf.stack[:sp+1]),
+			path := chainPath(nf.stack[:sp+1])
+			nf.env.Hop(c.pkt, trace.Hop{Node: nf.NS, Kind: trace.KindRule, Lookup: "iptables -t " + t.Name + " " + path,
 				Match: r.String()})
+			if rec != nil {
+				rec.t.paths = append(rec.t.paths, path)
+			}
+		}
+		if rec != nil {
+			rec.t.rules = append(rec.t.rules, r)
 		}
 		switch r.Target {
 		case TNone, TLog:

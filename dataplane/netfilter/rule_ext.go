@@ -84,6 +84,7 @@ type IPVSConn struct {
 // packet (the IPVS module of the namespace provides it). Without it no
 // packet is IPVS property: "-m ipvs --vaddr …" never matches.
 func (nf *Netfilter) SetIPVSLookup(f func(pkt *packet.Buffer) (IPVSConn, bool)) {
+	nf.gen++
 	nf.ext.ipvsLookup = f
 }
 
@@ -103,6 +104,7 @@ type extState struct {
 // NFAcctAdd is `nfacct add NAME`; with ensure set an existing object is
 // kept (what kube-proxy's nfacct Ensure does).
 func (nf *Netfilter) NFAcctAdd(name string, ensure bool) error {
+	nf.gen++
 	if name == "" || len(name) > 31 {
 		return fmt.Errorf("nfacct %s: add %q: a name is 1 to 31 characters", nf.NS, name)
 	}
