@@ -252,9 +252,12 @@ func quote(v string) string {
 	if ok {
 		return v
 	}
-	r := strings.NewReplacer(`"`, `\"`, `\`, `\\`, `'`, `\'`)
-	return `"` + r.Replace(v) + `"`
+	return `"` + quoteEscaper.Replace(v) + `"`
 }
+
+// quoteEscaper escapes a quoted word; built once (a Replacer builds its
+// tables on first use, which cost more than the quoting itself).
+var quoteEscaper = strings.NewReplacer(`"`, `\"`, `\`, `\\`, `'`, `\'`)
 
 var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "ipencap": 4, "all": 0}
 
