@@ -43,6 +43,9 @@ type Peer struct {
 	Gw netip.Addr
 	// MAC is the permanent neighbour's lladdr (zero: no neighbour).
 	MAC packet.MAC
+	// Via is the gateway of the peer's route on the nodes that take the
+	// alternative template (SetPeerAlt), when set; else Gw.
+	Via netip.Addr
 }
 
 // PeerSet is the cluster-wide, read-only table of peers. Peers' Dst
@@ -191,6 +194,9 @@ type peerRoutes struct {
 	set  *PeerSet
 	self int32
 	tmpl Route
+	// alt is the template of the peers in altPeers (SetPeerAlt).
+	alt      Route
+	altPeers peerMask
 	// masked peers are not in the table (or are among its own routes).
 	masked peerMask
 	live   int
@@ -242,9 +248,21 @@ func (p *peerRoutes) route(i int32) *Route {
 // make is a fresh *Route for peer i.
 func (p *peerRoutes) make(i int32) *Route {
 	r := new(Route)
-	*r = p.tmpl
-	r.Dst, r.Gw = p.set.peers[i].Dst, p.set.peers[i].Gw
+	peer := p.set.peers[i]
+	*r = *p.template(i)
+	r.Dst, r.Gw = peer.Dst, peer.Gw
+	if p.altPeers.has(i) && peer.Via.IsValid() {
+		r.Gw = peer.Via
+	}
 	return r
+}
+
+// template is peer i's route template.
+func (p *peerRoutes) template(i int32) *Route {
+	if p.altPeers.has(i) {
+		return &p.alt
+	}
+	return &p.tmpl
 }
 
 // view is peer i's route for listing: the materialised one, or a copy.
@@ -275,11 +293,25 @@ func (p *peerRoutes) deeperThanPeer(d netip.Prefix) bool {
 // of the table's own, added as `ip route add` would add it (an equal
 // metric is "File exists").
 func (t *RouteTable) AttachPeers(set *PeerSet, self int, tmpl Route, without ...int) error {
+	return t.AttachPeersAlt(set, self, tmpl, Route{}, nil, without...)
+}
+
+// AttachPeersAlt is AttachPeers where the peers in altPeers take the
+// template alt instead of tmpl, with the peer's Via as gateway when it has
+// one: an agent that reaches some peers directly and the others through a
+// tunnel (Calico's CrossSubnet).
+func (t *RouteTable) AttachPeersAlt(set *PeerSet, self int, tmpl, alt Route, altPeers []int, without ...int) error {
 	if t.peers != nil {
 		return fmt.Errorf("route table: peers are already attached")
 	}
 	tmpl.Dst, tmpl.Gw = netip.Prefix{}, netip.Addr{}
-	p := &peerRoutes{set: set, self: int32(self), tmpl: tmpl, live: set.Len()}
+	alt.Dst, alt.Gw = netip.Prefix{}, netip.Addr{}
+	p := &peerRoutes{set: set, self: int32(self), tmpl: tmpl, alt: alt, live: set.Len()}
+	for _, i := range altPeers {
+		if i >= 0 && i < set.Len() {
+			p.altPeers.set(int32(i))
+		}
+	}
 	if self >= 0 && self < set.Len() {
 		p.live--
 	}

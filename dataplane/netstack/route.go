@@ -148,7 +148,7 @@ func (t *RouteTable) Delete(r *Route) bool {
 	list, ok := t.t.Get(r.Dst)
 	if !ok {
 		if p := t.peers; p != nil {
-			if i := p.set.exact(r.Dst); p.has(i) && (r == p.cached(i) || (r.Metric == p.tmpl.Metric && r.Dev == p.tmpl.Dev)) {
+			if i := p.set.exact(r.Dst); p.has(i) && (r == p.cached(i) || (r.Metric == p.template(i).Metric && r.Dev == p.template(i).Dev)) {
 				p.mask(i)
 				return true
 			}

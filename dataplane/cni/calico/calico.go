@@ -420,14 +420,7 @@ func (m *Mode) addPeerRoutes(n, peer *cni.Node) error {
 		if err := s.AddRoute(r); err != nil {
 			return fmt.Errorf("calico %s: %w", n.Name, err)
 		}
-		if m.c.VPC != nil {
-			who := "felix (vxlanMode CrossSubnet)"
-			if m.bird() {
-				who = "BIRD " + MeshSession(peer.IP)
-			}
-			m.notes = append(m.notes, fmt.Sprintf("%s: %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (these routes reach the node kernels, never the VPC route table)",
-				n.Name, who, pst.block, peer.IP, direct.Dev.Dev.Name, pst.block))
-		}
+		m.noteDirect(n, peer, pst.block, direct.Dev)
 	default:
 		// BGP without encapsulation to a peer that is not on-link:
 		// "multihop; gateway recursive" resolves the next hop through the
@@ -449,6 +442,20 @@ func (m *Mode) addPeerRoutes(n, peer *cni.Node) error {
 			n.Name, MeshSession(peer.IP), peer.IP, via.String(), r.String(), what))
 	}
 	return nil
+}
+
+// noteDirect notes, on a VPC, that n's direct route to peer's block goes
+// nowhere.
+func (m *Mode) noteDirect(n, peer *cni.Node, block netip.Prefix, dev *netstack.Iface) {
+	if m.c.VPC == nil {
+		return
+	}
+	who := "felix (vxlanMode CrossSubnet)"
+	if m.bird() {
+		who = "BIRD " + MeshSession(peer.IP)
+	}
+	m.notes = append(m.notes, fmt.Sprintf("%s: %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (these routes reach the node kernels, never the VPC route table)",
+		n.Name, who, block, peer.IP, dev.Dev.Name, block))
 }
 
 // AddPod is the CNI ADD: calico-ipam, veth pair, sysctls, routes.

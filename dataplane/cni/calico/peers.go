@@ -15,8 +15,8 @@ import (
 // (IPIP) or felix's routes, permanent neighbours and FDB entries through
 // vxlan.calico (VXLAN) come from one cluster-wide table (netstack.PeerSet,
 // link.PeerFDB) that each node's tables consult after their own entries.
-// With CrossSubnet a peer on-link is masked in the shared layer and gets
-// its direct route, and its note, as AddPeer gives it. BIRD's mesh
+// With CrossSubnet a peer on-link takes the direct route (the layer's
+// alternative template) and its note, as AddPeer gives them. BIRD's mesh
 // sessions are the same for every node but its own and are listed from
 // the node list.
 //
@@ -33,6 +33,7 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 	for i, n := range nodes {
 		st := n.State.(*nodeState)
 		peers[i].Dst = st.block
+		peers[i].Via = n.IP // the direct route's gateway (CrossSubnet)
 		if m.ipip() {
 			peers[i].Gw = n.IP
 		} else {
@@ -56,20 +57,35 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 			st.meshPeers = nodes
 			st.meshSelf = i
 		}
-		// CrossSubnet: the peers on-link take the direct route instead.
-		var direct []int
+		// CrossSubnet: the peers on-link take the direct route instead,
+		// "<block> via <peer IP> dev <its device> proto …": shared with the
+		// alternative template when every such peer is on one device,
+		// else the node's own.
+		var direct, own []int
+		var directDev *netstack.Iface
 		if crossSubnet {
 			for j, p := range nodes {
-				if j != i {
-					if _, same := onLink(n, p.IP); same {
-						direct = append(direct, j)
+				if j == i {
+					continue
+				}
+				if r, same := onLink(n, p.IP); same {
+					direct = append(direct, j)
+					if directDev == nil {
+						directDev = r.Dev
+					}
+					if r.Dev != directDev {
+						own = direct
 					}
 				}
 			}
 		}
+		alt, altPeers, without := netstack.Route{Dev: directDev, Proto: m.proto()}, direct, []int(nil)
+		if own != nil {
+			altPeers, without = nil, direct
+		}
 		var err error
 		if m.ipip() {
-			err = s.Routes.AttachPeers(set, i, netstack.Route{Dev: s.Iface(IPIPDevice), Proto: BirdRouteProto, Onlink: true}, direct...)
+			err = s.Routes.AttachPeersAlt(set, i, netstack.Route{Dev: s.Iface(IPIPDevice), Proto: BirdRouteProto, Onlink: true}, alt, altPeers, without...)
 			if err != nil {
 				err = fmt.Errorf("calico %s: BIRD: namespace %s: %w", n.Name, s.Name, err)
 			}
@@ -81,7 +97,7 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 					s.MaskPeerNeighbour(j)
 				}
 				st.vxlan.ShareFDB(fdb, i, direct...)
-				err = s.Routes.AttachPeers(set, i, netstack.Route{Dev: s.Iface(VXLANDevice), Proto: FelixRouteProto, Onlink: true}, direct...)
+				err = s.Routes.AttachPeersAlt(set, i, netstack.Route{Dev: s.Iface(VXLANDevice), Proto: FelixRouteProto, Onlink: true}, alt, altPeers, without...)
 				if err != nil {
 					err = fmt.Errorf("calico %s: felix: namespace %s: %w", n.Name, s.Name, err)
 				}
@@ -92,7 +108,9 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 			continue
 		}
 		for _, j := range direct {
-			if err := m.addPeerRoutes(n, nodes[j]); err != nil {
+			if own == nil {
+				m.noteDirect(n, nodes[j], nodes[j].State.(*nodeState).block, directDev)
+			} else if err := m.addPeerRoutes(n, nodes[j]); err != nil {
 				fail(i, err)
 			}
 		}
