@@ -27,7 +27,7 @@ func peerScaleYAML(n, p int, backend string) string {
 	name, mask := "calico", ""
 	cniBlock := "mode: calico\n    " + backend
 	if !strings.HasPrefix(backend, "calico:") {
-		name, mask, cniBlock = backend, "\n  nodeCIDRMask: 24", "mode: flannel\n    flannel: {backend: "+backend+"}"
+		name, mask, cniBlock = "flannel", "\n  nodeCIDRMask: 24", "mode: flannel\n    flannel: {backend: "+backend+"}"
 	}
 	fmt.Fprintf(&b, `name: peers-%d-%s
 seed: 1
@@ -171,7 +171,7 @@ func peersState(t *testing.T, w *World) string {
 // per-peer state shared and pair by pair, and compares what the nodes hold
 // and look up, before and after run-time changes to shared entries.
 func TestSharedPeersMatchPairByPair(t *testing.T) {
-	for _, cniMode := range []string{"vxlan", "host-gw", "udp",
+	for _, cniMode := range []string{"vxlan", "vxlan, directRouting: true", "host-gw", "udp",
 		"calico: {ipipMode: Always, vxlanMode: Never}", "calico: {ipipMode: CrossSubnet, vxlanMode: Never}",
 		"calico: {ipipMode: Never, vxlanMode: Always}", "calico: {ipipMode: Never, vxlanMode: CrossSubnet}"} {
 		t.Run(cniMode, func(t *testing.T) {
@@ -182,7 +182,7 @@ func TestSharedPeersMatchPairByPair(t *testing.T) {
 				require.Zero(t, eager.Nodes[0].Stack.Routes.PeerRoutes())
 			}
 			require.Equal(t, peersState(t, eager), peersState(t, shared))
-			tunnel := map[string]string{"vxlan": "flannel.1", "host-gw": "eth0", "udp": "flannel0"}[cniMode]
+			tunnel := map[string]string{"vxlan": "flannel.1", "vxlan, directRouting: true": "flannel.1", "host-gw": "eth0", "udp": "flannel0"}[cniMode]
 			if tunnel == "" {
 				tunnel = "tunl0"
 				if strings.Contains(cniMode, "vxlanMode: Always") || strings.Contains(cniMode, "vxlanMode: Cross") {

@@ -19,12 +19,11 @@ import (
 // changes one of them. What every node holds, lists and looks up is what
 // AddPeer would have given it, notes included.
 //
-// It reports false, having changed nothing, for what it does not share
-// (vxlan with DirectRouting, whose choice depends on each pair); the
+// It reports false, having changed nothing, for overlapping leases; the
 // caller then calls AddPeer for every pair. fail receives node i's error.
 func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 	switch {
-	case m.o.Backend == VXLAN && !m.o.DirectRouting, m.o.Backend == HostGW:
+	case m.o.Backend == VXLAN, m.o.Backend == HostGW:
 	case m.o.Backend == UDP:
 		return m.shareLeases(nodes)
 	default:
@@ -39,6 +38,7 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 		case VXLAN:
 			st := n.State.(*nodeState)
 			peers[i].Gw, peers[i].MAC = n.PodCIDR.Addr(), st.vtep
+			peers[i].Via = n.IP // DirectRouting's gateway
 			macs[i], ips[i] = st.vtep, n.IP
 		case HostGW:
 			peers[i].Gw = n.IP
@@ -57,13 +57,49 @@ func (m *Mode) SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool {
 		switch m.o.Backend {
 		case VXLAN:
 			st := n.State.(*nodeState)
+			// DirectRouting: a peer whose IP is directly connected gets
+			// "<subnet> via <peer IP> dev <that device>" and no neighbour
+			// or FDB entry — the layer's alternative template when every
+			// such peer is on one device, else the node's own route.
+			var direct []int
+			var directRoutes []*netstack.Route
+			var directDev *netstack.Iface
+			mixed := false
+			if m.o.DirectRouting {
+				for j, p := range nodes {
+					if r := s.Routes.Lookup(p.IP); j != i && r != nil && !r.Gw.IsValid() && r.Dev != nil {
+						direct = append(direct, j)
+						directRoutes = append(directRoutes, &netstack.Route{Dst: p.PodCIDR, Gw: p.IP, Dev: r.Dev})
+						if directDev == nil {
+							directDev = r.Dev
+						}
+						mixed = mixed || r.Dev != directDev
+					}
+				}
+			}
 			if err := s.AttachPeerNeighbours(set, i, m.DeviceName()); err != nil {
 				fail(i, fmt.Errorf("flannel %s: %w", n.Name, err))
 				continue
 			}
-			st.vxlan.ShareFDB(fdb, i)
-			if err := s.Routes.AttachPeers(set, i, netstack.Route{Dev: s.Iface(m.DeviceName()), Onlink: true}); err != nil {
+			for _, j := range direct {
+				s.MaskPeerNeighbour(j)
+			}
+			st.vxlan.ShareFDB(fdb, i, direct...)
+			altPeers, without := direct, []int(nil)
+			if mixed {
+				altPeers, without = nil, direct
+			}
+			if err := s.Routes.AttachPeersAlt(set, i, netstack.Route{Dev: s.Iface(m.DeviceName()), Onlink: true}, netstack.Route{Dev: directDev}, altPeers, without...); err != nil {
 				fail(i, fmt.Errorf("flannel %s: namespace %s: %w", n.Name, s.Name, err))
+				continue
+			}
+			for k, r := range directRoutes {
+				if !mixed {
+					break
+				}
+				if err := s.AddRoute(r); err != nil {
+					m.notes = append(m.notes, fmt.Sprintf("%s: flanneld: Error adding route to %s via %s: %v", n.Name, nodes[direct[k]].PodCIDR, nodes[direct[k]].IP, err))
+				}
 			}
 		case HostGW:
 			// The kernel refuses a gateway that is not on-link (the
