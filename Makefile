@@ -7,7 +7,7 @@ BIN    := bin/netsim
 SCEN   ?= scenarios/flannel-vxlan.yaml
 OUT    := out
 
-.PHONY: run build test bench bench-memory bench-model bench-kernel fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench
+.PHONY: run build test bench bench-memory bench-model bench-kernel fmt vet clean golden kernel-test kernel-verify netpol-truth fuzz plan emulate-bench scale
 
 build:
 	$(GO) build -o $(BIN) ./cmd/netsim
@@ -75,6 +75,18 @@ bench-memory:
 	@mkdir -p $(OUT)
 	@$(GO) test ./sim -run '^TestMemoryIsFlatInExchanges$$' -count 1 -v > $(OUT)/bench-memory.txt; rc=$$?; \
 	  $(GO) run ./cmd/benchtable --memory < $(OUT)/bench-memory.txt && exit $$rc
+
+# Scale: `netsim validate` (load, validate, build) on generated clusters
+# of SCALE_NODES nodes × SCALE_PODS pods for each CNI (netsim gen), one
+# child process each: validate seconds, heap after GC, max RSS, one traced
+# cross-node flow, the child's CPU time. Flannel stops at 1,000 nodes,
+# Calico at 2,000 (NETSIM_SCALE_CALICO_MAX=5000 for more: some 8 GiB).
+SCALE_NODES ?= 100,500,1000,2000,5000
+SCALE_PODS  ?= 30
+SCALE_CNI   ?= flannel-vxlan,flannel-hostgw,flannel-alivpc,terway,calico-ipip,calico-bgp
+scale:
+	NETSIM_SCALE=1 NETSIM_SCALE_SIZES=$(SCALE_NODES) NETSIM_SCALE_PODS=$(SCALE_PODS) NETSIM_SCALE_CNI=$(SCALE_CNI) \
+		$(GO) test ./topology/gen -run '^TestScale$$' -count 1 -v -timeout 60m
 
 # Emulator throughput (root, iperf3): TCP and 64-byte UDP between two pods
 # on different nodes of flannel vxlan and alivpc, through `netsim emulate`

@@ -120,7 +120,7 @@ func (b *builder) apiServer() {
 		b.fail("nodes[0].vswitch", "no free address left in vSwitch %s (%s) for the API server's intranet SLB", h.VSwitch, cidr)
 		return
 	}
-	b.used[addr] = true
+	b.used.add(addr)
 	lb := vpc.NewSLB(APIServerName, addr, "intranet")
 	lb.Service = "the API server (ACK's internal endpoint, default/kubernetes)"
 	lb.AddListener(&vpc.Listener{Proto: "TCP", Port: APIServerPort, BackendType: "ecs",
@@ -138,7 +138,7 @@ func (b *builder) apiServer() {
 func (b *builder) free(cidr netip.Prefix) int {
 	n := 0
 	for i := 1; i < 1<<(32-cidr.Bits())-3; i++ {
-		if !b.used[cniNth(cidr, i)] {
+		if !b.used.has(cniNth(cidr, i)) {
 			n++
 		}
 	}

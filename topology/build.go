@@ -72,9 +72,13 @@ type World struct {
 	// deletedRoutes and deletedPods are what actions removed, for show.
 	deletedRoutes map[*netstack.Stack][]*netstack.Route
 	deletedPods   []*WiredPod
-	// scenarioPods indexes the scenario's pods: "NS/NAME" → the first
-	// one's index in Scenario.Pods (podPorts), built on first use.
-	scenarioPods map[string]int
+	// scenarioPods indexes Scenario.Pods by namespace/name (the first of
+	// a name), built when first needed (scenarioPod).
+	scenarioPods  map[[2]string]int
+	scenarioPodsN int // len(Scenario.Pods) when indexed
+	// podIndex indexes Pods by namespace/name (the first of a name) for
+	// Pod; an entry is used only while Pods still has that pod there.
+	podIndex map[[2]string]int
 }
 
 // Warn records a warning located at a field path of the scenario file.
@@ -162,7 +166,7 @@ type builder struct {
 	s     *Scenario
 	w     *World
 	probs Problems
-	used  map[netip.Addr]bool
+	used  *addrSet
 	vsw   map[string]*vpc.VSwitch
 	cidr  map[string]netip.Prefix
 	// scratch marks the copy of the world checkActions plays actions on.
@@ -178,7 +182,7 @@ func (b *builder) fail(path, format string, args ...any) {
 
 func (b *builder) build() {
 	s, w := b.s, b.w
-	b.used = map[netip.Addr]bool{}
+	b.used = newAddrSet()
 	b.policies()
 	b.vsw = map[string]*vpc.VSwitch{}
 	b.cidr = map[string]netip.Prefix{}
@@ -210,12 +214,12 @@ func (b *builder) build() {
 	// Pinned addresses first, so that allocation skips them.
 	for _, n := range s.Nodes {
 		if n.IP != "" {
-			b.used[netip.MustParseAddr(n.IP)] = true
+			b.used.add(netip.MustParseAddr(n.IP))
 		}
 	}
 	for _, n := range s.Instances {
 		if n.IP != "" {
-			b.used[netip.MustParseAddr(n.IP)] = true
+			b.used.add(netip.MustParseAddr(n.IP))
 		}
 	}
 	for i, n := range s.Nodes {
@@ -299,7 +303,7 @@ func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]in
 			return nil
 		}
 	}
-	b.used[ip] = true
+	b.used.add(ip)
 	st := netstack.New(w.Env, name, seedFor(s.Seed, name))
 	applySysctls(st, sysctls, false) // conf.all, conf.default at boot
 	eth0 := link.NewDevice(w.Env, name, "eth0", "device", link.Ether, s.VPC.MTU, ECSMAC(name), nil)
@@ -330,14 +334,7 @@ func (b *builder) host(path, name, vswitch, ipText string, sysctls map[string]in
 // allocate returns the lowest free address of a vSwitch, skipping the
 // network address and Alibaba's three reserved addresses at the end.
 func (b *builder) allocate(cidr netip.Prefix) netip.Addr {
-	size := 1 << (32 - cidr.Bits())
-	for i := 1; i < size-3; i++ {
-		a := cni.Nth(cidr, i)
-		if !b.used[a] {
-			return a
-		}
-	}
-	return netip.Addr{}
+	return b.used.lowestFree(cidr)
 }
 
 // podCIDRs gives every node its pod subnet: pinned ones first, then the
@@ -440,13 +437,13 @@ func (b *builder) cni() {
 			order = append(order, i)
 		}
 	}
-	byName := make(map[string]*Host, len(w.Nodes))
+	nodeByName := make(map[string]*Host, len(w.Nodes))
 	for _, h := range w.Nodes {
-		byName[h.Name] = h // the last of a name, as a scan would find it
+		nodeByName[h.Name] = h // the last of a name, as the scan was
 	}
 	for _, i := range order {
 		p := pods[i]
-		node := byName[p.Node]
+		node := nodeByName[p.Node]
 		ref := p.Namespace + "/" + p.Name
 		st := netstack.New(w.Env, ref, seedFor(s.Seed, "pod/"+ref))
 		if node != nil {
@@ -476,6 +473,7 @@ func (b *builder) cni() {
 			w.Pods = append(w.Pods, p)
 		}
 	}
+	w.indexPods()
 }
 
 // peerSharer is a CNI mode that programs every node for every other node
@@ -622,12 +620,29 @@ func (w *World) Pod(ref string) *WiredPod {
 			ns, name = ref[:i], ref[i+1:]
 		}
 	}
-	for _, p := range w.Pods {
-		if p.Namespace == ns && p.Name == name {
-			return p
-		}
+	key := [2]string{ns, name}
+	if i, ok := w.podIndex[key]; ok && i < len(w.Pods) && w.Pods[i].Namespace == ns && w.Pods[i].Name == name {
+		return w.Pods[i]
+	}
+	// Not indexed, or the index is out of date (an action deleted a pod,
+	// or w.Pods was changed): index again, and answer as the scan would.
+	w.indexPods()
+	if i, ok := w.podIndex[key]; ok {
+		return w.Pods[i]
 	}
 	return nil
+}
+
+// indexPods indexes w.Pods for Pod (Build does it once the pods are
+// wired, so that the first flow does not pay for it).
+func (w *World) indexPods() {
+	w.podIndex = make(map[[2]string]int, len(w.Pods))
+	for i, p := range w.Pods {
+		k := [2]string{p.Namespace, p.Name}
+		if _, dup := w.podIndex[k]; !dup {
+			w.podIndex[k] = i
+		}
+	}
 }
 
 // PodByIP returns the pod with address a, or nil.

@@ -17,23 +17,28 @@ import (
 // figures are in the notes of issue 9 and the README's "Limits" table).
 const (
 	// maxNodes: ACK Pro allows 1,000 nodes with Flannel (one VPC route
-	// entry per node, quota 200 by default, 1,000 at most) and 15,000 with
-	// Terway — "Comparison between Terway and Flannel",
+	// entry per node, quota 200 by default, 1,000 at most) and 5,000 with
+	// Terway by default, 15,000 on request — "Comparison between Terway
+	// and Flannel",
 	// https://www.alibabacloud.com/help/en/ack/ack-managed-and-ack-dedicated/user-guide/comparison-between-terway-and-flannel
-	// netsim's own bound is lower: with flannel vxlan every node holds a
-	// route, an ARP entry and an FDB entry for every other node, so memory
-	// grows with the square of the nodes (measured: 300 nodes 120 MB RSS,
-	// 500 nodes 280 MB, 1,000 nodes 850 MB and 14 s). 500 keeps a run
-	// under 300 MB.
-	maxNodes = 500
+	// netsim's own bound is ACK's default Terway maximum, a memory bound:
+	// 5,000 nodes × 30 pods of Terway, Flannel ali-vpc or Calico build in
+	// under 2 GiB (measured with `make scale`; see the notes of issue 12).
+	maxNodes = 5000
+	// maxPeerNodes bounds the nodes of the Flannel backends whose every
+	// node holds a route, an ARP entry and an FDB entry (vxlan) for every
+	// other node (vxlan, udp, host-gw): memory grows with the square of
+	// the nodes (measured, vxlan × 30 pods: 1,000 nodes 1.1 GiB, 2,000
+	// nodes 2.9 GiB, 5,000 nodes 13 GiB). It is ACK's Flannel maximum too.
+	maxPeerNodes = 1000
 	// maxInstances is the ECS instances that are not nodes: netsim's
 	// memory, about 10 KB RSS each (measured: 2,000 instances, 34 MB).
 	maxInstances = 5000
 	// maxPods is the pods of a scenario, its own and the manifests'
 	// together (k8s.MaxPods bounds a Deployment's replicas and the
-	// manifests' pods the same way): memory, about 8 KB RSS a pod
-	// (measured: 10,000 pods on 40 nodes 104 MB).
-	maxPods = k8s.MaxPods
+	// manifests' pods alone): memory, ACK's largest default cluster
+	// (5,000 nodes × 30 pods) within 2 GiB (measured with `make scale`).
+	maxPods = 150_000
 	// maxFlows is the flows and actions of a scenario: netsim's time, the
 	// text report of every flow's first exchange (measured, ping flows
 	// between two pods, with the streaming report: 2,000 flows 4.6 s and
@@ -58,8 +63,11 @@ const (
 func (v *validator) checkLimits() {
 	s := v.s
 	if n := len(s.Nodes); n > maxNodes {
-		v.addf(indexPath("nodes", maxNodes), "%s nodes are more than netsim's limit of %s: ACK allows 1,000 with Flannel and 15,000 with Terway, but netsim's memory grows with the square of the nodes (every node holds routes and neighbours for every other): simulate a smaller cluster",
+		v.addf(indexPath("nodes", maxNodes), "%s nodes are more than netsim's limit of %s (a memory bound; ACK allows 1,000 with Flannel and 5,000 with Terway, 15,000 on request): simulate a smaller cluster",
 			thousands(n), thousands(maxNodes))
+	} else if b := flannelPeerBackend(s); b != "" && n > maxPeerNodes {
+		v.addf(indexPath("nodes", maxPeerNodes), "%s nodes are more than netsim's limit of %s with flannel's %s backend: every node holds routes and neighbours for every other, so memory grows with the square of the nodes (ACK allows 1,000 with Flannel): simulate a smaller cluster, or use the alivpc backend",
+			thousands(n), thousands(maxPeerNodes), b)
 	}
 	if n := len(s.Instances); n > maxInstances {
 		v.addf(indexPath("instances", maxInstances), "%s instances are more than netsim's limit of %s", thousands(n), thousands(maxInstances))
@@ -70,6 +78,24 @@ func (v *validator) checkLimits() {
 	if n := len(s.Flows); n > maxFlows {
 		v.addf(indexPath("flows", maxFlows), "%s flows and actions are more than netsim's limit of %s", thousands(n), thousands(maxFlows))
 	}
+}
+
+// flannelPeerBackend is the scenario's Flannel backend when it is one
+// whose nodes program state for every peer (vxlan, udp, host-gw), else "".
+func flannelPeerBackend(s *Scenario) string {
+	f := s.Cluster.CNI.Flannel
+	if s.Cluster.CNI.Mode != "flannel" {
+		return ""
+	}
+	b := defaultBackend
+	if f != nil && f.Backend != "" {
+		b = f.Backend
+	}
+	switch b {
+	case "vxlan", "udp", "host-gw":
+		return b
+	}
+	return ""
 }
 
 // flowPackets estimates the packets one exchange of f sends, both ways:

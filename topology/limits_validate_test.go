@@ -16,7 +16,7 @@ import (
 // caused it.
 func TestValidateLimits(t *testing.T) {
 	manyNodes := func(s *Scenario, n int) {
-		s.VPC.VSwitches = append(s.VPC.VSwitches, VSwitch{Name: "vsw-c", Zone: "z-c", CIDR: "192.168.16.0/20"})
+		s.VPC.VSwitches = append(s.VPC.VSwitches, VSwitch{Name: "vsw-c", Zone: "z-c", CIDR: "192.168.32.0/19"})
 		s.Cluster.PodCIDR = "172.16.0.0/12"
 		s.Cluster.ServiceCIDR = "10.96.0.0/16"
 		for i := len(s.Nodes); i < n; i++ {
@@ -29,7 +29,13 @@ func TestValidateLimits(t *testing.T) {
 		path   string
 		msg    string
 	}{
-		{"nodes over the limit", func(s *Scenario) { manyNodes(s, maxNodes+1) }, "nodes[500]", "501 nodes are more than netsim's limit of 500"},
+		{"nodes over the limit", func(s *Scenario) {
+			manyNodes(s, maxNodes+1)
+			s.Cluster.CNI = CNI{Mode: "calico"} // ACK allows 15,000 nodes with it
+			s.Cluster.PodCIDR, s.Cluster.NodeCIDRMask = "172.16.0.0/12", 0
+			s.Nodes[0].PodCIDR = ""
+		}, "nodes[5000]", "5,001 nodes are more than netsim's limit of 5,000 (a memory bound"},
+		{"vxlan nodes over the limit", func(s *Scenario) { manyNodes(s, maxPeerNodes+1) }, "nodes[1000]", "1,001 nodes are more than netsim's limit of 1,000 with flannel's vxlan backend"},
 		{"instances over the limit", func(s *Scenario) {
 			s.VPC.VSwitches = append(s.VPC.VSwitches, VSwitch{Name: "vsw-c", Zone: "z-c", CIDR: "192.168.16.0/20"})
 			for i := range maxInstances {
@@ -41,7 +47,7 @@ func TestValidateLimits(t *testing.T) {
 			for i := range maxPods {
 				s.Pods = append(s.Pods, Pod{Name: fmt.Sprintf("p-%d", i), Node: "node-2"})
 			}
-		}, "pods[20000]", "20,002 pods are more than netsim's limit of 20,000"},
+		}, "pods[150000]", "150,002 pods are more than netsim's limit of 150,000"},
 		{"pods over the node's capacity", func(s *Scenario) {
 			for i := range 300 {
 				s.Pods = append(s.Pods, Pod{Name: fmt.Sprintf("p-%d", i), Node: "node-2"})
@@ -181,7 +187,8 @@ func TestDeploymentLimits(t *testing.T) {
 	}{
 		{"2147483647", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 2,147,483,647 is out of range: netsim makes at most 20,000 pods from the manifests of a scenario"},
 		{"100000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 100,000 is out of range"},
-		{"20000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 20,000 replicas: the manifests bring the scenario to 20,002 pods (2 of them the scenario's own), more than netsim's limit of 20,000 pods"},
+		{"20001", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 20,001 is out of range: netsim makes at most 20,000 pods"},
+		{"20000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 19,496 of its 20,000 pods do not fit on nodes node-1, node-2"},
 		{"10000", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 9,496 of its 10,000 pods do not fit on nodes node-1, node-2: flannel's node pod CIDR /24 holds 2^(32−24) − 3 = 253 pod addresses"},
 		{"505", "lim.yaml:21:17: resources[0].spec.replicas: Deployment default/web: 1 of its 505 pods do not fit on node node-1"},
 	}

@@ -138,18 +138,48 @@ func (w *World) podPorts(p *WiredPod) []k8s.ContainerPort {
 	if mp := s.Objects.Pod(p.Namespace, p.Name); mp != nil {
 		return mp.Ports()
 	}
-	if w.scenarioPods == nil {
-		w.scenarioPods = make(map[string]int, len(s.Pods))
-		for i, sp := range s.Pods {
-			if _, dup := w.scenarioPods[sp.Namespace+"/"+sp.Name]; !dup {
-				w.scenarioPods[sp.Namespace+"/"+sp.Name] = i
-			}
-		}
-	}
-	if i, ok := w.scenarioPods[p.Namespace+"/"+p.Name]; ok {
-		return containerPorts(s.Pods[i].Ports)
+	if sp := w.scenarioPod(p.Namespace, p.Name); sp != nil {
+		return containerPorts(sp.Ports)
 	}
 	return nil
+}
+
+// scenarioPod is the first of the scenario's own pods named
+// namespace/name, or nil: the linear search's answer, from an index. An
+// entry is used only when the pod at its position still has that name,
+// and an absent name is trusted only while the scenario has the number
+// of pods indexed; otherwise (an action changed the pods) the index is
+// rebuilt.
+func (w *World) scenarioPod(namespace, name string) *Pod {
+	s := w.Scenario
+	key := [2]string{namespace, name}
+	if w.scenarioPods == nil || w.scenarioPodsN != len(s.Pods) {
+		w.indexScenarioPods()
+	}
+	i, ok := w.scenarioPods[key]
+	if !ok {
+		return nil
+	}
+	if p := &s.Pods[i]; p.Namespace == namespace && p.Name == name {
+		return p
+	}
+	w.indexScenarioPods()
+	if i, ok := w.scenarioPods[key]; ok {
+		return &s.Pods[i]
+	}
+	return nil
+}
+
+func (w *World) indexScenarioPods() {
+	s := w.Scenario
+	w.scenarioPods = make(map[[2]string]int, len(s.Pods))
+	w.scenarioPodsN = len(s.Pods)
+	for i := range s.Pods {
+		k := [2]string{s.Pods[i].Namespace, s.Pods[i].Name}
+		if _, dup := w.scenarioPods[k]; !dup {
+			w.scenarioPods[k] = i
+		}
+	}
 }
 
 // listeners starts the programs of the world: the pods' container ports,

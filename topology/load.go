@@ -76,6 +76,7 @@ func parse(name string, data []byte, opts LoadOptions, planOnly bool) (*Scenario
 		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
 	} else {
 		l.data, l.lines = data, strings.Split(string(data), "\n")
+		l.presize(data)
 		s = l.load(data)
 	}
 	if len(l.probs) > 0 {
@@ -84,7 +85,7 @@ func parse(name string, data []byte, opts LoadOptions, planOnly bool) (*Scenario
 		return nil, l.probs
 	}
 	s.File = name
-	s.pos = l.position
+	s.pos = l.positions()
 	return s, nil
 }
 
@@ -98,6 +99,19 @@ func newLoader(name string, opts LoadOptions) *loader {
 		broken:   map[string]bool{},
 		probLine: map[int]bool{},
 	}
+}
+
+// presize sizes the loader's maps for the file: about one entry for each
+// ':' (a key's value) and each '-' (a list item), so that the maps of a
+// 150,000-pod file are not rehashed a dozen times as they grow.
+func (l *loader) presize(data []byte) {
+	n := bytes.Count(data, []byte{':'}) + bytes.Count(data, []byte{'-'})
+	if n < 1024 {
+		return
+	}
+	l.index = make(map[string]*yaml.Node, n)
+	l.paths = make(map[*yaml.Node]string, n)
+	l.keys = make(map[*yaml.Node]keyMeta, n/2)
 }
 
 // groupByFile keeps sorted problems together by file: the scenario's
@@ -208,9 +222,19 @@ func (l *loader) load(data []byte) *Scenario {
 	// complain about, with better positions; its messages are translated
 	// and kept only when they name a line the walk said nothing about.
 	var s Scenario
-	strict := yaml.NewDecoder(bytes.NewReader(data))
-	strict.KnownFields(true)
-	if err := strict.Decode(&s); err != nil {
+	var err error
+	if len(l.probs) == 0 {
+		// The walk found nothing, unknown keys included: decode the tree
+		// already parsed (the strict decoder parses the text again, which
+		// was a tenth of a 150,000-pod load, to find nothing more; type
+		// errors come from the same decoding either way).
+		err = l.root.Decode(&s)
+	} else {
+		strict := yaml.NewDecoder(bytes.NewReader(data))
+		strict.KnownFields(true)
+		err = strict.Decode(&s)
+	}
+	if err != nil {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
 			l.add(l.syntaxProblem(err))
@@ -316,6 +340,32 @@ func (l *loader) position(path string) (int, int) {
 			return 0, 0
 		}
 		path = parentPath(path)
+	}
+}
+
+// positions is position for after the load: it keeps each indexed
+// path's line and column and nothing else, so that the parsed YAML tree,
+// the loader's maps and the file's lines are not kept alive by the
+// scenario (they were some 30 % of a large scenario's heap after the build).
+func (l *loader) positions() func(path string) (int, int) {
+	idx := make(map[string]uint64, len(l.index))
+	for p, n := range l.index {
+		idx[p] = uint64(uint32(n.Line))<<32 | uint64(uint32(n.Column))
+	}
+	rootLine, rootCol := 0, 0
+	if l.root != nil {
+		rootLine, rootCol = l.root.Line, l.root.Column
+	}
+	return func(path string) (int, int) {
+		for {
+			if v, ok := idx[path]; ok {
+				return int(int32(v >> 32)), int(int32(uint32(v)))
+			}
+			if path == "" {
+				return rootLine, rootCol
+			}
+			path = parentPath(path)
+		}
 	}
 }
 

@@ -216,7 +216,7 @@ func (b *builder) natGateways() {
 			b.fail(path+".vswitch", "no free address left in vSwitch %s (%s) for NAT gateway %s", sw.Name, sw.CIDR, g.Name)
 			continue
 		}
-		b.used[private] = true
+		b.used.add(private)
 		var eips []netip.Addr
 		for _, e := range g.EIPs {
 			eips = append(eips, netip.MustParseAddr(e))

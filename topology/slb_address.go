@@ -100,7 +100,7 @@ func (b *builder) slbInstance(svc *kubeproxy.Service, spec *k8s.Service) (lb *vp
 		return nil, false, fmt.Errorf("no free address left for an %s SLB", addrType)
 	}
 	if addrType == k8s.AddressIntranet {
-		b.used[addr] = true
+		b.used.add(addr)
 	}
 	lb = vpc.NewSLB(svc.Namespace+"-"+svc.Name, addr, addrType)
 	if a.LoadBalancerID != "" {
@@ -192,7 +192,7 @@ func (b *builder) checkVSwitchAddress(addr netip.Addr, sw *vpc.VSwitch, path str
 	switch {
 	case i == 0 || i >= size-3:
 		return fieldErrorf(path, "%s is reserved in vSwitch %s %s (the network address and the last three addresses are Alibaba Cloud's)", addr, sw.Name, sw.CIDR)
-	case b.used[addr]:
+	case b.used.has(addr):
 		return fieldErrorf(path, "%s is already in use in vSwitch %s (%s)", addr, sw.Name, b.addrOwner(addr))
 	}
 	return nil
@@ -273,7 +273,7 @@ func (b *builder) derivedSLBAddress(a k8s.ACKLoadBalancer, addrType string) (net
 	start := int(h.Sum32() % uint32(n))
 	for k := range n {
 		a := cniNth(cidr, first+(start+k)%n)
-		if !b.used[a] && !b.slbAddressTaken(a) {
+		if !b.used.has(a) && !b.slbAddressTaken(a) {
 			return a, nil
 		}
 	}

@@ -114,28 +114,21 @@ type vswitchIPAM struct{ b *builder }
 func (m vswitchIPAM) Allocate(sw *vpc.VSwitch) netip.Addr {
 	a := m.b.allocate(sw.CIDR)
 	if a.IsValid() {
-		m.b.used[a] = true
+		m.b.used.add(a)
 	}
 	return a
 }
 
 func (m vswitchIPAM) Take(sw *vpc.VSwitch, a netip.Addr) bool {
-	if !sw.CIDR.Contains(a) || isVSwitchReserved(sw.CIDR, a) || m.b.used[a] {
+	if !sw.CIDR.Contains(a) || isVSwitchReserved(sw.CIDR, a) || m.b.used.has(a) {
 		return false
 	}
-	m.b.used[a] = true
+	m.b.used.add(a)
 	return true
 }
 
 func (m vswitchIPAM) Available(sw *vpc.VSwitch) int {
-	size := 1 << (32 - sw.CIDR.Bits())
-	n := 0
-	for i := 1; i < size-3; i++ {
-		if !m.b.used[cni.Nth(sw.CIDR, i)] {
-			n++
-		}
-	}
-	return n
+	return m.b.used.free(sw.CIDR)
 }
 
 // eniBackendName names an SLB eni backend as the console lists it: the

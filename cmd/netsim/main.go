@@ -44,6 +44,7 @@ func commands() []command {
 		{"emulate", "netsim emulate FILE [--pods a,b,...] [--no-hosts] [--pcap FILE [--force]] [--trace [--level detailed|summary|minimal]] [--duration D] | netsim emulate --cleanup FILE", "run the scenario in real time: every pod a network namespace with a TAP eth0, the cluster between them simulated (root)", cmdEmulate},
 		{"exec", "netsim exec FILE POD -- COMMAND [ARGS...]", "run a command in an emulated pod's network namespace (ping, curl, tcpdump, ip route get)", cmdExec},
 		{"kernel", "netsim kernel up|down|verify FILE [-o text|json]", "build the scenario from real kernel devices in network namespaces (up, down), or compare every flow's verdict and source between the simulator and that build (verify; root)", cmdKernel},
+		{"gen", "netsim gen --cni MODE --nodes N --pods P [-o FILE [--force]]", "write a generated scenario of N nodes × P pods for one CNI (flannel-vxlan, flannel-hostgw, flannel-alivpc, terway, calico-ipip, calico-bgp), for measuring scale", cmdGen},
 		{"bench", "netsim bench model [-o text|json]", "print each CNI mode's modelled encapsulation cost: bytes on the wire per payload byte, per-packet work (derived from traced runs)", cmdBench},
 		{"version", "netsim version", "print the version", cmdVersion},
 	}

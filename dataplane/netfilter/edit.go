@@ -17,7 +17,7 @@ import (
 // ipsets and nfacct objects it names exist.
 func (nf *Netfilter) prepareRule(t *Table, l string) (*Chain, *Rule, error) {
 	table := t.Name
-	r, err := ParseRule(l)
+	r, err := parseRuleCached(l)
 	if err != nil {
 		return nil, nil, fmt.Errorf("netfilter %s table %s: %w", nf.NS, table, err)
 	}

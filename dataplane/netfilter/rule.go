@@ -252,12 +252,13 @@ func quote(v string) string {
 	if ok {
 		return v
 	}
-	return `"` + quoteEscaper.Replace(v) + `"`
+	return `"` + saveEscaper.Replace(v) + `"`
 }
 
-// quoteEscaper escapes a quoted word; built once (a Replacer builds its
-// tables on first use, which cost more than the quoting itself).
-var quoteEscaper = strings.NewReplacer(`"`, `\"`, `\`, `\\`, `'`, `\'`)
+// saveEscaper escapes a quoted value as xtables_save_string does; built
+// once (a Replacer builds its tables on first use, which cost more than
+// the replacing when it was made for every rule).
+var saveEscaper = strings.NewReplacer(`"`, `\"`, `\`, `\\`, `'`, `\'`)
 
 var protoNames = map[string]uint8{"tcp": 6, "udp": 17, "icmp": 1, "sctp": 132, "ipencap": 4, "all": 0}
 

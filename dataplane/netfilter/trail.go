@@ -72,7 +72,10 @@ type trail struct {
 	markOut, ctmarkOut uint32
 	policy             bool
 	valid              bool // false: the walk is not to be replayed
-	rules              []*Rule
+	// impure: the walk evaluated a match outside the trail's inputs; the
+	// connection's next walks of the chain are not recorded again.
+	impure bool
+	rules  []*Rule
 	// paths are the chain paths of the matched rules, as the trace
 	// prints them (recorded only in traced runs; nil otherwise).
 	paths []string
@@ -155,6 +158,10 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 		nf.replay(t, tb, c)
 		return nil, TAccept
 	}
+	if t.conn == c.conn && t.start == start && t.dir == c.dir && t.gen == nf.gen && t.impure {
+		// This walk evaluated an impure match last time: it would again.
+		return nf.eval(tb, start, c, nil)
+	}
 	*t = trail{conn: c.conn, start: start, gen: nf.gen, dir: c.dir, state: st, in: c.in, out: c.out, mark: c.pkt.Mark, ctmark: c.conn.Mark,
 		rules: t.rules[:0], paths: t.paths[:0]}
 	if !nf.env.Tracing() {
@@ -163,6 +170,7 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 	rec := recorder{t: t}
 	r, kind := nf.eval(tb, start, c, &rec)
 	if rec.impure || kind != TAccept {
+		t.impure = rec.impure
 		return r, kind
 	}
 	t.valid, t.policy = true, r == nil

@@ -124,7 +124,7 @@ func TestCheckText(t *testing.T) {
 		{"latin-1", "name: caf\xe9\n", &TextProblem{1, 10, "not valid UTF-8: byte 0xe9 at line 1, column 10: a scenario is UTF-8 YAML text"}},
 		{"columns count characters", "a: ééé\x7f", &TextProblem{1, 7, "not a text file: byte 0x7f (a control character) at line 1, column 7: a scenario is UTF-8 YAML text"}},
 		{"C1 control", "a: \u0085ok\u0090", &TextProblem{1, 7, "not a text file: character U+0090 (a control character) at line 1, column 7: a scenario is UTF-8 YAML text"}},
-		{"too many marks", strings.Repeat("- a\n", MaxMarks) + "- a\n", &TextProblem{MaxMarks + 1, 1, "too many YAML items: more than 300000 keys, values and list items (counted from the ':' ',' '-' '[' '{' that make them, up to here), the most a scenario may hold"}},
+		{"too many marks", strings.Repeat("- a\n", MaxMarks) + "- a\n", &TextProblem{MaxMarks + 1, 1, "too many YAML items: more than 1500000 keys, values and list items (counted from the ':' ',' '-' '[' '{' that make them, up to here), the most a scenario may hold"}},
 		{"separators and negative numbers are not items", strings.Repeat("---\nb: -1\n", MaxMarks/3), nil},
 	}
 	for _, tt := range tests {

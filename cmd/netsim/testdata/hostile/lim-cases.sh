@@ -80,13 +80,13 @@ d=$(mk replicas-total "Deployments of 100 and 19,950 replicas: the second crosse
 d=$(mk pods-per-node "14 pods on a node whose /28 pod CIDR holds 13: one error at the first pod over" "$RUN" 2 '^scenario\.yaml:35:24: pods\[14\]\.node: the pod does not fit: node "node-1" already has 13 pods: flannel.s node pod CIDR /28 holds 2\^\(32−28\) − 3 = 13 pod addresses')
 { base | sed 's/nodeCIDRMask: 24/nodeCIDRMask: 28/'; for i in $(seq 1 14); do echo "  - {name: p-$i, node: node-1}"; done; flow pod/api-1; } > $d/scenario.yaml
 
-d=$(mk nodes "501 nodes: more than netsim's 500-node limit, one error at the 501st" "$VAL" 2 '^scenario\.yaml:\d+:5: nodes\[500\]: 501 nodes are more than netsim.s limit of 500')
+d=$(mk nodes "1,001 flannel vxlan nodes: more than netsim's 1,000-node limit for vxlan, one error at the 1,001st" "$VAL" 2 '^scenario\.yaml:\d+:5: nodes\[1000\]: 1,001 nodes are more than netsim.s limit of 1,000 with flannel.s vxlan backend')
 { base | sed 's|podCIDR: 172.20.0.0/16|podCIDR: 10.0.0.0/8|; s|cidr: 192.168.1.0/24|cidr: 192.168.4.0/22|'; } | sed '/^pods:/,$d' > $d/scenario.yaml
-sed -i '/^nodes:/a\  # 499 more nodes follow' $d/scenario.yaml
+sed -i '/^nodes:/a\  # 999 more nodes follow' $d/scenario.yaml
 python3 - $d/scenario.yaml <<'EOF'
 import sys
 p=sys.argv[1]; s=open(p).read()
-extra=''.join('  - {name: n-%d, vswitch: vsw-i}\n'%i for i in range(3,502))
+extra=''.join('  - {name: n-%d, vswitch: vsw-i}\n'%i for i in range(3,1002))
 s=s.replace('  - {name: node-2, vswitch: vsw-i, ip: 192.168.1.11}\n','  - {name: node-2, vswitch: vsw-i, ip: 192.168.4.11}\n'+extra)
 s+='pods:\n  - {name: web-1, node: node-1}\n  - {name: api-1, node: node-2}\n'
 open(p,'w').write(s)
