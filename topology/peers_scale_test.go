@@ -62,10 +62,11 @@ nodes:
 
 // peerScaleScenario parses a generated cluster. Past the load limits
 // (nodes, pods) it parses the largest cluster the limits allow and adds the
-// other nodes and pods to the loaded scenario, as copies of the first.
+// other nodes and pods to the loaded scenario, as copies of the first
+// two.
 func peerScaleScenario(tb testing.TB, n, p int, backend string) *Scenario {
 	tb.Helper()
-	parsed := min(n, maxNodes)
+	parsed := min(n, maxNodes, maxPeerNodes)
 	if p > 0 {
 		parsed = min(parsed, maxPods/p)
 	}
