@@ -171,6 +171,9 @@ type builder struct {
 	cidr  map[string]netip.Prefix
 	// scratch marks the copy of the world checkActions plays actions on.
 	scratch bool
+	// eagerPeers programs per-peer state pair by pair even when the CNI
+	// mode could share it (tests compare the two).
+	eagerPeers bool
 }
 
 func (b *builder) fail(path, format string, args ...any) {
@@ -416,16 +419,7 @@ func (b *builder) cni() {
 	if len(b.probs) > 0 {
 		return
 	}
-	for i, h := range w.Nodes {
-		for _, p := range w.Nodes {
-			if p == h {
-				continue
-			}
-			if err := mode.AddPeer(h.CNI, p.CNI); err != nil {
-				b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
-			}
-		}
-	}
+	b.addPeers(mode)
 	w.Notes = append(w.Notes, mode.Notes()...)
 	// Pods with a pinned address are wired first, so that host-local
 	// allocation for the others skips their addresses (as for node IPs);
@@ -480,6 +474,39 @@ func (b *builder) cni() {
 		}
 	}
 	w.indexPods()
+}
+
+// peerSharer is a CNI mode that programs every node for every other node
+// from one shared table of peers (flannel.Mode.SharePeers): the N − 1
+// per-peer entries of each node are not copied N times. It reports false
+// when it does not share this cluster's peers.
+type peerSharer interface {
+	SharePeers(nodes []*cni.Node, fail func(i int, err error)) bool
+}
+
+// addPeers programs every node for every other node: shared when the mode
+// can, else pair by pair.
+func (b *builder) addPeers(mode cni.Mode) {
+	w := b.w
+	if ps, ok := mode.(peerSharer); ok && !b.eagerPeers {
+		nodes := make([]*cni.Node, len(w.Nodes))
+		for i, h := range w.Nodes {
+			nodes[i] = h.CNI
+		}
+		if ps.SharePeers(nodes, func(i int, err error) { b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err) }) {
+			return
+		}
+	}
+	for i, h := range w.Nodes {
+		for _, p := range w.Nodes {
+			if p == h {
+				continue
+			}
+			if err := mode.AddPeer(h.CNI, p.CNI); err != nil {
+				b.fail(fmt.Sprintf("nodes[%d]", i), "%v", err)
+			}
+		}
+	}
 }
 
 // customRoutes adds the scenario's own VPC route entries.

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"netsim/dataplane/cni"
 	"netsim/dataplane/ipvs"
 	"netsim/dataplane/kubeproxy"
 	"netsim/dataplane/link"
@@ -153,11 +154,20 @@ func (b *builder) slb(svc *kubeproxy.Service, spec *k8s.Service) ([]netip.Addr, 
 }
 
 func cniNth(p netip.Prefix, n int) netip.Addr {
+	if a := p.Masked().Addr(); a.Is4() && n >= 0 && uint64(v4(a))+uint64(n) <= 1<<32-1 {
+		return cni.Nth(p, n) // the same address, without n steps
+	}
 	a := p.Masked().Addr()
 	for i := 0; i < n; i++ {
 		a = a.Next()
 	}
 	return a
+}
+
+// v4 is an IPv4 address as a number.
+func v4(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
 
 // internet creates the client outside the VPC, when the scenario has one.

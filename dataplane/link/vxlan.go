@@ -68,6 +68,9 @@ type VXLAN struct {
 
 	out IPOutput
 	fdb map[packet.MAC]netip.Addr
+	// peers is the shared layer of per-peer entries (ShareFDB), nil
+	// without one.
+	peers *peerFDB
 	// sending is set while an encapsulated packet is in the namespace's
 	// output path: reaching Xmit again then means the route to the
 	// remote VTEP leads back into this device.
@@ -88,13 +91,38 @@ func NewVXLAN(env *Env, ns, name string, vni uint32, port uint16, local netip.Ad
 }
 
 // AddFDB adds a static FDB entry: frames for mac go to the VTEP at dst.
-func (v *VXLAN) AddFDB(mac packet.MAC, dst netip.Addr) { v.fdb[mac] = dst }
+func (v *VXLAN) AddFDB(mac packet.MAC, dst netip.Addr) {
+	if v.peers != nil {
+		v.peers.mask(mac)
+	}
+	v.fdb[mac] = dst
+}
 
 // DelFDB removes the entry for mac.
-func (v *VXLAN) DelFDB(mac packet.MAC) { delete(v.fdb, mac) }
+func (v *VXLAN) DelFDB(mac packet.MAC) {
+	if v.peers != nil {
+		v.peers.mask(mac)
+	}
+	delete(v.fdb, mac)
+}
 
-// FDB returns the entries.
-func (v *VXLAN) FDB() map[packet.MAC]netip.Addr { return v.fdb }
+// FDB returns the entries: the device's own, and with a shared layer
+// (ShareFDB) a new map that adds the shared ones.
+func (v *VXLAN) FDB() map[packet.MAC]netip.Addr {
+	if v.peers == nil {
+		return v.fdb
+	}
+	out := make(map[packet.MAC]netip.Addr, len(v.fdb)+len(v.peers.f.mac))
+	for i, mac := range v.peers.f.mac {
+		if j, ok := v.peers.lookup(mac); ok && j == int32(i) {
+			out[mac] = v.peers.f.dst[i]
+		}
+	}
+	for mac, dst := range v.fdb {
+		out[mac] = dst
+	}
+	return out
+}
 
 // FDBString prints an entry as `bridge fdb show dev flannel.1` does.
 func (v *VXLAN) FDBString(mac packet.MAC, dst netip.Addr) string {
@@ -139,7 +167,7 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 	}
 	inner := pkt.Bytes()
 	dstMAC := packet.Ethernet(inner).Dst()
-	remote, ok := v.fdb[dstMAC]
+	remote, ok := v.fdbLookup(dstMAC)
 	if env.Tracing() {
 		h := trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindFDB, Lookup: "fdb " + dstMAC.String() + " dev " + d.Name}
 		if ok {

@@ -89,7 +89,7 @@ func (s *Stack) bridgedDNAT(ifc *Iface, pkt *packet.Buffer, r *Route, phys int32
 	if !nh.IsValid() {
 		nh = packet.IPv4(pkt.Bytes()).Dst()
 	}
-	if n := s.neigh[neighKey(ifc.Dev.Index, nh)]; n != nil && n.State != NudIncomplete && n.State != NudFailed {
+	if n := s.neighbour(ifc.Dev.Index, nh); n != nil && n.State != NudIncomplete && n.State != NudFailed {
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindNeigh, Lookup: "neigh " + nh.String() + " dev " + ifc.Dev.Name, Match: n.Format(s.now())})
 		}

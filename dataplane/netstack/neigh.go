@@ -92,6 +92,7 @@ func (s *Stack) AddNeigh(dev string, ip netip.Addr, mac packet.MAC, permanent bo
 	if permanent {
 		st = NudPermanent
 	}
+	s.maskPeerNeighbour(i.Dev.Index, ip)
 	s.neigh[neighKey(i.Dev.Index, ip)] = &Neigh{IP: ip, Iface: i, MAC: mac, State: st, Updated: s.now()}
 	return nil
 }
@@ -99,6 +100,7 @@ func (s *Stack) AddNeigh(dev string, ip netip.Addr, mac packet.MAC, permanent bo
 // DelNeigh removes an entry (`ip neigh del`).
 func (s *Stack) DelNeigh(dev string, ip netip.Addr) {
 	if i := s.Iface(dev); i != nil {
+		s.maskPeerNeighbour(i.Dev.Index, ip)
 		delete(s.neigh, neighKey(i.Dev.Index, ip))
 	}
 }
@@ -108,6 +110,13 @@ func (s *Stack) Neighbours() []*Neigh {
 	out := make([]*Neigh, 0, len(s.neigh))
 	for _, n := range s.neigh {
 		out = append(out, n)
+	}
+	if pn := s.peerNeigh; pn != nil {
+		for i, p := range pn.set.peers {
+			if !p.MAC.IsZero() && pn.find(pn.ifc.Dev.Index, p.Gw) == int32(i) {
+				out = append(out, pn.entry(int32(i)))
+			}
+		}
 	}
 	sort.Slice(out, func(a, b int) bool {
 		if out[a].Iface.Dev.Index != out[b].Iface.Dev.Index {
@@ -133,7 +142,7 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		dev.Transmit(pkt)
 		return
 	}
-	n := s.neigh[neighKey(dev.Index, nh)]
+	n := s.neighbour(dev.Index, nh)
 	now := s.now()
 	if n != nil && n.State != NudIncomplete && n.State != NudFailed {
 		if s.tracing() {
@@ -285,7 +294,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 		}
 	}
 	key := neighKey(ifc.Dev.Index, sip)
-	n := s.neigh[key]
+	n := s.neighbour(ifc.Dev.Index, sip)
 	if n != nil && op == packet.ARPReply && (n.State == NudReachable || n.State == NudStale) &&
 		sha != n.MAC && sip != tip && now-n.Updated < ARPLockTime {
 		// arp_process: "if several different ARP replies follow back to

@@ -107,11 +107,26 @@ func (r *Route) StringIn(id uint32) string {
 type RouteTable struct {
 	t bart.Table[[]*Route]
 	n int
+	// peers is the shared layer of per-peer routes (AttachPeers), nil
+	// without one.
+	peers *peerRoutes
 }
 
 // Add inserts r. A route with the same prefix, metric and device is an
 // error, as `ip route add` says "File exists".
 func (t *RouteTable) Add(r *Route) error {
+	if p := t.peers; p != nil {
+		if i := p.set.exact(r.Dst); p.has(i) {
+			// Copy-on-write: the shared route becomes the table's own.
+			if err := t.own(i); err != nil {
+				return err
+			}
+		}
+	}
+	return t.addOwn(r)
+}
+
+func (t *RouteTable) addOwn(r *Route) error {
 	list, _ := t.t.Get(r.Dst)
 	for _, o := range list {
 		if o.Metric == r.Metric {
@@ -122,6 +137,9 @@ func (t *RouteTable) Add(r *Route) error {
 	slices.SortStableFunc(list, func(a, b *Route) int { return a.Metric - b.Metric })
 	t.t.Insert(r.Dst, list)
 	t.n++
+	if t.peers != nil && t.peers.deeperThanPeer(r.Dst) {
+		t.peers.deeper++
+	}
 	return nil
 }
 
@@ -129,6 +147,12 @@ func (t *RouteTable) Add(r *Route) error {
 func (t *RouteTable) Delete(r *Route) bool {
 	list, ok := t.t.Get(r.Dst)
 	if !ok {
+		if p := t.peers; p != nil {
+			if i := p.set.exact(r.Dst); p.has(i) && (r == p.cached(i) || (r.Metric == p.template(i).Metric && r.Dev == p.template(i).Dev)) {
+				p.mask(i)
+				return true
+			}
+		}
 		return false
 	}
 	for i, o := range list {
@@ -140,6 +164,9 @@ func (t *RouteTable) Delete(r *Route) bool {
 				t.t.Insert(r.Dst, list)
 			}
 			t.n--
+			if t.peers != nil && t.peers.deeperThanPeer(r.Dst) {
+				t.peers.deeper--
+			}
 			return true
 		}
 	}
@@ -148,6 +175,16 @@ func (t *RouteTable) Delete(r *Route) bool {
 
 // Lookup returns the best route for dst, or nil.
 func (t *RouteTable) Lookup(dst netip.Addr) *Route {
+	if t.peers != nil {
+		if r := t.peerLookup(dst); r != nil {
+			return r
+		}
+	}
+	return t.lookupOwn(dst)
+}
+
+// lookupOwn is Lookup among the table's own routes.
+func (t *RouteTable) lookupOwn(dst netip.Addr) *Route {
 	list, ok := t.t.Lookup(dst)
 	if !ok {
 		return nil
@@ -156,14 +193,33 @@ func (t *RouteTable) Lookup(dst netip.Addr) *Route {
 }
 
 // Len is the number of routes.
-func (t *RouteTable) Len() int { return t.n }
+func (t *RouteTable) Len() int { return t.n + t.PeerRoutes() }
 
 // All returns every route sorted as `ip route show` sorts them: by
 // prefix (default first), then metric.
 func (t *RouteTable) All() []*Route {
 	var out []*Route
-	for _, list := range t.t.AllSorted4() {
+	p := t.peers
+	if p != nil {
+		out = make([]*Route, 0, t.Len())
+	}
+	k := 0 // next peer in p.set.sorted
+	for pfx, list := range t.t.AllSorted4() {
+		if p != nil {
+			for ; k < len(p.set.sorted) && cmpPrefix(p.set.peers[p.set.sorted[k]].Dst, pfx) < 0; k++ {
+				if i := p.set.sorted[k]; p.has(i) {
+					out = append(out, p.view(i))
+				}
+			}
+		}
 		out = append(out, list...)
+	}
+	if p != nil {
+		for ; k < len(p.set.sorted); k++ {
+			if i := p.set.sorted[k]; p.has(i) {
+				out = append(out, p.view(i))
+			}
+		}
 	}
 	return out
 }

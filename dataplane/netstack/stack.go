@@ -85,8 +85,10 @@ type Stack struct {
 	local  map[uint32]*Iface
 	bcast  []netip.Addr // directed broadcast addresses of the interfaces
 	neigh  map[uint64]*Neigh
-	rng    *rand.Rand
-	idents map[identKey]*identBucket
+	// peerNeigh is the shared layer of per-peer neighbours (nil: none).
+	peerNeigh *peerNeighs
+	rng       *rand.Rand
+	idents    map[identKey]*identBucket
 
 	redirects map[netip.Addr]*redirectPeer // ICMP redirect rate limit per source
 

@@ -77,6 +77,9 @@ type Proxy struct {
 	tunIP  netip.Addr
 	mtu    int
 	routes []Route
+	// shared are the cluster's leases after routes (ShareLeases), nil
+	// without them.
+	shared *sharedLeases
 }
 
 // New starts the forwarder for tun in stack: it reads tun and receives UDP
@@ -99,6 +102,11 @@ func (p *Proxy) SetRoute(dst netip.Prefix, nextHop netip.AddrPort) {
 			return
 		}
 	}
+	if p.shared != nil {
+		if i, ok := p.shared.exact(dst); ok {
+			p.shared.mask(i) // the entry becomes the node's own
+		}
+	}
 	p.routes = append(p.routes, Route{Dst: dst, NextHop: nextHop})
 }
 
@@ -114,11 +122,30 @@ func (p *Proxy) DelRoute(dst netip.Prefix) bool {
 			return true
 		}
 	}
+	if p.shared != nil {
+		if i, ok := p.shared.exact(dst); ok {
+			p.shared.mask(i)
+			return true
+		}
+	}
 	return false
 }
 
-// Routes returns the table in its current order.
-func (p *Proxy) Routes() []Route { return p.routes }
+// Routes returns the table in its current order: the node's own entries,
+// then the shared leases it takes in node order (ShareLeases).
+func (p *Proxy) Routes() []Route {
+	if p.shared == nil {
+		return p.routes
+	}
+	out := make([]Route, 0, p.tableLen())
+	out = append(out, p.routes...)
+	for i := range p.shared.l.next {
+		if p.shared.has(i) {
+			out = append(out, p.shared.route(i))
+		}
+	}
+	return out
+}
 
 // Local is the address the socket is bound to.
 func (p *Proxy) Local() netip.AddrPort { return p.local }
@@ -132,6 +159,11 @@ func (p *Proxy) findRoute(dst netip.Addr) (Route, bool) {
 				p.routes[0], p.routes[i] = p.routes[i], p.routes[0]
 			}
 			return r, true
+		}
+	}
+	if sh := p.shared; sh != nil {
+		if i := sh.l.set.Find(dst); sh.has(i) {
+			return sh.route(i), true
 		}
 	}
 	return Route{}, false
@@ -167,7 +199,7 @@ func (p *Proxy) ReadTUN(pkt *packet.Buffer) {
 		if ok {
 			h.Match = r.String()
 		} else {
-			h.Match = fmt.Sprintf("no lease (%d in the table)", len(p.routes))
+			h.Match = fmt.Sprintf("no lease (%d in the table)", p.tableLen())
 		}
 		p.hop(pkt, h)
 	}

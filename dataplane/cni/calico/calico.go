@@ -137,6 +137,10 @@ type nodeState struct {
 	// (named by MeshSession when printed: a name per node pair cost a
 	// Sprintf and some 40 bytes each at build time, 1 GB at 5,000 nodes).
 	sessions [][4]byte
+	// meshPeers, when set (SharePeers), are every node of the mesh, this
+	// one at meshSelf: the sessions are the others', in order.
+	meshPeers []*cni.Node
+	meshSelf  int
 }
 
 // New makes the calico mode; opts is *Options.
@@ -384,12 +388,18 @@ func onLink(n *cni.Node, peer netip.Addr) (*netstack.Route, bool) {
 
 // AddPeer programs n for peer as BIRD (IPIP, BGP) or felix (VXLAN) does.
 func (m *Mode) AddPeer(n, peer *cni.Node) error {
-	s := n.Stack
 	st := n.State.(*nodeState)
-	pst := peer.State.(*nodeState)
 	if m.bird() {
 		st.sessions = append(st.sessions, peer.IP.As4())
 	}
+	return m.addPeerRoutes(n, peer)
+}
+
+// addPeerRoutes is AddPeer's kernel state: routes, neighbour, FDB entry.
+func (m *Mode) addPeerRoutes(n, peer *cni.Node) error {
+	s := n.Stack
+	st := n.State.(*nodeState)
+	pst := peer.State.(*nodeState)
 	direct, sameSubnet := onLink(n, peer.IP)
 	switch {
 	case m.ipip() && (m.o.IPIPMode == Always || !sameSubnet):
@@ -412,14 +422,7 @@ func (m *Mode) AddPeer(n, peer *cni.Node) error {
 		if err := s.AddRoute(r); err != nil {
 			return fmt.Errorf("calico %s: %w", n.Name, err)
 		}
-		if m.c.VPC != nil {
-			who := "felix (vxlanMode CrossSubnet)"
-			if m.bird() {
-				who = "BIRD " + MeshSession(peer.IP)
-			}
-			m.notes = append(m.notes, fmt.Sprintf("%s: %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (these routes reach the node kernels, never the VPC route table)",
-				n.Name, who, pst.block, peer.IP, direct.Dev.Dev.Name, pst.block))
-		}
+		m.noteDirect(n, peer, pst.block, direct.Dev)
 	default:
 		// BGP without encapsulation to a peer that is not on-link:
 		// "multihop; gateway recursive" resolves the next hop through the
@@ -441,6 +444,20 @@ func (m *Mode) AddPeer(n, peer *cni.Node) error {
 			n.Name, MeshSession(peer.IP), peer.IP, via.String(), r.String(), what))
 	}
 	return nil
+}
+
+// noteDirect notes, on a VPC, that n's direct route to peer's block goes
+// nowhere.
+func (m *Mode) noteDirect(n, peer *cni.Node, block netip.Prefix, dev *netstack.Iface) {
+	if m.c.VPC == nil {
+		return
+	}
+	who := "felix (vxlanMode CrossSubnet)"
+	if m.bird() {
+		who = "BIRD " + MeshSession(peer.IP)
+	}
+	m.notes = append(m.notes, fmt.Sprintf("%s: %s: %s via %s dev %s is a direct route, but the Alibaba VPC is not an Ethernet segment: the vRouter forwards by destination IP and has no route entry for %s, so packets to those pods are dropped (these routes reach the node kernels, never the VPC route table)",
+		n.Name, who, block, peer.IP, dev.Dev.Name, block))
 }
 
 // AddPod is the CNI ADD: calico-ipam, veth pair, sysctls, routes.
@@ -545,12 +562,28 @@ func VTEPMAC(n *cni.Node) (packet.MAC, bool) {
 // lists them once established (nil without BIRD, i.e. with VXLAN).
 func (m *Mode) BGPProtocols(n *cni.Node) []string {
 	st, ok := n.State.(*nodeState)
-	if !ok || !m.bird() || len(st.sessions) == 0 {
+	if !ok || !m.bird() {
+		return nil
+	}
+	var sessions []string
+	if st.meshPeers != nil {
+		sessions = make([]string, 0, len(st.meshPeers))
+		for i, p := range st.meshPeers {
+			if i != st.meshSelf {
+				sessions = append(sessions, MeshSession(p.IP))
+			}
+		}
+	} else {
+		for _, a := range st.sessions {
+			sessions = append(sessions, MeshSession(netip.AddrFrom4(a)))
+		}
+	}
+	if len(sessions) == 0 {
 		return nil
 	}
 	out := []string{fmt.Sprintf("%-18s %-8s %-8s %-6s %-10s %s", "name", "proto", "table", "state", "since", "info")}
-	for _, s := range st.sessions {
-		out = append(out, fmt.Sprintf("%-18s %-8s %-8s %-6s %-10s %s", MeshSession(netip.AddrFrom4(s)), "BGP", "master", "up", "00:00:00", "Established"))
+	for _, s := range sessions {
+		out = append(out, fmt.Sprintf("%-18s %-8s %-8s %-6s %-10s %s", s, "BGP", "master", "up", "00:00:00", "Established"))
 	}
 	return out
 }
