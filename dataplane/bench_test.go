@@ -240,21 +240,37 @@ func TestBenchmarkSteadyState(t *testing.T) {
 	require.Equal(t, rx+steps*per+uint64(bw.seq), bw.b.Iface("eth0").Dev.Stats.RxPackets, "every datagram reaches pod b")
 }
 
-// BenchmarkFastPath runs the cross-node paths with the fast path's caches
-// on and off (link.Env.SlowPath), one after the other in each -count
-// round, so that their ratio comes from adjacent runs.
+// BenchmarkFastPath runs the cross-node paths, and the paths through
+// NetworkPolicy chains, with the fast path's caches on and off
+// (link.Env.SlowPath), one after the other in each -count round, so that
+// their ratio comes from adjacent runs.
 func BenchmarkFastPath(b *testing.B) {
+	type world struct {
+		name string
+		make func(testing.TB) *benchWorld
+	}
+	var worlds []world
 	for _, p := range paths {
-		if p.dst != "node-2" {
-			continue
+		if p.dst == "node-2" {
+			worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
+				return newBenchWorld(tb, p.name, p.underlay, p.backend, p.dst, p.viaService)
+			}})
 		}
+	}
+	worlds = append(worlds, world{"felix-cross-node-ipip", func(tb testing.TB) *benchWorld { return newFelixBenchWorld(tb, "felix-node-2", "node-2") }})
+	for _, p := range terwayPaths {
+		if p.name == "terway-ipvlan-policy-cross-node" || p.name == "terway-veth-cross-node" {
+			worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld { return newTerwayBenchWorld(tb, p.name, p.terway, p.dst) }})
+		}
+	}
+	for _, wd := range worlds {
 		for _, slow := range []bool{false, true} {
-			name := p.name + "/fast"
+			name := wd.name + "/fast"
 			if slow {
-				name = p.name + "/slow"
+				name = wd.name + "/slow"
 			}
 			b.Run(name, func(b *testing.B) {
-				bw := newBenchWorld(b, p.name, p.underlay, p.backend, p.dst, p.viaService)
+				bw := wd.make(b)
 				bw.env.SlowPath = slow
 				b.ReportAllocs()
 				b.ResetTimer()
