@@ -80,7 +80,9 @@ bench-memory:
 # of SCALE_NODES nodes × SCALE_PODS pods for each CNI (netsim gen), one
 # child process each: validate seconds, heap after GC, max RSS, one traced
 # cross-node flow, the child's CPU time. Flannel stops at 1,000 nodes,
-# Calico at 2,000 (NETSIM_SCALE_CALICO_MAX=5000 for more: some 8 GiB).
+# Calico at 2,000 (NETSIM_SCALE_CALICO_MAX=5000 for more: calico-ipip 5,000
+# × 30 takes 1.4 GiB RSS; calico-bgp is still programmed pair by pair, and
+# its N² routes would take some 8 GiB).
 SCALE_NODES ?= 100,500,1000,2000,5000
 SCALE_PODS  ?= 30
 SCALE_CNI   ?= flannel-vxlan,flannel-hostgw,flannel-alivpc,terway,calico-ipip,calico-bgp
