@@ -26,6 +26,8 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+
+	"netsim/internal/columns"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
@@ -237,7 +239,7 @@ func speedTable(r io.Reader, w io.Writer, floorName, hostgwName string, procs in
 	fmt.Fprintf(w, "Simulator speed, measured: GOMAXPROCS=%d, medians of %s runs each, ratios from the same run.\n", procs, strings.Join(counts, "/"))
 	fmt.Fprintf(w, "× floor and × host-gw are ns/packet over the floor's (%s, a bare 8-hop Go forwarder) and over host-gw's,\n", floorName)
 	fmt.Fprintf(w, "%s; spread is half the min–max range of ns/packet over the median.\n\n", how)
-	writeTable(w, rows, 1)
+	columns.Write(w, rows, 0)
 	return nil
 }
 
@@ -284,41 +286,6 @@ func memoryTable(r io.Reader, w io.Writer) error {
 		}
 		tab = append(tab, []string{x.name, x.n, x.heapN, x.m, x.heapM, "×" + x.ratio, v})
 	}
-	writeTable(w, tab, 1)
+	columns.Write(w, tab, 0)
 	return nil
-}
-
-// writeTable prints rows as aligned columns, a rule under the header; the
-// first left columns are left-aligned, the others right-aligned.
-func writeTable(w io.Writer, rows [][]string, left int) {
-	width := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], len([]rune(c)))
-		}
-	}
-	line := func(r []string) {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			if i < left {
-				b.WriteString(c + pad)
-			} else {
-				b.WriteString(pad + c)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	line(rows[0])
-	rule := make([]string, len(width))
-	for i, n := range width {
-		rule[i] = strings.Repeat("-", n)
-	}
-	line(rule)
-	for _, r := range rows[1:] {
-		line(r)
-	}
 }

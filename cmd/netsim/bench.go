@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/pflag"
 
+	"netsim/internal/columns"
 	"netsim/sim/encapcost"
 )
 
@@ -85,7 +85,7 @@ func writeModel(w io.Writer, costs []encapcost.Cost) {
 		r = append(r, strconv.Itoa(last.Payload), strconv.FormatFloat(last.PerByte(), 'f', 3, 64))
 		rows = append(rows, r)
 	}
-	writeColumns(w, rows)
+	columns.Write(w, rows, 0)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Per-packet work of that datagram: namespaces entered (the VPC or L2 fabric counts as one), device")
 	fmt.Fprintln(w, "transmissions, kernel route lookups, VPC/L2 fabric lookups, neighbour and FDB lookups, netfilter")
@@ -101,38 +101,5 @@ func writeModel(w io.Writer, costs []encapcost.Cost) {
 		}
 		rows = append(rows, r)
 	}
-	writeColumns(w, rows)
-}
-
-// writeColumns prints rows aligned, the first column left, the others
-// right, with a rule under the header.
-func writeColumns(w io.Writer, rows [][]string) {
-	width := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], len([]rune(c)))
-		}
-	}
-	line := func(r []string) {
-		var b strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-len([]rune(c)))
-			switch i {
-			case 0:
-				b.WriteString(c + pad)
-			default:
-				b.WriteString("  " + pad + c)
-			}
-		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	line(rows[0])
-	rule := make([]string, len(width))
-	for i, n := range width {
-		rule[i] = strings.Repeat("-", n)
-	}
-	line(rule)
-	for _, r := range rows[1:] {
-		line(r)
-	}
+	columns.Write(w, rows, 0)
 }

@@ -7,10 +7,10 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
+	"netsim/internal/columns"
 	"netsim/sim"
 	"netsim/sim/encapcost"
 	"netsim/topology/kernel"
@@ -136,44 +136,9 @@ func kernelReport(modes []*kernelMode, skipped []string, runs, secs int) string 
 			fmt.Sprintf("%.3f", col(m.runs, tcp)), fmt.Sprintf("%.2f", col(m.ratios, tcp)),
 			fmt.Sprintf("%.2f", col(m.runs, loss)), "measured (kernel)"})
 	}
-	writeColumns(&b, rows)
+	columns.Write(&b, rows, 0, -1)
 	for _, s := range skipped {
 		fmt.Fprintf(&b, "skipped: %s\n", s)
 	}
 	return b.String()
-}
-
-// writeColumns prints rows aligned (the first and last columns left, the
-// others right) with a rule under the header.
-func writeColumns(b *strings.Builder, rows [][]string) {
-	width := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, c := range r {
-			width[i] = max(width[i], utf8.RuneCountInString(c))
-		}
-	}
-	line := func(r []string) {
-		var l strings.Builder
-		for i, c := range r {
-			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
-			switch {
-			case i == 0:
-				l.WriteString(c + pad)
-			case i == len(r)-1:
-				l.WriteString("  " + c + pad)
-			default:
-				l.WriteString("  " + pad + c)
-			}
-		}
-		b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
-	}
-	line(rows[0])
-	rule := make([]string, len(width))
-	for i, n := range width {
-		rule[i] = strings.Repeat("-", n)
-	}
-	line(rule)
-	for _, r := range rows[1:] {
-		line(r)
-	}
 }
