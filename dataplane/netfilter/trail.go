@@ -140,8 +140,8 @@ func (nf *Netfilter) replay(t *trail, tb *Table, c *pktCtx) {
 	c.conn.Mark = t.ctmarkOut
 }
 
-// recorder collects a walk as it happens (eval calls its methods when
-// rec is non-nil).
+// recorder collects a walk as it happens: eval appends each matched rule
+// (and its chain path in a traced run) to t and notes an impure rule.
 type recorder struct {
 	t      *trail
 	impure bool
