@@ -65,9 +65,23 @@ type hostileCase struct {
 // hostileMainEnv makes the test binary act as netsim (see TestMain).
 const hostileMainEnv = "NETSIM_HOSTILE_MAIN"
 
+// hostileHWMEnv names a file the test binary acting as netsim writes its
+// own peak resident set to (VmHWM, KiB) before it exits. The rusage of a
+// child is not that: Go starts children with a vfork-style clone sharing
+// the parent's memory until exec, and Linux records that memory's
+// high-water mark in the child's maxrss at exec, so a test process that
+// had grown to 100 MiB made every child look 100 MiB big.
+const hostileHWMEnv = "NETSIM_HOSTILE_HWM"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(hostileMainEnv) == "1" {
-		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+		code := run(os.Args[1:], os.Stdout, os.Stderr)
+		if f := os.Getenv(hostileHWMEnv); f != "" {
+			if kib := statusKiB("/proc/self/status", "VmHWM:"); kib > 0 {
+				_ = os.WriteFile(f, []byte(strconv.FormatInt(kib, 10)), 0o644)
+			}
+		}
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -166,7 +180,8 @@ func runBounded(t *testing.T, self, dir string, args []string, c hostileCase) bo
 	defer cancel()
 	cmd := exec.CommandContext(ctx, self, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), hostileMainEnv+"=1", "COLUMNS=120")
+	hwm := filepath.Join(t.TempDir(), "vmhwm")
+	cmd.Env = append(os.Environ(), hostileMainEnv+"=1", hostileHWMEnv+"="+hwm, "COLUMNS=120")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &limitedBuffer{b: &o, max: 4 << 20}, &limitedBuffer{b: &e, max: 4 << 20}
 	start := time.Now()
@@ -193,8 +208,10 @@ func runBounded(t *testing.T, self, dir string, args []string, c hostileCase) bo
 	err := cmd.Wait()
 	close(done)
 	res := boundedResult{stdout: o.String(), stderr: e.String(), wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssKiB = ru.Maxrss
+	if b, err := os.ReadFile(hwm); err == nil {
+		res.rssKiB, _ = strconv.ParseInt(string(b), 10, 64)
+	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		res.rssKiB = ru.Maxrss // it did not get to write its own (killed, crashed)
 	}
 	select {
 	case kib := <-overRSS:
@@ -224,12 +241,18 @@ func runBounded(t *testing.T, self, dir string, args []string, c hostileCase) bo
 
 // vmRSSKiB reads a process's resident set from /proc (0 when unknown).
 func vmRSSKiB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return statusKiB(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+}
+
+// statusKiB reads one "Key:  N kB" line of a /proc status file (0 when
+// unknown).
+func statusKiB(file, key string) int64 {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, key); ok {
 			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return n
 		}
