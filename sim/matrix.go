@@ -321,8 +321,8 @@ func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
 // bystander returns whether a namespace is a pod other than the probe's
 // source, destination or (for a Service) one of its endpoints: a drop there
 // is of a flooded copy (an ARP request a bridge floods to every port, a
-// down pod's eth0 drops it), never the probe's fate.
-// pods holds the refs of every pod of the world.
+// down pod's eth0 drops it), never the probe's fate. pods holds the refs
+// (NS/NAME) of every running pod of the world.
 func bystander(r *Runner, pods map[string]bool, src, dst matrixPod) func(ns string) bool {
 	w := r.World
 	involved := map[string]bool{src.ref: true, dst.ref: true}
