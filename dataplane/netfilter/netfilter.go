@@ -118,6 +118,11 @@ type Netfilter struct {
 	// it was recorded in; trails is the table (nil until first used).
 	gen    uint64
 	trails []trail
+	// impureSeen is set by match when it evaluates a match whose outcome
+	// is not a function of a trail's inputs (see impureFlags): a rule
+	// whose earlier matches fail never reaches it, as in the kernel, where
+	// a rule's matches run in order and stop at the first that fails.
+	impureSeen bool
 	// Replayed counts the chain walks replayed from a trail.
 	Replayed uint64
 }
@@ -717,10 +722,12 @@ func (nf *Netfilter) eval(t *Table, start *Chain, c *pktCtx, rec *recorder) (*Ru
 		}
 		r := f.chain.Rules[f.idx]
 		f.idx++
-		if rec != nil && r.impure() {
+		nf.impureSeen = false
+		matched := nf.match(r, ip, c)
+		if rec != nil && nf.impureSeen {
 			rec.impure = true
 		}
-		if !nf.match(r, ip, c) {
+		if !matched {
 			continue
 		}
 		r.Packets++
@@ -840,11 +847,14 @@ func (nf *Netfilter) match(r *Rule, ip packet.IPv4, c *pktCtx) bool {
 			}
 		}
 	}
-	if f&mDstType != 0 && !test(mDstType, nf.addrType(ip.Dst(), r.dstType, c, r.limitIfaceIn)) {
-		return false
-	}
-	if f&mSrcType != 0 && !test(mSrcType, nf.addrType(ip.Src(), r.srcType, c, false)) {
-		return false
+	if f&(mDstType|mSrcType) != 0 {
+		nf.impureSeen = true
+		if f&mDstType != 0 && !test(mDstType, nf.addrType(ip.Dst(), r.dstType, c, r.limitIfaceIn)) {
+			return false
+		}
+		if f&mSrcType != 0 && !test(mSrcType, nf.addrType(ip.Src(), r.srcType, c, false)) {
+			return false
+		}
 	}
 	if f&mMark != 0 && !test(mMark, c.pkt.Mark&r.markMask == r.markVal) {
 		return false
@@ -865,6 +875,9 @@ func (nf *Netfilter) match(r *Rule, ip packet.IPv4, c *pktCtx) bool {
 		if !test(mCTState, st&r.ctState != 0) {
 			return false
 		}
+	}
+	if f&(mProb|mRecent) != 0 {
+		nf.impureSeen = true
 	}
 	if f&mProb != 0 {
 		// xt_statistic: (get_random_u32() & 0x7FFFFFFF) < probability

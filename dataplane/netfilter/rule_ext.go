@@ -367,6 +367,9 @@ func (nf *Netfilter) matchExt(r *Rule, ip packet.IPv4, c *pktCtx) bool {
 			return false
 		}
 	}
+	if x.ipvs != nil || x.nfacctRef != nil {
+		nf.impureSeen = true
+	}
 	if m := x.ipvs; m != nil && !nf.matchIPVS(m, c) {
 		return false
 	}

@@ -39,21 +39,11 @@ import (
 // Only walks that accept are recorded; drops and rejects take the full
 // walk, which builds their explanation.
 
-// impureFlags are the matches whose outcome is not a function of a trail's
-// inputs.
-const impureFlags = mProb | mRecent | mDstType | mSrcType
-
-// impure reports whether evaluating r's matches may give another outcome
-// for another packet with the same trail inputs.
-func (r *Rule) impure() bool {
-	if r.flags&impureFlags != 0 {
-		return true
-	}
-	if x := r.ext; x != nil && (x.ipvs != nil || x.nfacctRef != nil) {
-		return true
-	}
-	return false
-}
+// A walk is impure when match evaluated a match whose outcome is not a
+// function of the trail's inputs — statistic, recent, addrtype, ipvs,
+// nfacct — and sets Netfilter.impureSeen. A rule that merely has one is
+// not enough: when its earlier matches fail it never reaches it (matches
+// run in order and stop at the first that fails).
 
 // trailSlots is the size of a namespace's trail table (a power of two).
 const trailSlots = 256
