@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"sort"
@@ -222,53 +223,19 @@ func RunMatrix(s *topology.Scenario, o MatrixOptions) (*Matrix, error) {
 // Matrix runs the probes of RunMatrix on the runner's world (see
 // RunMatrix). o must be normalized (MatrixOptions.Normalize).
 func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
-	w := r.World
-	s := w.Scenario
-	m := &Matrix{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Ports: o.Ports, Protocols: o.Protocols}
-	for _, p := range w.Warnings {
-		m.Warnings = append(m.Warnings, p.String())
-	}
-	// The actions first: the matrix is the state at the end.
-	res := &Result{}
-	for i := range s.Flows {
-		if f := &s.Flows[i]; f.Action != "" {
-			if err := r.runAction(res, i, f, Options{}); err != nil {
-				return nil, err
-			}
-			m.Actions = append(m.Actions, res.Actions[len(res.Actions)-1].title())
-		}
-	}
-	pods, err := matrixPods(w, o.Namespaces)
+	m, pods, dsts, err := r.matrixSetup(o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+		return nil, err
 	}
-	if o.Sample > 0 && o.Sample < len(pods) {
-		m.SampledFrom = len(pods)
-		pods = samplePods(pods, o.Sample)
-	}
-	extra, err := matrixExtra(w, o)
-	if err != nil {
-		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
-	}
-	for _, p := range pods {
-		m.Pods = append(m.Pods, p.ref)
-	}
-	for _, e := range extra {
-		m.Extra = append(m.Extra, e.ref)
-	}
-	dsts := append(append([]matrixPod(nil), pods...), extra...)
+	s := r.World.Scenario
 	m.Cells = make([]MatrixCell, 0, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
 	// No action runs during the probes: pods, Services and addresses stay
 	// as they are, and so does what an endpoint resolves to.
 	r.resolved = map[string]topology.Target{}
 	defer func() { r.resolved = nil }()
-	podRefs := make(map[string]bool, len(w.Pods))
-	for _, p := range w.Pods {
-		podRefs[p.Ref()] = true
-	}
+	p := newProber(r)
 	start := time.Now()
 	id := int32(len(s.Flows))
-	tcpSize, udpSize := 0, 16
 	for _, proto := range o.Protocols {
 		for _, port := range o.Ports {
 			for _, src := range pods {
@@ -280,17 +247,11 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 						continue
 					}
 					id++
-					size := &udpSize
-					if proto == "tcp" {
-						size = &tcpSize
-					}
-					f := &topology.Flow{Name: fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port),
-						From: src.endpoint, To: dst.endpoint, Protocol: proto, Port: port, Size: size}
-					fr, err := r.runFlow(nil, id, f, Options{})
+					v, err := p.probe(id, src, dst, proto, port)
 					if err != nil {
 						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 					}
-					fillCell(&c, fr, decidingDrop(r.Rec.DropList(), id, bystander(r, podRefs, src, dst)))
+					p.fill(&c, v, decidingDrop(r.Rec.DropList(), id, p.bystander(src, dst)))
 					m.Cells = append(m.Cells, c)
 				}
 			}
@@ -300,8 +261,160 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	return m, nil
 }
 
-func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
-	v := fr.Verdict
+// matrixSetup applies the scenario's actions and returns the matrix
+// without cells, its rows and its columns.
+func (r *Runner) matrixSetup(o MatrixOptions) (m *Matrix, pods, dsts []matrixPod, err error) {
+	w := r.World
+	s := w.Scenario
+	m = &Matrix{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Ports: o.Ports, Protocols: o.Protocols}
+	for _, p := range w.Warnings {
+		m.Warnings = append(m.Warnings, p.String())
+	}
+	// The actions first: the matrix is the state at the end.
+	res := &Result{}
+	for i := range s.Flows {
+		if f := &s.Flows[i]; f.Action != "" {
+			if err := r.runAction(res, i, f, Options{}); err != nil {
+				return nil, nil, nil, err
+			}
+			m.Actions = append(m.Actions, res.Actions[len(res.Actions)-1].title())
+		}
+	}
+	pods, err = matrixPods(w, o.Namespaces)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+	}
+	if o.Sample > 0 && o.Sample < len(pods) {
+		m.SampledFrom = len(pods)
+		pods = samplePods(pods, o.Sample)
+	}
+	extra, err := matrixExtra(w, o)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+	}
+	for _, p := range pods {
+		m.Pods = append(m.Pods, p.ref)
+	}
+	for _, e := range extra {
+		m.Extra = append(m.Extra, e.ref)
+	}
+	return m, pods, append(append([]matrixPod(nil), pods...), extra...), nil
+}
+
+// prober sends a matrix's probes on a runner's world: each probe is the
+// flow runFlow runs for a count-1 flow from the source to the destination
+// on the port (a TCP probe of size 0, a UDP datagram of 16 bytes), without
+// a FlowResult, and with TCP's half-open probe (Stack.DialProbe) where a
+// flow connects and closes: the SYN-ACK or the RST decides, as it decides
+// the flow's verdict.
+type prober struct {
+	r *Runner
+	x exchange
+	// pods holds the refs (NS/NAME) of every running pod of the world.
+	pods map[string]bool
+	// involved holds, per Service endpoint, the refs of its endpoints'
+	// pods (see bystander).
+	involved map[string]map[string]bool
+	// interned keeps one copy of each Where text of the cells.
+	interned map[string]string
+}
+
+func newProber(r *Runner) *prober {
+	p := &prober{r: r, pods: make(map[string]bool, len(r.World.Pods)), involved: map[string]map[string]bool{}, interned: map[string]string{}}
+	for _, pod := range r.World.Pods {
+		p.pods[pod.Ref()] = true
+	}
+	return p
+}
+
+// probeName is the name of the flow a probe is (errors only).
+func probeName(src, dst matrixPod, proto string, port int) string {
+	return fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port)
+}
+
+// probe sends one probe as flow id and returns its verdict; the drops it
+// caused are in the runner's recorder until the next probe.
+func (p *prober) probe(id int32, src, dst matrixPod, proto string, port int) (Verdict, error) {
+	r := p.r
+	w := r.World
+	from, err := r.resolve(src.endpoint)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("flow %s: from: %w", probeName(src, dst, proto, port), err)
+	}
+	to, err := r.resolve(dst.endpoint)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("flow %s: to: %w", probeName(src, dst, proto, port), err)
+	}
+	if from.Stack == nil {
+		return Verdict{}, fmt.Errorf("flow %s: from %s: traffic can only start in a pod, node or instance", probeName(src, dst, proto, port), src.endpoint)
+	}
+	size := 16
+	if proto == "tcp" {
+		size = 0
+	}
+	df, _ := dfMode(nil)
+	r.Rec.Reset()
+	r.Rec.Hops = false
+	x := &p.x
+	*x = exchange{flow: id, client: from.Stack, start: r.Loop.Now(), probe: true}
+	r.cur = x
+	dstIP := to.IP
+	if to.DNS != "" {
+		ans, err := w.ResolveDNS(to.DNS, 0)
+		if err != nil {
+			r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonDNSNXDomain, Detail: err.Error()})
+		} else {
+			dstIP = ans.Records[0]
+		}
+	}
+	if why := pendingEndpoint(from, to); why != "" {
+		r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonPodPending, Detail: why})
+		dstIP = netip.Addr{}
+	}
+	to16 := netip.AddrPortFrom(dstIP, uint16(port))
+	switch {
+	case !dstIP.IsValid():
+	case proto == "udp":
+		x.sport = from.Stack.EphemeralPort()
+		from.Stack.ListenUDP(x.sport, false)
+		from.Stack.SendUDP(x.sport, to16, size, df, id)
+	case proto == "tcp":
+		local, _ := from.Stack.DialProbe(to16, id)
+		x.sport = local.Port()
+	case proto == "sctp":
+		local, _ := from.Stack.DialSCTP(to16, size, id)
+		x.sport = local.Port()
+	}
+	r.Loop.Run()
+	if x.sport != 0 && proto == "udp" {
+		from.Stack.CloseUDP(x.sport)
+	}
+	r.cur = nil
+	v := r.verdict(x)
+	r.Loop.Advance(10 * time.Millisecond) // runFlow's gap after a TCP, UDP or SCTP exchange
+	return v, nil
+}
+
+// fill fills in the cell from the probe's verdict and the drop that
+// decided it (nil: the verdict stands).
+func (p *prober) fill(c *MatrixCell, v Verdict, d *trace.Drop) {
+	fillCell(c, v, d)
+	c.Where = p.intern(c.Where)
+}
+
+// intern returns the kept copy of s.
+func (p *prober) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	if k, ok := p.interned[s]; ok {
+		return k
+	}
+	p.interned[s] = s
+	return s
+}
+
+func fillCell(c *MatrixCell, v Verdict, d *trace.Drop) {
 	if v.Result == "delivered" {
 		c.Allowed = true
 		return
@@ -321,26 +434,35 @@ func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
 // bystander returns whether a namespace is a pod other than the probe's
 // source, destination or (for a Service) one of its endpoints: a drop there
 // is of a flooded copy (an ARP request a bridge floods to every port, a
-// down pod's eth0 drops it), never the probe's fate. pods holds the refs
-// (NS/NAME) of every running pod of the world.
-func bystander(r *Runner, pods map[string]bool, src, dst matrixPod) func(ns string) bool {
-	w := r.World
-	involved := map[string]bool{src.ref: true, dst.ref: true}
-	if t, err := r.resolve(dst.endpoint); err == nil && t.Service != nil {
-		for _, eps := range t.Service.Endpoints {
-			for _, ep := range eps {
-				if p := w.PodByIP(ep.IP); p != nil {
-					involved[p.Ref()] = true
+// down pod's eth0 drops it), never the probe's fate.
+func (p *prober) bystander(src, dst matrixPod) func(ns string) bool {
+	return func(ns string) bool {
+		if ns == src.ref || ns == dst.ref || !p.pods[ns] {
+			return false
+		}
+		return !p.serviceEndpoints(dst)[ns]
+	}
+}
+
+// serviceEndpoints are the refs of the pods behind dst when it is a
+// Service (nil otherwise), computed once per destination.
+func (p *prober) serviceEndpoints(dst matrixPod) map[string]bool {
+	if eps, ok := p.involved[dst.endpoint]; ok {
+		return eps
+	}
+	var eps map[string]bool
+	if t, err := p.r.resolve(dst.endpoint); err == nil && t.Service != nil {
+		eps = map[string]bool{}
+		for _, list := range t.Service.Endpoints {
+			for _, ep := range list {
+				if pod := p.r.World.PodByIP(ep.IP); pod != nil {
+					eps[pod.Ref()] = true
 				}
 			}
 		}
 	}
-	return func(ns string) bool {
-		if involved[ns] {
-			return false
-		}
-		return pods[ns]
-	}
+	p.involved[dst.endpoint] = eps
+	return eps
 }
 
 // decidingDrop picks the drop that decided a probe among the drops of its
