@@ -89,6 +89,9 @@ type Matrix struct {
 	Elapsed time.Duration `json:"-"`
 
 	index map[cellKey]int
+	// grid, when the cells are in the order Matrix probes them (protocol,
+	// port, source, destination), finds a cell by arithmetic instead.
+	grid *cellGrid
 }
 
 type cellKey struct {
@@ -96,19 +99,76 @@ type cellKey struct {
 	port            int
 }
 
+// cellGrid is the position of each row, column, port and protocol in the
+// cells.
+type cellGrid struct {
+	rows, cols, protos map[string]int
+	ports              map[int]int
+}
+
 // Cell returns the cell of from → to on port/proto.
 func (m *Matrix) Cell(from, to string, port int, proto string) (MatrixCell, bool) {
-	if m.index == nil {
-		m.index = make(map[cellKey]int, len(m.Cells))
-		for i, c := range m.Cells {
-			m.index[cellKey{c.From, c.To, c.Protocol, c.Port}] = i
+	if m.grid == nil && m.index == nil {
+		if m.grid = m.cellGrid(); m.grid == nil {
+			m.index = make(map[cellKey]int, len(m.Cells))
+			for i, c := range m.Cells {
+				m.index[cellKey{c.From, c.To, c.Protocol, c.Port}] = i
+			}
 		}
 	}
-	i, ok := m.index[cellKey{from, to, strings.ToLower(proto), port}]
+	proto = strings.ToLower(proto)
+	if g := m.grid; g != nil {
+		pr, ok1 := g.protos[proto]
+		po, ok2 := g.ports[port]
+		r, ok3 := g.rows[from]
+		c, ok4 := g.cols[to]
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return MatrixCell{}, false
+		}
+		return m.Cells[((pr*len(g.ports)+po)*len(g.rows)+r)*len(g.cols)+c], true
+	}
+	i, ok := m.index[cellKey{from, to, proto, port}]
 	if !ok {
 		return MatrixCell{}, false
 	}
 	return m.Cells[i], true
+}
+
+// cellGrid returns the grid of the cells when they are in Matrix's order,
+// every row, column, port and protocol once; nil otherwise.
+func (m *Matrix) cellGrid() *cellGrid {
+	g := &cellGrid{rows: map[string]int{}, cols: map[string]int{}, protos: map[string]int{}, ports: map[int]int{}}
+	for i, p := range m.Pods {
+		g.rows[p] = i
+	}
+	cols := m.Columns()
+	for i, c := range cols {
+		g.cols[c] = i
+	}
+	for i, p := range m.Protocols {
+		g.protos[p] = i
+	}
+	for i, p := range m.Ports {
+		g.ports[p] = i
+	}
+	if len(g.rows) != len(m.Pods) || len(g.cols) != len(cols) || len(g.protos) != len(m.Protocols) || len(g.ports) != len(m.Ports) ||
+		len(m.Cells) != len(m.Protocols)*len(m.Ports)*len(m.Pods)*len(cols) {
+		return nil
+	}
+	i := 0
+	for _, proto := range m.Protocols {
+		for _, port := range m.Ports {
+			for _, from := range m.Pods {
+				for _, to := range cols {
+					if c := &m.Cells[i]; c.From != from || c.To != to || c.Port != port || c.Protocol != proto {
+						return nil
+					}
+					i++
+				}
+			}
+		}
+	}
+	return g
 }
 
 // Columns are the destination columns: the pods, then the extra columns.
