@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"netsim/dataplane/trace"
@@ -277,48 +279,133 @@ func RunMatrix(s *topology.Scenario, o MatrixOptions) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Matrix(o)
+	m, pods, dsts, err := r.matrixSetup(o)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts) <= matrixShardAbove || len(pods) < matrixShards {
+		return r.probeMatrix(o, m, pods, dsts)
+	}
+	return runMatrixShards(s, o, r, m, pods, dsts)
+}
+
+// matrixShardAbove and matrixShards: RunMatrix splits a matrix of more
+// than matrixShardAbove cells into matrixShards shards of consecutive
+// rows, each probed in a world of its own built from the scenario (its
+// actions applied), on as many goroutines as GOMAXPROCS allows. A cell's
+// verdict does not depend on the probes before it (each is a new
+// connection; see RunMatrix), so it is the same whatever the shard; the
+// detail of a refused probe names the client's ephemeral port, which the
+// stack's seeded source picks after the draws of the probes before, so
+// those ports differ from a single world's (as in a sample's). The count of
+// shards is fixed, not the number of cores: the matrix is the same on
+// every machine, run after run. Matrices up to matrixShardAbove cells (all
+// that netsim accepted before shards) are probed in one world, cell for
+// cell as before. Variables for the tests.
+var (
+	matrixShardAbove = 100000
+	matrixShards     = 2
+)
+
+// runMatrixShards probes the rows of m in matrixShards worlds: r (built
+// and set up already) probes the first shard, a new runner each other.
+func runMatrixShards(s *topology.Scenario, o MatrixOptions, r *Runner, m *Matrix, pods, dsts []matrixPod) (*Matrix, error) {
+	start := time.Now()
+	m.Cells = make([]MatrixCell, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
+	runners := []*Runner{r}
+	for k := 1; k < matrixShards; k++ {
+		rk, err := NewRunner(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, _, err := rk.matrixSetup(o); err != nil {
+			return nil, err
+		}
+		runners = append(runners, rk)
+	}
+	errs := make([]error, matrixShards)
+	work := make(chan int, matrixShards)
+	for k := range matrixShards {
+		work <- k
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range min(matrixShards, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				lo, hi := k*len(pods)/matrixShards, (k+1)*len(pods)/matrixShards
+				errs[k] = runners[k].probeRows(o, pods, dsts, lo, hi, m.Cells)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
 }
 
 // Matrix runs the probes of RunMatrix on the runner's world (see
-// RunMatrix). o must be normalized (MatrixOptions.Normalize).
+// RunMatrix), in this one world whatever the size. o must be normalized
+// (MatrixOptions.Normalize).
 func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	m, pods, dsts, err := r.matrixSetup(o)
 	if err != nil {
 		return nil, err
 	}
+	return r.probeMatrix(o, m, pods, dsts)
+}
+
+// probeMatrix probes every cell of m (from matrixSetup) in r's world.
+func (r *Runner) probeMatrix(o MatrixOptions, m *Matrix, pods, dsts []matrixPod) (*Matrix, error) {
+	start := time.Now()
+	m.Cells = make([]MatrixCell, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
+	if err := r.probeRows(o, pods, dsts, 0, len(pods), m.Cells); err != nil {
+		return nil, err
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
+}
+
+// probeRows probes the cells of the rows pods[lo:hi] into cells, laid out
+// as the matrix's: protocol, port, source, destination. The probes' flow
+// IDs count up from the scenario's flows.
+func (r *Runner) probeRows(o MatrixOptions, pods, dsts []matrixPod, lo, hi int, cells []MatrixCell) error {
 	s := r.World.Scenario
-	m.Cells = make([]MatrixCell, 0, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
 	// No action runs during the probes: pods, Services and addresses stay
 	// as they are, and so does what an endpoint resolves to.
 	r.resolved = map[string]topology.Target{}
 	defer func() { r.resolved = nil }()
 	p := newProber(r)
-	start := time.Now()
 	id := int32(len(s.Flows))
-	for _, proto := range o.Protocols {
-		for _, port := range o.Ports {
-			for _, src := range pods {
-				for _, dst := range dsts {
-					c := MatrixCell{From: src.ref, To: dst.ref, Port: port, Protocol: proto}
+	for pr, proto := range o.Protocols {
+		for po, port := range o.Ports {
+			for i := lo; i < hi; i++ {
+				src := pods[i]
+				row := cells[((pr*len(o.Ports)+po)*len(pods)+i)*len(dsts):][:len(dsts)]
+				for j, dst := range dsts {
+					c := &row[j]
+					*c = MatrixCell{From: src.ref, To: dst.ref, Port: port, Protocol: proto}
 					if src.ref == dst.ref {
 						c.Self = true
-						m.Cells = append(m.Cells, c)
 						continue
 					}
 					id++
 					v, err := p.probe(id, src, dst, proto, port)
 					if err != nil {
-						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+						return fmt.Errorf("%s: matrix: %w", s.File, err)
 					}
-					p.fill(&c, v, decidingDrop(r.Rec.DropList(), id, p.bystander(src, dst)))
-					m.Cells = append(m.Cells, c)
+					p.fill(c, v, decidingDrop(r.Rec.DropList(), id, p.bystander(src, dst)))
 				}
 			}
 		}
 	}
-	m.Elapsed = time.Since(start)
-	return m, nil
+	return nil
 }
 
 // matrixSetup applies the scenario's actions and returns the matrix

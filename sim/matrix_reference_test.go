@@ -3,10 +3,13 @@ package sim
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"netsim/topology"
@@ -148,4 +151,58 @@ func policyCluster(tb testing.TB, cni string, nodes, pods int) *topology.Scenari
 	s, err := topology.Parse(fmt.Sprintf("gen-%s-%dx%d.yaml", cni, nodes, pods), text)
 	require.NoError(tb, err)
 	return s
+}
+
+// rePort is an ephemeral port in a drop's detail ("RST sent to
+// 10.0.0.1:39488").
+var rePort = regexp.MustCompile(`:\d{5}\b`)
+
+// TestMatrixShards: a matrix split into shards (each a world of its own)
+// has the cells of the matrix probed in one world — the same verdict,
+// reason, direction, policy and where, and the same detail but for the
+// client's ephemeral port — and is the same run after run, whatever
+// GOMAXPROCS.
+func TestMatrixShards(t *testing.T) {
+	defer func(above, shards int) { matrixShardAbove, matrixShards = above, shards }(matrixShardAbove, matrixShards)
+	for _, name := range []string{"denials", "universe"} {
+		for _, cni := range []string{"", generate.CalicoIPIP, generate.FlannelVXLAN} {
+			if name != "denials" && cni != "" {
+				continue
+			}
+			t.Run(name+"/"+cni, func(t *testing.T) {
+				load := func() *topology.Scenario {
+					if cni != "" {
+						return policyCluster(t, cni, 3, 5)
+					}
+					s, err := topology.Load(filepath.Join("..", "testdata", "matrix", name+".yaml"))
+					require.NoError(t, err)
+					return s
+				}
+				o := MatrixOptions{Protocols: []string{"tcp", "udp"}, Ports: []int{80, 81}, Services: []string{"all"}}
+				matrixShardAbove = 1 << 30
+				one, err := RunMatrix(load(), o)
+				require.NoError(t, err)
+				matrixShardAbove, matrixShards = 0, 3
+				sharded, err := RunMatrix(load(), o)
+				require.NoError(t, err)
+				prev := runtime.GOMAXPROCS(1)
+				again, err := RunMatrix(load(), o)
+				runtime.GOMAXPROCS(prev)
+				require.NoError(t, err)
+				assert.Equal(t, sharded.Cells, again.Cells, "the same shards, run after run, on one core or more")
+				assert.Equal(t, one.Pods, sharded.Pods)
+				require.Len(t, sharded.Cells, len(one.Cells))
+				ports := 0
+				for i, c := range sharded.Cells {
+					want := one.Cells[i]
+					if c.Detail != want.Detail {
+						ports++
+					}
+					want.Detail, c.Detail = rePort.ReplaceAllString(want.Detail, ":PORT"), rePort.ReplaceAllString(c.Detail, ":PORT")
+					require.Equal(t, want, c, "cell %d", i)
+				}
+				t.Logf("%d cells, %d details with another ephemeral port", len(one.Cells), ports)
+			})
+		}
+	}
 }
