@@ -528,6 +528,10 @@ func (p *prober) probe(id int32, src, dst matrixPod, proto string, port int) (Ve
 	case proto == "tcp":
 		local, _ := from.Stack.DialProbe(to16, id)
 		x.sport = local.Port()
+		// A probe whose SYN got no answer gives up (the stack has no
+		// SYN retransmission): its socket is closed, not kept SYN-SENT
+		// for the rest of the matrix.
+		defer from.Stack.AbortConnect(local, to16)
 	case proto == "sctp":
 		local, _ := from.Stack.DialSCTP(to16, size, id)
 		x.sport = local.Port()

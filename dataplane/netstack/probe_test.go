@@ -82,3 +82,23 @@ func TestTCPDialProbeLeavesNoConnection(t *testing.T) {
 	assert.Equal(t, []netstack.EventKind{netstack.EvTCPAccept}, kinds(w.evB))
 	assert.Empty(t, w.reasons())
 }
+
+// TestTCPAbortConnect: closing a connecting socket whose SYN got no
+// answer sends nothing and forgets it (a SYN-ACK arriving later finds no
+// socket and gets a RST).
+func TestTCPAbortConnect(t *testing.T) {
+	w := newWorld(t)
+	w.B.ListenTCP(80, true)
+	local, ok := w.A.Dial(ap("10.0.2.2:80"), 0, 1)
+	require.True(t, ok)
+	w.A.AbortConnect(local, ap("10.0.2.2:80"))
+	w.run()
+	out := w.ipv4Frames(w.aEth, link.Out, packet.ProtoTCP)
+	require.Len(t, out, 2, "the SYN, then the RST answering the SYN-ACK: the socket is gone")
+	rst := tcpSeg(t, out[1], true)
+	assert.Equal(t, "R", rst.flags)
+	assert.Empty(t, kinds(w.evA), "no event: nothing was connected")
+
+	w.A.AbortConnect(local, ap("10.0.2.2:80")) // gone already: nothing to do
+	assert.Empty(t, kinds(w.evA))
+}

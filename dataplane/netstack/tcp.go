@@ -422,6 +422,17 @@ func (s *Stack) DialProbe(dst netip.AddrPort, flow int32) (netip.AddrPort, bool)
 	return s.dial(dst, 0, flow, true)
 }
 
+// AbortConnect closes a connecting socket (SYN-SENT: its SYN got no
+// answer), as close() does before the handshake: the connection goes
+// without a segment. A connection in any other state, or none, is left
+// as it is.
+func (s *Stack) AbortConnect(local, remote netip.AddrPort) {
+	k := tcpKey{local, remote}
+	if c, ok := s.tcpConns[k]; ok && c.State == TCPSynSent {
+		delete(s.tcpConns, k)
+	}
+}
+
 func (s *Stack) dial(dst netip.AddrPort, size int, flow int32, probe bool) (netip.AddrPort, bool) {
 	r, src, ok := s.RouteOutput(dst.Addr())
 	if !ok {
