@@ -87,7 +87,8 @@ type Matrix struct {
 	// enforced, …).
 	Warnings []string     `json:"warnings,omitempty"`
 	Cells    []MatrixCell `json:"cells"`
-	// Elapsed is the wall time of the probes (not in JSON: it varies).
+	// Elapsed is the wall time of the probes, with the building of the
+	// shards' worlds (not in JSON: it varies).
 	Elapsed time.Duration `json:"-"`
 
 	index map[cellKey]int
@@ -258,11 +259,16 @@ type matrixPod struct {
 // RunMatrix builds the scenario, applies its actions in order (the
 // matrix is the world at the end of the scenario), and probes every pair
 // of pods — source pod, destination pod or extra column, port, protocol —
-// with one connection: a TCP connect (handshake and close), a UDP
-// datagram the destination's echo listener answers. A cell is allowed
-// when the answer came back; a TCP RST (nobody listens: conn-refused) or
-// an ICMP port unreachable counts as not allowed, with its reason. The
-// scenario's own flows are not run.
+// with one connection: a TCP half-open probe (Stack.DialProbe: SYN,
+// SYN-ACK, the prober's RST), a UDP datagram the destination's echo
+// listener answers. A cell is allowed when the answer came back (the
+// SYN-ACK, the echoed datagram); a TCP RST (nobody listens: conn-refused)
+// or an ICMP port unreachable counts as not allowed, with its reason. A
+// cell is the one a count-1 flow of the same endpoints, port and protocol
+// would give (a TCP flow of size 0 connects and closes: its handshake
+// decides as the probe's does). The scenario's own flows are not run.
+// Above matrixShardAbove cells the rows are probed in shards, each in a
+// world of its own (see matrixShards).
 //
 // Probes do not disturb each other: each is one connection from a fresh
 // ephemeral source port of its source (the client stack never reuses
