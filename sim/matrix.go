@@ -2,10 +2,13 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"netsim/dataplane/trace"
@@ -84,10 +87,14 @@ type Matrix struct {
 	// enforced, …).
 	Warnings []string     `json:"warnings,omitempty"`
 	Cells    []MatrixCell `json:"cells"`
-	// Elapsed is the wall time of the probes (not in JSON: it varies).
+	// Elapsed is the wall time of the probes, with the building of the
+	// shards' worlds (not in JSON: it varies).
 	Elapsed time.Duration `json:"-"`
 
 	index map[cellKey]int
+	// grid, when the cells are in the order Matrix probes them (protocol,
+	// port, source, destination), finds a cell by arithmetic instead.
+	grid *cellGrid
 }
 
 type cellKey struct {
@@ -95,19 +102,76 @@ type cellKey struct {
 	port            int
 }
 
+// cellGrid is the position of each row, column, port and protocol in the
+// cells.
+type cellGrid struct {
+	rows, cols, protos map[string]int
+	ports              map[int]int
+}
+
 // Cell returns the cell of from → to on port/proto.
 func (m *Matrix) Cell(from, to string, port int, proto string) (MatrixCell, bool) {
-	if m.index == nil {
-		m.index = make(map[cellKey]int, len(m.Cells))
-		for i, c := range m.Cells {
-			m.index[cellKey{c.From, c.To, c.Protocol, c.Port}] = i
+	if m.grid == nil && m.index == nil {
+		if m.grid = m.cellGrid(); m.grid == nil {
+			m.index = make(map[cellKey]int, len(m.Cells))
+			for i, c := range m.Cells {
+				m.index[cellKey{c.From, c.To, c.Protocol, c.Port}] = i
+			}
 		}
 	}
-	i, ok := m.index[cellKey{from, to, strings.ToLower(proto), port}]
+	proto = strings.ToLower(proto)
+	if g := m.grid; g != nil {
+		pr, ok1 := g.protos[proto]
+		po, ok2 := g.ports[port]
+		r, ok3 := g.rows[from]
+		c, ok4 := g.cols[to]
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return MatrixCell{}, false
+		}
+		return m.Cells[((pr*len(g.ports)+po)*len(g.rows)+r)*len(g.cols)+c], true
+	}
+	i, ok := m.index[cellKey{from, to, proto, port}]
 	if !ok {
 		return MatrixCell{}, false
 	}
 	return m.Cells[i], true
+}
+
+// cellGrid returns the grid of the cells when they are in Matrix's order,
+// every row, column, port and protocol once; nil otherwise.
+func (m *Matrix) cellGrid() *cellGrid {
+	g := &cellGrid{rows: map[string]int{}, cols: map[string]int{}, protos: map[string]int{}, ports: map[int]int{}}
+	for i, p := range m.Pods {
+		g.rows[p] = i
+	}
+	cols := m.Columns()
+	for i, c := range cols {
+		g.cols[c] = i
+	}
+	for i, p := range m.Protocols {
+		g.protos[p] = i
+	}
+	for i, p := range m.Ports {
+		g.ports[p] = i
+	}
+	if len(g.rows) != len(m.Pods) || len(g.cols) != len(cols) || len(g.protos) != len(m.Protocols) || len(g.ports) != len(m.Ports) ||
+		len(m.Cells) != len(m.Protocols)*len(m.Ports)*len(m.Pods)*len(cols) {
+		return nil
+	}
+	i := 0
+	for _, proto := range m.Protocols {
+		for _, port := range m.Ports {
+			for _, from := range m.Pods {
+				for _, to := range cols {
+					if c := &m.Cells[i]; c.From != from || c.To != to || c.Port != port || c.Protocol != proto {
+						return nil
+					}
+					i++
+				}
+			}
+		}
+	}
+	return g
 }
 
 // Columns are the destination columns: the pods, then the extra columns.
@@ -195,11 +259,16 @@ type matrixPod struct {
 // RunMatrix builds the scenario, applies its actions in order (the
 // matrix is the world at the end of the scenario), and probes every pair
 // of pods — source pod, destination pod or extra column, port, protocol —
-// with one connection: a TCP connect (handshake and close), a UDP
-// datagram the destination's echo listener answers. A cell is allowed
-// when the answer came back; a TCP RST (nobody listens: conn-refused) or
-// an ICMP port unreachable counts as not allowed, with its reason. The
-// scenario's own flows are not run.
+// with one connection: a TCP half-open probe (Stack.DialProbe: SYN,
+// SYN-ACK, the prober's RST), a UDP datagram the destination's echo
+// listener answers. A cell is allowed when the answer came back (the
+// SYN-ACK, the echoed datagram); a TCP RST (nobody listens: conn-refused)
+// or an ICMP port unreachable counts as not allowed, with its reason. A
+// cell is the one a count-1 flow of the same endpoints, port and protocol
+// would give (a TCP flow of size 0 connects and closes: its handshake
+// decides as the probe's does). The scenario's own flows are not run.
+// Above matrixShardAbove cells the rows are probed in shards, each in a
+// world of its own (see matrixShards).
 //
 // Probes do not disturb each other: each is one connection from a fresh
 // ephemeral source port of its source (the client stack never reuses
@@ -216,15 +285,141 @@ func RunMatrix(s *topology.Scenario, o MatrixOptions) (*Matrix, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.Matrix(o)
+	m, pods, dsts, err := r.matrixSetup(o)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts) <= matrixShardAbove || len(pods) < matrixShards {
+		return r.probeMatrix(o, m, pods, dsts)
+	}
+	return runMatrixShards(s, o, r, m, pods, dsts)
+}
+
+// matrixShardAbove and matrixShards: RunMatrix splits a matrix of more
+// than matrixShardAbove cells into matrixShards shards of consecutive
+// rows, each probed in a world of its own built from the scenario (its
+// actions applied), on as many goroutines as GOMAXPROCS allows. A cell's
+// verdict does not depend on the probes before it (each is a new
+// connection; see RunMatrix), so it is the same whatever the shard; the
+// detail of a refused probe names the client's ephemeral port, which the
+// stack's seeded source picks after the draws of the probes before, so
+// those ports differ from a single world's (as in a sample's). The count of
+// shards is fixed, not the number of cores: the matrix is the same on
+// every machine, run after run. Matrices up to matrixShardAbove cells (all
+// that netsim accepted before shards) are probed in one world, cell for
+// cell as before. Variables for the tests.
+var (
+	matrixShardAbove = 100000
+	matrixShards     = 2
+)
+
+// runMatrixShards probes the rows of m in matrixShards worlds: r (built
+// and set up already) probes the first shard, a new runner each other.
+func runMatrixShards(s *topology.Scenario, o MatrixOptions, r *Runner, m *Matrix, pods, dsts []matrixPod) (*Matrix, error) {
+	start := time.Now()
+	m.Cells = make([]MatrixCell, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
+	runners := []*Runner{r}
+	for k := 1; k < matrixShards; k++ {
+		rk, err := NewRunner(s)
+		if err != nil {
+			return nil, err
+		}
+		if _, _, _, err := rk.matrixSetup(o); err != nil {
+			return nil, err
+		}
+		runners = append(runners, rk)
+	}
+	errs := make([]error, matrixShards)
+	work := make(chan int, matrixShards)
+	for k := range matrixShards {
+		work <- k
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range min(matrixShards, runtime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range work {
+				lo, hi := k*len(pods)/matrixShards, (k+1)*len(pods)/matrixShards
+				errs[k] = runners[k].probeRows(o, pods, dsts, lo, hi, m.Cells)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
 }
 
 // Matrix runs the probes of RunMatrix on the runner's world (see
-// RunMatrix). o must be normalized (MatrixOptions.Normalize).
+// RunMatrix), in this one world whatever the size. o must be normalized
+// (MatrixOptions.Normalize).
 func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
+	m, pods, dsts, err := r.matrixSetup(o)
+	if err != nil {
+		return nil, err
+	}
+	return r.probeMatrix(o, m, pods, dsts)
+}
+
+// probeMatrix probes every cell of m (from matrixSetup) in r's world.
+func (r *Runner) probeMatrix(o MatrixOptions, m *Matrix, pods, dsts []matrixPod) (*Matrix, error) {
+	start := time.Now()
+	m.Cells = make([]MatrixCell, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
+	if err := r.probeRows(o, pods, dsts, 0, len(pods), m.Cells); err != nil {
+		return nil, err
+	}
+	m.Elapsed = time.Since(start)
+	return m, nil
+}
+
+// probeRows probes the cells of the rows pods[lo:hi] into cells, laid out
+// as the matrix's: protocol, port, source, destination. The probes' flow
+// IDs count up from the scenario's flows.
+func (r *Runner) probeRows(o MatrixOptions, pods, dsts []matrixPod, lo, hi int, cells []MatrixCell) error {
+	s := r.World.Scenario
+	// No action runs during the probes: pods, Services and addresses stay
+	// as they are, and so does what an endpoint resolves to.
+	r.resolved = map[string]topology.Target{}
+	defer func() { r.resolved = nil }()
+	p := newProber(r)
+	id := int32(len(s.Flows))
+	for pr, proto := range o.Protocols {
+		for po, port := range o.Ports {
+			for i := lo; i < hi; i++ {
+				src := pods[i]
+				row := cells[((pr*len(o.Ports)+po)*len(pods)+i)*len(dsts):][:len(dsts)]
+				for j, dst := range dsts {
+					c := &row[j]
+					*c = MatrixCell{From: src.ref, To: dst.ref, Port: port, Protocol: proto}
+					if src.ref == dst.ref {
+						c.Self = true
+						continue
+					}
+					id++
+					v, err := p.probe(id, src, dst, proto, port)
+					if err != nil {
+						return fmt.Errorf("%s: matrix: %w", s.File, err)
+					}
+					p.fill(c, v, decidingDrop(r.Rec.DropList(), id, p.bystander(src, dst)))
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// matrixSetup applies the scenario's actions and returns the matrix
+// without cells, its rows and its columns.
+func (r *Runner) matrixSetup(o MatrixOptions) (m *Matrix, pods, dsts []matrixPod, err error) {
 	w := r.World
 	s := w.Scenario
-	m := &Matrix{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Ports: o.Ports, Protocols: o.Protocols}
+	m = &Matrix{Schema: SchemaVersion, Scenario: s.Name, File: s.File, CNI: w.CNI.Name(), Ports: o.Ports, Protocols: o.Protocols}
 	for _, p := range w.Warnings {
 		m.Warnings = append(m.Warnings, p.String())
 	}
@@ -233,14 +428,14 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	for i := range s.Flows {
 		if f := &s.Flows[i]; f.Action != "" {
 			if err := r.runAction(res, i, f, Options{}); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 			m.Actions = append(m.Actions, res.Actions[len(res.Actions)-1].title())
 		}
 	}
-	pods, err := matrixPods(w, o.Namespaces)
+	pods, err = matrixPods(w, o.Namespaces)
 	if err != nil {
-		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+		return nil, nil, nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 	}
 	if o.Sample > 0 && o.Sample < len(pods) {
 		m.SampledFrom = len(pods)
@@ -248,7 +443,7 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	}
 	extra, err := matrixExtra(w, o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
+		return nil, nil, nil, fmt.Errorf("%s: matrix: %w", s.File, err)
 	}
 	for _, p := range pods {
 		m.Pods = append(m.Pods, p.ref)
@@ -256,52 +451,127 @@ func (r *Runner) Matrix(o MatrixOptions) (*Matrix, error) {
 	for _, e := range extra {
 		m.Extra = append(m.Extra, e.ref)
 	}
-	dsts := append(append([]matrixPod(nil), pods...), extra...)
-	m.Cells = make([]MatrixCell, 0, len(o.Protocols)*len(o.Ports)*len(pods)*len(dsts))
-	// No action runs during the probes: pods, Services and addresses stay
-	// as they are, and so does what an endpoint resolves to.
-	r.resolved = map[string]topology.Target{}
-	defer func() { r.resolved = nil }()
-	podRefs := make(map[string]bool, len(w.Pods))
-	for _, p := range w.Pods {
-		podRefs[p.Ref()] = true
-	}
-	start := time.Now()
-	id := int32(len(s.Flows))
-	tcpSize, udpSize := 0, 16
-	for _, proto := range o.Protocols {
-		for _, port := range o.Ports {
-			for _, src := range pods {
-				for _, dst := range dsts {
-					c := MatrixCell{From: src.ref, To: dst.ref, Port: port, Protocol: proto}
-					if src.ref == dst.ref {
-						c.Self = true
-						m.Cells = append(m.Cells, c)
-						continue
-					}
-					id++
-					size := &udpSize
-					if proto == "tcp" {
-						size = &tcpSize
-					}
-					f := &topology.Flow{Name: fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port),
-						From: src.endpoint, To: dst.endpoint, Protocol: proto, Port: port, Size: size}
-					fr, err := r.runFlow(nil, id, f, Options{})
-					if err != nil {
-						return nil, fmt.Errorf("%s: matrix: %w", s.File, err)
-					}
-					fillCell(&c, fr, decidingDrop(r.Rec.DropList(), id, bystander(r, podRefs, src, dst)))
-					m.Cells = append(m.Cells, c)
-				}
-			}
-		}
-	}
-	m.Elapsed = time.Since(start)
-	return m, nil
+	return m, pods, append(append([]matrixPod(nil), pods...), extra...), nil
 }
 
-func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
-	v := fr.Verdict
+// prober sends a matrix's probes on a runner's world: each probe is the
+// flow runFlow runs for a count-1 flow from the source to the destination
+// on the port (a TCP probe of size 0, a UDP datagram of 16 bytes), without
+// a FlowResult, and with TCP's half-open probe (Stack.DialProbe) where a
+// flow connects and closes: the SYN-ACK or the RST decides, as it decides
+// the flow's verdict.
+type prober struct {
+	r *Runner
+	x exchange
+	// pods holds the refs (NS/NAME) of every running pod of the world.
+	pods map[string]bool
+	// involved holds, per Service endpoint, the refs of its endpoints'
+	// pods (see bystander).
+	involved map[string]map[string]bool
+	// interned keeps one copy of each Where text of the cells.
+	interned map[string]string
+}
+
+func newProber(r *Runner) *prober {
+	p := &prober{r: r, pods: make(map[string]bool, len(r.World.Pods)), involved: map[string]map[string]bool{}, interned: map[string]string{}}
+	for _, pod := range r.World.Pods {
+		p.pods[pod.Ref()] = true
+	}
+	return p
+}
+
+// probeName is the name of the flow a probe is (errors only).
+func probeName(src, dst matrixPod, proto string, port int) string {
+	return fmt.Sprintf("matrix %s -> %s %s/%d", src.ref, dst.ref, proto, port)
+}
+
+// probe sends one probe as flow id and returns its verdict; the drops it
+// caused are in the runner's recorder until the next probe.
+func (p *prober) probe(id int32, src, dst matrixPod, proto string, port int) (Verdict, error) {
+	r := p.r
+	w := r.World
+	from, err := r.resolve(src.endpoint)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("flow %s: from: %w", probeName(src, dst, proto, port), err)
+	}
+	to, err := r.resolve(dst.endpoint)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("flow %s: to: %w", probeName(src, dst, proto, port), err)
+	}
+	if from.Stack == nil {
+		return Verdict{}, fmt.Errorf("flow %s: from %s: traffic can only start in a pod, node or instance", probeName(src, dst, proto, port), src.endpoint)
+	}
+	size := 16
+	if proto == "tcp" {
+		size = 0
+	}
+	df, _ := dfMode(nil)
+	r.Rec.Reset()
+	r.Rec.Hops = false
+	x := &p.x
+	*x = exchange{flow: id, client: from.Stack, start: r.Loop.Now(), probe: true}
+	r.cur = x
+	dstIP := to.IP
+	if to.DNS != "" {
+		ans, err := w.ResolveDNS(to.DNS, 0)
+		if err != nil {
+			r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonDNSNXDomain, Detail: err.Error()})
+		} else {
+			dstIP = ans.Records[0]
+		}
+	}
+	if why := pendingEndpoint(from, to); why != "" {
+		r.Rec.AddDrop(trace.Drop{Flow: id, Node: from.Stack.Name, Reason: trace.ReasonPodPending, Detail: why})
+		dstIP = netip.Addr{}
+	}
+	to16 := netip.AddrPortFrom(dstIP, uint16(port))
+	switch {
+	case !dstIP.IsValid():
+	case proto == "udp":
+		x.sport = from.Stack.EphemeralPort()
+		from.Stack.ListenUDP(x.sport, false)
+		from.Stack.SendUDP(x.sport, to16, size, df, id)
+	case proto == "tcp":
+		local, _ := from.Stack.DialProbe(to16, id)
+		x.sport = local.Port()
+		// A probe whose SYN got no answer gives up (the stack has no
+		// SYN retransmission): its socket is closed, not kept SYN-SENT
+		// for the rest of the matrix.
+		defer from.Stack.AbortConnect(local, to16)
+	case proto == "sctp":
+		local, _ := from.Stack.DialSCTP(to16, size, id)
+		x.sport = local.Port()
+	}
+	r.Loop.Run()
+	if x.sport != 0 && proto == "udp" {
+		from.Stack.CloseUDP(x.sport)
+	}
+	r.cur = nil
+	v := r.verdict(x)
+	r.Loop.Advance(10 * time.Millisecond) // runFlow's gap after a TCP, UDP or SCTP exchange
+	return v, nil
+}
+
+// fill fills in the cell from the probe's verdict and the drop that
+// decided it (nil: the verdict stands).
+func (p *prober) fill(c *MatrixCell, v Verdict, d *trace.Drop) {
+	fillCell(c, v, d)
+	c.Where = p.intern(c.Where)
+}
+
+// intern returns the kept copy of s.
+func (p *prober) intern(s string) string {
+	if s == "" {
+		return s
+	}
+	if k, ok := p.interned[s]; ok {
+		return k
+	}
+	p.interned[s] = s
+	return s
+}
+
+func fillCell(c *MatrixCell, v Verdict, d *trace.Drop) {
 	if v.Result == "delivered" {
 		c.Allowed = true
 		return
@@ -321,26 +591,35 @@ func fillCell(c *MatrixCell, fr *FlowResult, d *trace.Drop) {
 // bystander returns whether a namespace is a pod other than the probe's
 // source, destination or (for a Service) one of its endpoints: a drop there
 // is of a flooded copy (an ARP request a bridge floods to every port, a
-// down pod's eth0 drops it), never the probe's fate. pods holds the refs
-// (NS/NAME) of every running pod of the world.
-func bystander(r *Runner, pods map[string]bool, src, dst matrixPod) func(ns string) bool {
-	w := r.World
-	involved := map[string]bool{src.ref: true, dst.ref: true}
-	if t, err := r.resolve(dst.endpoint); err == nil && t.Service != nil {
-		for _, eps := range t.Service.Endpoints {
-			for _, ep := range eps {
-				if p := w.PodByIP(ep.IP); p != nil {
-					involved[p.Ref()] = true
+// down pod's eth0 drops it), never the probe's fate.
+func (p *prober) bystander(src, dst matrixPod) func(ns string) bool {
+	return func(ns string) bool {
+		if ns == src.ref || ns == dst.ref || !p.pods[ns] {
+			return false
+		}
+		return !p.serviceEndpoints(dst)[ns]
+	}
+}
+
+// serviceEndpoints are the refs of the pods behind dst when it is a
+// Service (nil otherwise), computed once per destination.
+func (p *prober) serviceEndpoints(dst matrixPod) map[string]bool {
+	if eps, ok := p.involved[dst.endpoint]; ok {
+		return eps
+	}
+	var eps map[string]bool
+	if t, err := p.r.resolve(dst.endpoint); err == nil && t.Service != nil {
+		eps = map[string]bool{}
+		for _, list := range t.Service.Endpoints {
+			for _, ep := range list {
+				if pod := p.r.World.PodByIP(ep.IP); pod != nil {
+					eps[pod.Ref()] = true
 				}
 			}
 		}
 	}
-	return func(ns string) bool {
-		if involved[ns] {
-			return false
-		}
-		return pods[ns]
-	}
+	p.involved[dst.endpoint] = eps
+	return eps
 }
 
 // decidingDrop picks the drop that decided a probe among the drops of its

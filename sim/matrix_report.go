@@ -1,12 +1,16 @@
 package sim
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"netsim/dataplane/trace"
 	"netsim/internal/prose"
@@ -154,44 +158,67 @@ func (m *Matrix) columnName(col string) string {
 	return col
 }
 
+// columnNames are the headers of the destination columns (columnName).
+func (m *Matrix) columnNames() []string {
+	cols := m.Columns()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		if i < len(m.Pods) || slices.Contains(m.Pods, c) {
+			names[i] = strings.ToUpper(c)
+		} else {
+			names[i] = c
+		}
+	}
+	return names
+}
+
+// padCell appends " c |" to b with c left-aligned in width runes, as
+// fmt's " %-*s |" does.
+func padCell(b []byte, c string, width int) []byte {
+	b = append(b, ' ')
+	b = append(b, c...)
+	for n := utf8.RuneCountInString(c); n < width; n++ {
+		b = append(b, ' ')
+	}
+	return append(b, " |"...)
+}
+
 func writeGrid(w io.Writer, m *Matrix, view, proto string, port int) {
 	corner := fmt.Sprintf("%s/%d", strings.ToUpper(proto), port)
 	if view != ViewCombined {
 		corner += " " + view
 	}
 	cols := m.Columns()
+	names := m.columnNames()
 	widths := make([]int, len(cols)+1)
 	widths[0] = len(corner)
 	for _, p := range m.Pods {
 		widths[0] = max(widths[0], len(p))
 	}
-	for i, c := range cols {
-		widths[i+1] = len(m.columnName(c))
+	for i, n := range names {
+		widths[i+1] = len(n)
 	}
 	sep := "+"
 	for _, n := range widths {
 		sep += strings.Repeat("-", n+2) + "+"
 	}
-	row := func(cells []string) {
-		var b strings.Builder
-		b.WriteString("|")
-		for i, c := range cells {
-			fmt.Fprintf(&b, " %-*s |", widths[i], c)
+	var line []byte
+	row := func(first string, cell func(i int) string) {
+		line = append(line[:0], '|')
+		line = padCell(line, first, widths[0])
+		for i := range cols {
+			line = padCell(line, cell(i), widths[i+1])
 		}
-		fmt.Fprintln(w, b.String())
+		line = append(line, '\n')
+		w.Write(line)
 	}
 	fmt.Fprintln(w, sep)
-	head := []string{corner}
-	for _, c := range cols {
-		head = append(head, m.columnName(c))
-	}
-	row(head)
+	row(corner, func(i int) string { return names[i] })
 	fmt.Fprintln(w, sep)
 	allowed, denied, other := 0, 0, 0
 	for _, from := range m.Pods {
-		cells := []string{from}
-		for _, to := range cols {
-			c, ok := m.Cell(from, to, port, proto)
+		row(from, func(i int) string {
+			c, ok := m.Cell(from, cols[i], port, proto)
 			mk := " "
 			if ok {
 				mk = c.Mark(view)
@@ -204,9 +231,8 @@ func writeGrid(w io.Writer, m *Matrix, view, proto string, port int) {
 			case mk == markDenied || mk == markNotObserved:
 				denied++
 			}
-			cells = append(cells, mk)
-		}
-		row(cells)
+			return mk
+		})
 	}
 	fmt.Fprintln(w, sep)
 	switch view {
@@ -228,8 +254,11 @@ func writeGrid(w io.Writer, m *Matrix, view, proto string, port int) {
 func writeReasonExamples(w io.Writer, m *Matrix, all bool) {
 	seen := map[string]bool{}
 	for _, c := range m.Cells {
+		if c.Self || c.Allowed {
+			continue
+		}
 		key := c.Reason + "|" + c.Direction + "|" + c.Policy
-		if c.Self || c.Allowed || (seen[key] && !all) {
+		if seen[key] && !all {
 			continue
 		}
 		seen[key] = true
@@ -264,10 +293,113 @@ type matrixJSON struct {
 
 // WriteMatrixJSON writes the matrix as indented JSON: the scenario, the
 // pods (rows and columns), extra columns, ports, protocols, every cell
-// (self pairs with "self": true) and the totals.
+// (self pairs with "self": true) and the totals. The cells are streamed
+// (the bytes are those encoding/json writes for the whole value, which
+// would hold a big matrix's output in memory twice).
 func WriteMatrixJSON(w io.Writer, m *Matrix) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(matrixJSON{Matrix: m, Summary: m.Counts(0, "")})
+	if len(m.Cells) == 0 {
+		return enc.Encode(matrixJSON{Matrix: m, Summary: m.Counts(0, "")})
+	}
+	// The document without cells, split where they go.
+	var head bytes.Buffer
+	shell := *m
+	shell.Cells = []MatrixCell{}
+	henc := json.NewEncoder(&head)
+	henc.SetIndent("", "  ")
+	henc.SetEscapeHTML(false)
+	if err := henc.Encode(matrixJSON{Matrix: &shell, Summary: m.Counts(0, "")}); err != nil {
+		return err
+	}
+	const empty = `"cells": []`
+	before, after, ok := bytes.Cut(head.Bytes(), []byte(empty))
+	if !ok {
+		return enc.Encode(matrixJSON{Matrix: m, Summary: m.Counts(0, "")})
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(before)
+	bw.WriteString(`"cells": [`)
+	ce := cellEncoder{}
+	var b []byte
+	for i := range m.Cells {
+		b = b[:0]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = ce.appendCell(b, &m.Cells[i])
+		bw.Write(b)
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(after)
+	return bw.Flush()
+}
+
+// cellEncoder writes a MatrixCell as encoding/json does at the depth of
+// the cells, with HTML escaping off.
+type cellEncoder struct {
+	scratch bytes.Buffer
+	enc     *json.Encoder
+}
+
+func (e *cellEncoder) appendCell(b []byte, c *MatrixCell) []byte {
+	b = append(b, "\n    {\n      \"from\": "...)
+	b = e.appendString(b, c.From)
+	b = append(b, ",\n      \"to\": "...)
+	b = e.appendString(b, c.To)
+	b = append(b, ",\n      \"port\": "...)
+	b = strconv.AppendInt(b, int64(c.Port), 10)
+	b = append(b, ",\n      \"protocol\": "...)
+	b = e.appendString(b, c.Protocol)
+	b = append(b, ",\n      \"allowed\": "...)
+	b = strconv.AppendBool(b, c.Allowed)
+	if c.Self {
+		b = append(b, ",\n      \"self\": true"...)
+	}
+	for _, f := range [...]struct{ name, v string }{{"reason", c.Reason}, {"direction", c.Direction}, {"policy", c.Policy}, {"detail", c.Detail}, {"where", c.Where}} {
+		if f.v != "" {
+			b = append(b, ",\n      \""...)
+			b = append(b, f.name...)
+			b = append(b, "\": "...)
+			b = e.appendString(b, f.v)
+		}
+	}
+	return append(b, "\n    }"...)
+}
+
+// appendString appends s as a JSON string: as is between quotes when
+// nothing in it needs escaping (valid UTF-8, no quote, backslash, control
+// character, U+2028 or U+2029), else as encoding/json writes it.
+func (e *cellEncoder) appendString(b []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == '"' || c == '\\' {
+				return e.appendEscaped(b, s)
+			}
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 || r == '\u2028' || r == '\u2029' {
+			return e.appendEscaped(b, s)
+		}
+		i += n
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func (e *cellEncoder) appendEscaped(b []byte, s string) []byte {
+	if e.enc == nil {
+		e.enc = json.NewEncoder(&e.scratch)
+		e.enc.SetEscapeHTML(false)
+	}
+	e.scratch.Reset()
+	if err := e.enc.Encode(s); err != nil {
+		panic(err) // a string always encodes
+	}
+	return append(b, bytes.TrimSuffix(e.scratch.Bytes(), []byte("\n"))...)
 }

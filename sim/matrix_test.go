@@ -257,11 +257,13 @@ func TestMatrixConntrackDoesNotLeak(t *testing.T) {
 	}
 	var fromXA int
 	for _, c := range nf.Conntrack().Entries() {
-		if strings.Contains(c.Format(r.Loop.Now()), "src="+xa.IP.String()+" dst="+ya.IP.String()) {
+		if f := c.Format(r.Loop.Now()); strings.HasPrefix(f, "udp") && strings.Contains(f, "src="+xa.IP.String()+" dst="+ya.IP.String()) {
 			fromXA++
 		}
 	}
-	assert.GreaterOrEqual(t, fromXA, 4, "the allowed probes x/a -> y/a left conntrack entries (tcp and udp, 80 and 81)")
+	// (The TCP probes' entries are CLOSE after the half-open probe's RST,
+	// and go 10 s later.)
+	assert.Equal(t, 2, fromXA, "the allowed UDP probes x/a -> y/a left conntrack entries (80 and 81)")
 }
 
 // TestMatrixSample: --sample probes evenly spaced pods (first and last

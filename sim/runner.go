@@ -173,6 +173,9 @@ type exchange struct {
 	failed    *netstack.Event
 	start     time.Duration
 	rtt       time.Duration
+	// probe: a matrix probe, whose TCP connection is a half-open probe
+	// (Stack.DialProbe): the SYN-ACK is the answer.
+	probe bool
 }
 
 // NewRunner builds the scenario into a fresh world with a new loop.
@@ -210,6 +213,11 @@ func (r *Runner) onEvent(s *netstack.Stack, ev netstack.Event) {
 		// size-0 flow (connect and close, nc -z) waits for.
 		case netstack.EvEchoReply, netstack.EvUDPRecv, netstack.EvTCPData, netstack.EvTCPClosed, netstack.EvSCTPData, netstack.EvSCTPClosed:
 			if !x.replied {
+				x.replied = true
+				x.rtt = r.Loop.Now() - x.start
+			}
+		case netstack.EvTCPEstablished:
+			if x.probe && !x.replied {
 				x.replied = true
 				x.rtt = r.Loop.Now() - x.start
 			}

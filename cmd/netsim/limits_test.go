@@ -25,9 +25,9 @@ func TestMatrixSizeLimit(t *testing.T) {
 		args  []string
 		first string
 	}{
-		{"matrix", []string{"matrix", file}, "netsim matrix: 230 pods × 230 columns × 2 ports × 1 protocol are 105,800 probes, more than netsim's limit of 100,000"},
-		{"with an external column", []string{"matrix", file, "--port", "80", "--protocol", "tcp,udp", "--external", "node/node-1"}, "netsim matrix: 230 pods × 231 columns × 1 port × 2 protocols are 106,260 probes"},
-		{"diff --matrix", []string{"diff", file, file, "--matrix"}, "netsim diff: " + file + ": 230 pods × 230 columns × 2 ports × 1 protocol are 105,800 probes"},
+		{"matrix", []string{"matrix", file, "--port", ports(21)}, "netsim matrix: 230 pods × 230 columns × 21 ports × 1 protocol are 1,110,900 probes, more than netsim's limit of 1,100,000 (about 15 s and 1.5 GB): narrow it with --namespaces, --port, --protocol or --sample\n"},
+		{"with an external column", []string{"matrix", file, "--port", ports(7), "--protocol", "tcp,udp,sctp", "--external", "node/node-1"}, "netsim matrix: 230 pods × 231 columns × 7 ports × 3 protocols are 1,115,730 probes"},
+		{"diff --matrix", []string{"diff", file, file, "--matrix", "--port", ports(21)}, "netsim diff: " + file + ": 230 pods × 230 columns × 21 ports × 1 protocol are 1,110,900 probes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,6 +39,15 @@ func TestMatrixSizeLimit(t *testing.T) {
 	}
 	code, _, stderr := netsim(t, "matrix", file, "--namespaces", "ns-1,ns-2", "--port", "80")
 	assert.Equal(t, exitOK, code, "46 pods × 46 × 1 port are within the limit: %s", stderr)
+}
+
+// ports is "1,2,…,n".
+func ports(n int) string {
+	p := make([]string, n)
+	for i := range p {
+		p[i] = fmt.Sprint(i + 1)
+	}
+	return strings.Join(p, ",")
 }
 
 func TestThousandsInt(t *testing.T) {

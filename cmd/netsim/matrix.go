@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -52,6 +54,9 @@ func cmdMatrix(args []string, stdout, stderr io.Writer) int {
 	if msg := matrixSize(s, o); msg != "" {
 		fmt.Fprintf(stderr, "netsim matrix: %s\n", msg)
 		return exitBadInput
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(matrixMemoryLimit))
 	}
 	m, err := sim.RunMatrix(s, o)
 	if err != nil {

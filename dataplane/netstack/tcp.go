@@ -180,6 +180,10 @@ type TCPConn struct {
 	inflight  []uint32   // end sequence of each unacknowledged segment
 	sendQ     []tcpWrite // written, not yet sent
 	finQueued bool
+
+	// probe: a half-open probe (DialProbe), answered by a RST once the
+	// SYN-ACK is in.
+	probe bool
 }
 
 // tcpWrite is one write() of the application; its last segment gets PSH.
@@ -403,6 +407,33 @@ func (s *Stack) DialTCP(dst netip.AddrPort, size int, flow int32) bool {
 
 // Dial is DialTCP that also returns the connection's local address.
 func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, bool) {
+	return s.dial(dst, size, flow, false)
+}
+
+// DialProbe sends a half-open connection probe, as a port scanner's raw
+// socket does (nmap -sS, hping3 -S): the SYN Dial sends, from a fresh
+// connect() port. A SYN-ACK is reported as EvTCPEstablished and then
+// answered as the kernel answers a segment no socket owns
+// (tcp_v4_send_reset: RST, seq = the SYN-ACK's ack), so the listener's
+// SYN-RECV connection ends: S, S., R — three segments where a connect and
+// close (Dial with size 0) takes six. A RST (no listener), an ICMP error
+// or no answer is reported as for Dial.
+func (s *Stack) DialProbe(dst netip.AddrPort, flow int32) (netip.AddrPort, bool) {
+	return s.dial(dst, 0, flow, true)
+}
+
+// AbortConnect closes a connecting socket (SYN-SENT: its SYN got no
+// answer), as close() does before the handshake: the connection goes
+// without a segment. A connection in any other state, or none, is left
+// as it is.
+func (s *Stack) AbortConnect(local, remote netip.AddrPort) {
+	k := tcpKey{local, remote}
+	if c, ok := s.tcpConns[k]; ok && c.State == TCPSynSent {
+		delete(s.tcpConns, k)
+	}
+}
+
+func (s *Stack) dial(dst netip.AddrPort, size int, flow int32, probe bool) (netip.AddrPort, bool) {
 	r, src, ok := s.RouteOutput(dst.Addr())
 	if !ok {
 		detail := fmt.Sprintf("no route to %s (connect: Network is unreachable)", dst.Addr())
@@ -418,7 +449,7 @@ func (s *Stack) Dial(dst netip.AddrPort, size int, flow int32) (netip.AddrPort, 
 		iss: s.rng.Uint32(), mss: advmss, advmss: advmss, toSend: size, want: size,
 		// tcp_v4_connect: inet_id = get_random_u16(), tsoffset from secure_tcp_ts_off.
 		inetID: uint16(s.rng.Uint32()), tsOffset: s.rng.Uint32(),
-		tsOK: true, sackOK: true, wsOK: true, rcvWscale: tcpWscale(), rcvMss: tcpMSSDefault, scalingRatio: tcpDefaultScalingRatio}
+		tsOK: true, sackOK: true, wsOK: true, rcvWscale: tcpWscale(), rcvMss: tcpMSSDefault, scalingRatio: tcpDefaultScalingRatio, probe: probe}
 	c.rcvWnd = initialWindow(advmss)
 	c.rcvSsthresh = c.rcvWnd
 	c.windowClamp = 65535 << c.rcvWscale
@@ -755,6 +786,10 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 		if flags&(packet.TCPSyn|packet.TCPAck) != packet.TCPSyn|packet.TCPAck || t.Ack() != c.sndNxt {
 			return
 		}
+		if c.probe {
+			c.probeAnswered(ifc, pkt, t, ev)
+			return
+		}
 		c.rcvNxt = t.Seq() + 1
 		c.rcvWup = c.rcvNxt
 		c.sndUna, c.sndWnd = t.Ack(), uint32(t.Window()) // never scaled in a SYN-ACK
@@ -812,6 +847,21 @@ func (c *TCPConn) input(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint
 		}
 		c.established(ifc, pkt, t, flags, data, id)
 	}
+}
+
+// probeAnswered ends a half-open probe (DialProbe) at its SYN-ACK: the
+// probe's socket is gone, and the stack answers the SYN-ACK with a RST as
+// for any segment no socket owns.
+func (c *TCPConn) probeAnswered(ifc *Iface, pkt *packet.Buffer, t packet.TCP, ev Event) {
+	s := c.s
+	delete(s.tcpConns, tcpKey{c.Local, c.Remote})
+	c.State = TCPClosed
+	ev.Kind = EvTCPEstablished
+	if s.tracing() {
+		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("tcp %s: SYN-ACK from %s: the port answers (half-open probe: no socket, RST)", c.Local, c.Remote)})
+	}
+	s.emit(ev)
+	s.tcpReset(packet.IPv4(pkt.Bytes()), t, 0, pkt, true)
 }
 
 func (c *TCPConn) established(ifc *Iface, pkt *packet.Buffer, t packet.TCP, flags uint8, data []byte, id uint64) {

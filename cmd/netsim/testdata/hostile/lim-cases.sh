@@ -155,7 +155,7 @@ d=$(mk instances "5,001 ECS instances: more than netsim's limit of 5,000, one er
 cli width-not-a-number "--width abc: a usage error that names no Go parser" '[run, scenario.yaml, --width, abc]' '^netsim run: invalid argument "abc" for "--width" flag: expected a whole number$'
 cli port-not-a-number "matrix --port 80,x: a usage error that names no Go parser" '[matrix, scenario.yaml, --port, "80,x"]' '^netsim matrix: invalid argument "80,x" for "--port" flag: expected whole numbers separated by commas'
 
-d=$(mk matrix-size "a reachability matrix of 300 pods on 2 ports: 180,000 probes, more than netsim's limit of 100,000" '[matrix, scenario.yaml]' 2 '^netsim matrix: 300 pods × 300 columns × 2 ports × 1 protocol are 180,000 probes, more than netsim.s limit of 100,000' "seconds: 5")
+d=$(mk matrix-size "a reachability matrix of 300 pods on 13 ports: 1,170,000 probes, more than netsim's limit of 1,100,000" '[matrix, scenario.yaml, --port, "80,81,82,83,84,85,86,87,88,89,90,91,92"]' 2 '^netsim matrix: 300 pods × 300 columns × 13 ports × 1 protocol are 1,170,000 probes, more than netsim.s limit of 1,100,000' "seconds: 5")
 { base | sed '/^pods:/,$d'; echo "pods:"; for i in $(seq 1 300); do echo "  - {name: p-$i, node: node-$(( i % 2 + 1 ))}"; done; echo "flows: []"; } > $d/scenario.yaml
 
 d=$(mk trace-all "run --trace-all on 100,000 exchanges: more than the 5,000 traced exchanges netsim allows" '[run, scenario.yaml, --trace-all]' 2 '^netsim run: --trace-all would trace 100,000 exchanges \(the most: flow f, count 100,000\), more than netsim.s limit of 5,000 traced exchanges' "seconds: 5")
