@@ -2,6 +2,7 @@ package netfilter
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -111,13 +112,42 @@ func (nf *Netfilter) Insert(table string, lines ...string) error {
 // iptables compares rules: same matches and target, counters aside), -1
 // if none.
 func findRule(c *Chain, r *Rule) int {
-	want := r.String()
 	for i, x := range c.Rules {
-		if x.String() == want {
+		if samePrinted(x, r) {
 			return i
 		}
 	}
 	return -1
+}
+
+// samePrinted is a.String() == b.String(), mostly without printing: rules
+// of different printed lengths differ, rules of the same pieces are equal.
+func samePrinted(a, b *Rule) bool {
+	if a.printedLen() != b.printedLen() {
+		return false
+	}
+	if a.Chain == b.Chain && a.target == b.target && slices.Equal(a.basic, b.basic) &&
+		slices.Equal(a.matches, b.matches) {
+		return true
+	}
+	return a.String() == b.String()
+}
+
+// printedLen is len(r.String()).
+func (r *Rule) printedLen() int {
+	n := len("-A ") + len(r.Chain)
+	for _, p := range r.basic {
+		n += 1 + len(p)
+	}
+	for _, p := range r.matches {
+		if p != "" {
+			n += 1 + len(p)
+		}
+	}
+	if r.target != "" {
+		n += 1 + len(r.target)
+	}
+	return n
 }
 
 // Check is iptables -C: whether the rule ("-C CHAIN spec" or
