@@ -47,6 +47,9 @@ func (b *builder) services() {
 	for _, a := range s.Cluster.NodePortAddresses {
 		npa = append(npa, netip.MustParsePrefix(a))
 	}
+	// Nodes that see the Services alike (no endpoint of theirs among
+	// them, most nodes of a large cluster) share one rendering.
+	rules := kubeproxy.NewRulesCache(svcs)
 	for i, h := range w.Nodes {
 		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: nodeAddresses(h),
 			ClusterCIDR: clusterPodCIDR(s), IPVSScheduler: s.Cluster.IPVSScheduler,
@@ -75,7 +78,7 @@ func (b *builder) services() {
 			h.IPVS = ipvs.New(h.Stack, t)
 			continue
 		}
-		r, err := kubeproxy.IPTables(cfg, svcs)
+		r, err := rules.IPTables(cfg)
 		if err == nil {
 			err = kubeproxy.Install(h.Filter, r)
 		}
