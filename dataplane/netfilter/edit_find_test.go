@@ -1,6 +1,9 @@
 package netfilter
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -36,5 +39,49 @@ func TestSamePrintedIsStringEquality(t *testing.T) {
 			assert.Equal(t, len(tt.b.String()), tt.b.printedLen())
 			assert.Equal(t, tt.a.String() == tt.b.String(), samePrinted(tt.a, tt.b), "%s | %s", tt.a, tt.b)
 		})
+	}
+}
+
+// cmdLineFields is cmdLine as it was written first, splitting the whole
+// line: the reference for cmdLine, which splits only its first words.
+func cmdLineFields(line string, cmds ...string) (string, int, error) {
+	f := strings.Fields(line)
+	if len(f) < 2 {
+		return "", 0, fmt.Errorf("rule %q: expected %s CHAIN ...", line, cmds[0])
+	}
+	ok := false
+	for _, c := range cmds {
+		ok = ok || f[0] == c
+	}
+	if !ok {
+		return "", 0, fmt.Errorf("rule %q: expected %s CHAIN ...", line, cmds[0])
+	}
+	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), f[0]))
+	rest = strings.TrimSpace(strings.TrimPrefix(rest, f[1]))
+	num := 0
+	if len(f) > 2 {
+		if n, err := strconv.Atoi(f[2]); err == nil {
+			if n < 1 {
+				return "", 0, fmt.Errorf("rule %q: rule numbers start at 1", line)
+			}
+			num = n
+			rest = strings.TrimSpace(strings.TrimPrefix(rest, f[2]))
+		}
+	}
+	return "-A " + f[1] + " " + rest, num, nil
+}
+
+func TestCmdLineSplitsLikeFields(t *testing.T) {
+	for _, line := range []string{
+		"-I INPUT -j ACCEPT", "-I INPUT 3 -s 10.0.0.0/8 -j DROP", "  -I\tINPUT   2   -j ACCEPT  ",
+		"-I INPUT", "-I INPUT 0 -j ACCEPT", "-I INPUT -1 -j ACCEPT", "-I", "", "   ", "-A INPUT -j ACCEPT",
+		"-C KUBE-SERVICES -m comment --comment \"a  b\" -j X", "-I INPUT 7", "--insert FORWARD 1 -j ACCEPT",
+		"-I\u00a0INPUT\u2003-j ACCEPT", "-D OUTPUT 2x -j ACCEPT",
+	} {
+		for _, cmds := range [][]string{{"-I", "--insert"}, {"-C", "--check", "-A", "--append"}, {"-D", "--delete"}} {
+			wr, wn, werr := cmdLineFields(line, cmds...)
+			gr, gn, gerr := cmdLine(line, cmds...)
+			assert.Equal(t, [3]any{wr, wn, fmt.Sprint(werr)}, [3]any{gr, gn, fmt.Sprint(gerr)}, "%q %v", line, cmds)
+		}
 	}
 }
