@@ -208,6 +208,9 @@ var (
 // types, duplicates, with exact positions), then the strict yaml.v3 decode
 // and Validate.
 func (l *loader) load(data []byte) *Scenario {
+	if doc := parseSplit(data); doc != nil {
+		return l.loadTree(data, doc)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -227,10 +230,15 @@ func (l *loader) load(data []byte) *Scenario {
 	default:
 		l.add(l.syntaxProblem(err))
 	}
+	return l.loadTree(data, &doc)
+}
+
+// loadTree is load from the parsed document on.
+func (l *loader) loadTree(data []byte, doc *yaml.Node) *Scenario {
 	// Before anything walks or decodes the tree: its size once aliases
 	// and merges are expanded is bounded (this also refuses alias cycles,
 	// on which the walk below would not end).
-	if e := yamlbound.Check(&doc); e != nil {
+	if e := yamlbound.Check(doc); e != nil {
 		l.add(Problem{Line: e.Line, Column: e.Column, Path: e.Path, Msg: e.Msg})
 		return nil
 	}
