@@ -32,7 +32,8 @@ func (b *builder) services() {
 	}
 	b.internet()
 	serviceCIDR := netip.MustParsePrefix(s.Cluster.ServiceCIDR)
-	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), serviceCIDR, s.Seed)
+	b.podAddrs = w.PodAddrs()
+	svcs, probs := ResolveServices(s.Objects, b.podAddrs, serviceCIDR, s.Seed)
 	b.probs = append(b.probs, probs...)
 	if len(probs) > 0 {
 		return
