@@ -169,9 +169,9 @@ type builder struct {
 	// podAddrs is w.PodAddrs() as services resolved the Services with
 	// (the pods do not change after), for warnDanglingTargetPorts.
 	podAddrs []PodAddr
-	used  *addrSet
-	vsw   map[string]*vpc.VSwitch
-	cidr  map[string]netip.Prefix
+	used     *addrSet
+	vsw      map[string]*vpc.VSwitch
+	cidr     map[string]netip.Prefix
 	// scratch marks the copy of the world checkActions plays actions on.
 	scratch bool
 	// eagerPeers programs per-peer state pair by pair even when the CNI
