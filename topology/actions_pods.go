@@ -147,6 +147,7 @@ func (w *World) resyncServices() ([]string, error) {
 		svc.Endpoints = nu.Endpoints
 	}
 	var synced []string
+	rules := kubeproxy.NewRulesCache(w.Services)
 	for _, h := range w.Nodes {
 		if h.Filter == nil {
 			continue
@@ -166,7 +167,7 @@ func (w *World) resyncServices() ([]string, error) {
 				h.IPVS.Table = t
 			}
 		} else {
-			r, err := kubeproxy.IPTables(cfg, w.Services)
+			r, err := rules.IPTables(cfg)
 			if err == nil {
 				err = kubeproxy.Install(h.Filter, r)
 			}

@@ -166,9 +166,12 @@ type builder struct {
 	s     *Scenario
 	w     *World
 	probs Problems
-	used  *addrSet
-	vsw   map[string]*vpc.VSwitch
-	cidr  map[string]netip.Prefix
+	// podAddrs is w.PodAddrs() as services resolved the Services with
+	// (the pods do not change after), for warnDanglingTargetPorts.
+	podAddrs []PodAddr
+	used     *addrSet
+	vsw      map[string]*vpc.VSwitch
+	cidr     map[string]netip.Prefix
 	// scratch marks the copy of the world checkActions plays actions on.
 	scratch bool
 	// eagerPeers programs per-peer state pair by pair even when the CNI
@@ -265,7 +268,7 @@ func (b *builder) build() {
 	b.calicoRefresh()
 	b.listeners()
 	b.felixSync()
-	w.warnDanglingTargetPorts()
+	w.warnDanglingTargetPorts(b.podAddrs)
 	w.warnUnservedEndpoints()
 	b.natGateways()
 	// Hand-added entries first, so that failures can delete any entry;

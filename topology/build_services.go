@@ -3,8 +3,11 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"netsim/dataplane/cni"
 	"netsim/dataplane/ipvs"
@@ -29,7 +32,8 @@ func (b *builder) services() {
 	}
 	b.internet()
 	serviceCIDR := netip.MustParsePrefix(s.Cluster.ServiceCIDR)
-	svcs, probs := ResolveServices(s.Objects, w.PodAddrs(), serviceCIDR, s.Seed)
+	b.podAddrs = w.PodAddrs()
+	svcs, probs := ResolveServices(s.Objects, b.podAddrs, serviceCIDR, s.Seed)
 	b.probs = append(b.probs, probs...)
 	if len(probs) > 0 {
 		return
@@ -47,6 +51,10 @@ func (b *builder) services() {
 	for _, a := range s.Cluster.NodePortAddresses {
 		npa = append(npa, netip.MustParsePrefix(a))
 	}
+	// Nodes that see the Services alike (no endpoint of theirs among
+	// them, most nodes of a large cluster) share one rendering.
+	rules := kubeproxy.NewRulesCache(svcs)
+	var installs []proxyInstall
 	for i, h := range w.Nodes {
 		cfg := kubeproxy.Config{NodeName: h.Name, NodeIPs: nodeAddresses(h),
 			ClusterCIDR: clusterPodCIDR(s), IPVSScheduler: s.Cluster.IPVSScheduler,
@@ -75,19 +83,64 @@ func (b *builder) services() {
 			h.IPVS = ipvs.New(h.Stack, t)
 			continue
 		}
-		r, err := kubeproxy.IPTables(cfg, svcs)
-		if err == nil {
-			err = kubeproxy.Install(h.Filter, r)
+		r, err := rules.IPTables(cfg)
+		installs = append(installs, proxyInstall{h: h, path: path, r: r, err: err})
+	}
+	// Each node's kube-proxy programs its own netfilter only (the rule
+	// templates they share are read-only): the nodes are installed on
+	// two cores, and the results taken in node order.
+	eachParallel(len(installs), func(i int) {
+		if in := &installs[i]; in.err == nil {
+			in.err = kubeproxy.Install(in.h.Filter, in.r)
 		}
-		if err != nil {
-			b.fail(path, "kube-proxy: %v", err)
+	})
+	for _, in := range installs {
+		if in.err != nil {
+			b.fail(in.path, "kube-proxy: %v", in.err)
 		}
-		if r.RouteLocalnet {
+		if in.r.RouteLocalnet {
 			// The iptables proxier sets conf.all.route_localnet=1 so that
 			// NodePorts answer on 127.0.0.1 (KUBE-FIREWALL guards it).
-			h.Stack.ConfAll.RouteLocalnet = true
+			in.h.Stack.ConfAll.RouteLocalnet = true
 		}
 	}
+}
+
+// proxyInstall is one node's kube-proxy (iptables mode) for services.
+type proxyInstall struct {
+	h    *Host
+	path string
+	r    kubeproxy.Rules
+	err  error
+}
+
+// eachParallel runs f(0) … f(n−1) on up to two goroutines (fewer when
+// GOMAXPROCS is 1) and returns when all are done. f(i) must change only
+// what belongs to i, so that the result is the same in any order.
+func eachParallel(n int, f func(i int)) {
+	workers := min(2, runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // slb creates the Alibaba Cloud CLB the cloud controller manager would

@@ -232,12 +232,12 @@ func (w *World) ListenPorts(st *netstack.Stack) string {
 // endpoint of that port: with no other pod, kube-proxy REJECTs, no-endpoints)
 // or a number the pod does not listen on (it is an endpoint, and the
 // connection is refused by the pod). Services without a selector, and
-// selectors matching no pod, are left to their own verdicts.
-func (w *World) warnDanglingTargetPorts() {
+// selectors matching no pod, are left to their own verdicts. pods are
+// w.PodAddrs().
+func (w *World) warnDanglingTargetPorts(pods []PodAddr) {
 	if w.Scenario == nil || w.Scenario.Objects == nil {
 		return
 	}
-	pods := w.PodAddrs()
 	for _, s := range w.Scenario.Objects.Services {
 		if s.Type == k8s.TypeExternalName || s.Selector == nil {
 			continue

@@ -76,7 +76,6 @@ func parse(name string, data []byte, opts LoadOptions, planOnly bool) (*Scenario
 		l.add(Problem{Line: tp.Line, Column: tp.Column, Msg: tp.Msg})
 	} else {
 		l.data, l.lines = data, strings.Split(string(data), "\n")
-		l.presize(data)
 		s = l.load(data)
 	}
 	if len(l.probs) > 0 {
@@ -93,12 +92,38 @@ func newLoader(name string, opts LoadOptions) *loader {
 	return &loader{
 		file:     name,
 		opts:     opts,
-		index:    map[string]*yaml.Node{},
-		paths:    map[*yaml.Node]string{},
-		keys:     map[*yaml.Node]keyMeta{},
 		broken:   map[string]bool{},
 		probLine: map[int]bool{},
 	}
+}
+
+// buildIndex fills the loader's index, paths and keys, once: a second walk
+// of the tree, by a loader of its own that records them (its problems are
+// the first walk's again and are dropped; the suggestion budget it spends
+// is given back). The first walk records nothing: on a file without
+// problems nothing asks where a path is, and the three maps were a third
+// of a 150,000-pod load's time and memory. The second walk sees the tree
+// the first saw: it runs before anything changes the tree (the null items
+// are replaced only after a walk that found problems, and then the index
+// is built before that, see load).
+func (l *loader) buildIndex() {
+	if l.indexed || l.root == nil {
+		return
+	}
+	l.indexed = true
+	r := newLoader(l.file, l.opts)
+	r.planOnly, r.data, r.lines, r.root = l.planOnly, l.data, l.lines, l.root
+	r.startIndex(l.data)
+	spent := hint.Spent()
+	r.walk(l.root, scenarioType, "")
+	hint.SetSpent(spent)
+	l.index, l.paths, l.keys = r.index, r.paths, r.keys
+}
+
+// startIndex makes the loader's walk record the index, paths and keys.
+func (l *loader) startIndex(data []byte) {
+	l.record, l.indexed = true, true
+	l.presize(data)
 }
 
 // presize sizes the loader's maps for the file: about one entry for each
@@ -107,6 +132,9 @@ func newLoader(name string, opts LoadOptions) *loader {
 func (l *loader) presize(data []byte) {
 	n := bytes.Count(data, []byte{':'}) + bytes.Count(data, []byte{'-'})
 	if n < 1024 {
+		l.index = map[string]*yaml.Node{}
+		l.paths = map[*yaml.Node]string{}
+		l.keys = map[*yaml.Node]keyMeta{}
 		return
 	}
 	l.index = make(map[string]*yaml.Node, n)
@@ -152,8 +180,12 @@ type loader struct {
 	// stopped is set when maxProblems were found.
 	stopped bool
 	root    *yaml.Node
+	// record makes the walk fill index, paths and keys; indexed says they
+	// are filled or being filled (see buildIndex).
+	record, indexed bool
 	// index maps a field path to the node holding its value; paths is the
-	// reverse; keys records every mapping key node.
+	// reverse; keys records every mapping key node. They are built on
+	// demand (see buildIndex): read them through position, keyAt, nodeAt.
 	index map[string]*yaml.Node
 	paths map[*yaml.Node]string
 	keys  map[*yaml.Node]keyMeta
@@ -176,6 +208,9 @@ var (
 // types, duplicates, with exact positions), then the strict yaml.v3 decode
 // and Validate.
 func (l *loader) load(data []byte) *Scenario {
+	if doc := parseSplit(data); doc != nil {
+		return l.loadTree(data, doc)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -195,10 +230,15 @@ func (l *loader) load(data []byte) *Scenario {
 	default:
 		l.add(l.syntaxProblem(err))
 	}
+	return l.loadTree(data, &doc)
+}
+
+// loadTree is load from the parsed document on.
+func (l *loader) loadTree(data []byte, doc *yaml.Node) *Scenario {
 	// Before anything walks or decodes the tree: its size once aliases
 	// and merges are expanded is bounded (this also refuses alias cycles,
 	// on which the walk below would not end).
-	if e := yamlbound.Check(&doc); e != nil {
+	if e := yamlbound.Check(doc); e != nil {
 		l.add(Problem{Line: e.Line, Column: e.Column, Path: e.Path, Msg: e.Msg})
 		return nil
 	}
@@ -213,9 +253,26 @@ func (l *loader) load(data []byte) *Scenario {
 			Msg: fmt.Sprintf("a scenario is a mapping with keys such as name, vpc, nodes and cluster; got %s", yamlbound.Describe(n))})
 		return nil
 	}
+	// The decode of the tree, for a file the walk finds nothing in, runs
+	// beside the walk (both only read the tree; on two cores that is a
+	// tenth of a 150,000-pod load). Its result is used only when the walk
+	// found nothing, as it was when the decode came after the walk.
+	var spec Scenario
+	var specErr error
+	specDone := make(chan struct{})
+	go func() {
+		defer close(specDone)
+		specErr = l.root.Decode(&spec)
+	}()
 	l.walk(l.root, scenarioType, "")
+	<-specDone
 	if l.stopped {
 		return nil
+	}
+	if len(l.probs) > 0 {
+		// Before the null items are replaced below: the index is of the
+		// tree as the walk saw it.
+		l.buildIndex()
 	}
 
 	// The strict decode. The walk has already reported what yaml.v3 would
@@ -228,7 +285,7 @@ func (l *loader) load(data []byte) *Scenario {
 		// already parsed (the strict decoder parses the text again, which
 		// was a tenth of a 150,000-pod load, to find nothing more; type
 		// errors come from the same decoding either way).
-		err = l.root.Decode(&s)
+		s, err = spec, specErr
 	} else {
 		strict := yaml.NewDecoder(bytes.NewReader(data))
 		strict.KnownFields(true)
@@ -329,6 +386,7 @@ func (l *loader) isBroken(path string) bool {
 // field that is not in the file, to its nearest ancestor that is (the
 // parent mapping of a missing required field).
 func (l *loader) position(path string) (int, int) {
+	l.buildIndex()
 	for {
 		if n, ok := l.index[path]; ok {
 			return n.Line, n.Column
@@ -348,6 +406,17 @@ func (l *loader) position(path string) (int, int) {
 // the loader's maps and the file's lines are not kept alive by the
 // scenario (they were some 30 % of a large scenario's heap after the build).
 func (l *loader) positions() func(path string) (int, int) {
+	if !l.indexed {
+		// Nothing asked yet: the index is built from the file's text
+		// if something does (a Build problem), not kept in case.
+		file, data, opts := l.file, l.data, l.opts
+		var once sync.Once
+		var pos func(string) (int, int)
+		return func(path string) (int, int) {
+			once.Do(func() { pos = indexText(file, data, opts) })
+			return pos(path)
+		}
+	}
 	idx := make(map[string]uint64, len(l.index))
 	for p, n := range l.index {
 		idx[p] = uint64(uint32(n.Line))<<32 | uint64(uint32(n.Column))
@@ -367,6 +436,23 @@ func (l *loader) positions() func(path string) (int, int) {
 			path = parentPath(path)
 		}
 	}
+}
+
+// indexText is positions for a scenario's text that loaded: it parses the
+// text again and walks it recording the index.
+func indexText(file string, data []byte, opts LoadOptions) func(path string) (int, int) {
+	r := newLoader(file, opts)
+	r.data, r.lines = data, strings.Split(string(data), "\n")
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil && len(doc.Content) > 0 {
+		r.root = doc.Content[0]
+		r.startIndex(data)
+		spent := hint.Spent()
+		r.walk(r.root, scenarioType, "")
+		hint.SetSpent(spent)
+	}
+	r.indexed = true
+	return r.positions()
 }
 
 // parentPath strips the last ".key" or "[i]" from a field path.
@@ -411,11 +497,13 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 		return
 	}
 	n = resolveAlias(n)
-	if _, ok := l.index[path]; !ok {
-		l.index[path] = n
-	}
-	if _, ok := l.paths[n]; !ok {
-		l.paths[n] = path
+	if l.record {
+		if _, ok := l.index[path]; !ok {
+			l.index[path] = n
+		}
+		if _, ok := l.paths[n]; !ok {
+			l.paths[n] = path
+		}
 	}
 	if isNull(n) {
 		return // an empty value leaves the zero value; Validate judges it
@@ -458,7 +546,9 @@ func (l *loader) walk(n *yaml.Node, t reflect.Type, path string) {
 				l.add(Problem{Line: c.Line, Column: c.Column, Path: ip,
 					Msg: "an empty list item: remove the stray '-' or give it a value"})
 				l.markBroken(ip)
-				l.index[ip] = resolveAlias(c)
+				if l.record {
+					l.index[ip] = resolveAlias(c)
+				}
 				if zero := zeroNode(t.Elem()); zero != nil && c.Kind == yaml.ScalarNode {
 					l.nulls = append(l.nulls, nullItem{c, zero})
 				}
@@ -642,7 +732,9 @@ func (l *loader) walkStruct(n *yaml.Node, t reflect.Type, path string) {
 			l.markBroken(path)
 			continue
 		}
-		l.keys[k] = keyMeta{parent: path, known: names}
+		if l.record {
+			l.keys[k] = keyMeta{parent: path, known: names}
+		}
 		ft, ok := types[k.Value]
 		if !ok {
 			l.add(l.unknownField(k, path, names))
@@ -681,7 +773,9 @@ func (l *loader) walkMap(n *yaml.Node, t reflect.Type, path string) {
 			l.markBroken(path)
 			continue
 		}
-		l.keys[k] = keyMeta{parent: path}
+		if l.record {
+			l.keys[k] = keyMeta{parent: path}
+		}
 		if first, dup := seen[k.Value]; dup {
 			l.add(l.duplicateKey(k, path, first.Line))
 			continue
@@ -951,6 +1045,7 @@ func byLine[V any](m map[*yaml.Node]V) map[int][]*yaml.Node {
 
 // keyAt finds the mapping key node with the given text on a line.
 func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
+	l.buildIndex()
 	if l.keysByLine == nil {
 		l.keysByLine = byLine(l.keys)
 	}
@@ -969,6 +1064,7 @@ func (l *loader) keyAt(line int, key string) (*yaml.Node, keyMeta, bool) {
 // nodeAt finds the value node yaml.v3 complained about: on the line, with
 // the (possibly truncated, "abcdefg...") value it quoted.
 func (l *loader) nodeAt(line int, tag, value string) *yaml.Node {
+	l.buildIndex()
 	if l.nodesByLine == nil {
 		l.nodesByLine = byLine(l.paths)
 	}

@@ -458,7 +458,10 @@ func (p *portAllocator) allocateNext(owner string) (int, bool) {
 // (their ports:, ready) and manifest pods (their container ports and
 // readiness), with their addresses.
 func (w *World) PodAddrs() []PodAddr {
-	var out []PodAddr
+	if len(w.Pods) == 0 {
+		return nil
+	}
+	out := make([]PodAddr, 0, len(w.Pods))
 	for _, p := range w.Pods {
 		pa := PodAddr{Namespace: p.Namespace, Name: p.Name, Labels: maps.Clone(p.Labels), IP: p.IP, Ready: true}
 		if p.Node != nil {

@@ -286,9 +286,10 @@ func ptr[T any](v T) *T { return &v }
 // indexNames collects the names other sections refer to, before checking.
 func (v *validator) indexNames() {
 	s := v.s
-	v.nodes = map[string]*Node{}
+	v.nodes = make(map[string]*Node, len(s.Nodes))
 	v.instances = map[string]*Instance{}
-	v.pods = map[string]bool{}
+	v.pods = make(map[string]bool, len(s.Pods))
+	v.podNames = make([]string, 0, len(s.Pods))
 	for i := range s.Nodes {
 		n := &s.Nodes[i]
 		if n.Name != "" && v.nodes[n.Name] == nil {
@@ -677,7 +678,7 @@ func (v *validator) checkHost(path, kind, name, vsw, ip string, names map[string
 }
 
 func (v *validator) checkPods() {
-	seen := map[string]string{}
+	seen := make(map[string]string, len(v.s.Pods))
 	ips := map[netip.Addr]string{}
 	for i, p := range v.s.Pods {
 		path := indexPath("pods", i)
@@ -841,7 +842,7 @@ func (v *validator) loadObjects() {
 	s.Objects = objs
 	v.objectsBroken = len(errs) > 0
 
-	declared := map[string]string{}
+	declared := make(map[string]string, len(s.Pods))
 	ips := map[netip.Addr]string{}
 	for i, p := range s.Pods {
 		path := indexPath("pods", i)

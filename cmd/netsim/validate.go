@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 
@@ -27,11 +28,15 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return badInput(stderr, err)
 	}
-	fmt.Fprintf(stdout, "%s: ok — scenario %s\n", file, s.Name)
+	// One line per node and pod: written through a buffer, not a write
+	// each (155,000 of them at 5,000 nodes × 30 pods).
+	out := bufio.NewWriterSize(stdout, 64<<10)
+	fmt.Fprintf(out, "%s: ok — scenario %s\n", file, s.Name)
 	if s.Description != "" {
-		fmt.Fprintf(stdout, "  %s\n", s.Description)
+		fmt.Fprintf(out, "  %s\n", s.Description)
 	}
-	topology.WriteOverview(stdout, r.World)
+	topology.WriteOverview(out, r.World)
+	out.Flush() // write errors are ignored, as the unbuffered writes' were
 	return exitOK
 }
 

@@ -92,16 +92,21 @@ func (r Rules) Restore() string {
 }
 
 func restoreText(fc, fr, nc, nr []string) string {
+	n := len("*filter\nCOMMIT\n*nat\nCOMMIT\n")
+	for _, ls := range [][]string{fc, fr, nc, nr} {
+		for _, l := range ls {
+			n += len(l) + 1
+		}
+	}
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString("*filter\n")
-	for _, l := range append(append([]string(nil), fc...), fr...) {
-		b.WriteString(l + "\n")
+	for _, ls := range [][]string{fc, fr, {"COMMIT", "*nat"}, nc, nr, {"COMMIT"}} {
+		for _, l := range ls {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
 	}
-	b.WriteString("COMMIT\n*nat\n")
-	for _, l := range append(append([]string(nil), nc...), nr...) {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString("COMMIT\n")
 	return b.String()
 }
 
@@ -109,18 +114,45 @@ func restoreText(fc, fr, nc, nr []string) string {
 type lines []string
 
 func (l *lines) write(words ...any) {
-	var parts []string
+	n, parts := 0, 0
 	for _, w := range words {
 		switch v := w.(type) {
 		case string:
-			parts = append(parts, v)
+			n += len(v)
+			parts++
 		case []string:
-			parts = append(parts, v...)
+			for _, p := range v {
+				n += len(p)
+			}
+			parts += len(v)
 		default:
 			panic(fmt.Sprintf("lines.write: %T", w))
 		}
 	}
-	*l = append(*l, strings.Join(parts, " "))
+	if parts > 1 {
+		n += parts - 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	first := true
+	word := func(w string) { // strings.Join's: a space between words, "" included
+		if !first {
+			b.WriteByte(' ')
+		}
+		first = false
+		b.WriteString(w)
+	}
+	for _, w := range words {
+		switch v := w.(type) {
+		case string:
+			word(v)
+		case []string:
+			for _, p := range v {
+				word(p)
+			}
+		}
+	}
+	*l = append(*l, b.String())
 }
 
 // writeMasqueradeRules writes KUBE-POSTROUTING (masquerade what carries

@@ -2,9 +2,11 @@ package netfilter
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 )
 
 // The rule-editing commands besides Append: iptables -I, -C, -D, -X, and
@@ -51,29 +53,42 @@ func (nf *Netfilter) table(name string) (*Table, error) {
 // cmdLine turns "-X CHAIN [N] spec" into ("-A CHAIN spec", N); num is 0
 // when no rule number is given.
 func cmdLine(line string, cmds ...string) (rule string, num int, err error) {
-	f := strings.Fields(line)
-	if len(f) < 2 {
+	// The first three words, as strings.Fields would split them (the
+	// rest of the line is not split: this runs for every ensured rule).
+	f0, rest := nextField(line)
+	f1, rest := nextField(rest)
+	if f1 == "" {
 		return "", 0, fmt.Errorf("rule %q: expected %s CHAIN ...", line, cmds[0])
 	}
 	ok := false
 	for _, c := range cmds {
-		ok = ok || f[0] == c
+		ok = ok || f0 == c
 	}
 	if !ok {
 		return "", 0, fmt.Errorf("rule %q: expected %s CHAIN ...", line, cmds[0])
 	}
-	rest := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), f[0]))
-	rest = strings.TrimSpace(strings.TrimPrefix(rest, f[1]))
-	if len(f) > 2 {
-		if n, err := strconv.Atoi(f[2]); err == nil {
+	rest = strings.TrimSpace(rest)
+	if f2, after := nextField(rest); f2 != "" {
+		if n, err := strconv.Atoi(f2); err == nil {
 			if n < 1 {
 				return "", 0, fmt.Errorf("rule %q: rule numbers start at 1", line)
 			}
 			num = n
-			rest = strings.TrimSpace(strings.TrimPrefix(rest, f[2]))
+			rest = strings.TrimSpace(after)
 		}
 	}
-	return "-A " + f[1] + " " + rest, num, nil
+	return "-A " + f1 + " " + rest, num, nil
+}
+
+// nextField is the first word of s as strings.Fields splits it, and what
+// follows it ("" and "" when s holds only spaces).
+func nextField(s string) (field, rest string) {
+	s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	i := strings.IndexFunc(s, unicode.IsSpace)
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i:]
 }
 
 // Insert is iptables -I: each line is "-I CHAIN [RULENUM] spec" (RULENUM
@@ -111,13 +126,42 @@ func (nf *Netfilter) Insert(table string, lines ...string) error {
 // iptables compares rules: same matches and target, counters aside), -1
 // if none.
 func findRule(c *Chain, r *Rule) int {
-	want := r.String()
 	for i, x := range c.Rules {
-		if x.String() == want {
+		if samePrinted(x, r) {
 			return i
 		}
 	}
 	return -1
+}
+
+// samePrinted is a.String() == b.String(), mostly without printing: rules
+// of different printed lengths differ, rules of the same pieces are equal.
+func samePrinted(a, b *Rule) bool {
+	if a.printedLen() != b.printedLen() {
+		return false
+	}
+	if a.Chain == b.Chain && a.target == b.target && slices.Equal(a.basic, b.basic) &&
+		slices.Equal(a.matches, b.matches) {
+		return true
+	}
+	return a.String() == b.String()
+}
+
+// printedLen is len(r.String()).
+func (r *Rule) printedLen() int {
+	n := len("-A ") + len(r.Chain)
+	for _, p := range r.basic {
+		n += 1 + len(p)
+	}
+	for _, p := range r.matches {
+		if p != "" {
+			n += 1 + len(p)
+		}
+	}
+	if r.target != "" {
+		n += 1 + len(r.target)
+	}
+	return n
 }
 
 // Check is iptables -C: whether the rule ("-C CHAIN spec" or

@@ -121,3 +121,10 @@ func QuoteOr(list []string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
+
+// Spent is the suggestion budget spent since ResetWork.
+func Spent() int64 { return work.Load() }
+
+// SetSpent sets the budget spent, so that work done again (a second walk
+// over a file for its positions) does not take suggestions from what follows.
+func SetSpent(n int64) { work.Store(n) }

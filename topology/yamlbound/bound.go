@@ -77,6 +77,12 @@ func Check(n *yaml.Node) *Excess { return NewBudget().Check(n) }
 func (b *Budget) Check(n *yaml.Node) *Excess {
 	c := &checker{memo: map[*yaml.Node]memoSize{}}
 	total := c.size(n)
+	if total.over(b.left) && c.wide == nil {
+		// locate measures subtrees again and again: from here on every
+		// node's size is kept, not only the shared ones'.
+		c = &checker{memo: map[*yaml.Node]memoSize{}, all: true}
+		total = c.size(n)
+	}
 	if c.wide != nil {
 		k := c.wide.Content[2*MaxMappingKeys]
 		return &Excess{Line: k.Line, Column: k.Column, Path: pathTo(n, c.wide),
@@ -114,9 +120,15 @@ type memoSize struct {
 }
 
 type checker struct {
-	memo   map[*yaml.Node]memoSize
-	cyclic map[*yaml.Node]bool
-	wide   *yaml.Node // the first mapping with more than MaxMappingKeys keys
+	// memo holds the sizes of the nodes that can be reached more than
+	// once, aliases and the anchored nodes they refer to (a node without
+	// an anchor has one parent), or of every node when all is set.
+	all  bool
+	memo map[*yaml.Node]memoSize
+	// measured counts the nodes measured (each once: the work is linear).
+	measured int
+	cyclic   map[*yaml.Node]bool
+	wide     *yaml.Node // the first mapping with more than MaxMappingKeys keys
 }
 
 // size is the expanded size of n, memoised; a node reached again while it
@@ -125,6 +137,17 @@ func (c *checker) size(n *yaml.Node) size {
 	if n == nil {
 		return size{}
 	}
+	if !c.all && n.Anchor == "" && n.Kind != yaml.AliasNode {
+		c.measured++
+		if n.Kind == yaml.MappingNode && len(n.Content) > 2*MaxMappingKeys && c.wide == nil {
+			c.wide = n
+		}
+		s := size{1, int64(len(n.Value))}
+		for _, ch := range n.Content {
+			s = s.add(c.size(ch))
+		}
+		return s
+	}
 	if m, ok := c.memo[n]; ok {
 		if m.done {
 			return m.size
@@ -132,6 +155,7 @@ func (c *checker) size(n *yaml.Node) size {
 		return size{inf, inf}
 	}
 	c.memo[n] = memoSize{}
+	c.measured++
 	var s size
 	if n.Kind == yaml.AliasNode {
 		if m, ok := c.memo[n.Alias]; n.Alias != nil && ok && !m.done {

@@ -90,6 +90,8 @@ func TestCheckWorkIsLinear(t *testing.T) {
 		c := &checker{memo: map[*yaml.Node]memoSize{}}
 		total := c.size(doc)
 		assert.Greater(t, total.nodes, int64(MaxNodes))
+		all := &checker{memo: map[*yaml.Node]memoSize{}, all: true}
+		assert.Equal(t, total, all.size(doc), "the same size with every node kept")
 		parsed := 0
 		var count func(n *yaml.Node)
 		count = func(n *yaml.Node) {
@@ -99,7 +101,10 @@ func TestCheckWorkIsLinear(t *testing.T) {
 			}
 		}
 		count(doc)
-		assert.Equal(t, parsed, len(c.memo), "one measurement per parsed node")
+		assert.Equal(t, parsed, c.measured, "one measurement per parsed node")
+		assert.Equal(t, parsed, all.measured, "one measurement per parsed node, every node kept")
+		assert.Equal(t, parsed, len(all.memo), "every node kept")
+		assert.Less(t, len(c.memo), parsed, "only the shared nodes kept")
 	}
 }
 
