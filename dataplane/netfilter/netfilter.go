@@ -123,6 +123,9 @@ type Netfilter struct {
 	// whose earlier matches fail never reaches it, as in the kernel, where
 	// a rule's matches run in order and stop at the first that fails.
 	impureSeen bool
+	// rec is the hook being recorded for a segment (flow.go), replaying
+	// the hook a segment replays; nil otherwise.
+	rec, replaying *hookOp
 	// Replayed counts the chain walks replayed from a trail.
 	Replayed uint64
 }
@@ -476,6 +479,26 @@ func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 // hook runs the tables of hook h in the kernel's priority order; false
 // means the packet was refused and nf.v says why.
 func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
+	if r := nf.env.Rec(); r != nil && nf.replaying == nil {
+		nf.rec = &hookOp{nf: nf, gen: nf.gen, h: h, in: in, out: out, mark: pkt.Mark}
+		ok := nf.hookOnce(h, pkt, in, out)
+		op := nf.rec
+		nf.rec = nil
+		if ok && !op.bad {
+			op.gen = nf.gen
+			if op.conn != nil {
+				op.status, op.tcp, op.ctmark = op.conn.Status, op.conn.TCP, op.conn.Mark
+			}
+			r.Add(op)
+		} else {
+			r.Abort()
+		}
+		return ok
+	}
+	return nf.hookOnce(h, pkt, in, out)
+}
+
+func (nf *Netfilter) hookOnce(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
 	c := pktCtx{pkt: pkt, in: in, out: out, hook: h}
 	switch h {
 	case netstack.PreRouting:
@@ -512,7 +535,23 @@ func (c *pktCtx) ctState() uint8 {
 }
 
 func (nf *Netfilter) ctAttach(c *pktCtx) {
+	if o := nf.replaying; o != nil {
+		c.conn, c.dir, c.state = o.conn, o.dir, stateOf(o.conn, o.dir)
+		return
+	}
 	if conn, ok := c.pkt.CT.(*Conn); ok && conn != nil {
+		if o := nf.rec; o != nil {
+			if o.conn != nil && o.conn != conn {
+				o.bad = true
+			}
+			o.conn, o.dir = conn, 0
+			if c.pkt.CTReply {
+				o.dir = 1
+			}
+			if c.pkt.CTRelated {
+				o.bad = true
+			}
+		}
 		c.conn = conn
 		c.dir = 0
 		if c.pkt.CTReply {
@@ -546,15 +585,38 @@ func (nf *Netfilter) ctIn(c *pktCtx) bool {
 	}
 	ip := packet.IPv4(pkt.Bytes())
 	now := nf.env.Now()
+	if o := nf.replaying; o != nil {
+		conn, dir := o.conn, o.dir
+		conn.update(ip, dir, now)
+		c.conn, c.dir = conn, dir
+		c.state = stateOf(conn, dir)
+		pkt.CT, pkt.CTReply, pkt.CTRelated = conn, dir == 1, false
+		return true
+	}
 	t, icmpErr, ok := tupleOf(ip)
 	if icmpErr {
+		nf.unrecordable()
 		return nf.ctRelated(c, ip, now)
 	}
 	if !ok {
+		nf.unrecordable()
 		c.conn = nil
 		return true
 	}
 	conn, dir, found := nf.ct.lookup(t, now)
+	if o := nf.rec; o != nil {
+		if !found {
+			o.bad = true // a new connection: not a steady run
+		} else {
+			st, tcp := conn.Status, conn.TCP
+			defer func() {
+				if conn.Status != st || conn.TCP != tcp {
+					o.bad = true // the connection changed state
+				}
+			}()
+			o.conn, o.dir = conn, dir
+		}
+	}
 	if !found {
 		nf.ct.nextID++
 		conn = &Conn{Tuple: [2]Tuple{t, t.Invert()}, ID: nf.ct.nextID}
@@ -617,6 +679,7 @@ func (nf *Netfilter) confirm(c *pktCtx) bool {
 		return true
 	}
 	if !c.conn.Confirmed() {
+		nf.unrecordable()
 		if !nf.ct.confirm(c.conn, nf.env.Now()) {
 			nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
 				Detail: "conntrack insert failed: the reply tuple " + c.conn.Tuple[1].String() + " clashes with an existing entry"}
@@ -957,4 +1020,68 @@ func (nf *Netfilter) Judge(pkt *packet.Buffer, in, out *link.Device) netstack.Ve
 		return netstack.Verdict{}
 	}
 	return nf.v
+}
+
+// unrecordable marks the hook being recorded, if any, as not replayable.
+func (nf *Netfilter) unrecordable() {
+	if nf.rec != nil {
+		nf.rec.bad = true
+	}
+}
+
+// hookOp is one hook's work on a packet of an established connection,
+// recorded for a segment (link.FlowCache): the connection it belongs to
+// and the rule trails its chain walks replayed or recorded. Replaying it
+// runs the hook again with the connection and the trails given — no
+// conntrack lookup, no trail lookup — so the connection's update, every
+// counter the trails move and any NAT rewrite happen as they did.
+type hookOp struct {
+	nf      *Netfilter
+	gen     uint64
+	h       netstack.Hook
+	in, out *link.Device
+	mark    uint32 // the packet's mark on entry
+	conn    *Conn
+	dir     uint8
+	// status, tcp and ctmark are the connection's after the hook.
+	status uint16
+	tcp    uint8
+	ctmark uint32
+	trails []trailUse
+	next   int
+	bad    bool
+}
+
+// trailUse is a trail a recorded hook replayed, with what it was keyed on.
+type trailUse struct {
+	t     *trail
+	start *Chain
+	in    *link.Device
+	out   *link.Device
+	mark  uint32
+	state uint8
+}
+
+func (o *hookOp) Valid(now time.Duration) bool {
+	c := o.conn
+	if o.nf.gen != o.gen || c == nil || c.gone || now >= c.Expires || c.Status != o.status || c.TCP != o.tcp || c.Mark != o.ctmark {
+		return false
+	}
+	for i := range o.trails {
+		u := &o.trails[i]
+		t := u.t
+		if !t.valid || t.gen != o.gen || t.conn != c || t.start != u.start || t.dir != o.dir || t.in != u.in || t.out != u.out ||
+			t.mark != u.mark || t.state != u.state {
+			return false
+		}
+	}
+	return true
+}
+
+func (o *hookOp) Apply(pkt *packet.Buffer, _ time.Duration) {
+	nf := o.nf
+	nf.replaying, o.next = o, 0
+	pkt.Mark = o.mark
+	nf.hookOnce(o.h, pkt, o.in, o.out)
+	nf.replaying = nil
 }
