@@ -123,9 +123,8 @@ type Netfilter struct {
 	// whose earlier matches fail never reaches it, as in the kernel, where
 	// a rule's matches run in order and stop at the first that fails.
 	impureSeen bool
-	// rec is the hook being recorded for a segment (flow.go), replaying
-	// the hook a segment replays; nil otherwise.
-	rec, replaying *hookOp
+	// rec is the hook being recorded for a segment (hookOp); nil otherwise.
+	rec *hookOp
 	// Replayed counts the chain walks replayed from a trail.
 	Replayed uint64
 }
@@ -479,7 +478,7 @@ func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 // hook runs the tables of hook h in the kernel's priority order; false
 // means the packet was refused and nf.v says why.
 func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
-	if r := nf.env.Rec(); r != nil && nf.replaying == nil {
+	if r := nf.env.Rec(); r != nil {
 		nf.rec = &hookOp{nf: nf, gen: nf.gen, h: h, in: in, out: out, mark: pkt.Mark}
 		ok := nf.hookOnce(h, pkt, in, out)
 		op := nf.rec
@@ -535,10 +534,6 @@ func (c *pktCtx) ctState() uint8 {
 }
 
 func (nf *Netfilter) ctAttach(c *pktCtx) {
-	if o := nf.replaying; o != nil {
-		c.conn, c.dir, c.state = o.conn, o.dir, stateOf(o.conn, o.dir)
-		return
-	}
 	if conn, ok := c.pkt.CT.(*Conn); ok && conn != nil {
 		if o := nf.rec; o != nil {
 			if o.conn != nil && o.conn != conn {
@@ -585,14 +580,6 @@ func (nf *Netfilter) ctIn(c *pktCtx) bool {
 	}
 	ip := packet.IPv4(pkt.Bytes())
 	now := nf.env.Now()
-	if o := nf.replaying; o != nil {
-		conn, dir := o.conn, o.dir
-		conn.update(ip, dir, now)
-		c.conn, c.dir = conn, dir
-		c.state = stateOf(conn, dir)
-		pkt.CT, pkt.CTReply, pkt.CTRelated = conn, dir == 1, false
-		return true
-	}
 	t, icmpErr, ok := tupleOf(ip)
 	if icmpErr {
 		nf.unrecordable()
@@ -615,6 +602,7 @@ func (nf *Netfilter) ctIn(c *pktCtx) bool {
 				}
 			}()
 			o.conn, o.dir = conn, dir
+			o.acts = append(o.acts, hookAct{kind: actUpdate})
 		}
 	}
 	if !found {
@@ -1048,9 +1036,23 @@ type hookOp struct {
 	tcp    uint8
 	ctmark uint32
 	trails []trailUse
-	next   int
+	acts   []hookAct
 	bad    bool
 }
+
+// hookAct is one thing a recorded hook did, in order.
+type hookAct struct {
+	kind uint8
+	t    *trail
+	tb   *Table
+	mt   manipType
+}
+
+const (
+	actUpdate uint8 = iota // the connection's update (conntrack in)
+	actTrail               // a chain walk replayed from t
+	actNAT                 // the connection's NAT applied (natPacket)
+)
 
 // trailUse is a trail a recorded hook replayed, with what it was keyed on.
 type trailUse struct {
@@ -1078,10 +1080,23 @@ func (o *hookOp) Valid(now time.Duration) bool {
 	return true
 }
 
-func (o *hookOp) Apply(pkt *packet.Buffer, _ time.Duration) {
-	nf := o.nf
-	nf.replaying, o.next = o, 0
-	pkt.Mark = o.mark
-	nf.hookOnce(o.h, pkt, o.in, o.out)
-	nf.replaying = nil
+// Apply does what the hook did, in order: the connection's update
+// (nf_conntrack_in), the chain walks' trails, the NAT rewrite of an
+// established connection.
+func (o *hookOp) Apply(pkt *packet.Buffer, now time.Duration) {
+	nf, conn := o.nf, o.conn
+	c := pktCtx{pkt: pkt, in: o.in, out: o.out, hook: o.h, conn: conn, dir: o.dir, state: stateOf(conn, o.dir)}
+	for i := range o.acts {
+		a := &o.acts[i]
+		switch a.kind {
+		case actUpdate:
+			conn.update(packet.IPv4(pkt.Bytes()), o.dir, now)
+			c.state = stateOf(conn, o.dir)
+			pkt.CT, pkt.CTReply, pkt.CTRelated = conn, o.dir == 1, false
+		case actTrail:
+			nf.replay(a.t, a.tb, &c)
+		case actNAT:
+			nf.natPacket(&c, a.mt)
+		}
+	}
 }

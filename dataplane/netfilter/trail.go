@@ -139,11 +139,6 @@ type recorder struct {
 
 // evalCached is eval through the trail cache.
 func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, TargetKind) {
-	if o := nf.replaying; o != nil {
-		nf.replay(o.trails[o.next].t, tb, c)
-		o.next++
-		return nil, TAccept
-	}
 	if !nf.cacheable(c) {
 		nf.unrecordable()
 		return nf.eval(tb, start, c, nil)
@@ -152,7 +147,7 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 	t, ok := nf.findTrail(start, c, st)
 	if ok {
 		nf.replay(t, tb, c)
-		nf.useTrail(t)
+		nf.useTrail(t, tb)
 		return nil, TAccept
 	}
 	if t.conn == c.conn && t.start == start && t.dir == c.dir && t.gen == nf.gen && t.impure {
@@ -174,7 +169,7 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 	}
 	t.valid, t.policy = true, r == nil
 	t.markOut, t.ctmarkOut = c.pkt.Mark, c.conn.Mark
-	nf.useTrail(t)
+	nf.useTrail(t, tb)
 	if nf.env.Tracing() && t.paths == nil {
 		t.paths = []string{}
 	}
@@ -182,8 +177,9 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 }
 
 // useTrail notes, for the hook being recorded, that its walk is t.
-func (nf *Netfilter) useTrail(t *trail) {
+func (nf *Netfilter) useTrail(t *trail, tb *Table) {
 	if o := nf.rec; o != nil {
 		o.trails = append(o.trails, trailUse{t: t, start: t.start, in: t.in, out: t.out, mark: t.mark, state: t.state})
+		o.acts = append(o.acts, hookAct{kind: actTrail, t: t, tb: tb})
 	}
 }
