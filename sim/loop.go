@@ -25,6 +25,10 @@ type Loop struct {
 	heap []event
 	// Events counts events run.
 	Events uint64
+	// Flows, if set, is the segment cache (link.FlowCache): a delivery
+	// that starts a segment — nothing else is due at that instant — is
+	// replayed from a recording when one is valid, and recorded otherwise.
+	Flows *link.FlowCache
 }
 
 type event struct {
@@ -45,11 +49,17 @@ func (l *Loop) Now() time.Duration { return l.now }
 
 // Deliver schedules rx.Receive(from, pkt) after delay.
 func (l *Loop) Deliver(delay time.Duration, rx link.Receiver, from *link.Device, pkt *packet.Buffer) {
+	if l.Flows != nil {
+		l.Flows.Posted(delay, rx, from, pkt)
+	}
 	l.post(event{at: l.now + delay, rx: rx, from: from, pkt: pkt}, delay)
 }
 
 // AfterFunc runs f after delay.
 func (l *Loop) AfterFunc(delay time.Duration, f func()) {
+	if l.Flows != nil {
+		l.Flows.Timer()
+	}
 	l.post(event{at: l.now + delay, fn: f}, delay)
 }
 
@@ -166,12 +176,49 @@ func (l *Loop) Step() bool {
 	}
 	e := l.pop()
 	l.Events++
+	if fc := l.Flows; fc != nil {
+		l.stepFlows(fc, e)
+		return true
+	}
 	if e.fn != nil {
 		e.fn()
 	} else {
 		e.rx.Receive(e.from, e.pkt)
 	}
 	return true
+}
+
+// stepFlows runs e through the segment cache. A delivery starts a segment
+// when nothing else is due now (the FIFO is empty and the heap's first
+// event is later): then the slow run would go through the segment's hops
+// with nothing in between, and a replay can stand for it.
+func (l *Loop) stepFlows(fc *link.FlowCache, e event) {
+	if e.fn != nil {
+		fc.Timer()
+		e.fn()
+		if fc.Recording() && !fc.Pending() {
+			fc.End()
+		}
+		return
+	}
+	if fc.Recording() {
+		fc.Ran()
+	} else if l.n == 0 && (len(l.heap) == 0 || l.heap[0].at > l.now) {
+		if ok, s := fc.Replay(e.rx, e.from, e.pkt, l.now); ok {
+			n := s.Events()
+			l.Events += n - 1
+			l.seq += n - 1 // the zero-delay posts the slow run made
+			if delay, rx, from := s.Exit(); rx != nil {
+				l.post(event{at: l.now + delay, rx: rx, from: from, pkt: e.pkt}, delay)
+			}
+			return
+		}
+		fc.Begin(e.rx, e.from, e.pkt)
+	}
+	e.rx.Receive(e.from, e.pkt)
+	if fc.Recording() && !fc.Pending() {
+		fc.End()
+	}
 }
 
 // Run runs events until none is left.

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"netsim/dataplane/link"
 	"sort"
 	"strings"
 	"time"
@@ -186,6 +187,8 @@ func NewRunner(s *topology.Scenario) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{World: w, Loop: loop}
+	w.Env.Flows = link.NewFlowCache(w.Env)
+	loop.Flows = w.Env.Flows
 	r.Rec = &trace.Recorder{Clock: loop.Now}
 	w.Env.Trace = r.Rec
 	for _, st := range w.Stacks() {

@@ -51,6 +51,9 @@ type Bridge struct {
 
 	ports []*Device
 	fdb   map[uint64]*FDBEntry
+	// gen advances whenever an FDB entry is added or removed or a port
+	// joins or leaves (what a recorded segment's lookups depend on).
+	gen uint64
 	// mtuByUser is BROPT_MTU_SET_BY_USER: the MTU was set by hand and
 	// no longer follows the ports.
 	mtuByUser bool
@@ -102,6 +105,7 @@ func (b *Bridge) AddPort(dev *Device) {
 	dev.SetReceiver(b)
 	b.ports = append(b.ports, dev)
 	b.fdb[macKey(dev.MAC)] = &FDBEntry{MAC: dev.MAC, Port: dev, Local: true, Static: true}
+	b.gen++
 	b.AutoAdjustMTU()
 }
 
@@ -120,6 +124,7 @@ func (b *Bridge) RemovePort(dev *Device) {
 			delete(b.fdb, k)
 		}
 	}
+	b.gen++
 	dev.Master = nil
 	b.AutoAdjustMTU()
 }
@@ -194,16 +199,25 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 	}
 	src, dst := eth.Src(), eth.Dst()
 	now := env.Now()
+	var learned *FDBEntry
 	if !src.IsMulticast() {
 		if e := b.fdb[macKey(src)]; e == nil {
+			b.gen++
+			env.Unrecordable() // a new entry: not a steady run
 			b.fdb[macKey(src)] = &FDBEntry{MAC: src, Port: in, Updated: now}
 			if env.Tracing() {
 				env.Hop(pkt, trace.Hop{Node: b.Dev.NS, Device: b.Dev.Name, Kind: trace.KindFDB,
 					Lookup: "learn " + src.String(), Change: "learned " + b.fdb[macKey(src)].String(b)})
 			}
 		} else if !e.Local {
+			if e.Port != in {
+				env.Unrecordable() // the MAC moved
+			}
 			e.Port, e.Updated = in, now
+			learned = e
 		}
+	} else {
+		env.Unrecordable()
 	}
 	if dst.IsMulticast() {
 		if env.Tracing() {
@@ -218,6 +232,9 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 	case e == nil:
 		b.flood(in, pkt, false)
 	case e.Local:
+		if r := env.Rec(); r != nil {
+			r.Add(&bridgeInOp{b: b, gen: b.gen, in: in, learned: learned, dst: e, port: e.Port, local: true, nf: b.NF != nil})
+		}
 		if b.NF != nil {
 			// br_nf_pre_routing: PREROUTING runs on the frame before
 			// it goes up, and a DNAT toward a destination behind this
@@ -229,8 +246,14 @@ func (b *Bridge) Receive(in *Device, pkt *packet.Buffer) {
 	case e.Port == in && !in.Hairpin:
 		b.dropHairpin(in, dst, pkt)
 	default:
-		if b.NF != nil && !b.NF.BridgeForward(b, in, e.Port, pkt) {
-			return
+		if b.NF != nil {
+			env.Unrecordable()
+			if !b.NF.BridgeForward(b, in, e.Port, pkt) {
+				return
+			}
+		}
+		if r := env.Rec(); r != nil {
+			r.Add(&bridgeInOp{b: b, gen: b.gen, in: in, learned: learned, dst: e, port: e.Port, nf: b.NF != nil})
 		}
 		b.toPort(e.Port, pkt)
 	}
@@ -316,10 +339,18 @@ func (b *Bridge) up(pkt *packet.Buffer) {
 	}
 	d.Stats.RxPackets++
 	d.Stats.RxBytes += uint64(pkt.Len())
+	if r := d.env.Rec(); r != nil {
+		if _, ok := d.rx.(FlowAware); ok {
+			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), rx: d.rx})
+		} else {
+			r.Abort()
+		}
+	}
 	if d.env.Capture != nil {
 		d.env.Capture.Capture(d, In, pkt)
 	}
 	if d.rx == nil {
+		d.env.Unrecordable()
 		pkt.Free()
 		return
 	}
@@ -332,6 +363,7 @@ func (b *Bridge) up(pkt *packet.Buffer) {
 // (should_deliver: `(p->flags & BR_HAIRPIN_MODE) || skb->dev != p->dev`),
 // so a pod behind a hairpin port receives its own broadcasts.
 func (b *Bridge) flood(in *Device, pkt *packet.Buffer, local bool) {
+	b.Dev.env.Unrecordable()
 	pool := b.Dev.env.Pool
 	var last *Device
 	for _, p := range b.ports {
@@ -371,5 +403,41 @@ func (b *Bridge) Xmit(_ *Device, pkt *packet.Buffer) {
 		b.flood(nil, pkt, false)
 		return
 	}
+	if r := env.Rec(); r != nil {
+		r.Add(&bridgeInOp{b: b, gen: b.gen, dst: e, port: e.Port, nf: b.NF != nil})
+	}
 	b.toPort(e.Port, pkt)
+}
+
+// bridgeInOp is a bridge's decision for a known unicast frame: the source
+// entry refreshed (learned, on a frame from a port), the destination entry
+// it found, and so the port or the bridge device the frame goes to.
+type bridgeInOp struct {
+	b         *Bridge
+	gen       uint64
+	in        *Device
+	learned   *FDBEntry
+	dst       *FDBEntry
+	port      *Device
+	local, nf bool
+}
+
+func (o *bridgeInOp) Valid(now time.Duration) bool {
+	b, e := o.b, o.dst
+	if b.gen != o.gen || e.Local != o.local || e.Port != o.port || (!e.Static && now-e.Updated >= b.Ageing) || (b.NF != nil) != o.nf {
+		return false
+	}
+	if l := o.learned; l != nil && (l.Local || l.Port != o.in) {
+		return false
+	}
+	if o.local {
+		return b.Dev.up
+	}
+	return o.port != nil && o.port != o.in && carrier(o.port)
+}
+
+func (o *bridgeInOp) Apply(_ *packet.Buffer, now time.Duration) {
+	if l := o.learned; l != nil {
+		l.Updated = now
+	}
 }

@@ -68,7 +68,9 @@ type Env struct {
 	// Both ways give the same packets, counters and traces; tests run the
 	// bundled scenarios both ways and compare.
 	SlowPath bool
-	nextID   uint64
+	// Flows is the segment cache (flow.go); nil: none.
+	Flows  *FlowCache
+	nextID uint64
 }
 
 // NewEnv returns an Env with a fresh pool.
@@ -85,6 +87,7 @@ func (e *Env) Tracing() bool { return e.Trace.On() }
 
 // Drop records the drop of pkt and frees it.
 func (e *Env) Drop(pkt *packet.Buffer, ns, dev string, r trace.Reason, detail string) {
+	e.Unrecordable()
 	if e.Trace != nil {
 		e.Trace.AddDrop(trace.Drop{Packet: pkt.ID, Flow: pkt.Flow, Node: ns, Device: dev, Reason: r, Detail: detail})
 	}
@@ -204,11 +207,21 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 		env.Drop(pkt, d.NS, d.Name, trace.ReasonLinkDown, fmt.Sprintf("%s is down (ip link set %s down)", d.Name, d.Name))
 		return
 	}
-	if d.egress != nil && d.egress.Egress(d, pkt) {
-		return
+	if d.egress != nil {
+		env.Unrecordable()
+		if d.egress.Egress(d, pkt) {
+			return
+		}
 	}
 	d.Stats.TxPackets++
 	d.Stats.TxBytes += uint64(pkt.Len())
+	if r := env.Rec(); r != nil {
+		if _, ok := d.xmit.(FlowAware); ok {
+			r.Add(&devTxOp{d: d, n: uint64(pkt.Len()), xmit: d.xmit})
+		} else {
+			r.Abort()
+		}
+	}
 	if env.Tracing() {
 		env.Hop(pkt, trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindTx, After: d.Summary(pkt)})
 	}
@@ -262,6 +275,13 @@ func (d *Device) Input(pkt *packet.Buffer) {
 	}
 	d.Stats.RxPackets++
 	d.Stats.RxBytes += uint64(pkt.Len())
+	if r := env.Rec(); r != nil {
+		if _, ok := d.rx.(FlowAware); ok {
+			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), rx: d.rx})
+		} else {
+			r.Abort()
+		}
+	}
 	if env.Capture != nil {
 		env.Capture.Capture(d, In, pkt)
 	}
@@ -282,6 +302,7 @@ type veth struct{}
 
 func (veth) Xmit(d *Device, pkt *packet.Buffer) {
 	pkt.Scrub()
+	d.env.Record(scrubOp{})
 	d.env.Sched.Deliver(d.Delay, d.Peer, d, pkt)
 }
 

@@ -62,6 +62,7 @@ func (p *peerFDB) mask(mac packet.MAC) {
 // same MACs are replaced, as flanneld's `bridge fdb replace` (netlink
 // NLM_F_REPLACE) replaces them.
 func (v *VXLAN) ShareFDB(f *PeerFDB, self int, without ...int) {
+	v.gen++
 	v.peers = &peerFDB{f: f, self: int32(self)}
 	for _, i := range without {
 		if i >= 0 && i < len(f.mac) {

@@ -3,6 +3,7 @@ package link
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -75,6 +76,8 @@ type VXLAN struct {
 	// output path: reaching Xmit again then means the route to the
 	// remote VTEP leads back into this device.
 	sending bool
+	// gen advances with every change to the FDB (own or shared layer).
+	gen uint64
 }
 
 // Local port range used for outer source ports (ip_local_port_range).
@@ -92,6 +95,7 @@ func NewVXLAN(env *Env, ns, name string, vni uint32, port uint16, local netip.Ad
 
 // AddFDB adds a static FDB entry: frames for mac go to the VTEP at dst.
 func (v *VXLAN) AddFDB(mac packet.MAC, dst netip.Addr) {
+	v.gen++
 	if v.peers != nil {
 		v.peers.mask(mac)
 	}
@@ -100,6 +104,7 @@ func (v *VXLAN) AddFDB(mac packet.MAC, dst netip.Addr) {
 
 // DelFDB removes the entry for mac.
 func (v *VXLAN) DelFDB(mac packet.MAC) {
+	v.gen++
 	if v.peers != nil {
 		v.peers.mask(mac)
 	}
@@ -182,42 +187,12 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 			fmt.Sprintf("no FDB entry for %s on %s (bridge fdb show dev %s) and no default entry", dstMAC, d.Name, d.Name))
 		return
 	}
-	// iptunnel_xmit → skb_scrub_packet(skb, xnet=false): the outer packet
-	// starts without the inner packet's conntrack entry (it must not be
-	// NATed as the inner connection), but keeps its mark.
-	resetCT(pkt)
-	sport := SrcPort(inner)
-	tos := uint8(0)
-	if packet.Ethernet(inner).Type() == packet.EtherTypeIPv4 && len(inner) > packet.EthHeaderLen+1 {
-		// ip_tunnel_ecn_encap → INET_ECN_encapsulate: the inner ECN bits,
-		// except that CE becomes ECT(0) on the outer header.
-		tos = inner[packet.EthHeaderLen+1] & 0x03
-		if tos == 0x03 {
-			tos = 0x02
-		}
-	}
-	innerLen := len(inner)
-	hdr := pkt.Prepend(packet.IPv4HeaderLen + packet.UDPHeaderLen + packet.VXLANHeaderLen)
-	ttl := v.TTL
-	if ttl == 0 {
-		ttl = 64
-	}
-	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
-		TOS: tos, TotalLen: len(hdr) + innerLen, ID: v.out.IPIdent(v.Local, remote, packet.ProtoUDP), TTL: ttl,
-		Protocol: packet.ProtoUDP, Src: v.Local, Dst: remote,
-	})
-	u := packet.UDP(hdr[packet.IPv4HeaderLen:])
-	u.SetPorts(sport, v.Port)
-	u.SetLength(packet.UDPHeaderLen + packet.VXLANHeaderLen + innerLen)
-	packet.VXLAN(hdr[packet.IPv4HeaderLen+packet.UDPHeaderLen:]).Set(v.VNI)
-	if v.ZeroCsumTX {
-		u.SetChecksumField(0)
-	} else {
-		// udp_set_csum: pseudo-header plus the whole datagram; a result
-		// of 0 goes out as 0xffff.
-		packet.SetTransportChecksum(pkt.Bytes()[packet.IPv4HeaderLen:], v.Local, remote, packet.ProtoUDP)
+	sport, tos, ttl := v.encap(pkt, remote)
+	if r := env.Rec(); r != nil {
+		r.Add(&vxlanEncapOp{v: v, cfg: v.config(), remote: remote, sport: sport, tos: tos, ttl: ttl})
 	}
 	if env.Tracing() {
+		u := packet.UDP(pkt.Bytes()[packet.IPv4HeaderLen:])
 		env.Hop(pkt, trace.Hop{Node: d.NS, Device: d.Name, Kind: trace.KindEncap,
 			Change: fmt.Sprintf("VXLAN encap: outer %s:%d > %s:%d udp csum 0x%04x, vni %d, ttl %d (+50 bytes: IP 20, UDP 8, VXLAN 8, inner Ethernet 14)",
 				v.Local, sport, remote, v.Port, u.Checksum(), v.VNI, ttl)})
@@ -258,10 +233,97 @@ func (v *VXLAN) ReceiveTunnel(pkt *packet.Buffer) {
 	// iptunnel_pull_header → skb_scrub_packet(skb, xnet=false): the inner
 	// frame drops the outer packet's conntrack entry; the mark stays.
 	resetCT(pkt)
+	if r := env.Rec(); r != nil {
+		r.Add(&vxlanDecapOp{v: v, cfg: v.config(), hl: hl})
+	}
 	d.Input(pkt)
 }
 
 // resetCT is nf_reset_ct: the packet no longer belongs to a connection.
 func resetCT(pkt *packet.Buffer) {
 	pkt.CT, pkt.CTReply, pkt.CTRelated, pkt.Hairpin = nil, false, false, false
+}
+
+// encap puts the outer headers toward remote on the inner frame pkt.
+func (v *VXLAN) encap(pkt *packet.Buffer, remote netip.Addr) (sport uint16, tos, ttl uint8) {
+	// iptunnel_xmit → skb_scrub_packet(skb, xnet=false): the outer packet
+	// starts without the inner packet's conntrack entry (it must not be
+	// NATed as the inner connection), but keeps its mark.
+	resetCT(pkt)
+	inner := pkt.Bytes()
+	sport = SrcPort(inner)
+	if packet.Ethernet(inner).Type() == packet.EtherTypeIPv4 && len(inner) > packet.EthHeaderLen+1 {
+		// ip_tunnel_ecn_encap → INET_ECN_encapsulate: the inner ECN bits,
+		// except that CE becomes ECT(0) on the outer header.
+		tos = inner[packet.EthHeaderLen+1] & 0x03
+		if tos == 0x03 {
+			tos = 0x02
+		}
+	}
+	innerLen := len(inner)
+	hdr := pkt.Prepend(packet.IPv4HeaderLen + packet.UDPHeaderLen + packet.VXLANHeaderLen)
+	ttl = v.TTL
+	if ttl == 0 {
+		ttl = 64
+	}
+	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
+		TOS: tos, TotalLen: len(hdr) + innerLen, ID: v.out.IPIdent(v.Local, remote, packet.ProtoUDP), TTL: ttl,
+		Protocol: packet.ProtoUDP, Src: v.Local, Dst: remote,
+	})
+	u := packet.UDP(hdr[packet.IPv4HeaderLen:])
+	u.SetPorts(sport, v.Port)
+	u.SetLength(packet.UDPHeaderLen + packet.VXLANHeaderLen + innerLen)
+	packet.VXLAN(hdr[packet.IPv4HeaderLen+packet.UDPHeaderLen:]).Set(v.VNI)
+	if v.ZeroCsumTX {
+		u.SetChecksumField(0)
+	} else {
+		// udp_set_csum: pseudo-header plus the whole datagram; a result
+		// of 0 goes out as 0xffff.
+		packet.SetTransportChecksum(pkt.Bytes()[packet.IPv4HeaderLen:], v.Local, remote, packet.ProtoUDP)
+	}
+	return sport, tos, ttl
+}
+
+// vxlanConfig is what a VXLAN device's encapsulation depends on besides
+// its FDB.
+type vxlanConfig struct {
+	gen   uint64
+	vni   uint32
+	port  uint16
+	local netip.Addr
+	ttl   uint8
+	zero  bool
+	up    bool
+}
+
+func (v *VXLAN) config() vxlanConfig {
+	return vxlanConfig{gen: v.gen, vni: v.VNI, port: v.Port, local: v.Local, ttl: v.TTL, zero: v.ZeroCsumTX, up: v.Dev.up}
+}
+
+// vxlanEncapOp is a frame encapsulated toward a remote VTEP (the outer
+// headers, a fresh IP ID from the namespace's generator, the checksum).
+type vxlanEncapOp struct {
+	v        *VXLAN
+	cfg      vxlanConfig
+	remote   netip.Addr
+	sport    uint16
+	tos, ttl uint8
+}
+
+func (o *vxlanEncapOp) Valid(time.Duration) bool { return o.v.config() == o.cfg && !o.v.sending }
+
+func (o *vxlanEncapOp) Apply(pkt *packet.Buffer, _ time.Duration) { o.v.encap(pkt, o.remote) }
+
+// vxlanDecapOp is an encapsulated frame's outer headers removed.
+type vxlanDecapOp struct {
+	v   *VXLAN
+	cfg vxlanConfig
+	hl  int
+}
+
+func (o *vxlanDecapOp) Valid(time.Duration) bool { return o.v.config() == o.cfg }
+
+func (o *vxlanDecapOp) Apply(pkt *packet.Buffer, _ time.Duration) {
+	pkt.Pull(o.hl + packet.UDPHeaderLen + packet.VXLANHeaderLen)
+	resetCT(pkt)
 }

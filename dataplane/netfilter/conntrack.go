@@ -94,6 +94,9 @@ type Conn struct {
 	ID      uint64
 	// Packets per direction.
 	Packets [2]uint64
+	// gone is set when the entry leaves the table (a recorded segment
+	// holding it is then no longer valid).
+	gone bool
 }
 
 // AlterReplySource makes replies expected from rs instead of the original
@@ -179,6 +182,7 @@ func (ct *Conntrack) lookup(t Tuple, now time.Duration) (*Conn, uint8, bool) {
 }
 
 func (ct *Conntrack) remove(c *Conn) {
+	c.gone = true
 	if r, ok := ct.m.get(c.Tuple[0]); ok && r.c == c {
 		ct.m.del(c.Tuple[0])
 	}

@@ -61,6 +61,9 @@ func (nf *Netfilter) nat(c *pktCtx, h netstack.Hook, mt manipType) bool {
 		}
 		conn.Status |= done
 	}
+	if o := nf.rec; o != nil {
+		o.acts = append(o.acts, hookAct{kind: actNAT, mt: mt})
+	}
 	nf.natPacket(c, mt)
 	return true
 }

@@ -123,6 +123,8 @@ type Netfilter struct {
 	// whose earlier matches fail never reaches it, as in the kernel, where
 	// a rule's matches run in order and stop at the first that fails.
 	impureSeen bool
+	// rec is the hook being recorded for a segment (hookOp); nil otherwise.
+	rec *hookOp
 	// Replayed counts the chain walks replayed from a trail.
 	Replayed uint64
 }
@@ -476,6 +478,26 @@ func (nf *Netfilter) Hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 // hook runs the tables of hook h in the kernel's priority order; false
 // means the packet was refused and nf.v says why.
 func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
+	if r := nf.env.Rec(); r != nil {
+		nf.rec = &hookOp{nf: nf, gen: nf.gen, h: h, in: in, out: out, mark: pkt.Mark}
+		ok := nf.hookOnce(h, pkt, in, out)
+		op := nf.rec
+		nf.rec = nil
+		if ok && !op.bad {
+			op.gen = nf.gen
+			if op.conn != nil {
+				op.status, op.tcp, op.ctmark = op.conn.Status, op.conn.TCP, op.conn.Mark
+			}
+			r.Add(op)
+		} else {
+			r.Abort()
+		}
+		return ok
+	}
+	return nf.hookOnce(h, pkt, in, out)
+}
+
+func (nf *Netfilter) hookOnce(h netstack.Hook, pkt *packet.Buffer, in, out *link.Device) bool {
 	c := pktCtx{pkt: pkt, in: in, out: out, hook: h}
 	switch h {
 	case netstack.PreRouting:
@@ -513,6 +535,18 @@ func (c *pktCtx) ctState() uint8 {
 
 func (nf *Netfilter) ctAttach(c *pktCtx) {
 	if conn, ok := c.pkt.CT.(*Conn); ok && conn != nil {
+		if o := nf.rec; o != nil {
+			if o.conn != nil && o.conn != conn {
+				o.bad = true
+			}
+			o.conn, o.dir = conn, 0
+			if c.pkt.CTReply {
+				o.dir = 1
+			}
+			if c.pkt.CTRelated {
+				o.bad = true
+			}
+		}
 		c.conn = conn
 		c.dir = 0
 		if c.pkt.CTReply {
@@ -548,13 +582,29 @@ func (nf *Netfilter) ctIn(c *pktCtx) bool {
 	now := nf.env.Now()
 	t, icmpErr, ok := tupleOf(ip)
 	if icmpErr {
+		nf.unrecordable()
 		return nf.ctRelated(c, ip, now)
 	}
 	if !ok {
+		nf.unrecordable()
 		c.conn = nil
 		return true
 	}
 	conn, dir, found := nf.ct.lookup(t, now)
+	if o := nf.rec; o != nil {
+		if !found {
+			o.bad = true // a new connection: not a steady run
+		} else {
+			st, tcp := conn.Status, conn.TCP
+			defer func() {
+				if conn.Status != st || conn.TCP != tcp {
+					o.bad = true // the connection changed state
+				}
+			}()
+			o.conn, o.dir = conn, dir
+			o.acts = append(o.acts, hookAct{kind: actUpdate})
+		}
+	}
 	if !found {
 		nf.ct.nextID++
 		conn = &Conn{Tuple: [2]Tuple{t, t.Invert()}, ID: nf.ct.nextID}
@@ -617,6 +667,7 @@ func (nf *Netfilter) confirm(c *pktCtx) bool {
 		return true
 	}
 	if !c.conn.Confirmed() {
+		nf.unrecordable()
 		if !nf.ct.confirm(c.conn, nf.env.Now()) {
 			nf.v = netstack.Verdict{Kind: netstack.Drop, Reason: trace.ReasonCTInvalid,
 				Detail: "conntrack insert failed: the reply tuple " + c.conn.Tuple[1].String() + " clashes with an existing entry"}
@@ -957,4 +1008,95 @@ func (nf *Netfilter) Judge(pkt *packet.Buffer, in, out *link.Device) netstack.Ve
 		return netstack.Verdict{}
 	}
 	return nf.v
+}
+
+// unrecordable marks the hook being recorded, if any, as not replayable.
+func (nf *Netfilter) unrecordable() {
+	if nf.rec != nil {
+		nf.rec.bad = true
+	}
+}
+
+// hookOp is one hook's work on a packet of an established connection,
+// recorded for a segment (link.FlowCache): the connection it belongs to
+// and the rule trails its chain walks replayed or recorded. Replaying it
+// runs the hook again with the connection and the trails given — no
+// conntrack lookup, no trail lookup — so the connection's update, every
+// counter the trails move and any NAT rewrite happen as they did.
+type hookOp struct {
+	nf      *Netfilter
+	gen     uint64
+	h       netstack.Hook
+	in, out *link.Device
+	mark    uint32 // the packet's mark on entry
+	conn    *Conn
+	dir     uint8
+	// status, tcp and ctmark are the connection's after the hook.
+	status uint16
+	tcp    uint8
+	ctmark uint32
+	trails []trailUse
+	acts   []hookAct
+	bad    bool
+}
+
+// hookAct is one thing a recorded hook did, in order.
+type hookAct struct {
+	kind uint8
+	t    *trail
+	tb   *Table
+	mt   manipType
+}
+
+const (
+	actUpdate uint8 = iota // the connection's update (conntrack in)
+	actTrail               // a chain walk replayed from t
+	actNAT                 // the connection's NAT applied (natPacket)
+)
+
+// trailUse is a trail a recorded hook replayed, with what it was keyed on.
+type trailUse struct {
+	t     *trail
+	start *Chain
+	in    *link.Device
+	out   *link.Device
+	mark  uint32
+	state uint8
+}
+
+func (o *hookOp) Valid(now time.Duration) bool {
+	c := o.conn
+	if o.nf.gen != o.gen || c == nil || c.gone || now >= c.Expires || c.Status != o.status || c.TCP != o.tcp || c.Mark != o.ctmark {
+		return false
+	}
+	for i := range o.trails {
+		u := &o.trails[i]
+		t := u.t
+		if !t.valid || t.gen != o.gen || t.conn != c || t.start != u.start || t.dir != o.dir || t.in != u.in || t.out != u.out ||
+			t.mark != u.mark || t.state != u.state {
+			return false
+		}
+	}
+	return true
+}
+
+// Apply does what the hook did, in order: the connection's update
+// (nf_conntrack_in), the chain walks' trails, the NAT rewrite of an
+// established connection.
+func (o *hookOp) Apply(pkt *packet.Buffer, now time.Duration) {
+	nf, conn := o.nf, o.conn
+	c := pktCtx{pkt: pkt, in: o.in, out: o.out, hook: o.h, conn: conn, dir: o.dir, state: stateOf(conn, o.dir)}
+	for i := range o.acts {
+		a := &o.acts[i]
+		switch a.kind {
+		case actUpdate:
+			conn.update(packet.IPv4(pkt.Bytes()), o.dir, now)
+			c.state = stateOf(conn, o.dir)
+			pkt.CT, pkt.CTReply, pkt.CTRelated = conn, o.dir == 1, false
+		case actTrail:
+			nf.replay(a.t, a.tb, &c)
+		case actNAT:
+			nf.natPacket(&c, a.mt)
+		}
+	}
 }

@@ -140,16 +140,19 @@ type recorder struct {
 // evalCached is eval through the trail cache.
 func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, TargetKind) {
 	if !nf.cacheable(c) {
+		nf.unrecordable()
 		return nf.eval(tb, start, c, nil)
 	}
 	st := ctStateBits(c)
 	t, ok := nf.findTrail(start, c, st)
 	if ok {
 		nf.replay(t, tb, c)
+		nf.useTrail(t, tb)
 		return nil, TAccept
 	}
 	if t.conn == c.conn && t.start == start && t.dir == c.dir && t.gen == nf.gen && t.impure {
 		// This walk evaluated an impure match last time: it would again.
+		nf.unrecordable()
 		return nf.eval(tb, start, c, nil)
 	}
 	*t = trail{conn: c.conn, start: start, gen: nf.gen, dir: c.dir, state: st, in: c.in, out: c.out, mark: c.pkt.Mark, ctmark: c.conn.Mark,
@@ -161,12 +164,22 @@ func (nf *Netfilter) evalCached(tb *Table, start *Chain, c *pktCtx) (*Rule, Targ
 	r, kind := nf.eval(tb, start, c, &rec)
 	if rec.impure || kind != TAccept {
 		t.impure = rec.impure
+		nf.unrecordable()
 		return r, kind
 	}
 	t.valid, t.policy = true, r == nil
 	t.markOut, t.ctmarkOut = c.pkt.Mark, c.conn.Mark
+	nf.useTrail(t, tb)
 	if nf.env.Tracing() && t.paths == nil {
 		t.paths = []string{}
 	}
 	return r, kind
+}
+
+// useTrail notes, for the hook being recorded, that its walk is t.
+func (nf *Netfilter) useTrail(t *trail, tb *Table) {
+	if o := nf.rec; o != nil {
+		o.trails = append(o.trails, trailUse{t: t, start: t.start, in: t.in, out: t.out, mark: t.mark, state: t.state})
+		o.acts = append(o.acts, hookAct{kind: actTrail, t: t, tb: tb})
+	}
 }

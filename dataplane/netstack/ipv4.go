@@ -55,10 +55,19 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 		s.drop(pkt, ifc.Dev.Name, trace.ReasonMalformed, "bad IPv4 header checksum")
 		return
 	}
+	trim := 0
 	if tl := ip.TotalLen(); tl < len(ip) {
 		pkt.Trim(tl)
+		trim = tl
 	}
 	pkt.FragMax = 0 // ip_rcv_core clears IPCB
+	if r := s.env.Rec(); r != nil {
+		if s.recordable() {
+			r.Add(&recvOp{s: s, st: s.snap(), ifc: ifc, conf: ifc.Conf, mac: ifc.Dev.MAC, ether: ifc.Dev.Type == link.Ether, trim: trim})
+		} else {
+			r.Abort()
+		}
+	}
 	// A frame a netfilter bridge hands up from one of its ports
 	// (br_nf_pre_routing): remember the port and the sender's MAC for a
 	// bridged DNAT.
@@ -169,6 +178,7 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	if !s.Forwarding {
 		if phys != 0 {
+			s.env.Unrecordable()
 			if r := s.bridgedDNATRoute(ifc, dst); r != nil {
 				s.bridgedDNAT(ifc, pkt, r, phys)
 				return
@@ -203,6 +213,7 @@ func (s *Stack) routeInput(ifc *Iface, pkt *packet.Buffer) {
 		return
 	}
 	if phys != 0 && r.Dev == ifc {
+		s.env.Unrecordable()
 		s.bridgedDNAT(ifc, pkt, r, phys) // skb_dst(skb)->dev == dev: bridged_dnat
 		return
 	}
@@ -294,6 +305,7 @@ func (s *Stack) forward(in *Iface, pkt *packet.Buffer, r *Route) {
 	}
 	ttl := ip.TTL()
 	ip.DecTTL()
+	s.env.Record(ttlOp{})
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: in.Dev.Name, Kind: trace.KindTTL, Change: fmt.Sprintf("ttl %d→%d", ttl, ttl-1)})
 	}
@@ -374,6 +386,13 @@ func (s *Stack) LocalOut(pkt *packet.Buffer) {
 	r := s.lookupOut(pkt, dst)
 	if r == nil {
 		return
+	}
+	if rec := s.env.Rec(); rec != nil {
+		if s.recordable() {
+			rec.Add(&outOp{s: s, st: s.snap()})
+		} else {
+			rec.Abort()
+		}
 	}
 	if s.Filter != nil && !s.runHook(LocalOut, pkt, nil, r.Dev.Dev) {
 		return

@@ -84,6 +84,7 @@ func neighKey(ifindex int32, a netip.Addr) uint64 {
 // AddNeigh installs a neighbour entry (`ip neigh replace IP lladdr MAC dev
 // DEV nud permanent` when permanent).
 func (s *Stack) AddNeigh(dev string, ip netip.Addr, mac packet.MAC, permanent bool) error {
+	s.gen++
 	i := s.Iface(dev)
 	if i == nil {
 		return fmt.Errorf("namespace %s: no device %q", s.Name, dev)
@@ -99,6 +100,7 @@ func (s *Stack) AddNeigh(dev string, ip netip.Addr, mac packet.MAC, permanent bo
 
 // DelNeigh removes an entry (`ip neigh del`).
 func (s *Stack) DelNeigh(dev string, ip netip.Addr) {
+	s.gen++
 	if i := s.Iface(dev); i != nil {
 		s.maskPeerNeighbour(i.Dev.Index, ip)
 		delete(s.neigh, neighKey(i.Dev.Index, ip))
@@ -137,6 +139,7 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		return
 	}
 	if nh == limitedBroadcast {
+		s.env.Unrecordable()
 		eth := packet.Ethernet(pkt.Prepend(packet.EthHeaderLen))
 		eth.Set(packet.Broadcast, dev.MAC, packet.EtherTypeIPv4)
 		dev.Transmit(pkt)
@@ -150,9 +153,13 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		}
 		eth := packet.Ethernet(pkt.Prepend(packet.EthHeaderLen))
 		eth.Set(n.MAC, dev.MAC, packet.EtherTypeIPv4)
+		if r := s.env.Rec(); r != nil {
+			r.Add(&neighOp{s: s, gen: s.gen, n: n, state: n.State, mac: n.MAC, dev: dev, devMAC: dev.MAC})
+		}
 		dev.Transmit(pkt)
 		return
 	}
+	s.env.Unrecordable()
 	if ifc.NoARP {
 		// arp_constructor: on an Ethernet device with IFF_NOARP (Terway's
 		// ipvl_X) a neighbour is NUD_NOARP with the device's own address
@@ -160,6 +167,7 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		if n == nil {
 			n = &Neigh{IP: nh, Iface: ifc}
 			s.neigh[neighKey(dev.Index, nh)] = n
+			s.gen++
 		}
 		n.State, n.MAC, n.Updated, n.probes = NudNoARP, dev.MAC, now, 0
 		if s.tracing() {
@@ -175,6 +183,7 @@ func (s *Stack) neighOutput(pkt *packet.Buffer, ifc *Iface, nh netip.Addr) {
 		if n == nil {
 			n = &Neigh{IP: nh, Iface: ifc}
 			s.neigh[neighKey(dev.Index, nh)] = n
+			s.gen++
 		}
 		n.State, n.probes, n.Updated = NudIncomplete, 0, now
 		n.queue = append(n.queue, pkt)
@@ -349,6 +358,7 @@ func (s *Stack) arpInput(ifc *Iface, pkt *packet.Buffer) {
 		}
 	} else if n == nil && (forUs || proxy != nil) && op == packet.ARPRequest {
 		s.neigh[key] = &Neigh{IP: sip, Iface: ifc, MAC: sha, State: NudStale, Updated: now}
+		s.gen++
 		if s.tracing() {
 			s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindARP, Lookup: arpText(a), Change: "neighbour " + s.neigh[key].Format(now)})
 		}

@@ -293,6 +293,7 @@ func (p *peerRoutes) deeperThanPeer(d netip.Prefix) bool {
 // of the table's own, added as `ip route add` would add it (an equal
 // metric is "File exists").
 func (t *RouteTable) AttachPeers(set *PeerSet, self int, tmpl Route, without ...int) error {
+	t.gen++
 	return t.AttachPeersAlt(set, self, tmpl, Route{}, nil, without...)
 }
 
@@ -301,6 +302,7 @@ func (t *RouteTable) AttachPeers(set *PeerSet, self int, tmpl Route, without ...
 // one: an agent that reaches some peers directly and the others through a
 // tunnel (Calico's CrossSubnet).
 func (t *RouteTable) AttachPeersAlt(set *PeerSet, self int, tmpl, alt Route, altPeers []int, without ...int) error {
+	t.gen++
 	if t.peers != nil {
 		return fmt.Errorf("route table: peers are already attached")
 	}
@@ -341,6 +343,7 @@ func (t *RouteTable) AttachPeersAlt(set *PeerSet, self int, tmpl, alt Route, alt
 
 // own makes peer i's route one of the table's own routes.
 func (t *RouteTable) own(i int32) error {
+	t.gen++
 	p := t.peers
 	r := p.route(i)
 	p.mask(i)
@@ -388,6 +391,7 @@ type peerNeighs struct {
 // "<Gw> dev <dev> lladdr <MAC> PERMANENT", as `ip neigh replace … nud
 // permanent` adds it now.
 func (s *Stack) AttachPeerNeighbours(set *PeerSet, self int, dev string) error {
+	s.gen++
 	i := s.Iface(dev)
 	if i == nil {
 		return fmt.Errorf("namespace %s: no device %q", s.Name, dev)
@@ -441,6 +445,7 @@ func (s *Stack) peerNeighbour(ifindex int32, ip netip.Addr) *Neigh {
 	if i < 0 {
 		return nil
 	}
+	s.gen++
 	n := s.peerNeigh.entry(i)
 	s.peerNeigh.masked.set(i)
 	s.neigh[neighKey(ifindex, ip)] = n
@@ -450,6 +455,7 @@ func (s *Stack) peerNeighbour(ifindex int32, ip netip.Addr) *Neigh {
 // maskPeerNeighbour stops taking the shared entry for ip on ifindex (it is
 // deleted or replaced).
 func (s *Stack) maskPeerNeighbour(ifindex int32, ip netip.Addr) {
+	s.gen++
 	if s.peerNeigh == nil {
 		return
 	}

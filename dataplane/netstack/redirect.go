@@ -44,6 +44,7 @@ func (s *Stack) maybeRedirect(in *Iface, pkt *packet.Buffer, r *Route) {
 	if r.Dev != in || in.Dev.Kind == "loopback" {
 		return
 	}
+	s.env.Unrecordable()
 	ip := packet.IPv4(pkt.Bytes())
 	src := ip.Src()
 	if _, local := s.local[v4key(src)]; local {

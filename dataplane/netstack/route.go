@@ -107,6 +107,8 @@ func (r *Route) StringIn(id uint32) string {
 type RouteTable struct {
 	t bart.Table[[]*Route]
 	n int
+	// gen advances with every change (see Stack.gen).
+	gen uint64
 	// peers is the shared layer of per-peer routes (AttachPeers), nil
 	// without one.
 	peers *peerRoutes
@@ -115,6 +117,7 @@ type RouteTable struct {
 // Add inserts r. A route with the same prefix, metric and device is an
 // error, as `ip route add` says "File exists".
 func (t *RouteTable) Add(r *Route) error {
+	t.gen++
 	if p := t.peers; p != nil {
 		if i := p.set.exact(r.Dst); p.has(i) {
 			// Copy-on-write: the shared route becomes the table's own.
@@ -145,6 +148,7 @@ func (t *RouteTable) addOwn(r *Route) error {
 
 // Delete removes the route equal to r (by prefix, metric and device).
 func (t *RouteTable) Delete(r *Route) bool {
+	t.gen++
 	list, ok := t.t.Get(r.Dst)
 	if !ok {
 		if p := t.peers; p != nil {

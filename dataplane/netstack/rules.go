@@ -131,6 +131,7 @@ func sameSelector(a, b Rule) bool {
 // among equal priorities the newer goes after the older, as the kernel
 // inserts them. The local rule (priority 0, table local) is always first.
 func (s *Stack) AddRule(r Rule) error {
+	s.gen++
 	if r.Action == RuleLookup && r.Table == 0 {
 		return fmt.Errorf("namespace %s: rule %s: no table to look up", s.Name, r)
 	}
@@ -153,6 +154,7 @@ func (s *Stack) AddRule(r Rule) error {
 
 // DelRule deletes the rule equal to r (`ip rule del`).
 func (s *Stack) DelRule(r Rule) bool {
+	s.gen++
 	for i, o := range s.rules {
 		if sameSelector(o, r) {
 			s.rules = slices.Delete(s.rules, i, i+1)
@@ -173,6 +175,7 @@ func (s *Stack) CustomRules() bool { return s.customRules }
 // Table returns the routing table id, creating it on first use;
 // Table(TableMain) is Routes.
 func (s *Stack) Table(id uint32) *RouteTable {
+	s.gen++
 	if id == TableMain {
 		return &s.Routes
 	}
@@ -304,6 +307,7 @@ func (s *Stack) tablesText() string {
 // (fib_check_nh_v4_gw): directly connected on the route's device, looked
 // up in that table first, then through the rules.
 func (s *Stack) AddTableRoute(id uint32, r *Route) error {
+	s.gen++
 	if id == TableMain {
 		return s.AddRoute(r)
 	}

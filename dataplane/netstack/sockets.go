@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"netsim/dataplane/link"
 	"slices"
 	"time"
 
@@ -320,7 +321,7 @@ type TunnelReceiver interface {
 }
 
 // BindTunnel attaches a tunnel driver to a UDP port.
-func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) { s.tunnels[port] = t }
+func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) { s.gen++; s.tunnels[port] = t }
 
 // BindIPProto attaches a tunnel driver to an IP protocol (inet_add_protocol:
 // the ipip module's handler for protocol 4). It receives local packets of
@@ -343,6 +344,7 @@ type UDPSocket struct {
 func (s *Stack) ListenUDP(port uint16, echo bool) *UDPSocket {
 	u := &UDPSocket{Port: port, Echo: echo}
 	s.udp[port] = u
+	s.gen++
 	return u
 }
 
@@ -362,7 +364,7 @@ func (s *Stack) Listening(proto uint8, port uint16) bool {
 }
 
 // CloseUDP unbinds the socket on port.
-func (s *Stack) CloseUDP(port uint16) { delete(s.udp, port) }
+func (s *Stack) CloseUDP(port uint16) { s.gen++; delete(s.udp, port) }
 
 // SendUDP sends one datagram of size bytes from sport to dst.
 func (s *Stack) SendUDP(sport uint16, dst netip.AddrPort, size int, df DFMode, flow int32) bool {
@@ -411,6 +413,9 @@ func (s *Stack) udpInput(ifc *Iface, pkt *packet.Buffer) {
 	}
 	dport := u.DstPort()
 	if t, ok := s.tunnels[dport]; ok {
+		if _, ok := t.(link.FlowAware); !ok {
+			s.env.Unrecordable()
+		}
 		t.ReceiveTunnel(pkt)
 		return
 	}
@@ -428,6 +433,10 @@ func (s *Stack) udpInput(ifc *Iface, pkt *packet.Buffer) {
 	src := netip.AddrPortFrom(ip.Src(), u.SrcPort())
 	dst := netip.AddrPortFrom(ip.Dst(), dport)
 	n := len(pl) - packet.UDPHeaderLen
+	if r := s.env.Rec(); r != nil {
+		r.Add(&udpSockOp{s: s, gen: s.gen, sock: sock, echo: sock.Echo, src: src, dst: dst, n: n})
+		r.Consumed()
+	}
 	if s.OnEvent != nil {
 		s.emit(Event{Kind: EvUDPRecv, Flow: pkt.Flow, Packet: pkt.ID, Proto: packet.ProtoUDP, Src: src, Dst: dst, Len: n})
 	}

@@ -121,6 +121,11 @@ type Stack struct {
 	twSweepAt  int
 	frags      map[fragKey]*reasm
 	nextPort   uint16
+	// gen advances with every change to the namespace's interfaces,
+	// addresses, rules and tables, neighbour entries (added, replaced or
+	// removed) and sockets: what a recorded segment's decisions here
+	// depend on besides the exported settings (see flow.go).
+	gen uint64
 }
 
 // New creates an empty namespace with a loopback device.
@@ -163,6 +168,7 @@ func (s *Stack) Rand() *rand.Rand { return s.rng }
 // AddIface attaches dev to this namespace; the namespace becomes the
 // device's receiver unless the device is enslaved to a bridge.
 func (s *Stack) AddIface(dev *link.Device) *Iface {
+	s.gen++
 	dev.Index = int32(len(s.ifaces))
 	dev.NS = s.Name
 	i := &Iface{Dev: dev, Conf: s.ConfDefault}
@@ -198,6 +204,7 @@ func (s *Stack) IfaceOf(dev *link.Device) *Iface {
 // /32 the kernel's connected route "PFX dev D proto kernel scope link src A"
 // is added too.
 func (s *Stack) AddAddr(dev string, p netip.Prefix) error {
+	s.gen++
 	i := s.Iface(dev)
 	if i == nil {
 		return fmt.Errorf("namespace %s: no device %q", s.Name, dev)
@@ -233,6 +240,7 @@ func (s *Stack) IsLocal(a netip.Addr) bool {
 // AddRoute adds a route (`ip route add`). dev may be "" for blackhole and
 // unreachable routes.
 func (s *Stack) AddRoute(r *Route) error {
+	s.gen++
 	if r.Dev == nil && r.Type == RouteUnicast {
 		return fmt.Errorf("namespace %s: route %s: needs a device", s.Name, r)
 	}
@@ -251,6 +259,7 @@ func (s *Stack) AddRoute(r *Route) error {
 // down flushes the routes through the device, as the kernel does; going up
 // puts them back (netsim's stand-in for the agents that re-add them).
 func (s *Stack) SetLinkUp(name string, up bool) error {
+	s.gen++
 	i := s.Iface(name)
 	if i == nil {
 		return fmt.Errorf("namespace %s: no device %q", s.Name, name)

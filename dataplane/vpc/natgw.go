@@ -197,6 +197,7 @@ func SNATTimeout(proto uint8) time.Duration {
 // address private, with the EIPs eips, and adds the custom route entry
 // 0.0.0.0/0 pointing at it. seed seeds the SNAT port choice.
 func (v *VPC) AddNATGateway(name string, sw *VSwitch, private netip.Addr, eips []netip.Addr, seed uint64) (*NATGateway, error) {
+	v.gen++
 	if !sw.CIDR.Contains(private) {
 		return nil, fmt.Errorf("vpc %q: NAT gateway %s: %s is outside vSwitch %s (%s)", v.Name, name, private, sw.Name, sw.CIDR)
 	}
@@ -234,6 +235,7 @@ func (v *VPC) AddNATGateway(name string, sw *VSwitch, private netip.Addr, eips [
 func (v *VPC) NATGateways() []*NATGateway { return v.natgws }
 
 func (v *VPC) addEIP(a netip.Addr, owner string) (*EIP, error) {
+	v.gen++
 	if !IsPublic(a) || v.CIDR.Contains(a) {
 		return nil, fmt.Errorf("vpc %q: EIP %s of %s is not a public address", v.Name, a, owner)
 	}
@@ -251,6 +253,7 @@ func (v *VPC) addEIP(a netip.Addr, owner string) (*EIP, error) {
 
 // AssociateEIP associates the EIP a with an ECS instance's primary ENI.
 func (v *VPC) AssociateEIP(a netip.Addr, instance string) (*EIP, error) {
+	v.gen++
 	eni := v.primary[instance]
 	if eni == nil {
 		return nil, fmt.Errorf("vpc %q: EIP %s: %q is not an ECS instance in this VPC", v.Name, a, instance)
@@ -654,6 +657,7 @@ func (g *NATGateway) noEntryDetail(src, dst netip.Addr) string {
 // more specific entry than 0.0.0.0/0 routes (e is that entry or nil): an
 // EIP of the source instance, else the NAT gateway, else a drop.
 func (v *VPC) egress(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet.IPv4, e *RouteEntry) {
+	v.env.Unrecordable()
 	env := v.env
 	from := ip.Src()
 	if eip := v.eipOf[from]; eip != nil {
@@ -698,6 +702,7 @@ func (v *VPC) egress(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packe
 // Internet client when it is the destination, or back into the VPC's
 // Internet edge (an EIP, an Internet-facing SLB).
 func (v *VPC) internet(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet.IPv4) {
+	v.env.Unrecordable()
 	dst := ip.Dst()
 	if ie := v.inet[dst]; ie != nil {
 		if v.env.Tracing() {
@@ -730,6 +735,7 @@ func (v *VPC) inetText() string {
 // inbound handles a packet from the Internet to an EIP; false when the
 // destination is no EIP (the packet is untouched then).
 func (v *VPC) inbound(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet.IPv4) bool {
+	v.env.Unrecordable()
 	env := v.env
 	dst := ip.Dst()
 	eip := v.eips[dst]

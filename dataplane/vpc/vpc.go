@@ -147,6 +147,10 @@ type VPC struct {
 	eips      map[netip.Addr]*EIP // every EIP by its address
 	eipList   []*EIP
 	eipOf     map[netip.Addr]*EIP // EIPs of instances by their private address
+	// gen advances with every change to the route table, the ENIs, the
+	// SLBs, NAT gateways and EIPs (what a recorded segment's route
+	// decision depends on).
+	gen uint64
 }
 
 // New creates a VPC.
@@ -180,6 +184,7 @@ func ID(prefix, name string) string {
 
 // AddVSwitch creates a vSwitch and its system route entry.
 func (v *VPC) AddVSwitch(name, zone string, cidr netip.Prefix) (*VSwitch, error) {
+	v.gen++
 	if !v.CIDR.Contains(cidr.Addr()) || cidr.Bits() < v.CIDR.Bits() {
 		return nil, fmt.Errorf("vpc %q: vSwitch %q: %s is not inside the VPC CIDR %s", v.Name, name, cidr, v.CIDR)
 	}
@@ -206,6 +211,7 @@ func (v *VPC) VSwitchOf(a netip.Addr) *VSwitch {
 
 // Attach plugs an instance's NIC into the VPC as its primary ENI.
 func (v *VPC) Attach(instance string, sw *VSwitch, dev *link.Device, ip netip.Addr) (*ENI, error) {
+	v.gen++
 	if !sw.CIDR.Contains(ip) {
 		return nil, fmt.Errorf("vpc %q: ENI of %s: %s is outside vSwitch %s (%s)", v.Name, instance, ip, sw.Name, sw.CIDR)
 	}
@@ -225,6 +231,7 @@ func (v *VPC) Attach(instance string, sw *VSwitch, dev *link.Device, ip netip.Ad
 
 // AddSecondaryIP assigns a secondary private address to an ENI.
 func (v *VPC) AddSecondaryIP(e *ENI, ip netip.Addr) error {
+	v.gen++
 	if !e.VSwitch.CIDR.Contains(ip) {
 		return fmt.Errorf("vpc %q: %s: %s is outside vSwitch %s", v.Name, e.ID, ip, e.VSwitch.CIDR)
 	}
@@ -242,6 +249,7 @@ func (v *VPC) ENIs() []*ENI { return v.enis }
 // AddRoute adds a custom route entry toward an instance. Exceeding the
 // quota is an error naming it, as the CreateRouteEntry API refuses.
 func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, error) {
+	v.gen++
 	if _, ok := v.primary[instance]; !ok {
 		return nil, fmt.Errorf("vpc %q: route entry %s: next hop %q is not an ECS instance in this VPC", v.Name, dst, instance)
 	}
@@ -271,6 +279,7 @@ func (v *VPC) AddRoute(dst netip.Prefix, instance, desc string) (*RouteEntry, er
 
 // DeleteRoute removes the custom entry for dst.
 func (v *VPC) DeleteRoute(dst netip.Prefix) (*RouteEntry, error) {
+	v.gen++
 	e, ok := v.routes.Get(dst)
 	if !ok {
 		msg := fmt.Sprintf("vpc %q: no route entry for %s in %s", v.Name, dst, v.RouteTableID)
@@ -322,8 +331,12 @@ func (v *VPC) CustomRoutes() int { return v.custom }
 // attachment is the ECS side of the VPC: transmitting on the NIC enters the vRouter.
 type attachment struct{ v *VPC }
 
+// RecordsFlows marks the attachment as recording its work (link.FlowAware).
+func (attachment) RecordsFlows() {}
+
 func (a attachment) Xmit(d *link.Device, pkt *packet.Buffer) {
 	pkt.Scrub()
+	a.v.env.Record(link.ScrubOp)
 	a.v.env.Sched.Deliver(a.v.Latency, a.v, d, pkt)
 }
 
@@ -357,6 +370,9 @@ func (v *VPC) Receive(from *link.Device, pkt *packet.Buffer) {
 	}
 	dst := ip.Dst()
 	where := src.VSwitch.Name
+	if src.Internet || v.slbSessions() {
+		env.Unrecordable() // SLB sessions and the Internet are not recorded
+	}
 	// An SLB session's reply (backend → client) goes back through the SLB.
 	for _, lb := range v.slbList {
 		if lb.reply(env, pkt, ip) {
@@ -463,11 +479,15 @@ func (v *VPC) route(src *ENI, pkt *packet.Buffer, eth packet.Ethernet, ip packet
 
 func (v *VPC) deliver(pkt *packet.Buffer, eth packet.Ethernet, to *ENI) {
 	eth.Set(to.MAC, GatewayMAC, packet.EtherTypeIPv4)
+	if r := v.env.Rec(); r != nil {
+		r.Add(&deliverOp{v: v, gen: v.gen, to: to, dev: to.Dev, mac: to.MAC})
+	}
 	v.env.Sched.Deliver(0, to.Dev, nil, pkt)
 }
 
 // AddSLB places a load balancer in the VPC; its address must be unused.
 func (v *VPC) AddSLB(lb *SLB) error {
+	v.gen++
 	if o, ok := v.byAddr[lb.Address]; ok {
 		return fmt.Errorf("vpc %q: SLB %s: address %s is already used by %s", v.Name, lb.Name, lb.Address, o.Instance)
 	}
@@ -485,6 +505,7 @@ func (v *VPC) SLBs() []*SLB { return v.slbList }
 // AttachInternet connects a host outside the VPC (a client on the
 // internet) at address ip/24 with its gateway at the first address.
 func (v *VPC) AttachInternet(name string, dev *link.Device, ip netip.Addr) (*ENI, error) {
+	v.gen++
 	if ip.IsPrivate() || v.CIDR.Contains(ip) {
 		return nil, fmt.Errorf("vpc %q: internet host %s: %s is not a public address", v.Name, name, ip)
 	}
@@ -544,4 +565,33 @@ func (v *VPC) arp(src *ENI, pkt *packet.Buffer) {
 	a.Set(packet.ARPReply, GatewayMAC, tip, sha, sip)
 	pkt.Parent, pkt.ID = pkt.ID, env.NewID()
 	env.Sched.Deliver(v.Latency, src.Dev, nil, pkt)
+}
+
+// deliverOp is the vRouter's decision for a frame: the ENI it goes to,
+// with the gateway's MAC as its source.
+type deliverOp struct {
+	v   *VPC
+	gen uint64
+	to  *ENI
+	dev *link.Device
+	mac packet.MAC
+}
+
+func (o *deliverOp) Valid(time.Duration) bool {
+	return o.v.gen == o.gen && o.to.Dev == o.dev && o.to.MAC == o.mac && !o.v.slbSessions()
+}
+
+// slbSessions reports whether an SLB holds sessions (whose replies it
+// would take).
+func (v *VPC) slbSessions() bool {
+	for _, lb := range v.slbList {
+		if len(lb.back) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *deliverOp) Apply(pkt *packet.Buffer, _ time.Duration) {
+	packet.Ethernet(pkt.Bytes()).Set(o.mac, GatewayMAC, packet.EtherTypeIPv4)
 }

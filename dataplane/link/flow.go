@@ -1,0 +1,491 @@
+package link
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"time"
+
+	"netsim/dataplane/packet"
+)
+
+// The segment cache: the fast path's whole-path part.
+//
+// A segment is what one packet does between two waits: from the moment a
+// frame is delivered to a device (the loop runs a delivery whose queue was
+// otherwise idle) through every zero-delay hop that follows — bridge,
+// stack, netfilter, tunnel, the next veth — until the packet is handed to
+// a wire with a delay or consumed by a socket. The event loop records a
+// segment while the dataplane runs it the slow way: every stage that acts
+// on the packet appends an Op describing what it did (a device's counters,
+// a conntrack update, a replayed rule trail, a TTL decrement, an
+// encapsulation), and every stage whose work it cannot describe marks the
+// recording unusable. A recording is kept only when its run was steady:
+// it changed no table (no FDB entry learned or moved, no neighbour or
+// connection changing state, no rule walk that could not be replayed).
+//
+// The next frame with the same headers (all of them, up to the innermost
+// UDP header, except the IP IDs and the checksums, which are verified
+// instead) delivered to the same device from the same peer, with the same
+// packet metadata, replays the segment when every op is still valid: each
+// op checks what it consulted (the tables' generations, the entries'
+// states and ages, the devices' states) before any op acts. Replaying
+// applies the ops in order, leaves the packet with the metadata the slow
+// run left, and posts the segment's exit delivery, so that what the world
+// holds afterwards — every counter, conntrack entry and timeout, FDB and
+// neighbour entry, IP ID generator, socket — is what the slow path would
+// have left, and the loop's later events run at the same times in the same
+// order. Tests run every bundled scenario both ways and compare.
+//
+// This is the design of Open vSwitch's megaflow cache and of the kernel's
+// nf_flowtable (an established flow skips the stack's lookups), except
+// that nothing a packet meets is skipped: only the lookups and decisions
+// are, because their outcome is known.
+
+// Op is one recorded step of a segment.
+type Op interface {
+	// Valid reports whether the step would do what it did when it was
+	// recorded, for a packet with the segment's headers arriving at now.
+	Valid(now time.Duration) bool
+	// Apply does the step's effects.
+	Apply(pkt *packet.Buffer, now time.Duration)
+}
+
+// keyLen is the longest header chain a segment key holds: Ethernet, IPv4,
+// UDP, VXLAN, and again Ethernet, IPv4, UDP.
+const keyLen = 2*(packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen) + packet.VXLANHeaderLen
+
+// flowKey is a frame's header chain with its per-packet fields (IP IDs and
+// checksums) zeroed, and the offsets of the IPv4 headers in it.
+type flowKey struct {
+	b    [keyLen]byte
+	n    int
+	size int // the frame's length
+	ip   [2]int8
+	nip  int8
+}
+
+// meta is the packet metadata a segment starts with or leaves.
+type meta struct {
+	mark           uint32
+	ct             any
+	ctReply, ctRel bool
+	hairpin        bool
+	ipvs           any
+	inIf, physIn   int32
+	fragMax        uint16
+	nextHop        netip.Addr
+}
+
+func metaOf(p *packet.Buffer) meta {
+	return meta{mark: p.Mark, ct: p.CT, ctReply: p.CTReply, ctRel: p.CTRelated, hairpin: p.Hairpin, ipvs: p.IPVS,
+		inIf: p.InIf, physIn: p.PhysIn, fragMax: p.FragMax, nextHop: p.NextHop}
+}
+
+// entryMatches reports whether p's metadata on entry is what a segment was
+// recorded with (what the stages may read).
+func (m *meta) entryMatches(p *packet.Buffer) bool {
+	return p.Mark == m.mark && p.CT == nil && p.IPVS == nil && !p.CTReply && !p.CTRelated &&
+		p.Hairpin == m.hairpin && p.PhysIn == m.physIn && p.FragMax == m.fragMax && p.NextHop == m.nextHop
+}
+
+func (m *meta) set(p *packet.Buffer) {
+	p.Mark, p.CT, p.CTReply, p.CTRelated, p.Hairpin, p.IPVS = m.mark, m.ct, m.ctReply, m.ctRel, m.hairpin, m.ipvs
+	p.InIf, p.PhysIn, p.FragMax, p.NextHop = m.inIf, m.physIn, m.fragMax, m.nextHop
+}
+
+// Segment is one recorded segment.
+type Segment struct {
+	rx   Receiver
+	from *Device
+	key  flowKey
+	in   meta // metadata on entry
+	out  meta // metadata on exit
+	ops  []Op
+	// exit is the delivery the segment ends with (exitRx nil: the packet
+	// was consumed).
+	exitDelay time.Duration
+	exitRx    Receiver
+	exitFrom  *Device
+	// events is the number of loop events the slow run took (the first
+	// and every zero-delay delivery after it).
+	events uint64
+	// Replays counts the segment's replays.
+	Replays uint64
+	// failed marks a key whose recording failed; skip is how many more
+	// of its deliveries are not recorded, backoff the last such wait.
+	failed        bool
+	skip, backoff uint32
+}
+
+// FlowCache holds a world's recorded segments, a fixed number of them in
+// a direct-mapped table: a flow whose slot another took is recorded again.
+type FlowCache struct {
+	slots []*Segment
+	rec   *Recorder
+	// Recorded, Replayed and Missed count segments kept, replays, and
+	// deliveries that took the slow path.
+	Recorded, Replayed, Missed uint64
+	env                        *Env
+	// noRecord tells Begin that Replay found a key still waiting after a
+	// failed recording.
+	noRecord bool
+}
+
+// flowSlots is the size of the segment table (a power of two).
+const flowSlots = 1024
+
+// NewFlowCache returns an empty cache for env's world (env.VXLANPorts are
+// the UDP ports whose payload the key parses as VXLAN).
+func NewFlowCache(env *Env) *FlowCache {
+	return &FlowCache{slots: make([]*Segment, flowSlots), env: env}
+}
+
+// off reports whether segments are neither replayed nor recorded now: the
+// fast path is off, or hops are traced or frames captured (a replay emits
+// neither).
+func (fc *FlowCache) off() bool {
+	e := fc.env
+	return e.SlowPath || e.Tracing() || e.Capture != nil
+}
+
+// Recorder collects the ops of a segment being recorded.
+type Recorder struct {
+	seg *Segment
+	pkt *packet.Buffer
+	bad bool
+	// pending counts zero-delay deliveries posted and not yet run.
+	pending  int
+	exited   bool
+	consumed bool
+}
+
+// Consumed tells the recorder that the packet reached its end (a socket
+// took it): the segment has no exit, and what happens after — an answer
+// the socket sends is another packet — is not part of it.
+func (r *Recorder) Consumed() { r.consumed = true }
+
+// Add appends an op.
+func (r *Recorder) Add(op Op) {
+	if !r.bad && !r.consumed {
+		r.seg.ops = append(r.seg.ops, op)
+	}
+}
+
+// Abort makes the recording unusable: a stage did something no op
+// describes, or the run was not steady.
+func (r *Recorder) Abort() {
+	if !r.consumed {
+		r.fail()
+	}
+}
+
+func (r *Recorder) fail() { r.bad = true }
+
+// Packet is the packet the segment is recorded for.
+func (r *Recorder) Packet() *packet.Buffer { return r.pkt }
+
+// Rec returns the recorder of the segment being recorded, nil when none is.
+func (e *Env) Rec() *Recorder {
+	if e.Flows == nil {
+		return nil
+	}
+	return e.Flows.rec
+}
+
+// Record adds op to the segment being recorded, if any.
+func (e *Env) Record(op Op) {
+	if r := e.Rec(); r != nil {
+		r.Add(op)
+	}
+}
+
+// Unrecordable marks the segment being recorded, if any, unusable.
+func (e *Env) Unrecordable() {
+	if r := e.Rec(); r != nil {
+		r.Abort()
+	}
+}
+
+// Recording reports whether a segment is being recorded.
+func (fc *FlowCache) Recording() bool { return fc.rec != nil }
+
+func (fc *FlowCache) index(from *Device, k *flowKey) int {
+	h := uint64(k.n)
+	b := k.b[:k.n]
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0x9e3779b97f4a7c15
+		b = b[8:]
+	}
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	if from != nil {
+		h ^= uint64(from.Index) * 0xbf58476d1ce4e5b9
+	}
+	h ^= h >> 31
+	return int(h & (flowSlots - 1))
+}
+
+// Replay replays the segment recorded for a delivery of pkt to rx from
+// from, if there is one and it is valid now. It reports whether it did;
+// events is then the number of loop events the slow run took, and, when
+// exitRx is not nil, the caller delivers pkt to exitRx from exitFrom after
+// exitDelay.
+func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now time.Duration) (ok bool, s *Segment) {
+	if fc.off() {
+		return false, nil
+	}
+	var k flowKey
+	if !makeKey(pkt.Bytes(), fc.env.VXLANPorts, &k) {
+		fc.Missed++
+		return false, nil
+	}
+	s = fc.slots[fc.index(from, &k)]
+	if s == nil || s.rx != rx || s.from != from || s.key != k {
+		fc.Missed++
+		return false, nil
+	}
+	if s.failed {
+		// The last recordings of this key failed: wait before the next.
+		fc.Missed++
+		if s.skip > 0 {
+			s.skip--
+			fc.noRecord = true
+		}
+		return false, nil
+	}
+	if !s.in.entryMatches(pkt) || !checksumsOK(pkt.Bytes(), &k) {
+		fc.Missed++
+		return false, nil
+	}
+	for _, op := range s.ops {
+		if !op.Valid(now) {
+			fc.Missed++
+			return false, nil
+		}
+	}
+	for _, op := range s.ops {
+		op.Apply(pkt, now)
+	}
+	if s.exitRx != nil {
+		s.out.set(pkt)
+	}
+	s.Replays++
+	fc.Replayed++
+	return true, s
+}
+
+// Exit is where a replayed segment hands its packet on.
+func (s *Segment) Exit() (time.Duration, Receiver, *Device) { return s.exitDelay, s.exitRx, s.exitFrom }
+
+// Events is the number of loop events the segment's slow run took.
+func (s *Segment) Events() uint64 { return s.events }
+
+// Begin starts recording the segment of a delivery of pkt to rx from from;
+// it reports false (nothing recorded) when the frame has no key.
+func (fc *FlowCache) Begin(rx Receiver, from *Device, pkt *packet.Buffer) bool {
+	if fc.off() {
+		return false
+	}
+	if fc.noRecord {
+		fc.noRecord = false
+		return false
+	}
+	var k flowKey
+	if pkt.CT != nil || pkt.IPVS != nil || pkt.CTReply || pkt.CTRelated || !makeKey(pkt.Bytes(), fc.env.VXLANPorts, &k) {
+		return false
+	}
+	s := &Segment{rx: rx, from: from, key: k, in: metaOf(pkt), events: 1}
+	fc.rec = &Recorder{seg: s, pkt: pkt}
+	return true
+}
+
+// Posted tells the recorder that the stage running posted a delivery.
+// A zero-delay one continues the segment (the loop runs it next); one with
+// a delay ends it. Anything else — a second delivery, another packet, a
+// timer — makes the recording unusable.
+func (fc *FlowCache) Posted(delay time.Duration, rx Receiver, from *Device, pkt *packet.Buffer) {
+	r := fc.rec
+	if r == nil || r.consumed {
+		return
+	}
+	if pkt != r.pkt || r.exited || r.pending > 0 {
+		r.fail()
+		return
+	}
+	if delay <= 0 {
+		r.pending++
+		r.seg.events++
+		return
+	}
+	r.exited = true
+	r.seg.exitDelay, r.seg.exitRx, r.seg.exitFrom = delay, rx, from
+	r.seg.out = metaOf(pkt)
+}
+
+// Timer tells the recorder that a stage set a timer: the run is not one
+// a replay can stand for.
+func (fc *FlowCache) Timer() {
+	if fc.rec != nil && !fc.rec.consumed {
+		fc.rec.fail()
+	}
+}
+
+// Ran tells the recorder that a zero-delay delivery it was waiting for ran.
+func (fc *FlowCache) Ran() {
+	if fc.rec != nil && fc.rec.pending > 0 {
+		fc.rec.pending--
+	}
+}
+
+// Pending reports whether the segment being recorded waits for a
+// zero-delay delivery.
+func (fc *FlowCache) Pending() bool { return fc.rec != nil && fc.rec.pending > 0 }
+
+// End finishes the recording; a steady, complete one is kept.
+func (fc *FlowCache) End() {
+	r := fc.rec
+	fc.rec = nil
+	if r == nil {
+		return
+	}
+	i := fc.index(r.seg.from, &r.seg.key)
+	if r.bad || r.pending > 0 || r.exited == r.consumed {
+		// Remember the failure, so that a flow whose segment cannot be
+		// recorded does not pay for a recording on every packet: the next
+		// try comes after 1, 2, 4, … up to 65,536 deliveries of its key.
+		if o := fc.slots[i]; o != nil && o.failed && o.rx == r.seg.rx && o.from == r.seg.from && o.key == r.seg.key {
+			o.backoff = min(max(2*o.backoff, 1), 1<<16)
+			o.skip = o.backoff
+			return
+		}
+		f := r.seg
+		f.failed, f.ops, f.backoff, f.skip = true, nil, 1, 1
+		fc.slots[i] = f
+		return
+	}
+	fc.slots[i] = r.seg
+	fc.Recorded++
+}
+
+// makeKey fills k from frame b: Ethernet, IPv4 without options, UDP, and
+// for a VXLAN port the VXLAN header and the inner Ethernet, IPv4 and UDP
+// headers. Other frames have no key.
+func makeKey(b []byte, vxlanPorts []uint16, k *flowKey) bool {
+	k.n, k.nip, k.size = 0, 0, len(b)
+	off := 0
+	for depth := 0; depth < 2; depth++ {
+		if len(b) < off+packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen {
+			return false
+		}
+		eth := packet.Ethernet(b[off:])
+		if eth.Type() != packet.EtherTypeIPv4 {
+			return false
+		}
+		ipOff := off + packet.EthHeaderLen
+		ip := packet.IPv4(b[ipOff:])
+		if ip[0] != 0x45 || ip.Protocol() != packet.ProtoUDP || ip.IsFragment() {
+			return false
+		}
+		end := ipOff + packet.IPv4HeaderLen + packet.UDPHeaderLen
+		k.n += copy(k.b[k.n:], b[off:end])
+		base := k.n - (end - off) + packet.EthHeaderLen
+		// IP ID and header checksum, UDP checksum.
+		k.b[base+4], k.b[base+5], k.b[base+10], k.b[base+11] = 0, 0, 0, 0
+		k.b[base+packet.IPv4HeaderLen+6], k.b[base+packet.IPv4HeaderLen+7] = 0, 0
+		k.ip[k.nip] = int8(ipOff)
+		k.nip++
+		u := packet.UDP(b[ipOff+packet.IPv4HeaderLen:])
+		vx := false
+		for _, p := range vxlanPorts {
+			if u.DstPort() == p {
+				vx = true
+			}
+		}
+		if !vx || depth == 1 {
+			return true
+		}
+		if len(b) < end+packet.VXLANHeaderLen {
+			return false
+		}
+		k.n += copy(k.b[k.n:], b[end:end+packet.VXLANHeaderLen])
+		off = end + packet.VXLANHeaderLen
+	}
+	return true
+}
+
+// checksumsOK verifies every IPv4 header checksum and UDP checksum of the
+// key's headers in frame b: a replay stands only for packets the slow
+// path would not drop as corrupt.
+func checksumsOK(b []byte, k *flowKey) bool {
+	for i := int8(0); i < k.nip; i++ {
+		ip := packet.IPv4(b[k.ip[i]:])
+		if !ip.ChecksumOK() {
+			return false
+		}
+		tl := ip.TotalLen()
+		if tl > len(ip) || tl < packet.IPv4HeaderLen+packet.UDPHeaderLen {
+			return false
+		}
+		if !packet.TransportChecksumOK(ip[packet.IPv4HeaderLen:tl], ip.Src(), ip.Dst(), packet.ProtoUDP) {
+			return false
+		}
+	}
+	return true
+}
+
+// FlowAware is implemented by the transmitters, receivers and tunnel
+// endpoints whose work on a packet is recorded as ops. A segment through
+// anything else is not recorded: its effects would be missing from the
+// replay.
+type FlowAware interface {
+	// RecordsFlows is a marker.
+	RecordsFlows()
+}
+
+func (veth) RecordsFlows()    {}
+func (*Bridge) RecordsFlows() {}
+func (*VXLAN) RecordsFlows()  {}
+
+// devTxOp is a frame transmitted on a device: its counters.
+type devTxOp struct {
+	d    *Device
+	n    uint64
+	xmit Xmitter
+}
+
+func (o *devTxOp) Valid(time.Duration) bool {
+	return o.d.up && o.d.egress == nil && o.d.xmit == o.xmit
+}
+
+func (o *devTxOp) Apply(*packet.Buffer, time.Duration) {
+	o.d.Stats.TxPackets++
+	o.d.Stats.TxBytes += o.n
+}
+
+// devRxOp is a frame received on a device: its counters.
+type devRxOp struct {
+	d  *Device
+	n  uint64
+	rx Receiver
+}
+
+func (o *devRxOp) Valid(time.Duration) bool {
+	return o.d.up && o.d.rx == o.rx && int(o.n) <= o.d.maxFrame()
+}
+
+func (o *devRxOp) Apply(*packet.Buffer, time.Duration) {
+	o.d.Stats.RxPackets++
+	o.d.Stats.RxBytes += o.n
+}
+
+// ScrubOp is the op of a wire clearing the packet's metadata (a veth, an
+// ENI's attachment to the VPC).
+var ScrubOp Op = scrubOp{}
+
+// scrubOp is a wire clearing the packet's metadata.
+type scrubOp struct{}
+
+func (scrubOp) Valid(time.Duration) bool { return true }
+
+func (scrubOp) Apply(pkt *packet.Buffer, _ time.Duration) { pkt.Scrub() }

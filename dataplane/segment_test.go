@@ -1,0 +1,118 @@
+package dataplane_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"netsim/dataplane/cni/flannel"
+	"netsim/dataplane/netfilter"
+	"netsim/topology"
+)
+
+// worldState dumps what a world holds after a run, as far as a packet can
+// change it: the clock and the events run, `show` of every namespace, and
+// what show leaves out — every device's counters, every neighbour's and FDB
+// entry's age, every conntrack entry with its timeout, marks and packet
+// counts, every rule's counters — and the buffers still out of the pool.
+func worldState(t *testing.T, bw *benchWorld) string {
+	t.Helper()
+	var st strings.Builder
+	w := bw.world
+	fmt.Fprintf(&st, "now %v events %d pool out %d\n", bw.loop.Now(), bw.loop.Events, bw.env.Pool.Out)
+	require.NoError(t, topology.WriteState(&st, w, ""))
+	for _, h := range append(append([]*topology.Host(nil), w.Nodes...), w.Instances...) {
+		if h.CNI == nil {
+			continue
+		}
+		if br := flannel.Bridge(h.CNI); br != nil {
+			var lines []string
+			for _, e := range br.FDB() {
+				lines = append(lines, fmt.Sprintf("%s updated %v", e.String(br), e.Updated))
+			}
+			sort.Strings(lines)
+			fmt.Fprintf(&st, "## fdb %s\n%s\n", h.Name, strings.Join(lines, "\n"))
+		}
+	}
+	for _, stk := range w.Stacks() {
+		fmt.Fprintf(&st, "## %s\n", stk.Name)
+		for _, ifc := range stk.Ifaces() {
+			fmt.Fprintf(&st, "%s %+v\n", ifc.Dev.Name, ifc.Dev.Stats)
+		}
+		for _, n := range stk.Neighbours() {
+			fmt.Fprintf(&st, "neigh %s dev %s lladdr %s %v updated %v\n", n.IP, n.Iface.Dev.Name, n.MAC, n.State, n.Updated)
+		}
+		if nf, ok := stk.Filter.(*netfilter.Netfilter); ok {
+			st.WriteString(nf.Save(true, "raw", "mangle", "nat", "filter"))
+			for _, c := range nf.Conntrack().Entries() {
+				fmt.Fprintf(&st, "ct %s mark %#x packets %v\n", c.Format(bw.loop.Now()), c.Mark, c.Packets)
+			}
+		}
+	}
+	return st.String()
+}
+
+// TestSegmentsAreInvisible pushes the same flow through every benchmark
+// path in two worlds built alike, one with the segment cache and one with
+// the fast path off (link.Env.SlowPath), across jumps of the clock that
+// age FDB entries, neighbours and connections out, and compares what the
+// two worlds hold. Where the path's segments can be recorded it checks
+// that they were replayed.
+func TestSegmentsAreInvisible(t *testing.T) {
+	type world struct {
+		name   string
+		make   func(testing.TB) *benchWorld
+		replay bool // the path's segments are replayed
+	}
+	var worlds []world
+	for _, p := range paths {
+		worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
+			return newBenchWorld(tb, p.name, p.underlay, p.backend, p.dst, p.viaService)
+		}, p.dst == "node-2" && p.backend != "udp"})
+	}
+	for _, p := range calicoPaths {
+		worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
+			return newCalicoBenchWorld(tb, p.name, p.underlay, p.calico, p.dst)
+		}, p.name == "calico-cross-node-vxlan" || p.name == "calico-cross-node-bgp"})
+	}
+	for _, p := range terwayPaths {
+		worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
+			return newTerwayBenchWorld(tb, p.name, p.terway, p.dst)
+		}, false})
+	}
+	for _, dst := range []string{"node-1", "node-2"} {
+		worlds = append(worlds, world{"felix-" + dst, func(tb testing.TB) *benchWorld { return newFelixBenchWorld(tb, "felix-"+dst, dst) }, false})
+	}
+	for _, w := range worlds {
+		t.Run(w.name, func(t *testing.T) {
+			fast, slow := w.make(t), w.make(t)
+			slow.env.SlowPath = true
+			before := fast.env.Flows.Replayed
+			slowBefore := slow.env.Flows.Replayed // the warm-up ran with the cache on
+			for _, bw := range []*benchWorld{fast, slow} {
+				for step := 0; step < 6; step++ {
+					bw.run(noTimer{}, 500)
+					// 0, 40 s, 80 s, …: past conntrack's UDP and the
+					// neighbours' timeouts; the last jump past FDB ageing.
+					d := 40 * time.Second
+					if step == 4 {
+						d = 400 * time.Second
+					}
+					bw.loop.AfterFunc(d, func() {})
+					bw.loop.Run()
+				}
+			}
+			assert.Equal(t, worldState(t, slow), worldState(t, fast), "the worlds after 3,000 packets, segment cache on vs off")
+			if w.replay {
+				assert.Greater(t, fast.env.Flows.Replayed-before, uint64(2000), "segments replayed")
+			}
+			t.Logf("segments recorded %d, replayed %d", fast.env.Flows.Recorded, fast.env.Flows.Replayed-before)
+			assert.Equal(t, slowBefore, slow.env.Flows.Replayed, "the slow world replayed segments")
+		})
+	}
+}
