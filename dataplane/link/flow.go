@@ -15,7 +15,8 @@ import (
 // otherwise idle) through every zero-delay hop that follows — bridge,
 // stack, netfilter, tunnel, the next veth — until the packet is handed to
 // a wire with a delay or consumed by a socket. The event loop records a
-// segment while the dataplane runs it the slow way: every stage that acts
+// segment, the second time it sees its headers, while the dataplane runs
+// it the slow way: every stage that acts
 // on the packet appends an Op describing what it did (a device's counters,
 // a conntrack update, a replayed rule trail, a TTL decrement, an
 // encapsulation), and every stage whose work it cannot describe marks the
@@ -121,7 +122,10 @@ type Segment struct {
 // a direct-mapped table: a flow whose slot another took is recorded again.
 type FlowCache struct {
 	slots []*Segment
-	rec   *Recorder
+	// seen holds the hash of the last key seen in each slot that was not
+	// recorded (Begin records a key's second delivery, not its first).
+	seen []uint64
+	rec  *Recorder
 	// Recorded, Replayed and Missed count segments kept, replays, and
 	// deliveries that took the slow path.
 	Recorded, Replayed, Missed uint64
@@ -137,7 +141,7 @@ const flowSlots = 1024
 // NewFlowCache returns an empty cache for env's world (env.VXLANPorts are
 // the UDP ports whose payload the key parses as VXLAN).
 func NewFlowCache(env *Env) *FlowCache {
-	return &FlowCache{slots: make([]*Segment, flowSlots), env: env}
+	return &FlowCache{slots: make([]*Segment, flowSlots), seen: make([]uint64, flowSlots), env: env}
 }
 
 // off reports whether segments are neither replayed nor recorded now: the
@@ -210,6 +214,11 @@ func (e *Env) Unrecordable() {
 func (fc *FlowCache) Recording() bool { return fc.rec != nil }
 
 func (fc *FlowCache) index(from *Device, k *flowKey) int {
+	return int(keyHash(from, k) & (flowSlots - 1))
+}
+
+// keyHash mixes a key and the device it came from.
+func keyHash(from *Device, k *flowKey) uint64 {
 	h := uint64(k.n)
 	b := k.b[:k.n]
 	for len(b) >= 8 {
@@ -222,8 +231,7 @@ func (fc *FlowCache) index(from *Device, k *flowKey) int {
 	if from != nil {
 		h ^= uint64(from.Index) * 0xbf58476d1ce4e5b9
 	}
-	h ^= h >> 31
-	return int(h & (flowSlots - 1))
+	return h ^ h>>31
 }
 
 // Replay replays the segment recorded for a delivery of pkt to rx from
@@ -293,6 +301,14 @@ func (fc *FlowCache) Begin(rx Receiver, from *Device, pkt *packet.Buffer) bool {
 	}
 	var k flowKey
 	if pkt.CT != nil || pkt.IPVS != nil || pkt.CTReply || pkt.CTRelated || !makeKey(pkt.Bytes(), fc.env.VXLANPorts, &k) {
+		return false
+	}
+	// A key's first delivery is only noted: most flows of one packet (a
+	// probe, a connection's first packet) are never seen again, and a
+	// recording costs allocations.
+	h := keyHash(from, &k)
+	if i := h & (flowSlots - 1); fc.seen[i] != h {
+		fc.seen[i] = h
 		return false
 	}
 	s := &Segment{rx: rx, from: from, key: k, in: metaOf(pkt), events: 1}

@@ -64,7 +64,7 @@ type Env struct {
 	// VXLANPorts are decoded as VXLAN in trace summaries.
 	VXLANPorts []uint16
 	// SlowPath turns the fast path's caches off (netfilter's rule
-	// trails, the stacks' route cache): every packet takes the full walk.
+	// trails, the segment cache): every packet takes the full walk.
 	// Both ways give the same packets, counters and traces; tests run the
 	// bundled scenarios both ways and compare.
 	SlowPath bool
