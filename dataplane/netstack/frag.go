@@ -97,6 +97,9 @@ func (s *Stack) reassemble(ifc *Iface, pkt *packet.Buffer, user defragUser) *pac
 	if !ok {
 		r = &reasm{total: -1}
 		r.meta.CopyMeta(pkt)
+		if s.frags == nil {
+			s.frags = make(map[fragKey]*reasm)
+		}
 		s.frags[k] = r
 		s.env.Sched.AfterFunc(IPFragTime, func() { s.fragTimeout(ifc, k, r) })
 	}

@@ -537,6 +537,9 @@ func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
 	b := s.idents[k]
 	if b == nil {
 		b = &identBucket{id: s.rng.Uint32(), stamp: now}
+		if s.idents == nil {
+			s.idents = make(map[identKey]*identBucket)
+		}
 		s.idents[k] = b
 	}
 	var delta uint32

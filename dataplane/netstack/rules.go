@@ -111,6 +111,20 @@ func prefixText(p netip.Prefix) string {
 	return p.String()
 }
 
+// defaultRuleList is defaultRules(): a new stack's rules, shared by every
+// stack until its rules change (ownRules), and what customRules compares
+// against.
+var defaultRuleList = defaultRules()
+
+// ownRules returns the stack's rules, copied first if they are still the
+// shared default list, so that changing them changes no other stack's.
+func (s *Stack) ownRules() []Rule {
+	if len(s.rules) > 0 && len(defaultRuleList) > 0 && &s.rules[0] == &defaultRuleList[0] {
+		s.rules = slices.Clone(s.rules)
+	}
+	return s.rules
+}
+
 // defaultRules are the rules every namespace starts with.
 func defaultRules() []Rule {
 	return []Rule{
@@ -147,8 +161,8 @@ func (s *Stack) AddRule(r Rule) error {
 			break
 		}
 	}
-	s.rules = slices.Insert(s.rules, i, r)
-	s.customRules = !slices.Equal(s.rules, defaultRules())
+	s.rules = slices.Insert(s.ownRules(), i, r)
+	s.customRules = !slices.Equal(s.rules, defaultRuleList)
 	return nil
 }
 
@@ -157,8 +171,8 @@ func (s *Stack) DelRule(r Rule) bool {
 	s.gen++
 	for i, o := range s.rules {
 		if sameSelector(o, r) {
-			s.rules = slices.Delete(s.rules, i, i+1)
-			s.customRules = !slices.Equal(s.rules, defaultRules())
+			s.rules = slices.Delete(s.ownRules(), i, i+1)
+			s.customRules = !slices.Equal(s.rules, defaultRuleList)
 			return true
 		}
 	}

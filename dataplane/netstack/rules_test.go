@@ -66,6 +66,19 @@ func TestRulesKeepPriorityOrderAndRefuseDuplicates(t *testing.T) {
 	assert.False(t, s.CustomRules(), "back to the three default rules")
 	assert.Same(t, &s.Routes, s.Table(netstack.TableMain))
 	assert.Empty(t, s.TableIDs())
+	// New stacks share one default list until their rules change: deleting
+	// a default rule in one leaves every other stack's rules whole.
+	fresh, other := netstack.New(w.env, "F", 8), netstack.New(w.env, "O", 9)
+	require.True(t, fresh.DelRule(netstack.Rule{Priority: 32767, Table: netstack.TableDefault}))
+	assert.Len(t, fresh.Rules(), 2)
+	defaults := []string{"0:\tfrom all lookup local", "32766:\tfrom all lookup main", "32767:\tfrom all lookup default"}
+	for _, st := range []*netstack.Stack{other, netstack.New(w.env, "P", 10)} {
+		var rules []string
+		for _, r := range st.Rules() {
+			rules = append(rules, r.String())
+		}
+		assert.Equal(t, defaults, rules, "%s's rules", st.Name)
+	}
 }
 
 // withC adds a fourth namespace C behind R's eth2 (10.0.3.0/24): R can

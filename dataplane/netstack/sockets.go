@@ -164,7 +164,13 @@ func (s *Stack) pingSocket(flow int32) uint16 {
 			break
 		}
 	}
+	if s.pingFlows == nil {
+		s.pingFlows = make(map[int32]uint16)
+	}
 	s.pingFlows[flow] = s.pingPort
+	if s.pings == nil {
+		s.pings = make(map[uint16]*PingSocket)
+	}
 	s.pings[s.pingPort] = &PingSocket{ID: s.pingPort}
 	return s.pingPort
 }
@@ -178,6 +184,9 @@ func (s *Stack) Ping(dst netip.Addr, id, seq uint16, size int, df DFMode, flow i
 	if id == 0 {
 		id = s.pingSocket(flow)
 	} else {
+		if s.pings == nil {
+			s.pings = make(map[uint16]*PingSocket)
+		}
 		s.pings[id] = &PingSocket{ID: id}
 	}
 	src, dfBit, ok := s.prepareSend(dst, netip.Addr{}, packet.ICMPHeaderLen+size, df, flow)
@@ -282,6 +291,9 @@ func (s *Stack) icmpErrorInput(ifc *Iface, pkt *packet.Buffer, ip packet.IPv4, i
 		mtu = ic.NextHopMTU()
 		if mtu >= 68 {
 			// __ip_rt_update_pmtu: never below min_pmtu.
+			if s.pmtu == nil {
+				s.pmtu = make(map[netip.Addr]pmtuEntry)
+			}
 			s.pmtu[q.Dst()] = pmtuEntry{mtu: max(mtu, MinPMTU), expires: s.now() + PMTUExpires}
 		}
 	}
@@ -321,7 +333,13 @@ type TunnelReceiver interface {
 }
 
 // BindTunnel attaches a tunnel driver to a UDP port.
-func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) { s.gen++; s.tunnels[port] = t }
+func (s *Stack) BindTunnel(port uint16, t TunnelReceiver) {
+	s.gen++
+	if s.tunnels == nil {
+		s.tunnels = make(map[uint16]TunnelReceiver)
+	}
+	s.tunnels[port] = t
+}
 
 // BindIPProto attaches a tunnel driver to an IP protocol (inet_add_protocol:
 // the ipip module's handler for protocol 4). It receives local packets of
@@ -343,6 +361,9 @@ type UDPSocket struct {
 // ListenUDP binds a UDP socket on port (all addresses).
 func (s *Stack) ListenUDP(port uint16, echo bool) *UDPSocket {
 	u := &UDPSocket{Port: port, Echo: echo}
+	if s.udp == nil {
+		s.udp = make(map[uint16]*UDPSocket)
+	}
 	s.udp[port] = u
 	s.gen++
 	return u

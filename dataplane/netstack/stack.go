@@ -131,23 +131,13 @@ type Stack struct {
 // New creates an empty namespace with a loopback device.
 func New(env *link.Env, name string, seed uint64) *Stack {
 	s := &Stack{
-		Name:      name,
-		env:       env,
-		ifaces:    []*Iface{nil},
-		local:     make(map[uint32]*Iface),
-		neigh:     make(map[uint64]*Neigh),
-		rng:       rand.New(rand.NewPCG(seed, 0x6e657473696d)),
-		udp:       make(map[uint16]*UDPSocket),
-		tunnels:   make(map[uint16]TunnelReceiver),
-		pings:     make(map[uint16]*PingSocket),
-		tcpListen: make(map[uint16]*TCPListener),
-		tcpConns:  make(map[tcpKey]*TCPConn),
-		timeWait:  make(map[tcpKey]time.Duration),
-		frags:     make(map[fragKey]*reasm),
-		pmtu:      make(map[netip.Addr]pmtuEntry),
-		idents:    make(map[identKey]*identBucket),
-		pingFlows: make(map[int32]uint16),
-		rules:     defaultRules(),
+		Name:   name,
+		env:    env,
+		ifaces: []*Iface{nil},
+		local:  make(map[uint32]*Iface),
+		neigh:  make(map[uint64]*Neigh),
+		rng:    rand.New(rand.NewPCG(seed, 0x6e657473696d)),
+		rules:  defaultRuleList,
 	}
 	// ping_get_port's rover is global to the kernel and has moved since
 	// boot: start it anywhere.

@@ -391,6 +391,9 @@ func (c *TCPConn) dataReceived(n int) bool {
 // ListenTCP opens a listening socket on port; echo sends data back.
 func (s *Stack) ListenTCP(port uint16, echo bool) *TCPListener {
 	l := &TCPListener{Port: port, Echo: echo}
+	if s.tcpListen == nil {
+		s.tcpListen = make(map[uint16]*TCPListener)
+	}
 	s.tcpListen[port] = l
 	return l
 }
@@ -454,6 +457,9 @@ func (s *Stack) dial(dst netip.AddrPort, size int, flow int32, probe bool) (neti
 	c.rcvSsthresh = c.rcvWnd
 	c.windowClamp = 65535 << c.rcvWscale
 	c.sndNxt, c.sndUna, c.cwnd = c.iss, c.iss, tcpInitCwnd
+	if s.tcpConns == nil {
+		s.tcpConns = make(map[tcpKey]*TCPConn)
+	}
 	s.tcpConns[tcpKey{c.Local, c.Remote}] = c
 	if s.tracing() {
 		s.env.Trace.Add(trace.Hop{Flow: flow, Node: s.Name, Kind: trace.KindLocal,
@@ -497,6 +503,9 @@ func (s *Stack) enterTimeWait(k tcpKey) {
 			}
 		}
 		s.twSweepAt = 2*len(s.timeWait) + 64
+	}
+	if s.timeWait == nil {
+		s.timeWait = make(map[tcpKey]time.Duration)
 	}
 	s.timeWait[k] = now + TCPTimeWait
 }
@@ -754,6 +763,9 @@ func (s *Stack) tcpInput(ifc *Iface, pkt *packet.Buffer) {
 	c.sndWnd = uint32(t.Window()) // never scaled in a SYN
 	c.windowClamp = 65535 << c.rcvWscale
 	c.sndNxt, c.sndUna, c.cwnd = c.iss, c.iss, tcpInitCwnd
+	if s.tcpConns == nil {
+		s.tcpConns = make(map[tcpKey]*TCPConn)
+	}
 	s.tcpConns[tcpKey{local, remote}] = c
 	if s.tracing() {
 		s.hop(pkt, trace.Hop{Device: ifc.Dev.Name, Kind: trace.KindLocal, Change: fmt.Sprintf("listener %s/tcp: SYN from %s, SYN-RECV", local, remote)})
