@@ -18,13 +18,14 @@ type snap struct {
 	gen, routes uint64
 	fwd, defrag bool
 	all, def    Conf
-	filter      Filter
-	ipvs        Interceptor
+	// filter and ipvs say whether the hooks are there (the builder sets
+	// them once, before any packet: compared as booleans, not interfaces).
+	filter, ipvs bool
 }
 
 func (s *Stack) snap() snap {
 	return snap{gen: s.gen, routes: s.Routes.gen, fwd: s.Forwarding, defrag: s.ConntrackDefrag, all: s.ConfAll, def: s.ConfDefault,
-		filter: s.Filter, ipvs: s.IPVS}
+		filter: s.Filter != nil, ipvs: s.IPVS != nil}
 }
 
 // recordable reports whether a packet's way through this stack can be
