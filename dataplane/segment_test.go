@@ -116,3 +116,57 @@ func TestSegmentsAreInvisible(t *testing.T) {
 		})
 	}
 }
+
+// TestSegmentsFollowChanges changes the cross-node VXLAN world between
+// bursts of packets — an MTU too small for them, a link down and up again,
+// a DROP rule in FORWARD and its removal, a deleted neighbour — in two
+// worlds, the segment cache on and off, and compares them after every step:
+// a recorded segment must stop standing for the slow path the moment what it
+// consulted changes.
+func TestSegmentsFollowChanges(t *testing.T) {
+	nf := func(bw *benchWorld, node string) *netfilter.Netfilter {
+		return bw.world.Node(node).Stack.Filter.(*netfilter.Netfilter)
+	}
+	steps := []struct {
+		name string
+		do   func(t *testing.T, bw *benchWorld)
+	}{
+		{"flannel.1 MTU 80 on node-1", func(t *testing.T, bw *benchWorld) {
+			bw.world.Node("node-1").Stack.Iface("flannel.1").Dev.SetMTU(80)
+		}},
+		{"flannel.1 MTU back", func(t *testing.T, bw *benchWorld) {
+			bw.world.Node("node-1").Stack.Iface("flannel.1").Dev.SetMTU(1450)
+		}},
+		{"cni0 down on node-2", func(t *testing.T, bw *benchWorld) {
+			require.NoError(t, bw.world.Node("node-2").Stack.SetLinkUp("cni0", false))
+		}},
+		{"cni0 up on node-2", func(t *testing.T, bw *benchWorld) {
+			require.NoError(t, bw.world.Node("node-2").Stack.SetLinkUp("cni0", true))
+		}},
+		{"DROP in FORWARD on node-2", func(t *testing.T, bw *benchWorld) {
+			require.NoError(t, nf(bw, "node-2").Insert("filter", "-I FORWARD -p udp --dport 9000 -j DROP"))
+		}},
+		{"the DROP deleted", func(t *testing.T, bw *benchWorld) {
+			require.NoError(t, nf(bw, "node-2").Delete("filter", "-D FORWARD -p udp --dport 9000 -j DROP"))
+		}},
+		{"node-2's neighbour of pod b deleted", func(t *testing.T, bw *benchWorld) {
+			bw.world.Node("node-2").Stack.DelNeigh("cni0", bw.dst.Addr())
+		}},
+	}
+	fast := newBenchWorld(t, "follow", "vpc", "vxlan", "node-2", false)
+	slow := newBenchWorld(t, "follow", "vpc", "vxlan", "node-2", false)
+	slow.env.SlowPath = true
+	before := fast.env.Flows.Replayed
+	for _, bw := range []*benchWorld{fast, slow} {
+		bw.run(noTimer{}, 200)
+	}
+	require.Equal(t, worldState(t, slow), worldState(t, fast), "before any change")
+	for _, st := range steps {
+		for _, bw := range []*benchWorld{fast, slow} {
+			st.do(t, bw)
+			bw.run(noTimer{}, 200)
+		}
+		require.Equal(t, worldState(t, slow), worldState(t, fast), "after %s", st.name)
+	}
+	assert.Greater(t, fast.env.Flows.Replayed-before, uint64(600), "segments replayed between the changes")
+}

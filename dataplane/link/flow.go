@@ -467,11 +467,12 @@ func (*VXLAN) RecordsFlows()  {}
 type devTxOp struct {
 	d    *Device
 	n    uint64
+	mtu  int // the MTU the stack's forwarding and output checks saw
 	xmit Xmitter
 }
 
 func (o *devTxOp) Valid(time.Duration) bool {
-	return o.d.up && o.d.egress == nil && o.d.xmit == o.xmit
+	return o.d.up && o.d.egress == nil && o.d.xmit == o.xmit && o.d.MTU == o.mtu
 }
 
 func (o *devTxOp) Apply(*packet.Buffer, time.Duration) {
@@ -481,13 +482,14 @@ func (o *devTxOp) Apply(*packet.Buffer, time.Duration) {
 
 // devRxOp is a frame received on a device: its counters.
 type devRxOp struct {
-	d  *Device
-	n  uint64
-	rx Receiver
+	d   *Device
+	n   uint64
+	mtu int
+	rx  Receiver
 }
 
 func (o *devRxOp) Valid(time.Duration) bool {
-	return o.d.up && o.d.rx == o.rx && int(o.n) <= o.d.maxFrame()
+	return o.d.up && o.d.rx == o.rx && o.d.MTU == o.mtu
 }
 
 func (o *devRxOp) Apply(*packet.Buffer, time.Duration) {

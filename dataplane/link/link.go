@@ -217,7 +217,7 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 	d.Stats.TxBytes += uint64(pkt.Len())
 	if r := env.Rec(); r != nil {
 		if _, ok := d.xmit.(FlowAware); ok {
-			r.Add(&devTxOp{d: d, n: uint64(pkt.Len()), xmit: d.xmit})
+			r.Add(&devTxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, xmit: d.xmit})
 		} else {
 			r.Abort()
 		}
@@ -277,7 +277,7 @@ func (d *Device) Input(pkt *packet.Buffer) {
 	d.Stats.RxBytes += uint64(pkt.Len())
 	if r := env.Rec(); r != nil {
 		if _, ok := d.rx.(FlowAware); ok {
-			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), rx: d.rx})
+			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, rx: d.rx})
 		} else {
 			r.Abort()
 		}

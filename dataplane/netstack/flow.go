@@ -21,11 +21,14 @@ type snap struct {
 	// filter and ipvs say whether the hooks are there (the builder sets
 	// them once, before any packet: compared as booleans, not interfaces).
 	filter, ipvs bool
+	// pmtu is the number of learned path MTUs (a new one can lower a
+	// locally generated packet's MTU).
+	pmtu int
 }
 
 func (s *Stack) snap() snap {
 	return snap{gen: s.gen, routes: s.Routes.gen, fwd: s.Forwarding, defrag: s.ConntrackDefrag, all: s.ConfAll, def: s.ConfDefault,
-		filter: s.Filter != nil, ipvs: s.IPVS != nil}
+		filter: s.Filter != nil, ipvs: s.IPVS != nil, pmtu: len(s.pmtu)}
 }
 
 // recordable reports whether a packet's way through this stack can be
