@@ -78,7 +78,7 @@ func TestSegmentsAreInvisible(t *testing.T) {
 	for _, p := range calicoPaths {
 		worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
 			return newCalicoBenchWorld(tb, p.name, p.underlay, p.calico, p.dst)
-		}, p.name == "calico-cross-node-vxlan" || p.name == "calico-cross-node-bgp"})
+		}, p.dst == "node-2"})
 	}
 	for _, p := range terwayPaths {
 		worlds = append(worlds, world{p.name, func(tb testing.TB) *benchWorld {
@@ -86,7 +86,7 @@ func TestSegmentsAreInvisible(t *testing.T) {
 		}, false})
 	}
 	for _, dst := range []string{"node-1", "node-2"} {
-		worlds = append(worlds, world{"felix-" + dst, func(tb testing.TB) *benchWorld { return newFelixBenchWorld(tb, "felix-"+dst, dst) }, false})
+		worlds = append(worlds, world{"felix-" + dst, func(tb testing.TB) *benchWorld { return newFelixBenchWorld(tb, "felix-"+dst, dst) }, dst == "node-2"})
 	}
 	for _, w := range worlds {
 		t.Run(w.name, func(t *testing.T) {

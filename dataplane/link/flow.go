@@ -52,7 +52,8 @@ type Op interface {
 }
 
 // keyLen is the longest header chain a segment key holds: Ethernet, IPv4,
-// UDP, VXLAN, and again Ethernet, IPv4, UDP.
+// UDP, VXLAN, and again Ethernet, IPv4, UDP (IPIP's Ethernet, IPv4, IPv4,
+// UDP is shorter).
 const keyLen = 2*(packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen) + packet.VXLANHeaderLen
 
 // flowKey is a frame's header chain with its per-packet fields (IP IDs and
@@ -384,33 +385,54 @@ func (fc *FlowCache) End() {
 	fc.Recorded++
 }
 
-// makeKey fills k from frame b: Ethernet, IPv4 without options, UDP, and
-// for a VXLAN port the VXLAN header and the inner Ethernet, IPv4 and UDP
-// headers. Other frames have no key.
+// makeKey fills k from frame b: Ethernet, then IPv4 without options
+// carrying UDP — for a VXLAN port followed by the VXLAN header and an inner
+// Ethernet, IPv4 and UDP — or carrying IPIP, followed by an inner IPv4 and
+// UDP. Other frames have no key.
 func makeKey(b []byte, vxlanPorts []uint16, k *flowKey) bool {
 	k.n, k.nip, k.size = 0, 0, len(b)
 	off := 0
+	ether := true
 	for depth := 0; depth < 2; depth++ {
-		if len(b) < off+packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen {
+		ipOff := off
+		if ether {
+			if len(b) < off+packet.EthHeaderLen || packet.Ethernet(b[off:]).Type() != packet.EtherTypeIPv4 {
+				return false
+			}
+			ipOff += packet.EthHeaderLen
+		}
+		if len(b) < ipOff+packet.IPv4HeaderLen {
 			return false
 		}
-		eth := packet.Ethernet(b[off:])
-		if eth.Type() != packet.EtherTypeIPv4 {
-			return false
-		}
-		ipOff := off + packet.EthHeaderLen
 		ip := packet.IPv4(b[ipOff:])
-		if ip[0] != 0x45 || ip.Protocol() != packet.ProtoUDP || ip.IsFragment() {
+		if ip[0] != 0x45 || ip.IsFragment() {
 			return false
 		}
-		end := ipOff + packet.IPv4HeaderLen + packet.UDPHeaderLen
+		end := ipOff + packet.IPv4HeaderLen
+		proto := ip.Protocol()
+		switch {
+		case proto == packet.ProtoUDP:
+			end += packet.UDPHeaderLen
+		case proto == packet.ProtoIPIP && depth == 0:
+		default:
+			return false
+		}
+		if len(b) < end || k.n+end-off > keyLen {
+			return false
+		}
 		k.n += copy(k.b[k.n:], b[off:end])
-		base := k.n - (end - off) + packet.EthHeaderLen
+		base := k.n - (end - ipOff)
 		// IP ID and header checksum, UDP checksum.
 		k.b[base+4], k.b[base+5], k.b[base+10], k.b[base+11] = 0, 0, 0, 0
-		k.b[base+packet.IPv4HeaderLen+6], k.b[base+packet.IPv4HeaderLen+7] = 0, 0
+		if proto == packet.ProtoUDP {
+			k.b[base+packet.IPv4HeaderLen+6], k.b[base+packet.IPv4HeaderLen+7] = 0, 0
+		}
 		k.ip[k.nip] = int8(ipOff)
 		k.nip++
+		if proto == packet.ProtoIPIP {
+			off, ether = end, false
+			continue
+		}
 		u := packet.UDP(b[ipOff+packet.IPv4HeaderLen:])
 		vx := false
 		for _, p := range vxlanPorts {
@@ -421,11 +443,11 @@ func makeKey(b []byte, vxlanPorts []uint16, k *flowKey) bool {
 		if !vx || depth == 1 {
 			return true
 		}
-		if len(b) < end+packet.VXLANHeaderLen {
+		if len(b) < end+packet.VXLANHeaderLen || k.n+packet.VXLANHeaderLen > keyLen {
 			return false
 		}
 		k.n += copy(k.b[k.n:], b[end:end+packet.VXLANHeaderLen])
-		off = end + packet.VXLANHeaderLen
+		off, ether = end+packet.VXLANHeaderLen, true
 	}
 	return true
 }
@@ -440,10 +462,14 @@ func checksumsOK(b []byte, k *flowKey) bool {
 			return false
 		}
 		tl := ip.TotalLen()
-		if tl > len(ip) || tl < packet.IPv4HeaderLen+packet.UDPHeaderLen {
+		if tl > len(ip) || tl < packet.IPv4HeaderLen {
 			return false
 		}
-		if !packet.TransportChecksumOK(ip[packet.IPv4HeaderLen:tl], ip.Src(), ip.Dst(), packet.ProtoUDP) {
+		if ip.Protocol() != packet.ProtoUDP {
+			continue // IPIP: the inner header is checked next
+		}
+		if tl < packet.IPv4HeaderLen+packet.UDPHeaderLen ||
+			!packet.TransportChecksumOK(ip[packet.IPv4HeaderLen:tl], ip.Src(), ip.Dst(), packet.ProtoUDP) {
 			return false
 		}
 	}

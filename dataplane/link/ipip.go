@@ -3,6 +3,7 @@ package link
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"netsim/dataplane/packet"
 	"netsim/dataplane/trace"
@@ -96,27 +97,10 @@ func (t *IPIP) Xmit(d *Device, pkt *packet.Buffer) {
 			fmt.Sprintf("IPIP: no route to the outer destination %s", remote))
 		return
 	}
-	resetCT(pkt)
-	ttl := t.TTL
-	how := "ttl"
-	if ttl == 0 {
-		ttl, how = inner.TTL(), "ttl inherit"
+	ttl, flags, how := t.encap(pkt, local, remote)
+	if r := env.Rec(); r != nil {
+		r.Add(&ipipEncapOp{t: t, cfg: t.config(), local: local, remote: remote})
 	}
-	var flags uint16
-	if t.PMTUDisc || inner.DF() {
-		flags = packet.FlagDF
-	}
-	// ip_tunnel_ecn_encap: the inner ECN bits, CE sent as ECT(0).
-	tos := inner.TOS() & 0x03
-	if tos == 0x03 {
-		tos = 0x02
-	}
-	innerLen := inner.TotalLen()
-	hdr := pkt.Prepend(packet.IPv4HeaderLen)
-	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
-		TOS: tos, TotalLen: packet.IPv4HeaderLen + innerLen, ID: t.out.IPIdent(local, remote, packet.ProtoIPIP),
-		Flags: flags, TTL: ttl, Protocol: packet.ProtoIPIP, Src: local, Dst: remote,
-	})
 	if env.Tracing() {
 		df := ""
 		if flags != 0 {
@@ -151,5 +135,74 @@ func (t *IPIP) ReceiveTunnel(pkt *packet.Buffer) {
 	}
 	pkt.Pull(hl)
 	resetCT(pkt)
+	if r := env.Rec(); r != nil {
+		r.Add(&ipipDecapOp{t: t, cfg: t.config(), hl: hl})
+	}
 	d.Input(pkt)
+}
+
+// encap puts the outer header from local to remote on the inner packet pkt.
+func (t *IPIP) encap(pkt *packet.Buffer, local, remote netip.Addr) (ttl uint8, flags uint16, how string) {
+	inner := packet.IPv4(pkt.Bytes())
+	resetCT(pkt)
+	ttl = t.TTL
+	how = "ttl"
+	if ttl == 0 {
+		ttl, how = inner.TTL(), "ttl inherit"
+	}
+	if t.PMTUDisc || inner.DF() {
+		flags = packet.FlagDF
+	}
+	tos := inner.TOS() & 0x03
+	if tos == 0x03 {
+		tos = 0x02
+	}
+	innerLen := inner.TotalLen()
+	hdr := pkt.Prepend(packet.IPv4HeaderLen)
+	packet.IPv4(hdr).SetHeader(packet.IPv4Fields{
+		TOS: tos, TotalLen: packet.IPv4HeaderLen + innerLen, ID: t.out.IPIdent(local, remote, packet.ProtoIPIP),
+		Flags: flags, TTL: ttl, Protocol: packet.ProtoIPIP, Src: local, Dst: remote,
+	})
+	return ttl, flags, how
+}
+
+// RecordsFlows marks the tunnel as recording its work (FlowAware).
+func (*IPIP) RecordsFlows() {}
+
+// ipipConfig is what an IPIP device's encapsulation depends on besides
+// the packet and the routes.
+type ipipConfig struct {
+	ttl  uint8
+	pmtu bool
+	up   bool
+}
+
+func (t *IPIP) config() ipipConfig { return ipipConfig{ttl: t.TTL, pmtu: t.PMTUDisc, up: t.Dev.up} }
+
+// ipipEncapOp is a packet encapsulated in IPIP toward remote (the outer
+// header, a fresh IP ID from the namespace's generator). The source
+// address came from the namespace's routes, which the next op (the outer
+// packet's route decision) checks.
+type ipipEncapOp struct {
+	t             *IPIP
+	cfg           ipipConfig
+	local, remote netip.Addr
+}
+
+func (o *ipipEncapOp) Valid(time.Duration) bool { return o.t.config() == o.cfg && !o.t.sending }
+
+func (o *ipipEncapOp) Apply(pkt *packet.Buffer, _ time.Duration) { o.t.encap(pkt, o.local, o.remote) }
+
+// ipipDecapOp is an IPIP packet's outer header removed.
+type ipipDecapOp struct {
+	t   *IPIP
+	cfg ipipConfig
+	hl  int
+}
+
+func (o *ipipDecapOp) Valid(time.Duration) bool { return o.t.config() == o.cfg }
+
+func (o *ipipDecapOp) Apply(pkt *packet.Buffer, _ time.Duration) {
+	pkt.Pull(o.hl)
+	resetCT(pkt)
 }

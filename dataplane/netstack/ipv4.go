@@ -479,6 +479,9 @@ func (s *Stack) localDeliver(ifc *Iface, pkt *packet.Buffer) {
 		s.sctpInput(ifc, pkt)
 	default:
 		if t, ok := s.ipProtos[ip.Protocol()]; ok {
+			if _, ok := t.(link.FlowAware); !ok {
+				s.env.Unrecordable()
+			}
 			t.ReceiveTunnel(pkt)
 			return
 		}
