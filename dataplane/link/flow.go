@@ -236,10 +236,8 @@ func keyHash(from *Device, k *flowKey) uint64 {
 }
 
 // Replay replays the segment recorded for a delivery of pkt to rx from
-// from, if there is one and it is valid now. It reports whether it did;
-// events is then the number of loop events the slow run took, and, when
-// exitRx is not nil, the caller delivers pkt to exitRx from exitFrom after
-// exitDelay.
+// from, if there is one and it is valid now, and returns it: the caller
+// accounts for its Events and posts its Exit delivery, if any.
 func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now time.Duration) (ok bool, s *Segment) {
 	if fc.off() {
 		return false, nil
