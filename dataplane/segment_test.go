@@ -1,60 +1,22 @@
 package dataplane_test
 
 import (
-	"fmt"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/netfilter"
-	"netsim/topology"
+	"netsim/sim/worldstate"
 )
 
-// worldState dumps what a world holds after a run, as far as a packet can
-// change it: the clock and the events run, `show` of every namespace, and
-// what show leaves out — every device's counters, every neighbour's and FDB
-// entry's age, every conntrack entry with its timeout, marks and packet
-// counts, every rule's counters — and the buffers still out of the pool.
+// worldState is worldstate.Dump of the bench world.
 func worldState(t *testing.T, bw *benchWorld) string {
 	t.Helper()
-	var st strings.Builder
-	w := bw.world
-	fmt.Fprintf(&st, "now %v events %d pool out %d\n", bw.loop.Now(), bw.loop.Events, bw.env.Pool.Out)
-	require.NoError(t, topology.WriteState(&st, w, ""))
-	for _, h := range append(append([]*topology.Host(nil), w.Nodes...), w.Instances...) {
-		if h.CNI == nil {
-			continue
-		}
-		if br := flannel.Bridge(h.CNI); br != nil {
-			var lines []string
-			for _, e := range br.FDB() {
-				lines = append(lines, fmt.Sprintf("%s updated %v", e.String(br), e.Updated))
-			}
-			sort.Strings(lines)
-			fmt.Fprintf(&st, "## fdb %s\n%s\n", h.Name, strings.Join(lines, "\n"))
-		}
-	}
-	for _, stk := range w.Stacks() {
-		fmt.Fprintf(&st, "## %s\n", stk.Name)
-		for _, ifc := range stk.Ifaces() {
-			fmt.Fprintf(&st, "%s %+v\n", ifc.Dev.Name, ifc.Dev.Stats)
-		}
-		for _, n := range stk.Neighbours() {
-			fmt.Fprintf(&st, "neigh %s dev %s lladdr %s %v updated %v\n", n.IP, n.Iface.Dev.Name, n.MAC, n.State, n.Updated)
-		}
-		if nf, ok := stk.Filter.(*netfilter.Netfilter); ok {
-			st.WriteString(nf.Save(true, "raw", "mangle", "nat", "filter"))
-			for _, c := range nf.Conntrack().Entries() {
-				fmt.Fprintf(&st, "ct %s mark %#x packets %v\n", c.Format(bw.loop.Now()), c.Mark, c.Packets)
-			}
-		}
-	}
-	return st.String()
+	st, err := worldstate.Dump(bw.world, bw.loop.Now(), bw.loop.Events)
+	require.NoError(t, err)
+	return st
 }
 
 // TestSegmentsAreInvisible pushes the same flow through every benchmark

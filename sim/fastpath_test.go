@@ -2,18 +2,16 @@ package sim_test
 
 import (
 	"bytes"
-	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"netsim/dataplane/cni/flannel"
 	"netsim/dataplane/netfilter"
 	"netsim/sim"
+	"netsim/sim/worldstate"
 	"netsim/topology"
 )
 
@@ -32,44 +30,15 @@ func runPath(t *testing.T, file string, slow, traced bool) (js, state string, re
 	require.NoError(t, err)
 	var b bytes.Buffer
 	require.NoError(t, sim.WriteJSON(&b, res))
-	var st strings.Builder
-	// What the world holds that the namespaces' dumps below leave out: the
-	// clock, the events run, every FDB entry with its age, the
-	// simulator's own show output.
-	fmt.Fprintf(&st, "now %v events %d\n", r.Loop.Now(), r.Loop.Events)
-	for _, h := range append(append([]*topology.Host(nil), r.World.Nodes...), r.World.Instances...) {
-		if h.CNI == nil {
-			continue
-		}
-		if br := flannel.Bridge(h.CNI); br != nil {
-			var lines []string
-			for _, e := range br.FDB() {
-				lines = append(lines, fmt.Sprintf("%s updated %v", e.String(br), e.Updated))
-			}
-			sort.Strings(lines)
-			fmt.Fprintf(&st, "## fdb %s\n%s\n", h.Name, strings.Join(lines, "\n"))
-		}
-	}
-	require.NoError(t, topology.WriteState(&st, r.World, ""))
+	state, err = worldstate.Dump(r.World, r.Loop.Now(), r.Loop.Events)
+	require.NoError(t, err)
 	segments = r.World.Env.Flows.Replayed
 	for _, stk := range r.World.Stacks() {
-		fmt.Fprintf(&st, "## %s\n", stk.Name)
-		for _, ifc := range stk.Ifaces() {
-			fmt.Fprintf(&st, "%s %+v\n", ifc.Dev.Name, ifc.Dev.Stats)
-		}
-		for _, n := range stk.Neighbours() {
-			fmt.Fprintf(&st, "neigh %s dev %s lladdr %s %v updated %v\n", n.IP, n.Iface.Dev.Name, n.MAC, n.State, n.Updated)
-		}
 		if nf, ok := stk.Filter.(*netfilter.Netfilter); ok {
-			st.WriteString(nf.Save(true, "raw", "mangle", "nat", "filter"))
-			now := r.Loop.Now()
-			for _, c := range nf.Conntrack().Entries() {
-				fmt.Fprintf(&st, "ct %s mark %#x packets %v\n", c.Format(now), c.Mark, c.Packets)
-			}
 			replayed += nf.Replayed
 		}
 	}
-	return b.String(), st.String(), replayed, segments
+	return b.String(), state, replayed, segments
 }
 
 // TestFastPathIsInvisible runs every bundled scenario with the fast path
