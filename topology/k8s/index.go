@@ -16,6 +16,9 @@ type index struct {
 	byPath  map[string]int
 	dups    []dupKey
 	nulls   []nullItem
+	// inAlias is the depth of aliases the walk is inside; aliased counts
+	// the nodes it walked there (see aliasEntries).
+	inAlias, aliased int
 }
 
 // nullItem is a null list item, a stray "-".
@@ -54,9 +57,28 @@ func (ix *index) add(parent, path string, segs []any, k, v *yaml.Node) {
 	ix.entries = append(ix.entries, entry{path: path, parent: parent, segs: segs, key: k, val: v})
 }
 
+// aliasEntries bounds the entries an alias's expansion adds to the index:
+// past it, an alias is indexed at its own path but not walked into (a path
+// inside it is then placed at the aliased node). The document's own nodes
+// are bounded by yamlbound; expansions are not, and nine nested aliases of
+// nine items each (531,441 nodes, within yamlbound's budget) took seconds
+// to index, found by FuzzDecode.
+const aliasEntries = 100000
+
 func (ix *index) walk(n *yaml.Node, k *yaml.Node, parent, path string, segs []any) {
+	alias := n.Kind == yaml.AliasNode
 	n = resolveAlias(n)
 	ix.add(parent, path, segs, k, n)
+	if alias {
+		if ix.aliased >= aliasEntries {
+			return
+		}
+		ix.inAlias++
+		defer func() { ix.inAlias-- }()
+	}
+	if ix.inAlias > 0 {
+		ix.aliased++
+	}
 	switch n.Kind {
 	case yaml.MappingNode:
 		seen := map[string]int{}
