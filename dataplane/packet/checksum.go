@@ -2,27 +2,44 @@ package packet
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 )
 
 // Sum adds b to a running one's-complement sum (not yet folded or
 // complemented). An odd trailing byte is padded with zero.
 func Sum(b []byte, initial uint32) uint32 {
-	s := uint64(initial)
+	// Big-endian 64-bit words added with end-around carry: 2^16 ≡ 1
+	// modulo 2^16-1, so a word's value is congruent to the sum of its four
+	// 16-bit words, and arithmetic modulo 2^64-1 (a multiple of 2^16-1)
+	// keeps that congruence (RFC 1071, section 2(B)).
+	s, c := uint64(initial), uint64(0)
+	for len(b) >= 32 {
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), c)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[8:16]), c)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[16:24]), c)
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[24:32]), c)
+		b = b[32:]
+	}
 	for len(b) >= 8 {
-		s += uint64(binary.BigEndian.Uint32(b[0:4])) + uint64(binary.BigEndian.Uint32(b[4:8]))
+		s, c = bits.Add64(s, binary.BigEndian.Uint64(b[0:8]), c)
 		b = b[8:]
 	}
+	s, c = bits.Add64(s, c, 0)
+	s += c
+	var tail uint64
 	for len(b) >= 2 {
-		s += uint64(binary.BigEndian.Uint16(b))
+		tail += uint64(binary.BigEndian.Uint16(b))
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		s += uint64(b[0]) << 8
+		tail += uint64(b[0]) << 8
 	}
-	for s>>32 != 0 {
-		s = s&0xffffffff + s>>32
-	}
+	s, c = bits.Add64(s, tail, 0)
+	s += c
+	// Fold to 32 bits, end-around.
+	s = s&0xffffffff + s>>32
+	s = s&0xffffffff + s>>32
 	return uint32(s)
 }
 
