@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -66,6 +67,10 @@ type benchWorld struct {
 	frame       []byte
 	dst         netip.AddrPort
 	world       *topology.World
+	// vary makes every datagram different (see varyFrame); sent counts
+	// them.
+	vary bool
+	sent uint32
 }
 
 func newBenchWorld(tb testing.TB, name, underlay, backend, dstNode string, viaService bool) *benchWorld {
@@ -127,9 +132,28 @@ func newBenchWorldFrom(tb testing.TB, s *topology.Scenario, viaService bool) *be
 
 // send pushes one datagram from pod a and runs the loop until it is done.
 func (bw *benchWorld) send() {
+	if bw.vary {
+		bw.varyFrame()
+	}
 	p := bw.env.Pool.From(bw.frame)
 	bw.src.Transmit(p)
 	bw.loop.Run()
+}
+
+// varyFrame gives the next datagram its own IP ID and payload, and every
+// 97th a corrupt UDP checksum (the slow path drops it at pod b's socket;
+// a replay must not stand for it).
+func (bw *benchWorld) varyFrame() {
+	bw.sent++
+	ip := packet.IPv4(bw.frame[packet.EthHeaderLen:])
+	binary.BigEndian.PutUint16(ip[4:6], uint16(bw.sent))
+	ip.SetChecksum()
+	u := packet.UDP(ip[packet.IPv4HeaderLen:])
+	binary.BigEndian.PutUint32(u[packet.UDPHeaderLen:], bw.sent*2654435761)
+	packet.SetTransportChecksum(u, ip.Src(), ip.Dst(), packet.ProtoUDP)
+	if bw.sent%97 == 0 {
+		u[6] ^= 0x5a
+	}
 }
 
 // refreshEvery is how much virtual time may pass between two steady-state

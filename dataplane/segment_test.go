@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"netsim/dataplane/netfilter"
+	"netsim/dataplane/packet"
 	"netsim/sim/worldstate"
 )
 
@@ -54,6 +56,15 @@ func TestSegmentsAreInvisible(t *testing.T) {
 		t.Run(w.name, func(t *testing.T) {
 			fast, slow := w.make(t), w.make(t)
 			slow.env.SlowPath = true
+			// Every datagram differs (IP ID, payload, some corrupt), and
+			// every packet crossing a delayed wire is kept, bytes and time.
+			var crossed [2][]string
+			for i, bw := range []*benchWorld{fast, slow} {
+				bw.vary = true
+				bw.loop.Tap = func(p *packet.Buffer) {
+					crossed[i] = append(crossed[i], fmt.Sprintf("%v %x", bw.loop.Now(), p.Bytes()))
+				}
+			}
 			before := fast.env.Flows.Replayed
 			slowBefore := slow.env.Flows.Replayed // the warm-up ran with the cache on
 			for _, bw := range []*benchWorld{fast, slow} {
@@ -70,6 +81,13 @@ func TestSegmentsAreInvisible(t *testing.T) {
 				}
 			}
 			assert.Equal(t, worldState(t, slow), worldState(t, fast), "the worlds after 3,000 packets, segment cache on vs off")
+			require.Equal(t, len(crossed[1]), len(crossed[0]), "packets crossing a delayed wire, cache on vs off")
+			for i := range crossed[0] {
+				require.Equal(t, crossed[1][i], crossed[0][i], "packet %d crossing a delayed wire, cache on vs off", i)
+			}
+			if w.replay {
+				require.NotEmpty(t, crossed[0])
+			}
 			if w.replay {
 				assert.Greater(t, fast.env.Flows.Replayed-before, uint64(2000), "segments replayed")
 			}

@@ -341,7 +341,7 @@ func (b *Bridge) up(pkt *packet.Buffer) {
 	d.Stats.RxBytes += uint64(pkt.Len())
 	if r := d.env.Rec(); r != nil {
 		if _, ok := d.rx.(FlowAware); ok {
-			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, rx: d.rx})
+			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, cfg: d.cfg})
 		} else {
 			r.Abort()
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"time"
+	"unsafe"
 
 	"netsim/dataplane/packet"
 )
@@ -248,7 +249,7 @@ func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now t
 		return false, nil
 	}
 	s = fc.slots[fc.index(from, &k)]
-	if s == nil || s.rx != rx || s.from != from || s.key != k {
+	if s == nil || !sameReceiver(s.rx, rx) || s.from != from || s.key != k {
 		fc.Missed++
 		return false, nil
 	}
@@ -280,6 +281,15 @@ func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now t
 	s.Replays++
 	fc.Replayed++
 	return true, s
+}
+
+// sameReceiver reports whether a and b are the same receiver by comparing
+// their type and data words, without the runtime call an interface
+// comparison makes. Equal words mean equal interfaces; the receivers are
+// pointers, so unequal words mean different receivers (and for a value
+// type, at worst a missed replay).
+func sameReceiver(a, b Receiver) bool {
+	return *(*[2]uintptr)(unsafe.Pointer(&a)) == *(*[2]uintptr)(unsafe.Pointer(&b))
 }
 
 // Exit is where a replayed segment hands its packet on.
@@ -489,14 +499,14 @@ func (*VXLAN) RecordsFlows()  {}
 
 // devTxOp is a frame transmitted on a device: its counters.
 type devTxOp struct {
-	d    *Device
-	n    uint64
-	mtu  int // the MTU the stack's forwarding and output checks saw
-	xmit Xmitter
+	d   *Device
+	n   uint64
+	mtu int    // the MTU the stack's forwarding and output checks saw
+	cfg uint64 // the device's cfg (its xmit; no egress hook)
 }
 
 func (o *devTxOp) Valid(time.Duration) bool {
-	return o.d.up && o.d.egress == nil && o.d.xmit == o.xmit && o.d.MTU == o.mtu
+	return o.d.cfg == o.cfg && o.d.up && o.d.MTU == o.mtu
 }
 
 func (o *devTxOp) Apply(*packet.Buffer, time.Duration) {
@@ -509,11 +519,11 @@ type devRxOp struct {
 	d   *Device
 	n   uint64
 	mtu int
-	rx  Receiver
+	cfg uint64 // the device's cfg (its rx)
 }
 
 func (o *devRxOp) Valid(time.Duration) bool {
-	return o.d.up && o.d.rx == o.rx && o.d.MTU == o.mtu
+	return o.d.cfg == o.cfg && o.d.up && o.d.MTU == o.mtu
 }
 
 func (o *devRxOp) Apply(*packet.Buffer, time.Duration) {

@@ -189,6 +189,7 @@ func NewIPVlanPort(parent *Device, mode IPVlanMode) (*IPVlanPort, error) {
 	}
 	p := &IPVlanPort{Parent: parent, Mode: mode, addrs: make(map[[4]byte]*IPVlan), pass: parent.rx}
 	parent.rx = p
+	parent.cfg++
 	return p, nil
 }
 
@@ -205,6 +206,7 @@ func (p *IPVlanPort) AddSlave(ns, name string, mtu int) (*IPVlan, error) {
 		// keep its new receiver as the pass target and take the rx
 		// handler back.
 		p.pass, p.Parent.rx = p.Parent.rx, p
+		p.Parent.cfg++
 	}
 	if mtu == 0 {
 		mtu = p.Parent.MTU

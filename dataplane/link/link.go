@@ -154,6 +154,9 @@ type Device struct {
 	xmit   Xmitter
 	rx     Receiver
 	egress EgressHook
+	// cfg counts changes of up, xmit, rx and egress: a segment's device
+	// ops check it instead of comparing interface values.
+	cfg uint64
 }
 
 // EgressHook sees the frames transmitted on a device before they are
@@ -166,7 +169,7 @@ type EgressHook interface {
 }
 
 // SetEgress installs the device's egress hook (nil: none).
-func (d *Device) SetEgress(h EgressHook) { d.egress = h }
+func (d *Device) SetEgress(h EgressHook) { d.egress = h; d.cfg++ }
 
 // NewDevice makes a device; it starts up.
 func NewDevice(env *Env, ns, name, kind string, typ LinkType, mtu int, mac packet.MAC, x Xmitter) *Device {
@@ -177,16 +180,16 @@ func NewDevice(env *Env, ns, name, kind string, typ LinkType, mtu int, mac packe
 func (d *Device) Env() *Env { return d.env }
 
 // SetXmitter sets what Transmit does.
-func (d *Device) SetXmitter(x Xmitter) { d.xmit = x }
+func (d *Device) SetXmitter(x Xmitter) { d.xmit = x; d.cfg++ }
 
 // SetReceiver attaches what receives the device's incoming frames.
-func (d *Device) SetReceiver(r Receiver) { d.rx = r }
+func (d *Device) SetReceiver(r Receiver) { d.rx = r; d.cfg++ }
 
 // Up reports whether the device is administratively up.
 func (d *Device) Up() bool { return d.up }
 
 // SetUp sets the administrative state (ip link set DEV up|down).
-func (d *Device) SetUp(up bool) { d.up = up }
+func (d *Device) SetUp(up bool) { d.up = up; d.cfg++ }
 
 // String is "NS/NAME".
 func (d *Device) String() string { return d.NS + "/" + d.Name }
@@ -217,7 +220,7 @@ func (d *Device) Transmit(pkt *packet.Buffer) {
 	d.Stats.TxBytes += uint64(pkt.Len())
 	if r := env.Rec(); r != nil {
 		if _, ok := d.xmit.(FlowAware); ok {
-			r.Add(&devTxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, xmit: d.xmit})
+			r.Add(&devTxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, cfg: d.cfg})
 		} else {
 			r.Abort()
 		}
@@ -277,7 +280,7 @@ func (d *Device) Input(pkt *packet.Buffer) {
 	d.Stats.RxBytes += uint64(pkt.Len())
 	if r := env.Rec(); r != nil {
 		if _, ok := d.rx.(FlowAware); ok {
-			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, rx: d.rx})
+			r.Add(&devRxOp{d: d, n: uint64(pkt.Len()), mtu: d.MTU, cfg: d.cfg})
 		} else {
 			r.Abort()
 		}
@@ -311,6 +314,8 @@ func (veth) Xmit(d *Device, pkt *packet.Buffer) {
 func Connect(a, b *Device, delay time.Duration) {
 	a.Peer, b.Peer = b, a
 	a.xmit, b.xmit = veth{}, veth{}
+	a.cfg++
+	b.cfg++
 	a.Delay, b.Delay = delay, delay
 }
 

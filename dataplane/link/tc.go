@@ -77,6 +77,7 @@ func NewClsact(dev *Device) *Clsact {
 	}
 	c := &Clsact{Dev: dev}
 	dev.egress = c
+	dev.cfg++
 	return c
 }
 

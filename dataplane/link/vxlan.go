@@ -1,6 +1,7 @@
 package link
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"time"
@@ -187,9 +188,9 @@ func (v *VXLAN) Xmit(d *Device, pkt *packet.Buffer) {
 			fmt.Sprintf("no FDB entry for %s on %s (bridge fdb show dev %s) and no default entry", dstMAC, d.Name, d.Name))
 		return
 	}
-	sport, tos, ttl := v.encap(pkt, remote)
+	sport, ttl := v.encap(pkt, remote)
 	if r := env.Rec(); r != nil {
-		r.Add(&vxlanEncapOp{v: v, cfg: v.config(), remote: remote, sport: sport, tos: tos, ttl: ttl})
+		r.Add(v.encapOp(pkt.Bytes(), remote))
 	}
 	if env.Tracing() {
 		u := packet.UDP(pkt.Bytes()[packet.IPv4HeaderLen:])
@@ -245,7 +246,8 @@ func resetCT(pkt *packet.Buffer) {
 }
 
 // encap puts the outer headers toward remote on the inner frame pkt.
-func (v *VXLAN) encap(pkt *packet.Buffer, remote netip.Addr) (sport uint16, tos, ttl uint8) {
+func (v *VXLAN) encap(pkt *packet.Buffer, remote netip.Addr) (sport uint16, ttl uint8) {
+	var tos uint8
 	// iptunnel_xmit → skb_scrub_packet(skb, xnet=false): the outer packet
 	// starts without the inner packet's conntrack entry (it must not be
 	// NATed as the inner connection), but keeps its mark.
@@ -281,7 +283,7 @@ func (v *VXLAN) encap(pkt *packet.Buffer, remote netip.Addr) (sport uint16, tos,
 		// of 0 goes out as 0xffff.
 		packet.SetTransportChecksum(pkt.Bytes()[packet.IPv4HeaderLen:], v.Local, remote, packet.ProtoUDP)
 	}
-	return sport, tos, ttl
+	return sport, ttl
 }
 
 // vxlanConfig is what a VXLAN device's encapsulation depends on besides
@@ -300,19 +302,98 @@ func (v *VXLAN) config() vxlanConfig {
 	return vxlanConfig{gen: v.gen, vni: v.VNI, port: v.Port, local: v.Local, ttl: v.TTL, zero: v.ZeroCsumTX, up: v.Dev.up}
 }
 
-// vxlanEncapOp is a frame encapsulated toward a remote VTEP (the outer
-// headers, a fresh IP ID from the namespace's generator, the checksum).
+// vxlanEncapOp is a frame encapsulated toward a remote VTEP: the outer
+// headers as recorded (the source port is the inner flow's hash, the TOS
+// the inner ECN bits, both fixed by the segment's key), a fresh IP ID from
+// the namespace's generator and the header checksum.
+//
+// The outer UDP checksum is local checksum offload's (LCO, the kernel's
+// lco_csum, Documentation/networking/checksum-offloads.rst): when the
+// inner IPv4 header and UDP checksum are valid, the inner frame sums to
+// its Ethernet header plus the complement of its pseudo-header, whatever
+// the payload, so the outer checksum is the same for every packet of the
+// segment, and the recorded one is written. A replayed packet's inner
+// checksums are valid (the segment's entry verified them and every op
+// keeps them so); one that does not have the recorded shape (a zero inner
+// UDP checksum, Ethernet padding) gets the full sum.
 type vxlanEncapOp struct {
-	v        *VXLAN
-	cfg      vxlanConfig
-	remote   netip.Addr
-	sport    uint16
-	tos, ttl uint8
+	v      *VXLAN
+	cfg    vxlanConfig
+	remote netip.Addr
+	// hdr is the outer IPv4, UDP and VXLAN headers as recorded, with the
+	// IP ID and header checksum zeroed; hdrSum is the sum of its IPv4
+	// header.
+	hdr    [packet.IPv4HeaderLen + packet.UDPHeaderLen + packet.VXLANHeaderLen]byte
+	hdrSum uint32
+	// lco: hdr's UDP checksum is the LCO one (or 0 with ZeroCsumTX).
+	lco   bool
+	ident IdentCounter
+}
+
+// IdentCounter is one IP ID generator of a namespace (a bucket of the
+// kernel's ip_idents): what IPIdent draws from for one (src, dst, proto).
+type IdentCounter interface {
+	Next() uint16
+}
+
+// identCounters is implemented by a namespace that hands out its IP ID
+// generators (netstack.Stack).
+type identCounters interface {
+	IdentCounter(src, dst netip.Addr, proto uint8) IdentCounter
+}
+
+// encapOp records the encapsulation of frame b (at its outer header).
+func (v *VXLAN) encapOp(b []byte, remote netip.Addr) *vxlanEncapOp {
+	o := &vxlanEncapOp{v: v, cfg: v.config(), remote: remote}
+	copy(o.hdr[:], b)
+	o.hdr[4], o.hdr[5], o.hdr[10], o.hdr[11] = 0, 0, 0, 0
+	o.hdrSum = packet.Sum(o.hdr[:packet.IPv4HeaderLen], 0)
+	o.lco = v.ZeroCsumTX || lcoShape(b[len(o.hdr):], true)
+	if ic, ok := v.out.(identCounters); ok {
+		o.ident = ic.IdentCounter(v.Local, remote, packet.ProtoUDP)
+	}
+	return o
+}
+
+// lcoShape reports whether inner frame b has the shape whose sum LCO
+// knows: Ethernet, IPv4 without options, UDP with a non-zero checksum,
+// no padding; verify also checks the IPv4 and UDP checksums (at
+// recording: what the slow run encapsulated may have been corrupt).
+func lcoShape(b []byte, verify bool) bool {
+	const l3 = packet.EthHeaderLen
+	if len(b) < l3+packet.IPv4HeaderLen+packet.UDPHeaderLen || packet.Ethernet(b).Type() != packet.EtherTypeIPv4 {
+		return false
+	}
+	ip := packet.IPv4(b[l3:])
+	if ip[0] != 0x45 || ip.Protocol() != packet.ProtoUDP || ip.IsFragment() || ip.TotalLen() != len(ip) {
+		return false
+	}
+	u := packet.UDP(ip[packet.IPv4HeaderLen:])
+	if u.Checksum() == 0 {
+		return false
+	}
+	return !verify || ip.ChecksumOK() && packet.TransportChecksumOK(u, ip.Src(), ip.Dst(), packet.ProtoUDP)
 }
 
 func (o *vxlanEncapOp) Valid(time.Duration) bool { return o.v.config() == o.cfg && !o.v.sending }
 
-func (o *vxlanEncapOp) Apply(pkt *packet.Buffer, _ time.Duration) { o.v.encap(pkt, o.remote) }
+func (o *vxlanEncapOp) Apply(pkt *packet.Buffer, _ time.Duration) {
+	resetCT(pkt)
+	full := !o.lco || !o.v.ZeroCsumTX && !lcoShape(pkt.Bytes(), false)
+	hdr := pkt.Prepend(len(o.hdr))
+	copy(hdr, o.hdr[:])
+	var id uint16
+	if o.ident != nil {
+		id = o.ident.Next()
+	} else {
+		id = o.v.out.IPIdent(o.v.Local, o.remote, packet.ProtoUDP)
+	}
+	binary.BigEndian.PutUint16(hdr[4:6], id)
+	binary.BigEndian.PutUint16(hdr[10:12], packet.Fold(o.hdrSum+uint32(id)))
+	if full {
+		packet.SetTransportChecksum(pkt.Bytes()[packet.IPv4HeaderLen:], o.v.Local, o.remote, packet.ProtoUDP)
+	}
+}
 
 // vxlanDecapOp is an encapsulated frame's outer headers removed.
 type vxlanDecapOp struct {

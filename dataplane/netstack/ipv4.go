@@ -535,16 +535,27 @@ type identBucket struct {
 // Buckets here are exact keys (the kernel's 2048+ buckets can collide);
 // the randomness comes from the namespace's seed.
 func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
+	return s.identBucket(src, dst, proto).next(s, segs)
+}
+
+// identBucket returns the generator of (src, dst, proto), made on first
+// use. Buckets are never removed, so a reference to one stays valid.
+func (s *Stack) identBucket(src, dst netip.Addr, proto uint8) *identBucket {
 	k := identKey{src: v4key(src), dst: v4key(dst), proto: proto}
-	now := uint32(s.now() / (time.Second / HZ))
 	b := s.idents[k]
 	if b == nil {
-		b = &identBucket{id: s.rng.Uint32(), stamp: now}
+		b = &identBucket{id: s.rng.Uint32(), stamp: uint32(s.now() / (time.Second / HZ))}
 		if s.idents == nil {
 			s.idents = make(map[identKey]*identBucket)
 		}
 		s.idents[k] = b
 	}
+	return b
+}
+
+// next reserves segs IDs of the bucket and returns the first.
+func (b *identBucket) next(s *Stack, segs int) uint16 {
+	now := uint32(s.now() / (time.Second / HZ))
 	var delta uint32
 	if b.stamp != now {
 		delta = s.rng.Uint32N(now - b.stamp)
@@ -552,6 +563,21 @@ func (s *Stack) ipIdent(src, dst netip.Addr, proto uint8, segs int) uint16 {
 	}
 	b.id += uint32(segs) + delta
 	return uint16(b.id - uint32(segs))
+}
+
+// identRef is one bucket of a namespace's IP ID generator, held by a
+// tunnel's recorded encapsulation (link.IdentCounter).
+type identRef struct {
+	s *Stack
+	b *identBucket
+}
+
+func (r identRef) Next() uint16 { return r.b.next(r.s, 1) }
+
+// IdentCounter returns the IP ID generator IPIdent(src, dst, proto) draws
+// from, for a caller that sends many packets of one flow.
+func (s *Stack) IdentCounter(src, dst netip.Addr, proto uint8) link.IdentCounter {
+	return identRef{s: s, b: s.identBucket(src, dst, proto)}
 }
 
 // SendICMPError sends an ICMP error about pkt (which starts at its IPv4
