@@ -222,6 +222,7 @@ func (l *Loop) stepFlows(fc *link.FlowCache, e event) {
 		}
 		fc.Begin(e.rx, e.from, e.pkt)
 	}
+	e.pkt.CsumKnown = false // the slow path verifies what it verifies
 	e.rx.Receive(e.from, e.pkt)
 	if fc.Recording() && !fc.Pending() {
 		fc.End()

@@ -67,6 +67,11 @@ type Buffer struct {
 	// bridged DNAT (br_nf_pre_routing_finish_bridge) and clears it
 	// otherwise.
 	PhysIn int32
+	// CsumKnown is set by a replayed segment (link.FlowCache) on the
+	// packet it hands on: its header checksums are ones the replay
+	// verified or wrote, so the next segment's replay need not verify
+	// them again. The next delivery clears it.
+	CsumKnown bool
 	// NextHop is the gateway of the route a packet leaves a raw-IP device
 	// by (skb_rtable(skb)->rt_gw4 as rt_nexthop reads it), or its
 	// destination on a connected route: an IPIP device without a fixed
@@ -147,7 +152,7 @@ func (p *Buffer) reset() {
 	p.head, p.tail = Headroom, Headroom
 	p.ID, p.Parent, p.Flow, p.Mark = 0, 0, 0, 0
 	p.CT, p.CTReply, p.CTRelated, p.InIf, p.Hairpin, p.IPVS = nil, false, false, 0, false, nil
-	p.FragMax, p.PhysIn = 0, 0
+	p.FragMax, p.PhysIn, p.CsumKnown = 0, 0, false
 	p.NextHop = netip.Addr{}
 }
 
