@@ -138,6 +138,8 @@ type FlowCache struct {
 	// noRecord tells Begin that Replay found a key still waiting after a
 	// failed recording.
 	noRecord bool
+	// recs counts recordings begun (Recorder.ID).
+	recs uint64
 }
 
 // flowSlots is the size of the segment table (a power of two).
@@ -159,6 +161,9 @@ func (fc *FlowCache) off() bool {
 
 // Recorder collects the ops of a segment being recorded.
 type Recorder struct {
+	// ID numbers the recordings of a world from 1: stages that add ops
+	// use it to tell whether an earlier op of theirs is in this segment.
+	ID  uint64
 	seg *Segment
 	pkt *packet.Buffer
 	bad bool
@@ -328,7 +333,8 @@ func (fc *FlowCache) Begin(rx Receiver, from *Device, pkt *packet.Buffer) bool {
 		return false
 	}
 	s := &Segment{rx: rx, from: from, key: k, in: metaOf(pkt), events: 1}
-	fc.rec = &Recorder{seg: s, pkt: pkt}
+	fc.recs++
+	fc.rec = &Recorder{ID: fc.recs, seg: s, pkt: pkt}
 	return true
 }
 

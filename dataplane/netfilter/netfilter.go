@@ -125,6 +125,10 @@ type Netfilter struct {
 	impureSeen bool
 	// rec is the hook being recorded for a segment (hookOp); nil otherwise.
 	rec *hookOp
+	// lastOp and lastRec are the last hook op added to a segment and its
+	// recording (link.Recorder.ID).
+	lastOp  *hookOp
+	lastRec uint64
 	// Replayed counts the chain walks replayed from a trail.
 	Replayed uint64
 }
@@ -488,7 +492,15 @@ func (nf *Netfilter) hook(h netstack.Hook, pkt *packet.Buffer, in, out *link.Dev
 			if op.conn != nil {
 				op.status, op.tcp, op.ctmark = op.conn.Status, op.conn.TCP, op.conn.Mark
 			}
-			r.Add(op)
+			op.prune()
+			// A hook left with nothing to do checks only what the last
+			// hook op of this namespace in the segment checks (the same
+			// ruleset generation and connection state): it adds nothing.
+			if l := nf.lastOp; len(op.acts) > 0 || len(op.trails) > 0 || nf.lastRec != r.ID || l == nil ||
+				l.gen != op.gen || l.conn != op.conn || l.dir != op.dir || l.status != op.status || l.tcp != op.tcp || l.ctmark != op.ctmark {
+				r.Add(op)
+				nf.lastOp, nf.lastRec = op, r.ID
+			}
 		} else {
 			r.Abort()
 		}
@@ -1063,6 +1075,24 @@ type trailUse struct {
 	out   *link.Device
 	mark  uint32
 	state uint8
+}
+
+// prune drops the NAT acts that do nothing: the connection's status,
+// which Valid checks, says no translation applies in the packet's
+// direction.
+func (o *hookOp) prune() {
+	if o.conn == nil {
+		return
+	}
+	c := pktCtx{conn: o.conn, dir: o.dir}
+	kept := o.acts[:0]
+	for _, a := range o.acts {
+		if a.kind == actNAT && !natApplies(&c, a.mt) {
+			continue
+		}
+		kept = append(kept, a)
+	}
+	o.acts = kept
 }
 
 func (o *hookOp) Valid(now time.Duration) bool {

@@ -31,6 +31,15 @@ func (s *Stack) snap() snap {
 		filter: s.Filter != nil, ipvs: s.IPVS != nil, pmtu: len(s.pmtu)}
 }
 
+// snapFor returns the stack's snap for an op of recording r, and whether
+// an earlier op of r already checks that same snap.
+func (s *Stack) snapFor(r *link.Recorder) (snap, bool) {
+	st := s.snap()
+	seen := s.snapRec == r.ID && s.snapSeen == st
+	s.snapRec, s.snapSeen = r.ID, st
+	return st, seen
+}
+
 // recordable reports whether a packet's way through this stack can be
 // part of a segment: no IPVS, no policy routing (whose tables are not
 // covered by snap), no reassembly in progress.
@@ -42,8 +51,11 @@ func (s *Stack) recordable() bool {
 // checked, the link header pulled, a padded datagram trimmed, and every
 // route decision that follows from the headers and the stack's state.
 type recvOp struct {
-	s     *Stack
-	st    snap
+	s  *Stack
+	st snap
+	// snapped: an earlier op of the segment checks the same snap of s
+	// (Valid runs every op's check at one instant), so this one does not.
+	snapped bool
 	ifc   *Iface
 	conf  Conf
 	mac   packet.MAC
@@ -52,7 +64,7 @@ type recvOp struct {
 }
 
 func (o *recvOp) Valid(time.Duration) bool {
-	return o.s.snap() == o.st && o.ifc.Conf == o.conf && o.ifc.Dev.MAC == o.mac
+	return (o.snapped || o.s.snap() == o.st) && o.ifc.Conf == o.conf && o.ifc.Dev.MAC == o.mac
 }
 
 func (o *recvOp) Apply(pkt *packet.Buffer, _ time.Duration) {
@@ -68,11 +80,12 @@ func (o *recvOp) Apply(pkt *packet.Buffer, _ time.Duration) {
 
 // outOp is a locally generated packet's route decision (ip_local_out).
 type outOp struct {
-	s  *Stack
-	st snap
+	s       *Stack
+	st      snap
+	snapped bool // as recvOp's
 }
 
-func (o *outOp) Valid(time.Duration) bool { return o.s.snap() == o.st }
+func (o *outOp) Valid(time.Duration) bool { return o.snapped || o.s.snap() == o.st }
 
 func (o *outOp) Apply(*packet.Buffer, time.Duration) {}
 

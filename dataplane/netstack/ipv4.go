@@ -63,7 +63,8 @@ func (s *Stack) ipRcv(ifc *Iface, pkt *packet.Buffer) {
 	pkt.FragMax = 0 // ip_rcv_core clears IPCB
 	if r := s.env.Rec(); r != nil {
 		if s.recordable() {
-			r.Add(&recvOp{s: s, st: s.snap(), ifc: ifc, conf: ifc.Conf, mac: ifc.Dev.MAC, ether: ifc.Dev.Type == link.Ether, trim: trim})
+			st, seen := s.snapFor(r)
+			r.Add(&recvOp{s: s, st: st, snapped: seen, ifc: ifc, conf: ifc.Conf, mac: ifc.Dev.MAC, ether: ifc.Dev.Type == link.Ether, trim: trim})
 		} else {
 			r.Abort()
 		}
@@ -389,7 +390,8 @@ func (s *Stack) LocalOut(pkt *packet.Buffer) {
 	}
 	if rec := s.env.Rec(); rec != nil {
 		if s.recordable() {
-			rec.Add(&outOp{s: s, st: s.snap()})
+			st, seen := s.snapFor(rec)
+			rec.Add(&outOp{s: s, st: st, snapped: seen})
 		} else {
 			rec.Abort()
 		}

@@ -89,6 +89,10 @@ type Stack struct {
 	peerNeigh *peerNeighs
 	rng       *rand.Rand
 	idents    map[identKey]*identBucket
+	// snapRec and snapSeen are the recording and snap of the last op
+	// this stack added to a segment (snapFor).
+	snapRec  uint64
+	snapSeen snap
 
 	redirects map[netip.Addr]*redirectPeer // ICMP redirect rate limit per source
 
