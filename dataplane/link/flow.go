@@ -57,6 +57,9 @@ type Op interface {
 // UDP is shorter).
 const keyLen = 2*(packet.EthHeaderLen+packet.IPv4HeaderLen+packet.UDPHeaderLen) + packet.VXLANHeaderLen
 
+// keyWords is keyLen in 64-bit words, rounded up.
+const keyWords = (keyLen + 7) / 8
+
 // flowKey is a frame's header chain with its per-packet fields (IP IDs and
 // checksums) zeroed, and the offsets of the IPv4 headers in it.
 type flowKey struct {
@@ -101,6 +104,12 @@ type Segment struct {
 	rx   Receiver
 	from *Device
 	key  flowKey
+	// words and mask are the key as 64-bit words and the mask that
+	// zeroes a frame's per-packet fields (IP IDs, checksums): the exact
+	// match test of a frame against the segment its sender last used.
+	words, mask [keyWords]uint64
+	nw          int
+	slot        int
 	in   meta // metadata on entry
 	out  meta // metadata on exit
 	ops  []Op
@@ -254,15 +263,20 @@ func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now t
 	// A packet a replay handed on has checksums it verified or wrote.
 	known := pkt.CsumKnown
 	pkt.CsumKnown = false
-	var k flowKey
-	if !makeKey(pkt.Bytes(), fc.env.VXLANPorts, &k) {
-		fc.Missed++
-		return false, nil
-	}
-	s = fc.slots[fc.index(from, &k)]
-	if s == nil || !sameReceiver(s.rx, rx) || s.from != from || s.key != k {
-		fc.Missed++
-		return false, nil
+	// The exact-match cache first (as Open vSwitch's EMC before its
+	// megaflow lookup): the segment the sender's last replayed frame
+	// used, if this frame has its headers.
+	if s = from.lastSeg(); s == nil || !sameReceiver(s.rx, rx) || fc.slots[s.slot] != s || !s.matches(pkt.Bytes()) {
+		var k flowKey
+		if !makeKey(pkt.Bytes(), fc.env.VXLANPorts, &k) {
+			fc.Missed++
+			return false, nil
+		}
+		s = fc.slots[fc.index(from, &k)]
+		if s == nil || !sameReceiver(s.rx, rx) || s.from != from || s.key != k {
+			fc.Missed++
+			return false, nil
+		}
 	}
 	if s.failed {
 		// The last recordings of this key failed: wait before the next.
@@ -273,7 +287,7 @@ func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now t
 		}
 		return false, nil
 	}
-	if !s.in.entryMatches(pkt) || !known && !checksumsOK(pkt.Bytes(), &k) {
+	if !s.in.entryMatches(pkt) || !known && !checksumsOK(pkt.Bytes(), &s.key) {
 		fc.Missed++
 		return false, nil
 	}
@@ -292,7 +306,58 @@ func (fc *FlowCache) Replay(rx Receiver, from *Device, pkt *packet.Buffer, now t
 	}
 	s.Replays++
 	fc.Replayed++
+	if from != nil {
+		from.flowSeg = s
+	}
 	return true, s
+}
+
+// lastSeg is the segment d's last replayed frame used (nil d: none).
+func (d *Device) lastSeg() *Segment {
+	if d == nil {
+		return nil
+	}
+	return d.flowSeg
+}
+
+// matches reports whether frame b has the segment's key: its length and
+// every header byte but the per-packet ones.
+func (s *Segment) matches(b []byte) bool {
+	if len(b) != s.key.size || len(b) < 8*s.nw {
+		return false
+	}
+	for i := 0; i < s.nw; i++ {
+		if binary.LittleEndian.Uint64(b[8*i:])&s.mask[i] != s.words[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// setWords fills the segment's exact-match words and mask from its key.
+func (s *Segment) setWords() {
+	k := &s.key
+	var m [keyWords * 8]byte
+	for i := 0; i < k.n; i++ {
+		m[i] = 0xff
+	}
+	// The per-packet fields makeKey zeroes: at each IPv4 header of the
+	// key, the ID and the checksum, and the UDP checksum after it. The
+	// key's bytes are the frame's from its start, so offsets agree.
+	for i := int8(0); i < k.nip; i++ {
+		o := int(k.ip[i])
+		m[o+4], m[o+5], m[o+10], m[o+11] = 0, 0, 0, 0
+		if packet.IPv4(k.b[o:]).Protocol() == packet.ProtoUDP {
+			m[o+packet.IPv4HeaderLen+6], m[o+packet.IPv4HeaderLen+7] = 0, 0
+		}
+	}
+	var kb [keyWords * 8]byte
+	copy(kb[:], k.b[:k.n])
+	s.nw = (k.n + 7) / 8
+	for i := 0; i < s.nw; i++ {
+		s.mask[i] = binary.LittleEndian.Uint64(m[8*i:])
+		s.words[i] = binary.LittleEndian.Uint64(kb[8*i:]) & s.mask[i]
+	}
 }
 
 // sameReceiver reports whether a and b are the same receiver by comparing
@@ -404,6 +469,8 @@ func (fc *FlowCache) End() {
 		fc.slots[i] = f
 		return
 	}
+	r.seg.slot = i
+	r.seg.setWords()
 	fc.slots[i] = r.seg
 	fc.Recorded++
 }

@@ -157,6 +157,9 @@ type Device struct {
 	// cfg counts changes of up, xmit, rx and egress: a segment's device
 	// ops check it instead of comparing interface values.
 	cfg uint64
+	// flowSeg is the segment the last frame from this device replayed
+	// (FlowCache's exact-match cache).
+	flowSeg *Segment
 }
 
 // EgressHook sees the frames transmitted on a device before they are
