@@ -175,6 +175,11 @@ func (l *Loop) Step() bool {
 		}
 		e := l.popHeap()
 		l.now = e.at
+		if len(l.heap) == 0 || l.heap[0].at != l.now {
+			// Alone at its instant: run it without the FIFO's round trip.
+			l.run(&e)
+			return true
+		}
 		l.push(e)
 		// Everything else due at the same instant joins the FIFO in order.
 		for len(l.heap) > 0 && l.heap[0].at == l.now {
@@ -182,24 +187,29 @@ func (l *Loop) Step() bool {
 		}
 	}
 	e := l.pop()
+	l.run(&e)
+	return true
+}
+
+// run runs one event.
+func (l *Loop) run(e *event) {
 	l.Events++
 	if fc := l.Flows; fc != nil {
 		l.stepFlows(fc, e)
-		return true
+		return
 	}
 	if e.fn != nil {
 		e.fn()
 	} else {
 		e.rx.Receive(e.from, e.pkt)
 	}
-	return true
 }
 
 // stepFlows runs e through the segment cache. A delivery starts a segment
 // when nothing else is due now (the FIFO is empty and the heap's first
 // event is later): then the slow run would go through the segment's hops
 // with nothing in between, and a replay can stand for it.
-func (l *Loop) stepFlows(fc *link.FlowCache, e event) {
+func (l *Loop) stepFlows(fc *link.FlowCache, e *event) {
 	if e.fn != nil {
 		fc.Timer()
 		e.fn()
