@@ -110,9 +110,9 @@ type Segment struct {
 	words, mask [keyWords]uint64
 	nw          int
 	slot        int
-	in   meta // metadata on entry
-	out  meta // metadata on exit
-	ops  []Op
+	in          meta // metadata on entry
+	out         meta // metadata on exit
+	ops         []Op
 	// exit is the delivery the segment ends with (exitRx nil: the packet
 	// was consumed).
 	exitDelay time.Duration

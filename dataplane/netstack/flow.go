@@ -56,11 +56,11 @@ type recvOp struct {
 	// snapped: an earlier op of the segment checks the same snap of s
 	// (Valid runs every op's check at one instant), so this one does not.
 	snapped bool
-	ifc   *Iface
-	conf  Conf
-	mac   packet.MAC
-	ether bool
-	trim  int // 0: no trim
+	ifc     *Iface
+	conf    Conf
+	mac     packet.MAC
+	ether   bool
+	trim    int // 0: no trim
 }
 
 func (o *recvOp) Valid(time.Duration) bool {
