@@ -4,6 +4,7 @@
 package sim
 
 import (
+	"math"
 	"time"
 
 	"netsim/dataplane/link"
@@ -33,6 +34,11 @@ type Loop struct {
 	// wire that takes time): the fast path's tests compare what crosses
 	// the VPC byte for byte with the segment cache on and off.
 	Tap func(*packet.Buffer)
+	// chain and until: Run and RunUntil let a replayed segment's delayed
+	// exit, when it would be the next event and alone at its instant (and
+	// not after until), run at once instead of through the heap.
+	chain bool
+	until time.Duration
 }
 
 type event struct {
@@ -221,14 +227,34 @@ func (l *Loop) stepFlows(fc *link.FlowCache, e *event) {
 	if fc.Recording() {
 		fc.Ran()
 	} else if l.n == 0 && (len(l.heap) == 0 || l.heap[0].at > l.now) {
-		if ok, s := fc.Replay(e.rx, e.from, e.pkt, l.now); ok {
+		var next event
+		for {
+			ok, s := fc.Replay(e.rx, e.from, e.pkt, l.now)
+			if !ok {
+				break
+			}
 			n := s.Events()
 			l.Events += n - 1
 			l.seq += n - 1 // the zero-delay posts the slow run made
-			if delay, rx, from := s.Exit(); rx != nil {
-				l.post(event{at: l.now + delay, rx: rx, from: from, pkt: e.pkt}, delay)
+			delay, rx, from := s.Exit()
+			if rx == nil {
+				return
 			}
-			return
+			at := l.now + delay
+			if !l.chain || at > l.until || delay <= 0 || len(l.heap) > 0 && l.heap[0].at <= at {
+				l.post(event{at: at, rx: rx, from: from, pkt: e.pkt}, delay)
+				return
+			}
+			// The exit is the next event and alone at its instant: Step
+			// would pop it and run it now (see Step); run it here.
+			l.seq++
+			if l.Tap != nil {
+				l.Tap(e.pkt)
+			}
+			l.now = at
+			l.Events++
+			next = event{at: at, seq: l.seq, rx: rx, from: from, pkt: e.pkt}
+			e = &next
 		}
 		fc.Begin(e.rx, e.from, e.pkt)
 	}
@@ -241,12 +267,16 @@ func (l *Loop) stepFlows(fc *link.FlowCache, e *event) {
 
 // Run runs events until none is left.
 func (l *Loop) Run() {
+	l.chain, l.until = true, math.MaxInt64
 	for l.Step() {
 	}
+	l.chain = false
 }
 
 // RunUntil runs the events due at or before t, then sets the clock to t.
 func (l *Loop) RunUntil(t time.Duration) {
+	l.chain, l.until = true, t
+	defer func() { l.chain = false }()
 	for {
 		at, ok := l.Next()
 		if !ok || at > t {
